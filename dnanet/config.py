@@ -1,0 +1,218 @@
+"""Run configuration: frozen dataclasses filled from YAML (``yaml.safe_load``, no code in config).
+
+A config has four sections (see configs/cnn.yaml, complete and commented): ``seed``, ``encoder``
+(how bases become numbers), ``data`` (the split), ``model`` (``name`` picks the registry entry;
+the other keys are that model's constructor arguments) and ``train`` (the optimiser and loop).
+An unknown key or a value of the wrong type is an error that names the key and the valid keys.
+The shipped configs (configs/*.yaml, installed as ``dnanet.configs``) are the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from dnanet.errors import DnanetError
+from dnanet.models import MODELS, model_arguments
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How sequences enter a model: one-hot bases, or k-mer tokens (k, stride) embedded."""
+
+    name: Literal["onehot", "kmer"] = "onehot"
+    k: int = 6
+    stride: int = 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The seeded, stratified train/validation/test split."""
+
+    val_fraction: float = 0.1
+    test_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation loop: AdamW, warm-up + schedule, early stopping on validation loss."""
+
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 0.001
+    weight_decay: float = 0.01
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: int = 1
+    patience: int = 8
+    class_weights: bool = False
+    reverse_complement: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run configuration. ``model`` holds ``name`` plus that model's arguments."""
+
+    seed: int = 0
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "cnn"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"encoder": EncoderConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def shipped_config_path(model_name: str) -> Path:
+    """The path of the shipped config for a registered model (configs/<name>.yaml)."""
+    check_model_name(model_name)
+    source_tree = Path(__file__).resolve().parent.parent / "configs"  # a checkout or editable install
+    if (source_tree / f"{model_name}.yaml").exists():
+        return source_tree / f"{model_name}.yaml"
+    return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
+
+
+def check_model_name(name: str) -> None:
+    if name not in MODELS:
+        raise DnanetError(f"unknown model '{name}'; valid models: {', '.join(MODELS)}")
+
+
+def load_config(path: str | Path | None = None, model: str | None = None, seed: int | None = None,
+                **train_overrides: Any) -> Config:
+    """Load a config file (default: the shipped config of `model`, else of the CNN) and apply
+    command-line overrides: ``model`` swaps in that model's shipped model section, ``seed`` and
+    the ``train`` keys given (e.g. ``epochs=5``) replace those values when not None."""
+    if model is not None:
+        check_model_name(model)
+    source = Path(path) if path is not None else shipped_config_path(model or "cnn")
+    data = _read_yaml(source)
+    if model is not None and model != _mapping(data.get("model"), "model", source).get("name", "cnn"):
+        data["model"] = _read_yaml(shipped_config_path(model))["model"]
+    if seed is not None:
+        data["seed"] = seed
+    given = {key: value for key, value in train_overrides.items() if value is not None}
+    data["train"] = {**_mapping(data.get("train"), "train", source), **given}
+    return config_from_dict(data, source)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise DnanetError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else "?"
+        raise DnanetError(f"{path} line {line}: invalid YAML ({error.problem})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DnanetError(f"{path}: invalid YAML ({error})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DnanetError(f"{path}: a config must be a mapping of keys to values")
+    return data
+
+
+def config_from_dict(data: dict[str, Any], source: Path | str = "config") -> Config:
+    """Validate a nested dict (as read from YAML) and build a Config; errors name the key."""
+    _reject_unknown(data, ["seed", "encoder", "data", "model", "train"], "", source)
+    values: dict[str, Any] = {}
+    if "seed" in data:
+        values["seed"] = _coerce(data["seed"], int, "seed", source)
+    for name, cls in _SECTIONS.items():
+        section = _mapping(data.get(name, {}), name, source)
+        values[name] = _check_section(cls, section, name, source)
+    values["model"] = _check_model(_mapping(data.get("model", {"name": "cnn"}), "model", source), source)
+    config = Config(**values)
+    _check_ranges(config, source)
+    return config
+
+
+def _mapping(value: Any, key: str, source: Path | str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DnanetError(f"{source}: '{key}' must be a section of keys, got {value!r}")
+    return value
+
+
+def _reject_unknown(data: dict[str, Any], valid: list[str], prefix: str, source: Path | str) -> None:
+    for key in data:
+        if key not in valid:
+            raise DnanetError(
+                f"{source}: unknown key '{prefix}{key}'; valid keys"
+                f"{' in ' + repr(prefix[:-1]) if prefix else ''}: {', '.join(valid)}"
+            )
+
+
+def _check_section(cls: type, section: dict[str, Any], name: str, source: Path | str):
+    hints = typing.get_type_hints(cls)
+    _reject_unknown(section, list(hints), f"{name}.", source)
+    return cls(**{key: _coerce(value, hints[key], f"{name}.{key}", source) for key, value in section.items()})
+
+
+def _check_model(section: dict[str, Any], source: Path | str) -> dict[str, Any]:
+    name = section.get("name", "cnn")
+    if not isinstance(name, str) or name not in MODELS:
+        raise DnanetError(f"{source}: unknown model '{name}' in 'model.name'; valid models: {', '.join(MODELS)}")
+    arguments = model_arguments(name)  # {argument: (type, default)}
+    _reject_unknown(section, ["name", *arguments], "model.", source)
+    checked = {key: _coerce(section[key], arguments[key][0], f"model.{key}", source)
+               for key in section if key != "name"}
+    return {"name": name, **{key: checked.get(key, default) for key, (_, default) in arguments.items()}}
+
+
+def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
+    """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming `key`."""
+    if typing.get_origin(expected) is Literal:
+        choices = typing.get_args(expected)
+        if value not in choices:
+            raise DnanetError(f"{source}: '{key}' must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if expected is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(expected, True)
+    if not ok:
+        kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
+        raise DnanetError(f"{source}: '{key}' must be {kind}, got {value!r}")
+    return float(value) if expected is float else value
+
+
+def _check_ranges(config: Config, source: Path | str) -> None:
+    rules = [
+        (0 < config.data.val_fraction < 1, "data.val_fraction must be between 0 and 1"),
+        (0 < config.data.test_fraction < 1, "data.test_fraction must be between 0 and 1"),
+        (config.data.val_fraction + config.data.test_fraction < 0.9, "data.val_fraction + data.test_fraction must be below 0.9"),
+        (1 <= config.encoder.k <= 12, "encoder.k must be between 1 and 12"),
+        (config.encoder.stride >= 1, "encoder.stride must be at least 1"),
+        (config.train.epochs >= 1, "train.epochs must be at least 1"),
+        (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
+        (config.train.lr > 0, "train.lr must be positive"),
+        (config.train.patience >= 1, "train.patience must be at least 1"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise DnanetError(f"{source}: {message}")
+
+
+def describe_keys() -> str:
+    """All valid config keys, one section per line (for --help and error messages)."""
+    lines = [f"{name}: {', '.join(typing.get_type_hints(cls))}" for name, cls in _SECTIONS.items()]
+    lines.append(f"model: name ({' | '.join(MODELS)}) + that model's arguments")
+    return "\n".join(["seed", *lines])
+

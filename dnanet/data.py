@@ -1,0 +1,194 @@
+"""Labelled sequence sets, the stratified split, and batches for training and streaming.
+
+A `SequenceSet` keeps every sequence as uint8 codes back to back in one flat buffer (no padding
+in memory, so lengths may differ widely); a batch is cut out and padded to its own longest
+sequence (codes layout in dnanet.encode). Streaming batches (`iter_batches`) read FASTA files
+record by record, so prediction memory does not grow with file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from dnanet.encode import BYTE_TO_CODE, pad_flat_codes, sequences_to_codes
+from dnanet.errors import DnanetError
+from dnanet.read import check_input_file, read_fasta
+
+
+class LabelledInput(NamedTuple):
+    """A FASTA file and the class its records belong to (None: labels come from a table)."""
+
+    label: str | None
+    path: Path
+
+
+@dataclass
+class SequenceSet:
+    """Sequences as flat uint8 codes with offsets, plus ids and integer class labels.
+
+    ``flat``: uint8 ``(total bases,)``; ``offsets``: int64 ``(N + 1,)``, sequence i is
+    ``flat[offsets[i]:offsets[i+1]]``; ``labels``: int64 ``(N,)`` indices into ``class_names``.
+    """
+
+    ids: list[str]
+    flat: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def codes(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Padded codes uint8 ``(B, L_max)`` and lengths int64 ``(B,)`` of the given sequences."""
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[indices]
+        return pad_flat_codes(self.flat, lengths, self.offsets[indices]), lengths
+
+    def subset(self, indices: np.ndarray) -> "SequenceSet":
+        """A new set holding the given sequences, in the given order."""
+        codes, lengths = self.codes(indices)
+        valid = np.arange(codes.shape[1]) < lengths[:, None]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return SequenceSet([self.ids[i] for i in indices], codes[valid], offsets,
+                           self.labels[indices], self.class_names)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (as stored, compressed or not), for provenance in model.json."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_labelled(inputs: list[LabelledInput], label_table: dict[str, str] | None = None,
+                  class_names: list[str] | None = None) -> tuple[SequenceSet, list[dict]]:
+    """Read labelled FASTA files into one SequenceSet.
+
+    Labels come from each input's class (``CLASS=PATH`` or the file name) or, when `label_table`
+    is given, from that {record id: label} dict (`dnanet.read.read_label_table`). Classes are
+    numbered in order of first
+    appearance, unless `class_names` fixes them (evaluation against a trained model). Returns
+    the set and one provenance dict per input file (path, class, records, sha256).
+    """
+    for item in inputs:
+        check_input_file(item.path)
+    names = list(class_names) if class_names is not None else []
+    ids: list[str] = []
+    chunks: list[bytes] = []
+    labels: list[int] = []
+    provenance = []
+    for item in inputs:
+        count = 0
+        for record in read_fasta(item.path):
+            label = _label_of(record.id, record.line, item, label_table)
+            if label not in names:
+                if class_names is not None:
+                    raise DnanetError(f"{item.path}: class '{label}' is not one of the model's classes: "
+                                      f"{', '.join(class_names)}")
+                names.append(label)
+            ids.append(record.id)
+            chunks.append(record.sequence)
+            labels.append(names.index(label))
+            count += 1
+        provenance.append({"path": str(item.path), "class": item.label, "records": count,
+                           "sha256": file_sha256(item.path)})
+    flat = np.frombuffer(b"".join(chunks).translate(BYTE_TO_CODE), dtype=np.uint8)
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
+    return SequenceSet(ids, flat, offsets, np.array(labels, dtype=np.int64), names), provenance
+
+
+def _label_of(record_id: str, line: int, item: LabelledInput, table: dict[str, str] | None) -> str:
+    if table is None:
+        return item.label if item.label is not None else ""
+    if record_id not in table:
+        raise DnanetError(f"{item.path} line {line}: record '{record_id}' has no row in the label table")
+    return table[record_id]
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded split keeping each class's share in train, validation and test (index arrays)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels)
+    needed = int(np.ceil(3 / min(val_fraction, test_fraction)))
+    if counts.min() < max(needed // 2, 3):
+        raise DnanetError(
+            f"a class has only {counts.min()} sequences; a stratified train/validation/test split "
+            f"with these fractions needs at least {max(needed // 2, 3)} per class"
+        )
+    indices = np.arange(len(labels))
+    train_val, test = train_test_split(indices, test_size=test_fraction, stratify=labels, random_state=seed)
+    relative_val = val_fraction / (1 - test_fraction)
+    train, val = train_test_split(train_val, test_size=relative_val, stratify=labels[train_val],
+                                  random_state=seed)
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+class _Indices(torch.utils.data.Dataset):
+    """A dataset of indices: the collate function gathers a whole batch at once (vectorised)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, seed: int = 0,
+                sampler: Sampler | None = None) -> DataLoader:
+    """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "labels": int64 (B,)}``.
+
+    Pass a `torch.utils.data.DistributedSampler` as `sampler` to shard across processes.
+    """
+
+    def collate(indices: list[int]) -> dict[str, torch.Tensor]:
+        codes, lengths = sequences.codes(indices)
+        return {"codes": torch.from_numpy(codes), "lengths": torch.from_numpy(lengths),
+                "labels": torch.from_numpy(sequences.labels[indices])}
+
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate,
+                      shuffle=shuffle and sampler is None, sampler=sampler, generator=generator)
+
+
+class Batch(NamedTuple):
+    """A streamed batch: record ids, padded codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``."""
+
+    ids: list[str]
+    codes: np.ndarray
+    lengths: np.ndarray
+
+
+def iter_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Batch]:
+    """Stream batches of encoded records from FASTA files, in input order (constant memory)."""
+    for path in paths:
+        check_input_file(path)
+    ids: list[str] = []
+    sequences: list[bytes] = []
+    for path in paths:
+        for record in read_fasta(path):
+            ids.append(record.id)
+            sequences.append(record.sequence)
+            if len(ids) == batch_size:
+                yield Batch(ids, *sequences_to_codes(sequences))
+                ids, sequences = [], []
+    if ids:
+        yield Batch(ids, *sequences_to_codes(sequences))

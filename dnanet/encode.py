@@ -1,0 +1,103 @@
+"""Encoding sequences as numbers. The one tensor layout of dnanet, stated once:
+
+- **codes**: uint8 ``(N, L)``, ``A=0 C=1 G=2 T=3`` (``U`` is T), ``UNKNOWN=4`` for N and every
+  IUPAC ambiguity code, ``PAD=5`` after a sequence's end (sequences are left-aligned). Codes are
+  what the data loader carries: 16× less memory traffic than float one-hot.
+- **one-hot**: float32 ``(N, 4, L)``, channels A C G T; unknown and padding are all-zero columns.
+  Made from codes by a 6-row lookup table, inside the model's first layer.
+- **k-mer ids**: int64 ``(N, W)``, one id per window of ``k`` bases taken every ``stride`` bases,
+  ``W = (L - k) // stride + 1``; the id is the window read as a base-4 number (``AAA=0``,
+  ``AAC=1`` … ``TTT=4**k-1``); ``4**k`` is the unknown k-mer (a window with an unknown base) and
+  ``4**k + 1`` the padding k-mer (a window running past the sequence's end).
+
+Bytes become codes through a 256-entry byte lookup table (``bytes.translate``), never a loop per
+base; k-mer ids come from the codes by a rolling base-4 sum over unfolded windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dnanet.read import AMBIGUOUS
+
+A, C, G, T, UNKNOWN, PAD = range(6)
+INVALID = 255
+
+
+def _byte_table() -> bytes:
+    table = bytearray([INVALID]) * 256
+    for letters, code in ((b"A", A), (b"C", C), (b"G", G), (b"TU", T), (AMBIGUOUS, UNKNOWN)):
+        for byte in letters + letters.lower():
+            table[byte] = code
+    return bytes(table)
+
+
+BYTE_TO_CODE = _byte_table()
+"""256-entry table for ``bytes.translate``: a letter's byte value -> its code (255 if invalid)."""
+
+COMPLEMENT_CODES = torch.tensor([T, G, C, A, UNKNOWN, PAD], dtype=torch.long)
+ONE_HOT_TABLE = torch.cat([torch.eye(4), torch.zeros(2, 4)])  # (6, 4): rows for A C G T N PAD
+
+
+def sequences_to_codes(sequences: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Encode validated sequences as padded codes.
+
+    Returns codes uint8 ``(N, L_max)`` (``PAD`` after each sequence's end) and lengths int64 ``(N,)``.
+    """
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    flat = np.frombuffer(b"".join(sequences).translate(BYTE_TO_CODE), dtype=np.uint8)
+    return pad_flat_codes(flat, lengths), lengths
+
+
+def pad_flat_codes(flat: np.ndarray, lengths: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+    """Cut sequences out of a flat uint8 code buffer into a padded ``(N, L_max)`` array.
+
+    ``starts`` gives each sequence's offset in ``flat`` (default: back to back, in order).
+    """
+    n, max_len = len(lengths), int(lengths.max(initial=0))
+    if starts is None:
+        if n and (lengths == max_len).all():
+            return flat[: n * max_len].reshape(n, max_len).copy()
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    valid = np.arange(max_len) < lengths[:, None]  # (N, L_max)
+    codes = np.full((n, max_len), PAD, dtype=np.uint8)
+    positions = starts[:, None] + np.arange(max_len)
+    codes[valid] = flat[positions[valid]]
+    return codes
+
+
+def one_hot(codes: torch.Tensor) -> torch.Tensor:
+    """Codes ``(N, L)`` (any integer dtype) -> float32 one-hot ``(N, 4, L)``, A C G T channels."""
+    table = ONE_HOT_TABLE.to(codes.device)
+    return table[codes.long()].transpose(1, 2)
+
+
+def kmer_vocabulary_size(k: int) -> int:
+    """Number of distinct k-mer ids: 4**k bases-only k-mers, the unknown k-mer and padding."""
+    return 4**k + 2
+
+
+def kmer_ids(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
+    """Codes ``(N, L)`` -> k-mer ids int64 ``(N, W)`` (see the module docstring for the ids).
+
+    Sequences shorter than ``k`` yield a single padding k-mer, so every row has a window.
+    """
+    codes = codes.long()
+    if codes.shape[1] < k:
+        codes = torch.nn.functional.pad(codes, (0, k - codes.shape[1]), value=PAD)
+    windows = codes.unfold(1, k, stride)  # (N, W, k)
+    powers = 4 ** torch.arange(k - 1, -1, -1, device=codes.device)
+    ids = (windows.clamp(max=T) * powers).sum(-1)  # (N, W)
+    ids = torch.where((windows <= T).all(-1), ids, 4**k)
+    return torch.where((windows == PAD).any(-1), 4**k + 1, ids)
+
+
+def reverse_complement(codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of padded codes ``(N, L)``: each sequence's first ``lengths[i]`` codes
+    are reversed and complemented, padding stays at the end. Applying it twice is the identity."""
+    positions = torch.arange(codes.shape[1], device=codes.device)
+    source = lengths[:, None].to(codes.device) - 1 - positions  # (N, L), negative past the end
+    flipped = codes.gather(1, source.clamp(min=0))
+    complement = COMPLEMENT_CODES.to(codes.device)[flipped.long()].to(codes.dtype)
+    return torch.where(source >= 0, complement, torch.full_like(codes, PAD))

@@ -1,0 +1,93 @@
+"""One training run end to end: split, build the model, fit, score the test split, describe.
+
+`train_model` returns everything a run folder holds; `write_run` writes it atomically. The
+CLI's `train` command is these two calls.
+"""
+
+from __future__ import annotations
+
+import csv
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import dnanet
+from dnanet.config import Config
+from dnanet.data import SequenceSet, make_loader, stratified_split
+from dnanet.errors import DnanetError
+from dnanet.evaluate import classification_metrics
+from dnanet.infer import predict
+from dnanet.models import build_model
+from dnanet.runs import atomic_directory, save_model, write_json
+from dnanet.train import fit, inverse_frequency_weights
+
+
+@dataclass
+class TrainingResult:
+    """A trained model, its per-epoch history, test-split metrics and its model.json description."""
+
+    model: nn.Module
+    history: list[dict]
+    test_metrics: dict
+    description: dict
+
+
+def model_arguments_of(config: Config) -> dict:
+    """Constructor arguments for the config's model, the encoder's included (name excluded)."""
+    encoder = config.encoder
+    own = {key: value for key, value in config.model.items() if key != "name"}
+    return {"encoder": encoder.name, "k": encoder.k, "stride": encoder.stride, **own}
+
+
+def train_model(config: Config, sequences: SequenceSet, inputs: list[dict],
+                device: torch.device, show_progress: bool = True) -> TrainingResult:
+    """Split `sequences` (seeded, stratified), train the configured model, score the test split."""
+    classes = sequences.class_names
+    if len(classes) < 2:
+        raise DnanetError(f"training needs at least two classes; all {len(sequences)} sequences are "
+                          f"'{classes[0] if classes else '?'}' (give one FASTA per class, or --labels)")
+    train_idx, val_idx, test_idx = stratified_split(
+        sequences.labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+    torch.manual_seed(config.seed)
+    arguments = model_arguments_of(config)
+    model = build_model(config.model["name"], len(classes), arguments).to(device)
+    batch_size, seed = config.train.batch_size, config.seed
+    train_loader = make_loader(sequences.subset(train_idx), batch_size, shuffle=True, seed=seed)
+    val_loader = make_loader(sequences.subset(val_idx), batch_size)
+    weights = inverse_frequency_weights(sequences.labels[train_idx], len(classes)) if config.train.class_weights else None
+    history = fit(model, train_loader, val_loader, config.train, classes, seed, weights, show_progress)
+    test = sequences.subset(test_idx)
+    rc_average = config.train.reverse_complement
+    batches = ((batch["codes"], batch["lengths"]) for batch in make_loader(test, batch_size))
+    probs = predict(model, batches, rc_average)
+    test_metrics = classification_metrics(test.labels, probs, classes)
+    description = {
+        "model": {"name": config.model["name"], "arguments": arguments},
+        "task": "classification",
+        "classes": classes,
+        "encoder": {"name": config.encoder.name, "k": config.encoder.k, "stride": config.encoder.stride},
+        "reverse_complement_average": rc_average,
+        "config": config.to_dict(),
+        "inputs": inputs,
+        "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
+        "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
+        "versions": {"dnanet": dnanet.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return TrainingResult(model, history, test_metrics, description)
+
+
+def write_run(out_dir: Path, result: TrainingResult, overwrite: bool = False) -> None:
+    """Write the run folder (model.safetensors, model.json, metrics.json, history.csv) atomically."""
+    with atomic_directory(out_dir, overwrite) as folder:
+        save_model(folder, result.model, result.description)
+        write_json(folder / "metrics.json", result.test_metrics)
+        with open(folder / "history.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
+            writer.writeheader()
+            writer.writerows(result.history)

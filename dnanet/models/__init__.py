@@ -1,0 +1,41 @@
+"""The model registry: config names -> plain ``nn.Module`` classes (trunk ``embed`` + head).
+
+Adding a model is one file in this package and one line in ``MODELS``, plus configs/<name>.yaml.
+Constructors take only numbers, strings and bools: ``n_outputs``, the encoder arguments
+(``encoder``, ``k``, ``stride``), then the model's own arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+from torch import nn
+
+from dnanet.models.cnn import CNN
+
+MODELS: dict[str, type[nn.Module]] = {
+    "cnn": CNN,
+}
+
+ENCODER_ARGUMENTS = ("encoder", "k", "stride")
+
+
+def model_arguments(name: str) -> dict[str, tuple[type, Any]]:
+    """A registered model's own constructor arguments: {argument: (type, default)}."""
+    cls = MODELS[name]
+    hints = typing.get_type_hints(cls.__init__)
+    parameters = inspect.signature(cls.__init__).parameters
+    return {
+        key: (hints[key], parameter.default)
+        for key, parameter in parameters.items()
+        if key not in ("self", "n_outputs", *ENCODER_ARGUMENTS)
+    }
+
+
+def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Module:
+    """Build a registered model from its name, output count and arguments (encoder ones included)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model '{name}'; valid models: {', '.join(MODELS)}")
+    return MODELS[name](n_outputs=n_outputs, **arguments)

@@ -1,0 +1,48 @@
+"""A 1-D convolutional network: stacked conv blocks, masked global mean+max pooling, a dense
+layer (the embedding), and a linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_mean_max
+
+
+class CNN(SequenceModel):
+    """Conv blocks (conv, batch norm, ReLU, max-pool between blocks) over one-hot bases or
+    embedded k-mers.
+
+    ``first_kernel`` should span a motif (15 covers most transcription-factor sites); later
+    blocks (``kernel`` wide, after pooling by ``pool``) combine motifs over a wider range.
+    ``embed(codes (N, L)) -> (N, hidden)``.
+    """
+
+    def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
+                 kmer_dim: int = 64, channels: int = 128, first_kernel: int = 15, kernel: int = 5,
+                 layers: int = 3, pool: int = 2, hidden: int = 128, dropout: float = 0.2):
+        super().__init__()
+        if layers < 1 or channels < 1 or hidden < 1 or first_kernel < 1 or kernel < 1 or pool < 1:
+            raise ValueError("cnn: layers, channels, hidden, kernels and pool must be at least 1")
+        self.input = SequenceInput(encoder, k, stride, kmer_dim)
+        widths = [first_kernel] + [kernel] * (layers - 1)
+        in_channels = [self.input.channels] + [channels] * (layers - 1)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(c, channels, w, padding="same"), nn.BatchNorm1d(channels), nn.ReLU())
+            for c, w in zip(in_channels, widths)
+        )
+        self.pool, self.dropout = pool, nn.Dropout(dropout)
+        self.dense = nn.Sequential(nn.Linear(2 * channels, hidden), nn.ReLU())
+        self.embedding_dim = hidden
+        self.head = linear_head(hidden, n_outputs, dropout)
+
+    def embed(self, codes: torch.Tensor) -> torch.Tensor:
+        x, mask = self.input(codes)  # (N, C, W), (N, W)
+        for index, block in enumerate(self.blocks):
+            x = block(x) * mask.unsqueeze(1)  # padded positions stay zero
+            if index < len(self.blocks) - 1 and self.pool > 1:
+                x = F.max_pool1d(x, self.pool, ceil_mode=True)
+                mask = F.max_pool1d(mask.unsqueeze(1).float(), self.pool, ceil_mode=True).squeeze(1) > 0
+            x = self.dropout(x)
+        return self.dense(masked_mean_max(x, mask))  # (N, hidden)

@@ -1,0 +1,70 @@
+"""Building blocks every model shares: the input layer (codes -> features), masked pooling,
+and the trunk + head contract.
+
+Every model takes codes uint8 ``(N, L)`` (layout in dnanet.encode) and has
+``embed(codes) -> (N, D)`` float32, one vector per sequence, and
+``forward(codes) = head(embed(codes)) -> (N, n_outputs)`` raw scores (logits).
+Padded positions are masked everywhere, so a sequence's output does not depend on how much
+padding its batch added (predictions are batch-size invariant).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dnanet.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
+
+ENCODERS = ("onehot", "kmer")
+
+
+class SequenceInput(nn.Module):
+    """Codes ``(N, L)`` -> features float32 ``(N, C, W)`` and a validity mask bool ``(N, W)``.
+
+    ``onehot``: C = 4, W = L. ``kmer``: each k-mer id is embedded in ``kmer_dim`` learned
+    dimensions (the padding k-mer is a fixed zero vector), W = number of k-mer windows.
+    """
+
+    def __init__(self, encoder: str = "onehot", k: int = 6, stride: int = 1, kmer_dim: int = 64):
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{encoder}'; valid encoders: {', '.join(ENCODERS)}")
+        self.encoder, self.k, self.stride = encoder, k, stride
+        self.pad_id = kmer_vocabulary_size(k) - 1
+        if encoder == "kmer":
+            self.embedding = nn.Embedding(kmer_vocabulary_size(k), kmer_dim, padding_idx=self.pad_id)
+        self.channels = 4 if encoder == "onehot" else kmer_dim
+
+    def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.encoder == "onehot":
+            return one_hot(codes), codes != PAD
+        ids = kmer_ids(codes, self.k, self.stride)  # (N, W)
+        return self.embedding(ids).transpose(1, 2), ids != self.pad_id
+
+
+def masked_mean_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Pool features ``(N, C, W)`` over valid positions ``mask (N, W)`` -> ``(N, 2C)``: the mean
+    and the max of each channel (an all-padding row pools to zeros)."""
+    weights = mask.unsqueeze(1).to(x.dtype)  # (N, 1, W)
+    mean = (x * weights).sum(-1) / weights.sum(-1).clamp(min=1)
+    maximum = x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(-1)
+    maximum = torch.where(torch.isfinite(maximum), maximum, torch.zeros_like(maximum))
+    return torch.cat([mean, maximum], dim=1)
+
+
+class SequenceModel(nn.Module):
+    """Base class: subclasses build ``self.head`` and implement ``embed``."""
+
+    head: nn.Module
+
+    def embed(self, codes: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, L)`` -> logits float32 ``(N, n_outputs)``."""
+        return self.head(self.embed(codes))
+
+
+def linear_head(embedding_dim: int, n_outputs: int, dropout: float) -> nn.Module:
+    """The head every model uses: dropout, then one linear layer from the embedding to outputs."""
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, n_outputs))

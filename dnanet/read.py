@@ -1,0 +1,188 @@
+"""Reading FASTA files and label tables: the boundary where every input is validated.
+
+Sequence letter policy (upper or lower case, the same for every command):
+
+- ``A C G T`` are the four bases; ``U`` is read as ``T`` (RNA input).
+- ``N`` and the IUPAC ambiguity codes ``R Y S W K M B D H V`` (Biopython's IUPAC table) are
+  accepted and encoded as an *unknown* base (an all-zero one-hot column, an "unknown" k-mer).
+- Spaces, tabs, blank lines and CR (Windows) line ends are ignored.
+- Any other character (gaps ``-``, digits, ``*``, binary bytes) is an error naming the file,
+  the line, the record and the character.
+
+Files may be plain or gzip/BGZF-compressed (detected from their first bytes, not their name).
+Records stream one at a time, so reading never holds a whole file in memory. The parser is a
+plain line reader rather than ``Bio.SeqIO``: SeqIO reads about 23 MB/s on these machines, four
+times too slow for the data loader's target (see scripts/bench_data.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Iterator, NamedTuple
+
+from Bio.Data.IUPACData import ambiguous_dna_letters
+
+from dnanet.errors import DnanetError
+
+BASES = b"ACGTU"
+AMBIGUOUS = bytes(sorted(set(ambiguous_dna_letters.encode()) - set(b"ACGT")))  # b"BDHKMNRSVWY"
+WHITESPACE = b" \t\r\n\v\f"
+ALLOWED = BASES + BASES.lower() + AMBIGUOUS + AMBIGUOUS.lower() + WHITESPACE
+
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+_OTHER_COMPRESSION = {
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"(\xb5/\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
+_READ_BUFFER = 1 << 20
+
+
+class FastaRecord(NamedTuple):
+    """One FASTA record: its id (header up to the first space), sequence bytes, header line."""
+
+    id: str
+    sequence: bytes  # letters as in the file, whitespace removed, validated against ALLOWED
+    line: int  # 1-based line number of the '>' header
+
+
+def class_name_from_path(path: str | Path) -> str:
+    """The class a FASTA file names: its file name minus .gz and .fa/.fasta/.fna/.fas."""
+    name = Path(path).name
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix in FASTA_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def check_input_file(path: str | Path) -> Path:
+    """Return `path` as a Path if it is a readable, non-empty regular file; else raise."""
+    path = Path(path)
+    if not path.exists():
+        raise DnanetError(f"{path}: no such file")
+    if path.is_dir():
+        raise DnanetError(f"{path}: is a directory, expected a file")
+    if path.stat().st_size == 0:
+        raise DnanetError(f"{path}: the file is empty")
+    return path
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a plain or gzip file for fast binary line iteration; reject other compressions."""
+    raw = open(path, "rb")
+    magic = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
+    if magic[:2] == b"\x1f\x8b":
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=_READ_BUFFER)
+    for signature, kind in _OTHER_COMPRESSION.items():
+        if magic.startswith(signature):
+            raw.close()
+            raise DnanetError(f"{path}: {kind}-compressed files are not supported; use plain or gzip")
+    return raw
+
+
+def read_fasta(path: str | Path) -> Iterator[FastaRecord]:
+    """Stream the records of a FASTA file, validating each one (see the module docstring).
+
+    Raises DnanetError for a missing, empty, non-FASTA, truncated or corrupt file, a record
+    without an id or sequence, or an illegal character, naming the file and line.
+    """
+    path = check_input_file(path)
+    with open_binary(path) as handle:
+        try:
+            yield from _parse(handle, path)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            raise DnanetError(f"{path}: truncated or corrupt gzip file ({error})") from None
+
+
+def _parse(handle: BinaryIO, path: Path) -> Iterator[FastaRecord]:
+    header: bytes | None = None
+    header_line = 0
+    chunks: list[bytes] = []
+    n_records = 0
+    for line in handle:
+        if line[0] == 62:  # '>'
+            if header is not None:
+                yield _make_record(path, header, header_line, chunks)
+                n_records += 1
+            header_line += 1 + len(chunks)
+            header, chunks = line, []
+        elif header is None:
+            if line.strip():
+                raise DnanetError(
+                    f"{path} line {header_line + len(chunks) + 1}: expected a FASTA header "
+                    f"starting with '>', found {_snippet(line)}"
+                )
+            chunks.append(line)
+        else:
+            chunks.append(line)
+    if header is None:
+        raise DnanetError(f"{path}: no FASTA records (no line starts with '>')")
+    yield _make_record(path, header, header_line, chunks)
+
+
+def _make_record(path: Path, header: bytes, line: int, chunks: list[bytes]) -> FastaRecord:
+    fields = header[1:].decode("utf-8", "replace").split(None, 1)
+    if not fields:
+        raise DnanetError(f"{path} line {line}: the header '>' has no record id")
+    record_id = fields[0]
+    raw = b"".join(chunks)
+    if raw.translate(None, ALLOWED):
+        _raise_illegal(path, record_id, line, chunks)
+    sequence = raw.translate(None, WHITESPACE)
+    if not sequence:
+        raise DnanetError(f"{path} line {line}: record '{record_id}' has an empty sequence")
+    return FastaRecord(record_id, sequence, line)
+
+
+def _raise_illegal(path: Path, record_id: str, line: int, chunks: list[bytes]) -> None:
+    for offset, chunk in enumerate(chunks, start=1):
+        bad = chunk.translate(None, ALLOWED)
+        if bad:
+            column = chunk.index(bad[:1]) + 1
+            char = bytes(bad[:1]).decode("latin-1")
+            raise DnanetError(
+                f"{path} line {line + offset}, column {column}: record '{record_id}' has an "
+                f"illegal character {char!r}; allowed: A C G T U, the IUPAC codes "
+                f"{' '.join(AMBIGUOUS.decode())} (any case)"
+            )
+
+
+def _snippet(line: bytes) -> str:
+    text = line[:40].decode("utf-8", "replace").rstrip("\r\n")
+    return repr(text + ("…" if len(line) > 40 else ""))
+
+
+def read_label_table(path: str | Path, id_column: str = "id", label_column: str = "label") -> dict[str, str]:
+    """Read a TSV/CSV table (a header row, then one row per sequence) into {record id: label}.
+
+    The separator is a comma for .csv files and a tab otherwise. Missing columns, duplicate
+    ids and empty labels are errors naming the file and the row.
+    """
+    import pandas as pd
+
+    path = check_input_file(path)
+    sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
+        raise DnanetError(f"{path}: cannot read as a {'CSV' if sep == ',' else 'TSV'} table ({error})") from None
+    for column in (id_column, label_column):
+        if column not in table.columns:
+            found = ", ".join(map(str, table.columns)) or "none"
+            raise DnanetError(f"{path}: no column '{column}' (columns found: {found})")
+    ids, labels = table[id_column].str.strip(), table[label_column].str.strip()
+    duplicated = ids[ids.duplicated()]
+    if len(duplicated):
+        row = int(duplicated.index[0]) + 2
+        raise DnanetError(f"{path} line {row}: id '{duplicated.iloc[0]}' appears more than once")
+    empty = labels[labels == ""]
+    if len(empty):
+        row = int(empty.index[0]) + 2
+        raise DnanetError(f"{path} line {row}: id '{ids[empty.index[0]]}' has an empty label")
+    return dict(zip(ids, labels))

@@ -1,0 +1,123 @@
+"""Run folders and atomic output files. Nothing is pickled or unpickled, ever.
+
+A run folder holds ``model.safetensors`` (weights), ``model.json`` (architecture arguments,
+encoder, class names, full config, versions, input files with SHA-256), ``metrics.json`` (test
+split) and ``history.csv`` (per epoch). It is written to a temporary sibling folder and renamed
+into place at the end, so a crash or Ctrl-C never leaves a half-written run; single output
+files are written the same way (`atomic_file`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dnanet.errors import DnanetError
+from dnanet.models import MODELS, build_model
+
+RUN_FORMAT = "dnanet-run"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+RUN_FORMAT_VERSION = 1
+
+
+def check_output_path(path: Path, overwrite: bool, is_dir: bool) -> None:
+    """Fail before any work if `path` cannot be written (exists without `overwrite`, wrong kind)."""
+    if path.exists():
+        if path.is_dir() != is_dir:
+            raise DnanetError(f"{path}: exists and is {'not ' if is_dir else ''}a directory")
+        if not overwrite:
+            raise DnanetError(f"{path}: already exists; choose another --out or pass --overwrite")
+
+
+@contextmanager
+def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it is removed."""
+    check_output_path(path, overwrite, is_dir=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp makes it private; give it normal permissions
+        for child in temporary.iterdir():
+            os.chmod(child, 0o666 & ~_UMASK)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary file path beside `path`; on success it replaces `path`, on error it is removed."""
+    if path.is_dir():
+        raise DnanetError(f"{path}: is a directory, expected a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(name)
+        os.chmod(name, 0o666 & ~_UMASK)
+        os.replace(name, path)
+    finally:
+        if os.path.exists(name):
+            os.remove(name)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def save_model(folder: Path, model: nn.Module, description: dict) -> None:
+    """Write ``model.safetensors`` and ``model.json`` (`description` + format marker) into `folder`."""
+    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    write_json(folder / "model.json", {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **description})
+
+
+def load_run(folder: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a run's model from model.json + model.safetensors; return (model in eval mode, description)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DnanetError(f"{folder}: no such run folder" if not folder.exists() else f"{folder}: not a run folder")
+    description = _read_description(folder)
+    weights_path = folder / "model.safetensors"
+    if not weights_path.exists():
+        raise DnanetError(f"{folder}: not a complete dnanet run (no model.safetensors)")
+    spec = description["model"]
+    if spec.get("name") not in MODELS:
+        raise DnanetError(f"{folder}/model.json: unknown model '{spec.get('name')}'; valid models: {', '.join(MODELS)}")
+    try:
+        model = build_model(spec["name"], len(description["classes"]), spec["arguments"])
+        model.load_state_dict(load_file(str(weights_path)))
+    except (SafetensorError, RuntimeError, TypeError, ValueError, KeyError) as error:
+        message = str(error).splitlines()[0]
+        raise DnanetError(f"{folder}: model.safetensors does not match model.json ({message})") from None
+    return model.to(device).eval(), description
+
+
+def _read_description(folder: Path) -> dict:
+    path = folder / "model.json"
+    if not path.exists():
+        raise DnanetError(f"{folder}: not a dnanet run (no model.json)")
+    try:
+        description = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DnanetError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(description, dict) or description.get("format") != RUN_FORMAT:
+        raise DnanetError(f"{path}: not a dnanet model description")
+    for key in ("model", "classes", "config"):
+        if key not in description:
+            raise DnanetError(f"{path}: missing key '{key}'")
+    return description

@@ -1,0 +1,113 @@
+"""The training loop: AdamW, warm-up + cosine schedule, early stopping on validation loss.
+
+`fit` is a plain loop over a DataLoader, ready for torch.distributed: pass a DataLoader built
+with a ``DistributedSampler`` (its epoch is set each pass) and ``show_progress=False`` on ranks
+other than 0; nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+from torch.utils.data import DataLoader
+
+from dnanet.config import TrainConfig
+from dnanet.encode import reverse_complement
+from dnanet.evaluate import classification_metrics
+from dnanet.infer import predict_batch
+
+
+def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
+        class_names: list[str], seed: int = 0, class_weights: torch.Tensor | None = None,
+        show_progress: bool = True) -> list[dict]:
+    """Train `model` in place; keep the weights of the epoch with the lowest validation loss.
+
+    Returns one record per epoch: epoch, train_loss, val_loss, val_accuracy, val_auroc, lr, seconds.
+    """
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
+    loss_fn = nn.CrossEntropyLoss(weight=None if class_weights is None else class_weights.to(device))
+    flips = torch.Generator().manual_seed(seed + 1)
+    history: list[dict] = []
+    best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), TextColumn("{task.fields[status]}"), disable=not show_progress) as bar:
+        task = bar.add_task("training", total=config.epochs * len(train_loader), status="")
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
+            bar.update(task, description=f"epoch {epoch}/{config.epochs}")
+            model.train()
+            losses = []
+            for batch in train_loader:
+                codes = batch["codes"]
+                if config.reverse_complement:
+                    codes = _random_strand(codes, batch["lengths"], flips)
+                loss = loss_fn(model(codes.to(device)), batch["labels"].to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                losses.append(loss.item())
+                bar.update(task, advance=1)
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                      **_validate(model, val_loader, config.reverse_complement, class_names),
+                      "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
+            history.append(record)
+            bar.update(task, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}  "
+                                    f"val acc {record['val_accuracy']:.3f}")
+            if record["val_loss"] < best_loss - 1e-6:
+                best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    model.load_state_dict(best_state)
+    return history
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int):
+    """Learning-rate multiplier per optimiser step: linear warm-up, then cosine decay or constant."""
+    warmup = max(1, config.warmup_epochs * steps_per_epoch)
+    total = max(warmup + 1, config.epochs * steps_per_epoch)
+
+    def multiplier(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "constant":
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+    return multiplier
+
+
+def _random_strand(codes: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Replace a random half of the sequences (B, L) by their reverse complements."""
+    flip = torch.rand(len(codes), generator=generator) < 0.5
+    return torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
+
+
+def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, class_names: list[str]) -> dict:
+    probs, labels = [], []
+    for batch in loader:
+        probs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average))
+        labels.append(batch["labels"])
+    probs_all, labels_all = torch.cat(probs), torch.cat(labels)
+    loss = nn.functional.nll_loss(torch.log(probs_all.clamp(min=1e-12)), labels_all).item()
+    scores = classification_metrics(labels_all.numpy(), probs_all.numpy(), class_names)
+    return {"val_loss": loss, "val_accuracy": scores["accuracy"], "val_auroc": scores["auroc"]}
+
+
+def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Class weights ``(C,)`` proportional to 1 / class frequency, averaging 1 over samples."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = len(labels) / (n_classes * np.maximum(counts, 1))
+    return torch.tensor(weights, dtype=torch.float32)
