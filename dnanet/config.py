@@ -43,13 +43,13 @@ class DataConfig:
 class TrainConfig:
     """The optimisation loop: AdamW, warm-up + schedule, early stopping on validation loss."""
 
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 0.001
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 0.002
     weight_decay: float = 0.01
     schedule: Literal["cosine", "constant"] = "cosine"
     warmup_epochs: int = 1
-    patience: int = 8
+    patience: int = 10
     class_weights: bool = False
     reverse_complement: bool = True
 

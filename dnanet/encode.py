@@ -37,7 +37,6 @@ BYTE_TO_CODE = _byte_table()
 """256-entry table for ``bytes.translate``: a letter's byte value -> its code (255 if invalid)."""
 
 COMPLEMENT_CODES = torch.tensor([T, G, C, A, UNKNOWN, PAD], dtype=torch.long)
-ONE_HOT_TABLE = torch.cat([torch.eye(4), torch.zeros(2, 4)])  # (6, 4): rows for A C G T N PAD
 
 
 def sequences_to_codes(sequences: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -68,9 +67,13 @@ def pad_flat_codes(flat: np.ndarray, lengths: np.ndarray, starts: np.ndarray | N
 
 
 def one_hot(codes: torch.Tensor) -> torch.Tensor:
-    """Codes ``(N, L)`` (any integer dtype) -> float32 one-hot ``(N, 4, L)``, A C G T channels."""
-    table = ONE_HOT_TABLE.to(codes.device)
-    return table[codes.long()].transpose(1, 2)
+    """Codes ``(N, L)`` (any integer dtype) -> float32 one-hot ``(N, 4, L)``, A C G T channels.
+
+    Compares each code with the four base codes (unknown and padding match none): faster on
+    CPU than indexing a lookup table, and contiguous in the (N, 4, L) layout.
+    """
+    bases = torch.arange(4, dtype=codes.dtype, device=codes.device).view(1, 4, 1)
+    return (codes.unsqueeze(1) == bases).float()
 
 
 def kmer_vocabulary_size(k: int) -> int:

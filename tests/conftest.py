@@ -1,0 +1,27 @@
+"""Shared fixtures: one CNN trained once per test session on the bundled CTCF example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dnanet.cli import app
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> Path:
+    """A run folder from `dnanet train` with the shipped CNN config on the bundled example."""
+    out = tmp_path_factory.mktemp("runs") / "ctcf"
+    result = runner.invoke(app, ["train", "--out", str(out), "--quiet", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    return out

@@ -1,0 +1,74 @@
+"""Encodings with hand-checkable expectations (layout in dnanet/encode.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from dnanet.encode import PAD, UNKNOWN, kmer_ids, kmer_vocabulary_size, one_hot, reverse_complement, sequences_to_codes
+from dnanet.read import ALLOWED
+
+
+def test_codes_of_bases_rna_ambiguity_and_case():
+    codes, lengths = sequences_to_codes([b"ACGTN", b"acgu", b"RyK"])
+    assert codes.dtype == np.uint8
+    np.testing.assert_array_equal(codes, [[0, 1, 2, 3, UNKNOWN], [0, 1, 2, 3, PAD], [UNKNOWN] * 3 + [PAD, PAD]])
+    np.testing.assert_array_equal(lengths, [5, 4, 3])
+
+
+def test_every_allowed_letter_has_a_code():
+    letters = bytes(b for b in ALLOWED if not chr(b).isspace())
+    codes, _ = sequences_to_codes([letters])
+    assert codes.max() <= UNKNOWN
+
+
+def test_one_hot_of_acgtn_is_the_explicit_matrix():
+    codes, _ = sequences_to_codes([b"ACGTN"])
+    expected = torch.tensor([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]], dtype=torch.float32)
+    encoded = one_hot(torch.from_numpy(codes))
+    assert encoded.shape == (1, 4, 5) and encoded.dtype == torch.float32
+    assert torch.equal(encoded[0], expected)
+
+
+def test_padding_is_an_all_zero_column():
+    codes, _ = sequences_to_codes([b"AC", b"A"])
+    assert one_hot(torch.from_numpy(codes))[1, :, 1].abs().sum() == 0
+
+
+def test_kmer_ids_are_base4_numbers_with_unknown_and_padding_ids():
+    codes, _ = sequences_to_codes([b"ACGTA", b"ANGT"])
+    ids = kmer_ids(torch.from_numpy(codes), k=2)
+    # AC=0*4+1, CG=1*4+2, GT=2*4+3, TA=3*4+0; AN and NG are unknown (16), GT=11, T+pad is padding (17)
+    assert ids.tolist() == [[1, 6, 11, 12], [16, 16, 11, 17]]
+    assert kmer_vocabulary_size(2) == 18
+
+
+def test_kmer_stride_and_short_sequences():
+    codes, _ = sequences_to_codes([b"ACGTAC"])
+    assert kmer_ids(torch.from_numpy(codes), k=3, stride=3).tolist() == [[6, 49]]  # ACG, TAC
+    short, _ = sequences_to_codes([b"AC"])
+    assert kmer_ids(torch.from_numpy(short), k=3).tolist() == [[65]]  # one padding k-mer
+
+
+def test_reverse_complement_of_padded_batch():
+    codes, lengths = sequences_to_codes([b"AACGN", b"GGT"])
+    rc = reverse_complement(torch.from_numpy(codes), torch.from_numpy(lengths))
+    expected, _ = sequences_to_codes([b"NCGTT", b"ACC"])
+    assert torch.equal(rc, torch.from_numpy(expected))
+
+
+def test_reverse_complement_twice_is_identity():
+    rng = np.random.default_rng(0)
+    sequences = [rng.choice(list(b"ACGTN"), size=n).astype(np.uint8).tobytes() for n in (1, 7, 30, 31)]
+    codes, lengths = sequences_to_codes(sequences)
+    codes_t, lengths_t = torch.from_numpy(codes), torch.from_numpy(lengths)
+    assert torch.equal(reverse_complement(reverse_complement(codes_t, lengths_t), lengths_t), codes_t)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_kmer_ids_match_a_naive_reference(k):
+    rng = np.random.default_rng(k)
+    sequence = rng.choice(list(b"ACGT"), size=40).astype(np.uint8).tobytes()
+    codes, _ = sequences_to_codes([sequence])
+    ids = kmer_ids(torch.from_numpy(codes), k=k)[0].tolist()
+    naive = [int(sequence[i:i + k].translate(bytes.maketrans(b"ACGT", b"0123")), 4) for i in range(40 - k + 1)]
+    assert ids == naive
