@@ -16,6 +16,7 @@ from typing import Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dnanet import __version__
@@ -46,21 +47,25 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except DnanetError as error:
-            err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            _print_error("error", str(error))
         except KeyboardInterrupt:
             err.print("interrupted; no output was written")
             raise typer.Exit(130)
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
-            err.print(f"[red]error:[/red] {where}{error.strerror or error}", highlight=False, soft_wrap=True)
+            _print_error("error", f"{where}{error.strerror or error}")
         except Exception as error:  # a bug: still one line unless asked for the traceback
             if os.environ.get("DNANET_DEBUG"):
                 raise
-            err.print(f"[red]internal error:[/red] {type(error).__name__}: {error} "
-                      "(set DNANET_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+            _print_error("internal error", f"{type(error).__name__}: {error} (set DNANET_DEBUG=1 for the traceback)")
         raise typer.Exit(1)
 
     return wrapper
+
+
+def _print_error(kind: str, message: str) -> None:
+    """One line on stderr; the message is printed verbatim (file names may contain [brackets])."""
+    err.print(f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
 
 
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
@@ -71,7 +76,7 @@ def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
     if not arguments:
         inputs = default()
         names = ", ".join(f"{label}={path.name}" for label, path in inputs)
-        err.print(f"no FASTA given: using the bundled CTCF example files {names}", highlight=False)
+        err.print(f"no FASTA given: using the bundled CTCF example files {escape(names)}", highlight=False)
         return [LabelledInput(label, path) for label, path in inputs]
     parsed = []
     for argument in arguments:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import warnings
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
@@ -78,7 +79,8 @@ def open_binary(path: Path) -> BinaryIO:
     raw = open(path, "rb")
     magic = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
     if magic[:2] == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=_READ_BUFFER)
+        raw.close()  # GzipFile opens (and closes) its own handle
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=_READ_BUFFER)
     for signature, kind in _OTHER_COMPRESSION.items():
         if magic.startswith(signature):
             raw.close()
@@ -168,21 +170,25 @@ def read_label_table(path: str | Path, id_column: str = "id", label_column: str 
 
     path = check_input_file(path)
     sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    kind = "CSV" if sep == "," else "TSV"
     try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
-        raise DnanetError(f"{path}: cannot read as a {'CSV' if sep == ',' else 'TSV'} table ({error})") from None
+        with warnings.catch_warnings():  # a trailing separator on data rows is harmless: ignore it
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer",
+                                index_col=False, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as error:
+        raise DnanetError(f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})") from None
     for column in (id_column, label_column):
         if column not in table.columns:
             found = ", ".join(map(str, table.columns)) or "none"
-            raise DnanetError(f"{path}: no column '{column}' (columns found: {found})")
+            raise DnanetError(f"{path} line 1: no column '{column}' (columns found: {found})")
+    table.index = table.index + 2  # file line numbers: the header is line 1, blank lines count
+    table = table[(table != "").any(axis=1)]
     ids, labels = table[id_column].str.strip(), table[label_column].str.strip()
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
-        row = int(duplicated.index[0]) + 2
-        raise DnanetError(f"{path} line {row}: id '{duplicated.iloc[0]}' appears more than once")
+        raise DnanetError(f"{path} line {duplicated.index[0]}: id '{duplicated.iloc[0]}' appears more than once")
     empty = labels[labels == ""]
     if len(empty):
-        row = int(empty.index[0]) + 2
-        raise DnanetError(f"{path} line {row}: id '{ids[empty.index[0]]}' has an empty label")
+        raise DnanetError(f"{path} line {empty.index[0]}: id '{ids[empty.index[0]]}' has an empty label")
     return dict(zip(ids, labels))

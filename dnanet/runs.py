@@ -41,21 +41,35 @@ def check_output_path(path: Path, overwrite: bool, is_dir: bool) -> None:
 
 
 @contextmanager
+def _parent_folders(path: Path) -> Iterator[None]:
+    """Create the missing parent folders of `path`; remove those again if the block fails."""
+    missing = [p for p in path.absolute().parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # innermost first
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+@contextmanager
 def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path`, on error it is removed."""
     check_output_path(path, overwrite, is_dir=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
-    try:
-        yield temporary
-        os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp makes it private; give it normal permissions
-        for child in temporary.iterdir():
-            os.chmod(child, 0o666 & ~_UMASK)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(temporary, path)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    with _parent_folders(path):
+        temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        try:
+            yield temporary
+            os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp makes it private; give it normal permissions
+            for child in temporary.iterdir():
+                os.chmod(child, 0o666 & ~_UMASK)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(temporary, path)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 @contextmanager
@@ -63,16 +77,16 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary file path beside `path`; on success it replaces `path`, on error it is removed."""
     if path.is_dir():
         raise DnanetError(f"{path}: is a directory, expected a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(name)
-        os.chmod(name, 0o666 & ~_UMASK)
-        os.replace(name, path)
-    finally:
-        if os.path.exists(name):
-            os.remove(name)
+    with _parent_folders(path):
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(handle)
+        try:
+            yield Path(name)
+            os.chmod(name, 0o666 & ~_UMASK)
+            os.replace(name, path)
+        finally:
+            if os.path.exists(name):
+                os.remove(name)
 
 
 def write_json(path: Path, data: dict) -> None:
