@@ -65,7 +65,7 @@ def background_fa(tmp_path) -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """One tiny model (1 epoch on the bundled example) shared by this module's run-based cases."""
     out = tmp_path_factory.mktemp("tiny") / "run"
-    result = runner.invoke(app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "2"])
+    result = runner.invoke(app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "1"])
     assert result.exit_code == 0, result.output
     return out
 
