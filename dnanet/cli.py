@@ -6,7 +6,6 @@ behind; set DNANET_DEBUG=1 to see a traceback for unexpected errors.
 
 from __future__ import annotations
 
-import csv
 import functools
 import os
 import shutil
@@ -17,7 +16,6 @@ from typing import Callable, List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from dnanet import __version__
 from dnanet.errors import DnanetError
@@ -33,7 +31,7 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-out = Console()
+out_console = Console()
 
 INPUTS_HELP = ("FASTA files (plain or .gz), one per class: the class is the file name without "
                ".fa/.fasta/.fna/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example.")
@@ -109,16 +107,38 @@ ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (def
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N.")
 
 
+LabelsOption = typer.Option(None, "--labels", help="TSV/CSV table with an id column and label column(s), instead of one FASTA per class.")
+IdColumnOption = typer.Option("id", help="Record-id column of --labels.")
+LabelColumnOption = typer.Option(["label"], "--label-column", help="Label column of --labels; repeat for several "
+                                 "(multilabel 0/1 columns, or several regression targets).")
+
+
+def _read_labelled(inputs: list[str], labels: Optional[Path], id_column: str, label_columns: list[str], default):
+    """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords."""
+    from dnanet.data import LabelledInput, read_labelled
+    from dnanet.read import read_label_table
+
+    if labels is None:
+        return read_labelled(parse_inputs(inputs, default))
+    if not inputs:
+        raise DnanetError("--labels needs the FASTA files whose record ids it labels")
+    table = read_label_table(labels, id_column, label_columns)
+    return read_labelled([LabelledInput(None, Path(path)) for path in inputs], table)
+
+
 @app.command()
 @user_errors
 def train(
     inputs: List[str] = typer.Argument(None, help=INPUTS_HELP, show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to create: model, metrics.json, history.csv."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="TSV/CSV table with id and label columns, instead of one file per class."),
-    id_column: str = typer.Option("id", help="Record-id column of --labels."),
-    label_column: str = typer.Option("label", help="Label column of --labels."),
+    labels: Optional[Path] = LabelsOption,
+    id_column: str = IdColumnOption,
+    label_column: List[str] = LabelColumnOption,
+    task: str = typer.Option("auto", help="auto, binary, multiclass, multilabel or regression. auto: several label "
+                             "columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
+                             "(or has > 20 values) -> regression; else one class per label."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/<model>.yaml)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model family; overrides the config's (cnn)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model family: cnn, lstm, transformer; overrides the config's."),
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     seed: Optional[int] = typer.Option(None, help="Override seed."),
     batch_size: Optional[int] = typer.Option(None, help="Override train.batch_size."),
@@ -130,34 +150,30 @@ def train(
 ):
     """Train a model on labelled FASTA files and write a run folder.
 
-    Sequences are split (seeded, stratified) into train / validation / test; the model with the
-    lowest validation loss is kept and scored on the test split (metrics.json). Example:
+    Sequences are split (seeded; stratified by class) into train / validation / test; the model
+    with the lowest validation loss is kept and scored on the test split (metrics.json). Example:
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
     """
     from dnanet.config import load_config
-    from dnanet.data import LabelledInput, load_labelled
+    from dnanet.evaluate import metrics_table
     from dnanet.examples import training_inputs
     from dnanet.experiment import train_model, write_run
-    from dnanet.read import read_label_table
     from dnanet.runs import check_output_path
+    from dnanet.tasks import infer_task
 
     cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
     check_output_path(out, overwrite, is_dir=True)
     torch_device = _setup_torch(threads, device)
-    if labels is not None:
-        if not inputs:
-            raise DnanetError("--labels needs the FASTA files whose record ids it labels")
-        parsed = [LabelledInput(None, Path(path)) for path in inputs]
-        sequences, provenance = load_labelled(parsed, read_label_table(labels, id_column, label_column))
-    else:
-        sequences, provenance = load_labelled(parse_inputs(inputs, training_inputs))
-    counts = ", ".join(f"{name} {int((sequences.labels == i).sum())}" for i, name in enumerate(sequences.class_names))
-    err.print(f"{len(sequences)} sequences ({counts}); model {cfg.model['name']}, encoder {cfg.encoder.name}, "
-              f"device {torch_device}")
-    result = train_model(cfg, sequences, provenance, torch_device, show_progress=not quiet)
+    records = _read_labelled(inputs, labels, id_column, label_column, training_inputs)
+    the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
+    sequences = records.with_targets(the_task.encode(records.labels, records.where))
+    err.print(f"{len(sequences)} sequences; {the_task.kind} task ({', '.join(the_task.names[:8])}"
+              f"{', ...' if the_task.n_outputs > 8 else ''}); model {cfg.model['name']}, encoder {cfg.encoder.name}, "
+              f"device {torch_device}", highlight=False)
+    result = train_model(cfg, sequences, the_task, records.provenance, torch_device, show_progress=not quiet)
     write_run(out, result, overwrite)
-    _print_metrics(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)")
+    out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     err.print(f"run written to {out}")
 
 
@@ -167,45 +183,38 @@ def evaluate(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
     inputs: List[str] = typer.Argument(None, help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files"), show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metrics as JSON (same keys as metrics.json)."),
+    labels: Optional[Path] = LabelsOption,
+    id_column: str = IdColumnOption,
+    label_column: List[str] = LabelColumnOption,
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
-    """Score a trained model on labelled FASTA files: accuracy, AUROC, AUPRC, MCC, F1, per class.
+    """Score a trained model on labelled FASTA files and print the metrics.
+
+    Classification: accuracy, AUROC, AUPRC, MCC, F1, overall and per class. Regression: Pearson,
+    Spearman, MSE.
 
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
-    from dnanet.data import load_labelled, make_loader
-    from dnanet.evaluate import classification_metrics
+    from dnanet.data import make_loader
+    from dnanet.evaluate import metrics_table, task_metrics
     from dnanet.examples import heldout_inputs
     from dnanet.infer import predict
     from dnanet.runs import atomic_file, load_run, write_json
+    from dnanet.tasks import Task
 
     model, description = load_run(run, _setup_torch(threads, device))
-    classes = description["classes"]
-    sequences, _ = load_labelled(parse_inputs(inputs, heldout_inputs), class_names=classes)
+    the_task = Task.from_dict(description["task"])
+    records = _read_labelled(inputs, labels, id_column, label_column, heldout_inputs)
+    sequences = records.with_targets(the_task.encode(records.labels, records.where))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
-    probs = predict(model, batches, description.get("reverse_complement_average", False))
-    metrics = classification_metrics(sequences.labels, probs, classes)
+    outputs = predict(model, batches, description["reverse_complement_average"], the_task.activate)
+    metrics = task_metrics(the_task, sequences.targets, outputs)
     if out is not None:
         with atomic_file(out) as temporary:
             write_json(temporary, metrics)
-    _print_metrics(metrics, f"{run} on {len(sequences)} sequences")
-
-
-def _print_metrics(metrics: dict, title: str) -> None:
-    from dnanet.evaluate import format_value
-
-    keys = ["accuracy", "auroc", "auprc", "mcc", "f1"]
-    table = Table(title=title)
-    table.add_column("class")
-    for key in [*keys, "n"]:
-        table.add_column(key, justify="right")
-    overall = "all" + (f" (positive: {metrics['positive_class']})" if "positive_class" in metrics else " (macro)")
-    table.add_row(overall, *[format_value(metrics[k]) for k in keys], str(metrics["n"]))
-    for name, values in metrics["per_class"].items():
-        table.add_row(name, "", *[format_value(values[k]) for k in keys[1:3]], "", format_value(values["f1"]), str(values["n"]))
-    out.print(table)
+    out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
 
 
 @app.command()
@@ -219,44 +228,29 @@ def predict(
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ):
-    """Predict the class of every record: a TSV with columns id, predicted, prob_<class>...
+    """Predict every record: a TSV with one row per record, in input order.
 
-    One row per record, in input order; files are streamed, so memory does not grow with their size.
+    Columns: id, predicted, prob_<class>... (classification; multilabel: predicted lists the
+    labels with probability >= 0.5, separated by ';'), or id, pred_<target>... (regression).
+    Files are streamed, so memory does not grow with their size.
 
       dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv
     """
     from dnanet.examples import heldout_inputs
+    from dnanet.infer import write_predictions
     from dnanet.runs import atomic_file, load_run
+    from dnanet.tasks import Task
 
     model, description = load_run(run, _setup_torch(threads, device))
+    the_task = Task.from_dict(description["task"])
     paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
+    arguments = (model, the_task, paths, batch_size, description["reverse_complement_average"])
     if str(out) == "-":
-        _write_predictions(sys.stdout, model, description, paths, batch_size, quiet=True)
+        write_predictions(sys.stdout, *arguments)
         return
     with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle:
-        count = _write_predictions(handle, model, description, paths, batch_size, quiet)
+        count = write_predictions(handle, *arguments, progress=err if not quiet else None)
     err.print(f"{count} predictions written to {out}")
-
-
-def _write_predictions(handle, model, description: dict, paths: list[Path], batch_size: int, quiet: bool) -> int:
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from dnanet.data import iter_batches
-    from dnanet.infer import predict_batch
-
-    classes = description["classes"]
-    writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-    writer.writerow(["id", "predicted", *[f"prob_{name}" for name in classes]])
-    count = 0
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
-        task = bar.add_task("predicting: 0 records")
-        for batch in iter_batches(paths, batch_size):
-            probs = predict_batch(model, batch.codes, batch.lengths, description.get("reverse_complement_average", False))
-            for record_id, row in zip(batch.ids, probs.numpy()):
-                writer.writerow([record_id, classes[int(row.argmax())], *[f"{p:.6f}" for p in row]])
-            count += len(batch.ids)
-            bar.update(task, description=f"predicting: {count} records")
-    return count
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Labelled sequence sets, the stratified split, and batches for training and streaming.
+"""Labelled sequence sets, the seeded split, and batches for training and streaming.
 
 A `SequenceSet` keeps every sequence as uint8 codes back to back in one flat buffer (no padding
 in memory, so lengths may differ widely); a batch is cut out and padded to its own longest
@@ -31,17 +31,17 @@ class LabelledInput(NamedTuple):
 
 @dataclass
 class SequenceSet:
-    """Sequences as flat uint8 codes with offsets, plus ids and integer class labels.
+    """Sequences as flat uint8 codes with offsets, plus ids and targets.
 
     ``flat``: uint8 ``(total bases,)``; ``offsets``: int64 ``(N + 1,)``, sequence i is
-    ``flat[offsets[i]:offsets[i+1]]``; ``labels``: int64 ``(N,)`` indices into ``class_names``.
+    ``flat[offsets[i]:offsets[i+1]]``; ``targets``: int64 ``(N,)`` class indices or float32
+    ``(N, T)`` (multilabel, regression; see dnanet.tasks).
     """
 
     ids: list[str]
     flat: np.ndarray
     offsets: np.ndarray
-    labels: np.ndarray
-    class_names: list[str]
+    targets: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,8 +61,28 @@ class SequenceSet:
         codes, lengths = self.codes(indices)
         valid = np.arange(codes.shape[1]) < lengths[:, None]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return SequenceSet([self.ids[i] for i in indices], codes[valid], offsets,
-                           self.labels[indices], self.class_names)
+        return SequenceSet([self.ids[i] for i in indices], codes[valid], offsets, self.targets[indices])
+
+
+@dataclass
+class LabelledRecords:
+    """Sequences read from labelled files, with their raw labels (one tuple of strings each)."""
+
+    ids: list[str]
+    flat: np.ndarray
+    offsets: np.ndarray
+    labels: list[tuple[str, ...]]
+    places: list[tuple[int, int]]  # (input index, header line) of each record, for messages
+    inputs: list[LabelledInput]
+    provenance: list[dict]
+
+    def where(self, index: int) -> str:
+        """'FILE line N' of record `index`."""
+        source, line = self.places[index]
+        return f"{self.inputs[source].path} line {line}"
+
+    def with_targets(self, targets: np.ndarray) -> SequenceSet:
+        return SequenceSet(self.ids, self.flat, self.offsets, targets)
 
 
 def file_sha256(path: Path) -> str:
@@ -74,68 +94,62 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_labelled(inputs: list[LabelledInput], label_table: dict[str, str] | None = None,
-                  class_names: list[str] | None = None) -> tuple[SequenceSet, list[dict]]:
-    """Read labelled FASTA files into one SequenceSet.
+def read_labelled(inputs: list[LabelledInput], label_table: dict[str, tuple[str, ...]] | None = None) -> LabelledRecords:
+    """Read labelled FASTA files (all into memory, as codes).
 
-    Labels come from each input's class (``CLASS=PATH`` or the file name) or, when `label_table`
-    is given, from that {record id: label} dict (`dnanet.read.read_label_table`). Classes are
-    numbered in order of first
-    appearance, unless `class_names` fixes them (evaluation against a trained model). Returns
-    the set and one provenance dict per input file (path, class, records, sha256).
+    A record's label is its input's class (``CLASS=PATH`` or the file name) or, when
+    `label_table` is given, its row of that {record id: label values} table
+    (`dnanet.read.read_label_table`). The records keep one provenance dict per input file
+    (path, class, records, sha256) for model.json.
     """
     for item in inputs:
         check_input_file(item.path)
-    names = list(class_names) if class_names is not None else []
     ids: list[str] = []
     chunks: list[bytes] = []
-    labels: list[int] = []
+    labels: list[tuple[str, ...]] = []
+    places: list[tuple[int, int]] = []
     provenance = []
-    for item in inputs:
+    for source, item in enumerate(inputs):
         count = 0
         for record in read_fasta(item.path):
-            label = _label_of(record.id, record.line, item, label_table)
-            if label not in names:
-                if class_names is not None:
-                    raise DnanetError(f"{item.path}: class '{label}' is not one of the model's classes: "
-                                      f"{', '.join(class_names)}")
-                names.append(label)
+            labels.append(_label_of(record.id, record.line, item, label_table))
             ids.append(record.id)
             chunks.append(record.sequence)
-            labels.append(names.index(label))
+            places.append((source, record.line))
             count += 1
         provenance.append({"path": str(item.path), "class": item.label, "records": count,
                            "sha256": file_sha256(item.path)})
     flat = np.frombuffer(b"".join(chunks).translate(BYTE_TO_CODE), dtype=np.uint8)
     offsets = np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
-    return SequenceSet(ids, flat, offsets, np.array(labels, dtype=np.int64), names), provenance
+    return LabelledRecords(ids, flat, offsets, labels, places, list(inputs), provenance)
 
 
-def _label_of(record_id: str, line: int, item: LabelledInput, table: dict[str, str] | None) -> str:
+def _label_of(record_id: str, line: int, item: LabelledInput,
+              table: dict[str, tuple[str, ...]] | None) -> tuple[str, ...]:
     if table is None:
-        return item.label if item.label is not None else ""
+        return (item.label if item.label is not None else "",)
     if record_id not in table:
         raise DnanetError(f"{item.path} line {line}: record '{record_id}' has no row in the label table")
     return table[record_id]
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seeded split keeping each class's share in train, validation and test (index arrays)."""
+def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
+                  strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded train/validation/test index arrays; with `strata` (class labels ``(N,)``) each
+    class keeps its share in every part."""
     from sklearn.model_selection import train_test_split
 
-    counts = np.bincount(labels)
-    needed = int(np.ceil(3 / min(val_fraction, test_fraction)))
-    if counts.min() < max(needed // 2, 3):
-        raise DnanetError(
-            f"a class has only {counts.min()} sequences; a stratified train/validation/test split "
-            f"with these fractions needs at least {max(needed // 2, 3)} per class"
-        )
-    indices = np.arange(len(labels))
-    train_val, test = train_test_split(indices, test_size=test_fraction, stratify=labels, random_state=seed)
+    minimum = 3 if strata is None else max(int(np.ceil(3 / min(val_fraction, test_fraction))) // 2, 3)
+    smallest = n if strata is None else int(np.bincount(strata).min())
+    if smallest < minimum:
+        what = "there are only" if strata is None else "a class has only"
+        raise DnanetError(f"{what} {smallest} sequences; a train/validation/test split with these "
+                          f"fractions needs at least {minimum}{'' if strata is None else ' per class'}")
+    indices = np.arange(n)
+    train_val, test = train_test_split(indices, test_size=test_fraction, stratify=strata, random_state=seed)
     relative_val = val_fraction / (1 - test_fraction)
-    train, val = train_test_split(train_val, test_size=relative_val, stratify=labels[train_val],
-                                  random_state=seed)
+    train, val = train_test_split(train_val, test_size=relative_val, random_state=seed,
+                                  stratify=None if strata is None else strata[train_val])
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -154,7 +168,7 @@ class _Indices(torch.utils.data.Dataset):
 
 def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, seed: int = 0,
                 sampler: Sampler | None = None) -> DataLoader:
-    """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "labels": int64 (B,)}``.
+    """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}``.
 
     Pass a `torch.utils.data.DistributedSampler` as `sampler` to shard across processes.
     """
@@ -162,7 +176,7 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
     def collate(indices: list[int]) -> dict[str, torch.Tensor]:
         codes, lengths = sequences.codes(indices)
         return {"codes": torch.from_numpy(codes), "lengths": torch.from_numpy(lengths),
-                "labels": torch.from_numpy(sequences.labels[indices])}
+                "targets": torch.from_numpy(sequences.targets[indices])}
 
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate,

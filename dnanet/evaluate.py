@@ -1,9 +1,13 @@
-"""Classification metrics (scikit-learn), overall and per class, with the keys of metrics.json.
+"""Metrics (scikit-learn, scipy) for every task type, with the keys of metrics.json.
 
 Binary tasks: the *positive* class is the first class (the first FASTA file given, or the first
 label seen); ``auroc``, ``auprc`` and ``f1`` are for that class. Multiclass tasks: ``auroc``,
 ``auprc`` and ``f1`` are macro averages of one-vs-rest values. ``per_class`` always holds each
 class's one-vs-rest ``auroc``, ``auprc``, ``f1``, ``precision``, ``recall`` and ``n``.
+Multilabel tasks: the same keys, each label scored on its own (threshold 0.5), macro-averaged;
+``accuracy`` is the mean per-label accuracy and ``exact_match`` the share of records with every
+label right. Regression: ``pearson``, ``spearman``, ``mse`` and ``n``, averaged over targets,
+with ``per_target`` values.
 """
 
 from __future__ import annotations
@@ -11,7 +15,58 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
+from rich.table import Table
 from sklearn import metrics as skm
+
+from dnanet.tasks import Task
+
+HEADLINE = {"binary": ("accuracy", "auroc"), "multiclass": ("accuracy", "auroc"),
+            "multilabel": ("accuracy", "auroc"), "regression": ("pearson", "mse")}
+"""The metrics recorded per epoch in history.csv (as val_<name>) for each task kind."""
+
+
+def task_metrics(task: Task, targets: np.ndarray, outputs: np.ndarray) -> dict:
+    """Metrics of `outputs` (``activate``d, ``(N, C)``) against `targets` for the task's kind."""
+    if task.is_classification:
+        return classification_metrics(targets, outputs, task.names)
+    if task.kind == "multilabel":
+        return multilabel_metrics(targets, outputs, task.names)
+    return regression_metrics(targets, outputs, task.names)
+
+
+def multilabel_metrics(targets: np.ndarray, probs: np.ndarray, names: list[str]) -> dict:
+    """Per-label one-vs-rest scores, macro-averaged, for 0/1 targets and probabilities ``(N, C)``."""
+    predicted = probs >= 0.5
+    per_class = {name: {**_one_vs_rest(targets[:, i] > 0.5, probs[:, i], predicted[:, i]),
+                        "accuracy": float(np.mean(predicted[:, i] == (targets[:, i] > 0.5))),
+                        "mcc": float(skm.matthews_corrcoef(targets[:, i] > 0.5, predicted[:, i]))}
+                 for i, name in enumerate(names)}
+    result = {"n": int(len(targets)), "exact_match": float(np.mean((predicted == (targets > 0.5)).all(1)))}
+    for key in ("accuracy", "auroc", "auprc", "mcc", "f1"):
+        values = [c[key] for c in per_class.values() if c[key] is not None]
+        result[key] = float(np.mean(values)) if values else None
+    result["per_class"] = per_class
+    return result
+
+
+def regression_metrics(targets: np.ndarray, values: np.ndarray, names: list[str]) -> dict:
+    """Pearson and Spearman correlation and MSE per target ``(N, T)``, and their means."""
+    per_target = {}
+    for i, name in enumerate(names):
+        truth, guess = targets[:, i].astype(np.float64), values[:, i].astype(np.float64)
+        varied = len(truth) > 1 and truth.std() > 0 and guess.std() > 0
+        per_target[name] = {
+            "pearson": float(stats.pearsonr(truth, guess)[0]) if varied else None,
+            "spearman": float(stats.spearmanr(truth, guess)[0]) if varied else None,
+            "mse": float(np.mean((truth - guess) ** 2)),
+        }
+    result: dict = {"n": int(len(targets))}
+    for key in ("pearson", "spearman", "mse"):
+        scores = [t[key] for t in per_target.values() if t[key] is not None]
+        result[key] = float(np.mean(scores)) if scores else None
+    result["per_target"] = per_target
+    return result
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: list[str]) -> dict:
@@ -46,6 +101,23 @@ def _one_vs_rest(truth: np.ndarray, score: np.ndarray, predicted: np.ndarray) ->
         "precision": float(skm.precision_score(truth, predicted, zero_division=0)),
         "recall": float(skm.recall_score(truth, predicted, zero_division=0)),
     }
+
+
+def metrics_table(metrics: dict, title: str) -> Table:
+    """A metrics dict as a rich table: the overall row, then one row per class or target."""
+    regression = "per_target" in metrics
+    keys = ["pearson", "spearman", "mse"] if regression else ["accuracy", "auroc", "auprc", "mcc", "f1"]
+    table = Table(title=title)
+    table.add_column("target" if regression else "class")
+    for key in [*keys, "n"]:
+        table.add_column(key, justify="right")
+    overall = "all" + (f" (positive: {metrics['positive_class']})" if "positive_class" in metrics else
+                       " (mean)" if regression else " (macro)")
+    table.add_row(overall, *[format_value(metrics[key]) for key in keys], str(metrics["n"]))
+    for name, values in metrics["per_target" if regression else "per_class"].items():
+        table.add_row(name, *[format_value(values.get(key)) if key in values else "" for key in keys],
+                      str(values.get("n", "")))
+    return table
 
 
 def format_value(value: float | None) -> str:

@@ -18,13 +18,13 @@ from torch import nn
 
 import dnanet
 from dnanet.config import Config
-from dnanet.data import SequenceSet, make_loader, stratified_split
-from dnanet.errors import DnanetError
-from dnanet.evaluate import classification_metrics
+from dnanet.data import SequenceSet, make_loader, split_indices
+from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.models import build_model
 from dnanet.runs import atomic_directory, save_model, write_json
-from dnanet.train import fit, inverse_frequency_weights
+from dnanet.tasks import Task
+from dnanet.train import balancing_weights, fit
 
 
 @dataclass
@@ -44,32 +44,30 @@ def model_arguments_of(config: Config) -> dict:
     return {"encoder": encoder.name, "k": encoder.k, "stride": encoder.stride, **own}
 
 
-def train_model(config: Config, sequences: SequenceSet, inputs: list[dict],
+def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
                 device: torch.device, show_progress: bool = True) -> TrainingResult:
-    """Split `sequences` (seeded, stratified), train the configured model, score the test split."""
-    classes = sequences.class_names
-    if len(classes) < 2:
-        raise DnanetError(f"training needs at least two classes; all {len(sequences)} sequences are "
-                          f"'{classes[0] if classes else '?'}' (give one FASTA per class, or --labels)")
-    train_idx, val_idx, test_idx = stratified_split(
-        sequences.labels, config.data.val_fraction, config.data.test_fraction, config.seed)
+    """Split `sequences` (seeded; stratified by class for classification), train the configured
+    model for `task`, and score the test split."""
+    strata = sequences.targets if task.is_classification else None
+    train_idx, val_idx, test_idx = split_indices(
+        len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
+    task = task.with_statistics(sequences.targets[train_idx])
     torch.manual_seed(config.seed)
     arguments = model_arguments_of(config)
-    model = build_model(config.model["name"], len(classes), arguments).to(device)
+    model = build_model(config.model["name"], task.n_outputs, arguments).to(device)
     batch_size, seed = config.train.batch_size, config.seed
     train_loader = make_loader(sequences.subset(train_idx), batch_size, shuffle=True, seed=seed)
     val_loader = make_loader(sequences.subset(val_idx), batch_size)
-    weights = inverse_frequency_weights(sequences.labels[train_idx], len(classes)) if config.train.class_weights else None
-    history = fit(model, train_loader, val_loader, config.train, classes, seed, weights, show_progress)
+    weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
+    history = fit(model, train_loader, val_loader, config.train, task, seed, weights, show_progress)
     test = sequences.subset(test_idx)
     rc_average = config.train.reverse_complement
     batches = ((batch["codes"], batch["lengths"]) for batch in make_loader(test, batch_size))
-    probs = predict(model, batches, rc_average)
-    test_metrics = classification_metrics(test.labels, probs, classes)
+    test_metrics = task_metrics(task, test.targets, predict(model, batches, rc_average, task.activate))
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
-        "task": "classification",
-        "classes": classes,
+        "task": task.to_dict(),
+        "classes": task.names,
         "encoder": {"name": config.encoder.name, "k": config.encoder.k, "stride": config.encoder.stride},
         "reverse_complement_average": rc_average,
         "config": config.to_dict(),

@@ -7,14 +7,20 @@ Results do not depend on batch size (models mask padding; see dnanet.models.laye
 
 from __future__ import annotations
 
+import csv
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TextIO
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from torch import nn
 
+from dnanet.data import iter_batches
 from dnanet.encode import reverse_complement
+from dnanet.tasks import Task
 
 
 def resolve_device(name: str | None = None) -> torch.device:
@@ -41,26 +47,48 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=-1)
 
 
-def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray,
-                  reverse_complement_average: bool = False) -> torch.Tensor:
-    """Class probabilities float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
+Activation = Callable[[torch.Tensor], torch.Tensor]
 
-    With `reverse_complement_average`, the mean of the forward and reverse-complement strands'
-    probabilities (the model sees both orientations of every sequence).
+
+def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray,
+                  reverse_complement_average: bool = False, activate: Activation = probabilities) -> torch.Tensor:
+    """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
+
+    `activate` turns logits into outputs (default: softmax probabilities; see
+    `dnanet.tasks.Task.activate` for the other tasks). With `reverse_complement_average`, the
+    mean of the forward and reverse-complement strands' outputs.
     """
     device = next(model.parameters()).device
     codes = torch.as_tensor(codes).to(device)
     lengths = torch.as_tensor(lengths).to(device)
     with evaluation_mode(model):
-        probs = probabilities(model(codes))
+        outputs = activate(model(codes).cpu())
         if reverse_complement_average:
-            probs = (probs + probabilities(model(reverse_complement(codes, lengths)))) / 2
-    return probs.cpu()
+            outputs = (outputs + activate(model(reverse_complement(codes, lengths)).cpu())) / 2
+    return outputs
 
 
 def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-            reverse_complement_average: bool = False) -> np.ndarray:
-    """Probabilities float32 ``(N, C)`` for all (codes, lengths) batches, in order."""
-    parts = [predict_batch(model, codes, lengths, reverse_complement_average).numpy()
+            reverse_complement_average: bool = False, activate: Activation = probabilities) -> np.ndarray:
+    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order."""
+    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate).numpy()
              for codes, lengths in batches]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[Path], batch_size: int,
+                      reverse_complement_average: bool, progress: Console | None = None) -> int:
+    """Stream FASTA records through `model` and write one TSV row per record, in input order
+    (columns: id, then `task.prediction_header()`); return the number of records."""
+    writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+    writer.writerow(["id", *task.prediction_header()])
+    count = 0
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=progress, disable=progress is None) as bar:
+        counter = bar.add_task("predicting: 0 records")
+        for batch in iter_batches(paths, batch_size):
+            outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, task.activate)
+            writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
+            count += len(batch.ids)
+            bar.update(counter, description=f"predicting: {count} records")
+    return count

@@ -160,8 +160,10 @@ def _snippet(line: bytes) -> str:
     return repr(text + ("…" if len(line) > 40 else ""))
 
 
-def read_label_table(path: str | Path, id_column: str = "id", label_column: str = "label") -> dict[str, str]:
-    """Read a TSV/CSV table (a header row, then one row per sequence) into {record id: label}.
+def read_label_table(path: str | Path, id_column: str = "id",
+                     label_columns: str | list[str] = "label") -> dict[str, tuple[str, ...]]:
+    """Read a TSV/CSV table (a header row, then one row per sequence) into
+    {record id: (value of each label column,)}.
 
     The separator is a comma for .csv files and a tab otherwise. Missing columns, duplicate
     ids and empty labels are errors naming the file and the row.
@@ -178,17 +180,18 @@ def read_label_table(path: str | Path, id_column: str = "id", label_column: str 
                                 index_col=False, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as error:
         raise DnanetError(f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})") from None
-    for column in (id_column, label_column):
+    label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
+    for column in (id_column, *label_columns):
         if column not in table.columns:
             found = ", ".join(map(str, table.columns)) or "none"
             raise DnanetError(f"{path} line 1: no column '{column}' (columns found: {found})")
     table.index = table.index + 2  # file line numbers: the header is line 1, blank lines count
     table = table[(table != "").any(axis=1)]
-    ids, labels = table[id_column].str.strip(), table[label_column].str.strip()
+    ids, labels = table[id_column].str.strip(), table[label_columns].apply(lambda column: column.str.strip())
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
         raise DnanetError(f"{path} line {duplicated.index[0]}: id '{duplicated.iloc[0]}' appears more than once")
-    empty = labels[labels == ""]
+    empty = labels[(labels == "").any(axis=1)]
     if len(empty):
         raise DnanetError(f"{path} line {empty.index[0]}: id '{ids[empty.index[0]]}' has an empty label")
-    return dict(zip(ids, labels))
+    return dict(zip(ids, labels.itertuples(index=False, name=None)))

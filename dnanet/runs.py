@@ -131,7 +131,7 @@ def _read_description(folder: Path) -> dict:
         raise DnanetError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(description, dict) or description.get("format") != RUN_FORMAT:
         raise DnanetError(f"{path}: not a dnanet model description")
-    for key in ("model", "classes", "config"):
+    for key in ("model", "task", "classes", "config", "reverse_complement_average"):
         if key not in description:
             raise DnanetError(f"{path}: missing key '{key}'")
     return description

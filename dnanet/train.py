@@ -19,51 +19,52 @@ from torch.utils.data import DataLoader
 
 from dnanet.config import TrainConfig
 from dnanet.encode import reverse_complement
-from dnanet.evaluate import classification_metrics
+from dnanet.evaluate import HEADLINE, task_metrics
 from dnanet.infer import predict_batch
+from dnanet.tasks import Task
 
 
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
-        class_names: list[str], seed: int = 0, class_weights: torch.Tensor | None = None,
+        task: Task, seed: int = 0, class_weights: torch.Tensor | None = None,
         show_progress: bool = True) -> list[dict]:
     """Train `model` in place; keep the weights of the epoch with the lowest validation loss.
 
-    Returns one record per epoch: epoch, train_loss, val_loss, val_accuracy, val_auroc, lr, seconds.
+    Returns one record per epoch: epoch, train_loss, val_loss, the task's headline validation
+    metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds.
     """
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
-    loss_fn = nn.CrossEntropyLoss(weight=None if class_weights is None else class_weights.to(device))
+    weights = None if class_weights is None else class_weights.to(device)
     flips = torch.Generator().manual_seed(seed + 1)
     history: list[dict] = []
     best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), TextColumn("{task.fields[status]}"), disable=not show_progress) as bar:
-        task = bar.add_task("training", total=config.epochs * len(train_loader), status="")
+        progress = bar.add_task("training", total=config.epochs * len(train_loader), status="")
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             if hasattr(train_loader.sampler, "set_epoch"):
                 train_loader.sampler.set_epoch(epoch)
-            bar.update(task, description=f"epoch {epoch}/{config.epochs}")
+            bar.update(progress, description=f"epoch {epoch}/{config.epochs}")
             model.train()
             losses = []
             for batch in train_loader:
                 codes = batch["codes"]
                 if config.reverse_complement:
                     codes = _random_strand(codes, batch["lengths"], flips)
-                loss = loss_fn(model(codes.to(device)), batch["labels"].to(device))
+                loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 losses.append(loss.item())
-                bar.update(task, advance=1)
+                bar.update(progress, advance=1)
             record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                      **_validate(model, val_loader, config.reverse_complement, class_names),
+                      **_validate(model, val_loader, config.reverse_complement, task),
                       "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
             history.append(record)
-            bar.update(task, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}  "
-                                    f"val acc {record['val_accuracy']:.3f}")
+            bar.update(progress, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}")
             if record["val_loss"] < best_loss - 1e-6:
                 best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
             else:
@@ -95,19 +96,29 @@ def _random_strand(codes: torch.Tensor, lengths: torch.Tensor, generator: torch.
     return torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
 
 
-def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, class_names: list[str]) -> dict:
-    probs, labels = [], []
+def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task) -> dict:
+    outputs, targets = [], []
     for batch in loader:
-        probs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average))
-        labels.append(batch["labels"])
-    probs_all, labels_all = torch.cat(probs), torch.cat(labels)
-    loss = nn.functional.nll_loss(torch.log(probs_all.clamp(min=1e-12)), labels_all).item()
-    scores = classification_metrics(labels_all.numpy(), probs_all.numpy(), class_names)
-    return {"val_loss": loss, "val_accuracy": scores["accuracy"], "val_auroc": scores["auroc"]}
+        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, task.activate))
+        targets.append(batch["targets"])
+    outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
+    scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())
+    return {"val_loss": task.output_loss(outputs_all, targets_all),
+            **{f"val_{key}": scores[key] for key in HEADLINE[task.kind]}}
 
 
-def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Class weights ``(C,)`` proportional to 1 / class frequency, averaging 1 over samples."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = len(labels) / (n_classes * np.maximum(counts, 1))
+def balancing_weights(task: Task, targets: np.ndarray) -> torch.Tensor | None:
+    """Loss weights ``(C,)`` that balance rare classes or labels (None for regression).
+
+    Classification: proportional to 1 / class frequency, averaging 1 over samples. Multilabel:
+    each label's negatives / positives (BCE ``pos_weight``).
+    """
+    if task.is_classification:
+        counts = np.bincount(targets, minlength=task.n_outputs).astype(np.float64)
+        weights = len(targets) / (task.n_outputs * np.maximum(counts, 1))
+    elif task.kind == "multilabel":
+        positives = targets.sum(0)
+        weights = (len(targets) - positives) / np.maximum(positives, 1)
+    else:
+        return None
     return torch.tensor(weights, dtype=torch.float32)

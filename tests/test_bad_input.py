@@ -276,7 +276,7 @@ def test_train_two_files_with_the_same_class(tmp_path, bound_fa, background_fa):
 def test_evaluate_class_the_model_does_not_know(tmp_path, tiny_run, bound_fa, background_fa):
     out = tmp_path / "metrics.json"
     result = invoke("evaluate", tiny_run, f"bound={bound_fa}", f"enhancer={background_fa}", "--out", out)
-    assert_user_error(result, out, f"{background_fa}: class 'enhancer' is not one of the model's classes: bound, background")
+    assert_user_error(result, out, f"{background_fa} line 1: class 'enhancer' is not one of the model's classes: bound, background")
 
 
 def test_evaluate_class_from_file_name_the_model_does_not_know(tmp_path, tiny_run, bound_fa):
@@ -284,7 +284,7 @@ def test_evaluate_class_from_file_name_the_model_does_not_know(tmp_path, tiny_ru
     other.write_bytes(gzip.compress(fasta_text(BACKGROUND).encode()))
     out = tmp_path / "metrics.json"
     result = invoke("evaluate", tiny_run, bound_fa, other, "--out", out)
-    assert_user_error(result, out, f"{other}: class 'promoters' is not one of the model's classes")
+    assert_user_error(result, out, f"{other} line 1: class 'promoters' is not one of the model's classes")
 
 
 def test_train_labels_table_missing_ids(tmp_path, bound_fa, background_fa):

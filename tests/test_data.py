@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnanet.data import LabelledInput, SequenceSet, iter_batches, load_labelled, make_loader, stratified_split
+from dnanet.data import LabelledInput, SequenceSet, iter_batches, make_loader, read_labelled, split_indices
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
@@ -17,53 +17,54 @@ def write_fasta(path: Path, records: dict[str, str]) -> Path:
     return path
 
 
-def test_load_labelled_numbers_classes_in_order_and_records_provenance(tmp_path):
+def test_read_labelled_keeps_labels_places_and_provenance(tmp_path):
     a = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "ACGTAC"})
     b = write_fasta(tmp_path / "b.fa", {"r3": "GG"})
-    sequences, provenance = load_labelled([LabelledInput("pos", a), LabelledInput("neg", b)])
-    assert sequences.class_names == ["pos", "neg"]
-    assert sequences.ids == ["r1", "r2", "r3"] and sequences.labels.tolist() == [0, 0, 1]
+    records = read_labelled([LabelledInput("pos", a), LabelledInput("neg", b)])
+    assert records.ids == ["r1", "r2", "r3"] and records.labels == [("pos",), ("pos",), ("neg",)]
+    assert records.where(1) == f"{a} line 3" and records.where(2) == f"{b} line 1"
+    sequences = records.with_targets(np.array([0, 0, 1]))
     codes, lengths = sequences.codes([2, 1])
     assert lengths.tolist() == [2, 6]
     assert codes.tolist() == [[2, 2, PAD, PAD, PAD, PAD], [0, 1, 2, 3, 0, 1]]
-    assert provenance[0]["records"] == 2 and len(provenance[0]["sha256"]) == 64
+    assert records.provenance[0]["records"] == 2 and len(records.provenance[0]["sha256"]) == 64
 
 
 def test_label_table_assigns_labels_by_id(tmp_path):
     fasta = write_fasta(tmp_path / "all.fa", {"x": "ACGT", "y": "TTTT", "z": "GGGG"})
-    sequences, _ = load_labelled([LabelledInput(None, fasta)], {"x": "up", "y": "down", "z": "up"})
-    assert sequences.class_names == ["up", "down"] and sequences.labels.tolist() == [0, 1, 0]
+    records = read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",), "z": ("up",)})
+    assert records.labels == [("up",), ("down",), ("up",)]
     with pytest.raises(DnanetError, match=r"all.fa line 5: record 'z' has no row in the label table"):
-        load_labelled([LabelledInput(None, fasta)], {"x": "up", "y": "down"})
-
-
-def test_class_names_fixed_by_a_model_reject_unknown_classes(tmp_path):
-    fasta = write_fasta(tmp_path / "other.fa", {"x": "ACGT"})
-    with pytest.raises(DnanetError, match="class 'other' is not one of the model's classes: bound, background"):
-        load_labelled([LabelledInput("other", fasta)], class_names=["bound", "background"])
+        read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",)})
 
 
 def test_stratified_split_is_seeded_disjoint_and_keeps_class_shares():
     labels = np.array([0] * 300 + [1] * 100)
-    train, val, test = stratified_split(labels, 0.1, 0.2, seed=3)
+    train, val, test = split_indices(400, 0.1, 0.2, seed=3, strata=labels)
     assert len(set(train) | set(val) | set(test)) == 400 and len(train) + len(val) + len(test) == 400
     assert (labels[test] == 1).sum() == 20 and (labels[val] == 1).sum() == 10
-    again = stratified_split(labels, 0.1, 0.2, seed=3)
+    again = split_indices(400, 0.1, 0.2, seed=3, strata=labels)
     assert all(np.array_equal(x, y) for x, y in zip((train, val, test), again))
-    assert not np.array_equal(test, stratified_split(labels, 0.1, 0.2, seed=4)[2])
+    assert not np.array_equal(test, split_indices(400, 0.1, 0.2, seed=4, strata=labels)[2])
+
+
+def test_unstratified_split_for_regression_and_multilabel():
+    train, val, test = split_indices(100, 0.1, 0.2, seed=0)
+    assert (len(train), len(val), len(test)) == (70, 10, 20)
+    assert len(set(train) | set(val) | set(test)) == 100
 
 
 def test_split_refuses_tiny_classes():
     with pytest.raises(DnanetError, match="a class has only 2 sequences"):
-        stratified_split(np.array([0] * 50 + [1] * 2), 0.1, 0.15, seed=0)
+        split_indices(52, 0.1, 0.15, seed=0, strata=np.array([0] * 50 + [1] * 2))
 
 
-def test_loader_batches_are_padded_codes_with_labels():
+def test_loader_batches_are_padded_codes_with_targets():
     sequences = SequenceSet(["a", "b", "c"], np.array([0, 1, 2, 3, 3], dtype=np.uint8),
-                            np.array([0, 3, 4, 5]), np.array([1, 0, 1]), ["x", "y"])
+                            np.array([0, 3, 4, 5]), np.array([1, 0, 1]))
     batches = list(make_loader(sequences, batch_size=2))
     assert batches[0]["codes"].tolist() == [[0, 1, 2], [3, PAD, PAD]]
-    assert batches[0]["labels"].tolist() == [1, 0] and batches[1]["lengths"].tolist() == [1]
+    assert batches[0]["targets"].tolist() == [1, 0] and batches[1]["lengths"].tolist() == [1]
 
 
 def test_iter_batches_streams_records_in_input_order_across_files(tmp_path):
@@ -78,6 +79,6 @@ def test_iter_batches_streams_records_in_input_order_across_files(tmp_path):
 
 
 def test_bundled_example_is_balanced_ctcf_data():
-    sequences, _ = load_labelled([LabelledInput(c, p) for c, p in training_inputs()])
-    assert sequences.class_names == ["bound", "background"]
-    assert np.bincount(sequences.labels).tolist() == [425, 425] and set(sequences.lengths) == {101}
+    records = read_labelled([LabelledInput(c, p) for c, p in training_inputs()])
+    assert [records.labels.count((c,)) for c in ("bound", "background")] == [425, 425]
+    assert set(np.diff(records.offsets)) == {101}
