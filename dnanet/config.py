@@ -200,6 +200,7 @@ def _check_ranges(config: Config, source: Path | str) -> None:
         (config.data.val_fraction + config.data.test_fraction < 0.9, "data.val_fraction + data.test_fraction must be below 0.9"),
         (1 <= config.encoder.k <= 12, "encoder.k must be between 1 and 12"),
         (config.encoder.stride >= 1, "encoder.stride must be at least 1"),
+        (config.encoder.stride <= config.encoder.k, "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)"),
         (config.train.epochs >= 1, "train.epochs must be at least 1"),
         (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
         (config.train.lr > 0, "train.lr must be positive"),

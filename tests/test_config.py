@@ -50,6 +50,7 @@ def test_partial_config_fills_defaults_and_reads_exponents(tmp_path):
     ("model:\n  name: resnet\n", r"unknown model 'resnet' in 'model.name'; valid models: cnn"),
     ("encoder:\n  name: bpe\n", r"'encoder.name' must be one of onehot, kmer, got 'bpe'"),
     ("data:\n  test_fraction: 1.5\n", r"data.test_fraction must be between 0 and 1"),
+    ("encoder:\n  name: kmer\n  k: 3\n  stride: 4\n", r"encoder.stride must not exceed encoder.k"),
     ("train: [1, 2\n", r"line \d+: invalid YAML"),
     ("- 1\n- 2\n", r"a config must be a mapping"),
 ])
