@@ -1,0 +1,288 @@
+"""Benchmark every registered model family on the real data sets and write docs/benchmark.md.
+
+For each task (scripts/benchmark_data.py), seed and model family in ``dnanet.models.MODELS``,
+trains with the family's shipped config (``load_config(model=name, seed=seed)``, unchanged but
+for the seed) through ``dnanet.experiment.train_model``. Tasks without fixed test files are
+scored on train_model's internal seeded test split; tasks with fixed test files are trained on
+the training files (split internally into train/validation/test, the internal test unused) and
+scored on the test files with ``dnanet.infer.predict``. A GC-content logistic regression is
+scored the same way on every task and seed.
+
+Each finished (task, model, seed) cell is saved at once to the JSON beside the page
+(docs/benchmark.json), so an interrupted run keeps its results; ``--resume`` skips those cells.
+
+Run:  python scripts/benchmark.py [--data ../shared/data] [--quick] [--seeds 3]
+      [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--threads 1] [--resume]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmark_data beside this file
+
+import dnanet  # noqa: E402
+from benchmark_data import (NOTES, TaskData, TaskSpec, all_tasks, default_task_names,  # noqa: E402
+                            gc_baseline, load_task)
+from dnanet.config import load_config  # noqa: E402
+from dnanet.data import SequenceSet, make_loader, split_indices  # noqa: E402
+from dnanet.errors import DnanetError  # noqa: E402
+from dnanet.evaluate import classification_metrics  # noqa: E402
+from dnanet.experiment import train_model  # noqa: E402
+from dnanet.infer import predict, resolve_device  # noqa: E402
+from dnanet.models import MODELS  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+QUICK_EPOCHS = 5
+GC = "gc"  # the model name of the GC-content baseline in the JSON
+KEPT_METRICS = ("n", "accuracy", "auroc", "auprc", "f1", "mcc")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the data folder")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: one seed, at most {QUICK_EPOCHS} epochs")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per cell: 0 .. N-1 (default 3)")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated families (default: all)")
+    parser.add_argument("--tasks", default=",".join(default_task_names()), help="comma-separated tasks")
+    parser.add_argument("--all-rbp", action="store_true", help="add the other four RBP proteins")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmark.md", help="the Markdown page")
+    parser.add_argument("--resume", action="store_true", help="keep the JSON's finished cells, run the rest")
+    args = parser.parse_args(argv)
+    args.models, args.tasks = args.models.split(","), args.tasks.split(",")
+    if args.all_rbp:
+        args.tasks += [name for name in all_tasks(args.data) if name.startswith("rbp-") and name not in args.tasks]
+    for kind, names, valid in (("model", args.models, MODELS), ("task", args.tasks, all_tasks(args.data))):
+        unknown = [name for name in names if name not in valid]
+        if unknown:
+            parser.error(f"unknown {kind} {', '.join(unknown)}; valid: {', '.join(valid)}")
+    if not args.data.is_dir():
+        parser.error(f"{args.data}: no such data folder (give --data)")
+    args.seeds = 1 if args.quick else args.seeds
+    return args
+
+
+def summarise(metrics: dict) -> dict:
+    """The scalar metrics kept in the JSON (per-class details dropped)."""
+    return {key: metrics.get(key) for key in KEPT_METRICS}
+
+
+def test_batches(sequences: SequenceSet, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(codes uint8 (B, L_max), lengths int64 (B,)) batches of a set, in order, for `predict`."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size))
+
+
+def run_model(task_data: TaskData, name: str, seed: int, quick: bool, device: torch.device) -> dict:
+    """Train one family on one seed; score the fixed test set, or else the internal test split."""
+    config = load_config(model=name, seed=seed)
+    if quick:
+        config = load_config(model=name, seed=seed, epochs=min(QUICK_EPOCHS, config.train.epochs))
+    result = train_model(config, task_data.train, task_data.task, task_data.provenance, device, show_progress=False)
+    metrics = result.test_metrics
+    if task_data.test is not None:
+        probs = predict(result.model, test_batches(task_data.test, config.train.batch_size),
+                        reverse_complement_average=result.description["reverse_complement_average"],
+                        activate=task_data.task.activate)
+        metrics = classification_metrics(task_data.test.targets, probs, task_data.task.names)
+    epoch_seconds = [record["seconds"] for record in result.history]
+    return {"metrics": summarise(metrics), "epochs": len(result.history),
+            "best_epoch": result.description["best_epoch"], "seconds_per_epoch": float(np.mean(epoch_seconds))}
+
+
+def run_gc(task_data: TaskData, seed: int) -> dict:
+    """GC baseline: fit on the training files (internal split: on the train+validation part of the
+    default config's split for this seed) and score like the models."""
+    train, test = task_data.train, task_data.test
+    if test is None:
+        split = load_config(seed=seed).data
+        fit_idx, val_idx, test_idx = split_indices(len(train), split.val_fraction, split.test_fraction, seed,
+                                                   strata=train.targets)
+        train, test = train.subset(np.sort(np.concatenate([fit_idx, val_idx]))), train.subset(test_idx)
+    probs = gc_baseline(train, test, task_data.task.n_outputs)
+    return {"metrics": summarise(classification_metrics(test.targets, probs, task_data.task.names))}
+
+
+def load_results(path: Path, resume: bool, quick: bool) -> list[dict]:
+    """The finished cells in the JSON if resuming (same --quick setting), else none."""
+    if not resume or not path.exists():
+        return []
+    stored = json.loads(path.read_text())
+    if stored["meta"]["quick"] != quick:
+        sys.exit(f"{path} holds a {'quick' if stored['meta']['quick'] else 'full'} run; "
+                 f"--resume needs the same --quick setting (or drop --resume to start afresh)")
+    return stored["results"]
+
+
+def save_results(path: Path, meta: dict, results: list[dict]) -> None:
+    """Write the JSON atomically (a crash mid-write leaves the previous version)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
+def machine() -> str:
+    """OS, architecture, core count and CPU model, for the page."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu})"
+
+
+def mean_sd(values: list[float]) -> str:
+    """'mean ± sample sd' to 3 decimals ('—' for no values)."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (1 seed)"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def values_of(results: list[dict], task: str, model: str, key: str) -> list[float]:
+    """One metric's per-seed values for a (task, model) cell."""
+    return [r["metrics"][key] for r in results
+            if r["task"] == task and r["model"] == model and r["metrics"].get(key) is not None]
+
+
+def verdict(results: list[dict], task: str, key: str, families: list[str], target: float) -> str:
+    """'met' or 'missed' for the family with the best mean, against `target`."""
+    means = {m: float(np.mean(v)) for m in families if (v := values_of(results, task, m, key))}
+    if not means:
+        return "—"
+    best = max(means, key=means.get)
+    if means[best] >= target:
+        return f"met ({best} {means[best]:.3f})"
+    return f"**missed** (best {best} {means[best]:.3f} < {target:.3f})"
+
+
+def results_table(tasks: dict[str, TaskSpec], results: list[dict], families: list[str]) -> list[str]:
+    """The main table's Markdown lines: one row per (task, metric)."""
+    header = ["data set / task", "metric", "GC baseline", *families, "best published reference", "target", "verdict"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task in tasks.values():
+        if not any(r["task"] == task.name for r in results):
+            continue
+        for row, metric in enumerate(task.metrics):
+            gc = values_of(results, task.name, GC, metric.key)
+            target = metric.target if metric.target is not None else (float(np.mean(gc)) if gc else None)
+            target_text = f"≥ {metric.target:.3f}" if metric.target is not None else "> GC baseline"
+            cells = [task.name if row else f"{task.name}: {task.title}", metric.key, mean_sd(gc),
+                     *(mean_sd(values_of(results, task.name, m, metric.key)) for m in families),
+                     metric.reference, target_text,
+                     "—" if target is None else verdict(results, task.name, metric.key, families, target)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def timing_table(results: list[dict], families: list[str]) -> list[str]:
+    """Markdown lines: per task and family, mean seconds per run, epochs run and seconds per epoch."""
+    lines = ["| task | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for task in dict.fromkeys(r["task"] for r in results):
+        cells = []
+        for model in families:
+            runs = [r for r in results if r["task"] == task and r["model"] == model]
+            cells.append("—" if not runs else
+                         f"{np.mean([r['seconds'] for r in runs]):.0f} s ({np.mean([r['epochs'] for r in runs]):.0f} "
+                         f"epochs × {np.mean([r['seconds_per_epoch'] for r in runs]):.1f} s)")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: dict) -> str:
+    """Write the Markdown page from all results in the JSON; return it."""
+    families = [m for m in dict.fromkeys(r["model"] for r in results) if m != GC]
+    cell_seconds = sum(r["seconds"] for r in results)
+    lines = ["# dnanet benchmark", ""]
+    if meta["quick"]:
+        lines += [f"> **Quick smoke run** (1 seed, at most {QUICK_EPOCHS} epochs): not benchmark results.", ""]
+    lines += [f"Each model family with its shipped config, {meta['seeds']} seed(s) per cell. "
+              f"Generated by `scripts/benchmark.py`; raw per-seed results in `{path.with_suffix('.json').name}`.", "",
+              *results_table(tasks, results, families), "",
+              "## Time per run (mean over seeds: seconds, epochs run × seconds per epoch)", "",
+              *timing_table([r for r in results if r["model"] != GC], families), "",
+              "## Run", "",
+              f"- date: {meta['date']}", f"- machine: {meta['machine']}; torch threads: {meta['threads']}; "
+              f"device: {meta['device']}", f"- torch {meta['torch']}, dnanet {meta['dnanet']}",
+              f"- command: `{meta['command']}`",
+              f"- wall time of this invocation: {meta['wall_seconds'] / 60:.1f} min; "
+              f"sum of all cells' times: {cell_seconds / 60:.1f} min", "", NOTES, ""]
+    text = "\n".join(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def run_cells(args: argparse.Namespace, tasks: dict[str, TaskSpec], results: list[dict], meta: dict,
+              start: float, json_path: Path, device: torch.device) -> None:
+    """Run every missing (task, seed, model) cell, saving each result as soon as it is done."""
+    done = {(r["task"], r["model"], r["seed"]) for r in results}
+    for name in args.tasks:
+        todo = [(seed, model) for seed in range(args.seeds) for model in [GC, *args.models]
+                if (name, model, seed) not in done]
+        if not todo:
+            continue
+        task_data = load_task(tasks[name])
+        for seed, model in todo:
+            cell_start = time.perf_counter()
+            cell = run_gc(task_data, seed) if model == GC else run_model(task_data, model, seed, args.quick, device)
+            cell = {"task": name, "model": model, "seed": seed, **cell,
+                    "seconds": round(time.perf_counter() - cell_start, 2)}
+            results.append(cell)
+            meta["wall_seconds"] = time.perf_counter() - start
+            save_results(json_path, meta, results)
+            print_cell(cell)
+
+
+def print_cell(cell: dict) -> None:
+    """One line per finished cell: its scores and timing."""
+    scores = "  ".join(f"{key} {cell['metrics'][key]:.3f}" for key in ("auroc", "accuracy")
+                       if cell["metrics"][key] is not None)
+    epochs = f"  ({cell['epochs']} epochs, {cell['seconds_per_epoch']:.1f} s/epoch)" if "epochs" in cell else ""
+    print(f"{cell['task']:16} {cell['model']:12} seed {cell['seed']}  {scores}  {cell['seconds']:7.1f} s{epochs}",
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    tasks, json_path = all_tasks(args.data), args.out.with_suffix(".json")
+    results = load_results(json_path, args.resume, args.quick)
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+            "threads": args.threads, "device": str(device), "torch": torch.__version__, "dnanet": dnanet.__version__,
+            "command": shlex.join(["python", *sys.argv]), "quick": args.quick, "seeds": args.seeds,
+            "wall_seconds": 0.0}
+    start = time.perf_counter()
+    try:
+        run_cells(args, tasks, results, meta, start, json_path, device)
+    except DnanetError as error:
+        sys.exit(f"benchmark: {error}")
+    except KeyboardInterrupt:
+        print(f"interrupted: finished cells are in {json_path}; rerun with --resume", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        meta["wall_seconds"] = time.perf_counter() - start
+        if results:
+            print(render(args.out, tasks, results, meta))
+        print(f"total wall time: {meta['wall_seconds'] / 60:.1f} min ({meta['wall_seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
