@@ -184,11 +184,13 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
 
 
 class Batch(NamedTuple):
-    """A streamed batch: record ids, padded codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``."""
+    """A streamed batch: record ids, padded codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``,
+    and the index of the input file each record came from."""
 
     ids: list[str]
     codes: np.ndarray
     lengths: np.ndarray
+    sources: list[int]
 
 
 def iter_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Batch]:
@@ -197,12 +199,14 @@ def iter_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Batch]:
         check_input_file(path)
     ids: list[str] = []
     sequences: list[bytes] = []
-    for path in paths:
+    sources: list[int] = []
+    for source, path in enumerate(paths):
         for record in read_fasta(path):
             ids.append(record.id)
             sequences.append(record.sequence)
+            sources.append(source)
             if len(ids) == batch_size:
-                yield Batch(ids, *sequences_to_codes(sequences))
-                ids, sequences = [], []
+                yield Batch(ids, *sequences_to_codes(sequences), sources)
+                ids, sequences, sources = [], [], []
     if ids:
-        yield Batch(ids, *sequences_to_codes(sequences))
+        yield Batch(ids, *sequences_to_codes(sequences), sources)

@@ -38,6 +38,11 @@ class CNN(SequenceModel):
         self.head = linear_head(hidden, n_outputs, dropout)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, hidden)``."""
+        return self.dense(masked_mean_max(*self.features(codes)))
+
+    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes ``(N, L)`` -> the last conv block's output ``(N, channels, W')`` and its mask ``(N, W')``."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         for index, block in enumerate(self.blocks):
             x = block(x) * mask.unsqueeze(1)  # padded positions stay zero
@@ -45,4 +50,4 @@ class CNN(SequenceModel):
                 x = F.max_pool1d(x, self.pool, ceil_mode=True)
                 mask = F.max_pool1d(mask.unsqueeze(1).float(), self.pool, ceil_mode=True).squeeze(1) > 0
             x = self.dropout(x)
-        return self.dense(masked_mean_max(x, mask))  # (N, hidden)
+        return x, mask

@@ -1,129 +1,18 @@
-"""The `dnanet` command line: a thin Typer layer over the library (parse, load, call, write).
-
-Every user error becomes a one-line message on stderr and exit code 1, with no output left
-behind; set DNANET_DEBUG=1 to see a traceback for unexpected errors.
-"""
+"""`dnanet train`, `evaluate`, `predict` and `example`: parse, load, call the library, write."""
 
 from __future__ import annotations
 
-import functools
-import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from dnanet import __version__
+from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
+                               ThreadsOption, app, err, out_console, parse_inputs, read_labelled_inputs,
+                               setup_torch, user_errors)
 from dnanet.errors import DnanetError
-
-app = typer.Typer(
-    help="Deep learning on DNA sequences: train, evaluate and predict from FASTA files.\n\n"
-    "Try it on the bundled CTCF example (used when no FASTA is given):\n\n"
-    "  dnanet train --out runs/ctcf\n\n"
-    "  dnanet evaluate runs/ctcf --out runs/ctcf/heldout_metrics.json\n\n"
-    "  dnanet predict runs/ctcf --out runs/ctcf/predictions.tsv",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err = Console(stderr=True)
-out_console = Console()
-
-INPUTS_HELP = ("FASTA files (plain or .gz), one per class: the class is the file name without "
-               ".fa/.fasta/.fna/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example.")
-
-
-def user_errors(command: Callable) -> Callable:
-    """Turn DnanetError, OS errors and Ctrl-C into one-line messages and non-zero exit codes."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except DnanetError as error:
-            _print_error("error", str(error))
-        except KeyboardInterrupt:
-            err.print("interrupted; no output was written")
-            raise typer.Exit(130)
-        except OSError as error:
-            where = f"{error.filename}: " if error.filename else ""
-            _print_error("error", f"{where}{error.strerror or error}")
-        except Exception as error:  # a bug: still one line unless asked for the traceback
-            if os.environ.get("DNANET_DEBUG"):
-                raise
-            _print_error("internal error", f"{type(error).__name__}: {error} (set DNANET_DEBUG=1 for the traceback)")
-        raise typer.Exit(1)
-
-    return wrapper
-
-
-def _print_error(kind: str, message: str) -> None:
-    """One line on stderr; the message is printed verbatim (file names may contain [brackets])."""
-    err.print(f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
-
-
-def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
-    """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name does."""
-    from dnanet.data import LabelledInput
-    from dnanet.read import class_name_from_path
-
-    if not arguments:
-        inputs = default()
-        names = ", ".join(f"{label}={path.name}" for label, path in inputs)
-        err.print(f"no FASTA given: using the bundled CTCF example files {escape(names)}", highlight=False)
-        return [LabelledInput(label, path) for label, path in inputs]
-    parsed = []
-    for argument in arguments:
-        label, sep, path = argument.partition("=")
-        if not sep or Path(argument).exists():
-            label, path = class_name_from_path(argument), argument
-        if not label:
-            raise DnanetError(f"{argument}: empty class name before '='")
-        parsed.append(LabelledInput(label, Path(path)))
-    return parsed
-
-
-def _setup_torch(threads: Optional[int], device: str):
-    import torch
-
-    from dnanet.infer import resolve_device
-
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        resolved = resolve_device(device)
-    except RuntimeError as error:
-        raise DnanetError(f"--device {device}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DnanetError(f"--device {device}: CUDA is not available on this machine")
-    return resolved
-
-
-ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
-DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N.")
-
-
-LabelsOption = typer.Option(None, "--labels", help="TSV/CSV table with an id column and label column(s), instead of one FASTA per class.")
-IdColumnOption = typer.Option("id", help="Record-id column of --labels.")
-LabelColumnOption = typer.Option(["label"], "--label-column", help="Label column of --labels; repeat for several "
-                                 "(multilabel 0/1 columns, or several regression targets).")
-
-
-def _read_labelled(inputs: list[str], labels: Optional[Path], id_column: str, label_columns: list[str], default):
-    """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords."""
-    from dnanet.data import LabelledInput, read_labelled
-    from dnanet.read import read_label_table
-
-    if labels is None:
-        return read_labelled(parse_inputs(inputs, default))
-    if not inputs:
-        raise DnanetError("--labels needs the FASTA files whose record ids it labels")
-    table = read_label_table(labels, id_column, label_columns)
-    return read_labelled([LabelledInput(None, Path(path)) for path in inputs], table)
 
 
 @app.command()
@@ -164,8 +53,8 @@ def train(
 
     cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
     check_output_path(out, overwrite, is_dir=True)
-    torch_device = _setup_torch(threads, device)
-    records = _read_labelled(inputs, labels, id_column, label_column, training_inputs)
+    torch_device = setup_torch(threads, device)
+    records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs)
     the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
     err.print(f"{len(sequences)} sequences; {the_task.kind} task ({', '.join(the_task.names[:8])}"
@@ -204,9 +93,9 @@ def evaluate(
     from dnanet.runs import atomic_file, load_run, write_json
     from dnanet.tasks import Task
 
-    model, description = load_run(run, _setup_torch(threads, device))
+    model, description = load_run(run, setup_torch(threads, device))
     the_task = Task.from_dict(description["task"])
-    records = _read_labelled(inputs, labels, id_column, label_column, heldout_inputs)
+    records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
     outputs = predict(model, batches, description["reverse_complement_average"], the_task.activate)
@@ -241,7 +130,7 @@ def predict(
     from dnanet.runs import atomic_file, load_run
     from dnanet.tasks import Task
 
-    model, description = load_run(run, _setup_torch(threads, device))
+    model, description = load_run(run, setup_torch(threads, device))
     the_task = Task.from_dict(description["task"])
     paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
     arguments = (model, the_task, paths, batch_size, description["reverse_complement_average"])
@@ -266,12 +155,3 @@ def example(out: Path = typer.Argument(Path("ctcf-example"), help="Folder to wri
     err.print(f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, heldout_background.fa")
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"dnanet {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")):
-    """dnanet: deep learning on DNA sequences (see --help of each command)."""
