@@ -14,9 +14,13 @@ from typing import Any
 from torch import nn
 
 from dnanet.models.cnn import CNN
+from dnanet.models.lstm import LSTM
+from dnanet.models.transformer import Transformer
 
 MODELS: dict[str, type[nn.Module]] = {
     "cnn": CNN,
+    "lstm": LSTM,
+    "transformer": Transformer,
 }
 
 ENCODER_ARGUMENTS = ("encoder", "k", "stride")

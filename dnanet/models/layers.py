@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from dnanet.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
 
@@ -50,6 +51,28 @@ def masked_mean_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     maximum = x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(-1)
     maximum = torch.where(torch.isfinite(maximum), maximum, torch.zeros_like(maximum))
     return torch.cat([mean, maximum], dim=1)
+
+
+def masked_max_pool(x: torch.Tensor, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max-pool features ``(N, C, W)`` over windows of ``width`` positions, ignoring padding.
+
+    Returns features ``(N, C, ceil(W / width))`` and their mask ``(N, ceil(W / width))`` (a
+    window is valid if any of its positions is; padded windows are zero). Padding never wins a
+    max, so the result does not depend on how much padding the batch added, whatever the signs.
+    """
+    if width <= 1:
+        return x, mask
+    x = F.max_pool1d(x.masked_fill(~mask.unsqueeze(1), float("-inf")), width, ceil_mode=True)
+    mask = F.max_pool1d(mask.unsqueeze(1).float(), width, ceil_mode=True).squeeze(1) > 0
+    return x.masked_fill(~mask.unsqueeze(1), 0.0), mask
+
+
+def prefix_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Valid-position mask ``(N, W)`` -> (lengths int64 ``(N,)``, at least 1, and the prefix mask
+    of those lengths ``(N, W)``). An all-padding row keeps its first position, so recurrent and
+    attention layers always see one position (a zero feature vector) instead of none."""
+    lengths = mask.sum(1).clamp(min=1)
+    return lengths, torch.arange(mask.shape[1], device=mask.device) < lengths.unsqueeze(1)
 
 
 class SequenceModel(nn.Module):

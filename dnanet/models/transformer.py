@@ -1,0 +1,160 @@
+"""A transformer encoder: a convolution stem (or a projection of k-mer embeddings) makes tokens,
+positions are added, pre-norm self-attention layers mix them, and a [CLS] token or a masked
+mean pools each sequence into its embedding. Sequences longer than ``max_len`` tokens are cut
+into windows ("chunk and pool", see `Transformer`)."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_max_pool, prefix_mask
+
+POOLINGS = ("cls", "mean")
+POSITIONS = ("learned", "sinusoidal")
+
+
+class Transformer(SequenceModel):
+    """Tokens -> positions -> ``layers`` pre-norm encoder layers -> [CLS] or masked mean.
+
+    Tokens: one-hot bases go through a ``stem_kernel``-wide convolution to ``d_model`` channels
+    (GELU); embedded k-mers are projected to ``d_model``; both are then max-pooled by
+    ``stem_pool``. A token is thus ``stem_pool`` bases (one-hot) or ``stem_pool`` k-mer windows.
+
+    Long sequences ("chunk and pool"): ``max_len`` is the most tokens one encoder pass sees
+    (positions 0..max_len-1). A longer sequence is neither refused nor truncated: its tokens are
+    cut into windows of ``max_len`` (consecutive windows share ``overlap`` tokens), each window
+    is encoded as its own batch row with its own [CLS] and positions restarting at 0, and the
+    sequence's embedding is the mean of its window embeddings weighted by their numbers of valid
+    tokens. Attention never crosses a window boundary (the stem's convolution does).
+
+    Attention dropout is off by default (``attention_dropout``): on a CPU it multiplies the cost
+    and memory of attention; ``dropout`` still acts on the residual branches and the head.
+    ``embed(codes (N, L)) -> (N, d_model)``.
+    """
+
+    def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
+                 kmer_dim: int = 64, d_model: int = 128, heads: int = 4, layers: int = 2,
+                 ff_dim: int = 256, stem_kernel: int = 15, stem_pool: int = 4, max_len: int = 512,
+                 overlap: int = 0, pooling: str = "cls", positions: str = "learned",
+                 dropout: float = 0.1, attention_dropout: float = 0.0):
+        super().__init__()
+        _check_arguments(d_model, heads, layers, ff_dim, stem_kernel, stem_pool, max_len, overlap, pooling, positions)
+        self.input = SequenceInput(encoder, k, stride, kmer_dim)
+        kernel = stem_kernel if encoder == "onehot" else 1  # k-mers: a per-token projection
+        self.stem = nn.Sequential(nn.Conv1d(self.input.channels, d_model, kernel, padding="same"), nn.GELU())
+        self.stem_pool, self.max_len, self.overlap, self.pooling = stem_pool, max_len, overlap, pooling
+        if positions == "learned":
+            self.positions = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # (max_len, d_model)
+        else:
+            self.register_buffer("positions", sinusoids(max_len, d_model), persistent=False)
+        self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.02) if pooling == "cls" else None
+        layer = nn.TransformerEncoderLayer(d_model, heads, ff_dim, dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        for block in self.encoder.layers:
+            block.self_attn.dropout = attention_dropout  # residual dropout stays `dropout`
+        self.dropout = nn.Dropout(dropout)
+        self.embedding_dim = d_model
+        self.head = linear_head(d_model, n_outputs, dropout)
+
+    def embed(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, d_model)`` (chunk and pool)."""
+        tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
+        windows, masks, weights = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d)
+        keep = (weights > 0).flatten()  # the windows that hold new tokens of their sequence
+        used = int(masks.sum(-1).max())  # drop columns that are padding in every window
+        encoded = self.encode_windows(windows.flatten(0, 1)[keep, :used], masks.flatten(0, 1)[keep, :used])
+        rows = keep.nonzero().squeeze(1)
+        per_window = encoded.new_zeros(len(keep), encoded.shape[1]).index_copy(0, rows, encoded)  # (N * n, d)
+        weights = weights.to(encoded.dtype).unsqueeze(-1)  # (N, n, 1)
+        return (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(1)
+
+    def tokens(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes uint8 ``(N, L)`` -> tokens float32 ``(N, T, d_model)`` and their prefix mask
+        bool ``(N, T)`` (every row has at least one valid token), before positions are added."""
+        x, mask = self.input(codes)  # (N, C, W), (N, W)
+        x = self.stem(x) * mask.unsqueeze(1)  # (N, d, W)
+        x, mask = masked_max_pool(x, mask, self.stem_pool)  # (N, d, T), (N, T)
+        return self.dropout(x.transpose(1, 2)), prefix_mask(mask)[1]
+
+    def encode_windows(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encode windows of at most ``max_len`` tokens ``(B, t, d)`` with a prefix mask ``(B, t)``
+        (at least one valid token per row) -> one vector per window ``(B, d)``."""
+        x = tokens + self.positions[: tokens.shape[1]]  # (B, t, d)
+        if self.pooling == "cls":
+            x = torch.cat([self.cls.expand(len(x), 1, -1), x], dim=1)  # (B, 1 + t, d)
+            mask = F.pad(mask, (1, 0), value=True)
+        with fastpath_disabled():
+            x = self.encoder(x, src_key_padding_mask=~mask)  # (B, t', d)
+        if self.pooling == "cls":
+            return x[:, 0]
+        weights = mask.unsqueeze(-1).to(x.dtype)  # (B, t, 1)
+        return (x * weights).sum(1) / weights.sum(1)
+
+
+def split_windows(tokens: torch.Tensor, mask: torch.Tensor, size: int,
+                  overlap: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cut tokens ``(N, T, d)`` with a prefix mask ``(N, T)`` into windows of ``size`` tokens
+    that start every ``size - overlap`` tokens.
+
+    Returns windows ``(N, n, t, d)``, their masks ``(N, n, t)`` (``t = min(T, size)``) and
+    weights ``(N, n)``: each window's number of valid tokens, or 0 for a window that holds no
+    token its sequence's earlier windows lack. The weights depend only on a sequence's own
+    length, not on the batch's padding.
+    """
+    length = tokens.shape[1]
+    if length <= size:
+        return tokens.unsqueeze(1), mask.unsqueeze(1), mask.sum(1, keepdim=True)
+    step = size - overlap
+    n = math.ceil((length - overlap) / step)
+    extra = (n - 1) * step + size - length
+    windows = F.pad(tokens, (0, 0, 0, extra)).unfold(1, size, step).transpose(2, 3)  # (N, n, size, d)
+    masks = F.pad(mask, (0, extra)).unfold(1, size, step)  # (N, n, size)
+    starts = torch.arange(n, device=tokens.device) * step  # (n,)
+    lengths = mask.sum(1, keepdim=True)  # (N, 1)
+    new = (starts == 0) | (starts + overlap < lengths)  # (N, n)
+    return windows, masks, masks.sum(-1) * new
+
+
+def sinusoids(length: int, dim: int) -> torch.Tensor:
+    """Fixed sinusoidal position codes ``(length, dim)``: sines and cosines of geometrically
+    spaced wavelengths (2π to ~10000·2π positions)."""
+    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)  # (length, 1)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    codes = torch.zeros(length, dim)
+    codes[:, 0::2] = torch.sin(position * frequency)
+    codes[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return codes
+
+
+@contextmanager
+def fastpath_disabled() -> Iterator[None]:
+    """Run PyTorch's plain attention path: its fused inference "fast path" was slower on CPU
+    here and rounds differently, which would make outputs depend on batch padding."""
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
+
+
+def _check_arguments(d_model: int, heads: int, layers: int, ff_dim: int, stem_kernel: int, stem_pool: int,
+                     max_len: int, overlap: int, pooling: str, positions: str) -> None:
+    if min(d_model, heads, layers, ff_dim, stem_kernel, stem_pool, max_len) < 1:
+        raise ValueError("transformer: d_model, heads, layers, ff_dim, stem_kernel, stem_pool and max_len "
+                         "must be at least 1")
+    if d_model % heads:
+        raise ValueError(f"transformer: d_model ({d_model}) must be a multiple of heads ({heads})")
+    if not 0 <= overlap < max_len:
+        raise ValueError(f"transformer: overlap ({overlap}) must be at least 0 and below max_len ({max_len})")
+    if pooling not in POOLINGS:
+        raise ValueError(f"transformer: unknown pooling '{pooling}'; valid: {', '.join(POOLINGS)}")
+    if positions not in POSITIONS:
+        raise ValueError(f"transformer: unknown positions '{positions}'; valid: {', '.join(POSITIONS)}")
