@@ -3,7 +3,7 @@
 `common.py` holds the app, error handling and input parsing; each other module adds commands.
 """
 
-from dnanet.cli import core, embed  # noqa: F401  (modules register their commands on the app)
+from dnanet.cli import core, embed, motifs  # noqa: F401  (modules register their commands on the app)
 from dnanet.cli.common import app
 
 __all__ = ["app"]

@@ -1,0 +1,112 @@
+"""`dnanet motifs`: readable motifs from a trained model (attention or attributions)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from dnanet.cli.common import DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors
+from dnanet.errors import DnanetError
+
+
+@app.command()
+@user_errors
+def motifs(
+    run: Path = typer.Argument(..., help="A run folder made by `dnanet train` (a classification task)."),
+    inputs: List[str] = typer.Argument(None, help="FASTA files, one per class (the training files or new ones); the "
+                                       "class is the file name or CLASS=PATH and must be one of the run's classes. "
+                                       "Default: the bundled CTCF example.", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to create: motifs.meme, motifs.tsv, sites.tsv, "
+                             "logos/<motif>.png, summary.html."),
+    method: str = typer.Option("auto", help="Per-base scores: auto (attention for a transformer, else gradient), "
+                               "attention, gradient (gradient x input) or ism (in-silico mutagenesis; 3L passes "
+                               "per sequence, slow). A model without attention falls back to gradient."),
+    aggregation: str = typer.Option("rollout", help="Attention reduction: rollout (attention rollout through all "
+                                    "layers, [CLS] row), cls (last layer's [CLS] row, heads averaged) or mean "
+                                    "(attention received, mean over layers and heads)."),
+    background: str = typer.Option("other", help="Background for seqlet thresholds and enrichment: other (the "
+                                   "other classes' sequences) or shuffled (dinucleotide shuffles of the class)."),
+    class_name: Optional[List[str]] = typer.Option(None, "--class", help="Find motifs for this class only; repeat "
+                                                   "for several (default: every class, each against the rest)."),
+    max_motifs: int = typer.Option(8, min=1, help="Most motifs per class."),
+    motif_db: Optional[Path] = typer.Option(None, "--motif-db", help="MEME-format file of known motifs (default: "
+                                            "JASPAR2024 CORE vertebrates, bundled with pyjaspar)."),
+    no_compare: bool = typer.Option(False, "--no-compare", help="Skip the comparison with known motifs."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
+    batch_size: int = typer.Option(128, min=1, help="Sequences per batch."),
+    seed: int = typer.Option(0, help="Seed of the shuffles."),
+    device: str = DeviceOption,
+    threads: Optional[int] = ThreadsOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+):
+    """Find the sequence motifs that drive a model's predictions, and name them.
+
+    Per-base scores (attention or attributions) -> high-scoring windows of each class ->
+    PWMs (reverse complements merged) -> enrichment against the background (Fisher's exact test,
+    Benjamini-Hochberg q) -> faithfulness (drop in class probability when sites are shuffled) ->
+    TomTom against JASPAR. Motifs are ranked by enrichment p-value.
+
+      dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
+    """
+    from dnanet.cli.common import read_labelled_inputs
+    from dnanet.examples import training_inputs
+    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, Pool, discover
+    from dnanet.motifs.scores import AGGREGATIONS, METHODS
+    from dnanet.motifs.write import write_all
+    from dnanet.runs import atomic_directory, check_output_path, load_run
+    from dnanet.tasks import Task
+
+    _check_choice("--method", method, ("auto", *METHODS))
+    _check_choice("--aggregation", aggregation, AGGREGATIONS)
+    _check_choice("--background", background, BACKGROUNDS)
+    check_output_path(out, overwrite, is_dir=True)
+    model, description = load_run(run, setup_torch(threads, device))
+    task = Task.from_dict(description["task"])
+    if not task.is_classification:
+        raise DnanetError(f"{run}: motifs need a classification run; this one is {task.kind}")
+    for name in class_name or []:
+        if name not in task.names:
+            raise DnanetError(f"--class {name}: not one of the run's classes: {', '.join(task.names)}")
+    known = _known_motifs(motif_db, no_compare)
+    records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs)
+    pool = Pool(records.ids, records.flat, records.offsets, task.encode(records.labels, records.where))
+    options = MotifOptions(method=method, aggregation=aggregation, background=background,
+                           classes=tuple(class_name or ()), max_motifs=max_motifs, batch_size=batch_size, seed=seed)
+    started = time.monotonic()
+    with err.status("finding motifs", spinner="dots") if not quiet else _nothing() as status:
+        say = (lambda message: status.update(message)) if status is not None else (lambda message: None)
+        found, label = discover(model, task.names, pool, options, task.activate, known, say)
+    notes = [f"run {run}; {len(pool.ids):,} sequences; scores: {label}; background: {background}; "
+             f"known motifs: {'none' if known is None else (motif_db or 'JASPAR2024 CORE vertebrates')}"]
+    if method == "attention" and not label.startswith("attention"):
+        notes.append("this model has no attention layers: gradient x input attributions were used instead")
+        err.print(notes[-1], highlight=False)
+    with atomic_directory(out, overwrite) as temporary:
+        write_all(temporary, found, f"dnanet motifs: {run.name}", notes)
+    err.print(f"{len(found)} motifs ({label}) written to {out} in {time.monotonic() - started:.0f} s"
+              + (f"; top: {found[0].id}" + (f" ~ {found[0].match.name} (q={found[0].match.q:.2g})"
+                                             if found[0].match else "") if found else ""), highlight=False)
+
+
+def _check_choice(option: str, value: str, choices) -> None:
+    if value not in choices:
+        raise DnanetError(f"{option} {value}: valid values: {', '.join(choices)}")
+
+
+def _known_motifs(motif_db: Optional[Path], no_compare: bool):
+    from dnanet.motifs.compare import jaspar_motifs, read_motif_file
+
+    if no_compare:
+        return None
+    return read_motif_file(motif_db) if motif_db is not None else jaspar_motifs()
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
