@@ -62,14 +62,22 @@ def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
         temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
         try:
             yield temporary
-            os.chmod(temporary, 0o777 & ~_UMASK)  # mkdtemp makes it private; give it normal permissions
-            for child in temporary.iterdir():
-                os.chmod(child, 0o666 & ~_UMASK)
+            _normal_permissions(temporary)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(temporary, path)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _normal_permissions(folder: Path) -> None:
+    """mkdtemp/mkstemp make private entries: give the tree the umask's usual permissions."""
+    os.chmod(folder, 0o777 & ~_UMASK)
+    for root, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~_UMASK)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~_UMASK)
 
 
 @contextmanager
