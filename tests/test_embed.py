@@ -76,3 +76,29 @@ def test_bad_representations_are_one_line_errors(runner, trained_run, tmp_path, 
 def test_unknown_output_format_is_refused_before_work(runner, trained_run, tmp_path):
     result = runner.invoke(app, ["embed", str(trained_run), "--out", str(tmp_path / "e.h5")])
     assert result.exit_code == 1 and "unknown output format '.h5'; use one of .parquet, .npy, .tsv" in result.output
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer"])
+def test_token_features_of_every_family_pool_to_finite_vectors(name):
+    """--layer tokens works for each family, long transformer inputs included (chunk and pool)."""
+    import torch
+
+    from dnanet.config import load_config
+    from dnanet.embed import represent
+    from dnanet.encode import sequences_to_codes
+    from dnanet.experiment import model_arguments_of
+    from dnanet.models import build_model
+
+    arguments = {**model_arguments_of(load_config(model=name)), **({"max_len": 8} if name == "transformer" else {})}
+    torch.manual_seed(0)
+    model = build_model(name, 2, arguments).eval()
+    rng = np.random.default_rng(0)
+    sequences = [rng.choice(list(b"ACGT"), size=n).astype(np.uint8).tobytes() for n in (40, 150)]
+    codes = torch.from_numpy(sequences_to_codes(sequences)[0])
+    with torch.no_grad():
+        features, mask = model.features(codes)
+        pooled = [represent(model, codes, "tokens", pool) for pool in ("mean", "max")]
+        alone = represent(model, codes[:1, :40], "tokens", "mean")
+    assert features.shape[0] == 2 and features.shape[2] == mask.shape[1] and mask[0].sum() < mask[1].sum()
+    assert all(torch.isfinite(p).all() and p.shape == (2, features.shape[1]) for p in pooled)
+    torch.testing.assert_close(alone, pooled[0][:1], rtol=1e-5, atol=1e-5)

@@ -44,13 +44,18 @@ class LSTM(SequenceModel):
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, hidden)``."""
+        states, mask = self.features(codes)  # (N, 2 * lstm_size, W'), (N, W')
+        return self.dense(masked_mean_max(self.dropout(states), mask))  # (N, 4 * lstm_size) -> (N, hidden)
+
+    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes ``(N, L)`` -> BiLSTM states ``(N, 2 * lstm_size, W')`` (both directions, zero at
+        padding) and their mask ``(N, W')``."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         if self.conv is not None:
             x = self.conv(x) * mask.unsqueeze(1)  # padded positions stay zero
         x, mask = masked_max_pool(x, mask, self.pool)  # (N, C', W'), (N, W')
         states = self.read(self.dropout(x).transpose(1, 2), mask)  # (N, W', 2 * lstm_size)
-        pooled = masked_mean_max(self.dropout(states).transpose(1, 2), mask)  # (N, 4 * lstm_size)
-        return self.dense(pooled)
+        return states.transpose(1, 2), mask
 
     def read(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Run the BiLSTM over features ``(N, W, C)`` with a prefix mask ``(N, W)``: each row is

@@ -86,16 +86,35 @@ class Transformer(SequenceModel):
     def encode_windows(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Encode windows of at most ``max_len`` tokens ``(B, t, d)`` with a prefix mask ``(B, t)``
         (at least one valid token per row) -> one vector per window ``(B, d)``."""
+        x, mask = self.encode_tokens(tokens, mask)  # (B, t', d), (B, t')
+        if self.pooling == "cls":
+            return x[:, 0]
+        weights = mask.unsqueeze(-1).to(x.dtype)  # (B, t, 1)
+        return (x * weights).sum(1) / weights.sum(1)
+
+    def encode_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> the encoder's outputs ``(B, t', d)``
+        and mask ``(B, t')``, where ``t' = t + 1`` with a [CLS] token first (``pooling: cls``)."""
         x = tokens + self.positions[: tokens.shape[1]]  # (B, t, d)
         if self.pooling == "cls":
             x = torch.cat([self.cls.expand(len(x), 1, -1), x], dim=1)  # (B, 1 + t, d)
             mask = F.pad(mask, (1, 0), value=True)
         with fastpath_disabled():
-            x = self.encoder(x, src_key_padding_mask=~mask)  # (B, t', d)
-        if self.pooling == "cls":
-            return x[:, 0]
-        weights = mask.unsqueeze(-1).to(x.dtype)  # (B, t, 1)
-        return (x * weights).sum(1) / weights.sum(1)
+            return self.encoder(x, src_key_padding_mask=~mask), mask
+
+    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes ``(N, L)`` -> the last encoder layer's token outputs ``(N, d_model, T)`` (windows of
+        a long sequence put back in order; [CLS] left out) and the token mask ``(N, T)``."""
+        tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
+        windows, masks, _ = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d), (N, n, t)
+        flat_masks = masks.flatten(0, 1)
+        filled = flat_masks.any(1)  # windows with at least one token (others stay zero)
+        encoded = torch.zeros_like(windows.flatten(0, 1))
+        outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
+        encoded[filled] = outputs[:, 1:] if self.pooling == "cls" else outputs
+        encoded = encoded.view(windows.shape) * masks.unsqueeze(-1)  # (N, n, t, d)
+        parts = [encoded[:, 0]] + [encoded[:, i, self.overlap:] for i in range(1, encoded.shape[1])]
+        return torch.cat(parts, dim=1)[:, : tokens.shape[1]].transpose(1, 2), mask
 
 
 def split_windows(tokens: torch.Tensor, mask: torch.Tensor, size: int,
