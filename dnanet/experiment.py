@@ -19,6 +19,7 @@ from torch import nn
 import dnanet
 from dnanet.config import Config
 from dnanet.data import SequenceSet, make_loader, split_indices
+from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.models import build_model
@@ -54,7 +55,10 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     task = task.with_statistics(sequences.targets[train_idx])
     torch.manual_seed(config.seed)
     arguments = model_arguments_of(config)
-    model = build_model(config.model["name"], task.n_outputs, arguments).to(device)
+    try:
+        model = build_model(config.model["name"], task.n_outputs, arguments).to(device)
+    except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
+        raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
     train_loader = make_loader(sequences.subset(train_idx), batch_size, shuffle=True, seed=seed)
     val_loader = make_loader(sequences.subset(val_idx), batch_size)

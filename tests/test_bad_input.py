@@ -514,3 +514,11 @@ def test_file_name_with_brackets_is_printed_verbatim(tmp_path, background_fa):
     out = tmp_path / "run"
     result = invoke("train", f"bound={path}", f"background={background_fa}", "--out", out)
     assert_user_error(result, out, f"{path} line 2, column 13: record 'ctcf_00006' has an illegal character 'Z'")
+
+
+def test_train_model_settings_the_model_rejects(tmp_path, bound_fa, background_fa):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  name: transformer\n  d_model: 30\n  heads: 4\n")
+    out = tmp_path / "run"
+    result = invoke("train", bound_fa, background_fa, "-c", config, "--out", out, "--quiet")
+    assert_user_error(result, out, "model settings: transformer: d_model (30) must be a multiple of heads (4)")

@@ -19,7 +19,8 @@ from dnanet import __version__
 from dnanet.errors import DnanetError
 
 app = typer.Typer(
-    help="Deep learning on DNA sequences: train, evaluate and predict from FASTA files.\n\n"
+    help="Deep learning on DNA sequences: train, evaluate and predict from FASTA files, embed "
+    "sequences and find the motifs a model uses.\n\n"
     "Try it on the bundled CTCF example (used when no FASTA is given):\n\n"
     "  dnanet train --out runs/ctcf\n\n"
     "  dnanet evaluate runs/ctcf --out runs/ctcf/heldout_metrics.json\n\n"
