@@ -3,6 +3,8 @@
 `common.py` holds the app, error handling and input parsing; each other module adds commands.
 """
 
+from dnanet.cli import bottleneck  # noqa: F401
+from dnanet.cli import crn  # noqa: F401
 from dnanet.cli import core, embed, motifs  # noqa: F401  (modules register their commands on the app)
 from dnanet.cli.common import app
 

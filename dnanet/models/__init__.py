@@ -15,12 +15,14 @@ from torch import nn
 
 from dnanet.models.cnn import CNN
 from dnanet.models.lstm import LSTM
+from dnanet.models.ternary_mlp import TernaryMLP
 from dnanet.models.transformer import Transformer
 
 MODELS: dict[str, type[nn.Module]] = {
     "cnn": CNN,
     "lstm": LSTM,
     "transformer": Transformer,
+    "ternary_mlp": TernaryMLP,
 }
 
 ENCODER_ARGUMENTS = ("encoder", "k", "stride")
