@@ -29,6 +29,7 @@ from torch import nn
 from dnanet.data import Batch
 from dnanet.errors import DnanetError
 from dnanet.infer import evaluation_mode
+from dnanet.models.layers import masked_mean_max
 
 LAYERS = ("embedding", "tokens")
 POOLS = ("mean", "max", "cls")
@@ -51,11 +52,8 @@ def represent(model: nn.Module, codes: torch.Tensor, layer: str = "embedding", p
     if layer == "embedding" or pool == "cls":
         return model.embed(codes)
     x, mask = model.features(codes)  # (B, C, W), (B, W)
-    if pool == "max":
-        x = x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(-1)
-        return torch.where(torch.isfinite(x), x, torch.zeros_like(x))
-    weights = mask.unsqueeze(1).to(x.dtype)
-    return (x * weights).sum(-1) / weights.sum(-1).clamp(min=1)
+    mean, maximum = masked_mean_max(x, mask).split(x.shape[1], dim=1)  # (B, C) each
+    return maximum if pool == "max" else mean
 
 
 def iter_embeddings(model: nn.Module, batches: Iterator[Batch], layer: str = "embedding",

@@ -67,7 +67,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     test = sequences.subset(test_idx)
     rc_average = config.train.reverse_complement
     batches = ((batch["codes"], batch["lengths"]) for batch in make_loader(test, batch_size))
-    test_metrics = task_metrics(task, test.targets, predict(model, batches, rc_average, task.activate))
+    test_metrics = task_metrics(task, test.targets, predict(model, batches, rc_average, activate=task.activate))
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
         "task": task.to_dict(),

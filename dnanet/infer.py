@@ -42,21 +42,16 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Logits ``(N, C)`` -> class probabilities ``(N, C)`` (softmax; rows sum to 1)."""
-    return torch.softmax(logits.float(), dim=-1)
-
-
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
 def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray,
-                  reverse_complement_average: bool = False, activate: Activation = probabilities) -> torch.Tensor:
+                  reverse_complement_average: bool = False, *, activate: Activation) -> torch.Tensor:
     """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
 
-    `activate` turns logits into outputs (default: softmax probabilities; see
-    `dnanet.tasks.Task.activate` for the other tasks). With `reverse_complement_average`, the
-    mean of the forward and reverse-complement strands' outputs.
+    `activate` turns logits into outputs (`dnanet.tasks.Task.activate`: probabilities or
+    values). With `reverse_complement_average`, the mean of the forward and reverse-complement
+    strands' outputs.
     """
     device = next(model.parameters()).device
     codes = torch.as_tensor(codes).to(device)
@@ -69,9 +64,9 @@ def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: t
 
 
 def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-            reverse_complement_average: bool = False, activate: Activation = probabilities) -> np.ndarray:
+            reverse_complement_average: bool = False, *, activate: Activation) -> np.ndarray:
     """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order."""
-    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate).numpy()
+    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate=activate).numpy()
              for codes, lengths in batches]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
@@ -87,7 +82,7 @@ def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[
     with Progress(*columns, console=progress, disable=progress is None) as bar:
         counter = bar.add_task("predicting: 0 records")
         for batch in iter_batches(paths, batch_size):
-            outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, task.activate)
+            outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate)
             writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
             count += len(batch.ids)
             bar.update(counter, description=f"predicting: {count} records")

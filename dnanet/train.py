@@ -99,7 +99,7 @@ def _random_strand(codes: torch.Tensor, lengths: torch.Tensor, generator: torch.
 def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task) -> dict:
     outputs, targets = [], []
     for batch in loader:
-        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, task.activate))
+        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, activate=task.activate))
         targets.append(batch["targets"])
     outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
     scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())

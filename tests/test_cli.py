@@ -14,6 +14,7 @@ from dnanet.data import iter_batches
 from dnanet.examples import example_path
 from dnanet.infer import predict_batch
 from dnanet.runs import load_run
+from dnanet.tasks import Task
 
 METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
 
@@ -87,8 +88,9 @@ def test_saved_and_loaded_model_predicts_identically(trained_run):
     model, description = load_run(trained_run)
     again, _ = load_run(trained_run)
     batch = next(iter_batches([example_path("heldout_bound.fa")], batch_size=64))
-    first = predict_batch(model, batch.codes, batch.lengths, True)
-    assert torch.equal(first, predict_batch(again, batch.codes, batch.lengths, True))
+    activate = Task.from_dict(description["task"]).activate
+    first = predict_batch(model, batch.codes, batch.lengths, True, activate=activate)
+    assert torch.equal(first, predict_batch(again, batch.codes, batch.lengths, True, activate=activate))
     assert model.training is False and first.shape == (64, 2)
 
 

@@ -98,7 +98,7 @@ def evaluate(
     records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
-    outputs = predict(model, batches, description["reverse_complement_average"], the_task.activate)
+    outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
     metrics = task_metrics(the_task, sequences.targets, outputs)
     if out is not None:
         with atomic_file(out) as temporary:

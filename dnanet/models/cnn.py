@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_mean_max
+from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_max_pool, masked_mean_max
 
 
 class CNN(SequenceModel):
@@ -46,8 +45,7 @@ class CNN(SequenceModel):
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         for index, block in enumerate(self.blocks):
             x = block(x) * mask.unsqueeze(1)  # padded positions stay zero
-            if index < len(self.blocks) - 1 and self.pool > 1:
-                x = F.max_pool1d(x, self.pool, ceil_mode=True)
-                mask = F.max_pool1d(mask.unsqueeze(1).float(), self.pool, ceil_mode=True).squeeze(1) > 0
+            if index < len(self.blocks) - 1:
+                x, mask = masked_max_pool(x, mask, self.pool)
             x = self.dropout(x)
         return x, mask
