@@ -51,7 +51,7 @@ class TrainConfig:
     warmup_epochs: int = 1
     patience: int = 10
     class_weights: bool = False
-    reverse_complement: bool = True
+    reverse_complement: Literal["auto", True, False] = "auto"  # auto: dnanet.strand decides from the data
 
 
 @dataclass(frozen=True)
@@ -166,15 +166,17 @@ def _check_model(section: dict[str, Any], source: Path | str) -> dict[str, Any]:
     _reject_unknown(section, ["name", *arguments], "model.", source)
     checked = {key: _coerce(section[key], arguments[key][0], f"model.{key}", source)
                for key in section if key != "name"}
-    return {"name": name, **{key: checked.get(key, default) for key, (_, default) in arguments.items()}}
+    shipped = _read_yaml(shipped_config_path(name)).get("model") or {}  # the documented defaults
+    return {"name": name, **{key: checked.get(key, shipped.get(key, default)) for key, (_, default) in arguments.items()}}
 
 
 def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
     """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming `key`."""
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
-        if value not in choices:
-            raise DnanetError(f"{source}: '{key}' must be one of {', '.join(map(str, choices))}, got {value!r}")
+        if not any(value == choice and type(value) is type(choice) for choice in choices):
+            names = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in choices)
+            raise DnanetError(f"{source}: '{key}' must be one of {names}, got {value!r}")
         return value
     if expected is float and isinstance(value, str):
         try:  # YAML 1.1 reads 1e-3 (no dot) as a string

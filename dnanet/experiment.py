@@ -7,6 +7,7 @@ CLI's `train` command is these two calls.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,13 +18,14 @@ import torch
 from torch import nn
 
 import dnanet
-from dnanet.config import Config
+from dnanet.config import Config, TrainConfig
 from dnanet.data import SequenceSet, make_loader, split_indices
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.models import build_model
 from dnanet.runs import atomic_directory, save_model, write_json
+from dnanet.strand import strand_test
 from dnanet.tasks import Task
 from dnanet.train import balancing_weights, fit
 
@@ -60,12 +62,14 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
         raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
-    train_loader = make_loader(sequences.subset(train_idx), batch_size, shuffle=True, seed=seed)
+    train_set = sequences.subset(train_idx)
+    train_config, strand = resolve_strand(config.train, train_set, task)
+    train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
     val_loader = make_loader(sequences.subset(val_idx), batch_size)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
-    history = fit(model, train_loader, val_loader, config.train, task, seed, weights, show_progress)
+    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, show_progress)
     test = sequences.subset(test_idx)
-    rc_average = config.train.reverse_complement
+    rc_average = train_config.reverse_complement
     batches = ((batch["codes"], batch["lengths"]) for batch in make_loader(test, batch_size))
     test_metrics = task_metrics(task, test.targets, predict(model, batches, rc_average, activate=task.activate))
     description = {
@@ -74,6 +78,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "classes": task.names,
         "encoder": {"name": config.encoder.name, "k": config.encoder.k, "stride": config.encoder.stride},
         "reverse_complement_average": rc_average,
+        "strand": strand,
         "config": config.to_dict(),
         "inputs": inputs,
         "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
@@ -82,6 +87,18 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return TrainingResult(model, history, test_metrics, description)
+
+
+def resolve_strand(train: TrainConfig, train_set: SequenceSet, task: Task) -> tuple[TrainConfig, dict]:
+    """Settle ``reverse_complement: auto`` on the training split (`dnanet.strand`): on for
+    strand-symmetric data, off for strand-specific data. Returns the train config with a plain
+    bool and the record kept in model.json (``strand``)."""
+    if train.reverse_complement != "auto":
+        return train, {"reverse_complement": train.reverse_complement, "setting": train.reverse_complement}
+    test = strand_test(train_set, by_class=task.is_classification)
+    record = {"reverse_complement": not test.oriented, "setting": "auto", "excess_skew": test.excess_skew,
+              "verdict": test.describe()}
+    return dataclasses.replace(train, reverse_complement=not test.oriented), record
 
 
 def write_run(out_dir: Path, result: TrainingResult, overwrite: bool = False) -> None:

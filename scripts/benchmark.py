@@ -12,18 +12,20 @@ Each finished (task, model, seed) cell is saved at once to the JSON beside the p
 (docs/benchmark.json), so an interrupted run keeps its results; ``--resume`` skips those cells.
 
 Run:  python scripts/benchmark.py [--data ../shared/data] [--quick] [--seeds 3]
-      [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--threads 1] [--resume]
+      [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--jobs 2] [--threads 1] [--resume]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +48,7 @@ from dnanet.models import MODELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK_EPOCHS = 5
+SEQUENCE_FAMILIES = [name for name in MODELS if name != "ternary_mlp"]
 GC = "gc"  # the model name of the GC-content baseline in the JSON
 KEPT_METRICS = ("n", "accuracy", "auroc", "auprc", "f1", "mcc")
 
@@ -55,10 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the data folder")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: one seed, at most {QUICK_EPOCHS} epochs")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cell: 0 .. N-1 (default 3)")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated families (default: all)")
+    parser.add_argument("--models", default=",".join(SEQUENCE_FAMILIES),
+                        help="comma-separated families (default: cnn,lstm,transformer; ternary_mlp is the reaction-"
+                             "network model, compared in the README's reaction-network section)")
     parser.add_argument("--tasks", default=",".join(default_task_names()), help="comma-separated tasks")
     parser.add_argument("--all-rbp", action="store_true", help="add the other four RBP proteins")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
+    parser.add_argument("--jobs", type=int, default=2, help="cells run in parallel processes (default 2)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmark.md", help="the Markdown page")
     parser.add_argument("--resume", action="store_true", help="keep the JSON's finished cells, run the rest")
@@ -207,7 +213,8 @@ def timing_table(results: list[dict], families: list[str]) -> list[str]:
 
 def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: dict) -> str:
     """Write the Markdown page from all results in the JSON; return it."""
-    families = [m for m in dict.fromkeys(r["model"] for r in results) if m != GC]
+    order = list(MODELS)
+    families = sorted({r["model"] for r in results} - {GC}, key=lambda m: order.index(m) if m in order else len(order))
     cell_seconds = sum(r["seconds"] for r in results)
     lines = ["# dnanet benchmark", ""]
     if meta["quick"]:
@@ -218,7 +225,7 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
               "## Time per run (mean over seeds: seconds, epochs run × seconds per epoch)", "",
               *timing_table([r for r in results if r["model"] != GC], families), "",
               "## Run", "",
-              f"- date: {meta['date']}", f"- machine: {meta['machine']}; torch threads: {meta['threads']}; "
+              f"- date: {meta['date']}", f"- machine: {meta['machine']}; {meta.get('jobs', 1)} parallel job(s) × {meta['threads']} torch thread(s); "
               f"device: {meta['device']}", f"- torch {meta['torch']}, dnanet {meta['dnanet']}",
               f"- command: `{meta['command']}`",
               f"- wall time of this invocation: {meta['wall_seconds'] / 60:.1f} min; "
@@ -229,25 +236,56 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
     return text
 
 
-def run_cells(args: argparse.Namespace, tasks: dict[str, TaskSpec], results: list[dict], meta: dict,
-              start: float, json_path: Path, device: torch.device) -> None:
-    """Run every missing (task, seed, model) cell, saving each result as soon as it is done."""
+_WORKER: dict = {}  # per process: the settings from init_worker and a cache of loaded tasks
+
+
+def init_worker(data: Path, quick: bool, device: str, threads: int) -> None:
+    """Set up a process that runs cells: its settings and torch thread count."""
+    torch.set_num_threads(threads)
+    _WORKER.update(tasks=all_tasks(data), quick=quick, device=torch.device(device), loaded={})
+
+
+def run_cell(name: str, model: str, seed: int) -> dict:
+    """Run one (task, model, seed) cell in this process; the result as stored in the JSON."""
+    loaded = _WORKER["loaded"]
+    if name not in loaded:
+        loaded.clear()  # keep one task's sequences in memory at a time
+        loaded[name] = load_task(_WORKER["tasks"][name])
+    start = time.perf_counter()
+    cell = (run_gc(loaded[name], seed) if model == GC
+            else run_model(loaded[name], model, seed, _WORKER["quick"], _WORKER["device"]))
+    return {"task": name, "model": model, "seed": seed, **cell, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def missing_cells(args: argparse.Namespace, results: list[dict]) -> list[tuple[str, str, int]]:
+    """The (task, model, seed) cells not in `results`, task by task (with --jobs > 1 the slowest
+    families first, so parallel workers finish together)."""
     done = {(r["task"], r["model"], r["seed"]) for r in results}
-    for name in args.tasks:
-        todo = [(seed, model) for seed in range(args.seeds) for model in [GC, *args.models]
-                if (name, model, seed) not in done]
-        if not todo:
-            continue
-        task_data = load_task(tasks[name])
-        for seed, model in todo:
-            cell_start = time.perf_counter()
-            cell = run_gc(task_data, seed) if model == GC else run_model(task_data, model, seed, args.quick, device)
-            cell = {"task": name, "model": model, "seed": seed, **cell,
-                    "seconds": round(time.perf_counter() - cell_start, 2)}
-            results.append(cell)
-            meta["wall_seconds"] = time.perf_counter() - start
-            save_results(json_path, meta, results)
-            print_cell(cell)
+    models = [GC, *args.models] if args.jobs == 1 else [GC, *reversed(args.models)]
+    return [(name, model, seed) for name in args.tasks for model in models for seed in range(args.seeds)
+            if (name, model, seed) not in done]
+
+
+def run_cells(args: argparse.Namespace, results: list[dict], meta: dict, start: float, json_path: Path) -> None:
+    """Run every missing cell (in `args.jobs` processes of `args.threads` torch threads each),
+    saving each result as soon as it is done."""
+    def finished(cell: dict) -> None:
+        results.append(cell)
+        meta["wall_seconds"] = time.perf_counter() - start
+        save_results(json_path, meta, results)
+        print_cell(cell)
+
+    settings = (args.data, args.quick, meta["device"], args.threads)
+    cells = missing_cells(args, results)
+    if args.jobs == 1:
+        init_worker(*settings)
+        for cell in cells:
+            finished(run_cell(*cell))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=init_worker, initargs=settings) as pool:
+        for future in as_completed([pool.submit(run_cell, *cell) for cell in cells]):
+            finished(future.result())
 
 
 def print_cell(cell: dict) -> None:
@@ -266,12 +304,12 @@ def main(argv: list[str] | None = None) -> None:
     tasks, json_path = all_tasks(args.data), args.out.with_suffix(".json")
     results = load_results(json_path, args.resume, args.quick)
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-            "threads": args.threads, "device": str(device), "torch": torch.__version__, "dnanet": dnanet.__version__,
+            "threads": args.threads, "jobs": args.jobs, "device": str(device), "torch": torch.__version__, "dnanet": dnanet.__version__,
             "command": shlex.join(["python", *sys.argv]), "quick": args.quick, "seeds": args.seeds,
             "wall_seconds": 0.0}
     start = time.perf_counter()
     try:
-        run_cells(args, tasks, results, meta, start, json_path, device)
+        run_cells(args, results, meta, start, json_path)
     except DnanetError as error:
         sys.exit(f"benchmark: {error}")
     except KeyboardInterrupt:

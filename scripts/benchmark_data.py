@@ -80,6 +80,9 @@ Notes
   also uses predicted secondary structure. independent.txt (σ type) has no σ54 promoter and is 78%
   σ70 (199/256), so always answering σ70 scores 0.777. Test sequences also in training: SRSF1 346,
   TAF2N 71, PUM2 17, QKI 16 (of 2,000–11,000); TAF2N has 98 sequences in both training classes.
+- Strand: the shipped configs say `reverse_complement: auto` (dnanet/strand.py), which keeps both
+  strands for the ChIP-seq sets (ctcf-101bp, chipseq-ebox) and uses the forward strand only for the
+  promoter and RNA sets, whose strand is part of the signal.
 - chipseq-ebox-236bp (GPL-3.0) is read in place and never copied."""  # printed under the results
 
 

@@ -372,7 +372,7 @@ def test_train_config_unknown_model_argument(tmp_path, bound_fa, background_fa):
 @pytest.mark.parametrize("yaml_text, key, expected", [
     ("train:\n  epochs: ten\n", "train.epochs", "must be an integer, got 'ten'"),
     ("train:\n  lr: fast\n", "train.lr", "must be a number, got 'fast'"),
-    ("train:\n  reverse_complement: maybe\n", "train.reverse_complement", "must be true or false, got 'maybe'"),
+    ("train:\n  reverse_complement: maybe\n", "train.reverse_complement", "must be one of auto, true, false, got 'maybe'"),
     ("encoder:\n  name: bpe\n", "encoder.name", "must be one of onehot, kmer, got 'bpe'"),
     ("model:\n  name: cnn\n  channels: 12.5\n", "model.channels", "must be an integer, got 12.5"),
 ])

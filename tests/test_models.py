@@ -51,3 +51,17 @@ def test_model_arguments_come_from_the_constructor():
     arguments = model_arguments("cnn")
     assert arguments["channels"] == (int, 128)
     assert "n_outputs" not in arguments and "encoder" not in arguments
+
+
+def test_position_bins_keep_where_a_signal_sits():
+    """Global pooling sees a motif at the start and at the end alike; position bins tell them apart,
+    relative to each sequence's own length, and padding never changes them."""
+    from dnanet.models.layers import masked_bin_max, masked_mean_max
+
+    x = torch.zeros(3, 1, 12)
+    x[0, 0, 1] = x[1, 0, 8] = x[2, 0, 4] = 1.0  # rows 0, 1: length 10; row 2: length 6, signal at its end
+    mask = torch.arange(12) < torch.tensor([[10], [10], [6]])
+    assert torch.equal(masked_mean_max(x[:1], mask[:1]), masked_mean_max(x[1:2], mask[1:2]))
+    bins = masked_bin_max(x, mask, 2)
+    assert bins.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    assert torch.equal(masked_bin_max(x[2:, :, :6], mask[2:, :6], 2), bins[2:])  # no padding: same bins

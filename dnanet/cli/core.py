@@ -61,6 +61,9 @@ def train(
               f"{', ...' if the_task.n_outputs > 8 else ''}); model {cfg.model['name']}, encoder {cfg.encoder.name}, "
               f"device {torch_device}", highlight=False)
     result = train_model(cfg, sequences, the_task, records.provenance, torch_device, show_progress=not quiet)
+    strand = result.description["strand"]
+    err.print(f"reverse-complement augmentation and averaging: {'on' if strand['reverse_complement'] else 'off'}"
+              + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else ""), highlight=False)
     write_run(out, result, overwrite)
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     err.print(f"run written to {out}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_max_pool, masked_mean_max
+from dnanet.models.layers import (SequenceInput, SequenceModel, linear_head, masked_bin_max, masked_max_pool,
+                                  masked_mean_max)
 
 
 class CNN(SequenceModel):
@@ -20,10 +21,10 @@ class CNN(SequenceModel):
 
     def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
                  kmer_dim: int = 64, channels: int = 128, first_kernel: int = 15, kernel: int = 5,
-                 layers: int = 3, pool: int = 2, hidden: int = 128, dropout: float = 0.2):
+                 layers: int = 3, pool: int = 2, position_bins: int = 0, hidden: int = 128, dropout: float = 0.2):
         super().__init__()
-        if layers < 1 or channels < 1 or hidden < 1 or first_kernel < 1 or kernel < 1 or pool < 1:
-            raise ValueError("cnn: layers, channels, hidden, kernels and pool must be at least 1")
+        if layers < 1 or channels < 1 or hidden < 1 or first_kernel < 1 or kernel < 1 or pool < 1 or position_bins < 0:
+            raise ValueError("cnn: layers, channels, hidden, kernels and pool must be at least 1, position_bins at least 0")
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         widths = [first_kernel] + [kernel] * (layers - 1)
         in_channels = [self.input.channels] + [channels] * (layers - 1)
@@ -32,13 +33,18 @@ class CNN(SequenceModel):
             for c, w in zip(in_channels, widths)
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)
-        self.dense = nn.Sequential(nn.Linear(2 * channels, hidden), nn.ReLU())
+        self.position_bins = position_bins
+        self.dense = nn.Sequential(nn.Linear((2 + position_bins) * channels, hidden), nn.ReLU())
         self.embedding_dim = hidden
         self.head = linear_head(hidden, n_outputs, dropout)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, hidden)``."""
-        return self.dense(masked_mean_max(*self.features(codes)))
+        x, mask = self.features(codes)  # (N, channels, W'), (N, W')
+        pooled = [masked_mean_max(x, mask)]  # (N, 2 * channels)
+        if self.position_bins:
+            pooled.append(masked_bin_max(x, mask, self.position_bins))  # (N, bins * channels)
+        return self.dense(torch.cat(pooled, dim=1))
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes ``(N, L)`` -> the last conv block's output ``(N, channels, W')`` and its mask ``(N, W')``."""

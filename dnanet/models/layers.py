@@ -53,6 +53,24 @@ def masked_mean_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, maximum], dim=1)
 
 
+def masked_bin_max(x: torch.Tensor, mask: torch.Tensor, bins: int) -> torch.Tensor:
+    """Max of features ``(N, C, W)`` within ``bins`` equal stretches of each sequence's own valid
+    positions ``mask (N, W)`` (a prefix) -> ``(N, C * bins)``, bin-major within each channel.
+
+    Where a signal sits (near the start, the middle, the end) survives this pooling, unlike a
+    global max; bins follow each sequence's own length, so padding never changes them. A bin with
+    no position (a sequence shorter than ``bins``) is zero.
+    """
+    n, channels, width = x.shape
+    lengths = mask.sum(1, keepdim=True).clamp(min=1)  # (N, 1)
+    positions = torch.arange(width, device=x.device).unsqueeze(0)  # (1, W)
+    index = torch.where(mask, positions * bins // lengths, bins)  # (N, W); padding -> a spare bin
+    index = index.unsqueeze(1).expand(n, channels, width)
+    pooled = x.new_full((n, channels, bins + 1), float("-inf")).scatter_reduce(2, index, x, "amax")
+    pooled = pooled[..., :bins]
+    return torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)).flatten(1)
+
+
 def masked_max_pool(x: torch.Tensor, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Max-pool features ``(N, C, W)`` over windows of ``width`` positions, ignoring padding.
 

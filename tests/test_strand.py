@@ -1,0 +1,84 @@
+"""reverse_complement: auto — strand-symmetric data keep both strands, strand-specific data do not."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnanet.cli import app
+from dnanet.data import LabelledInput, SequenceSet, read_labelled
+from dnanet.encode import reverse_complement
+from dnanet.examples import training_inputs
+from dnanet.strand import excess_skew, kmer_counts, reverse_complement_ids, strand_test
+from tests.test_train import sequence_set
+
+PUM2 = Path(__file__).parent / "data" / "pum2"  # real RNA CLIP sites (see its SOURCE.txt)
+
+
+def labelled(pairs: list[tuple[str, Path]]) -> SequenceSet:
+    records = read_labelled([LabelledInput(label, path) for label, path in pairs])
+    classes = sorted({label for (label,) in records.labels})
+    return records.with_targets(np.array([classes.index(label) for (label,) in records.labels]))
+
+
+def pum2() -> SequenceSet:
+    return labelled([("bound", PUM2 / "pum2.positive.fasta"), ("other", PUM2 / "pum2.negative.fasta")])
+
+
+def flip_half(sequences: SequenceSet, seed: int = 0) -> SequenceSet:
+    """The same records with a random half turned to their reverse complement."""
+    codes, lengths = sequences.codes(np.arange(len(sequences)))
+    flipped = reverse_complement(torch.from_numpy(codes), torch.from_numpy(lengths)).numpy()
+    chosen = np.random.default_rng(seed).random(len(sequences)) < 0.5
+    codes = np.where(chosen[:, None], flipped, codes)
+    rows = [bytes(row[:n]) for row, n in zip(codes, lengths)]
+    return sequence_set([bytes(b"ACGTNN"[c] for c in row) for row in rows], sequences.targets)
+
+
+def test_reverse_complement_ids_pair_up_kmers():
+    rc = reverse_complement_ids(3)
+    assert rc[0] == 63 and rc[int("012", 4)] == int("123", 4) and rc[int("001", 4)] == int("233", 4)  # AAA-TTT, ACG-CGT, AAC-GTT
+    assert (rc[rc] == np.arange(64)).all() and (rc != np.arange(64)).all()
+
+
+def test_kmer_counts_skip_windows_across_records_and_unknown_bases():
+    counts = kmer_counts(sequence_set([b"ACGT", b"ANGA", b"AC"], np.zeros(3)))
+    assert counts.sum() == 2  # ACG, CGT: no window spans two records or holds N
+    assert counts[int("012", 4)] == 1 and counts[int("123", 4)] == 1
+
+
+def test_chip_seq_peaks_are_strand_symmetric():
+    result = strand_test(labelled(training_inputs()), by_class=True)
+    assert not result.oriented and result.excess_skew < 0.01
+
+
+def test_rna_clip_sites_are_strand_specific_until_half_are_flipped():
+    sequences = pum2()
+    assert strand_test(sequences, by_class=True).oriented
+    assert not strand_test(flip_half(sequences), by_class=True).oriented
+
+
+def test_excess_skew_discounts_sampling_noise():
+    rng = np.random.default_rng(1)
+    symmetric = rng.multinomial(500, np.full(64, 1 / 64))  # few counts: a large raw skew from noise alone
+    skew, sd = excess_skew(symmetric)
+    assert abs(skew) < 4 * sd
+
+
+def test_train_auto_turns_strand_averaging_off_for_rna(tmp_path, runner):
+    out = tmp_path / "pum2"
+    result = runner.invoke(app, ["train", f"bound={PUM2 / 'pum2.positive.fasta'}",
+                                 f"other={PUM2 / 'pum2.negative.fasta'}", "--out", str(out), "--epochs", "1",
+                                 "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "reverse-complement augmentation and averaging: off (auto" in result.output
+    description = json.loads((out / "model.json").read_text())
+    assert description["reverse_complement_average"] is False
+    assert description["strand"]["setting"] == "auto" and description["strand"]["excess_skew"] > 0.02
+
+
+def test_trained_example_keeps_both_strands(trained_run):
+    description = json.loads((trained_run / "model.json").read_text())
+    assert description["reverse_complement_average"] is True
+    assert description["strand"]["setting"] == "auto"
