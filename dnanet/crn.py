@@ -1,19 +1,33 @@
 """Compile a trained ternary MLP (`dnanet.models.ternary_mlp`) into a chemical reaction network.
 
-Every signed value is a pair of species, its value ``pos - neg`` (``NAMEp``, ``NAMEn``); the
-non-negative input features have a positive species only (``x_<kmer>``). Layer by layer:
+After Vasic et al. (ICML 2020; PNAS 2022). Every signed value is a pair of species whose value
+is ``pos - neg``; the non-negative input features have one species each (``x_<KMER>``). The full
+network (`compile_network`), layer ``l`` (``0`` = first hidden layer, the head last):
 
-- each source species fans out in one unimolecular reaction, ``s -> t1 + t2 + ...``: weight +1
-  puts the target's same-sign rail among the products, -1 its opposite rail, 0 nothing; run to
-  completion it adds the source's value to every target, so a pre-activation ``z = W x + b``;
-- a bias is an initial concentration of the pre-activation's positive (b > 0) or negative rail;
-- a ReLU ``y = max(0, z)`` is ``zp -> m + yp`` and ``m + zn -> yn``: ``yp = zp`` and
-  ``yn = min(zp, zn)``, so ``yp - yn = max(0, zp - zn)``;
-- the outputs are the last pre-activations, ``pos - neg`` per class; the class is the largest.
+- each source fans out in one unimolecular reaction ``s -> t1 + t2 + ...``: weight +1 puts the
+  target's same-sign rail among the products, -1 its opposite rail, 0 nothing (``x -> 0`` when
+  all are 0). Run to completion it adds the source's value to every target: ``z = W x + b``;
+- a bias is an initial amount of the pre-activation's positive (b > 0) or negative rail;
+- a ReLU ``h = max(0, z)`` is ``z<l>_<j>p -> m<l>_<j> + h<l>_<j>p`` and
+  ``m<l>_<j> + z<l>_<j>n -> h<l>_<j>n``: ``hp = zp`` and ``hn = min(zp, zn)``, so ``hp - hn = max(0, z)``;
+- the head's pre-activations are the outputs ``o<k>p - o<k>n``, one pair per class; the class is
+  the largest. Full: ``F + 4H`` reactions over ``F + 5H + 2C`` species (F features, H hidden
+  neurons, C classes): per neuron two ReLU reactions and a fan-out of each output rail.
 
-The network is a dict (the JSON written by `dnanet crn export`): ``species``, ``reactions``
-(``reactants``/``products`` as {species: count}, ``rate``), ``initial``, ``inputs`` (one species
-per feature, in feature order), ``outputs`` ({class: [pos, neg]}) and ``features``.
+`reduce_network` folds every unimolecular reaction whose reactant is not an input away (each
+product of ``s`` is replaced by the products of ``s -> ...``, initial amounts of ``s`` likewise),
+then drops what cannot reach an output. What is left: one fan-out per used input rail and one
+bimolecular reaction ``m + zn -> ...`` per live ReLU neuron, so ``U + R`` reactions over
+``F + 2R + 2C`` species (U inputs with a non-zero weight into a live neuron, R hidden neurons with
+a path of non-zero weights to an output; every input species stays listed). The output layer adds
+no reaction: its weights live in the products. Inputs here have one rail; with the dual-rail
+inputs of Vasic et al. the same count reads ``2 x used inputs + ReLU neurons``.
+
+The network is a dict (the JSON of `dnanet crn export`): ``species``, ``reactions`` (``reactants``
+and ``products`` as {species: count}, ``rate``), ``initial`` (non-zero starting amounts of
+non-input species; every other species starts at 0), ``inputs`` (one species per feature, in
+feature order: its starting amount is the feature's value), ``outputs`` ({class: [pos, neg]}) and
+``features`` (how the feature values are computed from a sequence).
 """
 
 from __future__ import annotations
@@ -22,155 +36,174 @@ import numpy as np
 
 from dnanet.errors import DnanetError
 
+Layers = list[tuple[np.ndarray, np.ndarray]]  # per layer: weight int64 (out, in), bias float64 (out,)
 
-def _layers(model) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(ternary weight int ``(out, in)``, bias float64 ``(out,)``) of each layer, head last."""
+
+def layer_weights(model) -> Layers:
+    """A ternary `TernaryMLP` -> (ternary weight int64 ``(out, in)``, bias float64 ``(out,)``) per layer, head last."""
+    from dnanet.models.ternary_mlp import TernaryMLP
+
+    if not isinstance(model, TernaryMLP) or not model.ternary:
+        raise DnanetError("only a ternary_mlp model with ternary weights (model.ternary: true) compiles into a "
+                          "reaction network")
     linears = list(model.layers) + [model.head]
     return [(linear.ternary_weight().cpu().numpy(), linear.bias.detach().double().cpu().numpy()) for linear in linears]
 
 
+def kmer_names(k: int) -> list[str]:
+    """The 4**k k-mers in k-mer id order (``AA..A, AA..C, ..., TT..T``; `dnanet.encode`)."""
+    return ["".join("ACGT"[(i // 4 ** (k - 1 - j)) % 4] for j in range(k)) for i in range(4**k)]
+
+
+def feature_definition(model) -> dict:
+    """The ``features`` entry: how a sequence becomes the input amounts (`TernaryMLP.features`)."""
+    what = "the number of" if model.feature_kind == "count" else "the share (count / counted windows) of"
+    return {"kind": f"kmer_{model.feature_kind}", "k": model.k, "stride": model.stride, "strand": "forward",
+            "scaling": "none", "kmers": kmer_names(model.k),
+            "definition": f"x_KMER starts at {what} windows of the sequence's forward strand equal to KMER; windows "
+                          f"of {model.k} bases start at positions 0, {model.stride}, {2 * model.stride}, ...; windows "
+                          "with a base other than A/C/G/T(U), any case, are not counted (all inputs 0 when no "
+                          "window is)"}
+
+
 def compile_network(model, classes: list[str]) -> dict:
-    """A `TernaryMLP` and its class names -> the reaction network dict (see the module docstring)."""
-    from dnanet.bottleneck import kmer_name
-
-    from dnanet.models.ternary_mlp import TernaryMLP
-
-    if not isinstance(model, TernaryMLP):
-        raise DnanetError("only a ternary_mlp model can be compiled into a reaction network")
-    names = [kmer_name(i, model.k) for i in range(model.n_features)]
-    inputs = [f"x_{name}" for name in names]
-    sources = [(species, 1, i) for i, species in enumerate(inputs)]  # (species, sign of its rail, column)
+    """A ternary `TernaryMLP` and its class names -> the full reaction network (module docstring)."""
+    layers = layer_weights(model)
+    definition = feature_definition(model)
+    inputs = [f"x_{name}" for name in definition["kmers"]]
+    sources = [(species, 1, i) for i, species in enumerate(inputs)]  # (species, sign of its rail, weight column)
     reactions, initial = [], {}
-    layers = _layers(model)
     for depth, (weight, bias) in enumerate(layers):
         last = depth == len(layers) - 1
         pre = [(f"o{j}" if last else f"z{depth}_{j}") for j in range(len(bias))]
         for species, sign, column in sources:
-            products: dict[str, int] = {}
-            for j, w in enumerate(weight[:, column]):
-                if w != 0:
-                    products[pre[j] + ("p" if w * sign > 0 else "n")] = 1
-            reactions.append({"reactants": {species: 1}, "products": products, "rate": 1.0})
-        for j, b in enumerate(bias):
-            if b != 0:
-                initial[pre[j] + ("p" if b > 0 else "n")] = float(abs(b))
-        if last:
-            break
-        sources = []
-        for j, z in enumerate(pre):
-            y, m = f"h{depth}_{j}", f"m{depth}_{j}"
-            reactions.append({"reactants": {z + "p": 1}, "products": {m: 1, y + "p": 1}, "rate": 1.0})
-            sources += [(y + "p", 1, j), (y + "n", -1, j)]
-        for j, z in enumerate(pre):
-            y, m = f"h{depth}_{j}", f"m{depth}_{j}"
-            reactions.append({"reactants": {m: 1, z + "n": 1}, "products": {y + "n": 1}, "rate": 1.0})
+            products = {pre[j] + ("p" if w * sign > 0 else "n"): 1 for j, w in enumerate(weight[:, column]) if w}
+            reactions.append(_reaction({species: 1}, products))
+        initial.update({pre[j] + ("p" if b > 0 else "n"): float(abs(b)) for j, b in enumerate(bias) if b})
+        if not last:
+            h, m = [f"h{depth}_{j}" for j in range(len(pre))], [f"m{depth}_{j}" for j in range(len(pre))]
+            reactions += [_reaction({z + "p": 1}, {m[j]: 1, h[j] + "p": 1}) for j, z in enumerate(pre)]
+            reactions += [_reaction({m[j]: 1, z + "n": 1}, {h[j] + "n": 1}) for j, z in enumerate(pre)]
+            sources = [(h[j] + rail, sign, j) for j in range(len(pre)) for rail, sign in (("p", 1), ("n", -1))]
     outputs = {name: [f"o{j}p", f"o{j}n"] for j, name in enumerate(classes)}
-    return _finish(reactions, initial, inputs, outputs,
-                   {"kind": "kmer_frequency", "k": model.k, "stride": model.stride, "kmers": names})
+    return _finish(reactions, initial, inputs, outputs, definition)
+
+
+def _reaction(reactants: dict[str, int], products: dict[str, int]) -> dict:
+    return {"reactants": reactants, "products": products, "rate": 1.0}
 
 
 def _finish(reactions: list[dict], initial: dict, inputs: list[str], outputs: dict, features: dict) -> dict:
+    """Assemble the network dict; ``species`` lists the inputs first, then in order of appearance."""
     species = list(inputs)
     for reaction in reactions:
-        species += [s for s in (*reaction["reactants"], *reaction["products"])]
+        species += [*reaction["reactants"], *reaction["products"]]
     species += [s for pair in outputs.values() for s in pair] + list(initial)
     return {"species": list(dict.fromkeys(species)), "reactions": reactions, "initial": initial,
-            "inputs": inputs, "outputs": outputs, "features": features}
+            "inputs": list(inputs), "outputs": outputs, "features": features}
 
 
 def reduce_network(network: dict) -> dict:
-    """Drop what cannot reach an output: reactions none of whose products matters (``s -> nothing``
-    included), products that matter to nothing, and species and initial amounts no longer used."""
-    live = {s for pair in network["outputs"].values() for s in pair}
-    changed = True
-    while changed:
-        changed = False
-        for reaction in network["reactions"]:
-            if any(p in live for p in reaction["products"]) and not set(reaction["reactants"]) <= live:
-                live |= set(reaction["reactants"])
-                changed = True
-    reactions = [{**r, "products": {p: c for p, c in r["products"].items() if p in live}}
-                 for r in network["reactions"] if any(p in live for p in r["products"])]
-    initial = {s: v for s, v in network["initial"].items() if s in live}
+    """Fold unimolecular reactions away and drop what cannot reach an output (module docstring).
+
+    Reactions must be listed feed-forward (each after those producing its reactants), as
+    `compile_network` lists them; the order of what is left is kept.
+    """
+    keep = set(network["inputs"]) | {s for pair in network["outputs"].values() for s in pair}
+    consumers: dict[str, int] = {}
+    for reaction in network["reactions"]:
+        for s in reaction["reactants"]:
+            consumers[s] = consumers.get(s, 0) + 1
+    expansion: dict[str, dict[str, float]] = {}  # folded species -> what it becomes
+    for reaction in reversed(network["reactions"]):
+        (s, count), *others = reaction["reactants"].items()
+        if not others and count == 1 and s not in keep and consumers[s] == 1:
+            expansion[s] = _expand(reaction["products"], expansion)
+    reactions = [{**r, "products": _expand(r["products"], expansion)} for r in network["reactions"]
+                 if not (len(r["reactants"]) == 1 and next(iter(r["reactants"])) in expansion)]
+    initial = _expand(network["initial"], expansion)
+    live = set(keep - set(network["inputs"]))
+    for reaction in reversed(reactions):
+        if live & set(reaction["products"]):
+            live |= set(reaction["reactants"])
+    reactions = [{**r, "products": {s: c for s, c in r["products"].items() if s in live}}
+                 for r in reactions if live & set(r["products"])]
+    initial = {s: v for s, v in initial.items() if s in live}
     return _finish(reactions, initial, network["inputs"], network["outputs"], network["features"])
 
 
-def _start(network: dict, features: np.ndarray) -> dict[str, float]:
-    if features.shape != (len(network["inputs"]),) or (features < 0).any():
-        raise DnanetError(f"expected {len(network['inputs'])} non-negative input concentrations, got shape {features.shape}")
-    amounts = {s: 0.0 for s in network["species"]}
-    amounts.update(network["initial"])
-    amounts.update(zip(network["inputs"], map(float, features)))
-    return amounts
-
-
-def fire_in_order(network: dict, features: np.ndarray) -> np.ndarray:
-    """Run each reaction to completion, in the listed order: outputs float64 ``(n_classes,)``
-    (pos - neg) for input concentrations `features` ``(n_inputs,)``."""
-    amounts = _start(network, features)
-    for reaction in network["reactions"]:
-        extent = min(amounts[s] / count for s, count in reaction["reactants"].items())
-        for s, count in reaction["reactants"].items():
-            amounts[s] -= count * extent
-        for s, count in reaction["products"].items():
-            amounts[s] += count * extent
-    return np.array([amounts[p] - amounts[n] for p, n in network["outputs"].values()])
-
-
-def ode_steady_state(network: dict, features: np.ndarray, t_end: float = 1e6) -> np.ndarray:
-    """Mass-action kinetics of all reactions at once, integrated (scipy LSODA) to `t_end`: the
-    outputs float64 ``(n_classes,)`` near the steady state."""
-    from scipy.integrate import solve_ivp
-
-    index = {s: i for i, s in enumerate(network["species"])}
-    start = _start(network, features)
-    y0 = np.array([start[s] for s in network["species"]])
-    stoich = np.zeros((len(network["reactions"]), len(index)))
-    width = max(sum(r["reactants"].values()) for r in network["reactions"])
-    slots = np.full((len(network["reactions"]), width), len(index))  # (R, width); len(index) = the constant 1
-    rates = np.array([r["rate"] for r in network["reactions"]])
-    for r, reaction in enumerate(network["reactions"]):
-        taken = [index[s] for s, c in reaction["reactants"].items() for _ in range(c)]
-        slots[r, : len(taken)] = taken
-        for s, c in reaction["reactants"].items():
-            stoich[r, index[s]] -= c
-        for s, c in reaction["products"].items():
-            stoich[r, index[s]] += c
-
-    def derivative(_, y):
-        padded = np.append(np.clip(y, 0, None), 1.0)
-        return (rates * padded[slots].prod(1)) @ stoich
-
-    solution = solve_ivp(derivative, (0, t_end), y0, method="LSODA", rtol=1e-9, atol=1e-12)
-    final = dict(zip(network["species"], solution.y[:, -1]))
-    return np.array([final[p] - final[n] for p, n in network["outputs"].values()])
+def _expand(amounts: dict, expansion: dict[str, dict]) -> dict:
+    """{species: amount} with every folded species replaced by (amount x) its expansion."""
+    result: dict = {}
+    for s, amount in amounts.items():
+        for target, count in expansion.get(s, {s: 1}).items():
+            result[target] = result.get(target, 0) + amount * count
+    return result
 
 
 def network_text(network: dict) -> str:
     """One line per reaction (``A + B -> C``), then the initial amounts, inputs and outputs."""
     side = lambda terms: " + ".join(f"{c} {s}" if c != 1 else s for s, c in terms.items()) or "0"
     lines = [f"{side(r['reactants'])} -> {side(r['products'])}" for r in network["reactions"]]
-    lines += [f"initial {s} = {v:.6g}" for s, v in network["initial"].items()]
+    lines += [f"initial {s} = {v!r}" for s, v in network["initial"].items()]
     lines.append("inputs " + " ".join(network["inputs"]))
     lines += [f"output {name} = {p} - {n}" for name, (p, n) in network["outputs"].items()]
     return "\n".join(lines) + "\n"
 
 
-def verify_network(network: dict, model, codes, ode_records: int) -> tuple[float, float]:
-    """Compare the network with `model` (a float64 `TernaryMLP`) on codes uint8 ``(N, L)``: the
-    largest |difference| of the outputs firing in order (all N records) and at the ODE steady
-    state (the first `ode_records`), as (ordered, kinetic); kinetic is 0 when none is run."""
+def load_network(path) -> dict:
+    """Read and check a network JSON file (`dnanet crn export`); one-line errors name the problem."""
+    import json
+
+    try:
+        network = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DnanetError(f"{path}: not a JSON file ({error})") from None
+    problem = _network_problem(network)
+    if problem:
+        raise DnanetError(f"{path}: not a reaction network from `dnanet crn export`: {problem}")
+    return network
+
+
+def _network_problem(network) -> str | None:
+    """What is wrong with a network dict's structure, or None."""
+    keys = ("species", "reactions", "initial", "inputs", "outputs", "features")
+    if not isinstance(network, dict) or any(key not in network for key in keys):
+        return "expected an object with the keys " + ", ".join(keys)
+    species = network["species"]
+    if not isinstance(species, list) or not all(isinstance(s, str) for s in species) or len(set(species)) < len(species):
+        return "'species' must be a list of distinct names"
+    known, number = set(species), (int, float)
+    for i, r in enumerate(network["reactions"] if isinstance(network["reactions"], list) else [None]):
+        sides = [r.get("reactants"), r.get("products")] if isinstance(r, dict) else [None, None]
+        if not all(isinstance(side, dict) and all(s in known and type(c) is int and c > 0 for s, c in side.items())
+                   for side in sides) or not sides[0]:
+            return f"reaction {i}: 'reactants' (not empty) and 'products' must map listed species to positive whole counts"
+        if not isinstance(r.get("rate"), number) or isinstance(r.get("rate"), bool) or not r["rate"] > 0:
+            return f"reaction {i}: 'rate' must be a positive number"
+    initial, inputs, outputs = network["initial"], network["inputs"], network["outputs"]
+    if not isinstance(initial, dict) or not all(s in known and isinstance(v, number) and not isinstance(v, bool)
+                                               and v >= 0 for s, v in initial.items()):
+        return "'initial' must map listed species to non-negative numbers"
+    if not isinstance(inputs, list) or not inputs or not all(s in known and s not in initial for s in inputs):
+        return "'inputs' must list species without an initial amount"
+    if not isinstance(outputs, dict) or not outputs or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(s in known for s in pair) for pair in outputs.values()):
+        return "'outputs' must map each class to [positive species, negative species]"
+    return None
+
+
+def network_features(network: dict, codes):
+    """Codes uint8 ``(N, L)`` -> the input amounts float64 ``(N, n_inputs)`` that the network's
+    ``features`` entry describes (k-mer counts or frequencies, `feature_definition`)."""
     import torch
 
-    if network.get("features", {}).get("k") != model.k or len(network.get("inputs", [])) != model.n_features:
-        raise DnanetError(f"the network's inputs do not match the run's {model.n_features} {model.k}-mer features")
-    if len(network.get("outputs", {})) != model.head.out_features:
-        raise DnanetError(f"the network has {len(network.get('outputs', {}))} outputs, the run {model.head.out_features}")
-    with torch.no_grad():
-        features = model.features(codes)  # (N, 4**k) float64
-        expected = model.head(model.embed_features(features)).numpy()  # (N, n_classes)
-    features = features.numpy()
-    ordered = max(float(np.abs(fire_in_order(network, f) - e).max()) for f, e in zip(features, expected))
-    kinetic = max([float(np.abs(ode_steady_state(network, f) - e).max())
-                   for f, e in zip(features[:ode_records], expected[:ode_records])], default=0.0)
-    return ordered, kinetic
+    from dnanet.models.ternary_mlp import kmer_features
+
+    spec = network["features"]
+    kind, k, stride = (spec.get(key) if isinstance(spec, dict) else None for key in ("kind", "k", "stride"))
+    if kind not in ("kmer_count", "kmer_frequency") or not isinstance(k, int) or not isinstance(stride, int) \
+            or not 1 <= k <= 8 or stride < 1 or 4**k != len(network["inputs"]):
+        raise DnanetError("its 'features' entry does not say how to compute the inputs from a sequence "
+                          "(expected kind kmer_count or kmer_frequency, k and stride, one input per k-mer)")
+    return kmer_features(torch.as_tensor(codes), k, stride, kind.removeprefix("kmer_"), torch.float64).numpy()

@@ -1,13 +1,18 @@
-"""A multilayer perceptron with ternary weights over k-mer frequencies: small enough to compile
-into a chemical reaction network (`dnanet.crn`).
+"""A multilayer perceptron with ternary weights over k-mer counts: small enough to compile into a
+chemical reaction network (`dnanet.crn`).
 
-Features are non-negative: each k-mer's count divided by the number of valid k-mer windows of
-the sequence (windows with an unknown base or padding are not counted; the onehot encoder means
-k = 1, base frequencies). Every weight is ternarised in the forward pass to -1, 0 or +1
-(``sign(w)`` where ``|w| > 0.5``, else 0) with a straight-through gradient; biases stay real.
+Features are non-negative, one per k-mer, in k-mer id order (``AAA, AAC, ..., TTT``): with
+``features: count`` the number of times the k-mer occurs in the sequence (windows of ``k`` bases
+every ``stride`` bases, from the start; a window with an unknown base or past the end is not
+counted); with ``features: frequency`` that count divided by the number of counted windows. The
+onehot encoder means k = 1 (base counts). Every weight is ternarised in the forward pass to -1, 0
+or +1 (``sign(w)`` where ``|w| > 0.5``, else 0) with a straight-through gradient; biases stay real.
+``ternary: false`` keeps float weights instead: the float MLP on identical features, for comparison.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import nn
@@ -25,50 +30,68 @@ def ternarise(weight: torch.Tensor) -> torch.Tensor:
     return weight + (hard - weight).detach()
 
 
+def kmer_features(codes: torch.Tensor, k: int, stride: int, kind: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Codes uint8 ``(N, L)`` -> k-mer counts (``kind="count"``) or frequencies (``"frequency"``:
+    counts over the number of counted windows, 0 for a sequence without one), ``(N, 4**k)``."""
+    n_kmers = 4**k
+    ids = kmer_ids(codes, k, stride)  # (N, W); ids >= 4**k are unknown/padding
+    valid = ids < n_kmers
+    counts = torch.zeros(ids.shape[0], n_kmers + 1, device=codes.device, dtype=dtype)
+    counts.scatter_add_(1, torch.where(valid, ids, n_kmers), torch.ones_like(ids, dtype=dtype))
+    counts = counts[:, :n_kmers]
+    return counts if kind == "count" else counts / valid.sum(1, keepdim=True).clamp(min=1)
+
+
 class TernaryLinear(nn.Linear):
-    """``nn.Linear`` whose weight is ternarised in the forward pass (real bias); weights start U(-1, 1)."""
+    """``nn.Linear`` whose weight is ternarised in the forward pass (real bias); weights start
+    U(-1, 1). With ``ternary=False`` it is a plain ``nn.Linear`` (default initialisation)."""
+
+    def __init__(self, in_features: int, out_features: int, ternary: bool = True):
+        self.ternary = ternary
+        super().__init__(in_features, out_features)
 
     def reset_parameters(self) -> None:
+        if not self.ternary:
+            return super().reset_parameters()
         nn.init.uniform_(self.weight, -1.0, 1.0)
         nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, ternarise(self.weight), self.bias)
+        return F.linear(x, ternarise(self.weight) if self.ternary else self.weight, self.bias)
 
     def ternary_weight(self) -> torch.Tensor:
-        """The weight as used, int64 ``(out, in)`` in {-1, 0, 1}."""
+        """The weight as used, int64 ``(out, in)`` in {-1, 0, 1} (ternary layers only)."""
         return ternarise(self.weight.detach()).round().long()
 
 
 class TernaryMLP(SequenceModel):
-    """k-mer frequencies ``(N, 4**k)`` -> ``layers`` ternary ReLU layers of ``hidden`` units (the
-    embedding) -> a ternary linear head. ``embed(codes (N, L)) -> (N, hidden)``."""
+    """k-mer features ``(N, 4**k)`` -> ``layers`` ReLU layers of ``hidden`` units (the embedding)
+    -> a linear head; every weight ternary unless ``ternary=False``.
+    ``embed(codes (N, L)) -> (N, hidden)``."""
 
     def __init__(self, n_outputs: int, encoder: str = "kmer", k: int = 3, stride: int = 1,
-                 hidden: int = 16, layers: int = 1):
+                 hidden: int = 16, layers: int = 1, features: Literal["count", "frequency"] = "frequency",
+                 ternary: bool = True):
         super().__init__()
         if hidden < 1 or layers < 1:
             raise ValueError("ternary_mlp: hidden and layers must be at least 1")
         if encoder not in ("onehot", "kmer"):
             raise ValueError(f"unknown encoder '{encoder}'; valid encoders: onehot, kmer")
+        if features not in ("count", "frequency"):
+            raise ValueError(f"ternary_mlp: features must be count or frequency, got {features!r}")
         self.k, self.stride = (1, 1) if encoder == "onehot" else (k, stride)
-        self.n_features = 4**self.k
+        self.n_features, self.feature_kind, self.ternary = 4**self.k, features, ternary
         sizes = [self.n_features] + [hidden] * layers
-        self.layers = nn.ModuleList(TernaryLinear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.layers = nn.ModuleList(TernaryLinear(a, b, ternary) for a, b in zip(sizes, sizes[1:]))
         self.embedding_dim = hidden
-        self.head = TernaryLinear(hidden, n_outputs)
+        self.head = TernaryLinear(hidden, n_outputs, ternary)
 
     def features(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes uint8 ``(N, L)`` -> k-mer frequencies float32 ``(N, 4**k)`` (rows sum to 1, or 0
-        for a sequence without a valid k-mer)."""
-        ids = kmer_ids(codes, self.k, self.stride)  # (N, W); ids >= 4**k are unknown/padding
-        valid = ids < self.n_features
-        counts = torch.zeros(ids.shape[0], self.n_features + 1, device=codes.device, dtype=self.head.weight.dtype)
-        counts.scatter_add_(1, torch.where(valid, ids, self.n_features), torch.ones_like(ids, dtype=counts.dtype))
-        return counts[:, : self.n_features] / valid.sum(1, keepdim=True).clamp(min=1)
+        """Codes uint8 ``(N, L)`` -> k-mer counts or frequencies ``(N, 4**k)`` in the head's dtype."""
+        return kmer_features(codes, self.k, self.stride, self.feature_kind, self.head.weight.dtype)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes uint8 ``(N, L)`` -> the last hidden layer's ReLU output float32 ``(N, hidden)``."""
+        """Codes uint8 ``(N, L)`` -> the last hidden layer's ReLU output ``(N, hidden)``."""
         return self.embed_features(self.features(codes))
 
     def embed_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,3 +99,7 @@ class TernaryMLP(SequenceModel):
         for layer in self.layers:
             x = torch.relu(layer(x))
         return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(N, 4**k)`` -> raw outputs (logits) ``(N, n_outputs)``: what the network computes."""
+        return self.head(self.embed_features(x))
