@@ -15,7 +15,10 @@ class CNN(SequenceModel):
     embedded k-mers.
 
     ``first_kernel`` should span a motif (15 covers most transcription-factor sites); later
-    blocks (``kernel`` wide, after pooling by ``pool``) combine motifs over a wider range.
+    blocks (``kernel`` wide, after pooling by ``pool``) combine motifs over a wider range. The last
+    block is pooled globally (masked mean + max) and, with ``position_bins`` > 0, also by its max
+    within that many equal stretches of each sequence, so where a signal sits is kept (promoters
+    aligned on their start site, CLIP sites centred on the binding site).
     ``embed(codes (N, L)) -> (N, hidden)``.
     """
 
