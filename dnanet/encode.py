@@ -96,6 +96,12 @@ def kmer_ids(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
     return torch.where((windows == PAD).any(-1), 4**k + 1, ids)
 
 
+def reverse_complement_ids(k: int) -> np.ndarray:
+    """int64 ``(4**k,)``: the id of each k-mer's reverse complement (ids as in `kmer_ids`)."""
+    digits = (np.arange(4**k)[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4**k, k)
+    return ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
+
+
 def reverse_complement(codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse complement of padded codes ``(N, L)``: each sequence's first ``lengths[i]`` codes
     are reversed and complemented, padding stays at the end. Applying it twice is the identity."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnanet.data import SequenceSet
-from dnanet.encode import T
+from dnanet.encode import T, reverse_complement_ids
 
 SKEW_K = 3  # odd, so no k-mer is its own reverse complement
 ORIENTED_EXCESS_SKEW = 0.02
@@ -57,13 +57,6 @@ def kmer_counts(sequences: SequenceSet, k: int = SKEW_K) -> np.ndarray:
     known = (windows <= T).all(1)
     ids = windows[inside & known] @ (4 ** np.arange(k - 1, -1, -1))
     return np.bincount(ids, minlength=4**k)
-
-
-def reverse_complement_ids(k: int) -> np.ndarray:
-    """int64 ``(4**k,)``: the id of each k-mer's reverse complement."""
-    ids = np.arange(4**k)
-    digits = (ids[:, None] // 4 ** np.arange(k)) % 4  # (4**k, k), last base first
-    return ((3 - digits) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
 
 
 def excess_skew(counts: np.ndarray, k: int = SKEW_K) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dnanet.cli import app
-from dnanet.encode import PAD, sequences_to_codes
+from dnanet.encode import PAD, reverse_complement_ids, sequences_to_codes
 from dnanet.models import build_model
 from dnanet.motifs import cluster, scores, shuffle
 from dnanet.motifs.attention import attention_scores
@@ -38,7 +38,7 @@ def test_spread_windows_gives_each_base_score_over_k():
 
 
 def test_kmer_reverse_complement_ids():
-    rc = cluster.reverse_complement_ids(3)
+    rc = reverse_complement_ids(3)
     assert cluster.kmer_string(int(rc[0]), 3) == "TTT"  # AAA -> TTT
     assert rc[int("012", 4)] == int("123", 4)  # ACG -> CGT
 

@@ -8,9 +8,9 @@ import torch
 
 from dnanet.cli import app
 from dnanet.data import LabelledInput, SequenceSet, read_labelled
-from dnanet.encode import reverse_complement
+from dnanet.encode import reverse_complement, reverse_complement_ids
 from dnanet.examples import training_inputs
-from dnanet.strand import excess_skew, kmer_counts, reverse_complement_ids, strand_test
+from dnanet.strand import excess_skew, kmer_counts, strand_test
 from tests.test_train import sequence_set
 
 PUM2 = Path(__file__).parent / "data" / "pum2"  # real RNA CLIP sites (see its SOURCE.txt)

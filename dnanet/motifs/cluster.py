@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom
 
-from dnanet.encode import PAD
+from dnanet.encode import PAD, reverse_complement_ids
 
 COMPLEMENT = np.array([3, 2, 1, 0, 4, PAD], dtype=np.uint8)
 
@@ -42,12 +42,6 @@ def kmer_table(regions: np.ndarray, k: int) -> np.ndarray:
     windows = np.lib.stride_tricks.sliding_window_view(regions.astype(np.int64), k, axis=1)  # (S, W, k)
     ids = (np.minimum(windows, 3) * 4 ** np.arange(k - 1, -1, -1)).sum(-1)
     return np.where((windows <= 3).all(-1), ids, -1)
-
-
-def reverse_complement_ids(k: int) -> np.ndarray:
-    """``(4**k,)``: the id of each k-mer's reverse complement."""
-    digits = (np.arange(4**k)[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4**k, k)
-    return ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
 
 
 def presence(ids: np.ndarray, canonical: np.ndarray) -> np.ndarray:
