@@ -179,7 +179,12 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
                 "targets": torch.from_numpy(sequences.targets[indices])}
 
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate,
+    size = len(sampler) if sampler is not None else len(sequences)
+    training = shuffle or sampler is not None
+    # A training batch of one record has no batch statistics (batch norm refuses it): drop it; a
+    # different record is left out each epoch, since the order is shuffled.
+    drop_last = training and size > batch_size and size % batch_size == 1
+    return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate, drop_last=drop_last,
                       shuffle=shuffle and sampler is None, sampler=sampler, generator=generator)
 
 

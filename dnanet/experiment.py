@@ -23,6 +23,7 @@ from dnanet.data import SequenceSet, make_loader, split_indices
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
+from dnanet.learning import check_learning
 from dnanet.models import build_model
 from dnanet.runs import atomic_directory, save_model, write_json
 from dnanet.strand import strand_test
@@ -65,13 +66,18 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     train_set = sequences.subset(train_idx)
     train_config, strand = resolve_strand(config.train, train_set, task)
     train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
-    val_loader = make_loader(sequences.subset(val_idx), batch_size)
+    validation = sequences.subset(val_idx)
+    val_loader = make_loader(validation, batch_size)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     history = fit(model, train_loader, val_loader, train_config, task, seed, weights, show_progress)
-    test = sequences.subset(test_idx)
     rc_average = train_config.reverse_complement
-    batches = ((batch["codes"], batch["lengths"]) for batch in make_loader(test, batch_size))
-    test_metrics = task_metrics(task, test.targets, predict(model, batches, rc_average, activate=task.activate))
+    learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
+        predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),
+        torch.from_numpy(validation.targets))
+    test = sequences.subset(test_idx)
+    test_metrics = task_metrics(task, test.targets, predict(model, _batches(test, batch_size), rc_average,
+                                                            activate=task.activate))
+    test_metrics.update(learned=learning.learned, learning=learning.to_dict())
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
         "task": task.to_dict(),
@@ -83,10 +89,17 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "inputs": inputs,
         "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
+        "learned": learning.learned,
+        "learning": learning.to_dict(),
         "versions": {"dnanet": dnanet.__version__, "torch": torch.__version__, "python": platform.python_version()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return TrainingResult(model, history, test_metrics, description)
+
+
+def _batches(sequences: SequenceSet, batch_size: int):
+    """(codes, lengths) batches of a set, in order, for `predict`."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size))
 
 
 def resolve_strand(train: TrainConfig, train_set: SequenceSet, task: Task) -> tuple[TrainConfig, dict]:

@@ -28,7 +28,8 @@ from dnanet.models import MODELS, build_model
 RUN_FORMAT = "dnanet-run"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2
+OLDEST_FORMAT = {"cnn": 2, "lstm": 2}  # format 2 changed their dense readouts (models.layers.dense_readout)
 
 
 def check_output_path(path: Path, overwrite: bool, is_dir: bool) -> None:
@@ -120,6 +121,10 @@ def load_run(folder: str | Path, device: torch.device | str = "cpu") -> tuple[nn
     spec = description["model"]
     if spec.get("name") not in MODELS:
         raise DnanetError(f"{folder}/model.json: unknown model '{spec.get('name')}'; valid models: {', '.join(MODELS)}")
+    version = description.get("format_version", 1)
+    if isinstance(version, int) and version < OLDEST_FORMAT.get(spec["name"], 1):
+        raise DnanetError(f"{folder}: made by an older dnanet (run format {version}); its {spec['name']} layers "
+                          f"have changed since (run format {RUN_FORMAT_VERSION}): train it again")
     try:
         model = build_model(spec["name"], len(description["classes"]), spec["arguments"])
         model.load_state_dict(load_file(str(weights_path)))

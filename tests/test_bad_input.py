@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import random
 import shutil
 from pathlib import Path
@@ -451,6 +452,17 @@ def test_corrupt_model_json(tmp_path, tiny_run, bound_fa):
     (run / "model.json").write_text(text[: len(text) // 2])
     out = tmp_path / "predictions.tsv"
     assert_user_error(invoke("predict", run, bound_fa, "--out", out), out, f"{run / 'model.json'}: not valid JSON")
+
+
+def test_cnn_run_from_before_the_readout_change_is_refused(tmp_path, tiny_run, bound_fa):
+    """Its weights would load into the new layers and silently predict differently."""
+    run = tmp_path / "run_copy"
+    shutil.copytree(tiny_run, run)
+    description = json.loads((run / "model.json").read_text())
+    (run / "model.json").write_text(json.dumps({**description, "format_version": 1}))
+    out = tmp_path / "predictions.tsv"
+    assert_user_error(invoke("predict", run, bound_fa, "--out", out), out,
+                      f"{run}: made by an older dnanet (run format 1); its cnn layers have changed", "train it again")
 
 
 # --- output paths -----------------------------------------------------------------------

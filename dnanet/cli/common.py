@@ -65,6 +65,14 @@ def print_error(kind: str, message: str) -> None:
     err.print(f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
 
 
+def warn_if_not_learned(description: dict, what: str) -> None:
+    """One warning line when a run's model.json says its model did not learn (`dnanet.learning`)."""
+    if description.get("learned", True) is False:
+        reason = description.get("learning", {}).get("message", "")
+        err.print(f"[yellow]warning:[/yellow] {escape(what)}: the model did not learn: {escape(reason)}",
+                  highlight=False, soft_wrap=True)
+
+
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
     """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name does."""
     from dnanet.data import LabelledInput

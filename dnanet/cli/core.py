@@ -11,7 +11,7 @@ import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
                                ThreadsOption, app, err, out_console, parse_inputs, read_labelled_inputs,
-                               setup_torch, user_errors)
+                               setup_torch, user_errors, warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -66,7 +66,8 @@ def train(
               + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else ""), highlight=False)
     write_run(out, result, overwrite)
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
-    err.print(f"run written to {out}")
+    warn_if_not_learned(result.description, str(out))
+    err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"))
 
 
 @app.command()
@@ -103,10 +104,13 @@ def evaluate(
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
     outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
     metrics = task_metrics(the_task, sequences.targets, outputs)
+    if "learned" in description:
+        metrics["learned"] = description["learned"]
     if out is not None:
         with atomic_file(out) as temporary:
             write_json(temporary, metrics)
     out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
+    warn_if_not_learned(description, str(run))
 
 
 @app.command()
@@ -134,6 +138,7 @@ def predict(
     from dnanet.tasks import Task
 
     model, description = load_run(run, setup_torch(threads, device))
+    warn_if_not_learned(description, str(run))
     the_task = Task.from_dict(description["task"])
     paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
     arguments = (model, the_task, paths, batch_size, description["reverse_complement_average"])

@@ -9,7 +9,8 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors,
+                               warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 PLOT_SAMPLE = 20_000
@@ -56,7 +57,8 @@ def embed(
     check_output_format(out)
     if plot is not None and plot.suffix.lower() != ".png":
         raise DnanetError(f"{plot}: --plot writes a PNG; name it .png")
-    model, _ = load_run(run, setup_torch(threads, device))
+    model, description = load_run(run, setup_torch(threads, device))
+    warn_if_not_learned(description, str(run))
     check_representation(model, layer, pool)
     parsed = parse_inputs(inputs, heldout_inputs)
     sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])

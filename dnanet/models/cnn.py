@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnanet.models.layers import (SequenceInput, SequenceModel, linear_head, masked_bin_max, masked_max_pool,
-                                  masked_mean_max)
+from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_bin_max,
+                                  masked_max_pool, masked_mean_max)
 
 
 class CNN(SequenceModel):
@@ -37,7 +37,7 @@ class CNN(SequenceModel):
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)
         self.position_bins = position_bins
-        self.dense = nn.Sequential(nn.Linear((2 + position_bins) * channels, hidden), nn.ReLU())
+        self.dense = dense_readout((2 + position_bins) * channels, hidden)
         self.embedding_dim = hidden
         self.head = linear_head(hidden, n_outputs, dropout)
 

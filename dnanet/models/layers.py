@@ -106,6 +106,25 @@ class SequenceModel(nn.Module):
         return self.head(self.embed(codes))
 
 
+def dense_readout(in_features: int, hidden: int, batch_norm: bool = False) -> nn.Module:
+    """Pooled features ``(N, in_features)`` -> the embedding ``(N, hidden)``: a linear layer, then
+    LeakyReLU (slope 0.01), or with `batch_norm` batch norm then ReLU.
+
+    Either way no unit can die for good. Pooled ReLU features are all positive, so AdamW, which
+    moves every weight by about the learning rate per step, shifts a unit's pre-activation by
+    about lr x (sum of its inputs): with a plain ReLU and 1,280 inputs (CNN, 8 position bins)
+    every unit went below zero within the warm-up on a weak-motif set, every gradient became
+    exactly 0 and the loss stayed at the class prior. A leaky unit keeps a gradient; batch norm
+    re-centres each unit on the batch. Measured on planted 3-class sets (2-4 seeds, on a GPU; test accuracy,
+    weak / strong motifs, Bayes-optimal 0.74 / 0.89): CNN with ReLU 0.33 / 0.86, batch norm
+    0.62 / 0.80, LeakyReLU 0.69 / 0.86; LSTM with ReLU 0.72 / 0.77, batch norm 0.66 / 0.85,
+    LeakyReLU 0.72 / 0.76 (one seed stopped early on a plateau with one motif learned).
+    """
+    if batch_norm:
+        return nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.LeakyReLU(0.01))
+
+
 def linear_head(embedding_dim: int, n_outputs: int, dropout: float) -> nn.Module:
     """The head every model uses: dropout, then one linear layer from the embedding to outputs."""
     return nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, n_outputs))

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dnanet.models.layers import (SequenceInput, SequenceModel, linear_head, masked_max_pool,
+from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_max_pool,
                                   masked_mean_max, prefix_mask)
 
 
@@ -38,7 +38,7 @@ class LSTM(SequenceModel):
         self.pool, self.dropout = pool, nn.Dropout(dropout)
         self.lstm = nn.LSTM(features, lstm_size, num_layers=layers, batch_first=True, bidirectional=True,
                             dropout=dropout if layers > 1 else 0.0)
-        self.dense = nn.Sequential(nn.Linear(4 * lstm_size, hidden), nn.ReLU())
+        self.dense = dense_readout(4 * lstm_size, hidden, batch_norm=True)
         self.embedding_dim = hidden
         self.head = linear_head(hidden, n_outputs, dropout)
 
