@@ -131,3 +131,126 @@ def test_bad_run_and_fasta_are_one_line_errors(runner, trained_run, tmp_path):
         result = runner.invoke(app, ["motifs", *arguments, "--out", str(tmp_path / "o"), "--quiet"])
         assert result.exit_code == 1 and message in result.output, result.output
         assert not (tmp_path / "o").exists()
+
+
+def test_class_weighted_attention_keeps_only_what_argues_for_the_class():
+    attention = torch.ones(1, 9)
+    gradient = torch.tensor([[0.0, 0.0, 1.0, 1.0, 1.0, 0.0, -3.0, -3.0, 0.0]])
+    weighted = scores.class_weighted_attention(attention, gradient, window=3)
+    assert torch.allclose(weighted, torch.tensor([[0.0, 1.0, 2.0, 3.0, 2.0, 0.0, 0.0, 0.0, 0.0]]))
+
+
+# Planted data sets: the truth is known, so each method must recover it.
+PLANTED = {"ctcf": "MA0139", "rest": "MA0138"}  # JASPAR CTCF and REST: distinct, ~20 bits each
+
+
+@pytest.fixture(scope="module")
+def planted_binary(tmp_path_factory) -> dict:
+    """A binary planted set: class ctcf carries two CTCF sites per sequence, class rest two REST sites."""
+    from dnanet.planted import jaspar_pwm, planted_set
+
+    folder = tmp_path_factory.mktemp("planted_binary")
+    pwms = {name: jaspar_pwm(matrix)[1] for name, matrix in PLANTED.items()}
+    return planted_set(pwms, 400, sites=2, none_class=False, seed=0).write_fasta(folder)
+
+
+def train_tiny(runner, fastas: dict, folder, model: str, epochs: int):
+    """A small model (a few seconds on one thread) trained on `fastas` ({class: path})."""
+    config = folder.parent / f"{model}.yaml"
+    config.write_text({"cnn": "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\n",
+                       "transformer": "model: {name: transformer, d_model: 32, heads: 2, layers: 1, ff_dim: 64}\n"
+                                      "train: {lr: 0.002}\n"}[model])
+    result = runner.invoke(app, ["train", *(f"{c}={p}" for c, p in fastas.items()), "-c", str(config), "--out",
+                                 str(folder), "--epochs", str(epochs), "--batch-size", "30", "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def read_tsv(path) -> list[dict]:
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+
+@pytest.mark.parametrize("model, method", [("cnn", "gradient_x_input"), ("transformer", "attention:rollout*gradient")])
+def test_binary_planted_set_gets_each_class_motif(runner, planted_binary, tmp_path, model, method):
+    run = train_tiny(runner, planted_binary, tmp_path / "run", model, epochs=12)
+    out = tmp_path / "motifs"
+    result = runner.invoke(app, ["motifs", str(run), *(f"{c}={p}" for c, p in planted_binary.items()),
+                                 "--out", str(out), "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    motifs, baseline = read_tsv(out / "motifs.tsv"), read_tsv(out / "baseline.tsv")
+    for class_name in PLANTED:
+        own = [m for m in motifs if m["class"] == class_name]
+        assert own and own[0]["method"] == method and float(own[0]["q"]) < 1e-10, (class_name, motifs)
+        planted_name = class_name.upper()
+        base = [m for m in baseline if m["class"] == class_name]
+        assert own[0]["best_match"].upper() == planted_name or base[0]["best_match"].upper() == planted_name
+    assert motifs[0]["best_match"].upper() in {"CTCF", "REST"}
+    lines = [line for line in result.output.splitlines() if line.startswith("model ")]
+    assert len(lines) == 2 and all("sequences with a seqlet" in line for line in lines)
+
+
+def test_baseline_finds_planted_motifs_without_a_model(planted_binary):
+    from dnanet.cli.common import read_labelled_inputs
+    from dnanet.motifs.baseline import discover_baseline
+    from dnanet.motifs.compare import jaspar_motifs
+    from dnanet.motifs.pipeline import MotifOptions, Pool, with_background
+
+    names = list(planted_binary)
+    records = read_labelled_inputs([f"{c}={p}" for c, p in planted_binary.items()], None, "id", ["label"], None)
+    targets = np.array([names.index(label[0]) for label in records.labels])
+    pool = with_background(Pool(records.ids, records.flat, records.offsets, targets), MotifOptions())
+    found, reports = discover_baseline(names, pool, MotifOptions(), jaspar_motifs())
+    for class_name in names:
+        top = next(m for m in found if m.class_name == class_name)
+        assert top.match.name.upper() == class_name.upper() and top.q < 1e-10 and top.id.startswith("B")
+        assert top.with_site_class > 0.8 * top.n_class and top.with_site_background < 0.2 * top.n_background
+    assert [r.class_name for r in reports] == names and all(r.motifs >= 1 and r.source == "baseline" for r in reports)
+
+
+def test_classes_tsv_explains_an_empty_class(runner, tmp_path):
+    from dnanet.planted import jaspar_pwm, planted_set
+
+    fastas = planted_set({"ctcf": jaspar_pwm("MA0139")[1]}, 300, none_class=True, seed=1).write_fasta(tmp_path / "fa")
+    run = train_tiny(runner, fastas, tmp_path / "run", "cnn", epochs=12)
+    out = tmp_path / "motifs"
+    result = runner.invoke(app, ["motifs", str(run), *(f"{c}={p}" for c, p in fastas.items()), "--out", str(out),
+                                 "--quiet", "--threads", "1", "--no-compare"])
+    assert result.exit_code == 0, result.output
+    reports = {(r["source"], r["class"]): r for r in read_tsv(out / "classes.tsv")}
+    assert set(reports) == {(s, c) for s in ("model", "baseline") for c in ("none", "ctcf")}
+    assert int(reports["model", "ctcf"]["motifs"]) >= 1 and int(reports["baseline", "ctcf"]["motifs"]) >= 1
+    for source in ("model", "baseline"):  # the motif-free class: nothing kept, and the reason says why
+        empty = reports[source, "none"]
+        assert empty["motifs"] == "0" and int(empty["sequences"]) == 300, empty
+        if int(empty["candidate_pwms"]) == 0:  # none found: the search says where it stopped
+            assert empty["clustering_stopped"] in ("too_few_seqlets", "no_enriched_kmer", "too_few_sites")
+        else:  # found but dropped: every candidate is accounted for
+            dropped = int(empty["dropped_not_enriched"]) + int(empty["dropped_same_sites"])
+            assert dropped == int(empty["candidate_pwms"]) and "dropped" in empty["explanation"]
+        assert f"{source} none: " in result.output and empty["explanation"] in " ".join(result.output.split())
+    assert "Classes: seqlets, candidate PWMs, dropped motifs" in (out / "summary.html").read_text()
+    assert all(row["class"] == "ctcf" for row in read_tsv(out / "motifs.tsv"))
+
+
+def test_a_run_that_did_not_learn_is_flagged_and_still_gets_the_baseline(runner, trained_run, tmp_path):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    description = json.loads((run / "model.json").read_text())
+    description.update(learned=False, learning={"learned": False, "message": "validation loss 0.69 is chance"})
+    (run / "model.json").write_text(json.dumps(description))
+    out = tmp_path / "motifs"
+    result = runner.invoke(app, ["motifs", str(run), "--out", str(out), "--quiet", "--threads", "1",
+                                 "--no-compare", "--class", "bound"])
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "did not learn (validation loss 0.69 is chance)" in warning[0]
+    summary = (out / "summary.html").read_text()
+    assert "did not learn (validation loss 0.69 is chance)" in summary and "Baseline" in summary
+    assert read_tsv(out / "baseline.tsv")[0]["class"] == "bound" and (out / "baseline.meme").exists()
+    result = runner.invoke(app, ["motifs", str(trained_run), "--out", str(tmp_path / "o2"), "--quiet", "--threads",
+                                 "1", "--no-compare", "--class", "bound", "--no-baseline"])
+    assert result.exit_code == 0 and "warning" not in result.output and not (tmp_path / "o2" / "baseline.tsv").exists()

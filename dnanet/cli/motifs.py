@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from rich.markup import escape
+
 from dnanet.cli.common import DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors
 from dnanet.errors import DnanetError
 
@@ -20,10 +22,11 @@ def motifs(
                                        "class is the file name or CLASS=PATH and must be one of the run's classes. "
                                        "Default: the bundled CTCF example.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to create: motifs.meme, motifs.tsv, sites.tsv, "
-                             "logos/<motif>.png, summary.html."),
+                             "classes.tsv, baseline.meme, baseline.tsv, logos/<motif>.png, summary.html."),
     method: str = typer.Option("auto", help="Per-base scores: auto (attention for a transformer, else gradient), "
-                               "attention, gradient (gradient x input) or ism (in-silico mutagenesis; 3L passes "
-                               "per sequence, slow). A model without attention falls back to gradient."),
+                               "attention (weighted toward each class by its gradient x input), gradient (gradient x "
+                               "input) or ism (in-silico mutagenesis; 3L passes per sequence, slow). A model without "
+                               "attention falls back to gradient."),
     aggregation: str = typer.Option("rollout", help="Attention reduction: rollout (attention rollout through all "
                                     "layers, [CLS] row), cls (last layer's [CLS] row, heads averaged) or mean "
                                     "(attention received, mean over layers and heads)."),
@@ -32,6 +35,11 @@ def motifs(
     class_name: Optional[List[str]] = typer.Option(None, "--class", help="Find motifs for this class only; repeat "
                                                    "for several (default: every class, each against the rest)."),
     max_motifs: int = typer.Option(8, min=1, help="Most motifs per class."),
+    max_q: float = typer.Option(0.05, "--max-q", min=0.0, max=1.0, help="Drop motifs whose enrichment q-value "
+                                "(Benjamini-Hochberg) is higher: not enriched in the class."),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the model-free baseline (discriminative "
+                                     "k-mer motifs of each class's whole sequences against the background: "
+                                     "baseline.tsv, baseline.meme)."),
     motif_db: Optional[Path] = typer.Option(None, "--motif-db", help="MEME-format file of known motifs (default: "
                                             "JASPAR2024 CORE vertebrates, bundled with pyjaspar)."),
     no_compare: bool = typer.Option(False, "--no-compare", help="Skip the comparison with known motifs."),
@@ -44,18 +52,22 @@ def motifs(
 ):
     """Find the sequence motifs that drive a model's predictions, and name them.
 
-    Per-base scores (attention or attributions) -> high-scoring windows of each class ->
-    PWMs (reverse complements merged) -> enrichment against the background (Fisher's exact test,
-    Benjamini-Hochberg q) -> faithfulness (drop in class probability when sites are shuffled) ->
-    TomTom against JASPAR. Motifs are ranked by enrichment p-value.
+    Per-base scores toward each class (attributions, or attention weighted by the class's
+    attributions) -> high-scoring windows of each class -> PWMs (reverse complements merged) ->
+    enrichment against the background (Fisher's exact test, Benjamini-Hochberg q) ->
+    faithfulness (drop in class probability when sites are shuffled) -> TomTom against JASPAR.
+    Motifs are ranked by enrichment p-value. One line per class says how many sequences had a
+    seqlet, how many candidate PWMs were found and why motifs were dropped (classes.tsv). A
+    model-free baseline (k-mers enriched in the class's whole sequences) runs beside it.
 
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
     """
     from dnanet.cli.common import read_labelled_inputs
     from dnanet.examples import training_inputs
-    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, Pool, discover
+    from dnanet.motifs.baseline import discover_baseline
+    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, Pool, discover, with_background
     from dnanet.motifs.scores import AGGREGATIONS, METHODS
-    from dnanet.motifs.write import write_all
+    from dnanet.motifs.write import consensus, write_all
     from dnanet.runs import atomic_directory, check_output_path, load_run
     from dnanet.tasks import Task
 
@@ -72,23 +84,48 @@ def motifs(
             raise DnanetError(f"--class {name}: not one of the run's classes: {', '.join(task.names)}")
     known = _known_motifs(motif_db, no_compare)
     records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs)
-    pool = Pool(records.ids, records.flat, records.offsets, task.encode(records.labels, records.where))
     options = MotifOptions(method=method, aggregation=aggregation, background=background,
-                           classes=tuple(class_name or ()), max_motifs=max_motifs, batch_size=batch_size, seed=seed)
+                           classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,
+                           batch_size=batch_size, seed=seed)
+    pool = Pool(records.ids, records.flat, records.offsets, task.encode(records.labels, records.where))
+    n_sequences, pool = len(pool.ids), with_background(pool, options)
+    warning = _not_learned_warning(run, description, no_baseline)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     started = time.monotonic()
     with err.status("finding motifs", spinner="dots") if not quiet else _nothing() as status:
         say = (lambda message: status.update(message)) if status is not None else (lambda message: None)
-        found, label = discover(model, task.names, pool, options, task.activate, known, say)
-    notes = [f"run {run}; {len(pool.ids):,} sequences; scores: {label}; background: {background}; "
-             f"known motifs: {'none' if known is None else (motif_db or 'JASPAR2024 CORE vertebrates')}"]
+        found, reports, label = discover(model, task.names, pool, options, task.activate, known, say)
+        baseline, baseline_reports = (None, []) if no_baseline else \
+            discover_baseline(task.names, pool, options, known, say)
+    notes = ([f"warning: {warning}"] if warning else []) + [
+        f"run {run}; {n_sequences:,} sequences; scores: {label}; background: {background}; "
+        f"known motifs: {'none' if known is None else (motif_db or 'JASPAR2024 CORE vertebrates')}; "
+        f"motifs kept at q <= {max_q:g}"]
     if method == "attention" and not label.startswith("attention"):
         notes.append("this model has no attention layers: gradient x input attributions were used instead")
         err.print(notes[-1], highlight=False)
     with atomic_directory(out, overwrite) as temporary:
-        write_all(temporary, found, f"dnanet motifs: {run.name}", notes)
-    err.print(f"{len(found)} motifs ({label}) written to {out} in {time.monotonic() - started:.0f} s"
-              + (f"; top: {found[0].id}" + (f" ~ {found[0].match.name} (q={found[0].match.q:.2g})"
-                                             if found[0].match else "") if found else ""), highlight=False)
+        write_all(temporary, found, f"dnanet motifs: {run.name}", notes, reports + baseline_reports, baseline)
+    for report in reports + baseline_reports:
+        err.print(escape(report.line()), highlight=False, soft_wrap=True)
+    if baseline is not None:
+        err.print(escape(f"baseline (no model): {len(baseline)} motifs" + "".join(
+            f"; {m.id} {consensus(m.pwm)}" + (f" ~ {m.match.name} (q={m.match.q:.2g})" if m.match else "")
+            for m in baseline[:5])), highlight=False, soft_wrap=True)
+    err.print(escape(f"{len(found)} motifs ({label}) written to {out} in {time.monotonic() - started:.0f} s"
+                     + (f"; top: {found[0].id}" + (f" ~ {found[0].match.name} (q={found[0].match.q:.2g})"
+                                                    if found[0].match else "") if found else "")),
+              highlight=False, soft_wrap=True)
+
+
+def _not_learned_warning(run: Path, description: dict, no_baseline: bool) -> str:
+    """The warning for a run whose model.json says the model did not learn ('' when it did)."""
+    if description.get("learned", True):
+        return ""
+    reason = (description.get("learning") or {}).get("message", "")
+    return (f"the model of {run} did not learn{f' ({reason})' if reason else ''}: motifs from its scores are not "
+            "meaningful" + ("" if no_baseline else "; the baseline motifs (no model) do not depend on it"))
 
 
 def _check_choice(option: str, value: str, choices) -> None:

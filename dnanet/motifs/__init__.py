@@ -3,14 +3,20 @@
 One module per stage, data flowing one way:
 
 - `scores`: a score per nucleotide ``(N, L)`` for one class — gradient × input or in-silico
-  mutagenesis (every family), or attention mapped back to bases (transformer).
+  mutagenesis (every family), or attention mapped back to bases and weighted by the class's
+  gradient × input (transformer).
 - `shuffle`: dinucleotide-preserving shuffles (the background when there is no other class).
 - `seqlets`: high-scoring windows of each class's sequences.
 - `cluster`: seqlets -> position weight matrices, reverse complements merged (k-mer seed,
   then PWM refinement).
 - `enrich`: scan class vs background sequences with each PWM (memelite FIMO), Fisher's exact
   test, Benjamini-Hochberg q-values; faithfulness (probability drop when sites are shuffled).
+- `select`: candidate PWMs -> reported motifs (tested, distinct sites, q cut, ranked, named),
+  with a per-class report of seqlets, candidates and dropped motifs (classes.tsv).
+- `baseline`: the model-free baseline: k-mer-seeded PWMs of each class's whole sequences
+  against the background, tested on a held-out half.
 - `compare`: TomTom (memelite) against JASPAR (pyjaspar's bundled SQLite) or a MEME file.
-- `write`: motifs.meme, motifs.tsv, sites.tsv, logos, summary.html.
+- `write`: motifs.meme, motifs.tsv, sites.tsv, classes.tsv, baseline.meme, baseline.tsv, logos,
+  summary.html.
 - `pipeline`: the stages joined, for `dnanet motifs`.
 """

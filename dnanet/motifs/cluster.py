@@ -64,15 +64,22 @@ def pick_seed(ids: np.ndarray, null_ids: np.ndarray, canonical: np.ndarray) -> t
     return best, float(log_p[best])
 
 
-def pwm_from_sites(sites: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
-    """Aligned site codes ``(n, W)`` -> probabilities ``(4, W)`` (N and PAD count as nothing)."""
+def pwm_from_sites(sites: np.ndarray, pseudocount: float = 2.0) -> np.ndarray:
+    """Aligned site codes ``(n, W)`` -> probabilities ``(4, W)`` (N and PAD count as nothing).
+    The pseudocount (0.5 per base) keeps the random flanks of a PWM made from a few dozen sites
+    from looking informative: they would raise the best attainable score that `refine` accepts
+    sites against, and real, degenerate sites would be turned away."""
     counts = (sites[:, None, :] == np.arange(4)[None, :, None]).sum(0).astype(np.float64)  # (4, W)
     return (counts + pseudocount / 4) / (counts.sum(0, keepdims=True) + pseudocount)
 
 
-def best_hits(regions: np.ndarray, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def best_hits(regions: np.ndarray, pwm: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best log-odds hit (uniform background, bits) of `pwm` ``(4, W)`` in each region ``(S, R)``
-    on either strand -> (score ``(S,)``, start ``(S,)``, strand ``(S,)`` +1/-1)."""
+    on either strand -> (score ``(S,)``, start ``(S,)``, strand ``(S,)`` +1/-1); `chunk` regions
+    at a time, so long regions (whole sequences, for the baseline) keep memory bounded."""
+    if len(regions) > chunk:
+        parts = [best_hits(regions[i: i + chunk], pwm, chunk) for i in range(0, len(regions), chunk)]
+        return tuple(np.concatenate(column) for column in zip(*parts))
     log_odds = np.log2(pwm / 0.25)  # (4, W)
     table = np.vstack([log_odds, np.zeros((2, pwm.shape[1]))])  # N and PAD score 0
     windows = np.lib.stride_tricks.sliding_window_view(regions, pwm.shape[1], axis=1)  # (S, P, W)
@@ -136,25 +143,50 @@ def kmer_string(kmer: int, k: int) -> str:
     return "".join("ACGT"[(kmer // 4 ** (k - 1 - i)) % 4] for i in range(k))
 
 
-def find_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_motifs: int = 8,
-              min_seqlets: int = 10, extend: int = 8, iterations: int = 3, accept: float = 0.6,
-              max_log_p: float = np.log(1e-4), minimum_bits: float = 0.3) -> list[Motif]:
+STOPS = {
+    "max_motifs": "reached the most motifs per class",
+    "too_few_seqlets": "too few seqlets left",
+    "no_enriched_kmer": "no k-mer enriched over the background left",
+    "too_few_sites": "the next PWM matched too few seqlets",
+}
+
+
+@dataclass
+class PwmSearch:
+    """What `search_pwms` found, and why it stopped (a key of ``STOPS``)."""
+
+    motifs: list[Motif]
+    stopped: str
+    min_seqlets: int
+
+
+def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_motifs: int = 8,
+                min_seqlets: int = 10, extend: int = 8, iterations: int = 3, accept: float = 0.6,
+                max_log_p: float = np.log(1e-4), minimum_bits: float = 0.3) -> PwmSearch:
     """Seqlet regions ``(S, R)`` and background regions ``(S0, R)`` (uint8 codes) -> motifs, in
-    the order found (the greedy loop of the module docstring)."""
+    the order found (the greedy loop of the module docstring), and why the loop stopped."""
     rc_ids = reverse_complement_ids(k)
     canonical = np.minimum(np.arange(4**k), rc_ids)
     null_ids = kmer_table(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
     remaining, motifs = np.arange(len(regions)), []
-    while len(motifs) < max_motifs and len(remaining) >= min_seqlets:
+    while True:
+        if len(motifs) >= max_motifs:
+            return PwmSearch(motifs, "max_motifs", min_seqlets)
+        if len(remaining) < min_seqlets:
+            return PwmSearch(motifs, "too_few_seqlets", min_seqlets)
         ids = kmer_table(regions[remaining], k)
         seed, log_p = pick_seed(ids, null_ids, canonical)
         if log_p > max_log_p:
-            break
+            return PwmSearch(motifs, "no_enriched_kmer", min_seqlets)
         pwm = seed_pwm(regions[remaining], ids, seed, int(rc_ids[seed]), k, extend)
         members, pwm = refine(regions[remaining], pwm, iterations, accept)
         if len(members) < min_seqlets:
-            break
+            return PwmSearch(motifs, "too_few_sites", min_seqlets)
         first, last = trim(pwm, minimum_bits, min(k, pwm.shape[1]))
         motifs.append(Motif(pwm[:, first:last], len(members), kmer_string(seed, k)))
         remaining = np.delete(remaining, members)
-    return motifs
+
+
+def find_pwms(regions: np.ndarray, null_regions: np.ndarray, **settings) -> list[Motif]:
+    """The motifs of `search_pwms` (same arguments), without the reason it stopped."""
+    return search_pwms(regions, null_regions, **settings).motifs

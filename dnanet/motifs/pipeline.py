@@ -1,10 +1,12 @@
 """The motif stages joined: scores -> seqlets -> PWMs -> enrichment -> faithfulness -> known
-motifs, one class against the rest at a time. Memory: the sequences' flat codes, one float32
-score per base and class, and one batch of model activations."""
+motifs, one class against the rest at a time, every class scored toward itself (so a binary
+task gets both classes' motifs). Each class's `select.ClassReport` counts seqlets, candidate
+PWMs and dropped motifs. Memory: the sequences' flat codes, one float32 score per base, and one
+batch of model activations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -12,7 +14,10 @@ import torch
 from torch import nn
 
 from dnanet.encode import pad_flat_codes
-from dnanet.motifs import cluster, compare, enrich, scores, seqlets, shuffle
+from dnanet.motifs import cluster, enrich, scores, seqlets, shuffle
+from dnanet.motifs.select import ClassReport, FoundMotif, Pool, distinct_motifs, finish
+
+__all__ = ["BACKGROUNDS", "ClassReport", "FoundMotif", "MotifOptions", "Pool", "discover", "with_background"]
 
 BACKGROUNDS = ("other", "shuffled")
 
@@ -30,40 +35,50 @@ class MotifOptions:
     per_sequence: int = 2
     null_quantile: float = 0.9
     max_motifs: int = 8  # per class
+    max_q: float = 0.05  # motifs with a higher enrichment q are dropped as not enriched
     site_p: float = 1e-4
     batch_size: int = 128
     faithfulness_sequences: int = 500
     seed: int = 0
+    baseline_sequences: int = 3000  # baseline: most sequences per class (and background) searched for k-mers
+    baseline_length: int = 500  # baseline: longer sequences are searched in their central stretch of this length
 
 
 @dataclass
-class FoundMotif:
-    """A motif with its statistics; ``sites`` holds its sites in the class's sequences."""
+class ClassSet:
+    """One class's sequences (`members`) and its background, as indices into the pool."""
 
-    class_name: str
-    method: str
-    pwm: np.ndarray  # (4, W)
-    seqlets: int
-    n_class: int
-    n_background: int
-    with_site_class: int = 0
-    with_site_background: int = 0
-    p: float = 1.0
-    q: float = 1.0
-    faithfulness: float = float("nan")
-    match: compare.Match | None = None
-    sites: list = field(default_factory=list)  # (sequence id, start, end, strand, score)
-    id: str = ""
+    name: str
+    target: int
+    members: np.ndarray
+    background: np.ndarray
 
 
-@dataclass
-class Pool:
-    """Sequences as flat codes (``offsets (N + 1,)``), class index per sequence (-1: shuffle)."""
+def with_background(pool: Pool, options: MotifOptions) -> Pool:
+    """The pool `discover` and the baseline take: `pool`, followed by its shuffles when the
+    background is ``shuffled``."""
+    return with_shuffles(pool, options.seed) if options.background == "shuffled" else pool
 
-    ids: list[str]
-    flat: np.ndarray
-    offsets: np.ndarray
-    targets: np.ndarray
+
+def class_sets(pool: Pool, names: list[str], options: MotifOptions, source: str) -> tuple[list[ClassSet], list[ClassReport]]:
+    """The requested classes with their members and background (`with_background` pool), and a
+    report per class; a class with no sequences or no background is reported as skipped."""
+    sets, reports = [], []
+    n_original = int((pool.targets >= 0).sum())
+    for class_name in options.classes or names:
+        target = names.index(class_name)
+        members = np.flatnonzero(pool.targets == target)
+        if options.background == "shuffled":
+            background = members + n_original
+        else:
+            background = np.flatnonzero((pool.targets != target) & (pool.targets >= 0))
+        report = ClassReport(source, class_name, len(members), len(background), max_q=options.max_q)
+        reports.append(report)
+        if len(members) == 0 or len(background) == 0:
+            report.stopped = f"skipped: no {'sequences' if len(members) == 0 else 'background sequences'}"
+            continue
+        sets.append(ClassSet(class_name, target, members, background))
+    return sets, reports
 
 
 def with_shuffles(pool: Pool, seed: int) -> Pool:
@@ -92,7 +107,8 @@ def score_pool(model: nn.Module, pool: Pool, indices: np.ndarray, method: str, t
     for start in range(0, len(order), options.batch_size):
         batch = order[start: start + options.batch_size]
         codes = torch.from_numpy(pad_flat_codes(pool.flat, lengths[batch], pool.offsets[batch])).to(device)
-        values = scores.score_batch(model, codes, method, target, options.aggregation).detach().cpu().numpy()
+        values = scores.score_batch(model, codes, method, target, options.aggregation, options.width)
+        values = values.detach().cpu().numpy()
         for row, i in enumerate(batch):
             flat_scores[pool.offsets[i]: pool.offsets[i + 1]] = values[row, : lengths[i]]
         tick(len(batch))
@@ -100,101 +116,50 @@ def score_pool(model: nn.Module, pool: Pool, indices: np.ndarray, method: str, t
 
 
 def class_motifs(pool: Pool, flat_scores: np.ndarray, members: np.ndarray, background: np.ndarray,
-                 options: MotifOptions) -> list[cluster.Motif]:
-    """PWMs from the seqlets of `members` against the best windows of `background` (indices)."""
+                 options: MotifOptions, report: ClassReport) -> list[cluster.Motif]:
+    """Candidate PWMs from the seqlets of `members` against the best windows of `background`
+    (indices); the seqlet and clustering counts go into `report`."""
     threshold = seqlets.null_threshold(flat_scores, pool.offsets, background, options.width, options.null_quantile)
     found = seqlets.find_seqlets(flat_scores, pool.offsets, members, options.width, options.per_sequence, threshold)
+    report.with_seqlet, report.seqlets = len(np.unique(found.sequence)), len(found)
     null = seqlets.find_seqlets(flat_scores, pool.offsets, background, options.width, 1, -np.inf)
     size = options.width + 2 * options.context
     regions = seqlets.cut_regions(pool.flat, pool.offsets, found.sequence, found.start - options.context, size)
     null_regions = seqlets.cut_regions(pool.flat, pool.offsets, null.sequence, null.start - options.context, size)
     min_seqlets = max(5, int(0.02 * len(members)))
-    return cluster.find_pwms(regions, null_regions, max_motifs=options.max_motifs, min_seqlets=min_seqlets)
-
-
-def test_motif(motif: FoundMotif, pool: Pool, members: np.ndarray, background: np.ndarray,
-               options: MotifOptions):
-    """Fill in site counts and the enrichment p-value; return the class sites (DataFrame)."""
-    lengths = np.diff(pool.offsets)
-    found = []
-    for indices in (members, background):
-        hits = []
-        for start in range(0, len(indices), 2048):
-            chunk = indices[start: start + 2048]
-            part = enrich.scan(motif.pwm, enrich.one_hot_numpy(pool.flat, pool.offsets, chunk), lengths[chunk], options.site_p)
-            part["sequence"] += start
-            hits.append(part)
-        found.append(enrich.pd.concat(hits) if hits else enrich.pd.DataFrame(columns=enrich.SITE_COLUMNS))
-    sites, background_sites = found
-    motif.with_site_class = int(sites["sequence"].nunique())
-    motif.with_site_background = int(background_sites["sequence"].nunique())
-    motif.p = enrich.enrichment(motif.with_site_class, len(members), motif.with_site_background, len(background))
-    motif.sites = [(pool.ids[members[s]], int(b), int(e), st, float(sc))
-                   for s, b, e, st, sc in sites[["sequence", "start", "end", "strand", "score"]].itertuples(index=False)]
-    return sites
-
-
-def background_of(pool: Pool, members: np.ndarray, target: int, background: str, n_original: int) -> np.ndarray:
-    """The background sequences of a class: the other classes, or the class's own shuffles."""
-    if background == "shuffled":
-        return members + n_original
-    return np.flatnonzero((pool.targets != target) & (pool.targets >= 0))
+    search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs, min_seqlets=min_seqlets)
+    report.min_seqlets, report.stopped, report.candidates = search.min_seqlets, search.stopped, len(search.motifs)
+    return search.motifs
 
 
 def discover(model: nn.Module, names: list[str], pool: Pool, options: MotifOptions, activate,
              known: dict[str, np.ndarray] | None = None,
-             say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], str]:
-    """Motifs of each class of `pool` (targets index `names`), most significant first, and the
-    scoring method used. `known`: motifs to compare with (None: no comparison)."""
+             say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport], str]:
+    """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
+    significant first, a report per class, and the scoring method used. `known`: motifs to
+    compare with (None: no comparison)."""
     method = resolve_method(model, options.method)
-    n_original = len(pool.ids)
-    if options.background == "shuffled":
-        pool = with_shuffles(pool, options.seed)
-    label = f"attention:{options.aggregation}" if method == "attention" else \
+    label = f"attention:{options.aggregation}*gradient" if method == "attention" else \
         {"gradient": "gradient_x_input", "ism": "in_silico_mutagenesis"}[method]
+    sets, reports = class_sets(pool, names, options, "model")
+    by_class = {report.class_name: report for report in reports}
     found: list[FoundMotif] = []
-    shared = None
-    for class_name in options.classes or names:
-        target = names.index(class_name)
-        members = np.flatnonzero(pool.targets == target)
-        background = background_of(pool, members, target, options.background, n_original)
-        if len(members) == 0 or len(background) == 0:
-            say(f"{class_name}: skipped (no {'sequences' if len(members) == 0 else 'background sequences'})")
-            continue
-        counter = _Counter(say, f"{class_name}: scoring ({label})", len(members) + len(background))
-        if method == "attention":  # class-blind: score every sequence once
-            if shared is None:
-                shared = score_pool(model, pool, np.arange(len(pool.ids)), method, target, options, counter)
-            flat_scores = shared
-        else:
-            flat_scores = score_pool(model, pool, np.concatenate([members, background]), method, target, options, counter)
-        say(f"{class_name}: clustering seqlets")
-        candidates = []
-        for motif in class_motifs(pool, flat_scores, members, background, options):
-            result = FoundMotif(class_name, label, motif.pwm, motif.seqlets, len(members), len(background))
-            candidates.append((result, test_motif(result, pool, members, background, options)))
-        covered = np.zeros(len(pool.flat), dtype=bool)  # bases inside the sites of kept motifs
-        for result, sites in sorted(candidates, key=lambda pair: pair[0].p):
-            starts = pool.offsets[members[sites["sequence"].to_numpy(dtype=np.int64)]] + sites["start"].to_numpy(dtype=np.int64)
-            centres = starts + (sites["end"].to_numpy(dtype=np.int64) - sites["start"].to_numpy(dtype=np.int64)) // 2
-            if len(centres) and covered[centres].mean() >= 0.5:
-                continue  # mostly the same sites as a more significant motif of this class
-            for start, width in zip(starts, sites["end"].to_numpy(dtype=np.int64) - sites["start"].to_numpy(dtype=np.int64)):
-                covered[start: start + width] = True
-            result.faithfulness = enrich.faithfulness(model, pool.flat, pool.offsets, sites, members, target, activate,
-                                                      options.faithfulness_sequences, options.batch_size, options.seed)
-            found.append(result)
-    for motif, q in zip(found, enrich.q_values([m.p for m in found])):
-        motif.q = q
-    found.sort(key=lambda m: (m.p, -m.with_site_class))
-    for rank, motif in enumerate(found, 1):
-        motif.id = f"M{rank}_{motif.class_name}"
-    if known is not None and found:
-        say("comparing with known motifs (TomTom)")
-        for motif, match in zip(found, compare.best_matches([m.pwm for m in found], known)):
-            motif.match = match
-    return found, label
-
+    for group in sets:
+        counter = _Counter(say, f"{group.name}: scoring ({label})", len(group.members) + len(group.background))
+        flat_scores = score_pool(model, pool, np.concatenate([group.members, group.background]), method,
+                                 group.target, options, counter)
+        say(f"{group.name}: clustering seqlets")
+        candidates = class_motifs(pool, flat_scores, group.members, group.background, options, by_class[group.name])
+        found += distinct_motifs(candidates, group.name, label, pool, group.members, group.background,
+                                 options.site_p, by_class[group.name])
+    found = finish(found, reports, options.max_q, "M", known, say)
+    for motif in found:
+        say(f"{motif.id}: faithfulness")
+        target = names.index(motif.class_name)
+        motif.faithfulness = enrich.faithfulness(
+            model, pool.flat, pool.offsets, motif.site_table, np.flatnonzero(pool.targets == target), target,
+            activate, options.faithfulness_sequences, options.batch_size, options.seed)
+    return found, reports, label
 
 class _Counter:
     """A progress callback: counts scored sequences and reports them through `say`."""

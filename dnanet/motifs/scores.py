@@ -8,8 +8,12 @@ Methods (``METHODS``):
   The objective is the class logit minus the mean logit (for two classes: half the log-odds).
 - ``ism``: in-silico mutagenesis: the objective of the sequence minus the mean objective over
   the three single-base substitutions at each position (3 L forward passes per sequence).
-- ``attention``: transformers only; attention weights mapped back to bases (`attention_scores`).
-  Attention is class-blind: the same scores serve every class.
+- ``attention``: transformers only; attention weights mapped back to bases (`attention_scores`),
+  weighted toward the class (`class_weighted_attention`). Attention alone is class-blind: it
+  marks the sites the model reads whichever class they argue for, so in a binary task the
+  stronger class's sites would win the other class's seqlets too. Each base's attention is
+  multiplied by ``max(0, gradient × input summed over a window centred on the base)`` for the
+  class: attention says where the model looks, the gradient which class that stretch argues for.
 
 Scores are float32 ``(B, L)``, zero past each sequence's end. k-mer encoders: a k-mer window's
 score is spread evenly over its k bases (`spread_windows`).
@@ -75,6 +79,14 @@ def mutagenesis(model: nn.Module, codes: torch.Tensor, target: int) -> torch.Ten
     return scores
 
 
+def class_weighted_attention(attention: torch.Tensor, gradient: torch.Tensor, window: int) -> torch.Tensor:
+    """Attention ``(B, L)`` and the class's gradient × input ``(B, L)`` -> attention × max(0, the
+    gradient × input summed over the `window` bases centred on each base) ``(B, L)``."""
+    kernel = torch.ones(1, 1, window, dtype=gradient.dtype, device=gradient.device)
+    summed = F.conv1d(gradient.unsqueeze(1), kernel, padding=window // 2).squeeze(1)[:, : gradient.shape[1]]
+    return attention * summed.clamp(min=0)
+
+
 def spread_windows(per_window: torch.Tensor, k: int, stride: int, codes: torch.Tensor) -> torch.Tensor:
     """Scores of k-mer windows ``(B, W)`` (window w covers bases ``w*stride .. w*stride+k-1``) ->
     bases ``(B, L)``: each window adds score/k to each of its bases."""
@@ -86,8 +98,9 @@ def spread_windows(per_window: torch.Tensor, k: int, stride: int, codes: torch.T
 
 
 def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
-                aggregation: str = "rollout") -> torch.Tensor:
-    """Codes uint8 ``(B, L)`` -> scores float32 ``(B, L)`` by `method` (see the module docstring)."""
+                aggregation: str = "rollout", window: int = 15) -> torch.Tensor:
+    """Codes uint8 ``(B, L)`` -> scores float32 ``(B, L)`` by `method` (see the module docstring);
+    `window`: bases of gradient × input summed to weight attention toward class `target`."""
     if method == "gradient":
         return gradient_x_input(model, codes, target)
     if method == "ism":
@@ -95,7 +108,8 @@ def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
     if method == "attention":
         from dnanet.motifs.attention import attention_scores
 
-        return attention_scores(model, codes, aggregation)
+        return class_weighted_attention(attention_scores(model, codes, aggregation),
+                                        gradient_x_input(model, codes, target), window)
     raise ValueError(f"unknown scoring method '{method}'; valid: {', '.join(METHODS)}")
 
 

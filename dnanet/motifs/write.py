@@ -1,5 +1,7 @@
-"""Writers for `dnanet motifs`: motifs.meme, motifs.tsv, sites.tsv, logos/<motif>.png and
-summary.html, all into one (temporary) folder; no network (logos drawn with logomaker)."""
+"""Writers for `dnanet motifs`: motifs.meme, motifs.tsv, sites.tsv, classes.tsv (what each
+class's search found and dropped), baseline.meme and baseline.tsv (model-free k-mer motifs),
+logos/<motif>.png and summary.html, all into one (temporary) folder; no network (logos drawn
+with logomaker)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.motifs.pipeline import FoundMotif
+from dnanet.motifs.select import REPORT_COLUMNS, ClassReport, FoundMotif
 
 TSV_COLUMNS = ["motif", "class", "method", "consensus", "width", "seqlets", "sites", "p", "q",
                "class_with_site", "background_with_site", "faithfulness", "best_match", "best_match_id",
@@ -60,12 +62,16 @@ def motif_rows(motifs: list[FoundMotif]) -> list[list]:
     return rows
 
 
+def write_tsv(path: Path, header: list[str], rows: list[list]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def write_tables(folder: Path, motifs: list[FoundMotif]) -> None:
     """motifs.tsv (columns ``TSV_COLUMNS``) and sites.tsv (motif, sequence id, start, end, strand, score)."""
-    with open(folder / "motifs.tsv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(TSV_COLUMNS)
-        writer.writerows(motif_rows(motifs))
+    write_tsv(folder / "motifs.tsv", TSV_COLUMNS, motif_rows(motifs))
     with open(folder / "sites.tsv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(["motif", "sequence", "start", "end", "strand", "score"])
@@ -100,24 +106,52 @@ def write_logos(folder: Path, motifs: list[FoundMotif]) -> None:
         draw_logo(folder / "logos" / f"{m.id}.png", m.pwm, f"{m.id}  {consensus(m.pwm)}")
 
 
-def write_summary(path: Path, motifs: list[FoundMotif], title: str, notes: list[str]) -> None:
-    """One HTML page: the notes, then one table row per motif with its logo."""
+def motif_table(motifs: list[FoundMotif]) -> str:
+    """An HTML table, one row per motif with its logo (logos/<id>.png)."""
+    if not motifs:
+        return "<p>No motifs (see the classes table for why).</p>"
     header = "".join(f"<th>{html.escape(c)}</th>" for c in ["logo", *TSV_COLUMNS])
     body = []
     for m, row in zip(motifs, motif_rows(motifs)):
         cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
         body.append(f'<tr><td><img src="logos/{html.escape(m.id)}.png" height="70"></td>{cells}</tr>')
+    return f"<table><tr>{header}</tr>{''.join(body)}</table>"
+
+
+def report_table(reports: list[ClassReport]) -> str:
+    """An HTML table of the classes' reports (columns ``REPORT_COLUMNS``)."""
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in REPORT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.row()) + "</tr>" for r in reports)
+    return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def write_summary(path: Path, motifs: list[FoundMotif], title: str, notes: list[str],
+                  reports: list[ClassReport], baseline: list[FoundMotif] | None) -> None:
+    """One HTML page: the notes (warnings first), the model's motifs, the classes' reports, and
+    the baseline's motifs (None: the baseline was skipped)."""
     text = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    sections = [f"<h3>Motifs from the model's scores</h3>{motif_table(motifs)}",
+                f"<h3>Classes: seqlets, candidate PWMs, dropped motifs</h3>{report_table(reports)}"]
+    if baseline is not None:
+        sections.append("<h3>Baseline: discriminative k-mer motifs (no model)</h3>"
+                        "<p>Found in each class's whole sequences against the background sequences.</p>"
+                        + motif_table(baseline))
     path.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif} td,th{border:1px solid #ccc;padding:3px;font-size:12px}"
         "table{border-collapse:collapse}</style></head>"
-        f"<body><h2>{html.escape(title)}</h2>{text}<table><tr>{header}</tr>{''.join(body)}</table></body></html>\n",
+        f"<body><h2>{html.escape(title)}</h2>{text}{''.join(sections)}</body></html>\n",
         encoding="utf-8")
 
 
-def write_all(folder: Path, motifs: list[FoundMotif], title: str, notes: list[str]) -> None:
+def write_all(folder: Path, motifs: list[FoundMotif], title: str, notes: list[str],
+              reports: list[ClassReport], baseline: list[FoundMotif] | None = None) -> None:
+    """Every output file; baseline.meme and baseline.tsv only when `baseline` is not None."""
     write_meme(folder / "motifs.meme", motifs)
     write_tables(folder, motifs)
-    write_logos(folder, motifs)
-    write_summary(folder / "summary.html", motifs, title, notes)
+    write_tsv(folder / "classes.tsv", REPORT_COLUMNS, [report.row() for report in reports])
+    write_logos(folder, motifs + (baseline or []))
+    if baseline is not None:
+        write_meme(folder / "baseline.meme", baseline)
+        write_tsv(folder / "baseline.tsv", TSV_COLUMNS, motif_rows(baseline))
+    write_summary(folder / "summary.html", motifs, title, notes, reports, baseline)
