@@ -247,9 +247,9 @@ def test_a_run_that_did_not_learn_is_flagged_and_still_gets_the_baseline(runner,
                                  "--no-compare", "--class", "bound"])
     assert result.exit_code == 0, result.output
     warning = [line for line in result.output.splitlines() if line.startswith("warning:")]
-    assert len(warning) == 1 and "did not learn (validation loss 0.69 is chance)" in warning[0]
+    assert len(warning) == 1 and "did not learn: validation loss 0.69 is chance" in warning[0]
     summary = (out / "summary.html").read_text()
-    assert "did not learn (validation loss 0.69 is chance)" in summary and "Baseline" in summary
+    assert "did not learn: validation loss 0.69 is chance" in summary and "Baseline" in summary
     assert read_tsv(out / "baseline.tsv")[0]["class"] == "bound" and (out / "baseline.meme").exists()
     result = runner.invoke(app, ["motifs", str(trained_run), "--out", str(tmp_path / "o2"), "--quiet", "--threads",
                                  "1", "--no-compare", "--class", "bound", "--no-baseline"])

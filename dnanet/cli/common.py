@@ -65,12 +65,20 @@ def print_error(kind: str, message: str) -> None:
     err.print(f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
 
 
-def warn_if_not_learned(description: dict, what: str) -> None:
-    """One warning line when a run's model.json says its model did not learn (`dnanet.learning`)."""
-    if description.get("learned", True) is False:
-        reason = description.get("learning", {}).get("message", "")
-        err.print(f"[yellow]warning:[/yellow] {escape(what)}: the model did not learn: {escape(reason)}",
-                  highlight=False, soft_wrap=True)
+def not_learned(description: dict, what: str) -> str:
+    """'WHAT: the model did not learn: REASON' for a run whose model.json says so (`dnanet.learning`), else ''."""
+    if description.get("learned", True) is not False:
+        return ""
+    return f"{what}: the model did not learn: {(description.get('learning') or {}).get('message', '')}"
+
+
+def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
+    """Print `not_learned` (plus `advice`) as one warning line; return the warning ('' if none)."""
+    warning = not_learned(description, what)
+    if warning:
+        warning += advice
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    return warning
 
 
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:

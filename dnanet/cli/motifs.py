@@ -10,7 +10,8 @@ import typer
 
 from rich.markup import escape
 
-from dnanet.cli.common import DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors,
+                               warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -89,9 +90,8 @@ def motifs(
                            batch_size=batch_size, seed=seed)
     pool = Pool(records.ids, records.flat, records.offsets, task.encode(records.labels, records.where))
     n_sequences, pool = len(pool.ids), with_background(pool, options)
-    warning = _not_learned_warning(run, description, no_baseline)
-    if warning:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    warning = warn_if_not_learned(description, str(run), advice="; motifs from its scores are not meaningful" + (
+        "" if no_baseline else "; the baseline motifs (no model) do not depend on it"))
     started = time.monotonic()
     with err.status("finding motifs", spinner="dots") if not quiet else _nothing() as status:
         say = (lambda message: status.update(message)) if status is not None else (lambda message: None)
@@ -117,15 +117,6 @@ def motifs(
                      + (f"; top: {found[0].id}" + (f" ~ {found[0].match.name} (q={found[0].match.q:.2g})"
                                                     if found[0].match else "") if found else "")),
               highlight=False, soft_wrap=True)
-
-
-def _not_learned_warning(run: Path, description: dict, no_baseline: bool) -> str:
-    """The warning for a run whose model.json says the model did not learn ('' when it did)."""
-    if description.get("learned", True):
-        return ""
-    reason = (description.get("learning") or {}).get("message", "")
-    return (f"the model of {run} did not learn{f' ({reason})' if reason else ''}: motifs from its scores are not "
-            "meaningful" + ("" if no_baseline else "; the baseline motifs (no model) do not depend on it"))
 
 
 def _check_choice(option: str, value: str, choices) -> None:
