@@ -12,11 +12,9 @@ with ``per_target`` values.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from scipy import stats
-from rich.table import Table
 from sklearn import metrics as skm
 
 from dnanet.tasks import Task
@@ -101,25 +99,3 @@ def _one_vs_rest(truth: np.ndarray, score: np.ndarray, predicted: np.ndarray) ->
         "precision": float(skm.precision_score(truth, predicted, zero_division=0)),
         "recall": float(skm.recall_score(truth, predicted, zero_division=0)),
     }
-
-
-def metrics_table(metrics: dict, title: str) -> Table:
-    """A metrics dict as a rich table: the overall row, then one row per class or target."""
-    regression = "per_target" in metrics
-    keys = ["pearson", "spearman", "mse"] if regression else ["accuracy", "auroc", "auprc", "mcc", "f1"]
-    table = Table(title=title)
-    table.add_column("target" if regression else "class")
-    for key in [*keys, "n"]:
-        table.add_column(key, justify="right")
-    overall = "all" + (f" (positive: {metrics['positive_class']})" if "positive_class" in metrics else
-                       " (mean)" if regression else " (macro)")
-    table.add_row(overall, *[format_value(metrics[key]) for key in keys], str(metrics["n"]))
-    for name, values in metrics["per_target" if regression else "per_class"].items():
-        table.add_row(name, *[format_value(values.get(key)) if key in values else "" for key in keys],
-                      str(values.get("n", "")))
-    return table
-
-
-def format_value(value: float | None) -> str:
-    """A metric for a table: 4 decimals, or '-' where undefined."""
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

@@ -28,7 +28,7 @@ from dnanet.models import build_model
 from dnanet.runs import atomic_directory, save_model, write_json
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
-from dnanet.train import balancing_weights, fit
+from dnanet.train import TrainingMonitor, balancing_weights, fit
 
 
 @dataclass
@@ -49,9 +49,10 @@ def model_arguments_of(config: Config) -> dict:
 
 
 def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
-                device: torch.device, show_progress: bool = True) -> TrainingResult:
+                device: torch.device, monitor: TrainingMonitor | None = None) -> TrainingResult:
     """Split `sequences` (seeded; stratified by class for classification), train the configured
-    model for `task`, and score the test split."""
+    model for `task`, and score the test split. `monitor` hears the resolved settings and the
+    training's progress (`dnanet.train.TrainingMonitor`)."""
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -69,7 +70,9 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     validation = sequences.subset(val_idx)
     val_loader = make_loader(validation, batch_size)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
-    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, show_progress)
+    if monitor is not None:
+        monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
+    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, monitor)
     rc_average = train_config.reverse_complement
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
         predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),
@@ -95,6 +98,20 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return TrainingResult(model, history, test_metrics, description)
+
+
+def run_settings(config: Config, task: Task, device: torch.device, strand: dict, n_train: int, n_val: int,
+                 n_test: int) -> dict:
+    """The resolved settings of a run, for the start of its log (`TrainingMonitor.started`)."""
+    encoder = config.encoder
+    return {"model": config.model["name"],
+            "encoder": encoder.name + (f" (k {encoder.k}, stride {encoder.stride})" if encoder.name == "kmer" else ""),
+            "task": f"{task.kind} ({', '.join(task.names[:8])}{', ...' if task.n_outputs > 8 else ''})",
+            "epochs": config.train.epochs, "batch size": config.train.batch_size, "lr": config.train.lr,
+            "seed": config.seed, "device": str(device), "threads": torch.get_num_threads(),
+            "split": f"{n_train:,} train / {n_val:,} validation / {n_test:,} test",
+            "reverse complement": ("on" if strand["reverse_complement"] else "off")
+            + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
 
 
 def _batches(sequences: SequenceSet, batch_size: int):

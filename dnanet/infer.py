@@ -14,8 +14,6 @@ from typing import Callable, Iterable, Iterator, TextIO
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
 from torch import nn
 
 from dnanet.data import iter_batches
@@ -72,18 +70,17 @@ def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
 
 
 def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[Path], batch_size: int,
-                      reverse_complement_average: bool, progress: Console | None = None) -> int:
+                      reverse_complement_average: bool, progress: Callable[[int], None] | None = None) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
-    (columns: id, then `task.prediction_header()`); return the number of records."""
+    (columns: id, then `task.prediction_header()`); return the number of records. `progress` is
+    called with the number of records written so far after each batch."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     writer.writerow(["id", *task.prediction_header()])
     count = 0
-    columns = (SpinnerColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, console=progress, disable=progress is None) as bar:
-        counter = bar.add_task("predicting: 0 records")
-        for batch in iter_batches(paths, batch_size):
-            outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate)
-            writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
-            count += len(batch.ids)
-            bar.update(counter, description=f"predicting: {count} records")
+    for batch in iter_batches(paths, batch_size):
+        outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate)
+        writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
+        count += len(batch.ids)
+        if progress is not None:
+            progress(count)
     return count

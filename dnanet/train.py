@@ -1,8 +1,9 @@
 """The training loop: AdamW, warm-up + cosine schedule, early stopping on validation loss.
 
 `fit` is a plain loop over a DataLoader, ready for torch.distributed: pass a DataLoader built
-with a ``DistributedSampler`` (its epoch is set each pass) and ``show_progress=False`` on ranks
-other than 0; nothing here writes files.
+with a ``DistributedSampler`` (its epoch is set each pass) and no monitor on ranks other than 0;
+nothing here writes files or prints: progress goes to a `TrainingMonitor` (the CLI's shows a
+progress bar on a terminal and one plain line per epoch in a batch-job log).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -24,54 +24,81 @@ from dnanet.infer import predict_batch
 from dnanet.tasks import Task
 
 
+class TrainingMonitor:
+    """What training reports as it goes; this base class reports nothing. Override what you show.
+
+    Order of calls: ``started`` once (the resolved settings, from `dnanet.experiment`), then per
+    epoch ``epoch_started``, ``step_done`` after each optimiser step and ``epoch_done``; then
+    ``stopped_early`` if early stopping ended the run, and ``finished`` last.
+    """
+
+    def started(self, settings: dict) -> None:
+        """`settings`: model, encoder, task, epochs, batch size, lr, device, threads, split sizes, strand."""
+
+    def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
+        """Epoch `epoch` of at most `epochs` begins; it has `steps` optimiser steps."""
+
+    def step_done(self) -> None:
+        """One optimiser step is done."""
+
+    def epoch_done(self, record: dict, best_epoch: int) -> None:
+        """An epoch's history record (see `fit`) and the best epoch so far (lowest validation loss)."""
+
+    def stopped_early(self, epoch: int, best_epoch: int, patience: int) -> None:
+        """No lower validation loss for `patience` epochs: training stops after `epoch`, keeping `best_epoch`."""
+
+    def finished(self) -> None:
+        """Training is over (the best epoch's weights are loaded)."""
+
+
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
         task: Task, seed: int = 0, class_weights: torch.Tensor | None = None,
-        show_progress: bool = True) -> list[dict]:
+        monitor: TrainingMonitor | None = None) -> list[dict]:
     """Train `model` in place; keep the weights of the epoch with the lowest validation loss.
 
     Returns one record per epoch: epoch, train_loss, val_loss, the task's headline validation
     metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds.
     """
+    monitor = monitor or TrainingMonitor()
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
     weights = None if class_weights is None else class_weights.to(device)
     flips = torch.Generator().manual_seed(seed + 1)
     history: list[dict] = []
-    best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), TextColumn("{task.fields[status]}"), disable=not show_progress) as bar:
-        progress = bar.add_task("training", total=config.epochs * len(train_loader), status="")
-        for epoch in range(1, config.epochs + 1):
-            start = time.perf_counter()
-            if hasattr(train_loader.sampler, "set_epoch"):
-                train_loader.sampler.set_epoch(epoch)
-            bar.update(progress, description=f"epoch {epoch}/{config.epochs}")
-            model.train()
-            losses = []
-            for batch in train_loader:
-                codes = batch["codes"]
-                if config.reverse_complement:
-                    codes = _random_strand(codes, batch["lengths"], flips)
-                loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                losses.append(loss.item())
-                bar.update(progress, advance=1)
-            record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                      **_validate(model, val_loader, config.reverse_complement, task),
-                      "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
-            history.append(record)
-            bar.update(progress, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}")
-            if record["val_loss"] < best_loss - 1e-6:
-                best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
+    best_loss, best_state, best_epoch, stale = math.inf, copy.deepcopy(model.state_dict()), 0, 0
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
+        monitor.epoch_started(epoch, config.epochs, len(train_loader))
+        model.train()
+        losses = []
+        for batch in train_loader:
+            codes = batch["codes"]
+            if config.reverse_complement:
+                codes = _random_strand(codes, batch["lengths"], flips)
+            loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            monitor.step_done()
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                  **_validate(model, val_loader, config.reverse_complement, task),
+                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
+        history.append(record)
+        if record["val_loss"] < best_loss - 1e-6:
+            best_loss, best_state, best_epoch, stale = record["val_loss"], copy.deepcopy(model.state_dict()), epoch, 0
+        else:
+            stale += 1
+        monitor.epoch_done(record, best_epoch)
+        if stale >= config.patience and epoch < config.epochs:
+            monitor.stopped_early(epoch, best_epoch, config.patience)
+            break
     model.load_state_dict(best_state)
+    monitor.finished()
     return history
 
 

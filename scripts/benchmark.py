@@ -97,7 +97,7 @@ def run_model(task_data: TaskData, name: str, seed: int, quick: bool, device: to
     config = load_config(model=name, seed=seed)
     if quick:
         config = load_config(model=name, seed=seed, epochs=min(QUICK_EPOCHS, config.train.epochs))
-    result = train_model(config, task_data.train, task_data.task, task_data.provenance, device, show_progress=False)
+    result = train_model(config, task_data.train, task_data.task, task_data.provenance, device)
     metrics = result.test_metrics
     if task_data.test is not None:
         probs = predict(result.model, test_batches(task_data.test, config.train.batch_size),

@@ -114,3 +114,31 @@ def test_train_with_flags_and_label_table(runner, tmp_path):
 def test_help_explains_each_command(runner, command):
     result = runner.invoke(app, command)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_train_log_has_settings_a_line_per_epoch_and_the_early_stop(runner, tmp_path):
+    """Not a terminal (a batch job's log): plain lines, no progress bar."""
+    from dnanet.planted import planted_set
+
+    noise = planted_set({}, n_per_class=200, length=60, seed=2)
+    for name, part in (("a", slice(0, 100)), ("b", slice(100, 200))):
+        (tmp_path / f"{name}.fa").write_bytes(b"".join(
+            b">" + i.encode() + b"\n" + s + b"\n" for i, s in zip(noise.ids[part], noise.sequences[part])))
+    config = tmp_path / "cnn.yaml"
+    config.write_text("model:\n  name: cnn\n  channels: 8\n  hidden: 8\ntrain:\n  epochs: 30\n  patience: 2\n")
+    result = runner.invoke(app, ["train", f"a={tmp_path / 'a.fa'}", f"b={tmp_path / 'b.fa'}", "-c", str(config),
+                                 "--out", str(tmp_path / "run"), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    settings = next(line for line in lines if line.startswith("training: "))
+    for part in ("model cnn", "encoder onehot", "task binary (a, b)", "epochs 30", "batch size 32", "lr 0.002",
+                 "device cpu", "threads 1", "split 149 train / 21 validation / 30 test", "reverse complement"):
+        assert part in settings
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    history = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert len(epochs) == len(history) < 30 and epochs[0].startswith("epoch 1/30  train loss ")
+    assert f"val loss {float(history[-1]['val_loss']):.4f}" in epochs[-1] and "best epoch" in epochs[-1]
+    kept = json.loads((tmp_path / "run" / "model.json").read_text())["best_epoch"]
+    assert f"stopped early after epoch {len(history)}: no lower validation loss for 2 epochs; kept epoch {kept}" \
+        in result.output
+    assert not any("━" in line for line in lines if line.startswith(("training", "epoch")))  # no progress bar

@@ -94,7 +94,7 @@ def test_every_family_learns_a_weak_motif_anywhere_with_its_shipped_config(famil
     sequences = records.with_targets(task.encode(records.labels, records.where))
     names, posteriors = bayes_posteriors(planted, pwms)
     config = load_config(model=family, epochs=20)
-    result = train_model(config, sequences, task, [], torch.device("cpu"), show_progress=False)
+    result = train_model(config, sequences, task, [], torch.device("cpu"))
     assert result.description["learned"], result.description["learning"]["message"]
     assert result.test_metrics["accuracy"] >= 0.75, result.history
     truth = np.array([names.index(label) for label in planted.labels])

@@ -72,7 +72,7 @@ def test_train_auto_turns_strand_averaging_off_for_rna(tmp_path, runner):
                                  f"other={PUM2 / 'pum2.negative.fasta'}", "--out", str(out), "--epochs", "1",
                                  "--quiet", "--threads", "1"])
     assert result.exit_code == 0, result.output
-    assert "reverse-complement augmentation and averaging: off (auto" in result.output
+    assert "reverse complement off (auto" in result.output
     description = json.loads((out / "model.json").read_text())
     assert description["reverse_complement_average"] is False
     assert description["strand"]["setting"] == "auto" and description["strand"]["excess_skew"] > 0.02

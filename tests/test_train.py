@@ -29,12 +29,12 @@ def test_same_seed_same_data_gives_the_same_model():
     sequences, task = example_set()
     config = load_config(epochs=2, batch_size=32)
     config = dataclasses.replace(config, model={**config.model, "channels": 16, "hidden": 16})
-    first = train_model(config, sequences, task, [], CPU, show_progress=False)
-    second = train_model(config, sequences, task, [], CPU, show_progress=False)
+    first = train_model(config, sequences, task, [], CPU)
+    second = train_model(config, sequences, task, [], CPU)
     for name, tensor in first.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name]), name
     assert first.test_metrics == second.test_metrics
-    other_seed = train_model(dataclasses.replace(config, seed=1), sequences, task, [], CPU, show_progress=False)
+    other_seed = train_model(dataclasses.replace(config, seed=1), sequences, task, [], CPU)
     assert not torch.equal(other_seed.model.head[1].weight, first.model.head[1].weight)
 
 
@@ -74,14 +74,14 @@ def small_cnn_config(**encoder):
 
 
 def test_multiclass_training_finds_planted_motifs():
-    result = train_model(small_cnn_config(), planted_motif_set(), MULTICLASS, [], CPU, show_progress=False)
+    result = train_model(small_cnn_config(), planted_motif_set(), MULTICLASS, [], CPU)
     assert result.test_metrics["accuracy"] >= 0.8, result.test_metrics
     assert set(result.test_metrics["per_class"]) == {"gata", "ebox", "none"}
     assert len(result.history) >= 1 and {"train_loss", "val_loss", "val_auroc", "lr"} <= set(result.history[0])
 
 
 def test_kmer_encoder_trains_a_cnn():
-    result = train_model(small_cnn_config(name="kmer", k=3), planted_motif_set(), MULTICLASS, [], CPU, show_progress=False)
+    result = train_model(small_cnn_config(name="kmer", k=3), planted_motif_set(), MULTICLASS, [], CPU)
     assert result.test_metrics["accuracy"] >= 0.8, result.test_metrics
 
 
@@ -92,7 +92,7 @@ def test_multilabel_training_finds_each_planted_motif():
     motif_sets = [[m for m, f in zip((GATA, EBOX), row) if f] for row in flags]
     sequences = sequence_set(planted_sequences(motif_sets, seed=1), flags.astype(np.float32))
     task = Task("multilabel", ["gata", "ebox"])
-    result = train_model(small_cnn_config(), sequences, task, [], CPU, show_progress=False)
+    result = train_model(small_cnn_config(), sequences, task, [], CPU)
     metrics = result.test_metrics
     assert metrics["auroc"] >= 0.9 and set(metrics["per_class"]) == {"gata", "ebox"}, metrics
     assert metrics["exact_match"] >= 0.7 and "val_auroc" in result.history[0]
@@ -104,7 +104,7 @@ def test_regression_learns_motif_counts_in_their_units():
     counts = rng.integers(0, 3, size=360)
     sequences = sequence_set(planted_sequences([[EBOX] * c for c in counts], seed=2),
                              (10.0 * counts[:, None] + 100).astype(np.float32))
-    result = train_model(small_cnn_config(), sequences, Task("regression", ["signal"]), [], CPU, show_progress=False)
+    result = train_model(small_cnn_config(), sequences, Task("regression", ["signal"]), [], CPU)
     metrics = result.test_metrics
     assert metrics["pearson"] >= 0.8 and metrics["mse"] < 40, metrics
     assert abs(result.description["task"]["mean"][0] - 110) < 5 and "val_pearson" in result.history[0]

@@ -44,8 +44,8 @@ def train(
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
     """
+    from dnanet.cli.display import metrics_table, training_monitor
     from dnanet.config import load_config
-    from dnanet.evaluate import metrics_table
     from dnanet.examples import training_inputs
     from dnanet.experiment import train_model, write_run
     from dnanet.runs import check_output_path
@@ -57,13 +57,8 @@ def train(
     records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs)
     the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
-    err.print(f"{len(sequences)} sequences; {the_task.kind} task ({', '.join(the_task.names[:8])}"
-              f"{', ...' if the_task.n_outputs > 8 else ''}); model {cfg.model['name']}, encoder {cfg.encoder.name}, "
-              f"device {torch_device}", highlight=False)
-    result = train_model(cfg, sequences, the_task, records.provenance, torch_device, show_progress=not quiet)
-    strand = result.description["strand"]
-    err.print(f"reverse-complement augmentation and averaging: {'on' if strand['reverse_complement'] else 'off'}"
-              + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else ""), highlight=False)
+    err.print(f"{len(sequences):,} sequences read", highlight=False)
+    result = train_model(cfg, sequences, the_task, records.provenance, torch_device, training_monitor(err, quiet))
     write_run(out, result, overwrite)
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))
@@ -91,7 +86,8 @@ def evaluate(
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
     from dnanet.data import make_loader
-    from dnanet.evaluate import metrics_table, task_metrics
+    from dnanet.cli.display import metrics_table
+    from dnanet.evaluate import task_metrics
     from dnanet.examples import heldout_inputs
     from dnanet.infer import predict
     from dnanet.runs import atomic_file, load_run, write_json
@@ -132,6 +128,8 @@ def predict(
 
       dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
     from dnanet.runs import atomic_file, load_run
@@ -145,8 +143,11 @@ def predict(
     if str(out) == "-":
         write_predictions(sys.stdout, *arguments)
         return
-    with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle:
-        count = write_predictions(handle, *arguments, progress=err if not quiet else None)
+    with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
+            Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
+        counter = bar.add_task("predicting: 0 records")
+        count = write_predictions(handle, *arguments,
+                                  progress=lambda done: bar.update(counter, description=f"predicting: {done:,} records"))
     err.print(f"{count} predictions written to {out}")
 
 

@@ -1,0 +1,109 @@
+"""What the terminal shows: training (a progress bar on a terminal, one plain line per epoch in a
+batch-job log when stderr is not a terminal, and in both a first line with the resolved settings
+and a line when early stopping ends the run) and metrics tables. The library reports through
+`dnanet.train.TrainingMonitor` and returns plain dicts; terminal code lives here."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from dnanet.train import TrainingMonitor
+
+
+def training_monitor(console: Console, quiet: bool) -> TrainingMonitor:
+    """A bar on a terminal, plain lines otherwise; with `quiet`, the settings and stopping lines only."""
+    if quiet:
+        return LineMonitor(console, per_epoch=False)
+    return BarMonitor(console) if console.is_terminal else LineMonitor(console)
+
+
+def settings_line(settings: dict) -> str:
+    """'training: model cnn, encoder onehot, ...' from `TrainingMonitor.started`'s settings."""
+    return "training: " + ", ".join(f"{key} {value}" for key, value in settings.items())
+
+
+def epoch_line(record: dict, epochs: int, best_epoch: int) -> str:
+    """One epoch's numbers: losses, validation metrics, lr, seconds and the best epoch so far."""
+    metrics = "  ".join(f"{key.replace('_', ' ')} {value:.4f}" for key, value in record.items()
+                        if key.startswith("val_") and key != "val_loss" and value is not None)
+    return (f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  val loss {record['val_loss']:.4f}"
+            f"  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  best epoch {best_epoch}")
+
+
+def stopped_line(epoch: int, best_epoch: int, patience: int) -> str:
+    return (f"stopped early after epoch {epoch}: no lower validation loss for {patience} epochs; "
+            f"kept epoch {best_epoch}")
+
+
+class LineMonitor(TrainingMonitor):
+    """Plain lines, for logs: the settings, one line per epoch (unless not `per_epoch`), the stop."""
+
+    def __init__(self, console: Console, per_epoch: bool = True):
+        self.console, self.per_epoch, self.epochs = console, per_epoch, 0
+
+    def say(self, line: str) -> None:
+        self.console.print(escape(line), highlight=False, soft_wrap=True)
+
+    def started(self, settings: dict) -> None:
+        self.epochs = settings.get("epochs", 0)
+        self.say(settings_line(settings))
+
+    def epoch_done(self, record: dict, best_epoch: int) -> None:
+        if self.per_epoch:
+            self.say(epoch_line(record, self.epochs, best_epoch))
+
+    def stopped_early(self, epoch: int, best_epoch: int, patience: int) -> None:
+        self.say(stopped_line(epoch, best_epoch, patience))
+
+
+class BarMonitor(LineMonitor):
+    """A rich progress bar over all epochs' steps, with the last epoch's losses beside it."""
+
+    def __init__(self, console: Console):
+        super().__init__(console, per_epoch=False)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                            TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+        self.task = None
+
+    def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("training", total=epochs * steps, status="")
+        self.bar.update(self.task, description=f"epoch {epoch}/{epochs}")
+
+    def step_done(self) -> None:
+        self.bar.update(self.task, advance=1)
+
+    def epoch_done(self, record: dict, best_epoch: int) -> None:
+        self.bar.update(self.task, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}"
+                                          f"  best epoch {best_epoch}")
+
+    def finished(self) -> None:
+        self.bar.stop()
+
+
+def metrics_table(metrics: dict, title: str) -> Table:
+    """A metrics dict as a rich table: the overall row, then one row per class or target."""
+    regression = "per_target" in metrics
+    keys = ["pearson", "spearman", "mse"] if regression else ["accuracy", "auroc", "auprc", "mcc", "f1"]
+    table = Table(title=title)
+    table.add_column("target" if regression else "class")
+    for key in [*keys, "n"]:
+        table.add_column(key, justify="right")
+    overall = "all" + (f" (positive: {metrics['positive_class']})" if "positive_class" in metrics else
+                       " (mean)" if regression else " (macro)")
+    table.add_row(overall, *[format_value(metrics[key]) for key in keys], str(metrics["n"]))
+    for name, values in metrics["per_target" if regression else "per_class"].items():
+        table.add_row(name, *[format_value(values.get(key)) if key in values else "" for key in keys],
+                      str(values.get("n", "")))
+    return table
+
+
+def format_value(value: float | None) -> str:
+    """A metric for a table: 4 decimals, or '-' where undefined."""
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
