@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import dnanet
+from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
 from dnanet.data import SequenceSet, make_loader, split_indices
 from dnanet.errors import DnanetError
@@ -49,10 +50,12 @@ def model_arguments_of(config: Config) -> dict:
 
 
 def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
-                device: torch.device, monitor: TrainingMonitor | None = None) -> TrainingResult:
+                device: torch.device, monitor: TrainingMonitor | None = None,
+                checkpoint: Checkpoint | None = None) -> TrainingResult:
     """Split `sequences` (seeded; stratified by class for classification), train the configured
     model for `task`, and score the test split. `monitor` hears the resolved settings and the
-    training's progress (`dnanet.train.TrainingMonitor`)."""
+    training's progress (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves
+    its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`)."""
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -72,7 +75,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
-    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, monitor)
+    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
         predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from dnanet.checkpoint import Checkpoint, FitProgress
 from dnanet.config import TrainConfig
 from dnanet.encode import reverse_complement
 from dnanet.evaluate import HEADLINE, task_metrics
@@ -53,11 +54,14 @@ class TrainingMonitor:
 
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
         task: Task, seed: int = 0, class_weights: torch.Tensor | None = None,
-        monitor: TrainingMonitor | None = None) -> list[dict]:
+        monitor: TrainingMonitor | None = None, checkpoint: Checkpoint | None = None) -> list[dict]:
     """Train `model` in place; keep the weights of the epoch with the lowest validation loss.
 
     Returns one record per epoch: epoch, train_loss, val_loss, the task's headline validation
-    metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds.
+    metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds. With a
+    `checkpoint` (`dnanet.checkpoint`), training starts from it when it exists and saves it after
+    every epoch: a resumed run ends with the same weights as one that was never stopped (on the
+    CPU; GPU kernels need not be deterministic).
     """
     monitor = monitor or TrainingMonitor()
     device = next(model.parameters()).device
@@ -65,41 +69,61 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
     weights = None if class_weights is None else class_weights.to(device)
     flips = torch.Generator().manual_seed(seed + 1)
-    history: list[dict] = []
-    best_loss, best_state, best_epoch, stale = math.inf, copy.deepcopy(model.state_dict()), 0, 0
-    for epoch in range(1, config.epochs + 1):
-        start = time.perf_counter()
-        if hasattr(train_loader.sampler, "set_epoch"):
-            train_loader.sampler.set_epoch(epoch)
-        monitor.epoch_started(epoch, config.epochs, len(train_loader))
-        model.train()
-        losses = []
-        for batch in train_loader:
-            codes = batch["codes"]
-            if config.reverse_complement:
-                codes = _random_strand(codes, batch["lengths"], flips)
-            loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            monitor.step_done()
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                  **_validate(model, val_loader, config.reverse_complement, task),
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
-        history.append(record)
-        if record["val_loss"] < best_loss - 1e-6:
-            best_loss, best_state, best_epoch, stale = record["val_loss"], copy.deepcopy(model.state_dict()), epoch, 0
+    generators = {"default": torch.default_generator, "flips": flips, "order": train_loader.generator}
+    if device.type == "cuda":
+        generators["cuda"] = torch.cuda.default_generators[device.index or 0]
+    if checkpoint is not None and checkpoint.exists():
+        progress = checkpoint.restore(model, optimizer, scheduler, generators)
+    else:
+        progress = FitProgress(best_state=copy.deepcopy(model.state_dict()))
+    for epoch in range(progress.epoch + 1, config.epochs + 1):
+        if progress.stale >= config.patience:
+            break  # resumed after the epoch that ended the run
+        record = _train_epoch(model, train_loader, val_loader, config, task, epoch, optimizer, scheduler, weights,
+                              flips, monitor)
+        progress.history.append(record)
+        progress.epoch = epoch
+        if record["val_loss"] < progress.best_loss - 1e-6:
+            progress.best_loss, progress.best_epoch, progress.stale = record["val_loss"], epoch, 0
+            progress.best_state = copy.deepcopy(model.state_dict())
         else:
-            stale += 1
-        monitor.epoch_done(record, best_epoch)
-        if stale >= config.patience and epoch < config.epochs:
-            monitor.stopped_early(epoch, best_epoch, config.patience)
+            progress.stale += 1
+        if checkpoint is not None:
+            checkpoint.save(progress, model, optimizer, scheduler, generators)
+        monitor.epoch_done(record, progress.best_epoch)
+        if progress.stale >= config.patience and epoch < config.epochs:
+            monitor.stopped_early(epoch, progress.best_epoch, config.patience)
             break
-    model.load_state_dict(best_state)
+    model.load_state_dict(progress.best_state)
     monitor.finished()
-    return history
+    return progress.history
+
+
+def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
+                 task: Task, epoch: int, optimizer, scheduler, weights, flips: torch.Generator,
+                 monitor: TrainingMonitor) -> dict:
+    """One pass over the training data, then validation: the epoch's history record."""
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    if hasattr(train_loader.sampler, "set_epoch"):
+        train_loader.sampler.set_epoch(epoch)
+    monitor.epoch_started(epoch, config.epochs, len(train_loader))
+    model.train()
+    losses = []
+    for batch in train_loader:
+        codes = batch["codes"]
+        if config.reverse_complement:
+            codes = _random_strand(codes, batch["lengths"], flips)
+        loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        monitor.step_done()
+    return {"epoch": epoch, "train_loss": float(np.mean(losses)),
+            **_validate(model, val_loader, config.reverse_complement, task),
+            "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int):

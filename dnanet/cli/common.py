@@ -6,10 +6,12 @@ behind; set DNANET_DEBUG=1 to see a traceback for unexpected errors.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -45,6 +47,8 @@ def user_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except DnanetError as error:
             print_error("error", str(error))
+        except typer.Exit:  # a command's own exit code
+            raise
         except KeyboardInterrupt:
             err.print("interrupted; no output was written")
             raise typer.Exit(130)
@@ -58,6 +62,19 @@ def user_errors(command: Callable) -> Callable:
         raise typer.Exit(1)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM (a batch system pre-empting the job) acts like Ctrl-C."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def print_error(kind: str, message: str) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
                                ThreadsOption, app, err, out_console, parse_inputs, read_labelled_inputs,
-                               setup_torch, user_errors, warn_if_not_learned)
+                               setup_torch, sigterm_as_interrupt, user_errors, warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -19,7 +19,8 @@ from dnanet.errors import DnanetError
 @user_errors
 def train(
     inputs: List[str] = typer.Argument(None, help=INPUTS_HELP, show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to create: model, metrics.json, history.csv."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to create: model, metrics.json, "
+                                       "history.csv. Required unless --resume."),
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
@@ -32,7 +33,10 @@ def train(
     seed: Optional[int] = typer.Option(None, help="Override seed."),
     batch_size: Optional[int] = typer.Option(None, help="Override train.batch_size."),
     lr: Optional[float] = typer.Option(None, help="Override train.lr."),
-    overwrite: bool = typer.Option(False, help="Replace an existing run folder."),
+    overwrite: bool = typer.Option(False, help="Replace an existing run folder (and an unfinished run's checkpoint)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the unfinished run OUT from its last "
+                                          "finished epoch (a run killed or stopped; its inputs, labels and config "
+                                          "come from the checkpoint: give no FASTA, --labels or config options)."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -40,29 +44,82 @@ def train(
     """Train a model on labelled FASTA files and write a run folder.
 
     Sequences are split (seeded; stratified by class) into train / validation / test; the model
-    with the lowest validation loss is kept and scored on the test split (metrics.json). Example:
+    with the lowest validation loss is kept and scored on the test split (metrics.json). After
+    every epoch a checkpoint is written to a hidden folder beside OUT (.OUT.checkpoint), so a
+    run that is killed continues with `dnanet train --resume OUT`. Example:
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
     """
+    from dnanet.checkpoint import Checkpoint, checkpoint_folder
     from dnanet.cli.display import metrics_table, training_monitor
-    from dnanet.config import load_config
+    from dnanet.config import config_from_dict, load_config
     from dnanet.examples import training_inputs
     from dnanet.experiment import train_model, write_run
     from dnanet.runs import check_output_path
     from dnanet.tasks import infer_task
 
-    cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
+    if resume is not None:
+        given = [name for name, value in (("FASTA inputs", inputs), ("--out", out), ("--labels", labels),
+                                          ("--config", config), ("--model", model), ("--epochs", epochs),
+                                          ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr)) if value]
+        if given:
+            raise DnanetError(f"--resume takes its inputs and settings from the checkpoint; drop {', '.join(given)}")
+        out = resume
+        checkpoint = Checkpoint(checkpoint_folder(out))
+        if not checkpoint.exists():
+            raise DnanetError(f"{out}: no unfinished run to resume (no checkpoint in {checkpoint.folder})")
+        invocation = checkpoint.read_invocation()
+        inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
+        id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
+        cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
+    else:
+        if out is None:
+            raise DnanetError("--out is required (the run folder to create), or --resume OUT")
+        cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
+        checkpoint = Checkpoint(checkpoint_folder(out))
+        if checkpoint.exists() and not overwrite:
+            raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
+                              f"{out}, or pass --overwrite to start afresh")
     check_output_path(out, overwrite, is_dir=True)
     torch_device = setup_torch(threads, device)
     records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs)
+    if resume is not None:
+        _check_unchanged(invocation["provenance"], records.provenance)
+    else:
+        checkpoint.remove()
+        checkpoint.invocation = {
+            "inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
+                       for item in records.inputs],
+            "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
+            "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
+            "provenance": records.provenance}
     the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
-    err.print(f"{len(sequences):,} sequences read", highlight=False)
-    result = train_model(cfg, sequences, the_task, records.provenance, torch_device, training_monitor(err, quiet))
+    err.print(f"{len(sequences):,} sequences read" + (f"; resuming from {checkpoint.folder}" if resume else ""),
+              highlight=False)
+    try:
+        with sigterm_as_interrupt():
+            result = train_model(cfg, sequences, the_task, records.provenance, torch_device,
+                                 training_monitor(err, quiet), checkpoint)
+    except KeyboardInterrupt:
+        if checkpoint.exists():
+            err.print(f"interrupted; the finished epochs are kept: continue with dnanet train --resume {out}",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
+        raise
     write_run(out, result, overwrite)
+    checkpoint.remove()
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))
     err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"))
+
+
+def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
+    """A resumed run must read the same inputs: compare each file's SHA-256 with the checkpoint's."""
+    for before, after in zip(saved, now):
+        if before.get("sha256") != after.get("sha256"):
+            raise DnanetError(f"{after.get('path')}: changed since the run was started (SHA-256 differs); "
+                              "train afresh with --overwrite")
 
 
 @app.command()

@@ -1,0 +1,122 @@
+"""Checkpoints: a training run that is killed goes on where its last finished epoch left it.
+
+After every epoch, `dnanet train` writes into a hidden folder beside the run folder
+(``.NAME.checkpoint``, see `checkpoint_folder`) everything the training loop needs to continue as
+if it had never stopped:
+
+- ``state.safetensors``: the model's weights (``model.*``), the best epoch's weights (``best.*``),
+  the optimizer's tensors (``optimizer.<index>.<name>``: AdamW's step, exp_avg, exp_avg_sq) and
+  the random generators' states as uint8 tensors (``rng.<name>``: torch's default generator, the
+  strand-flip and data-order generators, CUDA's when training on a GPU);
+- ``state.json``: the finished epochs' history and early-stopping state, the optimizer's
+  hyperparameters, the scheduler's state, and the `invocation` (inputs with their SHA-256, task
+  options, the full config) so that ``dnanet train --resume OUT`` needs nothing else.
+
+Both files are written under temporary names and renamed, the tensors first, so a kill during a
+write leaves the previous checkpoint whole. Nothing is pickled. A finished run removes the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dnanet.errors import DnanetError
+
+STATE_FILE, TENSOR_FILE = "state.json", "state.safetensors"
+
+
+def checkpoint_folder(out: Path) -> Path:
+    """The hidden checkpoint folder of run folder `out`: ``<parent>/.<name>.checkpoint``."""
+    return out.parent / f".{out.name}.checkpoint"
+
+
+@dataclass
+class FitProgress:
+    """Where training stands after `epoch` finished epochs (0: nothing done yet)."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    stale: int = 0  # epochs since the validation loss last improved
+    history: list[dict] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+
+
+class Checkpoint:
+    """One run's checkpoint folder: `save` after each epoch, `restore` on resume, `remove` at the end."""
+
+    def __init__(self, folder: Path, invocation: dict | None = None):
+        self.folder, self.invocation = Path(folder), invocation
+
+    def exists(self) -> bool:
+        return (self.folder / STATE_FILE).is_file() and (self.folder / TENSOR_FILE).is_file()
+
+    def read_invocation(self) -> dict:
+        """The invocation saved with the checkpoint (how the run was started)."""
+        return self._state()["invocation"]
+
+    def save(self, progress: FitProgress, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler, generators: dict[str, torch.Generator]) -> None:
+        """Write the state after `progress.epoch` finished epochs (atomically, tensors first)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        optimizer_state = optimizer.state_dict()
+        tensors = {f"model.{name}": value for name, value in model.state_dict().items()}
+        tensors.update({f"best.{name}": value for name, value in (progress.best_state or {}).items()})
+        for index, values in optimizer_state["state"].items():
+            tensors.update({f"optimizer.{index}.{name}": value for name, value in values.items()})
+        tensors.update({f"rng.{name}": generator.get_state() for name, generator in generators.items()})
+        state = {"epoch": progress.epoch, "best_loss": None if math.isinf(progress.best_loss) else progress.best_loss,
+                 "best_epoch": progress.best_epoch, "stale": progress.stale, "history": progress.history,
+                 "optimizer_groups": optimizer_state["param_groups"], "scheduler": scheduler.state_dict(),
+                 "invocation": self.invocation}
+        _replace(self.folder / TENSOR_FILE, lambda path: save_file(
+            {name: value.detach().cpu().contiguous() for name, value in tensors.items()}, str(path)))
+        _replace(self.folder / STATE_FILE, lambda path: path.write_text(json.dumps(state, allow_nan=False)))
+
+    def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                generators: dict[str, torch.Generator]) -> FitProgress:
+        """Load the saved state into the given objects; return the progress to continue from."""
+        state, tensors = self._state(), load_file(str(self.folder / TENSOR_FILE))
+        device = next(model.parameters()).device
+        model.load_state_dict(_group(tensors, "model."))
+        groups: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in _group(tensors, "optimizer.").items():
+            index, _, key = name.partition(".")
+            groups.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+        optimizer.load_state_dict({"state": groups, "param_groups": state["optimizer_groups"]})
+        scheduler.load_state_dict(state["scheduler"])
+        for name, generator in generators.items():
+            generator.set_state(tensors[f"rng.{name}"])
+        best = _group(tensors, "best.")
+        return FitProgress(state["epoch"], math.inf if state["best_loss"] is None else state["best_loss"],
+                           state["best_epoch"], state["stale"], state["history"],
+                           {name: value.to(device) for name, value in best.items()} or None)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _state(self) -> dict:
+        try:
+            return json.loads((self.folder / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DnanetError(f"{self.folder}: no readable checkpoint ({error})") from None
+
+
+def _group(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
+
+
+def _replace(path: Path, write) -> None:
+    """Write through a temporary name beside `path`, then rename it over `path`."""
+    temporary = path.with_name(path.name + ".partial")
+    write(temporary)
+    os.replace(temporary, path)

@@ -1,0 +1,122 @@
+"""Runs that survive being killed: checkpoints after every epoch, `dnanet train --resume`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dnanet.checkpoint import Checkpoint, checkpoint_folder
+from dnanet.cli import app
+from dnanet.config import load_config
+from dnanet.experiment import train_model
+from dnanet.train import TrainingMonitor
+from test_train import example_set
+
+CPU = torch.device("cpu")
+
+
+class StopAfter(TrainingMonitor):
+    """Interrupts training (like Ctrl-C) once `epoch` has been checkpointed."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def epoch_done(self, record: dict, best_epoch: int) -> None:
+        if record["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def small_config():
+    config = load_config(epochs=4, batch_size=32)
+    return dataclasses.replace(config, model={**config.model, "channels": 16, "hidden": 16})
+
+
+def test_a_resumed_run_ends_with_the_weights_of_one_never_stopped(tmp_path):
+    sequences, task = example_set()
+    straight = train_model(small_config(), sequences, task, [], CPU)
+    checkpoint = Checkpoint(tmp_path / ".run.checkpoint", invocation={"note": "test"})
+    with pytest.raises(KeyboardInterrupt):
+        train_model(small_config(), sequences, task, [], CPU, StopAfter(2), checkpoint)
+    state = json.loads((checkpoint.folder / "state.json").read_text())
+    assert state["epoch"] == 2 and len(state["history"]) == 2 and state["invocation"] == {"note": "test"}
+    resumed = train_model(small_config(), sequences, task, [], CPU, None, checkpoint)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    drop_time = [{k: v for k, v in record.items() if k != "seconds"} for record in straight.history]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == drop_time
+    assert resumed.test_metrics == straight.test_metrics
+
+
+def write_example(folder: Path) -> list[str]:
+    from dnanet.examples import training_inputs
+
+    return [f"{label}={path}" for label, path in training_inputs()]
+
+
+def start_training(out: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "dnanet", "train", *write_example(out.parent), "--out", str(out),
+               "--epochs", "5", "--threads", "1", "--quiet", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+
+def wait_for_checkpoint(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    state = checkpoint_folder(out) / "state.json"
+    deadline = time.monotonic() + timeout
+    while not state.exists():
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.2)
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_weights(runner, tmp_path):
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    process = start_training(killed)
+    wait_for_checkpoint(killed, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not killed.exists() and checkpoint_folder(killed).exists()
+    result = runner.invoke(app, ["train", "--resume", str(killed), "--threads", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "resuming from" in result.output and not checkpoint_folder(killed).exists()
+    result = runner.invoke(app, ["train", *write_example(tmp_path), "--out", str(straight), "--epochs", "5",
+                                 "--threads", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    resumed_weights, straight_weights = load_file(killed / "model.safetensors"), load_file(straight / "model.safetensors")
+    assert all(torch.equal(resumed_weights[name], straight_weights[name]) for name in straight_weights)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_sigterm_leaves_a_resumable_checkpoint_and_no_run_folder(runner, tmp_path):
+    out = tmp_path / "run"
+    process = start_training(out)
+    wait_for_checkpoint(out, process)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert f"continue with dnanet train --resume {out}" in output
+    assert not out.exists() and checkpoint_folder(out).exists()
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint_folder(out).name]  # nothing half-written
+    again = runner.invoke(app, ["train", *write_example(tmp_path), "--out", str(out), "--threads", "1"])
+    assert again.exit_code == 1 and "has a checkpoint; continue it with --resume" in again.output
+
+
+def test_resume_errors_are_one_line(runner, tmp_path):
+    missing = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
+    assert missing.exit_code == 1 and "no unfinished run to resume" in missing.output
+    Checkpoint(checkpoint_folder(tmp_path / "run")).folder.mkdir()
+    (checkpoint_folder(tmp_path / "run") / "state.json").write_text("{}")
+    (checkpoint_folder(tmp_path / "run") / "state.safetensors").write_bytes(b"")
+    mixed = runner.invoke(app, ["train", "a.fa", "--resume", str(tmp_path / "run"), "--epochs", "3"])
+    assert mixed.exit_code == 1 and "drop FASTA inputs, --epochs" in mixed.output
