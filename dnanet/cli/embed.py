@@ -67,7 +67,7 @@ def embed(
         batches = _tracking(iter_batches([item.path for item in parsed], batch_size), sample)
 
         def progress(ids, vectors):
-            sample.add(vectors)
+            sample.add(vectors, keep=plot is not None)  # no plot: count, keep nothing
             bar.update(counter, description=f"embedding: {sample.seen:,} records")
 
         with ExitStack() as outputs:
@@ -98,16 +98,21 @@ class _PlotSample:
         self.sources: list[int] = []
         self.rng = np.random.default_rng(0)
 
-    def add(self, vectors: np.ndarray) -> None:
+    def add(self, vectors: np.ndarray, keep: bool = True) -> None:
+        """Count a batch's vectors ``(B, D)``; with `keep`, sample copies of them (a row view would
+        keep its whole batch alive: memory grew with the number of records)."""
         self.width = vectors.shape[1]
+        if not keep:
+            self.seen += len(vectors)
+            return
         for vector, source in zip(vectors, self.sources):
             if len(self.vectors) < self.size:
-                self.vectors.append(vector)
+                self.vectors.append(vector.copy())
                 self.labels.append(self.groups[source])
             else:
                 slot = int(self.rng.integers(0, self.seen + 1))
                 if slot < self.size:
-                    self.vectors[slot], self.labels[slot] = vector, self.groups[source]
+                    self.vectors[slot], self.labels[slot] = vector.copy(), self.groups[source]
             self.seen += 1
 
 
