@@ -54,8 +54,8 @@ class FitProgress:
 class Checkpoint:
     """One run's checkpoint folder: `save` after each epoch, `restore` on resume, `remove` at the end."""
 
-    def __init__(self, folder: Path, invocation: dict | None = None):
-        self.folder, self.invocation = Path(folder), invocation
+    def __init__(self, folder: Path, invocation: dict | None = None, write: bool = True):
+        self.folder, self.invocation, self.write = Path(folder), invocation, write  # write: rank 0 only
 
     def exists(self) -> bool:
         return (self.folder / STATE_FILE).is_file() and (self.folder / TENSOR_FILE).is_file()
@@ -67,6 +67,8 @@ class Checkpoint:
     def save(self, progress: FitProgress, model: nn.Module, optimizer: torch.optim.Optimizer,
              scheduler, generators: dict[str, torch.Generator]) -> None:
         """Write the state after `progress.epoch` finished epochs (atomically, tensors first)."""
+        if not self.write:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         optimizer_state = optimizer.state_dict()
         tensors = {f"model.{name}": value for name, value in model.state_dict().items()}

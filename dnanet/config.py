@@ -44,6 +44,7 @@ class TrainConfig:
     """The optimisation loop: AdamW, warm-up + schedule, early stopping on validation loss."""
 
     epochs: int = 60
+    steps_per_epoch: int = 0  # 0: one pass over the training data
     batch_size: int = 32
     lr: float = 0.002
     weight_decay: float = 0.01
@@ -207,6 +208,7 @@ def _check_ranges(config: Config, source: Path | str) -> None:
         (config.train.batch_size >= 2, "train.batch_size must be at least 2 (batch norm needs two records)"),
         (config.train.lr > 0, "train.lr must be positive"),
         (config.train.patience >= 1, "train.patience must be at least 1"),
+        (config.train.steps_per_epoch >= 0, "train.steps_per_epoch must be 0 (one pass over the data) or more"),
     ]
     for ok, message in rules:
         if not ok:

@@ -166,11 +166,31 @@ class _Indices(torch.utils.data.Dataset):
         return index
 
 
+class EpochSampler(Sampler[int]):
+    """`count` indices per epoch, drawn without replacement from ``range(size)`` (fresh random
+    permutations joined when `count` > `size`), from `generator`: epochs of a fixed number of
+    steps (``train.steps_per_epoch``), whatever the size of the data."""
+
+    def __init__(self, size: int, count: int, generator: torch.Generator):
+        self.size, self.count, self.generator = size, count, generator
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[int]:
+        parts, drawn = [], 0
+        while drawn < self.count:
+            parts.append(torch.randperm(self.size, generator=self.generator)[: self.count - drawn])
+            drawn += len(parts[-1])
+        return iter(torch.cat(parts).tolist())
+
+
 def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, seed: int = 0,
-                sampler: Sampler | None = None) -> DataLoader:
+                sampler: Sampler | None = None, steps: int = 0) -> DataLoader:
     """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}``.
 
-    Pass a `torch.utils.data.DistributedSampler` as `sampler` to shard across processes.
+    Pass a `torch.utils.data.DistributedSampler` as `sampler` to shard across processes. With
+    `shuffle` and `steps` > 0, each pass is `steps` batches drawn afresh (`EpochSampler`).
     """
 
     def collate(indices: list[int]) -> dict[str, torch.Tensor]:
@@ -179,6 +199,8 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
                 "targets": torch.from_numpy(sequences.targets[indices])}
 
     generator = torch.Generator().manual_seed(seed)
+    if shuffle and steps > 0 and sampler is None:
+        sampler = EpochSampler(len(sequences), steps * batch_size, generator)
     size = len(sampler) if sampler is not None else len(sequences)
     training = shuffle or sampler is not None
     # A training batch of one record has no batch statistics (batch norm refuses it): drop it; a

@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 
 import dnanet
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
 from dnanet.data import SequenceSet, make_loader, split_indices
+from dnanet.distributed import Processes, per_process_batch
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
@@ -51,11 +54,13 @@ def model_arguments_of(config: Config) -> dict:
 
 def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
                 device: torch.device, monitor: TrainingMonitor | None = None,
-                checkpoint: Checkpoint | None = None) -> TrainingResult:
+                checkpoint: Checkpoint | None = None, processes: Processes = Processes()) -> TrainingResult:
     """Split `sequences` (seeded; stratified by class for classification), train the configured
     model for `task`, and score the test split. `monitor` hears the resolved settings and the
     training's progress (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves
-    its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`)."""
+    its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
+    torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
+    copy on its shard of each epoch, with train.batch_size as the global batch."""
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -69,13 +74,20 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     batch_size, seed = config.train.batch_size, config.seed
     train_set = sequences.subset(train_idx)
     train_config, strand = resolve_strand(config.train, train_set, task)
-    train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
+    if processes.distributed:
+        shards = DistributedSampler(train_set, processes.world_size, processes.rank, shuffle=True, seed=seed)
+        train_loader = make_loader(train_set, per_process_batch(batch_size, processes), sampler=shards)
+        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    else:
+        train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed,
+                                   steps=config.train.steps_per_epoch)
+        trained = model
     validation = sequences.subset(val_idx)
     val_loader = make_loader(validation, batch_size)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
-    history = fit(model, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
+    history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
         predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),

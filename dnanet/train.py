@@ -64,6 +64,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     CPU; GPU kernels need not be deterministic).
     """
     monitor = monitor or TrainingMonitor()
+    core = getattr(model, "module", model)  # under DistributedDataParallel: the wrapped model; states use it
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
@@ -73,9 +74,9 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     if device.type == "cuda":
         generators["cuda"] = torch.cuda.default_generators[device.index or 0]
     if checkpoint is not None and checkpoint.exists():
-        progress = checkpoint.restore(model, optimizer, scheduler, generators)
+        progress = checkpoint.restore(core, optimizer, scheduler, generators)
     else:
-        progress = FitProgress(best_state=copy.deepcopy(model.state_dict()))
+        progress = FitProgress(best_state=copy.deepcopy(core.state_dict()))
     for epoch in range(progress.epoch + 1, config.epochs + 1):
         if progress.stale >= config.patience:
             break  # resumed after the epoch that ended the run
@@ -85,16 +86,16 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
         progress.epoch = epoch
         if record["val_loss"] < progress.best_loss - 1e-6:
             progress.best_loss, progress.best_epoch, progress.stale = record["val_loss"], epoch, 0
-            progress.best_state = copy.deepcopy(model.state_dict())
+            progress.best_state = copy.deepcopy(core.state_dict())
         else:
             progress.stale += 1
         if checkpoint is not None:
-            checkpoint.save(progress, model, optimizer, scheduler, generators)
+            checkpoint.save(progress, core, optimizer, scheduler, generators)
         monitor.epoch_done(record, progress.best_epoch)
         if progress.stale >= config.patience and epoch < config.epochs:
             monitor.stopped_early(epoch, progress.best_epoch, config.patience)
             break
-    model.load_state_dict(progress.best_state)
+    core.load_state_dict(progress.best_state)
     monitor.finished()
     return progress.history
 

@@ -43,7 +43,7 @@ def test_partial_config_fills_defaults_and_reads_exponents(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("trian:\n  epochs: 3\n", r"unknown key 'trian'; valid keys: seed, encoder, data, model, train"),
-    ("train:\n  epoch: 3\n", r"unknown key 'train.epoch'; valid keys in 'train': epochs, batch_size"),
+    ("train:\n  epoch: 3\n", r"unknown key 'train.epoch'; valid keys in 'train': epochs, steps_per_epoch, batch_size"),
     ("train:\n  epochs: ten\n", r"'train.epochs' must be an integer, got 'ten'"),
     ("train:\n  reverse_complement: 3\n", r"'train.reverse_complement' must be one of auto, true, false, got 3"),
     ("model:\n  name: cnn\n  chanels: 3\n", r"unknown key 'model.chanels'; valid keys in 'model': name, kmer_dim, channels"),

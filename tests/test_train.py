@@ -122,3 +122,26 @@ def test_shipped_cnn_learns_ctcf_binding(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["auroc"] >= 0.93, metrics
     assert metrics["n"] == 128 and metrics["positive_class"] == "bound"
+
+
+def test_steps_per_epoch_sets_the_epoch_length_whatever_the_data_size():
+    from dnanet.data import EpochSampler
+    from dnanet.train import TrainingMonitor
+
+    class CountSteps(TrainingMonitor):
+        def __init__(self):
+            self.steps = []
+
+        def epoch_started(self, epoch, epochs, steps):
+            self.steps.append(0)
+
+        def step_done(self):
+            self.steps[-1] += 1
+
+    config = small_cnn_config()
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=3, steps_per_epoch=4))
+    counter = CountSteps()
+    result = train_model(config, planted_motif_set(), MULTICLASS, [], CPU, counter)
+    assert counter.steps == [4, 4, 4] and len(result.history) == 3  # 252 training records: 8 batches a pass
+    drawn = list(EpochSampler(10, 25, torch.Generator().manual_seed(0)))
+    assert len(drawn) == 25 and sorted(drawn[:10]) == list(range(10)) and sorted(drawn[10:20]) == list(range(10))

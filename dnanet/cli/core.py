@@ -50,6 +50,9 @@ def train(
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
     """
+    import torch
+
+    from dnanet import distributed
     from dnanet.checkpoint import Checkpoint, checkpoint_folder
     from dnanet.cli.display import metrics_table, training_monitor
     from dnanet.config import config_from_dict, load_config
@@ -81,12 +84,18 @@ def train(
             raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
                               f"{out}, or pass --overwrite to start afresh")
     check_output_path(out, overwrite, is_dir=True)
-    torch_device = setup_torch(threads, device)
+    processes, torch_device = distributed.start(setup_torch(threads, device))
+    main = processes.is_main
+    err.quiet = not main  # rank 0 speaks for all (the same inputs give every rank the same messages)
     records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs)
+    checkpoint.write = main
     if resume is not None:
         _check_unchanged(invocation["provenance"], records.provenance)
     else:
-        checkpoint.remove()
+        if main:
+            checkpoint.remove()
+        if processes.distributed:
+            torch.distributed.barrier()  # no process may see the old checkpoint
         checkpoint.invocation = {
             "inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
                        for item in records.inputs],
@@ -95,18 +104,24 @@ def train(
             "provenance": records.provenance}
     the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
-    err.print(f"{len(sequences):,} sequences read" + (f"; resuming from {checkpoint.folder}" if resume else ""),
-              highlight=False)
+    if main:
+        err.print(f"{len(sequences):,} sequences read" + (f"; resuming from {checkpoint.folder}" if resume else "")
+                  + (f"; {processes.world_size} processes" if processes.distributed else ""), highlight=False)
     try:
         with sigterm_as_interrupt():
             result = train_model(cfg, sequences, the_task, records.provenance, torch_device,
-                                 training_monitor(err, quiet), checkpoint)
+                                 training_monitor(err, quiet) if main else None, checkpoint, processes)
     except KeyboardInterrupt:
         if checkpoint.exists():
-            err.print(f"interrupted; the finished epochs are kept: continue with dnanet train --resume {out}",
-                      highlight=False, soft_wrap=True)
+            if main:
+                err.print(f"interrupted; the finished epochs are kept: continue with dnanet train --resume {out}",
+                          highlight=False, soft_wrap=True)
             raise typer.Exit(130)
         raise
+    finally:
+        distributed.stop()
+    if not main:
+        return
     write_run(out, result, overwrite)
     checkpoint.remove()
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))

@@ -1,0 +1,45 @@
+"""torchrun + DistributedDataParallel on the CPU (gloo): two processes train one model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dnanet.cli import app
+from dnanet.distributed import Processes, per_process_batch
+from dnanet.errors import DnanetError
+from dnanet.runs import load_run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_torchrun_two_processes_write_one_valid_run_close_to_a_single_process(runner, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dnanet", "train",
+               "--out", str(out), "--epochs", "10", "--threads", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.count("run written to") == 1 and "2 processes" in done.stderr  # rank 0 alone speaks
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]  # one run folder, no checkpoint left
+    model, description = load_run(out)
+    assert description["split"] == {"train": 637, "validation": 85, "test": 128}
+    single = tmp_path / "single"
+    result = runner.invoke(app, ["train", "--out", str(single), "--epochs", "10", "--threads", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    distributed_auroc = json.loads((out / "metrics.json").read_text())["auroc"]
+    single_auroc = json.loads((single / "metrics.json").read_text())["auroc"]
+    assert abs(distributed_auroc - single_auroc) < 0.03, (distributed_auroc, single_auroc)  # same global batch 32
+
+
+def test_the_global_batch_is_split_evenly():
+    assert per_process_batch(32, Processes(0, 4, 0)) == 8
+    with pytest.raises(DnanetError, match="multiple of the 3 processes"):
+        per_process_batch(32, Processes(0, 3, 0))
