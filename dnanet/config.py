@@ -205,7 +205,7 @@ def _check_ranges(config: Config, source: Path | str) -> None:
         (config.encoder.stride >= 1, "encoder.stride must be at least 1"),
         (config.encoder.stride <= config.encoder.k, "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)"),
         (config.train.epochs >= 1, "train.epochs must be at least 1"),
-        (config.train.batch_size >= 2, "train.batch_size must be at least 2 (batch norm needs two records)"),
+        (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
         (config.train.lr > 0, "train.lr must be positive"),
         (config.train.patience >= 1, "train.patience must be at least 1"),
         (config.train.steps_per_epoch >= 0, "train.steps_per_epoch must be 0 (one pass over the data) or more"),

@@ -203,8 +203,8 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
         sampler = EpochSampler(len(sequences), steps * batch_size, generator)
     size = len(sampler) if sampler is not None else len(sequences)
     training = shuffle or sampler is not None
-    # A training batch of one record has no batch statistics (batch norm refuses it): drop it; a
-    # different record is left out each epoch, since the order is shuffled.
+    # A last training batch of one record would be a full optimiser step (and batch-norm statistics)
+    # from a single sequence: drop it; a different record is left out each epoch (shuffled order).
     drop_last = training and size > batch_size and size % batch_size == 1
     return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate, drop_last=drop_last,
                       shuffle=shuffle and sampler is None, sampler=sampler, generator=generator)

@@ -351,7 +351,7 @@ def test_train_config_unknown_key(tmp_path, bound_fa, background_fa):
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "-c", config, "--out", out)
     message = assert_user_error(result, out, f"{config}: unknown key 'train.learning_rate'")
-    assert "valid keys in 'train': epochs, batch_size, lr," in message
+    assert "valid keys in 'train': epochs, steps_per_epoch, batch_size, lr," in message
 
 
 def test_train_config_unknown_top_level_key(tmp_path, bound_fa, background_fa):

@@ -85,8 +85,7 @@ def _train_readout(make_readout, steps: int = 300, seed: int = 0) -> float:
     return readout[0].weight.grad.norm().item()
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_dense_readout_never_stops_learning(batch_norm):
+def test_dense_readout_never_stops_learning():
     """A plain ReLU readout dies for good here (every gradient exactly 0: the shipped CNN stayed at
     the class prior on weak planted motifs); the readout the models use keeps learning."""
     from dnanet.models.layers import dense_readout
@@ -95,4 +94,4 @@ def test_dense_readout_never_stops_learning(batch_norm):
         return torch.nn.Sequential(torch.nn.Linear(1280, 128), torch.nn.ReLU())
 
     assert all(_train_readout(relu, seed=seed) == 0.0 for seed in range(3))  # the failure is reproduced
-    assert all(_train_readout(lambda: dense_readout(1280, 128, batch_norm), seed=seed) > 1e-3 for seed in range(3))
+    assert all(_train_readout(lambda: dense_readout(1280, 128), seed=seed) > 1e-3 for seed in range(3))

@@ -38,7 +38,7 @@ class LSTM(SequenceModel):
         self.pool, self.dropout = pool, nn.Dropout(dropout)
         self.lstm = nn.LSTM(features, lstm_size, num_layers=layers, batch_first=True, bidirectional=True,
                             dropout=dropout if layers > 1 else 0.0)
-        self.dense = dense_readout(4 * lstm_size, hidden, batch_norm=True)
+        self.dense = dense_readout(4 * lstm_size, hidden)
         self.embedding_dim = hidden
         self.head = linear_head(hidden, n_outputs, dropout)
 
