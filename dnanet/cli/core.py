@@ -65,13 +65,7 @@ def train(
         given = [name for name, value in (("FASTA inputs", inputs), ("--out", out), ("--labels", labels),
                                           ("--config", config), ("--model", model), ("--epochs", epochs),
                                           ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr)) if value]
-        if given:
-            raise DnanetError(f"--resume takes its inputs and settings from the checkpoint; drop {', '.join(given)}")
-        out = resume
-        checkpoint = Checkpoint(checkpoint_folder(out))
-        if not checkpoint.exists():
-            raise DnanetError(f"{out}: no unfinished run to resume (no checkpoint in {checkpoint.folder})")
-        invocation = checkpoint.read_invocation()
+        out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
         id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
         cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
@@ -96,12 +90,7 @@ def train(
             checkpoint.remove()
         if processes.distributed:
             torch.distributed.barrier()  # no process may see the old checkpoint
-        checkpoint.invocation = {
-            "inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
-                       for item in records.inputs],
-            "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
-            "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
-            "provenance": records.provenance}
+        checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg)
     the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(the_task.encode(records.labels, records.where))
     if main:
@@ -127,6 +116,29 @@ def train(
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))
     err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"))
+
+
+def _unfinished_run(out: Path, given: list[str]):
+    """`--resume OUT`: (its checkpoint, the invocation saved with it); nothing else may be given."""
+    from dnanet.checkpoint import Checkpoint, checkpoint_folder
+
+    if given:
+        raise DnanetError(f"--resume takes its inputs and settings from the checkpoint; drop {', '.join(given)}")
+    checkpoint = Checkpoint(checkpoint_folder(out))
+    if not checkpoint.exists():
+        raise DnanetError(f"{out}: no unfinished run to resume (no checkpoint in {checkpoint.folder})")
+    return checkpoint, checkpoint.read_invocation()
+
+
+def _invocation(records, labels: Optional[Path], id_column: str, label_column: List[str], task: str, cfg) -> dict:
+    """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
+    the inputs (absolute paths, with their classes), label-table options, task, full config, and
+    each input's SHA-256 (`records.provenance`)."""
+    return {"inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
+                       for item in records.inputs],
+            "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
+            "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
+            "provenance": records.provenance}
 
 
 def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
