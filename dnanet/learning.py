@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from dnanet.tasks import Task
 
@@ -40,16 +39,6 @@ class LearningCheck:
 
     def to_dict(self) -> dict:
         return {key: (round(value, 6) if isinstance(value, float) else value) for key, value in asdict(self).items()}
-
-
-def per_record_loss(task: Task, outputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
-    """The task's loss of each record ``(N,)`` from activated outputs ``(N, C)`` (as `Task.output_loss`)."""
-    if task.is_classification:
-        return F.nll_loss(torch.log(outputs.clamp(min=1e-12)), targets, reduction="none").numpy()
-    if task.kind == "multilabel":
-        return F.binary_cross_entropy(outputs.clamp(1e-7, 1 - 1e-7), targets, reduction="none").mean(1).numpy()
-    std = torch.tensor(task.std)
-    return (((outputs - targets) / std) ** 2).mean(1).numpy()
 
 
 def prior_outputs(task: Task, train_targets: np.ndarray, n: int) -> torch.Tensor:
@@ -82,8 +71,8 @@ def collapsed_answer(task: Task, outputs: torch.Tensor) -> str | None:
 def check_learning(task: Task, train_targets: np.ndarray, val_outputs: torch.Tensor,
                    val_targets: torch.Tensor) -> LearningCheck:
     """Compare the kept model's validation outputs ``(N, C)`` (activated) with the prior's."""
-    model_loss = per_record_loss(task, val_outputs, val_targets)
-    prior_loss = per_record_loss(task, prior_outputs(task, train_targets, len(val_targets)), val_targets)
+    model_loss = task.record_losses(val_outputs, val_targets).numpy()
+    prior_loss = task.record_losses(prior_outputs(task, train_targets, len(val_targets)), val_targets).numpy()
     gain = prior_loss - model_loss
     mean_prior, mean_gain = float(prior_loss.mean()), float(gain.mean())
     standard_error = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else math.inf

@@ -83,11 +83,15 @@ class Task:
 
     def output_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
         """The training loss measured on activated outputs (validation, after strand averaging)."""
+        return self.record_losses(outputs, targets).mean().item()
+
+    def record_losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss of each record ``(N,)``, from activated outputs ``(N, C)``."""
         if self.is_classification:
-            return F.nll_loss(torch.log(outputs.clamp(min=1e-12)), targets).item()
+            return F.nll_loss(torch.log(outputs.clamp(min=1e-12)), targets, reduction="none")
         if self.kind == "multilabel":
-            return F.binary_cross_entropy(outputs.clamp(1e-7, 1 - 1e-7), targets).item()
-        return F.mse_loss(self._standardise(outputs), self._standardise(targets)).item()
+            return F.binary_cross_entropy(outputs.clamp(1e-7, 1 - 1e-7), targets, reduction="none").mean(1)
+        return F.mse_loss(self._standardise(outputs), self._standardise(targets), reduction="none").mean(1)
 
     def with_statistics(self, targets: np.ndarray) -> "Task":
         """A regression task standardised by these (training) targets ``(N, T)``; others unchanged."""
