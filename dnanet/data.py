@@ -220,20 +220,41 @@ class Batch(NamedTuple):
     sources: list[int]
 
 
-def iter_batches(paths: Sequence[Path], batch_size: int) -> Iterator[Batch]:
-    """Stream batches of encoded records from FASTA files, in input order (constant memory)."""
+MAX_RECORD_BASES = 1_000_000  # longest record streamed inference takes (the CNN needed ~1.3 GB per Mbp)
+BATCH_BASES = 2_000_000  # most padded bases (records x longest record) in one streamed batch
+
+
+def iter_batches(paths: Sequence[Path], batch_size: int, max_record: int = MAX_RECORD_BASES,
+                 max_bases: int = BATCH_BASES) -> Iterator[Batch]:
+    """Stream batches of encoded records from FASTA files, in input order (constant memory).
+
+    A batch ends at `batch_size` records or before its padded size (records x longest record)
+    would pass `max_bases`, so long records come in smaller batches; a record longer than
+    `max_record` is refused with a message naming it (a whole chromosome given by mistake would
+    need many gigabytes): cut such sequences into windows first.
+    """
     for path in paths:
         check_input_file(path)
     ids: list[str] = []
     sequences: list[bytes] = []
     sources: list[int] = []
+    longest = 0
     for source, path in enumerate(paths):
         for record in read_fasta(path):
+            if len(record.sequence) > max_record:
+                raise DnanetError(
+                    f"{path} line {record.line}: record {record.id} has {len(record.sequence):,} bases, more than "
+                    f"the {max_record:,} a model reads at once; cut it into windows first (e.g. bedtools "
+                    "makewindows + getfasta, or seqkit sliding)")
+            if ids and (len(ids) + 1) * max(longest, len(record.sequence)) > max_bases:
+                yield Batch(ids, *sequences_to_codes(sequences), sources)
+                ids, sequences, sources, longest = [], [], [], 0
             ids.append(record.id)
             sequences.append(record.sequence)
             sources.append(source)
+            longest = max(longest, len(record.sequence))
             if len(ids) == batch_size:
                 yield Batch(ids, *sequences_to_codes(sequences), sources)
-                ids, sequences, sources = [], [], []
+                ids, sequences, sources, longest = [], [], [], 0
     if ids:
         yield Batch(ids, *sequences_to_codes(sequences), sources)

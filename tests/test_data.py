@@ -82,3 +82,18 @@ def test_bundled_example_is_balanced_ctcf_data():
     records = read_labelled([LabelledInput(c, p) for c, p in training_inputs()])
     assert [records.labels.count((c,)) for c in ("bound", "background")] == [425, 425]
     assert set(np.diff(records.offsets)) == {101}
+
+
+def test_streamed_batches_shrink_for_long_records_and_refuse_a_chromosome(tmp_path):
+    from dnanet.data import iter_batches
+    from dnanet.errors import DnanetError
+
+    path = tmp_path / "mixed.fa"
+    records = [("short1", 100), ("short2", 100), ("long", 5_000), ("short3", 100), ("short4", 100)]
+    path.write_text("".join(f">{name}\n{'ACGT' * (length // 4)}\n" for name, length in records))
+    batches = list(iter_batches([path], batch_size=256, max_record=10_000, max_bases=9_999))
+    assert [b.ids for b in batches] == [["short1", "short2"], ["long"], ["short3", "short4"]]
+    assert all(b.codes.size <= 9_999 for b in batches)
+    assert [i for b in batches for i in b.ids] == [name for name, _ in records]  # input order kept
+    with pytest.raises(DnanetError, match=r"mixed.fa line 5: record long has 5,000 bases, more than the 4,000"):
+        list(iter_batches([path], batch_size=256, max_record=4_000))
