@@ -49,7 +49,7 @@ class TrainingMonitor:
         """No lower validation loss for `patience` epochs: training stops after `epoch`, keeping `best_epoch`."""
 
     def finished(self) -> None:
-        """Training is over (the best epoch's weights are loaded)."""
+        """Training is over, or was interrupted (an exception is on its way)."""
 
 
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
@@ -77,26 +77,28 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
         progress = checkpoint.restore(core, optimizer, scheduler, generators)
     else:
         progress = FitProgress(best_state=copy.deepcopy(core.state_dict()))
-    for epoch in range(progress.epoch + 1, config.epochs + 1):
-        if progress.stale >= config.patience:
-            break  # resumed after the epoch that ended the run
-        record = _train_epoch(model, train_loader, val_loader, config, task, epoch, optimizer, scheduler, weights,
-                              flips, monitor)
-        progress.history.append(record)
-        progress.epoch = epoch
-        if record["val_loss"] < progress.best_loss - 1e-6:
-            progress.best_loss, progress.best_epoch, progress.stale = record["val_loss"], epoch, 0
-            progress.best_state = copy.deepcopy(core.state_dict())
-        else:
-            progress.stale += 1
-        if checkpoint is not None:
-            checkpoint.save(progress, core, optimizer, scheduler, generators)
-        monitor.epoch_done(record, progress.best_epoch)
-        if progress.stale >= config.patience and epoch < config.epochs:
-            monitor.stopped_early(epoch, progress.best_epoch, config.patience)
-            break
+    try:
+        for epoch in range(progress.epoch + 1, config.epochs + 1):
+            if progress.stale >= config.patience:
+                break  # resumed after the epoch that ended the run
+            record = _train_epoch(model, train_loader, val_loader, config, task, epoch, optimizer, scheduler, weights,
+                                  flips, monitor)
+            progress.history.append(record)
+            progress.epoch = epoch
+            if record["val_loss"] < progress.best_loss - 1e-6:
+                progress.best_loss, progress.best_epoch, progress.stale = record["val_loss"], epoch, 0
+                progress.best_state = copy.deepcopy(core.state_dict())
+            else:
+                progress.stale += 1
+            if checkpoint is not None:
+                checkpoint.save(progress, core, optimizer, scheduler, generators)
+            monitor.epoch_done(record, progress.best_epoch)
+            if progress.stale >= config.patience and epoch < config.epochs:
+                monitor.stopped_early(epoch, progress.best_epoch, config.patience)
+                break
+    finally:
+        monitor.finished()  # also when interrupted: a progress display is closed
     core.load_state_dict(progress.best_state)
-    monitor.finished()
     return progress.history
 
 
