@@ -35,6 +35,10 @@ from dnanet.tasks import Task
 from dnanet.train import TrainingMonitor, balancing_weights, fit
 
 
+STRAND_SAMPLE = 50_000  # most training records the strand test reads
+INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size; capped by bases)
+
+
 @dataclass
 class TrainingResult:
     """A trained model, its per-epoch history, test-split metrics and its model.json description."""
@@ -72,29 +76,29 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
         raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
-    train_set = sequences.subset(train_idx)
-    train_config, strand = resolve_strand(config.train, train_set, task)
+    train_config, strand = resolve_strand(config.train, sequences, train_idx, task, seed)
     if processes.distributed:
-        shards = DistributedSampler(train_set, processes.world_size, processes.rank, shuffle=True, seed=seed)
-        train_loader = make_loader(train_set, per_process_batch(batch_size, processes), sampler=shards)
+        shards = DistributedSampler(train_idx, processes.world_size, processes.rank, shuffle=True, seed=seed)
+        train_loader = make_loader(sequences, per_process_batch(batch_size, processes), train_idx, sampler=shards)
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     else:
-        train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed,
+        train_loader = make_loader(sequences, batch_size, train_idx, shuffle=True, seed=seed,
                                    steps=config.train.steps_per_epoch)
         trained = model
-    validation = sequences.subset(val_idx)
-    val_loader = make_loader(validation, batch_size)
+    inference_batch = max(batch_size, INFERENCE_BATCH)
+    val_loader = make_loader(sequences, inference_batch, val_idx)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
     history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
-    learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
-        predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),
-        torch.from_numpy(validation.targets))
-    test = sequences.subset(test_idx)
-    test_metrics = task_metrics(task, test.targets, predict(model, _batches(test, batch_size), rc_average,
-                                                            activate=task.activate))
+
+    def outputs_of(indices: np.ndarray) -> np.ndarray:
+        return predict(model, _batches(sequences, indices, inference_batch), rc_average, activate=task.activate)
+
+    learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
+                              torch.from_numpy(sequences.targets[val_idx]))
+    test_metrics = task_metrics(task, sequences.targets[test_idx], outputs_of(test_idx))
     test_metrics.update(learned=learning.learned, learning=learning.to_dict())
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
@@ -129,18 +133,23 @@ def run_settings(config: Config, task: Task, device: torch.device, strand: dict,
             + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
 
 
-def _batches(sequences: SequenceSet, batch_size: int):
-    """(codes, lengths) batches of a set, in order, for `predict`."""
-    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size))
+def _batches(sequences: SequenceSet, indices: np.ndarray, batch_size: int):
+    """(codes, lengths) batches of the sequences at `indices`, in order, for `predict`."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices))
 
 
-def resolve_strand(train: TrainConfig, train_set: SequenceSet, task: Task) -> tuple[TrainConfig, dict]:
+def resolve_strand(train: TrainConfig, sequences: SequenceSet, train_idx: np.ndarray, task: Task,
+                   seed: int) -> tuple[TrainConfig, dict]:
     """Settle ``reverse_complement: auto`` on the training split (`dnanet.strand`): on for
     strand-symmetric data, off for strand-specific data. Returns the train config with a plain
-    bool and the record kept in model.json (``strand``)."""
+    bool and the record kept in model.json (``strand``). A training split of more than
+    `STRAND_SAMPLE` records is tested on a seeded sample of that many (millions of bases already
+    settle the test; its threshold allows for sampling noise)."""
     if train.reverse_complement != "auto":
         return train, {"reverse_complement": train.reverse_complement, "setting": train.reverse_complement}
-    test = strand_test(train_set, by_class=task.is_classification)
+    if len(train_idx) > STRAND_SAMPLE:
+        train_idx = np.sort(np.random.default_rng(seed).choice(train_idx, STRAND_SAMPLE, replace=False))
+    test = strand_test(sequences.subset(train_idx), by_class=task.is_classification)
     record = {"reverse_complement": not test.oriented, "setting": "auto", "excess_skew": test.excess_skew,
               "verdict": test.describe()}
     return dataclasses.replace(train, reverse_complement=not test.oriented), record

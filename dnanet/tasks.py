@@ -122,7 +122,8 @@ class Task:
 
 
 def infer_task(labels: list[tuple[str, ...]], columns: list[str], kind: str = "auto") -> Task:
-    """Decide the task from raw labels (one tuple of strings per record) and the label columns.
+    """Decide the task from raw labels (tuples of strings: each record's, or each distinct one
+    once, `dnanet.records.LabelledRecords.label_values`) and the label columns.
 
     ``auto``: several label columns, or any ``;`` in a label -> multilabel; one column of numbers
     that are not all whole numbers, or with more than 20 distinct values -> regression; otherwise
@@ -141,7 +142,7 @@ def infer_task(labels: list[tuple[str, ...]], columns: list[str], kind: str = "a
         raise DnanetError(f"a {kind} task takes one label column, got {len(columns)}: {', '.join(columns)}")
     names = list(dict.fromkeys(row[0] for row in labels))
     if len(names) < 2:
-        raise DnanetError(f"training needs at least two classes; all {len(labels)} sequences are "
+        raise DnanetError(f"training needs at least two classes; all sequences are "
                           f"'{names[0] if names else '?'}' (give one FASTA per class, or --labels)")
     if kind == "binary" and len(names) != 2:
         raise DnanetError(f"a binary task needs exactly 2 classes, found {len(names)}: {', '.join(names[:10])}")

@@ -20,7 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dnanet.data import LabelledInput, SequenceSet, read_labelled
+from dnanet.data import SequenceSet
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import A, C, G, T
 from dnanet.planted import bayes_posteriors, jaspar_pwm, planted_set
 from dnanet.tasks import Task, infer_task
@@ -185,12 +186,12 @@ def load_task(spec: TaskSpec) -> TaskData:
                          test=tuple(LabelledInput(c, p) for c, p in test.items()))
             return load_task(TaskSpec(spec.name, spec.title, files["train"], spec.metrics, files["test"]))
     records = read_labelled(list(spec.train))
-    task = infer_task(records.labels, ["class"])
-    train = records.with_targets(task.encode(records.labels, records.where))
+    task = infer_task(records.label_values, ["class"])
+    train = records.with_targets(records.targets(task.encode))
     test = None
     if spec.test:
         tests = read_labelled(list(spec.test), label_table=spec.test_labels)
-        test = tests.with_targets(task.encode(tests.labels, tests.where))
+        test = tests.with_targets(tests.targets(task.encode))
     return TaskData(train, task, records.provenance, test)
 
 

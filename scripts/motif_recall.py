@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dnanet.config import load_config
-from dnanet.data import LabelledInput, read_labelled
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.experiment import train_model
 from dnanet.motifs.baseline import discover_baseline
 from dnanet.motifs.compare import jaspar_motifs
@@ -80,9 +80,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             files = planted.write_fasta(Path(folder))
             records = read_labelled([LabelledInput(label, path) for label, path in files.items()])
-        task = infer_task(records.labels, ["class"])
-        sequences = records.with_targets(task.encode(records.labels, records.where))
-        pool = Pool(records.ids, records.flat, records.offsets, sequences.targets)
+        task = infer_task(records.label_values, ["class"])
+        sequences = records.with_targets(records.targets(task.encode))
+        pool = Pool(list(records.ids), records.flat, records.offsets, sequences.targets)
         options = MotifOptions()
         start = time.perf_counter()
         baseline, _ = discover_baseline(task.names, with_background(pool, options), options, known)

@@ -94,8 +94,10 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(runner, tmp_path):
     assert result.exit_code == 0, result.output
     resumed_weights, straight_weights = load_file(killed / "model.safetensors"), load_file(straight / "model.safetensors")
     assert all(torch.equal(resumed_weights[name], straight_weights[name]) for name in straight_weights)
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".dnanet-cache"]
     assert leftovers == []
+    stores = list((tmp_path / ".dnanet-cache").iterdir())  # the three runs read one store, none half-written
+    assert len(stores) == 1 and (stores[0] / "manifest.json").exists()
 
 
 def test_sigterm_leaves_a_resumable_checkpoint_and_no_run_folder(runner, tmp_path):
@@ -107,7 +109,7 @@ def test_sigterm_leaves_a_resumable_checkpoint_and_no_run_folder(runner, tmp_pat
     assert process.returncode == 130, output
     assert f"continue with dnanet train --resume {out}" in output
     assert not out.exists() and checkpoint_folder(out).exists()
-    assert [p.name for p in tmp_path.iterdir()] == [checkpoint_folder(out).name]  # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dnanet-cache", checkpoint_folder(out).name]  # no run
     again = runner.invoke(app, ["train", *write_example(tmp_path), "--out", str(out), "--threads", "1"])
     assert again.exit_code == 1 and "has a checkpoint; continue it with --resume" in again.output
 

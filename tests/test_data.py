@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnanet.data import LabelledInput, SequenceSet, iter_batches, make_loader, read_labelled, split_indices
+from dnanet.data import SequenceSet, iter_batches, make_loader, split_indices
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs

@@ -28,7 +28,7 @@ def test_torchrun_two_processes_write_one_valid_run_close_to_a_single_process(ru
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr.count("run written to") == 1 and "2 processes" in done.stderr  # rank 0 alone speaks
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]  # one run folder, no checkpoint left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dnanet-cache", "ddp"]  # one run folder, no checkpoint left
     model, description = load_run(out)
     assert description["split"] == {"train": 637, "validation": 85, "test": 128}
     single = tmp_path / "single"

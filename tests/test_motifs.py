@@ -199,7 +199,7 @@ def test_baseline_finds_planted_motifs_without_a_model(planted_binary):
     names = list(planted_binary)
     records = read_labelled_inputs([f"{c}={p}" for c, p in planted_binary.items()], None, "id", ["label"], None)
     targets = np.array([names.index(label[0]) for label in records.labels])
-    pool = with_background(Pool(records.ids, records.flat, records.offsets, targets), MotifOptions())
+    pool = with_background(Pool(list(records.ids), records.flat, records.offsets, targets), MotifOptions())
     found, reports = discover_baseline(names, pool, MotifOptions(), jaspar_motifs())
     for class_name in names:
         top = next(m for m in found if m.class_name == class_name)

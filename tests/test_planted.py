@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dnanet.config import load_config
-from dnanet.data import LabelledInput, read_labelled
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.experiment import train_model
 from dnanet.planted import (NO_MOTIF, bayes_posteriors, jaspar_pwm, planted_set, sample_site,
                             site_likelihood_ratios)
@@ -90,8 +90,8 @@ def test_every_family_learns_a_weak_motif_anywhere_with_its_shipped_config(famil
     planted = planted_set(pwms, n_per_class=700, length=100, seed=5)
     files = planted.write_fasta(tmp_path)
     records = read_labelled([LabelledInput(label, path) for label, path in files.items()])
-    task = infer_task(records.labels, ["class"])
-    sequences = records.with_targets(task.encode(records.labels, records.where))
+    task = infer_task(records.label_values, ["class"])
+    sequences = records.with_targets(records.targets(task.encode))
     names, posteriors = bayes_posteriors(planted, pwms)
     config = load_config(model=family, epochs=20)
     result = train_model(config, sequences, task, [], torch.device("cpu"))

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from dnanet.cli import app
-from dnanet.data import LabelledInput, SequenceSet, read_labelled
+from dnanet.data import SequenceSet
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import reverse_complement, reverse_complement_ids
 from dnanet.examples import training_inputs
 from dnanet.strand import excess_skew, kmer_counts, strand_test

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from dnanet.config import load_config
-from dnanet.data import LabelledInput, SequenceSet, read_labelled
+from dnanet.data import SequenceSet
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import BYTE_TO_CODE
 from dnanet.experiment import train_model
 from dnanet.tasks import Task, infer_task
@@ -21,8 +22,8 @@ def example_set() -> tuple[SequenceSet, Task]:
     from dnanet.examples import training_inputs
 
     records = read_labelled([LabelledInput(c, p) for c, p in training_inputs()])
-    task = infer_task(records.labels, ["class"])
-    return records.with_targets(task.encode(records.labels, records.where)), task
+    task = infer_task(records.label_values, ["class"])
+    return records.with_targets(records.targets(task.encode)), task
 
 
 def test_same_seed_same_data_gives_the_same_model():
@@ -125,7 +126,7 @@ def test_shipped_cnn_learns_ctcf_binding(trained_run):
 
 
 def test_steps_per_epoch_sets_the_epoch_length_whatever_the_data_size():
-    from dnanet.data import EpochSampler
+    from dnanet.data import TrainingSampler
     from dnanet.train import TrainingMonitor
 
     class CountSteps(TrainingMonitor):
@@ -143,5 +144,5 @@ def test_steps_per_epoch_sets_the_epoch_length_whatever_the_data_size():
     counter = CountSteps()
     result = train_model(config, planted_motif_set(), MULTICLASS, [], CPU, counter)
     assert counter.steps == [4, 4, 4] and len(result.history) == 3  # 252 training records: 8 batches a pass
-    drawn = list(EpochSampler(10, 25, torch.Generator().manual_seed(0)))
+    drawn = list(TrainingSampler(10, 25, torch.Generator().manual_seed(0)))
     assert len(drawn) == 25 and sorted(drawn[:10]) == list(range(10)) and sorted(drawn[10:20]) == list(range(10))

@@ -37,6 +37,10 @@ def train(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the unfinished run OUT from its last "
                                           "finished epoch (a run killed or stopped; its inputs, labels and config "
                                           "come from the checkpoint: give no FASTA, --labels or config options)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder for the sequence store (default: "
+                                         ".dnanet-cache beside OUT). The inputs are read once into a memory-mapped "
+                                         "store there, named by their SHA-256, so memory does not grow with the data "
+                                         "and a later run on the same inputs skips reading; delete it to free disk."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -64,11 +68,13 @@ def train(
     if resume is not None:
         given = [name for name, value in (("FASTA inputs", inputs), ("--out", out), ("--labels", labels),
                                           ("--config", config), ("--model", model), ("--epochs", epochs),
-                                          ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr)) if value]
+                                          ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr),
+                                          ("--cache", cache)) if value]
         out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
         id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
         cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
+        cache = Path(invocation["cache"]) if invocation.get("cache") else None
     else:
         if out is None:
             raise DnanetError("--out is required (the run folder to create), or --resume OUT")
@@ -78,10 +84,15 @@ def train(
             raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
                               f"{out}, or pass --overwrite to start afresh")
     check_output_path(out, overwrite, is_dir=True)
+    cache = cache or out.parent / ".dnanet-cache"
     processes, torch_device = distributed.start(setup_torch(threads, device))
     main = processes.is_main
     err.quiet = not main  # rank 0 speaks for all (the same inputs give every rank the same messages)
-    records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs)
+    for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
+        if rank_reads:
+            records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs, cache)
+        if processes.distributed:
+            torch.distributed.barrier()
     checkpoint.write = main
     if resume is not None:
         _check_unchanged(invocation["provenance"], records.provenance)
@@ -90,9 +101,9 @@ def train(
             checkpoint.remove()
         if processes.distributed:
             torch.distributed.barrier()  # no process may see the old checkpoint
-        checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg)
-    the_task = infer_task(records.labels, label_column if labels is not None else ["class"], task)
-    sequences = records.with_targets(the_task.encode(records.labels, records.where))
+        checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg, cache)
+    the_task = infer_task(records.label_values, label_column if labels is not None else ["class"], task)
+    sequences = records.with_targets(records.targets(the_task.encode))
     if main:
         err.print(f"{len(sequences):,} sequences read" + (f"; resuming from {checkpoint.folder}" if resume else "")
                   + (f"; {processes.world_size} processes" if processes.distributed else ""), highlight=False)
@@ -130,15 +141,16 @@ def _unfinished_run(out: Path, given: list[str]):
     return checkpoint, checkpoint.read_invocation()
 
 
-def _invocation(records, labels: Optional[Path], id_column: str, label_column: List[str], task: str, cfg) -> dict:
+def _invocation(records, labels: Optional[Path], id_column: str, label_column: List[str], task: str, cfg,
+                cache: Path) -> dict:
     """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
-    the inputs (absolute paths, with their classes), label-table options, task, full config, and
-    each input's SHA-256 (`records.provenance`)."""
+    the inputs (absolute paths, with their classes), label-table options, task, full config, the
+    store folder, and each input's SHA-256 (`records.provenance`)."""
     return {"inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
                        for item in records.inputs],
             "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
             "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
-            "provenance": records.provenance}
+            "cache": str(cache.resolve()), "provenance": records.provenance}
 
 
 def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
@@ -180,7 +192,7 @@ def evaluate(
     model, description = load_run(run, setup_torch(threads, device))
     the_task = Task.from_dict(description["task"])
     records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs)
-    sequences = records.with_targets(the_task.encode(records.labels, records.where))
+    sequences = records.with_targets(records.targets(the_task.encode))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
     outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
     metrics = task_metrics(the_task, sequences.targets, outputs)

@@ -88,7 +88,7 @@ def motifs(
     options = MotifOptions(method=method, aggregation=aggregation, background=background,
                            classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,
                            batch_size=batch_size, seed=seed)
-    pool = Pool(records.ids, records.flat, records.offsets, task.encode(records.labels, records.where))
+    pool = Pool(list(records.ids), records.flat, records.offsets, records.targets(task.encode))
     n_sequences, pool = len(pool.ids), with_background(pool, options)
     warning = warn_if_not_learned(description, str(run), advice="; motifs from its scores are not meaningful" + (
         "" if no_baseline else "; the baseline motifs (no model) do not depend on it"))

@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_max_pool,
-                                  masked_mean_max, prefix_mask)
+                                  masked_mean_max, prefix_mask, zero_padding)
 
 
 class LSTM(SequenceModel):
@@ -52,7 +52,7 @@ class LSTM(SequenceModel):
         padding) and their mask ``(N, W')``."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         if self.conv is not None:
-            x = self.conv(x) * mask.unsqueeze(1)  # padded positions stay zero
+            x = zero_padding(self.conv(x), mask)  # padded positions stay zero
         x, mask = masked_max_pool(x, mask, self.pool)  # (N, C', W'), (N, W')
         states = self.read(self.dropout(x).transpose(1, 2), mask)  # (N, W', 2 * lstm_size)
         return states.transpose(1, 2), mask

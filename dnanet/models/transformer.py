@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.models.layers import SequenceInput, SequenceModel, linear_head, masked_max_pool, prefix_mask
+from dnanet.models.layers import (SequenceInput, SequenceModel, linear_head, masked_max_pool, prefix_mask,
+                                  zero_padding)
 
 POOLINGS = ("cls", "mean")
 POSITIONS = ("learned", "sinusoidal")
@@ -79,7 +80,7 @@ class Transformer(SequenceModel):
         """Codes uint8 ``(N, L)`` -> tokens float32 ``(N, T, d_model)`` and their prefix mask
         bool ``(N, T)`` (every row has at least one valid token), before positions are added."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
-        x = self.stem(x) * mask.unsqueeze(1)  # (N, d, W)
+        x = zero_padding(self.stem(x), mask)  # (N, d, W)
         x, mask = masked_max_pool(x, mask, self.stem_pool)  # (N, d, T), (N, T)
         return self.dropout(x.transpose(1, 2)), prefix_mask(mask)[1]
 
