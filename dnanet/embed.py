@@ -83,13 +83,18 @@ def check_output_format(path: Path) -> str:
 
 
 def write_embeddings(path: Path, temporary: Path, chunks: Iterator[tuple[list[str], np.ndarray]],
-                     ids_temporary: Path | None = None, on_chunk=None) -> int:
+                     ids_temporary: Path | None = None, on_chunk=None, header: bool = True) -> int:
     """Stream (ids, vectors ``(B, D)``) chunks into `temporary` in the format of `path`'s suffix
     (.parquet: ``id`` + ``dim_0..`` float32 columns; .npy: an ``(N, D)`` float32 array, with the
-    ids one per line in `ids_temporary`; .tsv: ``id`` + ``dim_0..``). Memory holds one chunk at a
-    time. `on_chunk(ids, vectors)` sees every chunk (progress, plot sampling). Returns N."""
+    ids one per line in `ids_temporary`; .tsv: ``id`` + ``dim_0..``, the header row only with
+    `header`, so that shards concatenate). Memory holds one chunk at a time. `on_chunk(ids,
+    vectors)` sees every chunk (progress, plot sampling). Returns N. An empty chunk (no ids,
+    vectors ``(0, D)``) still sets the width: a shard without records gets a file without rows."""
     fmt = check_output_format(path)
-    writer = _NpyWriter(temporary, ids_temporary) if fmt == ".npy" else {".parquet": _ParquetWriter, ".tsv": _TsvWriter}[fmt](temporary)
+    if fmt == ".npy":
+        writer = _NpyWriter(temporary, ids_temporary)
+    else:
+        writer = _ParquetWriter(temporary) if fmt == ".parquet" else _TsvWriter(temporary, header)
     count = 0
     try:
         for ids, vectors in chunks:
@@ -151,8 +156,8 @@ class _NpyWriter:
 
 
 class _TsvWriter:
-    def __init__(self, path: Path):
-        self.handle, self.header_written = open(path, "w", encoding="utf-8"), False
+    def __init__(self, path: Path, header: bool = True):
+        self.handle, self.header_written = open(path, "w", encoding="utf-8"), not header
 
     def write(self, ids: list[str], vectors: np.ndarray) -> None:
         if not self.header_written:

@@ -70,14 +70,17 @@ def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
 
 
 def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[Path], batch_size: int,
-                      reverse_complement_average: bool, progress: Callable[[int], None] | None = None) -> int:
+                      reverse_complement_average: bool, progress: Callable[[int], None] | None = None, *,
+                      records: range | None = None, header: bool = True) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
-    (columns: id, then `task.prediction_header()`); return the number of records. `progress` is
-    called with the number of records written so far after each batch."""
+    (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
+    number of records. `records`: only these record numbers (a `dnanet.data.Shard`'s block).
+    `progress` is called with the number of records written so far after each batch."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-    writer.writerow(["id", *task.prediction_header()])
+    if header:
+        writer.writerow(["id", *task.prediction_header()])
     count = 0
-    for batch in iter_batches(paths, batch_size):
+    for batch in iter_batches(paths, batch_size, records=records):
         outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate)
         writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
         count += len(batch.ids)

@@ -42,7 +42,7 @@ def check_output_path(path: Path, overwrite: bool, is_dir: bool) -> None:
 
 
 @contextmanager
-def _parent_folders(path: Path) -> Iterator[None]:
+def parent_folders(path: Path) -> Iterator[None]:
     """Create the missing parent folders of `path`; remove those again if the block fails."""
     missing = [p for p in path.absolute().parents if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,7 @@ def _parent_folders(path: Path) -> Iterator[None]:
 def atomic_directory(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path`, on error it is removed."""
     check_output_path(path, overwrite, is_dir=True)
-    with _parent_folders(path):
+    with parent_folders(path):
         temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
         try:
             yield temporary
@@ -86,7 +86,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary file path beside `path`; on success it replaces `path`, on error it is removed."""
     if path.is_dir():
         raise DnanetError(f"{path}: is a directory, expected a file name")
-    with _parent_folders(path):
+    with parent_folders(path):
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         os.close(handle)
         try:

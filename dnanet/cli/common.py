@@ -157,6 +157,40 @@ def keep_freed_memory() -> None:
         libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def shard_option(merging: str) -> typer.models.OptionInfo:
+    """--shard K/N, with how the format's shards are put back together (`merging`)."""
+    return typer.Option(None, "--shard", metavar="K/N", show_default=False, help=(
+        "Compute only shard K of N (K from 1), for job arrays without torchrun (e.g. --shard "
+        "$SLURM_ARRAY_TASK_ID/10 with --array 1-10): the K-th of N contiguous blocks of the records, numbered "
+        "across all FASTA files in input order (blocks differ by at most one record). " + merging
+        + " Under torchrun, leave it out: the processes split the input themselves and rank 0 writes one output."))
+
+
+def inference_shard(text: Optional[str]):
+    """`--shard K/N` -> its `dnanet.data.Shard` (None without the option). Refused under torchrun,
+    whose processes split the input themselves."""
+    from dnanet.data import Shard
+    from dnanet.distributed import launched_processes
+
+    if text is None:
+        return None
+    shard = Shard.parse(text)
+    if launched_processes() > 1:
+        raise DnanetError(f"--shard {text}: under torchrun the processes split the input themselves (each takes "
+                          "its rank's shard and rank 0 writes one output); drop --shard")
+    return shard
+
+
+@contextlib.contextmanager
+def record_progress(what: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A spinner on stderr reading 'WHAT: N records'; yields the function to call with N."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
+        counter = bar.add_task(f"{what}: 0 records")
+        yield lambda done: bar.update(counter, description=f"{what}: {done:,} records")
+
+
 ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N.")
 

@@ -10,8 +10,9 @@ from typing import List, Optional
 import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
-                               ThreadsOption, app, err, out_console, parse_inputs, read_labelled_inputs,
-                               setup_torch, sigterm_as_interrupt, user_errors, warn_if_not_learned)
+                               ThreadsOption, app, err, inference_shard, out_console, parse_inputs,
+                               read_labelled_inputs, record_progress, setup_torch, shard_option,
+                               sigterm_as_interrupt, user_errors, warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -212,6 +213,8 @@ def predict(
     fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz). Default: the bundled CTCF held-out files.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="TSV to write ('-' for standard output)."),
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
+    shard: Optional[str] = shard_option("Only shard 1 has the header row, so the shards' TSVs laid end to end in "
+                                        "shard order are the unsharded output: cat p.1.tsv p.2.tsv ... > p.tsv."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -220,31 +223,81 @@ def predict(
 
     Columns: id, predicted, prob_<class>... (classification; multilabel: predicted lists the
     labels with probability >= 0.5, separated by ';'), or id, pred_<target>... (regression).
-    Files are streamed, so memory does not grow with their size.
+    Files are streamed, so memory does not grow with their size. Under torchrun the processes
+    split the records and rank 0 writes the one TSV.
 
       dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv
-    """
-    from rich.progress import Progress, SpinnerColumn, TextColumn
 
+      torchrun --nproc-per-node 4 -m dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv --device cuda
+    """
+    from dnanet import distributed
+    from dnanet.data import count_records
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
     from dnanet.runs import atomic_file, load_run
     from dnanet.tasks import Task
 
-    model, description = load_run(run, setup_torch(threads, device))
-    warn_if_not_learned(description, str(run))
-    the_task = Task.from_dict(description["task"])
-    paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
-    arguments = (model, the_task, paths, batch_size, description["reverse_complement_average"])
-    if str(out) == "-":
-        write_predictions(sys.stdout, *arguments)
-        return
-    with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
-            Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
-        counter = bar.add_task("predicting: 0 records")
-        count = write_predictions(handle, *arguments,
-                                  progress=lambda done: bar.update(counter, description=f"predicting: {done:,} records"))
-    err.print(f"{count} predictions written to {out}")
+    given_shard = inference_shard(shard)
+    if str(out) != "-" and out.is_dir():
+        raise DnanetError(f"{out}: is a directory, expected a file name")
+    processes, torch_device = distributed.start(setup_torch(threads, device))
+    err.quiet = not processes.is_main  # rank 0 speaks for all
+    try:
+        model, description = load_run(run, torch_device)
+        warn_if_not_learned(description, str(run))
+        the_task = Task.from_dict(description["task"])
+        paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
+        part = given_shard or processes.shard
+        total = sum(count_records(paths)) if part.count > 1 else None  # a shard needs the total first
+        records = part.records(total) if total is not None else None
+
+        def write(handle, progress=None) -> int:
+            return write_predictions(handle, model, the_task, paths, batch_size, description["reverse_complement_average"],
+                                     progress, records=records, header=part.first)
+
+        with sigterm_as_interrupt():
+            if processes.distributed:
+                _predict_in_parts(write, out, processes, quiet)
+            elif str(out) == "-":
+                write(sys.stdout)
+                return
+            else:
+                with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
+                        record_progress("predicting", quiet) as progress:
+                    count = write(handle, progress)
+    finally:
+        distributed.stop()
+    if processes.distributed:
+        if str(out) != "-":
+            err.print(f"{total} predictions written to {out} by {processes.world_size} processes")
+    elif given_shard is not None:
+        err.print(f"shard {given_shard}: {count} predictions written to {out}")
+    else:
+        err.print(f"{count} predictions written to {out}")
+
+
+def _predict_in_parts(write, out: Path, processes, quiet: bool) -> None:
+    """Under torchrun: each process writes its shard's rows (`write(handle, progress)`; rank 0's
+    part alone has the header) to a part file, and rank 0 copies the parts in rank order into `out`."""
+    from dnanet.distributed import concatenate, write_in_parts
+    from dnanet.runs import atomic_file
+
+    def write_part(stem: Path) -> None:
+        with open(stem.with_suffix(".tsv"), "w", newline="") as handle, \
+                record_progress(f"predicting (process 0 of {processes.world_size})", quiet or not processes.is_main) as progress:
+            write(handle, progress)
+
+    def merge(stems: list[Path]) -> None:
+        parts = [stem.with_suffix(".tsv") for stem in stems]
+        if str(out) == "-":
+            sys.stdout.flush()
+            concatenate(parts, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        with atomic_file(out) as temporary, open(temporary, "wb") as target:
+            concatenate(parts, target)
+
+    write_in_parts(Path("predictions.tsv") if str(out) == "-" else out, processes, write_part, merge)
 
 
 @app.command()

@@ -9,7 +9,8 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors,
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, parse_inputs,
+                               record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
                                warn_if_not_learned)
 from dnanet.errors import DnanetError
 
@@ -35,6 +36,10 @@ def embed(
     plot: Optional[Path] = typer.Option(None, help="Also draw a PNG: the first two principal components, coloured "
                                         f"by input file or class (at most {PLOT_SAMPLE:,} points, sampled evenly)."),
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (vectors do not depend on it)."),
+    shard: Optional[str] = shard_option("Put the shards together in shard order: .tsv: only shard 1 has the header "
+                                        "row, so cat e.1.tsv e.2.tsv ... > e.tsv; .npy: np.concatenate the arrays and "
+                                        "cat the NAME.ids.txt files; .parquet: pd.concat of pd.read_parquet of each. "
+                                        "--plot then shows the shard's records."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -43,43 +48,137 @@ def embed(
 
     Vectors come from the forward strand, in eval mode; the same input gives the same vectors at
     any batch size. Sequences longer than a transformer's max_len are embedded window by window
-    and averaged (its "chunk and pool" policy).
+    and averaged (its "chunk and pool" policy). Under torchrun the processes split the records
+    and rank 0 writes the one output (and plot).
 
       dnanet embed runs/ctcf bound=bound.fa background=background.fa --out emb.parquet --plot emb.png
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from dnanet.data import iter_batches
-    from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings, write_embeddings
+    from dnanet import distributed
+    from dnanet.data import count_records, iter_batches
+    from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings
     from dnanet.examples import heldout_inputs
-    from dnanet.runs import atomic_file, load_run
+    from dnanet.runs import load_run
 
     check_output_format(out)
     if plot is not None and plot.suffix.lower() != ".png":
         raise DnanetError(f"{plot}: --plot writes a PNG; name it .png")
-    model, description = load_run(run, setup_torch(threads, device))
-    warn_if_not_learned(description, str(run))
-    check_representation(model, layer, pool)
-    parsed = parse_inputs(inputs, heldout_inputs)
-    sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
-        counter = bar.add_task("embedding: 0 records")
-        batches = _tracking(iter_batches([item.path for item in parsed], batch_size), sample)
+    given_shard = inference_shard(shard)
+    processes, torch_device = distributed.start(setup_torch(threads, device))
+    err.quiet = not processes.is_main  # rank 0 speaks for all
+    try:
+        model, description = load_run(run, torch_device)
+        warn_if_not_learned(description, str(run))
+        check_representation(model, layer, pool)
+        parsed = parse_inputs(inputs, heldout_inputs)
+        paths = [item.path for item in parsed]
+        part = given_shard or processes.shard
+        counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
+        records = part.records(sum(counts)) if counts is not None else None
+        sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])
+        output = _Output(out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet)
 
-        def progress(ids, vectors):
-            sample.add(vectors, keep=plot is not None)  # no plot: count, keep nothing
-            bar.update(counter, description=f"embedding: {sample.seen:,} records")
+        batches = iter_batches(paths, batch_size, records=records)
+        if records is not None and not records:  # more shards than records: the first record gives the width
+            chunks = _width_only(iter_embeddings(model, iter_batches(paths, 1, records=range(1)), layer, pool))
+        else:
+            chunks = iter_embeddings(model, batches if processes.distributed else _tracking(batches, sample), layer, pool)
+        with sigterm_as_interrupt():
+            if processes.distributed:
+                count = _embed_in_parts(chunks, output, sample, counts, processes)
+            else:
+                count = output.write(chunks, sample, "embedding", header=part.first)
+    finally:
+        distributed.stop()
+    if processes.is_main:
+        err.print((f"shard {given_shard}: " if given_shard else "")
+                  + f"{count:,} vectors of {sample.width} values written to {out}"
+                  + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")
+                  + (f"; plot in {plot}" if plot else "")
+                  + (f" by {processes.world_size} processes" if processes.distributed else ""), highlight=False)
 
-        with ExitStack() as outputs:
-            temporary = outputs.enter_context(atomic_file(out))
-            ids_temporary = outputs.enter_context(atomic_file(ids_path(out))) if out.suffix.lower() == ".npy" else None
-            count = write_embeddings(out, temporary, iter_embeddings(model, batches, layer, pool),
-                                     ids_temporary, on_chunk=progress)
-            if plot is not None:
-                _draw(sample, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}, {count:,} records")
-    err.print(f"{count:,} vectors of {sample.width} values written to {out}"
-              + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")
-              + (f"; plot in {plot}" if plot else ""), highlight=False)
+
+class _Output:
+    """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks."""
+
+    def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool):
+        self.out, self.plot, self.title, self.quiet = out, plot, title, quiet
+
+    def write(self, chunks, sample: "_PlotSample", what: str, header: bool = True) -> int:
+        """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the count."""
+        from dnanet.embed import ids_path, write_embeddings
+        from dnanet.runs import atomic_file
+
+        with record_progress(what, self.quiet) as progress, ExitStack() as outputs:
+            def on_chunk(ids, vectors):
+                sample.add(vectors, keep=self.plot is not None)  # no plot: count, keep nothing
+                progress(sample.seen)
+
+            temporary = outputs.enter_context(atomic_file(self.out))
+            npy = self.out.suffix.lower() == ".npy"
+            ids_temporary = outputs.enter_context(atomic_file(ids_path(self.out))) if npy else None
+            count = write_embeddings(self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header)
+            if self.plot is not None:
+                _draw(sample, self.plot, f"{self.title}, {count:,} records")
+        return count
+
+
+def _embed_in_parts(chunks, output: _Output, sample: "_PlotSample", counts: list[int], processes) -> int:
+    """Under torchrun: each process writes its shard's vectors (`chunks`) to a .npy part (ids
+    beside it); rank 0 then streams the parts in rank order into the output, as one process would
+    write it. Returns the number of records (rank 0; 0 elsewhere)."""
+    from dnanet.distributed import write_in_parts
+    from dnanet.embed import ids_path, write_embeddings
+
+    written = []
+
+    def write_part(stem: Path) -> None:
+        part = stem.with_suffix(".npy")
+        seen = 0
+
+        def on_chunk(ids, vectors):
+            nonlocal seen
+            seen += len(ids)
+            progress(seen)
+
+        with record_progress(f"embedding (process 0 of {processes.world_size})",
+                             output.quiet or not processes.is_main) as progress:
+            write_embeddings(part, part, chunks, ids_path(part), on_chunk=on_chunk)
+
+    def merge(stems: list[Path]) -> None:
+        written.append(output.write(_part_chunks(stems, counts, sample), sample, "writing"))
+
+    write_in_parts(output.out, processes, write_part, merge)
+    return sum(written)
+
+
+def _part_chunks(stems: list[Path], counts: list[int], sample: "_PlotSample", rows: int = 4096):
+    """(ids, vectors float32 ``(B, D)``) chunks of up to `rows` read back from the .npy parts in
+    order (memory-mapped: one chunk in memory at a time); `sample.sources` gets each row's input
+    file index (known from the records per file, `counts`), for the plot's groups."""
+    from itertools import islice
+
+    from dnanet.embed import ids_path
+
+    ends = np.cumsum(counts)
+    number = 0
+    for stem in stems:
+        part = stem.with_suffix(".npy")
+        vectors = np.load(part, mmap_mode="r")
+        with open(ids_path(part), encoding="utf-8") as handle:
+            ids = (line.rstrip("\n") for line in handle)
+            for start in range(0, len(vectors), rows):
+                chunk = np.array(vectors[start:start + rows])
+                sample.sources = np.searchsorted(ends, np.arange(number, number + len(chunk)), side="right").tolist()
+                number += len(chunk)
+                yield list(islice(ids, len(chunk))), chunk
+
+
+def _width_only(chunks):
+    """The first (ids, vectors ``(B, D)``) chunk emptied to ([], ``(0, D)``): an empty shard's
+    file still has the vectors' width (a TSV header, a ``(0, D)`` array, Parquet columns)."""
+    for ids, vectors in chunks:
+        yield [], vectors[:0]
+        return
 
 
 def _tracking(batches, sample: "_PlotSample"):
