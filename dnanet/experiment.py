@@ -29,6 +29,7 @@ from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.learning import check_learning
 from dnanet.models import build_model
+from dnanet.precision import precision_for
 from dnanet.runs import atomic_directory, save_model, write_json
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
@@ -60,7 +61,9 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     training's progress (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves
     its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
     torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
-    copy on its shard of each epoch, with train.batch_size as the global batch."""
+    copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
+    precision (``train.precision``, `dnanet.precision`)."""
+    precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -90,11 +93,12 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
-        predict(model, _batches(validation, batch_size), rc_average, activate=task.activate)),
+        predict(model, _batches(validation, batch_size), rc_average, activate=task.activate,
+                precision=precision)),
         torch.from_numpy(validation.targets))
     test = sequences.subset(test_idx)
     test_metrics = task_metrics(task, test.targets, predict(model, _batches(test, batch_size), rc_average,
-                                                            activate=task.activate))
+                                                            activate=task.activate, precision=precision))
     test_metrics.update(learned=learning.learned, learning=learning.to_dict())
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
@@ -123,7 +127,8 @@ def run_settings(config: Config, task: Task, device: torch.device, strand: dict,
             "encoder": encoder.name + (f" (k {encoder.k}, stride {encoder.stride})" if encoder.name == "kmer" else ""),
             "task": f"{task.kind} ({', '.join(task.names[:8])}{', ...' if task.n_outputs > 8 else ''})",
             "epochs": config.train.epochs, "batch size": config.train.batch_size, "lr": config.train.lr,
-            "seed": config.seed, "device": str(device), "threads": torch.get_num_threads(),
+            "seed": config.seed, "device": str(device),
+            "precision": precision_for(device, config.train.precision).name, "threads": torch.get_num_threads(),
             "split": f"{n_train:,} train / {n_val:,} validation / {n_test:,} test",
             "reverse complement": ("on" if strand["reverse_complement"] else "off")
             + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
