@@ -186,11 +186,16 @@ class EpochSampler(Sampler[int]):
 
 
 def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, seed: int = 0,
-                sampler: Sampler | None = None, steps: int = 0) -> DataLoader:
+                sampler: Sampler | None = None, steps: int = 0, pin_memory: bool = False,
+                workers: int = 0) -> DataLoader:
     """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}``.
 
     Pass a `torch.utils.data.DistributedSampler` as `sampler` to shard across processes. With
     `shuffle` and `steps` > 0, each pass is `steps` batches drawn afresh (`EpochSampler`).
+    For a GPU: `pin_memory` puts batches in page-locked memory (asynchronous copies), `workers` > 0
+    cuts and pads them in that many forked processes (the order, drawn in this process, is the
+    same). Workers are started afresh each pass: persistent ones would draw one seed fewer per pass
+    from the order generator, so a resumed run would see other batches than an uninterrupted one.
     """
 
     def collate(indices: list[int]) -> dict[str, torch.Tensor]:
@@ -207,7 +212,9 @@ def make_loader(sequences: SequenceSet, batch_size: int, shuffle: bool = False, 
     # from a single sequence: drop it; a different record is left out each epoch (shuffled order).
     drop_last = training and size > batch_size and size % batch_size == 1
     return DataLoader(_Indices(len(sequences)), batch_size=batch_size, collate_fn=collate, drop_last=drop_last,
-                      shuffle=shuffle and sampler is None, sampler=sampler, generator=generator)
+                      shuffle=shuffle and sampler is None, sampler=sampler, generator=generator,
+                      pin_memory=pin_memory, num_workers=workers,
+                      multiprocessing_context="fork" if workers else None)  # fork: workers share the set, no pickling
 
 
 class Batch(NamedTuple):

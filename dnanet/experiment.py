@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import multiprocessing
+import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,8 +64,10 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
     torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
     copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
-    precision (``train.precision``, `dnanet.precision`)."""
+    precision (``train.precision``, `dnanet.precision`), pinned batches and loader workers
+    (`loader_settings`)."""
     precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
+    loading = loader_settings(device, processes)
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -79,25 +83,25 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     train_config, strand = resolve_strand(config.train, train_set, task)
     if processes.distributed:
         shards = DistributedSampler(train_set, processes.world_size, processes.rank, shuffle=True, seed=seed)
-        train_loader = make_loader(train_set, per_process_batch(batch_size, processes), sampler=shards)
+        train_loader = make_loader(train_set, per_process_batch(batch_size, processes), sampler=shards, **loading)
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     else:
         train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed,
-                                   steps=config.train.steps_per_epoch)
+                                   steps=config.train.steps_per_epoch, **loading)
         trained = model
     validation = sequences.subset(val_idx)
-    val_loader = make_loader(validation, batch_size)
+    val_loader = make_loader(validation, batch_size, **loading)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
     history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(
-        predict(model, _batches(validation, batch_size), rc_average, activate=task.activate,
+        predict(model, _batches(validation, batch_size, loading), rc_average, activate=task.activate,
                 precision=precision)),
         torch.from_numpy(validation.targets))
     test = sequences.subset(test_idx)
-    test_metrics = task_metrics(task, test.targets, predict(model, _batches(test, batch_size), rc_average,
+    test_metrics = task_metrics(task, test.targets, predict(model, _batches(test, batch_size, loading), rc_average,
                                                             activate=task.activate, precision=precision))
     test_metrics.update(learned=learning.learned, learning=learning.to_dict())
     description = {
@@ -134,9 +138,24 @@ def run_settings(config: Config, task: Task, device: torch.device, strand: dict,
             + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
 
 
-def _batches(sequences: SequenceSet, batch_size: int):
-    """(codes, lengths) batches of a set, in order, for `predict`."""
-    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size))
+def _batches(sequences: SequenceSet, batch_size: int, loading: dict):
+    """(codes, lengths) batches of a set, in order, for `predict` (`loading`: `loader_settings`)."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, **loading))
+
+
+MAX_WORKERS = 4  # loader workers per training process on a GPU: enough to keep up with cutting and padding
+
+
+def loader_settings(device: torch.device, processes: Processes = Processes()) -> dict:
+    """`make_loader`'s host-side options for `device`. CUDA: pinned memory and up to
+    `MAX_WORKERS` forked loader workers per process (this machine's cores shared among torchrun's
+    processes; none where fork does not exist). CPU: neither; the training process cuts the
+    batches itself, so CPU results stay as they were and no core is taken from the model."""
+    if device.type != "cuda":
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    return {"pin_memory": True, "workers": min(MAX_WORKERS, cores // processes.world_size) if fork else 0}
 
 
 def resolve_strand(train: TrainConfig, train_set: SequenceSet, task: Task) -> tuple[TrainConfig, dict]:

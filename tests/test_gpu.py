@@ -1,5 +1,6 @@
 """The GPU settings, exercised on the CPU: precision choice, mixed-precision inference and
-training (torch's CPU autocast does bf16 and fp16) and the fp16 loss scaler across a resume."""
+training (torch's CPU autocast does bf16 and fp16), the fp16 loss scaler across a resume, and
+loader workers that give the same batches as the main process."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import torch
 import dnanet.train
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import load_config
-from dnanet.data import iter_batches
+from dnanet.data import iter_batches, make_loader
+from dnanet.distributed import Processes
 from dnanet.embed import represent
 from dnanet.errors import DnanetError
 from dnanet.examples import heldout_inputs
-from dnanet.experiment import train_model
+from dnanet.experiment import loader_settings, train_model
 from dnanet.infer import predict_batch
 from dnanet.models import build_model
 from dnanet.precision import TOLERANCE, Precision, choose_precision, precision_for
@@ -147,6 +149,25 @@ def test_scaler_state_round_trips_and_float32_saves_none(tmp_path):
     assert fresh.get_scale() == 128.0 and fresh.state_dict()["_growth_tracker"] == 7
     checkpoint.save(dnanet.train.FitProgress(epoch=1), model, optimizer, scheduler, {}, Precision().grad_scaler())
     assert json.loads((checkpoint.folder / "state.json").read_text())["grad_scaler"] is None
+
+
+def test_loader_workers_give_the_main_process_batches():
+    """Forked workers cut the same batches, in the same order, and leave the order generator
+    where the main process leaves it (two passes, as two epochs)."""
+    sequences, _ = example_set()
+    plain = make_loader(sequences, 32, shuffle=True, seed=3, steps=5)
+    forked = make_loader(sequences, 32, shuffle=True, seed=3, steps=5, workers=2)
+    for _ in range(2):
+        for a, b in zip(plain, forked, strict=True):
+            assert all(torch.equal(a[key], b[key]) for key in a)
+    assert torch.equal(plain.generator.get_state(), forked.generator.get_state())
+
+
+def test_loader_settings_per_device():
+    assert loader_settings(CPU) == {}
+    one = loader_settings(torch.device("cuda"))
+    assert one["pin_memory"] and 0 <= one["workers"] <= 4
+    assert loader_settings(torch.device("cuda"), Processes(0, 10_000, 0))["workers"] == 0  # cores shared out
 
 
 def test_precision_for_a_cpu_device():
