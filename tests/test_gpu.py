@@ -173,3 +173,33 @@ def test_loader_settings_per_device():
 def test_precision_for_a_cpu_device():
     assert precision_for(CPU) == Precision("fp32", "cpu") and precision_for(CPU, "bf16").name == "bf16"
     assert not Precision().grad_scaler().is_enabled()
+
+
+def load_gpu_check():
+    """scripts/gpu_check.py as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_script_on_the_cpu(capsys, monkeypatch, tmp_path):
+    """The GPU check's logic, run on the CPU in bf16 against float32: a table, JSON, exit 0; a
+    tolerance the difference passes makes it exit 1; without CUDA, --device cuda exits 2."""
+    gpu_check = load_gpu_check()
+    smoke = ["--device", "cpu", "--models", "cnn", "--steps", "3", "--per-class", "30", "--length", "80",
+             "--compare", "60", "--precision", "bf16", "--json", str(tmp_path / "check.json")]
+    assert gpu_check.main(smoke) == 0
+    printed = capsys.readouterr().out
+    assert "| cnn | bf16 | 32 | 3 |" in printed and printed.rstrip().endswith("| 2e-02 | yes |"), printed
+    row = json.loads((tmp_path / "check.json").read_text())["rows"][0]
+    assert 0 < row["max_prob_difference"] <= row["tolerance"] and row["peak_gpu_mib"] is None
+    monkeypatch.setitem(gpu_check.TOLERANCE, "bf16", row["max_prob_difference"] / 2)
+    assert gpu_check.main(smoke) == 1
+    if not torch.cuda.is_available():
+        assert gpu_check.main(["--device", "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
