@@ -6,7 +6,8 @@ state and the gradients stay float32. ``bf16`` (bfloat16) where the GPU has it n
 and later): float32's exponent range, so small gradients do not underflow and no loss scaling is
 needed. Other GPUs get ``fp16``, whose narrow range flushes small gradients to zero unless the
 loss is scaled up first: a `torch.amp.GradScaler` does that and skips a step whose gradients
-overflowed. On the CPU everything stays float32 and nothing is wrapped, so CPU results are
+overflowed. (PyTorch runs cuDNN's LSTM in fp16 under either autocast; its states are bounded by
+tanh.) On the CPU everything stays float32 and nothing is wrapped, so CPU results are
 bit-identical to what they were before AMP existed (seeded runs, resumes, batch-size invariance).
 
 ``train.precision`` (configs/*.yaml) picks: ``auto`` (the above), ``fp32`` (no autocast, also on
@@ -56,6 +57,8 @@ class Precision:
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A GradScaler, enabled only for fp16: disabled, its scale/step/update are plain
         backward/step calls (the CPU's arithmetic is unchanged)."""
+        if not hasattr(torch.amp, "GradScaler"):  # torch < 2.3: only CUDA's (fp16 is CUDA-only here)
+            return torch.cuda.amp.GradScaler(enabled=self.scaled)
         return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
 
 
@@ -85,4 +88,7 @@ def precision_for(device: torch.device, setting: str = "auto") -> Precision:
 def _native_bf16(device: torch.device) -> bool:
     """Whether a CUDA device computes in bfloat16 natively (not emulated, which is slow)."""
     with torch.cuda.device(device):
-        return torch.cuda.is_bf16_supported(including_emulation=False)
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.4 has no emulation flag: its answer is the native one
+            return torch.cuda.is_bf16_supported()

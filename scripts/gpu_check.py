@@ -173,7 +173,8 @@ def table(rows: list[dict]) -> str:
 def describe(device: torch.device) -> str:
     """One line: the device, torch and CUDA versions."""
     if device.type == "cuda":
-        what = f"{torch.cuda.get_device_name(device)} (compute capability {'.'.join(map(str, torch.cuda.get_device_capability(device)))})"
+        major, minor = torch.cuda.get_device_capability(device)
+        what = f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor})"
     else:
         what = f"CPU, {torch.get_num_threads()} threads"
     return f"{what}; torch {torch.__version__}, CUDA {torch.version.cuda}"
