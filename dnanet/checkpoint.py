@@ -9,8 +9,10 @@ if it had never stopped:
   the random generators' states as uint8 tensors (``rng.<name>``: torch's default generator, the
   strand-flip and data-order generators, CUDA's when training on a GPU);
 - ``state.json``: the finished epochs' history and early-stopping state, the optimizer's
-  hyperparameters, the scheduler's state, and the `invocation` (inputs with their SHA-256, task
-  options, the full config) so that ``dnanet train --resume OUT`` needs nothing else.
+  hyperparameters, the scheduler's state, the fp16 loss scaler's state when one is in use
+  (``grad_scaler``: its scale, growth tracker and growth settings, all numbers; see
+  dnanet.precision), and the `invocation` (inputs with their SHA-256, task options, the full
+  config) so that ``dnanet train --resume OUT`` needs nothing else.
 
 Both files are written under temporary names and renamed, the tensors first, so a kill during a
 write leaves the previous checkpoint whole. Nothing is pickled. A finished run removes the folder.
@@ -65,8 +67,9 @@ class Checkpoint:
         return self._state()["invocation"]
 
     def save(self, progress: FitProgress, model: nn.Module, optimizer: torch.optim.Optimizer,
-             scheduler, generators: dict[str, torch.Generator]) -> None:
-        """Write the state after `progress.epoch` finished epochs (atomically, tensors first)."""
+             scheduler, generators: dict[str, torch.Generator], scaler: torch.amp.GradScaler | None = None) -> None:
+        """Write the state after `progress.epoch` finished epochs (atomically, tensors first).
+        An enabled `scaler` (fp16 training) is kept as JSON numbers."""
         if not self.write:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -79,14 +82,15 @@ class Checkpoint:
         state = {"epoch": progress.epoch, "best_loss": None if math.isinf(progress.best_loss) else progress.best_loss,
                  "best_epoch": progress.best_epoch, "stale": progress.stale, "history": progress.history,
                  "optimizer_groups": optimizer_state["param_groups"], "scheduler": scheduler.state_dict(),
-                 "invocation": self.invocation}
+                 "grad_scaler": _scaler_state(scaler), "invocation": self.invocation}
         _replace(self.folder / TENSOR_FILE, lambda path: save_file(
             {name: value.detach().cpu().contiguous() for name, value in tensors.items()}, str(path)))
         _replace(self.folder / STATE_FILE, lambda path: path.write_text(json.dumps(state, allow_nan=False)))
 
     def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                generators: dict[str, torch.Generator]) -> FitProgress:
-        """Load the saved state into the given objects; return the progress to continue from."""
+                generators: dict[str, torch.Generator], scaler: torch.amp.GradScaler | None = None) -> FitProgress:
+        """Load the saved state into the given objects; return the progress to continue from. An
+        enabled `scaler` takes the saved scale (a checkpoint without one leaves it at its start)."""
         state, tensors = self._state(), load_file(str(self.folder / TENSOR_FILE))
         device = next(model.parameters()).device
         model.load_state_dict(_group(tensors, "model."))
@@ -96,6 +100,8 @@ class Checkpoint:
             groups.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
         optimizer.load_state_dict({"state": groups, "param_groups": state["optimizer_groups"]})
         scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and scaler.is_enabled() and state.get("grad_scaler"):
+            scaler.load_state_dict(state["grad_scaler"])
         for name, generator in generators.items():
             generator.set_state(tensors[f"rng.{name}"])
         best = _group(tensors, "best.")
@@ -111,6 +117,14 @@ class Checkpoint:
             return json.loads((self.folder / STATE_FILE).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
             raise DnanetError(f"{self.folder}: no readable checkpoint ({error})") from None
+
+
+def _scaler_state(scaler: torch.amp.GradScaler | None) -> dict | None:
+    """An enabled GradScaler's state: scale (float), _growth_tracker (int) and its growth
+    settings, plain numbers for JSON; None without one (fp32 and bf16 need no loss scaling)."""
+    if scaler is None or not scaler.is_enabled():
+        return None
+    return dict(scaler.state_dict())  # GradScaler.state_dict gives Python floats and ints
 
 
 def _group(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -53,6 +53,7 @@ class TrainConfig:
     patience: int = 10
     class_weights: bool = False
     reverse_complement: Literal["auto", True, False] = "auto"  # auto: dnanet.strand decides from the data
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: fp32 on a CPU, AMP on CUDA (dnanet.precision)
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,8 @@ def inference_batch_size(batch_size: int, longest: int) -> int:
 
 
 def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None, shuffle: bool = False,
-                seed: int = 0, sampler: Sampler | None = None, steps: int = 0) -> DataLoader:
+                seed: int = 0, sampler: Sampler | None = None, steps: int = 0, pin_memory: bool = False,
+                workers: int = 0) -> DataLoader:
     """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}`` of
     the sequences at `indices` (default: all), which the data set's positions 0, 1, ... stand for.
 
@@ -166,6 +167,10 @@ def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | N
     > 0; length-bucketed when lengths differ). Pass a `torch.utils.data.DistributedSampler` as
     `sampler` to shard across processes. Otherwise batches come in order, cut to at most
     `BATCH_BASES` padded bases (`inference_batch_size`).
+    For a GPU: `pin_memory` puts batches in page-locked memory (asynchronous copies), `workers` > 0
+    cuts and pads them in that many forked processes (the order, drawn in this process, is the
+    same). Workers are started afresh each pass: persistent ones would draw one seed fewer per pass
+    from the order generator, so a resumed run would see other batches than an uninterrupted one.
     """
     rows = np.arange(len(sequences)) if indices is None else np.asarray(indices, dtype=np.int64)
 
@@ -187,7 +192,8 @@ def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | N
     # from a single sequence: drop it; a different record is left out each epoch (shuffled order).
     drop_last = training and size > batch_size and size % batch_size == 1
     return DataLoader(_Indices(len(rows)), batch_size=batch_size, collate_fn=collate, drop_last=drop_last,
-                      sampler=sampler, generator=generator)
+                      sampler=sampler, generator=generator, pin_memory=pin_memory, num_workers=workers,
+                      multiprocessing_context="fork" if workers else None)  # fork: workers share the set, no pickling
 
 
 class Batch(NamedTuple):

@@ -12,7 +12,8 @@ Representations (``layer``):
   trained with ``pooling: cls``, ``cls`` (its [CLS] vector, before the head).
 
 Vectors are computed in batches, in eval mode, forward strand only; they do not depend on the
-batch size (models mask padding).
+batch size (models mask padding). On CUDA under mixed precision (`dnanet.precision`), returned
+as float32.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dnanet.data import Batch
 from dnanet.errors import DnanetError
 from dnanet.infer import evaluation_mode
 from dnanet.models.layers import masked_mean_max
+from dnanet.precision import precision_for
 
 LAYERS = ("embedding", "tokens")
 POOLS = ("mean", "max", "cls")
@@ -61,8 +63,9 @@ def iter_embeddings(model: nn.Module, batches: Iterator[Batch], layer: str = "em
     """(ids, vectors float32 ``(B, D)``) per streamed batch, in input order."""
     check_representation(model, layer, pool)
     device = next(model.parameters()).device
+    precision = precision_for(device)
     for batch in batches:
-        with evaluation_mode(model):
+        with evaluation_mode(model), precision.autocast():
             vectors = represent(model, torch.from_numpy(batch.codes).to(device), layer, pool or "mean")
         yield batch.ids, vectors.float().cpu().numpy()
 

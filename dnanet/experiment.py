@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import multiprocessing
+import os
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +31,7 @@ from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.learning import check_learning
 from dnanet.models import build_model
+from dnanet.precision import precision_for
 from dnanet.runs import atomic_directory, save_model, write_json
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
@@ -64,7 +67,11 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     training's progress (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves
     its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
     torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
-    copy on its shard of each epoch, with train.batch_size as the global batch."""
+    copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
+    precision (``train.precision``, `dnanet.precision`), pinned batches and loader workers
+    (`loader_settings`)."""
+    precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
+    loading = loader_settings(device, processes)
     strata = sequences.targets if task.is_classification else None
     train_idx, val_idx, test_idx = split_indices(
         len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
@@ -79,14 +86,15 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     train_config, strand = resolve_strand(config.train, sequences, train_idx, task, seed)
     if processes.distributed:
         shards = DistributedSampler(train_idx, processes.world_size, processes.rank, shuffle=True, seed=seed)
-        train_loader = make_loader(sequences, per_process_batch(batch_size, processes), train_idx, sampler=shards)
+        train_loader = make_loader(sequences, per_process_batch(batch_size, processes), train_idx, sampler=shards,
+                                   **loading)
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     else:
         train_loader = make_loader(sequences, batch_size, train_idx, shuffle=True, seed=seed,
-                                   steps=config.train.steps_per_epoch)
+                                   steps=config.train.steps_per_epoch, **loading)
         trained = model
     inference_batch = max(batch_size, INFERENCE_BATCH)
-    val_loader = make_loader(sequences, inference_batch, val_idx)
+    val_loader = make_loader(sequences, inference_batch, val_idx, **loading)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
@@ -94,7 +102,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     rc_average = train_config.reverse_complement
 
     def outputs_of(indices: np.ndarray) -> np.ndarray:
-        return predict(model, _batches(sequences, indices, inference_batch), rc_average, activate=task.activate)
+        return predict(model, _batches(sequences, indices, inference_batch, loading), rc_average,
+                       activate=task.activate, precision=precision)
 
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
                               torch.from_numpy(sequences.targets[val_idx]))
@@ -127,15 +136,32 @@ def run_settings(config: Config, task: Task, device: torch.device, strand: dict,
             "encoder": encoder.name + (f" (k {encoder.k}, stride {encoder.stride})" if encoder.name == "kmer" else ""),
             "task": f"{task.kind} ({', '.join(task.names[:8])}{', ...' if task.n_outputs > 8 else ''})",
             "epochs": config.train.epochs, "batch size": config.train.batch_size, "lr": config.train.lr,
-            "seed": config.seed, "device": str(device), "threads": torch.get_num_threads(),
+            "seed": config.seed, "device": str(device),
+            "precision": precision_for(device, config.train.precision).name, "threads": torch.get_num_threads(),
             "split": f"{n_train:,} train / {n_val:,} validation / {n_test:,} test",
             "reverse complement": ("on" if strand["reverse_complement"] else "off")
             + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
 
 
-def _batches(sequences: SequenceSet, indices: np.ndarray, batch_size: int):
-    """(codes, lengths) batches of the sequences at `indices`, in order, for `predict`."""
-    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices))
+def _batches(sequences: SequenceSet, indices: np.ndarray, batch_size: int, loading: dict):
+    """(codes, lengths) batches of the sequences at `indices`, in order, for `predict` (`loading`:
+    `loader_settings`)."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices, **loading))
+
+
+MAX_WORKERS = 4  # loader workers per training process on a GPU: enough to keep up with cutting and padding
+
+
+def loader_settings(device: torch.device, processes: Processes = Processes()) -> dict:
+    """`make_loader`'s host-side options for `device`. CUDA: pinned memory and up to
+    `MAX_WORKERS` forked loader workers per process (this machine's cores shared among torchrun's
+    processes; none where fork does not exist). CPU: neither; the training process cuts the
+    batches itself, so CPU results stay as they were and no core is taken from the model."""
+    if device.type != "cuda":
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    return {"pin_memory": True, "workers": min(MAX_WORKERS, cores // processes.world_size) if fork else 0}
 
 
 def resolve_strand(train: TrainConfig, sequences: SequenceSet, train_idx: np.ndarray, task: Task,

@@ -2,7 +2,9 @@
 
 `predict_batch` runs a model on a batch of codes in eval mode, under no_grad, optionally
 averaging with the reverse-complement strand; the model's train/eval state is restored after.
-Results do not depend on batch size (models mask padding; see dnanet.models.layers).
+Results do not depend on batch size (models mask padding; see dnanet.models.layers). On CUDA the
+model runs under mixed precision (`dnanet.precision`: bf16 or fp16 autocast), outputs are
+activated in float32; on the CPU it runs in float32.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import nn
 
 from dnanet.data import iter_batches
 from dnanet.encode import reverse_complement
+from dnanet.precision import Precision, precision_for
 from dnanet.tasks import Task
 
 
@@ -44,27 +47,36 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
 def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray,
-                  reverse_complement_average: bool = False, *, activate: Activation) -> torch.Tensor:
+                  reverse_complement_average: bool = False, *, activate: Activation,
+                  precision: Precision | None = None) -> torch.Tensor:
     """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
 
     `activate` turns logits into outputs (`dnanet.tasks.Task.activate`: probabilities or
-    values). With `reverse_complement_average`, the mean of the forward and reverse-complement
-    strands' outputs.
+    values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
+    the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
+    of the forward pass (default: the ``auto`` choice for the model's device, `dnanet.precision`).
     """
     device = next(model.parameters()).device
-    codes = torch.as_tensor(codes).to(device)
-    lengths = torch.as_tensor(lengths).to(device)
+    precision = precision or precision_for(device)
+    codes = torch.as_tensor(codes).to(device, non_blocking=True)
+    lengths = torch.as_tensor(lengths).to(device, non_blocking=True)
     with evaluation_mode(model):
-        outputs = activate(model(codes).cpu())
-        if reverse_complement_average:
-            outputs = (outputs + activate(model(reverse_complement(codes, lengths)).cpu())) / 2
+        with precision.autocast():
+            logits = model(codes)  # (B, C), 16-bit under autocast
+            reverse = model(reverse_complement(codes, lengths)) if reverse_complement_average else None
+        outputs = activate(logits.cpu())
+        if reverse is not None:
+            outputs = (outputs + activate(reverse.cpu())) / 2
     return outputs
 
 
 def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-            reverse_complement_average: bool = False, *, activate: Activation) -> np.ndarray:
-    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order."""
-    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate=activate).numpy()
+            reverse_complement_average: bool = False, *, activate: Activation,
+            precision: Precision | None = None) -> np.ndarray:
+    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order (`precision`: see
+    `predict_batch`)."""
+    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate=activate,
+                           precision=precision).numpy()
              for codes, lengths in batches]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 

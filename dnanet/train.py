@@ -22,6 +22,7 @@ from dnanet.config import TrainConfig
 from dnanet.encode import reverse_complement
 from dnanet.evaluate import HEADLINE, task_metrics
 from dnanet.infer import predict_batch
+from dnanet.precision import Precision, precision_for
 from dnanet.tasks import Task
 
 
@@ -34,7 +35,8 @@ class TrainingMonitor:
     """
 
     def started(self, settings: dict) -> None:
-        """`settings`: model, encoder, task, epochs, batch size, lr, device, threads, split sizes, strand."""
+        """`settings`: model, encoder, task, epochs, batch size, lr, device, precision, threads, split sizes,
+        strand."""
 
     def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
         """Epoch `epoch` of at most `epochs` begins; it has `steps` optimiser steps."""
@@ -61,20 +63,24 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds. With a
     `checkpoint` (`dnanet.checkpoint`), training starts from it when it exists and saves it after
     every epoch: a resumed run ends with the same weights as one that was never stopped (on the
-    CPU; GPU kernels need not be deterministic).
+    CPU; GPU kernels need not be deterministic). ``config.precision`` picks the arithmetic
+    (`dnanet.precision`): float32 on the CPU, mixed precision on CUDA (fp16 with a loss scaler,
+    whose state the checkpoint keeps).
     """
     monitor = monitor or TrainingMonitor()
     core = getattr(model, "module", model)  # under DistributedDataParallel: the wrapped model; states use it
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
+    precision = precision_for(device, config.precision)
+    scaler = precision.grad_scaler()
     weights = None if class_weights is None else class_weights.to(device)
     flips = torch.Generator().manual_seed(seed + 1)
     generators = {"default": torch.default_generator, "flips": flips, "order": train_loader.generator}
     if device.type == "cuda":
         generators["cuda"] = torch.cuda.default_generators[device.index or 0]
     if checkpoint is not None and checkpoint.exists():
-        progress = checkpoint.restore(core, optimizer, scheduler, generators)
+        progress = checkpoint.restore(core, optimizer, scheduler, generators, scaler)
     else:
         progress = FitProgress(best_state=copy.deepcopy(core.state_dict()))
     try:
@@ -82,7 +88,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
             if progress.stale >= config.patience:
                 break  # resumed after the epoch that ended the run
             record = _train_epoch(model, train_loader, val_loader, config, task, epoch, optimizer, scheduler, weights,
-                                  flips, monitor)
+                                  flips, monitor, precision, scaler)
             progress.history.append(record)
             progress.epoch = epoch
             if record["val_loss"] < progress.best_loss - 1e-6:
@@ -91,7 +97,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
             else:
                 progress.stale += 1
             if checkpoint is not None:
-                checkpoint.save(progress, core, optimizer, scheduler, generators)
+                checkpoint.save(progress, core, optimizer, scheduler, generators, scaler)
             monitor.epoch_done(record, progress.best_epoch)
             if progress.stale >= config.patience and epoch < config.epochs:
                 monitor.stopped_early(epoch, progress.best_epoch, config.patience)
@@ -104,8 +110,12 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
 
 def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
                  task: Task, epoch: int, optimizer, scheduler, weights, flips: torch.Generator,
-                 monitor: TrainingMonitor) -> dict:
-    """One pass over the training data, then validation: the epoch's history record."""
+                 monitor: TrainingMonitor, precision: Precision, scaler: torch.amp.GradScaler) -> dict:
+    """One pass over the training data, then validation: the epoch's history record.
+
+    The forward pass and the loss run under `precision`'s autocast; the backward pass goes
+    through `scaler` (fp16's loss scaling; disabled, it is a plain backward and optimiser step).
+    """
     start = time.perf_counter()
     device = next(model.parameters()).device
     if hasattr(train_loader.sampler, "set_epoch"):
@@ -117,15 +127,18 @@ def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoa
         codes = batch["codes"]
         if config.reverse_complement:
             codes = _random_strand(codes, batch["lengths"], flips)
-        loss = task.loss(model(codes.to(device)), batch["targets"].to(device), weights)
+        with precision.autocast():
+            loss = task.loss(model(codes.to(device, non_blocking=True)),
+                             batch["targets"].to(device, non_blocking=True), weights)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # fp16: skipped when the scaled gradients overflowed
+        scaler.update()
         scheduler.step()
         losses.append(loss.item())
         monitor.step_done()
     return {"epoch": epoch, "train_loss": float(np.mean(losses)),
-            **_validate(model, val_loader, config.reverse_complement, task),
+            **_validate(model, val_loader, config.reverse_complement, task, precision),
             "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
 
 
@@ -150,10 +163,11 @@ def _random_strand(codes: torch.Tensor, lengths: torch.Tensor, generator: torch.
     return torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
 
 
-def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task) -> dict:
+def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision: Precision) -> dict:
     outputs, targets = [], []
     for batch in loader:
-        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, activate=task.activate))
+        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, activate=task.activate,
+                                     precision=precision))
         targets.append(batch["targets"])
     outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
     scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())

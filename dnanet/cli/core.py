@@ -34,6 +34,8 @@ def train(
     seed: Optional[int] = typer.Option(None, help="Override seed."),
     batch_size: Optional[int] = typer.Option(None, help="Override train.batch_size."),
     lr: Optional[float] = typer.Option(None, help="Override train.lr."),
+    precision: Optional[str] = typer.Option(None, help="Override train.precision: auto (float32 on a CPU; CUDA: "
+                                            "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder (and an unfinished run's checkpoint)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the unfinished run OUT from its last "
                                           "finished epoch (a run killed or stopped; its inputs, labels and config "
@@ -70,7 +72,7 @@ def train(
         given = [name for name, value in (("FASTA inputs", inputs), ("--out", out), ("--labels", labels),
                                           ("--config", config), ("--model", model), ("--epochs", epochs),
                                           ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr),
-                                          ("--cache", cache)) if value]
+                                          ("--cache", cache), ("--precision", precision)) if value]
         out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
         id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
@@ -79,7 +81,7 @@ def train(
     else:
         if out is None:
             raise DnanetError("--out is required (the run folder to create), or --resume OUT")
-        cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
+        cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, precision=precision)
         checkpoint = Checkpoint(checkpoint_folder(out))
         if checkpoint.exists() and not overwrite:
             raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "

@@ -110,8 +110,8 @@ class Transformer(SequenceModel):
         windows, masks, _ = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d), (N, n, t)
         flat_masks = masks.flatten(0, 1)
         filled = flat_masks.any(1)  # windows with at least one token (others stay zero)
-        encoded = torch.zeros_like(windows.flatten(0, 1))
         outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
+        encoded = outputs.new_zeros(windows.flatten(0, 1).shape)  # the outputs' dtype (16-bit under autocast)
         encoded[filled] = outputs[:, 1:] if self.pooling == "cls" else outputs
         encoded = encoded.view(windows.shape) * masks.unsqueeze(-1)  # (N, n, t, d)
         parts = [encoded[:, 0]] + [encoded[:, i, self.overlap:] for i in range(1, encoded.shape[1])]
