@@ -46,17 +46,34 @@ class StrandTest:
         return f"{kind} (k-mer strand skew {self.excess_skew:.3f} above sampling noise)"
 
 
-def kmer_counts(sequences: SequenceSet, k: int = SKEW_K) -> np.ndarray:
-    """Counts int64 ``(4**k,)`` of the k-mers (windows of known bases only) in all sequences."""
-    flat = sequences.flat.astype(np.int64)
-    if len(flat) < k:
+def kmer_counts(sequences: SequenceSet, k: int = SKEW_K, chunk_bases: int = 1 << 20) -> np.ndarray:
+    """Counts int64 ``(4**k,)`` of the k-mers (windows of known bases only) in all sequences,
+    counted about `chunk_bases` bases at a time (whole sequences), so memory stays small."""
+    counts = np.zeros(4**k, dtype=np.int64)
+    offsets, first = sequences.offsets, 0
+    while first < len(sequences):
+        last = max(first + 1, int(np.searchsorted(offsets, offsets[first] + chunk_bases, side="right")) - 1)
+        last = min(last, len(sequences))
+        bounds = offsets[first: last + 1] - offsets[first]
+        counts += _chunk_kmer_counts(np.asarray(sequences.flat[offsets[first]: offsets[last]]), bounds, k)
+        first = last
+    return counts
+
+
+def _chunk_kmer_counts(flat: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
+    """K-mer counts of sequences back to back in `flat` uint8 with their `offsets` ``(n + 1,)``."""
+    windows = len(flat) - k + 1
+    if windows < 1:
         return np.zeros(4**k, dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(flat, k)  # (total - k + 1, k)
-    ends = np.repeat(sequences.offsets[1:], sequences.lengths)[: len(windows)]  # each base's sequence end
-    inside = np.arange(len(windows)) + k <= ends
-    known = (windows <= T).all(1)
-    ids = windows[inside & known] @ (4 ** np.arange(k - 1, -1, -1))
-    return np.bincount(ids, minlength=4**k)
+    ids = np.zeros(windows, dtype=np.int64)
+    usable = np.ones(windows, dtype=bool)
+    for j in range(k):  # rolling base-4 ids; a window is usable if all its bases are known
+        column = flat[j: j + windows]
+        ids = ids * 4 + column
+        usable &= column <= T
+    ends = np.repeat(offsets[1:], np.diff(offsets))[:windows]  # each window start's sequence end
+    usable &= np.arange(windows) + k <= ends
+    return np.bincount(ids[usable], minlength=4**k)
 
 
 def excess_skew(counts: np.ndarray, k: int = SKEW_K) -> tuple[float, float]:

@@ -83,3 +83,21 @@ def test_trained_example_keeps_both_strands(trained_run):
     description = json.loads((trained_run / "model.json").read_text())
     assert description["reverse_complement_average"] is True
     assert description["strand"]["setting"] == "auto"
+
+
+def test_kmer_counts_read_in_chunks_equal_counting_every_window_by_hand():
+    from dnanet.strand import kmer_counts
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=500)
+    flat = rng.integers(0, 5, size=lengths.sum()).astype(np.uint8)  # 4 = unknown base: its windows are skipped
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    sequences = SequenceSet([str(i) for i in range(500)], flat, offsets, np.zeros(500, dtype=np.int64))
+    by_hand = np.zeros(64, dtype=np.int64)
+    for start, end in zip(offsets[:-1], offsets[1:]):
+        for position in range(start, end - 2):
+            window = flat[position: position + 3]
+            if (window <= 3).all():
+                by_hand[window @ [16, 4, 1]] += 1
+    for chunk in (1, 100, 1 << 20):  # one sequence at a time, a few, all at once
+        assert np.array_equal(kmer_counts(sequences, chunk_bases=chunk), by_hand)
