@@ -88,7 +88,7 @@ def train(
                               f"{out}, or pass --overwrite to start afresh")
     check_output_path(out, overwrite, is_dir=True)
     cache = cache or out.parent / ".dnanet-cache"
-    processes, torch_device = distributed.start(setup_torch(threads, device))
+    processes, torch_device = distributed.start(setup_torch(threads, device, inference=False))
     main = processes.is_main
     err.quiet = not main  # rank 0 speaks for all (the same inputs give every rank the same messages)
     for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
