@@ -43,3 +43,49 @@ def test_the_global_batch_is_split_evenly():
     assert per_process_batch(32, Processes(0, 4, 0)) == 8
     with pytest.raises(DnanetError, match="multiple of the 3 processes"):
         per_process_batch(32, Processes(0, 3, 0))
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_torchrun_killed_with_sigkill_resumes_to_the_uninterrupted_weights(tmp_path):
+    """Every process of a 2-process run killed after a checkpoint; `--resume` under torchrun ends
+    bit-identical to a 2-process run that was never stopped."""
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    from dnanet.checkpoint import checkpoint_folder
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dnanet", "train"]
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    process = subprocess.Popen([*torchrun, "--out", str(killed), "--epochs", "12", "--threads", "1", "--quiet"],
+                               env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (checkpoint_folder(killed) / "state.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.05)
+    for pid in processes_running(str(killed)):  # torchrun and both training processes (in sessions of their own)
+        os.kill(pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(1)
+    assert not killed.exists(), "the run finished before it was killed"
+    for command in ([*torchrun, "--resume", str(killed), "--threads", "1", "--quiet"],
+                    [*torchrun, "--out", str(straight), "--epochs", "12", "--threads", "1", "--quiet"]):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    resumed, uninterrupted = load_file(killed / "model.safetensors"), load_file(straight / "model.safetensors")
+    assert all(torch.equal(resumed[name], uninterrupted[name]) for name in uninterrupted)
+
+
+def processes_running(argument: str) -> list[int]:
+    """The ids of this machine's processes whose command line contains `argument`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
