@@ -33,10 +33,24 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The seeded, stratified train/validation/test split."""
+    """How records are split into train / validation / test, and what is done about duplicates
+    (dnanet.splits, dnanet.duplicates).
 
+    ``split: random``: a seeded split, stratified by class, with these fractions of the training
+    inputs. ``split: chromosome``: whole chromosomes held out (ids ``chrom:start-end``, see
+    `dnanet.splits.CHROMOSOME_ID`), so no held-out window can overlap a training window; the
+    defaults chr10 (validation) and chr8 + chr9 (test) exist in human and mouse assemblies and
+    hold out about 4% and 9% of the genome. A fixed part (``--val`` / ``--test`` files or a
+    ``split`` column of the label table) replaces the drawn one. ``keep_duplicates: false``
+    removes held-out records whose sequence is also in training (or, for test, in validation).
+    """
+
+    split: Literal["random", "chromosome"] = "random"
     val_fraction: float = 0.1
     test_fraction: float = 0.15
+    val_chroms: tuple[str, ...] = ("chr10",)
+    test_chroms: tuple[str, ...] = ("chr8", "chr9")
+    keep_duplicates: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,21 +102,23 @@ def check_model_name(name: str) -> None:
 
 
 def load_config(path: str | Path | None = None, model: str | None = None, seed: int | None = None,
-                **train_overrides: Any) -> Config:
+                data: dict[str, Any] | None = None, **train_overrides: Any) -> Config:
     """Load a config file (default: the shipped config of `model`, else of the CNN) and apply
-    command-line overrides: ``model`` swaps in that model's shipped model section, ``seed`` and
-    the ``train`` keys given (e.g. ``epochs=5``) replace those values when not None."""
+    command-line overrides: ``model`` swaps in that model's shipped model section, ``seed``, the
+    ``data`` keys in `data` (e.g. ``{"split": "chromosome"}``) and the ``train`` keys given (e.g.
+    ``epochs=5``) replace those values when not None."""
     if model is not None:
         check_model_name(model)
     source = Path(path) if path is not None else shipped_config_path(model or "cnn")
-    data = _read_yaml(source)
-    if model is not None and model != _mapping(data.get("model"), "model", source).get("name", "cnn"):
-        data["model"] = _read_yaml(shipped_config_path(model))["model"]
+    values = _read_yaml(source)
+    if model is not None and model != _mapping(values.get("model"), "model", source).get("name", "cnn"):
+        values["model"] = _read_yaml(shipped_config_path(model))["model"]
     if seed is not None:
-        data["seed"] = seed
-    given = {key: value for key, value in train_overrides.items() if value is not None}
-    data["train"] = {**_mapping(data.get("train"), "train", source), **given}
-    return config_from_dict(data, source)
+        values["seed"] = seed
+    for section, overrides in (("data", data or {}), ("train", train_overrides)):
+        given = {key: value for key, value in overrides.items() if value is not None}
+        values[section] = {**_mapping(values.get(section), section, source), **given}
+    return config_from_dict(values, source)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -180,6 +196,8 @@ def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
             names = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in choices)
             raise DnanetError(f"{source}: '{key}' must be one of {names}, got {value!r}")
         return value
+    if expected == tuple[str, ...]:
+        return _names(value, key, source)
     if expected is float and isinstance(value, str):
         try:  # YAML 1.1 reads 1e-3 (no dot) as a string
             return float(value)
@@ -197,10 +215,29 @@ def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
     return float(value) if expected is float else value
 
 
+def _names(value: Any, key: str, source: Path | str) -> tuple[str, ...]:
+    """A list of names from YAML (``[chr8, chr9]``) or one comma-separated string (``chr8,chr9``,
+    as the command line gives it); bare numbers (``[8, 9]``) are names too."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+            isinstance(item, (str, int)) and not isinstance(item, bool) for item in items):
+        raise DnanetError(f"{source}: '{key}' must be a list of names (e.g. [chr8, chr9]) or one comma-separated "
+                          f"string, got {value!r}")
+    names = tuple(str(item).strip() for item in items)
+    return tuple(name for name in names if name)
+
+
 def _check_ranges(config: Config, source: Path | str) -> None:
+    from dnanet.splits import same_chromosome
+
+    shared = [name for name in config.data.val_chroms if any(same_chromosome(name, other)
+                                                             for other in config.data.test_chroms)]
     rules = [
-        (0 < config.data.val_fraction < 1, "data.val_fraction must be between 0 and 1"),
-        (0 < config.data.test_fraction < 1, "data.test_fraction must be between 0 and 1"),
+        (0 <= config.data.val_fraction < 1, "data.val_fraction must be between 0 and 1 (0 only with a fixed "
+                                            "validation set)"),
+        (0 <= config.data.test_fraction < 1, "data.test_fraction must be between 0 and 1 (0 only with a fixed test set)"),
+        (not shared, f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one "
+                     "part only"),
         (config.data.val_fraction + config.data.test_fraction < 0.9, "data.val_fraction + data.test_fraction must be below 0.9"),
         (1 <= config.encoder.k <= 12, "encoder.k must be between 1 and 12"),
         (config.encoder.stride >= 1, "encoder.stride must be at least 1"),

@@ -1,4 +1,5 @@
-"""One training run end to end: split, build the model, fit, score the test split, describe.
+"""One training run end to end: split (and remove leaked duplicates), build the model, fit,
+score the test split, describe.
 
 `train_model` returns everything a run folder holds; `write_run` writes it atomically. The
 CLI's `train` command is these two calls.
@@ -14,6 +15,7 @@ import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,7 +26,8 @@ from torch.utils.data import DistributedSampler
 import dnanet
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
-from dnanet.data import SequenceSet, make_loader, split_indices
+from dnanet.data import SequenceSet, make_loader
+from dnanet.duplicates import leakage
 from dnanet.distributed import Processes, per_process_batch
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
@@ -33,6 +36,7 @@ from dnanet.learning import check_learning
 from dnanet.models import build_model
 from dnanet.precision import precision_for
 from dnanet.runs import atomic_directory, save_model, write_json
+from dnanet.splits import Split, make_split
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
 from dnanet.train import TrainingMonitor, balancing_weights, fit
@@ -59,22 +63,50 @@ def model_arguments_of(config: Config) -> dict:
     return {"encoder": encoder.name, "k": encoder.k, "stride": encoder.stride, **own}
 
 
+@dataclass
+class PreparedSplit:
+    """The parts a run trains, validates and tests on, the train config with the strand settled,
+    and what model.json keeps about them (``strand``, ``duplicates``: `dnanet.duplicates.leakage`)."""
+
+    split: Split
+    train_config: TrainConfig
+    strand: dict
+    duplicates: dict
+
+
+def prepare_split(config: Config, sequences: SequenceSet, task: Task, parts: np.ndarray | None = None,
+                  where: Callable[[int], str] | None = None) -> PreparedSplit:
+    """Split `sequences` as ``config.data`` says (`dnanet.splits.make_split`; `parts` int8 ``(N,)``
+    marks the records of fixed validation and test inputs, `where(i)` names record i's file and
+    line), settle ``reverse_complement: auto`` on the training part, then count duplicate
+    sequences (on both strands when the run averages them) and, unless
+    ``data.keep_duplicates``, leave held-out records already seen in an earlier part out."""
+    strata = sequences.targets if task.is_classification else None
+    split = make_split(config.data, sequences.ids, config.seed, strata, parts, where)
+    train_config, strand = resolve_strand(config.train, sequences, split.train, task, config.seed)
+    split, duplicates = leakage(sequences, split, bool(train_config.reverse_complement), config.data.keep_duplicates)
+    return PreparedSplit(split, train_config, strand, duplicates)
+
+
 def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
                 device: torch.device, monitor: TrainingMonitor | None = None,
-                checkpoint: Checkpoint | None = None, processes: Processes = Processes()) -> TrainingResult:
-    """Split `sequences` (seeded; stratified by class for classification), train the configured
-    model for `task`, and score the test split. `monitor` hears the resolved settings and the
-    training's progress (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves
-    its state after every epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
+                checkpoint: Checkpoint | None = None, processes: Processes = Processes(),
+                parts: np.ndarray | None = None, where: Callable[[int], str] | None = None) -> TrainingResult:
+    """Split `sequences` (`prepare_split`: random, seeded and stratified by class for
+    classification, or by chromosome, or fixed by `parts`; duplicates counted and held-out ones
+    removed), train the configured model for `task`, and score the test split. `monitor` hears the
+    resolved settings, the duplicate counts and the training's progress
+    (`dnanet.train.TrainingMonitor`); with a `checkpoint`, training saves its state after every
+    epoch and resumes from it when it exists (`dnanet.checkpoint`). Under
     torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
     copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
     precision (``train.precision``, `dnanet.precision`), pinned batches and loader workers
     (`loader_settings`)."""
     precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
     loading = loader_settings(device, processes)
-    strata = sequences.targets if task.is_classification else None
-    train_idx, val_idx, test_idx = split_indices(
-        len(sequences), config.data.val_fraction, config.data.test_fraction, config.seed, strata)
+    prepared = prepare_split(config, sequences, task, parts, where)
+    split = prepared.split
+    train_idx, val_idx, test_idx = split.train, split.validation, split.test
     task = task.with_statistics(sequences.targets[train_idx])
     torch.manual_seed(config.seed)
     arguments = model_arguments_of(config)
@@ -83,7 +115,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
         raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
-    train_config, strand = resolve_strand(config.train, sequences, train_idx, task, seed)
+    train_config, strand = prepared.train_config, prepared.strand
     if processes.distributed:
         shards = DistributedSampler(train_idx, processes.world_size, processes.rank, shuffle=True, seed=seed)
         train_loader = make_loader(sequences, per_process_batch(batch_size, processes), train_idx, sampler=shards,
@@ -97,7 +129,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     val_loader = make_loader(sequences, inference_batch, val_idx, **loading)
     weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
     if monitor is not None:
-        monitor.started(run_settings(config, task, device, strand, len(train_idx), len(val_idx), len(test_idx)))
+        monitor.started(run_settings(config, task, device, strand, split))
+        monitor.duplicates_counted(prepared.duplicates)
     history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
     rc_average = train_config.reverse_complement
 
@@ -108,7 +141,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
                               torch.from_numpy(sequences.targets[val_idx]))
     test_metrics = task_metrics(task, sequences.targets[test_idx], outputs_of(test_idx))
-    test_metrics.update(learned=learning.learned, learning=learning.to_dict())
+    test_metrics.update(learned=learning.learned, learning=learning.to_dict(),
+                        duplicates_removed=prepared.duplicates["removed"]["test"])
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
         "task": task.to_dict(),
@@ -118,7 +152,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "strand": strand,
         "config": config.to_dict(),
         "inputs": inputs,
-        "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
+        "split": split.describe(),
+        "duplicates": prepared.duplicates,
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
         "learned": learning.learned,
         "learning": learning.to_dict(),
@@ -128,8 +163,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     return TrainingResult(model, history, test_metrics, description)
 
 
-def run_settings(config: Config, task: Task, device: torch.device, strand: dict, n_train: int, n_val: int,
-                 n_test: int) -> dict:
+def run_settings(config: Config, task: Task, device: torch.device, strand: dict, split: Split) -> dict:
     """The resolved settings of a run, for the start of its log (`TrainingMonitor.started`)."""
     encoder = config.encoder
     return {"model": config.model["name"],
@@ -138,9 +172,23 @@ def run_settings(config: Config, task: Task, device: torch.device, strand: dict,
             "epochs": config.train.epochs, "batch size": config.train.batch_size, "lr": config.train.lr,
             "seed": config.seed, "device": str(device),
             "precision": precision_for(device, config.train.precision).name, "threads": torch.get_num_threads(),
-            "split": f"{n_train:,} train / {n_val:,} validation / {n_test:,} test",
+            "split": split_text(split),
             "reverse complement": ("on" if strand["reverse_complement"] else "off")
             + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
+
+
+def split_text(split: Split) -> str:
+    """'1,200 train / 150 validation (chr10) / 300 test (fixed)': sizes, then how the held-out
+    parts were chosen when not at random."""
+    def how(name: str) -> str:
+        if name in split.fixed:
+            return " (fixed)"
+        if split.chromosomes is not None and name != "train":
+            return f" ({', '.join(split.chromosomes[name])})"
+        return ""
+
+    sizes = split.sizes()
+    return " / ".join(f"{sizes[name]:,} {name}{how(name)}" for name in ("train", "validation", "test"))
 
 
 def _batches(sequences: SequenceSet, indices: np.ndarray, batch_size: int, loading: dict):

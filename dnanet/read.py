@@ -160,27 +160,43 @@ def _snippet(line: bytes) -> str:
     return repr(text + ("…" if len(line) > 40 else ""))
 
 
-def read_label_table(path: str | Path, id_column: str = "id",
-                     label_columns: str | list[str] = "label") -> dict[str, tuple[str, ...]]:
-    """Read a TSV/CSV table (a header row, then one row per sequence) into
-    {record id: (value of each label column,)}.
+SPLIT_VALUES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
+"""Values of a label table's split column (any case) and the part each names."""
 
-    The separator is a comma for .csv files and a tab otherwise. Missing columns, duplicate
-    ids and empty labels are errors naming the file and the row.
-    """
+
+def table_columns(path: str | Path) -> list[str]:
+    """The column names in a label table's header row (read as `read_label_table` reads it)."""
+    return [str(column) for column in _read_table(check_input_file(path), rows=0).columns]
+
+
+def _read_table(path: Path, rows: int | None = None):
     import pandas as pd
 
-    path = check_input_file(path)
     sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
     kind = "CSV" if sep == "," else "TSV"
     try:
         with warnings.catch_warnings():  # a trailing separator on data rows is harmless: ignore it
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer",
-                                index_col=False, skip_blank_lines=False)
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer",
+                               index_col=False, skip_blank_lines=False, nrows=rows)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as error:
         raise DnanetError(f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})") from None
+
+
+def read_label_table(path: str | Path, id_column: str = "id", label_columns: str | list[str] = "label",
+                     split_column: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Read a TSV/CSV table (a header row, then one row per sequence) into
+    {record id: (value of each label column,)}.
+
+    The separator is a comma for .csv files and a tab otherwise. Missing columns, duplicate
+    ids and empty labels are errors naming the file and the row. With `split_column`, each
+    row's part (train, validation or test; `SPLIT_VALUES`) is checked and appended to its tuple.
+    """
+    path = check_input_file(path)
+    table = _read_table(path)
     label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
+    if split_column is not None:
+        label_columns.append(split_column)
     for column in (id_column, *label_columns):
         if column not in table.columns:
             found = ", ".join(map(str, table.columns)) or "none"
@@ -191,7 +207,14 @@ def read_label_table(path: str | Path, id_column: str = "id",
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
         raise DnanetError(f"{path} line {duplicated.index[0]}: id '{duplicated.iloc[0]}' appears more than once")
-    empty = labels[(labels == "").any(axis=1)]
+    empty = labels[(labels[label_columns[:-1] if split_column is not None else label_columns] == "").any(axis=1)]
     if len(empty):
         raise DnanetError(f"{path} line {empty.index[0]}: id '{ids[empty.index[0]]}' has an empty label")
+    if split_column is not None:
+        parts = labels[split_column].str.lower().map(SPLIT_VALUES)
+        bad = parts[parts.isna()]
+        if len(bad):
+            raise DnanetError(f"{path} line {bad.index[0]}: split '{labels[split_column][bad.index[0]]}' of id "
+                              f"'{ids[bad.index[0]]}' is not train, validation (or val) or test")
+        labels = labels.assign(**{split_column: parts})
     return dict(zip(ids, labels.itertuples(index=False, name=None)))

@@ -29,7 +29,8 @@ from dnanet.tasks import Task
 class TrainingMonitor:
     """What training reports as it goes; this base class reports nothing. Override what you show.
 
-    Order of calls: ``started`` once (the resolved settings, from `dnanet.experiment`), then per
+    Order of calls: ``started`` once (the resolved settings, from `dnanet.experiment`),
+    ``duplicates_counted`` once, then per
     epoch ``epoch_started``, ``step_done`` after each optimiser step and ``epoch_done``; then
     ``stopped_early`` if early stopping ended the run, and ``finished`` last.
     """
@@ -37,6 +38,10 @@ class TrainingMonitor:
     def started(self, settings: dict) -> None:
         """`settings`: model, encoder, task, epochs, batch size, lr, device, precision, threads, split sizes,
         strand."""
+
+    def duplicates_counted(self, counts: dict) -> None:
+        """Duplicate sequences within and across classes and parts, and how many held-out records
+        were left out for it (`dnanet.duplicates.leakage`)."""
 
     def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:
         """Epoch `epoch` of at most `epochs` begins; it has `steps` optimiser steps."""

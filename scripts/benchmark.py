@@ -6,7 +6,9 @@ for the seed) through ``dnanet.experiment.train_model``. Tasks without fixed tes
 scored on train_model's internal seeded test split; tasks with fixed test files are trained on
 the training files (split internally into train/validation/test, the internal test unused) and
 scored on the test files with ``dnanet.infer.predict``. A GC-content logistic regression is
-scored the same way on every task and seed.
+scored the same way on every task and seed; its cell also counts the test records whose sequence
+is in the training data (``split_duplicates``), which the page reports per data set (internal
+splits leave them out of the test part, as ``train_model`` does by default).
 
 Each finished (task, model, seed) cell is saved at once to the JSON beside the page
 (docs/benchmark.json), so an interrupted run keeps its results; ``--resume`` skips those cells.
@@ -39,10 +41,11 @@ import dnanet  # noqa: E402
 from benchmark_data import (NOTES, TaskData, TaskSpec, all_tasks, default_task_names,  # noqa: E402
                             gc_baseline, load_task)
 from dnanet.config import load_config  # noqa: E402
-from dnanet.data import SequenceSet, make_loader, split_indices  # noqa: E402
+from dnanet.data import SequenceSet, make_loader  # noqa: E402
+from dnanet.duplicates import overlap  # noqa: E402
 from dnanet.errors import DnanetError  # noqa: E402
 from dnanet.evaluate import classification_metrics  # noqa: E402
-from dnanet.experiment import train_model  # noqa: E402
+from dnanet.experiment import PreparedSplit, prepare_split, train_model  # noqa: E402
 from dnanet.infer import predict, resolve_device  # noqa: E402
 from dnanet.models import MODELS  # noqa: E402
 
@@ -111,15 +114,36 @@ def run_model(task_data: TaskData, name: str, seed: int, quick: bool, device: to
 
 def run_gc(task_data: TaskData, seed: int) -> dict:
     """GC baseline: fit on the training files (internal split: on the train+validation part of the
-    default config's split for this seed) and score like the models."""
+    default config's split for this seed, duplicates of training records left out of its test
+    part as for the models) and score like the models. Also counts the task's duplicates
+    (`split_duplicates`)."""
     train, test = task_data.train, task_data.test
+    prepared = prepare_split(load_config(seed=seed), train, task_data.task)
+    duplicates = split_duplicates(task_data, prepared)
     if test is None:
-        split = load_config(seed=seed).data
-        fit_idx, val_idx, test_idx = split_indices(len(train), split.val_fraction, split.test_fraction, seed,
-                                                   strata=train.targets)
-        train, test = train.subset(np.sort(np.concatenate([fit_idx, val_idx]))), train.subset(test_idx)
+        split = prepared.split
+        train, test = train.subset(np.sort(np.concatenate([split.train, split.validation]))), train.subset(split.test)
     probs = gc_baseline(train, test, task_data.task.n_outputs)
-    return {"metrics": summarise(classification_metrics(test.targets, probs, task_data.task.names))}
+    return {"metrics": summarise(classification_metrics(test.targets, probs, task_data.task.names)),
+            "duplicates": duplicates}
+
+
+def split_duplicates(task_data: TaskData, prepared: PreparedSplit) -> dict:
+    """Duplicates across a task's splits (as train_model counts them: one strand, or both when the
+    run averages strands): ``test`` records (internal split: before duplicates are left out),
+    ``in_training`` (test records whose sequence is in the training data: internal split, in its
+    train or validation part; fixed test, in the training files), ``removed`` (left out of the
+    scores: the internal split's; fixed test sets are scored whole, as published), and sequences
+    under two or more classes in the training files (``across_classes``)."""
+    counts, both = prepared.duplicates, bool(prepared.train_config.reverse_complement)
+    if task_data.test is None:
+        removed = counts["removed"]["test"]
+        leaked = {"test": len(prepared.split.test) + removed,
+                  "in_training": counts["test_in_train"] + counts["test_in_validation"], "removed": removed}
+    else:
+        leaked = {"test": len(task_data.test), "in_training": overlap(task_data.train, task_data.test, both),
+                  "removed": 0}
+    return {**leaked, "across_classes": counts["across_classes"], "both_strands": both}
 
 
 def load_results(path: Path, resume: bool, quick: bool) -> list[dict]:
@@ -211,6 +235,34 @@ def timing_table(results: list[dict], families: list[str]) -> list[str]:
     return lines
 
 
+def duplicates_table(tasks: dict[str, TaskSpec], results: list[dict]) -> list[str]:
+    """Markdown lines: per task, its test records that are also in its training data (from the
+    lowest seed's GC cell, which counts them: `split_duplicates`)."""
+    lines = ["| task | test records | also in training | left out of the scores | sequences under two classes "
+             "(training data) | strands compared |", "|---|---|---|---|---|---|"]
+    for name in tasks:
+        cells = sorted((r for r in results if r["task"] == name and r["model"] == GC and "duplicates" in r),
+                       key=lambda r: r["seed"])
+        if not cells:
+            continue
+        counts = cells[0]["duplicates"]
+        share = f" ({counts['in_training'] / counts['test']:.1%})" if counts["test"] else ""
+        lines.append(f"| {name} | {counts['test']:,} | {counts['in_training']:,}{share} | {counts['removed']:,} | "
+                     f"{counts['across_classes']:,} | {'both' if counts['both_strands'] else 'forward'} |")
+    return lines if len(lines) > 2 else []
+
+
+def duplicates_section(tasks: dict[str, TaskSpec], results: list[dict]) -> list[str]:
+    """The page's section on duplicates across splits ([] when no cell counted them)."""
+    table = duplicates_table(tasks, results)
+    if not table:
+        return []
+    return ["## Duplicates across splits (seed 0)", "",
+            "Test records whose exact sequence (either strand where the run averages strands) is also in the "
+            "training data. Internal splits leave them out of the test part, as `dnanet train` does by default; "
+            "fixed test files are scored whole, as the published references were.", "", *table, ""]
+
+
 def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: dict) -> str:
     """Write the Markdown page from all results in the JSON; return it."""
     order = list(MODELS)
@@ -222,6 +274,7 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
     lines += [f"Each model family with its shipped config, {meta['seeds']} seed(s) per cell. "
               f"Generated by `scripts/benchmark.py`; raw per-seed results in `{path.with_suffix('.json').name}`.", "",
               *results_table(tasks, results, families), "",
+              *duplicates_section(tasks, results),
               "## Time per run (mean over seeds: seconds, epochs run × seconds per epoch)", "",
               *timing_table([r for r in results if r["model"] != GC], families), "",
               "## Run", "",

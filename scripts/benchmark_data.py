@@ -100,8 +100,9 @@ CHIPSEQ = "chipseq-ebox-236bp/raw/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0"
 NOTES = """\
 Notes
 - Cells are mean ± sample sd over seeds 0..N-1 (seed = data split, initial weights, batch order).
-  Tasks marked *internal split* are scored on train_model's seeded stratified test split (15%);
-  the others are trained on their training files and scored on their fixed test files.
+  Tasks marked *internal split* are scored on train_model's seeded stratified test split (15%),
+  less its records whose sequence is also in the train or validation part (dnanet's default);
+  the others are trained on their training files and scored on their fixed test files, whole.
 - Target: the best published number on the same data where there is one (σ type: ≥ 0.85 as set
   for the project), else "beat the GC baseline". The verdict compares the best family's mean.
 - GC baseline: logistic regression on GC fraction (plus length where training lengths vary: the
@@ -109,8 +110,9 @@ Notes
 - References come from the data folder's README.md. promoters-70bp: published AUROCs use the full
   DNABERT training set and another split; only its 5,919-sequence dev subset is here. RBP: pysster
   also uses predicted secondary structure. independent.txt (σ type) has no σ54 promoter and is 78%
-  σ70 (199/256), so always answering σ70 scores 0.777. Test sequences also in training: SRSF1 346,
-  TAF2N 71, PUM2 17, QKI 16 (of 2,000–11,000); TAF2N has 98 sequences in both training classes.
+  σ70 (199/256), so always answering σ70 scores 0.777. Test sequences also in training: see
+  "Duplicates across splits" (counted on every run; the data folder's README names SRSF1 346 and
+  TAF2N 98 sequences in both training classes).
 - Strand: the shipped configs say `reverse_complement: auto` (dnanet/strand.py), which keeps both
   strands for the ChIP-seq sets (ctcf-101bp, chipseq-ebox) and uses the forward strand only for the
   promoter and RNA sets, whose strand is part of the signal.

@@ -50,6 +50,8 @@ def test_partial_config_fills_defaults_and_reads_exponents(tmp_path):
     ("model:\n  name: resnet\n", r"unknown model 'resnet' in 'model.name'; valid models: cnn"),
     ("encoder:\n  name: bpe\n", r"'encoder.name' must be one of onehot, kmer, got 'bpe'"),
     ("data:\n  test_fraction: 1.5\n", r"data.test_fraction must be between 0 and 1"),
+    ("data:\n  split: genome\n", r"'data.split' must be one of random, chromosome, got 'genome'"),
+    ("data:\n  val_chroms: {chr8: 1}\n", r"'data.val_chroms' must be a list of names \(e.g. \[chr8, chr9\]\)"),
     ("encoder:\n  name: kmer\n  k: 3\n  stride: 4\n", r"encoder.stride must not exceed encoder.k"),
     ("train: [1, 2\n", r"line \d+: invalid YAML"),
     ("- 1\n- 2\n", r"a config must be a mapping"),
@@ -62,3 +64,12 @@ def test_bad_configs_name_the_key(tmp_path, text, message):
 def test_unknown_model_flag_lists_valid_models():
     with pytest.raises(DnanetError, match="unknown model 'foo'; valid models: cnn"):
         load_config(model="foo")
+
+
+def test_split_settings_read_lists_or_comma_separated_names_and_allow_a_zero_fraction(tmp_path):
+    config = load_config(write(tmp_path, "data:\n  split: chromosome\n  val_chroms: [7, chr6]\n  test_fraction: 0\n"),
+                         data={"test_chroms": "chr1, chr2", "keep_duplicates": True})
+    data = config.data
+    assert (data.split, data.val_chroms, data.test_chroms, data.test_fraction) == ("chromosome", ("7", "chr6"),
+                                                                                   ("chr1", "chr2"), 0.0)
+    assert data.keep_duplicates is True and Config().data.val_chroms == ("chr10",)

@@ -11,8 +11,8 @@ import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
                                ThreadsOption, app, err, inference_shard, out_console, parse_inputs,
-                               read_labelled_inputs, record_progress, setup_torch, shard_option,
-                               sigterm_as_interrupt, user_errors, warn_if_not_learned)
+                               read_labelled_inputs, read_training_inputs, record_progress, setup_torch,
+                               shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -36,6 +36,27 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Override train.lr."),
     precision: Optional[str] = typer.Option(None, help="Override train.precision: auto (float32 on a CPU; CUDA: "
                                             "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16."),
+    split: Optional[str] = typer.Option(None, "--split", help="Override data.split: random (seeded, stratified by "
+                                        "class: data.val_fraction and data.test_fraction of the inputs) or chromosome "
+                                        "(whole chromosomes held out, --val-chroms and --test-chroms, so no held-out "
+                                        "window overlaps a training window; record ids must be chrom:start-end, e.g. "
+                                        "chr2:1000-1200 or chr2:1000-1200(+), as bedtools getfasta writes)."),
+    val_chroms: Optional[str] = typer.Option(None, "--val-chroms", help="Override data.val_chroms, comma-separated "
+                                             "(default chr10): the validation chromosomes of --split chromosome "
+                                             "('chr' optional: 10 matches chr10)."),
+    test_chroms: Optional[str] = typer.Option(None, "--test-chroms", help="Override data.test_chroms, comma-separated "
+                                              "(default chr8,chr9): the test chromosomes of --split chromosome."),
+    val: List[str] = typer.Option(None, "--val", metavar="CLASS=PATH", show_default=False, help="A fixed validation "
+                                  "set: FASTA files like the inputs (repeat per class; PATH alone with --labels). It "
+                                  "replaces the validation part drawn from the inputs (data.val_fraction may be 0)."),
+    test: List[str] = typer.Option(None, "--test", metavar="CLASS=PATH", show_default=False, help="A fixed test set, "
+                                   "as --val: metrics.json scores exactly these records (less duplicates of training "
+                                   "records); data.test_fraction may be 0. A 'split' column (train, validation, test) "
+                                   "in the --labels table fixes parts the same way."),
+    keep_duplicates: bool = typer.Option(False, "--keep-duplicates", help="Set data.keep_duplicates: keep held-out "
+                                         "records whose sequence (either strand when the run averages strands) is also "
+                                         "in training (test: or validation). By default they are removed; the counts "
+                                         "are printed and kept in model.json either way."),
     overwrite: bool = typer.Option(False, help="Replace an existing run folder (and an unfinished run's checkpoint)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the unfinished run OUT from its last "
                                           "finished epoch (a run killed or stopped; its inputs, labels and config "
@@ -50,12 +71,17 @@ def train(
 ):
     """Train a model on labelled FASTA files and write a run folder.
 
-    Sequences are split (seeded; stratified by class) into train / validation / test; the model
-    with the lowest validation loss is kept and scored on the test split (metrics.json). After
-    every epoch a checkpoint is written to a hidden folder beside OUT (.OUT.checkpoint), so a
-    run that is killed continues with `dnanet train --resume OUT`. Example:
+    Sequences are split into train / validation / test: at random (seeded; stratified by class),
+    by chromosome (--split chromosome), or as given (--val, --test). Exact duplicate sequences
+    are counted within and across classes and parts (one line; model.json "duplicates"), and
+    held-out records already in training are left out unless --keep-duplicates. The model with
+    the lowest validation loss is kept and scored on the test split (metrics.json). After every
+    epoch a checkpoint is written to a hidden folder beside OUT (.OUT.checkpoint), so a run that
+    is killed continues with `dnanet train --resume OUT`. Examples:
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
+
+      dnanet train peaks=peaks.fa bg=shuffled.fa --split chromosome --test-chroms chr8,chr9 --out runs/chr
     """
     import torch
 
@@ -72,16 +98,23 @@ def train(
         given = [name for name, value in (("FASTA inputs", inputs), ("--out", out), ("--labels", labels),
                                           ("--config", config), ("--model", model), ("--epochs", epochs),
                                           ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr),
-                                          ("--cache", cache), ("--precision", precision)) if value]
+                                          ("--cache", cache), ("--precision", precision), ("--split", split),
+                                          ("--val-chroms", val_chroms), ("--test-chroms", test_chroms),
+                                          ("--val", val), ("--test", test), ("--keep-duplicates", keep_duplicates))
+                 if value]
         out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
+        val, test = invocation.get("val", []), invocation.get("test", [])
         id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
         cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
         cache = Path(invocation["cache"]) if invocation.get("cache") else None
     else:
         if out is None:
             raise DnanetError("--out is required (the run folder to create), or --resume OUT")
-        cfg = load_config(config, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, precision=precision)
+        data = {"split": split, "val_chroms": val_chroms, "test_chroms": test_chroms,
+                "keep_duplicates": True if keep_duplicates else None}
+        cfg = load_config(config, model, seed=seed, data=data, epochs=epochs, batch_size=batch_size, lr=lr,
+                          precision=precision)
         checkpoint = Checkpoint(checkpoint_folder(out))
         if checkpoint.exists() and not overwrite:
             raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
@@ -93,7 +126,8 @@ def train(
     err.quiet = not main  # rank 0 speaks for all (the same inputs give every rank the same messages)
     for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
         if rank_reads:
-            records = read_labelled_inputs(inputs, labels, id_column, label_column, training_inputs, cache)
+            records, parts = read_training_inputs(inputs, val or [], test or [], labels, id_column, label_column,
+                                                  training_inputs, cache)
         if processes.distributed:
             torch.distributed.barrier()
     checkpoint.write = main
@@ -105,6 +139,8 @@ def train(
         if processes.distributed:
             torch.distributed.barrier()  # no process may see the old checkpoint
         checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg, cache)
+        checkpoint.invocation.update(val=[_absolute(given) for given in val or []],
+                                     test=[_absolute(given) for given in test or []])
     the_task = infer_task(records.label_values, label_column if labels is not None else ["class"], task)
     sequences = records.with_targets(records.targets(the_task.encode))
     if main:
@@ -113,7 +149,8 @@ def train(
     try:
         with sigterm_as_interrupt():
             result = train_model(cfg, sequences, the_task, records.provenance, torch_device,
-                                 training_monitor(err, quiet) if main else None, checkpoint, processes)
+                                 training_monitor(err, quiet) if main else None, checkpoint, processes,
+                                 parts=parts, where=records.where)
     except KeyboardInterrupt:
         if checkpoint.exists():
             if main:
@@ -129,7 +166,7 @@ def train(
     checkpoint.remove()
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))
-    err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"))
+    err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"), soft_wrap=True)
 
 
 def _unfinished_run(out: Path, given: list[str]):
@@ -149,11 +186,21 @@ def _invocation(records, labels: Optional[Path], id_column: str, label_column: L
     """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
     the inputs (absolute paths, with their classes), label-table options, task, full config, the
     store folder, and each input's SHA-256 (`records.provenance`)."""
+    training = [item for item, entry in zip(records.inputs, records.provenance)
+                if entry.get("part", "train") == "train"]  # --val and --test files are saved apart
     return {"inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
-                       for item in records.inputs],
+                       for item in training],
             "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
             "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
             "cache": str(cache.resolve()), "provenance": records.provenance}
+
+
+def _absolute(argument: str) -> str:
+    """A --val/--test argument (CLASS=PATH or PATH) with its path made absolute, for --resume."""
+    label, sep, path = argument.partition("=")
+    if not sep or Path(argument).exists():
+        return str(Path(argument).resolve())
+    return f"{label}={Path(path).resolve()}"
 
 
 def _check_unchanged(saved: list[dict], now: list[dict]) -> None:

@@ -35,6 +35,23 @@ def epoch_line(record: dict, epochs: int, best_epoch: int) -> str:
             f"  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  best epoch {best_epoch}")
 
 
+def duplicates_line(counts: dict) -> str:
+    """One line of `dnanet.duplicates.leakage`'s counts: 'duplicates (both strands): ...'."""
+    strands = "both strands" if counts["both_strands"] else "forward strand"
+    found = [f"{counts['within_class']:,} extra copies within a class" if counts["within_class"] else "",
+             f"{counts['across_classes']:,} sequences in two or more classes ({counts['across_classes_records']:,} "
+             "records)" if counts["across_classes"] else ""]
+    leaked = {"validation": counts["validation_in_train"],
+              "test": counts["test_in_train"] + counts["test_in_validation"]}
+    if any(leaked.values()):
+        removed = counts["removed"]
+        found.append(f"{leaked['validation']:,} validation and {leaked['test']:,} test records also in an earlier part"
+                     + (": removed from the held-out parts (--keep-duplicates keeps them)" if any(removed.values())
+                        else ": kept (--keep-duplicates)"))
+    text = "; ".join(part for part in found if part) or "none"
+    return f"duplicates ({strands}, {counts['records']:,} records): {text}"
+
+
 def stopped_line(epoch: int, best_epoch: int, patience: int) -> str:
     return (f"stopped early after epoch {epoch}: no lower validation loss for {patience} epochs; "
             f"kept epoch {best_epoch}")
@@ -52,6 +69,9 @@ class LineMonitor(TrainingMonitor):
     def started(self, settings: dict) -> None:
         self.epochs = settings.get("epochs", 0)
         self.say(settings_line(settings))
+
+    def duplicates_counted(self, counts: dict) -> None:
+        self.say(duplicates_line(counts))
 
     def epoch_done(self, record: dict, best_epoch: int) -> None:
         if self.per_epoch:
