@@ -3,7 +3,6 @@ through both strands, the target's output, and the motifs scores drawn from the 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
