@@ -110,3 +110,14 @@ def reverse_complement(codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     flipped = codes.gather(1, source.clamp(min=0))
     complement = COMPLEMENT_CODES.to(codes.device)[flipped.long()].to(codes.dtype)
     return torch.where(source >= 0, complement, torch.full_like(codes, PAD))
+
+
+def reverse_complement_one_hot(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of one-hot-layout values ``(N, 4, L)`` (a one-hot sequence, or per-base
+    values such as attributions): position ``i`` of each sequence's first ``lengths[n]`` goes to
+    ``lengths[n] - 1 - i`` and channel A C G T to T G C A; past the end is zero. Differentiable;
+    `one_hot(reverse_complement(codes))` equals it applied to `one_hot(codes)`; twice is the identity."""
+    positions = torch.arange(x.shape[2], device=x.device)
+    source = lengths[:, None].to(x.device) - 1 - positions  # (N, L), negative past the end
+    flipped = x.flip(1).gather(2, source.clamp(min=0).unsqueeze(1).expand(-1, 4, -1))
+    return flipped * (source >= 0).unsqueeze(1)

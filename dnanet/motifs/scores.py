@@ -1,5 +1,9 @@
 """A score per nucleotide: how much each base drives the model's output for one class.
 
+Gradients and mutagenesis come from `dnanet.attribution` (the code `dnanet attribute` runs),
+toward its `centred_logit` objective, forward strand only; this module reduces them to one
+score per base.
+
 Methods (``METHODS``):
 
 - ``gradient``: gradient × input on the model's input features (every family). For one-hot
@@ -25,58 +29,29 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dnanet import attribution
 from dnanet.encode import PAD, UNKNOWN
-from dnanet.infer import evaluation_mode
 
 METHODS = ("gradient", "ism", "attention")
 AGGREGATIONS = ("rollout", "cls", "mean")
 
 
-def class_objective(logits: torch.Tensor, target: int) -> torch.Tensor:
-    """Logits ``(B, C)`` -> the class's logit minus the mean logit ``(B,)``."""
-    return logits[:, target] - logits.mean(1)
-
-
 def gradient_x_input(model: nn.Module, codes: torch.Tensor, target: int) -> torch.Tensor:
-    """Codes uint8 ``(B, L)`` -> gradient × input scores float32 ``(B, L)`` for class `target`."""
-    captured: dict[str, torch.Tensor] = {}
-
-    def hook(module, inputs, output):  # make the input features a leaf we can differentiate by
-        features, mask = output
-        captured["x"] = features.detach().requires_grad_(True)
-        return captured["x"], mask
-
-    handle = model.input.register_forward_hook(hook)
-    try:
-        with evaluation_mode(model), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
-            objective = class_objective(model(codes), target).sum()
-            (gradient,) = torch.autograd.grad(objective, captured["x"])
-    finally:
-        handle.remove()
-    x = captured["x"].detach()  # (B, C, W)
+    """Codes uint8 ``(B, L)`` -> gradient × input scores float32 ``(B, L)`` for class `target`
+    (one-hot: `dnanet.attribution`'s grad_x_input summed over the bases)."""
+    gradient, x, _ = attribution.input_gradient(model, codes, (codes != PAD).sum(1), attribution.centred_logit(target))
     if model.input.encoder == "onehot":
-        gradient = gradient - gradient.mean(1, keepdim=True)
-        return (gradient * x).sum(1) * (codes != PAD)  # (B, L)
+        return (attribution.centre(gradient) * x).sum(1) * (codes != PAD)  # (B, L)
     per_window = (gradient * x).sum(1)  # (B, W)
     return spread_windows(per_window, model.input.k, model.input.stride, codes)
 
 
 def mutagenesis(model: nn.Module, codes: torch.Tensor, target: int) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> in-silico mutagenesis scores float32 ``(B, L)``: objective of the
-    sequence minus the mean objective of its three substitutions at each position."""
-    scores = torch.zeros(codes.shape, dtype=torch.float32, device=codes.device)
-    with evaluation_mode(model):
-        reference = class_objective(model(codes), target)  # (B,)
-        for row in range(len(codes)):
-            positions = ((codes[row] != PAD) & (codes[row] != UNKNOWN)).nonzero().squeeze(1)  # (P,)
-            variants = codes[row].repeat(3 * len(positions), 1)  # (3P, L)
-            index = torch.arange(len(variants), device=codes.device)
-            shift = torch.arange(1, 4, device=codes.device).repeat_interleave(len(positions))
-            column = positions.repeat(3)
-            variants[index, column] = ((codes[row, column].long() + shift) % 4).to(codes.dtype)
-            mutated = class_objective(model(variants), target).view(3, -1).mean(0)  # (P,)
-            scores[row, positions] = reference[row] - mutated
-    return scores
+    sequence minus the mean objective of its three substitutions at each position (0 at unknown
+    bases), from `dnanet.attribution.mutagenesis`'s deltas."""
+    deltas, _ = attribution.mutagenesis(model, codes, (codes != PAD).sum(1), attribution.centred_logit(target))
+    return -deltas.sum(1) / 3 * (codes < UNKNOWN)
 
 
 def class_weighted_attention(attention: torch.Tensor, gradient: torch.Tensor, window: int) -> torch.Tensor:
