@@ -13,7 +13,6 @@ import gzip
 import re
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -22,7 +21,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from dnanet.encode import pad_flat_codes, sequences_to_codes
 from dnanet.errors import DnanetError
-from dnanet.read import FastaRecord, check_input_file, open_binary, read_fasta
+from dnanet.read import FastaRecord, check_input_file, open_binary
+from dnanet.sources import check_input, input_count, input_name, input_records
 
 
 @dataclass
@@ -215,9 +215,11 @@ MAX_RECORD_BASES = 1_000_000  # longest record streamed inference takes (the CNN
 BATCH_BASES = 65_536
 
 
-def iter_batches(paths: Sequence[Path], batch_size: int, max_record: int = MAX_RECORD_BASES,
+def iter_batches(paths: Sequence, batch_size: int, max_record: int = MAX_RECORD_BASES,
                  max_bases: int = BATCH_BASES, records: range | None = None) -> Iterator[Batch]:
     """Stream batches of encoded records from FASTA files, in input order (constant memory).
+    `paths`: FASTA paths, or `dnanet.records.LabelledInput`s of any kind (`dnanet.sources`: BED
+    intervals read from a genome, generated backgrounds).
 
     A batch ends at `batch_size` records or before its padded size (records x longest record)
     would pass `max_bases`, so long records come in smaller batches; a record longer than
@@ -227,13 +229,13 @@ def iter_batches(paths: Sequence[Path], batch_size: int, max_record: int = MAX_R
     records are batched; reading stops after the last of them.
     """
     for path in paths:
-        check_input_file(path)
+        check_input(path)
     ids: list[str] = []
     sequences: list[bytes] = []
     sources: list[int] = []
     longest = 0
     for source, record in _records_in(paths, records):
-        path = paths[source]
+        path = input_name(paths[source])
         if len(record.sequence) > max_record:
             raise DnanetError(
                 f"{path} line {record.line}: record {record.id} has {len(record.sequence):,} bases, more than "
@@ -253,14 +255,14 @@ def iter_batches(paths: Sequence[Path], batch_size: int, max_record: int = MAX_R
         yield Batch(ids, *sequences_to_codes(sequences), sources)
 
 
-def _records_in(paths: Sequence[Path], records: range | None) -> Iterator[tuple[int, FastaRecord]]:
+def _records_in(paths: Sequence, records: range | None) -> Iterator[tuple[int, FastaRecord]]:
     """(input index, record) for every record of `paths`, in order, whose 0-based number across
     all files is in `records` (all when None); stops reading after the last of them."""
     if records is not None and not records:
         return
     number = 0
     for source, path in enumerate(paths):
-        for record in read_fasta(path):
+        for record in input_records(path):
             if records is None or number >= records.start:
                 yield source, record
             number += 1
@@ -268,13 +270,18 @@ def _records_in(paths: Sequence[Path], records: range | None) -> Iterator[tuple[
                 return  # the next record (perhaps another shard's bad one) is never parsed
 
 
-def count_records(paths: Sequence[Path], block: int = 1 << 20) -> list[int]:
+def count_records(paths: Sequence, block: int = 1 << 20) -> list[int]:
     """Records per FASTA file (lines starting with '>', as `dnanet.read.read_fasta` counts them),
     read in blocks of `block` bytes without parsing: the pass that lets every shard know the
-    total before predicting. Plain or gzip files; the records themselves are validated when read."""
+    total before predicting. Plain or gzip files; the records themselves are validated when read.
+    BED inputs and generated backgrounds (`dnanet.sources`) count the records they yield."""
     counts = []
     for path in paths:
-        check_input_file(path)
+        known = input_count(path)
+        if known is not None:
+            counts.append(known)
+            continue
+        path = check_input_file(getattr(path, "path", path))
         count, previous = 0, b"\n"
         with open_binary(path) as handle:
             try:

@@ -35,14 +35,15 @@ import numpy as np
 
 from dnanet.encode import BYTE_TO_CODE
 from dnanet.errors import DnanetError
-from dnanet.read import check_input_file, read_fasta
+from dnanet.sources import check_input, input_key, input_provenance, input_records
 
 STORE_FORMAT = 1
 LabelTable = dict[str, tuple[str, ...]]
 
 
 class LabelledInput(NamedTuple):
-    """A FASTA file and the class its records belong to (None: labels come from a table)."""
+    """A FASTA file and the class its records belong to (None: labels come from a table).
+    BED intervals and generated backgrounds are `dnanet.sources.SourcedInput`s, read alike."""
 
     label: str | None
     path: Path
@@ -138,11 +139,12 @@ def read_labelled(inputs: list[LabelledInput], label_table: LabelTable | None = 
 
 
 def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settings: dict) -> str:
-    """SHA-256 naming a store: the store format, each input's class and bytes, the label
-    table's bytes and the reading settings (`settings`: id and label columns)."""
+    """SHA-256 naming a store: the store format, each input's class and bytes (intervals and
+    generated backgrounds: their genome, window and generation settings, `dnanet.sources.input_key`),
+    the label table's bytes and the reading settings (`settings`: id and label columns)."""
     digest = hashlib.sha256(json.dumps({"format": STORE_FORMAT, **settings}, sort_keys=True).encode())
     for item in inputs:
-        digest.update(f"{item.label}\0{file_sha256(check_input_file(item.path))}\0".encode())
+        digest.update(f"{item.label}\0{input_key(item)}\0".encode())
     if label_table_path is not None:
         digest.update(f"table\0{file_sha256(label_table_path)}".encode())
     return digest.hexdigest()
@@ -205,22 +207,21 @@ def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: 
     """Read every record once: codes and ids go to the two handles, the small per-record
     columns (offsets, id offsets, label index, place) to compact arrays."""
     for item in inputs:
-        check_input_file(item.path)
+        check_input(item)
     offsets, id_offsets = array.array("q", [0]), array.array("q", [0])
     labels, places = array.array("i"), array.array("q")
     distinct: dict[tuple[str, ...], int] = {}
     provenance = []
     for source, item in enumerate(inputs):
         count = 0
-        for record in read_fasta(item.path):
+        for record in input_records(item):
             label = _label_of(record.id, record.line, item, label_table)
             labels.append(distinct.setdefault(label, len(distinct)))
             places.extend((source, record.line))
             offsets.append(offsets[-1] + codes.write(record.sequence.translate(BYTE_TO_CODE)))
             id_offsets.append(id_offsets[-1] + ids.write(record.id.encode("utf-8")))
             count += 1
-        provenance.append({"path": str(item.path), "class": item.label, "records": count,
-                           "sha256": file_sha256(item.path)})
+        provenance.append(input_provenance(item, count))
     columns = {"offsets": np.frombuffer(offsets, dtype=np.int64), "id_offsets": np.frombuffer(id_offsets, dtype=np.int64),
                "labels": np.frombuffer(labels, dtype=np.int32),
                "places": np.frombuffer(places, dtype=np.int64).reshape(-1, 2), "label_values": list(distinct)}

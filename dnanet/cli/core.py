@@ -13,13 +13,15 @@ from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelC
                                ThreadsOption, app, err, inference_shard, out_console, parse_inputs,
                                read_labelled_inputs, read_training_inputs, record_progress, setup_torch,
                                shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
+from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
+                               RunWindowOption, WindowOption, genome_settings, print_notes, write_track)
 from dnanet.errors import DnanetError
 
 
 @app.command()
 @user_errors
 def train(
-    inputs: List[str] = typer.Argument(None, help=INPUTS_HELP, show_default=False),
+    inputs: List[str] = typer.Argument(None, help=INPUTS_HELP + GENOME_INPUTS_HELP, show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to create: model, metrics.json, "
                                        "history.csv. Required unless --resume."),
     labels: Optional[Path] = LabelsOption,
@@ -65,6 +67,9 @@ def train(
                                          ".dnanet-cache beside OUT). The inputs are read once into a memory-mapped "
                                          "store there, named by their SHA-256, so memory does not grow with the data "
                                          "and a later run on the same inputs skips reading; delete it to free disk."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = WindowOption,
+    background_ratio: int = BackgroundRatioOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -82,6 +87,10 @@ def train(
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
 
       dnanet train peaks=peaks.fa bg=shuffled.fa --split chromosome --test-chroms chr8,chr9 --out runs/chr
+
+      dnanet train bound=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 200 --out runs/peaks
+
+    Generated backgrounds are seeded by the config's seed.
     """
     import torch
 
@@ -100,7 +109,9 @@ def train(
                                           ("--seed", seed), ("--batch-size", batch_size), ("--lr", lr),
                                           ("--cache", cache), ("--precision", precision), ("--split", split),
                                           ("--val-chroms", val_chroms), ("--test-chroms", test_chroms),
-                                          ("--val", val), ("--test", test), ("--keep-duplicates", keep_duplicates))
+                                          ("--val", val), ("--test", test), ("--keep-duplicates", keep_duplicates),
+                                          ("--genome", genome), ("--window", window),
+                                          ("--background-ratio", background_ratio != 1))
                  if value]
         out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
@@ -108,6 +119,9 @@ def train(
         id_column, label_column, task = invocation["id_column"], invocation["label_column"], invocation["task"]
         cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
         cache = Path(invocation["cache"]) if invocation.get("cache") else None
+        saved = invocation.get("genome") or {}
+        genome, window = saved.get("genome") and Path(saved["genome"]), saved.get("window")
+        background_ratio = saved.get("background_ratio", 1)
     else:
         if out is None:
             raise DnanetError("--out is required (the run folder to create), or --resume OUT")
@@ -127,7 +141,8 @@ def train(
     for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
         if rank_reads:
             records, parts = read_training_inputs(inputs, val or [], test or [], labels, id_column, label_column,
-                                                  training_inputs, cache)
+                                                  training_inputs, cache,
+                                                  genome=genome_settings(genome, window, background_ratio, cfg.seed))
         if processes.distributed:
             torch.distributed.barrier()
     checkpoint.write = main
@@ -138,7 +153,8 @@ def train(
             checkpoint.remove()
         if processes.distributed:
             torch.distributed.barrier()  # no process may see the old checkpoint
-        checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg, cache)
+        checkpoint.invocation = _invocation(records, labels, id_column, label_column, task, cfg, cache,
+                                            genome_settings(genome, window, background_ratio, cfg.seed))
         checkpoint.invocation.update(val=[_absolute(given) for given in val or []],
                                      test=[_absolute(given) for given in test or []])
     the_task = infer_task(records.label_values, label_column if labels is not None else ["class"], task)
@@ -182,45 +198,57 @@ def _unfinished_run(out: Path, given: list[str]):
 
 
 def _invocation(records, labels: Optional[Path], id_column: str, label_column: List[str], task: str, cfg,
-                cache: Path) -> dict:
+                cache: Path, genome) -> dict:
     """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
     the inputs (absolute paths, with their classes), label-table options, task, full config, the
-    store folder, and each input's SHA-256 (`records.provenance`)."""
+    store folder, the genome settings, and each input's SHA-256 (`records.provenance`)."""
+    from dnanet.sources import input_argument
+
     training = [item for item, entry in zip(records.inputs, records.provenance)
                 if entry.get("part", "train") == "train"]  # --val and --test files are saved apart
-    return {"inputs": [f"{item.label}={item.path.resolve()}" if item.label is not None else str(item.path.resolve())
-                       for item in training],
+    return {"inputs": [input_argument(item) for item in training], "genome": genome.to_dict(),
             "labels": str(labels.resolve()) if labels is not None else None, "id_column": id_column,
             "label_column": list(label_column), "task": task, "config": cfg.to_dict(),
             "cache": str(cache.resolve()), "provenance": records.provenance}
 
 
 def _absolute(argument: str) -> str:
-    """A --val/--test argument (CLASS=PATH or PATH) with its path made absolute, for --resume."""
+    """A --val/--test argument (CLASS=PATH or PATH) with its path made absolute, for --resume (a
+    generated background, CLASS=gc-matched, stays as it is)."""
+    from dnanet.sources import BACKGROUND_KINDS
+
     label, sep, path = argument.partition("=")
     if not sep or Path(argument).exists():
         return str(Path(argument).resolve())
-    return f"{label}={Path(path).resolve()}"
+    return f"{label}={path if path in BACKGROUND_KINDS else Path(path).resolve()}"
 
 
 def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
-    """A resumed run must read the same inputs: compare each file's SHA-256 with the checkpoint's."""
+    """A resumed run must read the same inputs: compare each file's SHA-256 (and genome) with the checkpoint's."""
     for before, after in zip(saved, now):
         if before.get("sha256") != after.get("sha256"):
             raise DnanetError(f"{after.get('path')}: changed since the run was started (SHA-256 differs); "
                               "train afresh with --overwrite")
+        if before.get("genome") != after.get("genome"):
+            raise DnanetError(f"{(after.get('genome') or {}).get('path')}: the genome changed since the run was "
+                              "started (size, time or index differ); train afresh with --overwrite")
 
 
 @app.command()
 @user_errors
 def evaluate(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    inputs: List[str] = typer.Argument(None, help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files"), show_default=False),
+    inputs: List[str] = typer.Argument(None, help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files")
+                                       + GENOME_INPUTS_HELP, show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metrics as JSON (same keys as metrics.json)."),
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = RunWindowOption,
+    background_ratio: int = BackgroundRatioOption,
+    seed: int = BackgroundSeedOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
@@ -241,7 +269,8 @@ def evaluate(
 
     model, description = load_run(run, setup_torch(threads, device))
     the_task = Task.from_dict(description["task"])
-    records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs)
+    records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs,
+                                   genome=genome_settings(genome, window, background_ratio, seed, description))
     sequences = records.with_targets(records.targets(the_task.encode))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
     outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
@@ -259,9 +288,24 @@ def evaluate(
 @user_errors
 def predict(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz). Default: the bundled CTCF held-out files.", show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="TSV to write ('-' for standard output)."),
+    fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz), or BED files with --genome (one "
+                                       "record per interval, named chrom:start-end(strand)); for a track, BED files "
+                                       "of the regions to cover. Default: the bundled CTCF held-out files.",
+                                       show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="TSV to write ('-' for standard output); or a track along the "
+                             "genome, X.bw (bigWig) or X.bedGraph: one value per --step bases (with several outputs, "
+                             "one file per class / label / target: X.<name>.bw)."),
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = typer.Option(None, "--window", min=1, help="BED inputs: read N bases centred on each "
+                                         "summit or interval centre; track: the window the model reads at each step. "
+                                         "Default: the --window the run was trained with (BED inputs without it: "
+                                         "each interval as it is)."),
+    region: Optional[List[str]] = typer.Option(None, "--region", help="Track: a region to cover, CHROM or "
+                                               "CHROM:START-END (1-based, inclusive, e.g. chr1:1-2000000); repeat for "
+                                               "several. Default: the BED files given, else every chromosome."),
+    step: int = typer.Option(50, min=1, help="Track: bases between windows; each value covers the step-wide bin "
+                             "around its window's centre."),
     shard: Optional[str] = shard_option("Only shard 1 has the header row, so the shards' TSVs laid end to end in "
                                         "shard order are the unsharded output: cat p.1.tsv p.2.tsv ... > p.tsv."),
     device: str = DeviceOption,
@@ -278,17 +322,36 @@ def predict(
       dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv
 
       torchrun --nproc-per-node 4 -m dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv --device cuda
+
+    With --genome and --out X.bw (or .bedGraph), the model slides along the genome instead and writes a track,
+    streamed with a progress bar (bedGraph: memory does not grow with the region; bigWig keeps its zoom levels,
+    about 13 bytes per value, in memory until the file is closed):
+
+      dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
     """
     from dnanet import distributed
     from dnanet.data import count_records
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
+    from dnanet.records import LabelledInput
     from dnanet.runs import atomic_file, load_run
+    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
     from dnanet.tasks import Task
+    from dnanet.tracks import track_format
 
     given_shard = inference_shard(shard)
     if str(out) != "-" and out.is_dir():
         raise DnanetError(f"{out}: is a directory, expected a file name")
+    if track_format(out) is not None:
+        if given_shard is not None or distributed.launched_processes() > 1:
+            raise DnanetError(f"{out}: a track is written by one process; drop --shard / torchrun")
+        model, description = load_run(run, setup_torch(threads, device))
+        warn_if_not_learned(description, str(run))
+        with sigterm_as_interrupt():
+            return write_track(run, model, description, genome, window, region or [], list(fasta or []), step,
+                               batch_size, out, quiet)
+    if region:
+        raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
@@ -296,6 +359,9 @@ def predict(
         warn_if_not_learned(description, str(run))
         the_task = Task.from_dict(description["task"])
         paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
+        settings = genome_settings(genome, window, description=description)
+        paths = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
+        check_settings_used(paths, settings)
         part = given_shard or processes.shard
         total = sum(count_records(paths)) if part.count > 1 else None  # a shard needs the total first
         records = part.records(total) if total is not None else None
@@ -309,6 +375,7 @@ def predict(
                 _predict_in_parts(write, out, processes, quiet)
             elif str(out) == "-":
                 write(sys.stdout)
+                print_notes(input_notes(paths))
                 return
             else:
                 with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
@@ -316,6 +383,8 @@ def predict(
                     count = write(handle, progress)
     finally:
         distributed.stop()
+    if processes.is_main:
+        print_notes(input_notes(paths))
     if processes.distributed:
         if str(out) != "-":
             err.print(f"{total} predictions written to {out} by {processes.world_size} processes")

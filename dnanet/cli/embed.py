@@ -12,6 +12,8 @@ import typer
 from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, parse_inputs,
                                record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
                                warn_if_not_learned)
+from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
+                               RunWindowOption, genome_settings, print_notes)
 from dnanet.errors import DnanetError
 
 PLOT_SAMPLE = 20_000
@@ -23,7 +25,7 @@ def embed(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
     inputs: List[str] = typer.Argument(None, help="FASTA files (plain or .gz); CLASS=PATH names the group a file's "
                                        "points get in --plot (default: the file name). Default: the bundled CTCF "
-                                       "held-out files.", show_default=False),
+                                       "held-out files." + GENOME_INPUTS_HELP, show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .parquet (an id column and float32 columns "
                              "dim_0, dim_1, ...), .npy (an (N, D) float32 array; the ids, one per line, go to "
                              "NAME.ids.txt beside it) or .tsv (id, dim_0, ...). One row per record, in input order."),
@@ -40,6 +42,10 @@ def embed(
                                         "row, so cat e.1.tsv e.2.tsv ... > e.tsv; .npy: np.concatenate the arrays and "
                                         "cat the NAME.ids.txt files; .parquet: pd.concat of pd.read_parquet of each. "
                                         "--plot then shows the shard's records."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = RunWindowOption,
+    background_ratio: int = BackgroundRatioOption,
+    seed: int = BackgroundSeedOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -58,6 +64,7 @@ def embed(
     from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings
     from dnanet.examples import heldout_inputs
     from dnanet.runs import load_run
+    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
 
     check_output_format(out)
     if plot is not None and plot.suffix.lower() != ".png":
@@ -69,8 +76,10 @@ def embed(
         model, description = load_run(run, torch_device)
         warn_if_not_learned(description, str(run))
         check_representation(model, layer, pool)
-        parsed = parse_inputs(inputs, heldout_inputs)
-        paths = [item.path for item in parsed]
+        settings = genome_settings(genome, window, background_ratio, seed, description)
+        parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
+        check_settings_used(parsed, settings)
+        paths = parsed  # FASTA paths and BED / background inputs alike (dnanet.sources)
         part = given_shard or processes.shard
         counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
         records = part.records(sum(counts)) if counts is not None else None
@@ -90,6 +99,7 @@ def embed(
     finally:
         distributed.stop()
     if processes.is_main:
+        print_notes(input_notes(parsed))
         err.print((f"shard {given_shard}: " if given_shard else "")
                   + f"{count:,} vectors of {sample.width} values written to {out}"
                   + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors,
                                warn_if_not_learned)
+from dnanet.cli.genome import GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption, RunWindowOption, genome_settings
 from dnanet.errors import DnanetError
 
 
@@ -21,7 +22,7 @@ def motifs(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train` (a classification task)."),
     inputs: List[str] = typer.Argument(None, help="FASTA files, one per class (the training files or new ones); the "
                                        "class is the file name or CLASS=PATH and must be one of the run's classes. "
-                                       "Default: the bundled CTCF example.", show_default=False),
+                                       "Default: the bundled CTCF example." + GENOME_INPUTS_HELP, show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to create: motifs.meme, motifs.tsv, sites.tsv, "
                              "classes.tsv, baseline.meme, baseline.tsv, logos/<motif>.png, summary.html."),
     method: str = typer.Option("auto", help="Per-base scores: auto (attention for a transformer, else gradient), "
@@ -46,7 +47,10 @@ def motifs(
     no_compare: bool = typer.Option(False, "--no-compare", help="Skip the comparison with known motifs."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     batch_size: int = typer.Option(128, min=1, help="Sequences per batch."),
-    seed: int = typer.Option(0, help="Seed of the shuffles."),
+    seed: int = typer.Option(0, help="Seed of the shuffles (and of generated background classes)."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = RunWindowOption,
+    background_ratio: int = BackgroundRatioOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -84,7 +88,8 @@ def motifs(
         if name not in task.names:
             raise DnanetError(f"--class {name}: not one of the run's classes: {', '.join(task.names)}")
     known = _known_motifs(motif_db, no_compare)
-    records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs)
+    records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs,
+                                   genome=genome_settings(genome, window, background_ratio, seed, description))
     options = MotifOptions(method=method, aggregation=aggregation, background=background,
                            classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,
                            batch_size=batch_size, seed=seed)

@@ -1,0 +1,295 @@
+"""What an input argument names: a FASTA file, BED intervals read from a genome, or a generated background.
+
+Every command that takes FASTA inputs reads them through `input_records`, which yields
+`dnanet.read.FastaRecord`s for any of the three kinds, so the rest of dnanet never knows the
+difference:
+
+- a FASTA file (plain or gzip): its records (`dnanet.read.read_fasta`);
+- a BED / narrowPeak file with ``--genome`` (`IntervalSource`): one record per interval, the
+  window `dnanet.intervals.window_of` cuts (``--window N`` bases around the summit or centre, or
+  the interval itself), reverse-complemented on the ``-`` strand, named ``chrom:start-end(strand)``.
+  An interval whose window runs off its chromosome's end is skipped and counted (the count and the
+  first such line are kept in provenance and printed); a chromosome missing from the genome is an
+  error naming the BED line;
+- ``CLASS=gc-matched``, ``CLASS=shuffle`` or ``CLASS=flank``: negatives generated from the other
+  inputs (`dnanet.backgrounds`).
+
+`resolve_inputs` turns parsed ``CLASS=PATH`` inputs (`dnanet.records.LabelledInput`) into the
+same for FASTA files and a `SourcedInput` (label, path and the ``source`` that makes its records)
+for the others; `check_input`, `input_provenance`, `input_key` and `input_count` give the rest of
+dnanet what it needs of every kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+from dnanet.errors import DnanetError
+from dnanet.intervals import Interval, is_interval_file, read_intervals, record_id, reverse_complement, window_of
+from dnanet.read import FastaRecord, check_input_file, read_fasta
+
+BACKGROUND_KINDS = ("gc-matched", "shuffle", "flank")
+
+
+@dataclass(frozen=True)
+class GenomeSettings:
+    """How interval inputs are read and backgrounds generated: the genome FASTA (``--genome``),
+    the window width (``--window``; None: each interval as it is), backgrounds per positive
+    (``--background-ratio``) and the seed of their generation. `trained_window`: the window a
+    run was trained on, used by evaluate, predict, embed and motifs when ``--window`` is not given."""
+
+    genome: Path | None = None
+    window: int | None = None
+    background_ratio: int = 1
+    seed: int = 0
+    trained_window: int | None = None
+
+    @property
+    def width(self) -> int | None:
+        """The window intervals are read with: ``--window``, else the run's training window."""
+        return self.window if self.window is not None else self.trained_window
+
+    def to_dict(self) -> dict:
+        return {"genome": str(self.genome.resolve()) if self.genome else None, "window": self.window,
+                "background_ratio": self.background_ratio, "seed": self.seed}
+
+
+class SourcedInput(NamedTuple):
+    """An input whose records are not a FASTA file's: `label` and `path` as in
+    `dnanet.records.LabelledInput` (`path`: the BED file, or the background's kind), and the
+    `source` that makes its records (`IntervalSource`, `dnanet.backgrounds.BackgroundSource`)."""
+
+    label: str | None
+    path: Path
+    source: object
+
+
+class Window(NamedTuple):
+    """The window read for one interval: 0-based half-open ``[start, end)`` on `chrom`, strand,
+    and the interval it came from (BED line in ``interval.line``)."""
+
+    chrom: str
+    start: int
+    end: int
+    strand: str
+    interval: Interval
+
+
+class IntervalSource:
+    """The records of a BED / narrowPeak file read from a genome (see the module docstring)."""
+
+    kind = "intervals"
+
+    def __init__(self, path: Path, genome: Path, window: int | None, trained: bool = False):
+        self.path, self.genome_path, self.window = Path(path), Path(genome), window
+        self.trained = trained  # the window is the run's training window, not --window
+        self.skipped, self.first_skipped, self.intervals = 0, "", 0
+
+    @property
+    def genome(self):
+        from dnanet.genome import open_genome
+
+        return open_genome(self.genome_path)
+
+    def check(self) -> None:
+        check_input_file(self.path)
+        self.genome  # noqa: B018  (opens, indexing it when needed: errors come before any reading)
+
+    def windows(self) -> Iterator[Window]:
+        """Each interval's window, in file order; those running off a chromosome end are counted
+        (`skipped`, `first_skipped`), not yielded. A chromosome the genome lacks is an error."""
+        sizes = self.genome.sizes
+        self.skipped, self.first_skipped, self.intervals = 0, "", 0
+        for interval in read_intervals(self.path):
+            self.intervals += 1
+            size = sizes.get(interval.chrom)
+            if size is None:
+                raise DnanetError(f"{self.path} line {interval.line}: chromosome '{interval.chrom}' is not in the "
+                                  f"genome {self.genome_path}{_naming_hint(interval.chrom, sizes)}; remove such lines "
+                                  "(e.g. grep -v) or give the genome the intervals refer to")
+            start, end = window_of(interval, self.window)
+            if start < 0 or end > size:
+                self.skipped += 1
+                self.first_skipped = self.first_skipped or (
+                    f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base chromosome")
+                continue
+            yield Window(interval.chrom, start, end, interval.strand, interval)
+        if self.skipped and self.skipped == self.intervals:
+            raise DnanetError(f"{self.path}: all {self.intervals:,} intervals were skipped: "
+                              f"{self.skip_reason()} (first: {self.first_skipped})")
+
+    def records(self) -> Iterator[FastaRecord]:
+        genome = self.genome
+        for window in self.windows():
+            yield FastaRecord(record_id(*window[:4]), read_window(genome, window), window.interval.line)
+
+    def count(self) -> int:
+        return sum(1 for _ in self.windows())
+
+    def skip_reason(self) -> str:
+        return ("the window runs off the chromosome end" if self.window is not None else
+                "the interval runs past the chromosome end")
+
+    def notes(self) -> list[str]:
+        """The lines printed about the window when it was not given and skipped intervals (none when
+        nothing was skipped)."""
+        notes = [f"{self.path}: intervals read as {self.window}-base windows around their summits or centres, the "
+                 "run's training window (--window changes it)"] if self.trained else []
+        if self.skipped:
+            notes.append(f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: {self.skip_reason()} "
+                         f"(first: {self.first_skipped})")
+        return notes
+
+    def provenance(self) -> dict:
+        from dnanet.records import file_sha256
+
+        return {"sha256": file_sha256(self.path), "genome": self.genome.fingerprint(), "window": self.window,
+                "intervals": self.intervals, "skipped": {"off_chromosome_end": self.skipped},
+                "notes": self.notes()}
+
+    def key(self) -> str:
+        from dnanet.records import file_sha256
+
+        return _digest({"kind": "intervals", "bed": file_sha256(check_input_file(self.path)),
+                        "genome": self.genome.fingerprint(),
+                        "window": self.window})
+
+
+def read_window(genome, window: Window) -> bytes:
+    """The bases of a window, reverse-complemented when its strand is ``-``."""
+    sequence = genome.fetch(window.chrom, window.start, window.end)
+    return reverse_complement(sequence) if window.strand == "-" else sequence
+
+
+def _naming_hint(chrom: str, sizes: dict[str, int]) -> str:
+    other = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
+    if other in sizes:
+        return f" (it has '{other}': the BED and the genome name chromosomes differently)"
+    names = list(sizes)
+    return f" (its {len(names)} chromosomes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+
+
+def _digest(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
+    """Parsed inputs (`dnanet.records.LabelledInput`) -> the same for FASTA files, a `SourcedInput`
+    with an `IntervalSource` for each BED input and a `dnanet.backgrounds.BackgroundSource` for each
+    background.
+
+    A BED input without ``--genome``, a background without a class name or without positives,
+    and ``--genome``/``--window`` given with nothing to use them on are errors."""
+    from dnanet.backgrounds import BackgroundSource
+
+    settings = settings or GenomeSettings()
+    resolved, backgrounds = [], []
+    for index, item in enumerate(items):
+        name = str(item.path)
+        if name in BACKGROUND_KINDS:
+            if item.path.exists():
+                raise DnanetError(f"{name}: both a file here and a kind of generated background; write ./{name} "
+                                  "for the file, or CLASS=" + name + " elsewhere for the background")
+            if item.label is None:
+                raise DnanetError(f"{name}: a generated background is a class of its own, given as CLASS={name} "
+                                  f"beside one input per positive class (e.g. bound=peaks.bed background={name}); "
+                                  "not with --labels, and not for predict")
+            backgrounds.append(index)
+            resolved.append(item)
+        elif is_interval_file(item.path):
+            if settings.genome is None:
+                raise DnanetError(f"{item.path}: intervals (BED) need --genome FILE, the genome FASTA their "
+                                  "coordinates refer to")
+            source = IntervalSource(item.path, settings.genome, settings.width,
+                                    trained=settings.window is None and settings.trained_window is not None)
+            resolved.append(SourcedInput(item.label, item.path, source))
+        else:
+            resolved.append(item)
+    positives = [item for index, item in enumerate(resolved) if index not in backgrounds]
+    for index in backgrounds:
+        item = resolved[index]
+        if not positives:
+            raise DnanetError(f"{item.label}={item.path}: a generated background needs positive inputs (FASTA or "
+                              "BED files of other classes) to be generated from")
+        resolved[index] = SourcedInput(item.label, item.path, BackgroundSource(str(item.path), positives, settings))
+    return resolved
+
+
+def check_settings_used(items: list, settings: GenomeSettings | None) -> None:
+    """``--genome`` or ``--window`` given where no input (of `resolve_inputs`' result) is a BED file or
+    a generated background is an error: an option that does nothing would be silently ignored."""
+    if settings is not None and (settings.genome is not None or settings.window is not None) and not any(
+            isinstance(item, SourcedInput) for item in items):
+        given = "--genome" if settings.genome is not None else "--window"
+        raise DnanetError(f"{given} is used with BED inputs or generated backgrounds, and no input is one")
+
+
+def input_records(item) -> Iterator[FastaRecord]:
+    """The records of an input: a FASTA path, or a `LabelledInput` of any kind (module docstring)."""
+    source = getattr(item, "source", None)
+    return read_fasta(getattr(item, "path", item)) if source is None else source.records()
+
+
+def check_input(item) -> None:
+    """Fail early, before anything is read, for an input that cannot be read (a missing file or
+    genome, a plain-gzip genome, an index that cannot be written)."""
+    source = getattr(item, "source", None)
+    if source is None:
+        check_input_file(getattr(item, "path", item))
+    else:
+        source.check()
+
+
+def input_provenance(item, count: int) -> dict:
+    """What model.json keeps about an input after its records were read: path, class, record
+    count and SHA-256, and for intervals and backgrounds their settings, counts and notes."""
+    from dnanet.records import file_sha256
+
+    entry = {"path": str(item.path), "class": item.label, "records": count}
+    source = getattr(item, "source", None)
+    return {**entry, "sha256": file_sha256(item.path)} if source is None else {**entry, **source.provenance()}
+
+
+def input_key(item) -> str:
+    """What identifies an input's records, for the name of a sequence store: a FASTA's SHA-256;
+    for intervals the BED's SHA-256, the genome's fingerprint and the window; for a background
+    its kind, ratio, seed and its positives' keys."""
+    from dnanet.records import file_sha256
+
+    source = getattr(item, "source", None)
+    return file_sha256(check_input_file(item.path)) if source is None else source.key()
+
+
+def input_count(item) -> int | None:
+    """Records an input yields, counted without encoding them (None for a FASTA file: counted by
+    `dnanet.data.count_records` from its bytes)."""
+    source = getattr(item, "source", None)
+    return None if source is None else source.count()
+
+
+def input_name(item) -> str:
+    """The input as a user wrote it, for messages: the path, or the background's kind."""
+    return str(getattr(item, "path", item))
+
+
+def input_argument(item) -> str:
+    """The command-line argument that gives this input again: ``CLASS=/absolute/path`` (or the
+    bare path without a class), ``CLASS=gc-matched`` for a background."""
+    source = getattr(item, "source", None)
+    path = str(item.path) if source is not None and source.kind in BACKGROUND_KINDS else str(item.path.resolve())
+    return f"{item.label}={path}" if item.label is not None else path
+
+
+def input_notes(items: list) -> list[str]:
+    """Lines about skipped intervals and background shortfalls of the inputs' last reading."""
+    return [note for item in items if getattr(item, "source", None) is not None for note in item.source.notes()]
+
+
+def provenance_notes(provenance: list[dict]) -> list[str]:
+    """The same lines, from the provenance kept with a store or run (``notes`` of each entry)."""
+    return [note for entry in provenance for note in entry.get("notes", [])]
+
