@@ -134,8 +134,8 @@ def padding_rows(batch: int = 64, records: int = 20_000) -> list[tuple[str, floa
     return [("random batches", padding_overhead(lengths, batch, sample=2_000)), ("length-bucketed", bucketed)]
 
 
-def write_fasta(path: Path, records: int, length: int) -> None:
-    rng = np.random.default_rng(1)
+def write_fasta(path: Path, records: int, length: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
     with open(path, "wb") as handle:
         for start in range(0, records, 10_000):
@@ -172,8 +172,8 @@ def memory_rows(sizes: list[int], length: int, threads: int) -> list[tuple[int, 
         for size in sizes:
             half = Path(folder) / f"{size}"
             half.mkdir()
-            write_fasta(half / "a.fa", size // 2, length)
-            write_fasta(half / "b.fa", size - size // 2, length)
+            write_fasta(half / "a.fa", size // 2, length, seed=1)
+            write_fasta(half / "b.fa", size - size // 2, length, seed=2)
             command = [sys.executable, "-m", "dnanet", "train", f"a={half / 'a.fa'}", f"b={half / 'b.fa'}",
                        "-c", str(config), "--out", str(half / "run"), "--threads", str(threads), "--quiet"]
             peak, seconds, code = peak_rss_anon(command, {**os.environ, "OMP_NUM_THREADS": str(threads)})
