@@ -10,7 +10,7 @@ import typer
 
 from rich.markup import escape
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch, user_errors,
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, setup_torch, user_errors,
                                warn_if_not_learned)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption, RunWindowOption, genome_settings
 from dnanet.errors import DnanetError
