@@ -187,13 +187,13 @@ def inference_shard(text: Optional[str]):
 
 
 @contextlib.contextmanager
-def record_progress(what: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A spinner on stderr reading 'WHAT: N records'; yields the function to call with N."""
+def record_progress(what: str, quiet: bool, unit: str = "records") -> Iterator[Callable[[int], None]]:
+    """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with N."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
-        counter = bar.add_task(f"{what}: 0 records")
-        yield lambda done: bar.update(counter, description=f"{what}: {done:,} records")
+        counter = bar.add_task(f"{what}: 0 {unit}")
+        yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")
 
 
 ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
