@@ -48,12 +48,16 @@ INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size;
 
 @dataclass
 class TrainingResult:
-    """A trained model, its per-epoch history, test-split metrics and its model.json description."""
+    """A trained model, its per-epoch history, test-split metrics and its model.json description;
+    the test split's targets and ``activate``d outputs ``(N, C)`` that the metrics score (for the
+    report's figures, `dnanet.report`)."""
 
     model: nn.Module
     history: list[dict]
     test_metrics: dict
     description: dict
+    test_targets: np.ndarray | None = None
+    test_outputs: np.ndarray | None = None
 
 
 def model_arguments_of(config: Config) -> dict:
@@ -140,7 +144,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
 
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
                               torch.from_numpy(sequences.targets[val_idx]))
-    test_metrics = task_metrics(task, sequences.targets[test_idx], outputs_of(test_idx))
+    test_targets, test_outputs = sequences.targets[test_idx], outputs_of(test_idx)
+    test_metrics = task_metrics(task, test_targets, test_outputs)
     test_metrics.update(learned=learning.learned, learning=learning.to_dict(),
                         duplicates_removed=prepared.duplicates["removed"]["test"])
     description = {
@@ -160,7 +165,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "versions": {"dnanet": dnanet.__version__, "torch": torch.__version__, "python": platform.python_version()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return TrainingResult(model, history, test_metrics, description)
+    return TrainingResult(model, history, test_metrics, description, test_targets, test_outputs)
 
 
 def run_settings(config: Config, task: Task, device: torch.device, strand: dict, split: Split) -> dict:

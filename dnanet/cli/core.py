@@ -25,6 +25,10 @@ def evaluate(
     inputs: List[str] = typer.Argument(None, help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files")
                                        + GENOME_INPUTS_HELP, show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metrics as JSON (same keys as metrics.json)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Folder to create with report.html and its PNG "
+                                          "figures beside it: ROC, precision-recall, confusion matrix and "
+                                          "calibration (classification) or predicted vs true (regression), the "
+                                          "metrics, and the run's inputs, settings, split, strand and versions."),
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
@@ -51,6 +55,8 @@ def evaluate(
     from dnanet.runs import atomic_file, load_run, write_json
     from dnanet.tasks import Task
 
+    if report is not None and report.exists():  # before any work
+        raise DnanetError(f"{report}: already exists; name a new folder for --report")
     model, description = load_run(run, setup_torch(threads, device))
     the_task = Task.from_dict(description["task"])
     records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs,
@@ -66,6 +72,12 @@ def evaluate(
             write_json(temporary, metrics)
     out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
     warn_if_not_learned(description, str(run))
+    if report is not None:
+        from dnanet.report import write_evaluation_report
+
+        page = write_evaluation_report(report, run, description, metrics, records.provenance, sequences.targets,
+                                       outputs)
+        err.print(f"report: {page}", highlight=False, soft_wrap=True)
 
 
 @app.command()

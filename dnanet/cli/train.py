@@ -180,6 +180,25 @@ def train(
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))
     err.print(f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"), soft_wrap=True)
+    _write_report(out, result)
+
+
+def _write_report(out: Path, result) -> None:
+    """RUN/report.html and its figures (`dnanet.report`). The run is already written: a report
+    that fails costs a one-line warning, not the finished training."""
+    from rich.markup import escape
+
+    from dnanet.report import write_run_report
+
+    try:
+        page = write_run_report(out, result.description, result.test_metrics, result.history,
+                                result.test_targets, result.test_outputs)
+    except Exception as error:  # noqa: BLE001 (any drawing failure; the run itself is kept)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(out))}: report not written "
+                  f"({type(error).__name__}: {escape(str(error))})", highlight=False, soft_wrap=True)
+        return
+    err.print(f"report: {escape(str(page))} (figures in {escape(str(page.parent / 'report'))})",
+              highlight=False, soft_wrap=True)
 
 
 def _unfinished_run(out: Path, given: list[str]):
