@@ -26,6 +26,20 @@ GENOME_BACKGROUND = (0.29, 0.21, 0.21, 0.29)  # A C G T: 42% GC
 NO_MOTIF = "none"
 
 
+# Splice-site-like PWMs (4, W), rows A C G T, columns 5'->3' on the transcript: approximate human
+# consensus frequencies, for position-dependent planted sets (`positioned_set`), not for biology.
+# Donor: exon -3..-1 | intron +1..+6 (MAG|GTRAGT). Acceptor: a 10-base pyrimidine tract, then
+# N Y A G | G (intron -5..-1 | exon +1).
+SPLICE_PWMS = {
+    "donor": np.array([[.35, .35, .19, .11], [.60, .13, .14, .13], [.09, .04, .80, .07], [0, 0, 1, 0],
+                       [0, 0, 0, 1], [.60, .03, .35, .02], [.71, .08, .12, .09], [.07, .05, .81, .07],
+                       [.17, .16, .18, .49]]).T,
+    "acceptor": np.array([[.10, .35, .10, .45]] * 10 + [[.25, .30, .20, .25], [.25, .45, .05, .25],
+                                                         [.04, .70, .01, .25], [1, 0, 0, 0], [0, 0, 1, 0],
+                                                         [.25, .15, .50, .10]]).T,
+}
+
+
 @dataclass
 class PlantedSet:
     """Sequences (ASCII bytes), their class names, and the planted sites.
@@ -106,6 +120,45 @@ def planted_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 2
                 site = sample_site(pwm, rng)
                 codes[start: start + len(site)] = site if strand == "+" else 3 - site[::-1]
                 rows.append((identifier, label, label, start, start + len(site), strand))
+        ids.append(identifier)
+        sequences.append(BASES[codes].tobytes())
+        labels.append(label)
+    columns = ["id", "class", "motif", "start", "end", "strand"]
+    return PlantedSet(ids, sequences, labels, pd.DataFrame(rows, columns=columns))
+
+
+def positioned_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 60, jitter: int = 1,
+                   decoy_rate: float = 1.0, background: tuple[float, ...] = GENOME_BACKGROUND, seed: int = 0,
+                   prefix: str = "seq") -> PlantedSet:
+    """A set where *where* a site sits decides the class, like splice sites or promoters aligned on
+    their start. A share ``decoy_rate`` of the sequences holds one decoy: a forward-strand site of
+    a random motif, clear of the middle; each motif's class also has a forward-strand site of its motif centred (start
+    within ``jitter`` of the middle); class ``none`` has at most the decoy. Which motifs a sequence
+    holds says little about its class; where they sit says it all. Records are interleaved by
+    class, ids are ``<prefix><index>``; ``sites`` lists both kinds (motif column = the motif)."""
+    rng = np.random.default_rng(seed)
+    probabilities = np.asarray(background, dtype=np.float64)
+    classes = [NO_MOTIF] + list(motifs)
+    ids, sequences, labels, rows = [], [], [], []
+    for index in range(n_per_class * len(classes)):
+        label = classes[index % len(classes)]
+        identifier = f"{prefix}{index}"
+        codes = rng.choice(4, size=length, p=probabilities / probabilities.sum())
+        centred = label if label != NO_MOTIF else classes[1 + rng.integers(len(motifs))]
+        width = motifs[centred].shape[1]
+        start = (length - width) // 2 + int(rng.integers(-jitter, jitter + 1))
+        decoy = classes[1 + rng.integers(len(motifs))]
+        decoy_width = motifs[decoy].shape[1]
+        free = [s for s in range(length - decoy_width + 1)
+                if s + decoy_width <= (length - width) // 2 - jitter or s >= (length + width) // 2 + jitter + 1]
+        if not free:
+            raise ValueError(f"no room for a decoy {decoy_width} bases wide in {length} bases")
+        placed = [(int(rng.choice(free)), decoy)] if rng.random() < decoy_rate else []
+        placed += [(start, centred)] if label != NO_MOTIF else []
+        for site_start, motif in placed:
+            site = sample_site(motifs[motif], rng)
+            codes[site_start: site_start + len(site)] = site
+            rows.append((identifier, label, motif, site_start, site_start + len(site), "+"))
         ids.append(identifier)
         sequences.append(BASES[codes].tobytes())
         labels.append(label)

@@ -95,3 +95,18 @@ def test_dense_readout_never_stops_learning():
 
     assert all(_train_readout(relu, seed=seed) == 0.0 for seed in range(3))  # the failure is reproduced
     assert all(_train_readout(lambda: dense_readout(1280, 128), seed=seed) > 1e-3 for seed in range(3))
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_transformer_position_bins_do_not_depend_on_batch_padding_or_windows(pooling):
+    """The transformer's optional position bins read its token outputs, windows of a long sequence
+    put back in order: a record scores the same alone or padded in a batch."""
+    arguments = {**model_arguments_of(load_config(model="transformer")), "encoder": "onehot", "k": 6, "stride": 1,
+                 "position_bins": 4, "pooling": pooling, "max_len": 8, "overlap": 2}
+    model = build_model("transformer", n_outputs=3, arguments=arguments).eval()
+    sequences = random_sequences(6, (20, 90), seed=4)  # 5..23 tokens: one to four windows
+    batch_codes, _ = sequences_to_codes(sequences)
+    with torch.no_grad():
+        together = model(torch.from_numpy(batch_codes))
+        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0])) for s in sequences])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)

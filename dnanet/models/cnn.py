@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_bin_max,
-                                  masked_max_pool, masked_mean_max, zero_padding)
+from dnanet.models.layers import (MaskedPooling, SequenceInput, SequenceModel, dense_readout, linear_head,
+                                  masked_max_pool, zero_padding)
 
 
 class CNN(SequenceModel):
@@ -16,9 +16,8 @@ class CNN(SequenceModel):
 
     ``first_kernel`` should span a motif (15 covers most transcription-factor sites); later
     blocks (``kernel`` wide, after pooling by ``pool``) combine motifs over a wider range. The last
-    block is pooled globally (masked mean + max) and, with ``position_bins`` > 0, also by its max
-    within that many equal stretches of each sequence, so where a signal sits is kept (promoters
-    aligned on their start site, CLIP sites centred on the binding site).
+    block is read out by `MaskedPooling`: global mean + max and, with ``position_bins`` > 0, the
+    max within that many equal stretches of each sequence (where a signal sits).
     ``embed(codes (N, L)) -> (N, hidden)``.
     """
 
@@ -36,18 +35,15 @@ class CNN(SequenceModel):
             for c, w in zip(in_channels, widths)
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)
-        self.position_bins = position_bins
-        self.dense = dense_readout((2 + position_bins) * channels, hidden)
+        self.pooling = MaskedPooling(channels, position_bins)
+        self.dense = dense_readout(self.pooling.out_features, hidden)
         self.embedding_dim = hidden
         self.head = linear_head(hidden, n_outputs, dropout)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, hidden)``."""
         x, mask = self.features(codes)  # (N, channels, W'), (N, W')
-        pooled = [masked_mean_max(x, mask)]  # (N, 2 * channels)
-        if self.position_bins:
-            pooled.append(masked_bin_max(x, mask, self.position_bins))  # (N, bins * channels)
-        return self.dense(torch.cat(pooled, dim=1))
+        return self.dense(self.pooling(x, mask))  # (N, (2 + bins) * channels) -> (N, hidden)
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes ``(N, L)`` -> the last conv block's output ``(N, channels, W')`` and its mask ``(N, W')``."""

@@ -74,6 +74,31 @@ def masked_bin_max(x: torch.Tensor, mask: torch.Tensor, bins: int) -> torch.Tens
     return torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)).flatten(1)
 
 
+class MaskedPooling(nn.Module):
+    """The readout pooling every family shares: features ``(N, C, W)`` over valid positions
+    ``mask (N, W)`` -> ``(N, out_features)``.
+
+    Always the global mean and max of each channel (``masked_mean_max``); with ``position_bins``
+    > 0 also the max within that many equal stretches of each sequence (``masked_bin_max``), so
+    where a signal sits survives: promoters aligned on their start site, splice sites, CLIP sites
+    centred on the binding site. Both follow each sequence's own length, so neither padding nor
+    the batch changes a prediction. ``out_features = (2 + position_bins) * channels``.
+    """
+
+    def __init__(self, channels: int, position_bins: int = 0):
+        super().__init__()
+        if position_bins < 0:
+            raise ValueError(f"position_bins must be at least 0, not {position_bins}")
+        self.position_bins = position_bins
+        self.out_features = (2 + position_bins) * channels
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pooled = [masked_mean_max(x, mask)]  # (N, 2C)
+        if self.position_bins:
+            pooled.append(masked_bin_max(x, mask, self.position_bins))  # (N, bins * C)
+        return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
+
+
 def masked_max_pool(x: torch.Tensor, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Max-pool features ``(N, C, W)`` over windows of ``width`` positions, ignoring padding.
 

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.models.layers import (SequenceInput, SequenceModel, linear_head, masked_max_pool, prefix_mask,
-                                  zero_padding)
+from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_bin_max,
+                                  masked_max_pool, prefix_mask, zero_padding)
 
 POOLINGS = ("cls", "mean")
 POSITIONS = ("learned", "sinusoidal")
@@ -42,10 +42,12 @@ class Transformer(SequenceModel):
     def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
                  kmer_dim: int = 64, d_model: int = 128, heads: int = 4, layers: int = 2,
                  ff_dim: int = 256, stem_kernel: int = 15, stem_pool: int = 4, max_len: int = 512,
-                 overlap: int = 0, pooling: str = "cls", positions: str = "learned",
+                 overlap: int = 0, pooling: str = "cls", position_bins: int = 0, positions: str = "learned",
                  dropout: float = 0.1, attention_dropout: float = 0.0):
         super().__init__()
         _check_arguments(d_model, heads, layers, ff_dim, stem_kernel, stem_pool, max_len, overlap, pooling, positions)
+        if position_bins < 0:
+            raise ValueError(f"transformer: position_bins must be at least 0, not {position_bins}")
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         kernel = stem_kernel if encoder == "onehot" else 1  # k-mers: a per-token projection
         self.stem = nn.Sequential(nn.Conv1d(self.input.channels, d_model, kernel, padding="same"), nn.GELU())
@@ -61,11 +63,17 @@ class Transformer(SequenceModel):
         for block in self.encoder.layers:
             block.self_attn.dropout = attention_dropout  # residual dropout stays `dropout`
         self.dropout = nn.Dropout(dropout)
+        self.position_bins = position_bins
+        self.readout = dense_readout((1 + position_bins) * d_model, d_model) if position_bins else None
         self.embedding_dim = d_model
         self.head = linear_head(d_model, n_outputs, dropout)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, d_model)`` (chunk and pool)."""
+        """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, d_model)`` (chunk and pool); with
+        ``position_bins``, the [CLS]/mean vector and the token outputs' max within each equal
+        stretch of the sequence, through a dense layer."""
+        if self.position_bins:
+            return self.embed_with_positions(codes)
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
         windows, masks, weights = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d)
         keep = (weights > 0).flatten()  # the windows that hold new tokens of their sequence
@@ -75,6 +83,40 @@ class Transformer(SequenceModel):
         per_window = encoded.new_zeros(len(keep), encoded.shape[1]).index_copy(0, rows, encoded)  # (N * n, d)
         weights = weights.to(encoded.dtype).unsqueeze(-1)  # (N, n, 1)
         return (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(1)
+
+    def embed_with_positions(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, L)`` -> ``(N, d_model)``: each window encoded once; its [CLS]/mean vectors
+        averaged as in `embed` ``(N, d)``, its token outputs put back in order ``(N, d, T)`` and
+        max-pooled within ``position_bins`` stretches ``(N, bins * d)``; both through ``readout``."""
+        tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
+        windows, masks, weights = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d)
+        outputs, filled = self.encode_filled(windows, masks)
+        summary = outputs[:, 0] if self.pooling == "cls" else masked_window_mean(outputs, masks.flatten(0, 1)[filled])
+        per_window = summary.new_zeros(len(filled), summary.shape[1])
+        per_window[filled] = summary  # (N * n, d)
+        weights = weights.to(summary.dtype).unsqueeze(-1)  # (N, n, 1)
+        pooled = (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(1)  # (N, d)
+        token_outputs = self.reassemble(outputs, filled, windows, masks, tokens.shape[1])  # (N, d, T)
+        binned = masked_bin_max(token_outputs, mask, self.position_bins)  # (N, bins * d)
+        return self.readout(torch.cat([pooled, binned], dim=1))
+
+    def encode_filled(self, windows: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode every window ``(N, n, t, d)`` that holds at least one token (mask ``(N, n, t)``)
+        -> encoder outputs ``(B, t', d)`` of those windows and which windows they are ``(N * n,)``."""
+        flat_masks = masks.flatten(0, 1)
+        filled = flat_masks.any(1)  # windows with at least one token (others stay zero)
+        outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
+        return outputs, filled
+
+    def reassemble(self, outputs: torch.Tensor, filled: torch.Tensor, windows: torch.Tensor, masks: torch.Tensor,
+                   length: int) -> torch.Tensor:
+        """Encoder outputs of the filled windows ``(B, t', d)`` -> token outputs in sequence order
+        ``(N, d, T)`` ([CLS] left out, overlaps taken from the earlier window, padding zero)."""
+        encoded = outputs.new_zeros(windows.flatten(0, 1).shape)  # the outputs' dtype (16-bit under autocast)
+        encoded[filled] = outputs[:, 1:] if self.pooling == "cls" else outputs
+        encoded = encoded.view(windows.shape) * masks.unsqueeze(-1)  # (N, n, t, d)
+        parts = [encoded[:, 0]] + [encoded[:, i, self.overlap:] for i in range(1, encoded.shape[1])]
+        return torch.cat(parts, dim=1)[:, :length].transpose(1, 2)
 
     def tokens(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes uint8 ``(N, L)`` -> tokens float32 ``(N, T, d_model)`` and their prefix mask
@@ -90,8 +132,7 @@ class Transformer(SequenceModel):
         x, mask = self.encode_tokens(tokens, mask)  # (B, t', d), (B, t')
         if self.pooling == "cls":
             return x[:, 0]
-        weights = mask.unsqueeze(-1).to(x.dtype)  # (B, t, 1)
-        return (x * weights).sum(1) / weights.sum(1)
+        return masked_window_mean(x, mask)
 
     def encode_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> the encoder's outputs ``(B, t', d)``
@@ -108,14 +149,14 @@ class Transformer(SequenceModel):
         a long sequence put back in order; [CLS] left out) and the token mask ``(N, T)``."""
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
         windows, masks, _ = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d), (N, n, t)
-        flat_masks = masks.flatten(0, 1)
-        filled = flat_masks.any(1)  # windows with at least one token (others stay zero)
-        outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
-        encoded = outputs.new_zeros(windows.flatten(0, 1).shape)  # the outputs' dtype (16-bit under autocast)
-        encoded[filled] = outputs[:, 1:] if self.pooling == "cls" else outputs
-        encoded = encoded.view(windows.shape) * masks.unsqueeze(-1)  # (N, n, t, d)
-        parts = [encoded[:, 0]] + [encoded[:, i, self.overlap:] for i in range(1, encoded.shape[1])]
-        return torch.cat(parts, dim=1)[:, : tokens.shape[1]].transpose(1, 2), mask
+        outputs, filled = self.encode_filled(windows, masks)
+        return self.reassemble(outputs, filled, windows, masks, tokens.shape[1]), mask
+
+
+def masked_window_mean(outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of encoder outputs ``(B, t, d)`` over valid tokens ``mask (B, t)`` -> ``(B, d)``."""
+    weights = mask.unsqueeze(-1).to(outputs.dtype)  # (B, t, 1)
+    return (outputs * weights).sum(1) / weights.sum(1)
 
 
 def split_windows(tokens: torch.Tensor, mask: torch.Tensor, size: int,
