@@ -16,6 +16,8 @@ long and the allele stays centred (indels shift the right flank). REF is checked
   ref_mismatch        REF differs from the genome at POS
   allele_too_long     REF or ALT is longer than the window
   off_chromosome_end  the window runs off a chromosome end
+  unpaired            (--pairs, `dnanet.variant_pairs`) a record without its ref/alt partner
+  too_short           (--pairs) the pair's sequences do not reach the window around their difference
 
 Scoring is streamed in chunks (memory does not grow with the VCF) through `dnanet.infer.predict_batch`,
 strand-averaged when the run averages strands. Per output NAME: ``ref_NAME``, ``alt_NAME``,
@@ -28,7 +30,7 @@ from __future__ import annotations
 import csv
 import gzip
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -38,7 +40,7 @@ import numpy as np
 from dnanet.errors import DnanetError
 
 STATUSES = ("ok", "malformed", "unknown_chromosome", "symbolic_allele", "ref_mismatch", "allele_too_long",
-            "off_chromosome_end")
+            "off_chromosome_end", "unpaired", "too_short")
 BASE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "status", "note"]
 _DNA = re.compile(r"^[ACGTNacgtn]+$")
 _EPSILON = 1e-6
@@ -47,7 +49,8 @@ _EPSILON = 1e-6
 @dataclass
 class Variant:
     """One alternative allele of one VCF line (`pos` 1-based as in the VCF); `status` and `note` as in
-    the module docstring, `ref_window` / `alt_window` set when the variant can be scored."""
+    the module docstring, `ref_window` / `alt_window` set when the variant can be scored, with
+    `ref_offset` / `alt_offset` the 0-based position of the allele's first base in each."""
 
     line: int
     chrom: str
@@ -59,6 +62,8 @@ class Variant:
     note: str = ""
     ref_window: bytes = b""
     alt_window: bytes = b""
+    ref_offset: int = 0
+    alt_offset: int = 0
 
 
 def open_text(path: Path) -> TextIO:
@@ -118,10 +123,8 @@ def prepare(variant: Variant, genome, width: int) -> Variant:
     if max(len(variant.ref), len(alt)) > width:
         return _fail(variant, "allele_too_long", f"{where}: an allele is longer than the window ({width})")
     start, size = int(variant.pos) - 1, genome.sizes[variant.chrom]
-    ref_left, alt_left = (width - len(variant.ref)) // 2, (width - len(alt)) // 2
     end = start + len(variant.ref)
-    ref_start, alt_start = start - ref_left, start - alt_left
-    ref_end, alt_end = ref_start + width, end + (width - alt_left - len(alt))
+    ref_start, ref_end, alt_start, alt_end = allele_windows(start, len(variant.ref), len(alt), width)
     if end > size:
         return _fail(variant, "ref_mismatch", f"{where}: REF runs past the end of {variant.chrom} ({size:,} bases)")
     found = genome.fetch(variant.chrom, start, end).decode()
@@ -134,7 +137,19 @@ def prepare(variant: Variant, genome, width: int) -> Variant:
     variant.ref_window = genome.fetch(variant.chrom, ref_start, ref_end)
     variant.alt_window = (genome.fetch(variant.chrom, alt_start, start) + alt.encode()
                           + genome.fetch(variant.chrom, end, alt_end))
+    variant.ref_offset, variant.alt_offset = start - ref_start, start - alt_start
     return variant
+
+
+def allele_windows(start: int, ref_length: int, alt_length: int, width: int) -> tuple[int, int, int, int]:
+    """Where the `width`-base windows of an allele at `start` (0-based) lie on the reference:
+    (ref_start, ref_end, alt_start, alt_end). The reference window holds REF with
+    ``(width - ref_length) // 2`` bases on its left; the alternative window takes
+    ``(width - alt_length) // 2`` reference bases on the left of the allele, ALT, and the bases after
+    REF up to `alt_end` (module docstring). The one window rule of the VCF and the pairs input."""
+    ref_start = start - (width - ref_length) // 2
+    alt_left = (width - alt_length) // 2
+    return ref_start, ref_start + width, start - alt_left, start + ref_length + (width - alt_left - alt_length)
 
 
 def _fail(variant: Variant, status: str, note: str) -> Variant:
@@ -168,15 +183,19 @@ def effect_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
     return cells
 
 
-def write_effects(handle: TextIO, variants: Iterator[Variant], genome, width: int, score: Callable, task,
-                  chunk: int = 256, progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Write one TSV row per variant, in VCF order, scoring `chunk` variants at a time;
-    ``score(windows: list[bytes]) -> (N, C)`` outputs. Returns the count of each status."""
+def write_effects(handle: TextIO, variants: Iterable[Variant], score: Callable, task, chunk: int = 256,
+                  progress: Callable[[int], None] | None = None, header: bool = True,
+                  on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None) -> dict[str, int]:
+    """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
+    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The header
+    row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)` sees
+    each scored variant's outputs ``(C,)``. Returns the count of each status."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-    header = effect_header(task)
-    writer.writerow(header)
+    header_row = effect_header(task)
+    if header:
+        writer.writerow(header_row)
     counts = {status: 0 for status in STATUSES}
-    empty = [""] * (len(header) - len(BASE_COLUMNS))
+    empty = [""] * (len(header_row) - len(BASE_COLUMNS))
     done = 0
     pending: list[Variant] = []
 
@@ -188,7 +207,12 @@ def write_effects(handle: TextIO, variants: Iterator[Variant], genome, width: in
             values = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
             outputs = iter(zip(values[:len(scored)], values[len(scored):]))
         for v in pending:
-            cells = effect_cells(task, *next(outputs)) if v.status == "ok" else empty
+            cells = empty
+            if v.status == "ok":
+                ref, alt = next(outputs)
+                cells = effect_cells(task, ref, alt)
+                if on_scored is not None:
+                    on_scored(v, ref, alt)
             writer.writerow([v.chrom, v.pos, v.id, v.ref, v.alt, v.status, v.note, *cells])
             counts[v.status] += 1
         done += len(pending)
@@ -197,8 +221,25 @@ def write_effects(handle: TextIO, variants: Iterator[Variant], genome, width: in
             progress(done)
 
     for variant in variants:
-        pending.append(prepare(variant, genome, width))
+        pending.append(variant)
         if len(pending) >= chunk:
             flush()
     flush()
     return counts
+
+
+def window_scorer(model, description: dict, task, batch_size: int) -> Callable[[list[bytes]], np.ndarray]:
+    """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of each
+    window, through `dnanet.infer.predict_batch` in batches of at most `batch_size` windows (fewer for
+    long ones), strand-averaged when the run averages strands, as `dnanet predict` reports them."""
+    from dnanet.data import inference_batch_size
+    from dnanet.encode import sequences_to_codes
+    from dnanet.infer import predict_batch
+
+    def score(windows: list[bytes]) -> np.ndarray:
+        codes, lengths = sequences_to_codes(windows)
+        rows = inference_batch_size(batch_size, codes.shape[1])
+        return np.concatenate([predict_batch(model, codes[i: i + rows], lengths[i: i + rows],
+                                             description["reverse_complement_average"], activate=task.activate).numpy()
+                               for i in range(0, len(codes), rows)])
+    return score

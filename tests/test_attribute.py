@@ -167,3 +167,104 @@ def test_bad_input_is_one_line_errors_and_leaves_nothing(runner, planted, tmp_pa
     assert len(result.output.strip().splitlines()) == 1 and not out_folder.exists()
     if message.startswith("--region 90"):
         assert "line 1: record seq1 has only 100 bases" in result.output
+
+
+COMPLEMENT = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
+
+
+def test_attribute_on_a_bed_gives_the_arrays_of_the_same_sequences_as_fasta(runner, planted, synthetic_genome,
+                                                                             tmp_path):
+    """BED6 intervals (both strands) read from a genome: ids chrom:start-end(strand), the '-' strand
+    reverse-complemented, the same arrays as the same sequences given as FASTA; an interval running
+    off its chromosome is skipped and said."""
+    from dnanet.genome import open_genome
+
+    genome = open_genome(synthetic_genome.genome)
+    size = genome.sizes["chr2"]
+    intervals = [("chr1", 5_000 + 997 * i, 5_100 + 997 * i, "+-"[i % 2]) for i in range(5)] + [
+        ("chr2", 20_000, 20_080, "-")]
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("".join(f"{c}\t{s}\t{e}\tp{i}\t0\t{strand}\n" for i, (c, s, e, strand) in enumerate(intervals))
+                   + f"chr2\t{size - 50}\t{size + 50}\toff\t0\t+\n")
+    fasta = tmp_path / "same.fa"
+    with open(fasta, "wb") as handle:
+        for chrom, start, end, strand in intervals:
+            bases = genome.fetch(chrom, start, end)
+            handle.write(b">x\n" + (bases[::-1].translate(COMPLEMENT) if strand == "-" else bases) + b"\n")
+    result = runner.invoke(app, ["attribute", str(planted["run"]), str(bed), "--genome", str(synthetic_genome.genome),
+                                 "--out", str(tmp_path / "bed.npz"), "--method", "ism", "--region", "30:70",
+                                 "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "1 of 7 intervals skipped" in said and "6 records: ism attributions" in said
+    from_bed = np.load(tmp_path / "bed.npz"), np.load(tmp_path / "bed.ohe.npz")["arr_0"]
+    from_fasta = attribute(runner, planted, tmp_path / "fa.npz", "--method", "ism", "--region", "30:70", fasta=fasta)
+    assert list(from_bed[0]["ids"]) == [f"{c}:{s}-{e}({strand})" for c, s, e, strand in intervals]
+    assert list(from_bed[0]["lengths"]) == [100] * 5 + [80] and from_bed[1].shape == (6, 4, 100)
+    np.testing.assert_array_equal(from_bed[1], from_fasta[1])
+    for key in ("arr_0", "deltas", "reference"):
+        np.testing.assert_allclose(from_bed[0][key], from_fasta[0][key], atol=1e-6)
+    assert np.abs(from_bed[0]["deltas"]).max() > 0.01  # the model responds to these bases: a real comparison
+
+
+def sharded_inputs(planted, tmp_path) -> list[str]:
+    """Two FASTA files, 7 records, of different lengths (the shorter ones padded to the longest)."""
+    records = list(read_fasta(planted["fasta"]))[:7]
+    short = tmp_path / "short.fa"
+    short.write_bytes(b"".join(b">%s\n%s\n" % (r.id.encode(), r.sequence[:60 + 5 * i]) for i, r in enumerate(records[:4])))
+    long = tmp_path / "long.fa"
+    long.write_bytes(b"".join(b">%s\n%s\n" % (r.id.encode(), r.sequence) for r in records[4:]))
+    return [str(short), str(long)]
+
+
+PER_RECORD = ("arr_0", "deltas", "reference", "ids", "lengths")
+
+
+def test_attribute_shards_concatenate_to_the_unsharded_files(runner, planted, tmp_path):
+    inputs = sharded_inputs(planted, tmp_path)
+    options = ["--method", "ism", "--region", "20:50", "--quiet", "--threads", "1"]
+    result = runner.invoke(app, ["attribute", str(planted["run"]), *inputs, "--out", str(tmp_path / "all.npz"), *options])
+    assert result.exit_code == 0, result.output
+    whole, shards = np.load(tmp_path / "all.npz"), []
+    for k in (1, 2, 3):
+        result = runner.invoke(app, ["attribute", str(planted["run"]), *inputs, "--out", str(tmp_path / f"a.{k}.npz"),
+                                     "--shard", f"{k}/3", *options])
+        assert result.exit_code == 0 and f"shard {k}/3: {[2, 2, 3][k - 1]} records" in result.output, result.output
+        shards.append((np.load(tmp_path / f"a.{k}.npz"), np.load(tmp_path / f"a.{k}.ohe.npz")["arr_0"]))
+    assert [s.shape for _, s in shards] == [(2, 4, 100), (2, 4, 100), (3, 4, 100)]  # the whole input's L
+    for key in PER_RECORD:
+        merged = np.concatenate([part[key] for part, _ in shards])
+        np.testing.assert_allclose(merged, whole[key], atol=1e-6) if merged.dtype.kind == "f" else \
+            np.testing.assert_array_equal(merged, whole[key])
+    for key in set(whole.files) - set(PER_RECORD):
+        assert all(np.array_equal(part[key], whole[key]) for part, _ in shards), key
+    np.testing.assert_array_equal(np.concatenate([s for _, s in shards]), np.load(tmp_path / "all.ohe.npz")["arr_0"])
+    result = runner.invoke(app, ["attribute", str(planted["run"]), *inputs, "--out", str(tmp_path / "p.npz"), "--shard",
+                                 "1/3", "--plot", str(tmp_path / "p.png"), "--records", "seq6", *options])
+    assert result.exit_code == 1 and "--records: no record named seq6 in the input of this shard" in result.output
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without torch.distributed")
+def test_torchrun_attribute_writes_one_file_equal_to_a_single_process(runner, planted, tmp_path):
+    from tests.test_infer_shards import torchrun
+
+    inputs = sharded_inputs(planted, tmp_path)
+    options = ["--method", "ism", "--region", "20:50"]
+    result = runner.invoke(app, ["attribute", str(planted["run"]), *inputs, "--out", str(tmp_path / "one.npz"),
+                                 "--quiet", "--threads", "1", *options])
+    assert result.exit_code == 0, result.output
+    done = torchrun("attribute", str(planted["run"]), *inputs, "--out", str(tmp_path / "dist" / "a.npz"), *options,
+                    cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.count("7 records: ism attributions") == 1 and "by 2 processes" in said
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["a.npz", "a.ohe.npz"]  # no parts left
+    single, merged = np.load(tmp_path / "one.npz"), np.load(tmp_path / "dist" / "a.npz")
+    assert sorted(single.files) == sorted(merged.files)
+    for key in single.files:
+        if single[key].dtype.kind == "f":
+            np.testing.assert_allclose(merged[key], single[key], atol=1e-6)
+        else:
+            np.testing.assert_array_equal(merged[key], single[key])
+    np.testing.assert_array_equal(np.load(tmp_path / "dist" / "a.ohe.npz")["arr_0"],
+                                  np.load(tmp_path / "one.ohe.npz")["arr_0"])

@@ -12,8 +12,9 @@ from typing import Callable, Iterator, List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, parse_inputs, setup_torch,
-                               sigterm_as_interrupt, user_errors, warn_if_not_learned)
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, parse_inputs, setup_torch,
+                               shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
+from dnanet.cli.genome import GENOME_INPUTS_HELP, GenomeOption, RunWindowOption
 from dnanet.errors import DnanetError
 
 PLOTTED_RECORDS = 3
@@ -24,7 +25,7 @@ PLOTTED_RECORDS = 3
 def attribute(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
     fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz). Default: the bundled CTCF held-out "
-                                       "files.", show_default=False),
+                                       "files." + GENOME_INPUTS_HELP.split(" CLASS=")[0], show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Attributions file to write, NAME.npz: arr_0 = attributions "
                              "(N, 4, L) float32, plus ids, lengths, reference, and deltas for ism; the one-hot "
                              "sequences (N, 4, L) go to NAME.ohe.npz (arr_0). Records shorter than the longest (L) "
@@ -46,6 +47,12 @@ def attribute(
     records: Optional[str] = typer.Option(None, metavar="ID,ID", help="Record ids to draw with --plot."),
     batch_size: int = typer.Option(128, min=1, help="Sequences per forward pass: records (saliency, grad_x_input) "
                                    "or mutated copies (ism); at most 65,536 padded bases. Values do not depend on it."),
+    genome: Optional[Path] = GenomeOption,
+    window: Optional[int] = RunWindowOption,
+    shard: Optional[str] = shard_option("Each shard's NAME.npz holds its block of the records, padded to the "
+                                        "longest record of the whole input: np.concatenate the per-record arrays "
+                                        "(arr_0, deltas, reference, ids, lengths; NAME.ohe.npz arr_0) in shard "
+                                        "order for the unsharded file. --plot draws records of the shard."),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -56,17 +63,22 @@ def attribute(
     multilabel) or value (regression). When the run averages both strands (model.json
     reverse_complement_average), the attributions explain that strand-averaged output: mutants are
     predicted on both strands, and gradients flow through both back to the forward bases. Runs in
-    float32 on every device. The files load into TF-MoDISco (modisco-lite) as they are:
+    float32 on every device. Under torchrun the processes split the records and rank 0 writes the
+    one file. The files load into TF-MoDISco (modisco-lite) as they are:
 
       dnanet attribute runs/ctcf bound.fa --method ism --out attr.npz --plot attr.png
 
+      dnanet attribute runs/peaks peaks.narrowPeak --genome hg38.fa --window 200 --out attr.npz
+
       modisco motifs -s attr.ohe.npz -a attr.npz -n 2000 -w 101
     """
-    from dnanet import attribution
-    from dnanet.attribution_files import (AttributionArrays, attribute_records, check_disk, check_region,
-                                          read_layout, sequences_path)
+    from dnanet import attribution, distributed
+    from dnanet.attribution_files import check_disk, check_region, read_layout
+    from dnanet.cli.genome import genome_settings, print_notes
     from dnanet.examples import heldout_inputs
-    from dnanet.runs import atomic_file, load_run
+    from dnanet.records import LabelledInput
+    from dnanet.runs import load_run
+    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
     from dnanet.tasks import Task
 
     if out.suffix.lower() != ".npz":
@@ -75,36 +87,106 @@ def attribute(
         raise DnanetError(f"{plot}: --plot writes a PNG; name it .png")
     if records is not None and plot is None:
         raise DnanetError("--records chooses the records --plot draws; give --plot too")
+    given_shard = inference_shard(shard)
+    if plot is not None and distributed.launched_processes() > 1:
+        raise DnanetError("--plot is drawn by one process: run it without torchrun (or with --shard K/N)")
     span = _parse_region(region)
-    model, description = load_run(run, setup_torch(threads, device))
-    task = Task.from_dict(description["task"])
-    attribution.check_method(model, method)
-    target_index = attribution.resolve_target(task, target)
-    warn_if_not_learned(description, str(run), advice="; its attributions are not meaningful")
-    paths = list(fasta) if fasta else [item.path for item in parse_inputs([], heldout_inputs)]
-    layout = read_layout(paths)
-    check_region(layout, span)
-    drawn = _plotted(records, layout, span) if plot is not None else []
-    check_disk(out, len(layout.ids), layout.longest, method == "ism")
-    strands = 2 if description["reverse_complement_average"] else 1
-    target_name, output = task.names[target_index], "value" if task.kind == "regression" else "log_odds"
-    with sigterm_as_interrupt(), ExitStack() as stack:
-        temporary = stack.enter_context(atomic_file(out))
-        sequences_temporary = stack.enter_context(atomic_file(sequences_path(out)))
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)))
-        arrays = AttributionArrays(folder, len(layout.ids), layout.longest, deltas=method == "ism")
-        with _bar(f"attributing ({method})", len(layout.ids), quiet) as progress:
-            count = attribute_records(arrays, model, paths, method, attribution.target_output(task, target_index),
-                                      strands, span, batch_size, progress)
-        if drawn:
-            _draw(stack.enter_context(atomic_file(plot)), arrays, drawn, f"{run.name}: {method} toward {target_name}")
-        arrays.save(temporary, sequences_temporary, {
-            "ids": np.array(layout.ids, dtype=str), "lengths": layout.lengths, "method": np.array(method),
-            "target": np.array(target_name), "output": np.array(output), "strands": np.array(strands),
-            "region": np.array(span or (0, layout.longest))})
-    err.print(f"{count:,} records: {method} attributions toward {target_name} ({output.replace('_', '-')}"
-              f"{', both strands averaged' if strands == 2 else ''}) written to {out}, one-hot sequences to "
+    processes, torch_device = distributed.start(setup_torch(threads, device))
+    err.quiet = not processes.is_main  # rank 0 speaks for all
+    try:
+        model, description = load_run(run, torch_device)
+        task = Task.from_dict(description["task"])
+        attribution.check_method(model, method)
+        target_index = attribution.resolve_target(task, target)
+        warn_if_not_learned(description, str(run), advice="; its attributions are not meaningful")
+        paths = list(fasta) if fasta else [item.path for item in parse_inputs([], heldout_inputs)]
+        settings = genome_settings(genome, window, description=description)
+        inputs = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
+        check_settings_used(inputs, settings)
+        layout = read_layout(inputs)
+        notes = input_notes(inputs)  # of the full reading (a shard's stops at its last record)
+        check_region(layout, span)
+        rows = (given_shard or processes.shard).records(len(layout.ids))
+        drawn = _plotted(records, layout, span, rows) if plot is not None else []
+        check_disk(out, len(rows), layout.longest, method == "ism")
+        strands = 2 if description["reverse_complement_average"] else 1
+        target_name, output = task.names[target_index], "value" if task.kind == "regression" else "log_odds"
+        job = _Job(model, inputs, method, attribution.target_output(task, target_index), strands, span, batch_size,
+                   layout.longest, rows, quiet)
+        written = range(len(layout.ids)) if processes.distributed else rows  # the records in the file
+        metadata = {"ids": np.array(layout.ids[written.start: written.stop], dtype=str),
+                    "lengths": layout.lengths[written.start: written.stop], "method": np.array(method),
+                    "target": np.array(target_name), "output": np.array(output), "strands": np.array(strands),
+                    "region": np.array(span or (0, layout.longest))}
+        with sigterm_as_interrupt():
+            if processes.distributed:
+                job.in_parts(out, processes, metadata)
+            else:
+                job.write(out, metadata, plot, drawn, f"{run.name}: {method} toward {target_name}")
+    finally:
+        distributed.stop()
+    if not processes.is_main:
+        return
+    from dnanet.attribution_files import sequences_path
+
+    print_notes(notes)
+    where = f"shard {given_shard}: " if given_shard is not None else ""
+    by = f" by {processes.world_size} processes" if processes.distributed else ""
+    err.print(f"{where}{len(written):,} records: {method} attributions toward {target_name} ({output.replace('_', '-')}"
+              f"{', both strands averaged' if strands == 2 else ''}) written to {out}{by}, one-hot sequences to "
               f"{sequences_path(out)}" + (f"; logos in {plot}" if drawn else ""), highlight=False, soft_wrap=True)
+
+
+class _Job:
+    """The attribution of one process's block of records (`rows`), written as one file or as a part."""
+
+    def __init__(self, model, inputs: list, method: str, objective, strands: int, span, batch_size: int,
+                 longest: int, rows: range, quiet: bool):
+        self.model, self.inputs, self.method, self.objective = model, inputs, method, objective
+        self.strands, self.span, self.batch_size, self.longest, self.rows = strands, span, batch_size, longest, rows
+        self.quiet = quiet
+
+    def fill(self, folder: Path, quiet: bool):
+        """The block's arrays (`dnanet.attribution_files.AttributionArrays`) filled in `folder`."""
+        from dnanet.attribution_files import AttributionArrays, attribute_records
+
+        arrays = AttributionArrays(folder, len(self.rows), self.longest, deltas=self.method == "ism")
+        with _bar(f"attributing ({self.method})", len(self.rows), quiet) as progress:
+            attribute_records(arrays, self.model, self.inputs, self.method, self.objective, self.strands, self.span,
+                              self.batch_size, progress, records=self.rows)
+        return arrays
+
+    def write(self, out: Path, metadata: dict, plot: Optional[Path], drawn: list, title: str) -> None:
+        """One process: the file (and the logos of `drawn`), each written atomically."""
+        from dnanet.attribution_files import sequences_path
+        from dnanet.runs import atomic_file
+
+        with ExitStack() as stack:
+            temporary = stack.enter_context(atomic_file(out))
+            sequences_temporary = stack.enter_context(atomic_file(sequences_path(out)))
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)))
+            arrays = self.fill(folder, self.quiet)
+            if drawn:
+                _draw(stack.enter_context(atomic_file(plot)), arrays, drawn, title)
+            arrays.save(temporary, sequences_temporary, metadata)
+
+    def in_parts(self, out: Path, processes, metadata: dict) -> None:
+        """Under torchrun: each process fills its block in a part folder; rank 0 packs the parts,
+        in rank order, into the one file (`dnanet.attribution_files.merge_parts`)."""
+        from dnanet.attribution_files import ATTRIBUTIONS_KEY, merge_parts, sequences_path
+        from dnanet.distributed import write_in_parts
+        from dnanet.runs import atomic_file
+
+        def write_part(stem: Path) -> None:
+            stem.mkdir()
+            self.fill(stem, self.quiet or not processes.is_main).flush()
+
+        def merge(stems: list[Path]) -> None:
+            names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
+            with atomic_file(out) as temporary, atomic_file(sequences_path(out)) as sequences_temporary:
+                merge_parts(stems, names, temporary, sequences_temporary, metadata)
+
+        write_in_parts(out, processes, write_part, merge)
 
 
 def _parse_region(text: Optional[str]) -> Optional[tuple[int, int]]:
@@ -118,21 +200,24 @@ def _parse_region(text: Optional[str]) -> Optional[tuple[int, int]]:
     return int(match[1]), int(match[2])
 
 
-def _plotted(records: Optional[str], layout, span: Optional[tuple[int, int]]) -> list[tuple[str, int, int, int]]:
-    """(id, index, start, end) of each record to draw: those `records` names (comma-separated),
-    else the first few; the stretch drawn is `span`, else the whole record (checked up front)."""
+def _plotted(records: Optional[str], layout, span: Optional[tuple[int, int]],
+             rows: range) -> list[tuple[str, int, int, int]]:
+    """(id, row, start, end) of each record to draw (row: its place among `rows`, the records this
+    run writes): those `records` names (comma-separated), else the first few; the stretch drawn is
+    `span`, else the whole record (checked up front)."""
     from dnanet.attribution_plots import MAX_PLOTTED_BASES
 
     if records is None:
-        chosen = list(range(min(PLOTTED_RECORDS, len(layout.ids))))
+        chosen = list(rows[:PLOTTED_RECORDS])
     else:
         names = [name.strip() for name in records.split(",") if name.strip()]
-        index = {identifier: i for i, identifier in reversed(list(enumerate(layout.ids)))}  # an id's first record
+        index = {identifier: i for i, identifier in reversed(list(enumerate(layout.ids))) if i in rows}  # first
         missing = [name for name in names if name not in index]
         if missing or not names:
-            raise DnanetError(f"--records: no record named {', '.join(missing) or '(none given)'} in the FASTA input")
+            shard = "" if len(rows) == len(layout.ids) else " of this shard"
+            raise DnanetError(f"--records: no record named {', '.join(missing) or '(none given)'} in the input{shard}")
         chosen = [index[name] for name in names]
-    drawn = [(layout.ids[i], i, *(span or (0, int(layout.lengths[i])))) for i in chosen]
+    drawn = [(layout.ids[i], i - rows.start, *(span or (0, int(layout.lengths[i])))) for i in chosen]
     for identifier, _, start, end in drawn:
         if end - start > MAX_PLOTTED_BASES:
             raise DnanetError(f"--plot: record {identifier} has {end - start:,} bases to draw, more than "
