@@ -15,8 +15,15 @@ One module per stage, data flowing one way:
   with a per-class report of seqlets, candidates and dropped motifs (classes.tsv).
 - `baseline`: the model-free baseline: k-mer-seeded PWMs of each class's whole sequences
   against the background, tested on a held-out half.
-- `compare`: TomTom (memelite) against JASPAR (pyjaspar's bundled SQLite) or a MEME file.
-- `write`: motifs.meme, motifs.tsv, sites.tsv, classes.tsv, baseline.meme, baseline.tsv, logos,
-  summary.html.
+- `compare`: TomTom (memelite) against JASPAR (pyjaspar's bundled SQLite) or a MEME file; the
+  top 3 matches of each motif.
+- `alphabet`: DNA or RNA letters, from the FASTA inputs (U and no T: RNA); IUPAC consensus.
+- `write`: motifs.meme, motifs.tsv, sites.tsv, classes.tsv, baseline.meme, baseline.tsv;
+  `logos`: logos/<motif>.png and the best known motif's logo; `summary`: summary.html.
+- `kernels`: memelite's numba kernels: compiled yet? (the first-use note), and the warm-up
+  `scripts/setup.sh` runs.
+
+A run trained on the forward strand only (RNA, promoters) gets forward-strand seqlet PWMs,
+enrichment and sites (`MotifOptions.both_strands`); both-strand runs merge reverse complements.
 - `pipeline`: the stages joined, for `dnanet motifs`.
 """

@@ -8,6 +8,7 @@ the model's motifs (`select`: Fisher enrichment, distinct sites, Benjamini-Hochb
 but on held-out sequences: each class and background is split in halves (seeded), one half to
 search, the other to test, since a PWM seeded and refined on a set of sequences is always
 somewhat enriched in that same set (a motif-free class would otherwise get chance motifs).
+It searches the strands the run was trained on (`MotifOptions.both_strands`).
 No model is involved: it shows what is in the data whatever the model learned, so a known motif
 the model's scores miss stays visible, and a model that did not learn still gets an answer.
 """
@@ -18,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from dnanet.motifs import cluster, seqlets
+from dnanet.motifs import cluster, compare, seqlets
 from dnanet.motifs.pipeline import MotifOptions, class_sets
 from dnanet.motifs.select import ClassReport, FoundMotif, Pool, distinct_motifs, finish
 
@@ -45,7 +46,7 @@ def halves(indices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
 
 
 def discover_baseline(names: list[str], pool: Pool, options: MotifOptions,
-                      known: dict[str, np.ndarray] | None = None,
+                      known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
                       say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport]]:
     """Baseline motifs of each class of `pool` (a `pipeline.with_background` pool; targets index
     `names`), named ``B<rank>_<class>``, most significant first, and a report per class."""
@@ -62,9 +63,9 @@ def discover_baseline(names: list[str], pool: Pool, options: MotifOptions,
                                         options.baseline_length, rng)
         report = by_class[group.name]
         search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs,
-                                     min_seqlets=max(5, int(0.02 * len(regions))))
+                                     min_seqlets=max(5, int(0.02 * len(regions))), both_strands=options.both_strands)
         report.with_seqlet = report.seqlets = len(regions)
         report.min_seqlets, report.stopped, report.candidates = search.min_seqlets, search.stopped, len(search.motifs)
         found += distinct_motifs(search.motifs, group.name, METHOD, pool, test_members, test_background,
-                                 options.site_p, report)
-    return finish(found, reports, options.max_q, "B", known, say), reports
+                                 options.site_p, report, options.both_strands)
+    return finish(found, reports, options.max_q, "B", known, say, options.both_strands), reports

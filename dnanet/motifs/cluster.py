@@ -1,4 +1,5 @@
-"""Seqlets -> position weight matrices, reverse complements merged.
+"""Seqlets -> position weight matrices, reverse complements merged (or, for a model trained on
+the forward strand only, kept apart).
 
 Greedy and seed-based (like STREME/HOMER, but on the model's seqlets rather than whole
 sequences): the canonical k-mer (a k-mer and its reverse complement count as one) whose
@@ -7,6 +8,10 @@ its occurrences, oriented to the seed's strand and extended by flanks, give a fi
 PWM then re-scans every remaining seqlet on both strands and is rebuilt from the hits a few
 times (so degenerate sites join), and low-information flanks are trimmed. Its seqlets are
 removed and the next motif is sought.
+
+With ``both_strands=False`` (RNA, promoters: data whose strand carries meaning) a k-mer and its
+reverse complement are different seeds and PWMs scan the forward strand only, so a motif reads
+in the sequences' own orientation (UGUAUAUA stays UGUAUAUA, not its complement UAUAUACA).
 
 PWMs are float64 ``(4, W)`` probabilities (rows A C G T), the layout memelite uses.
 """
@@ -73,19 +78,21 @@ def pwm_from_sites(sites: np.ndarray, pseudocount: float = 2.0) -> np.ndarray:
     return (counts + pseudocount / 4) / (counts.sum(0, keepdims=True) + pseudocount)
 
 
-def best_hits(regions: np.ndarray, pwm: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def best_hits(regions: np.ndarray, pwm: np.ndarray, chunk: int = 512,
+              both_strands: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best log-odds hit (uniform background, bits) of `pwm` ``(4, W)`` in each region ``(S, R)``
-    on either strand -> (score ``(S,)``, start ``(S,)``, strand ``(S,)`` +1/-1); `chunk` regions
-    at a time, so long regions (whole sequences, for the baseline) keep memory bounded."""
+    on either strand (or the forward one only) -> (score ``(S,)``, start ``(S,)``, strand
+    ``(S,)`` +1/-1); `chunk` regions at a time, so long regions (whole sequences, for the
+    baseline) keep memory bounded."""
     if len(regions) > chunk:
-        parts = [best_hits(regions[i: i + chunk], pwm, chunk) for i in range(0, len(regions), chunk)]
+        parts = [best_hits(regions[i: i + chunk], pwm, chunk, both_strands) for i in range(0, len(regions), chunk)]
         return tuple(np.concatenate(column) for column in zip(*parts))
     log_odds = np.log2(pwm / 0.25)  # (4, W)
     table = np.vstack([log_odds, np.zeros((2, pwm.shape[1]))])  # N and PAD score 0
     windows = np.lib.stride_tricks.sliding_window_view(regions, pwm.shape[1], axis=1)  # (S, P, W)
     columns = np.arange(pwm.shape[1])
     forward = table[windows, columns].sum(-1)  # (S, P)
-    reverse = table[COMPLEMENT[windows[..., ::-1]], columns].sum(-1)
+    reverse = table[COMPLEMENT[windows[..., ::-1]], columns].sum(-1) if both_strands else np.full_like(forward, -np.inf)
     both = np.where(forward >= reverse, forward, reverse)
     start = both.argmax(1)
     rows = np.arange(len(regions))
@@ -123,14 +130,16 @@ def seed_pwm(regions: np.ndarray, ids: np.ndarray, seed: int, rc_seed: int, k: i
     return pwm_from_sites(aligned(padded, position, strand, k + 2 * extend))
 
 
-def refine(regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rebuild `pwm` ``(4, W)`` from its hits in `regions` ``(S, R)`` (best hit per region, kept
-    when it scores at least `accept` × the PWM's best possible score). Returns (member rows, PWM)."""
+def refine(regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float,
+           both_strands: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Rebuild `pwm` ``(4, W)`` from its hits in `regions` ``(S, R)`` (best hit per region on
+    either strand or the forward one, kept when it scores at least `accept` × the PWM's best
+    possible score). Returns (member rows, PWM)."""
     members = np.zeros(0, dtype=np.int64)
     margin = pwm.shape[1] // 2  # a site may hang half the PWM's width over a region's edge (PAD scores 0)
     regions = np.pad(regions, ((0, 0), (margin, margin)), constant_values=PAD)
     for _ in range(iterations):
-        score, start, strand = best_hits(regions, pwm)
+        score, start, strand = best_hits(regions, pwm, both_strands=both_strands)
         best = np.log2(pwm.max(0) / 0.25).sum()
         members = np.flatnonzero(score >= accept * best)
         if len(members) == 0:
@@ -162,10 +171,12 @@ class PwmSearch:
 
 def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_motifs: int = 8,
                 min_seqlets: int = 10, extend: int = 8, iterations: int = 3, accept: float = 0.6,
-                max_log_p: float = np.log(1e-4), minimum_bits: float = 0.3) -> PwmSearch:
+                max_log_p: float = np.log(1e-4), minimum_bits: float = 0.3,
+                both_strands: bool = True) -> PwmSearch:
     """Seqlet regions ``(S, R)`` and background regions ``(S0, R)`` (uint8 codes) -> motifs, in
-    the order found (the greedy loop of the module docstring), and why the loop stopped."""
-    rc_ids = reverse_complement_ids(k)
+    the order found (the greedy loop of the module docstring), and why the loop stopped.
+    `both_strands` False: forward strand only (k-mers are their own canonical form)."""
+    rc_ids = reverse_complement_ids(k) if both_strands else np.arange(4**k)
     canonical = np.minimum(np.arange(4**k), rc_ids)
     null_ids = kmer_table(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
     remaining, motifs = np.arange(len(regions)), []
@@ -179,7 +190,7 @@ def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_m
         if log_p > max_log_p:
             return PwmSearch(motifs, "no_enriched_kmer", min_seqlets)
         pwm = seed_pwm(regions[remaining], ids, seed, int(rc_ids[seed]), k, extend)
-        members, pwm = refine(regions[remaining], pwm, iterations, accept)
+        members, pwm = refine(regions[remaining], pwm, iterations, accept, both_strands)
         if len(members) < min_seqlets:
             return PwmSearch(motifs, "too_few_sites", min_seqlets)
         first, last = trim(pwm, minimum_bits, min(k, pwm.shape[1]))

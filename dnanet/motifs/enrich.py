@@ -1,6 +1,7 @@
 """Is a motif enriched in its class? Scan, test, correct; and does the model use it?
 
-Sites: memelite's FIMO (log-odds scan on both strands, p-values under a uniform background) at
+Sites: memelite's FIMO (log-odds scan on both strands, or on the forward strand only for a model
+trained on one strand; p-values under a uniform background) at
 ``p <= threshold``; a motif too short to ever reach the threshold (e.g. a 6-bp E-box, best
 p = 4^-6) gets 1.5 × its best attainable p-value instead, i.e. near-consensus sites only.
 Enrichment: one-sided Fisher's exact test on the numbers of class and background sequences
@@ -37,16 +38,19 @@ def site_threshold(pwm: np.ndarray, threshold: float) -> float:
     return max(threshold, 1.5 * float(best))
 
 
-def scan(pwm: np.ndarray, one_hot: np.ndarray, lengths: np.ndarray, threshold: float) -> pd.DataFrame:
+def scan(pwm: np.ndarray, one_hot: np.ndarray, lengths: np.ndarray, threshold: float,
+         both_strands: bool = True) -> pd.DataFrame:
     """Sites of `pwm` ``(4, W)`` in ``one_hot (n, 4, L)`` (rows: positions in `one_hot`) with
-    columns ``SITE_COLUMNS``; the best site per (sequence, position) strand, inside each sequence."""
+    columns ``SITE_COLUMNS``, inside each sequence; on both strands (`both_strands`) or on the
+    forward strand only (every site ``+``)."""
     from memelite import fimo
 
     if len(one_hot) == 0 or one_hot.shape[-1] < pwm.shape[1]:
         return pd.DataFrame(columns=SITE_COLUMNS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hits = fimo({"m": pwm}, one_hot, threshold=site_threshold(pwm, threshold))[0]
+        hits = fimo({"m": pwm}, one_hot, threshold=site_threshold(pwm, threshold),
+                    reverse_complement=both_strands)[0]
     hits = hits.rename(columns={"sequence_name": "sequence", "p-value": "p"})[SITE_COLUMNS]
     hits = hits[hits["end"] <= lengths[hits["sequence"].to_numpy(dtype=np.int64)]]
     return hits.sort_values(["sequence", "start"]).reset_index(drop=True)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from dnanet.encode import pad_flat_codes
-from dnanet.motifs import cluster, enrich, scores, seqlets, shuffle
+from dnanet.motifs import cluster, compare, enrich, scores, seqlets, shuffle
 from dnanet.motifs.select import ClassReport, FoundMotif, Pool, distinct_motifs, finish
 
 __all__ = ["BACKGROUNDS", "ClassReport", "FoundMotif", "MotifOptions", "Pool", "discover", "with_background"]
@@ -42,6 +42,7 @@ class MotifOptions:
     seed: int = 0
     baseline_sequences: int = 3000  # baseline: most sequences per class (and background) searched for k-mers
     baseline_length: int = 500  # baseline: longer sequences are searched in their central stretch of this length
+    both_strands: bool = True  # False for a model trained on the forward strand only: PWMs and sites on + only
 
 
 @dataclass
@@ -127,17 +128,20 @@ def class_motifs(pool: Pool, flat_scores: np.ndarray, members: np.ndarray, backg
     regions = seqlets.cut_regions(pool.flat, pool.offsets, found.sequence, found.start - options.context, size)
     null_regions = seqlets.cut_regions(pool.flat, pool.offsets, null.sequence, null.start - options.context, size)
     min_seqlets = max(5, int(0.02 * len(members)))
-    search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs, min_seqlets=min_seqlets)
+    search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs, min_seqlets=min_seqlets,
+                                 both_strands=options.both_strands)
     report.min_seqlets, report.stopped, report.candidates = search.min_seqlets, search.stopped, len(search.motifs)
     return search.motifs
 
 
 def discover(model: nn.Module, names: list[str], pool: Pool, options: MotifOptions, activate,
-             known: dict[str, np.ndarray] | None = None,
+             known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
              say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport], str]:
     """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
     significant first, a report per class, and the scoring method used. `known`: motifs to
-    compare with (None: no comparison)."""
+    compare with (None: no comparison). With ``options.both_strands`` False (a model trained on the
+    forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
+    already are (the model is read on the strand it was given)."""
     method = resolve_method(model, options.method)
     label = f"attention:{options.aggregation}*gradient" if method == "attention" else \
         {"gradient": "gradient_x_input", "ism": "in_silico_mutagenesis"}[method]
@@ -151,8 +155,8 @@ def discover(model: nn.Module, names: list[str], pool: Pool, options: MotifOptio
         say(f"{group.name}: clustering seqlets")
         candidates = class_motifs(pool, flat_scores, group.members, group.background, options, by_class[group.name])
         found += distinct_motifs(candidates, group.name, label, pool, group.members, group.background,
-                                 options.site_p, by_class[group.name])
-    found = finish(found, reports, options.max_q, "M", known, say)
+                                 options.site_p, by_class[group.name], options.both_strands)
+    found = finish(found, reports, options.max_q, "M", known, say, options.both_strands)
     for motif in found:
         say(f"{motif.id}: faithfulness")
         target = names.index(motif.class_name)

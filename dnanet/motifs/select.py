@@ -6,7 +6,9 @@ and tested (one-sided Fisher); candidates are taken by p, and one whose sites mo
 their centres) fall inside the sites of a more significant motif of the class is dropped.
 Over all classes of one source: Benjamini-Hochberg q, motifs with ``q > max_q`` dropped as not
 enriched, the rest ranked by p and named ``<prefix><rank>_<class>``, then compared with known
-motifs. A `ClassReport` counts every step, so an empty result says where it emptied.
+motifs (the top `compare.TOP_MATCHES`). A `ClassReport` counts every step, so an empty result
+says where it emptied. Scans cover both strands, or the forward one only (``both_strands``
+False: a model trained on one strand; every site is then on ``+``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class FoundMotif:
     p: float = 1.0
     q: float = 1.0
     faithfulness: float = float("nan")
-    match: compare.Match | None = None
+    match: compare.Match | None = None  # the best of `matches`
+    matches: list[compare.Match] = field(default_factory=list)  # best first
     sites: list = field(default_factory=list)
     site_table: pd.DataFrame | None = field(default=None, repr=False)
     id: str = ""
@@ -109,16 +112,17 @@ class ClassReport:
 
 
 def test_motif(motif: FoundMotif, pool: Pool, members: np.ndarray, background: np.ndarray,
-               site_p: float) -> None:
+               site_p: float, both_strands: bool = True) -> None:
     """Fill in the motif's site counts, sites and enrichment p-value (class `members` against
-    `background`, both sequence indices of `pool`)."""
+    `background`, both sequence indices of `pool`; sites on both strands or the forward one)."""
     lengths = np.diff(pool.offsets)
     found = []
     for indices in (members, background):
         hits = []
         for start in range(0, len(indices), 2048):
             chunk = indices[start: start + 2048]
-            part = enrich.scan(motif.pwm, enrich.one_hot_numpy(pool.flat, pool.offsets, chunk), lengths[chunk], site_p)
+            part = enrich.scan(motif.pwm, enrich.one_hot_numpy(pool.flat, pool.offsets, chunk), lengths[chunk], site_p,
+                               both_strands)
             part["sequence"] += start
             hits.append(part)
         found.append(pd.concat(hits) if hits else pd.DataFrame(columns=enrich.SITE_COLUMNS))
@@ -133,13 +137,13 @@ def test_motif(motif: FoundMotif, pool: Pool, members: np.ndarray, background: n
 
 def distinct_motifs(candidates: list[cluster.Motif], class_name: str, method: str, pool: Pool,
                     members: np.ndarray, background: np.ndarray, site_p: float,
-                    report: ClassReport) -> list[FoundMotif]:
-    """Test each candidate PWM, then keep them by p unless their sites mostly coincide with a
-    kept one's (counted in ``report.same_sites``)."""
+                    report: ClassReport, both_strands: bool = True) -> list[FoundMotif]:
+    """Test each candidate PWM (`test_motif`), then keep them by p unless their sites mostly
+    coincide with a kept one's (counted in ``report.same_sites``)."""
     tested = []
     for candidate in candidates:
         motif = FoundMotif(class_name, method, candidate.pwm, candidate.seqlets, len(members), len(background))
-        test_motif(motif, pool, members, background, site_p)
+        test_motif(motif, pool, members, background, site_p, both_strands)
         tested.append(motif)
     covered = np.zeros(len(pool.flat), dtype=bool)  # bases inside the sites of kept motifs
     kept = []
@@ -157,9 +161,11 @@ def distinct_motifs(candidates: list[cluster.Motif], class_name: str, method: st
 
 
 def finish(found: list[FoundMotif], reports: list[ClassReport], max_q: float, prefix: str,
-           known: dict[str, np.ndarray] | None, say: Callable[[str], None]) -> list[FoundMotif]:
+           known: compare.MotifDatabase | dict[str, np.ndarray] | None, say: Callable[[str], None],
+           both_strands: bool = True) -> list[FoundMotif]:
     """q-values over `found`, drop ``q > max_q`` (counted in the class's report), rank by p,
-    name ``<prefix><rank>_<class>``, and compare with `known` (None: no comparison)."""
+    name ``<prefix><rank>_<class>``, and compare with `known` (None: no comparison; motifs of a
+    one-strand model meet an RNA database in their own orientation only)."""
     for motif, q in zip(found, enrich.q_values([m.p for m in found])):
         motif.q = q
     by_class = {report.class_name: report for report in reports}
@@ -175,6 +181,7 @@ def finish(found: list[FoundMotif], reports: list[ClassReport], max_q: float, pr
         motif.id = f"{prefix}{rank}_{motif.class_name}"
     if known is not None and kept:
         say("comparing with known motifs (TomTom)")
-        for motif, match in zip(kept, compare.best_matches([m.pwm for m in kept], known)):
-            motif.match = match
+        database = compare.as_database(known)
+        for motif, matches in zip(kept, compare.top_matches([m.pwm for m in kept], database, not both_strands)):
+            motif.matches, motif.match = matches, (matches[0] if matches else None)
     return kept
