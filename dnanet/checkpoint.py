@@ -16,6 +16,10 @@ if it had never stopped:
 
 Both files are written under temporary names and renamed, the tensors first, so a kill during a
 write leaves the previous checkpoint whole. Nothing is pickled. A finished run removes the folder.
+On resume both files are checked before use (`Checkpoint.restore`): regular files only, state.json
+of at most `STATE_LIMIT` bytes with the keys and types above, the tensors' header against the
+model (names, shapes, dtypes) before they are read, no NaN or infinity; a checkpoint that does not
+fit the run is one error naming the folder.
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from dnanet.errors import DnanetError
+from dnanet.run_loader import read_checked_tensors
+from dnanet.run_schema import parse_json, read_regular_file
 
 STATE_FILE, TENSOR_FILE = "state.json", "state.safetensors"
+STATE_LIMIT = 64 << 20  # bytes; the history of every epoch and the invocation fit in well under 1 MiB
+_STATE_TYPES = {"epoch": int, "best_loss": (int, float, type(None)), "best_epoch": int, "stale": int,
+                "history": list, "optimizer_groups": list, "scheduler": dict, "grad_scaler": (dict, type(None)),
+                "invocation": (dict, type(None))}
 
 
 def checkpoint_folder(out: Path) -> Path:
@@ -91,20 +101,31 @@ class Checkpoint:
                 generators: dict[str, torch.Generator], scaler: torch.amp.GradScaler | None = None) -> FitProgress:
         """Load the saved state into the given objects; return the progress to continue from. An
         enabled `scaler` takes the saved scale (a checkpoint without one leaves it at its start)."""
-        state, tensors = self._state(), load_file(str(self.folder / TENSOR_FILE))
-        device = next(model.parameters()).device
-        model.load_state_dict(_group(tensors, "model."))
-        groups: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in _group(tensors, "optimizer.").items():
-            index, _, key = name.partition(".")
-            groups.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
-        optimizer.load_state_dict({"state": groups, "param_groups": state["optimizer_groups"]})
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and scaler.is_enabled() and state.get("grad_scaler"):
-            scaler.load_state_dict(state["grad_scaler"])
-        for name, generator in generators.items():
-            generator.set_state(tensors[f"rng.{name}"])
+        state = self._state()
+        weights = {f"model.{name}": value for name, value in model.state_dict().items()}
+        tensors = read_checked_tensors(self.folder / TENSOR_FILE, weights, others=True,
+                                       described_by="the model of the run's config")
         best = _group(tensors, "best.")
+        if best and {f"model.{name}" for name in best} != set(weights):
+            raise DnanetError(f"{self.folder / TENSOR_FILE}: the best epoch's weights (best.*) are not the model's")
+        _check_optimizer_tensors(self.folder / TENSOR_FILE, _group(tensors, "optimizer."), optimizer)
+        device = next(model.parameters()).device
+        try:
+            model.load_state_dict(_group(tensors, "model."))
+            groups: dict[int, dict[str, torch.Tensor]] = {}
+            for name, value in _group(tensors, "optimizer.").items():
+                index, _, key = name.partition(".")
+                groups.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+            optimizer.load_state_dict({"state": groups, "param_groups": state["optimizer_groups"]})
+            scheduler.load_state_dict(state["scheduler"])
+            if scaler is not None and scaler.is_enabled() and state.get("grad_scaler"):
+                scaler.load_state_dict(state["grad_scaler"])
+            for name, generator in generators.items():
+                generator.set_state(tensors[f"rng.{name}"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise DnanetError(f"{self.folder}: the checkpoint does not fit this run ({message}); "
+                              "train afresh with --overwrite") from None
         return FitProgress(state["epoch"], math.inf if state["best_loss"] is None else state["best_loss"],
                            state["best_epoch"], state["stale"], state["history"],
                            {name: value.to(device) for name, value in best.items()} or None)
@@ -113,10 +134,18 @@ class Checkpoint:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _state(self) -> dict:
-        try:
-            return json.loads((self.folder / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DnanetError(f"{self.folder}: no readable checkpoint ({error})") from None
+        """state.json, checked: a regular file of at most `STATE_LIMIT` bytes, strict JSON, the
+        keys `save` writes with their types."""
+        path = self.folder / STATE_FILE
+        state = parse_json(read_regular_file(path, STATE_LIMIT), path)
+        if not isinstance(state, dict):
+            raise DnanetError(f"{path}: not a checkpoint state (expected a JSON object)")
+        for key, kind in _STATE_TYPES.items():
+            if key not in state:
+                raise DnanetError(f"{path}: missing key '{key}'")
+            if not isinstance(state[key], kind) or isinstance(state[key], bool):
+                raise DnanetError(f"{path}: '{key}' has the wrong type ({state[key]!r})")
+        return state
 
 
 def _scaler_state(scaler: torch.amp.GradScaler | None) -> dict | None:
@@ -125,6 +154,19 @@ def _scaler_state(scaler: torch.amp.GradScaler | None) -> dict | None:
     if scaler is None or not scaler.is_enabled():
         return None
     return dict(scaler.state_dict())  # GradScaler.state_dict gives Python floats and ints
+
+
+def _check_optimizer_tensors(path: Path, saved: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> None:
+    """Each saved ``optimizer.<index>.<name>`` belongs to a parameter and, but for ``step``, has
+    its shape (AdamW's moments): `load_state_dict` would take any shape and fail mid-epoch."""
+    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    for name, value in saved.items():
+        index, _, key = name.partition(".")
+        if not index.isdigit() or int(index) >= len(parameters):
+            raise DnanetError(f"{path}: tensor 'optimizer.{name}' belongs to no parameter of the model")
+        if key != "step" and value.shape != parameters[int(index)].shape:
+            raise DnanetError(f"{path}: tensor 'optimizer.{name}' has shape {list(value.shape)}, its parameter "
+                              f"{list(parameters[int(index)].shape)}")
 
 
 def _group(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -4,7 +4,8 @@ A run folder holds ``model.safetensors`` (weights), ``model.json`` (architecture
 encoder, class names, full config, versions, input files with SHA-256), ``metrics.json`` (test
 split) and ``history.csv`` (per epoch). It is written to a temporary sibling folder and renamed
 into place at the end, so a crash or Ctrl-C never leaves a half-written run; single output
-files are written the same way (`atomic_file`).
+files are written the same way (`atomic_file`). `load_run` (`dnanet.run_loader`) checks a run
+folder as a whole before its model is built.
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from dnanet.errors import DnanetError
-from dnanet.models import MODELS, build_model
+from dnanet.run_loader import Run, load_run  # noqa: F401  (re-exported: every command loads runs from here)
+from dnanet.run_schema import RUN_FORMAT, RUN_FORMAT_VERSION
 
-RUN_FORMAT = "dnanet-run"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-RUN_FORMAT_VERSION = 2
-OLDEST_FORMAT = {"cnn": 2, "lstm": 2}  # format 2 changed their dense readouts (models.layers.dense_readout)
 
 
 def check_output_path(path: Path, overwrite: bool, is_dir: bool) -> None:
@@ -107,44 +104,3 @@ def save_model(folder: Path, model: nn.Module, description: dict) -> None:
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
     write_json(folder / "model.json", {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **description})
-
-
-def load_run(folder: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a run's model from model.json + model.safetensors; return (model in eval mode, description)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DnanetError(f"{folder}: no such run folder" if not folder.exists() else f"{folder}: not a run folder")
-    description = _read_description(folder)
-    weights_path = folder / "model.safetensors"
-    if not weights_path.exists():
-        raise DnanetError(f"{folder}: not a complete dnanet run (no model.safetensors)")
-    spec = description["model"]
-    if spec.get("name") not in MODELS:
-        raise DnanetError(f"{folder}/model.json: unknown model '{spec.get('name')}'; valid models: {', '.join(MODELS)}")
-    version = description.get("format_version", 1)
-    if isinstance(version, int) and version < OLDEST_FORMAT.get(spec["name"], 1):
-        raise DnanetError(f"{folder}: made by an older dnanet (run format {version}); its {spec['name']} layers "
-                          f"have changed since (run format {RUN_FORMAT_VERSION}): train it again")
-    try:
-        model = build_model(spec["name"], len(description["classes"]), spec["arguments"])
-        model.load_state_dict(load_file(str(weights_path)))
-    except (SafetensorError, RuntimeError, TypeError, ValueError, KeyError) as error:
-        message = str(error).splitlines()[0]
-        raise DnanetError(f"{folder}: model.safetensors does not match model.json ({message})") from None
-    return model.to(device).eval(), description
-
-
-def _read_description(folder: Path) -> dict:
-    path = folder / "model.json"
-    if not path.exists():
-        raise DnanetError(f"{folder}: not a dnanet run (no model.json)")
-    try:
-        description = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DnanetError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(description, dict) or description.get("format") != RUN_FORMAT:
-        raise DnanetError(f"{path}: not a dnanet model description")
-    for key in ("model", "task", "classes", "config", "reverse_complement_average"):
-        if key not in description:
-            raise DnanetError(f"{path}: missing key '{key}'")
-    return description

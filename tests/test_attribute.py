@@ -84,17 +84,16 @@ def test_ism_of_the_file_equals_independent_predictions_of_every_mutant(runner, 
     run's strand averaging, as `dnanet predict` does."""
     from dnanet.infer import predict_batch
     from dnanet.runs import load_run
-    from dnanet.tasks import Task
 
     records = list(read_fasta(planted["fasta"]))[:2]
     fasta = tmp_path / "two.fa"
     fasta.write_bytes(b">long\n" + records[0].sequence + b"\n>short\n" + records[1].sequence[:59] + b"N\n")
     arrays, _ = attribute(runner, planted, tmp_path / "ism.npz", "--method", "ism", "--batch-size", "50", fasta=fasta)
-    model, description = load_run(planted["run"])
-    task = Task.from_dict(description["task"])
+    loaded = load_run(planted["run"])
+    model, task = loaded.model, loaded.task
 
     def probability(codes: np.ndarray) -> float:  # of class ctcf
-        return float(predict_batch(model, codes[None], np.array([len(codes)]), description["reverse_complement_average"],
+        return float(predict_batch(model, codes[None], np.array([len(codes)]), loaded.reverse_complement_average,
                                    activate=task.activate)[0, 0])
 
     assert list(arrays["lengths"]) == [100, 60] and arrays["deltas"].shape == (2, 4, 100)

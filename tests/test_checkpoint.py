@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from dnanet.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.cli import app
 from dnanet.config import load_config
+from dnanet.errors import DnanetError
 from dnanet.experiment import train_model
 from dnanet.train import TrainingMonitor
 from test_train import example_set
@@ -122,3 +124,63 @@ def test_resume_errors_are_one_line(runner, tmp_path):
     (checkpoint_folder(tmp_path / "run") / "state.safetensors").write_bytes(b"")
     mixed = runner.invoke(app, ["train", "a.fa", "--resume", str(tmp_path / "run"), "--epochs", "3"])
     assert mixed.exit_code == 1 and "drop FASTA inputs, --epochs" in mixed.output
+
+
+@pytest.fixture(scope="module")
+def stopped_checkpoint(tmp_path_factory):
+    """The checkpoint of a run interrupted after its first epoch, with what it trained on."""
+    folder = tmp_path_factory.mktemp("stopped") / ".run.checkpoint"
+    sequences, task = example_set()
+    with pytest.raises(KeyboardInterrupt):
+        train_model(small_config(), sequences, task, [], CPU, StopAfter(1), Checkpoint(folder, invocation={}))
+    return folder, sequences, task
+
+
+def _poison(tensors):
+    tensors["model.dense.0.weight"][0, 0] = float("nan")
+
+
+def _reshape(tensors):
+    tensors["model.dense.0.weight"] = torch.zeros(3, 3)
+
+
+def _optimizer_shape(tensors):
+    name = next(name for name in tensors if name.startswith("optimizer.") and name.endswith("exp_avg"))
+    tensors[name] = torch.zeros(2)
+
+
+@pytest.mark.parametrize("tamper, fragment", [
+    (_poison, "state.safetensors: tensor 'model.dense.0.weight' holds NaN or infinite values"),
+    (_reshape, "state.safetensors: tensor 'model.dense.0.weight' has shape [3, 3], but the model of the run's "
+               "config needs"),
+    (lambda tensors: tensors.pop("model.head.1.bias"), "state.safetensors has no tensor 'model.head.1.bias'"),
+    (lambda tensors: tensors.pop("best.head.1.bias"), "the best epoch's weights (best.*) are not the model's"),
+    (_optimizer_shape, "exp_avg' has shape [2], its parameter"),
+    (lambda tensors: tensors.pop("rng.flips"), "the checkpoint does not fit this run ('rng.flips')"),
+    ({"epoch": "1"}, "state.json: 'epoch' has the wrong type ('1')"),
+    ({"history": None}, "state.json: 'history' has the wrong type (None)"),
+])
+def test_a_tampered_checkpoint_is_one_error_before_training_goes_on(stopped_checkpoint, tmp_path, tamper, fragment):
+    folder, sequences, task = stopped_checkpoint
+    copy = tmp_path / ".run.checkpoint"
+    shutil.copytree(folder, copy)
+    if isinstance(tamper, dict):
+        state = json.loads((copy / "state.json").read_text())
+        (copy / "state.json").write_text(json.dumps({**state, **tamper}))
+    else:
+        tensors = load_file(copy / "state.safetensors")
+        tamper(tensors)
+        save_file(tensors, str(copy / "state.safetensors"))
+    with pytest.raises(DnanetError) as raised:
+        train_model(small_config(), sequences, task, [], CPU, None, Checkpoint(copy))
+    assert fragment in str(raised.value) and "\n" not in str(raised.value), str(raised.value)
+
+
+def test_a_checkpoint_state_that_is_not_a_regular_file_is_refused(stopped_checkpoint, tmp_path):
+    folder, _, _ = stopped_checkpoint
+    copy = tmp_path / ".run.checkpoint"
+    shutil.copytree(folder, copy)
+    (copy / "state.json").unlink()
+    (copy / "state.json").symlink_to("/dev/zero")
+    with pytest.raises(DnanetError, match="state.json: a device, expected a regular file"):
+        Checkpoint(copy).read_invocation()

@@ -14,7 +14,6 @@ from dnanet.data import iter_batches
 from dnanet.examples import example_path
 from dnanet.infer import predict_batch
 from dnanet.runs import load_run
-from dnanet.tasks import Task
 
 METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
 
@@ -33,7 +32,7 @@ def test_run_folder_holds_weights_description_metrics_and_history(trained_run):
     history = list(csv.DictReader(open(trained_run / "history.csv")))
     assert history[0]["epoch"] == "1" and "val_loss" in history[0]
     assert not list(trained_run.parent.glob(".*partial"))
-    assert set(load_file(str(trained_run / "model.safetensors"))) == set(load_run(trained_run)[0].state_dict())
+    assert set(load_file(str(trained_run / "model.safetensors"))) == set(load_run(trained_run).model.state_dict())
 
 
 def test_evaluate_prints_and_writes_the_metric_keys(trained_run, runner, tmp_path):
@@ -85,10 +84,10 @@ def test_predictions_do_not_depend_on_batch_size(trained_run, runner, tmp_path):
 
 
 def test_saved_and_loaded_model_predicts_identically(trained_run):
-    model, description = load_run(trained_run)
-    again, _ = load_run(trained_run)
+    loaded = load_run(trained_run)
+    model, again = loaded.model, load_run(trained_run).model
     batch = next(iter_batches([example_path("heldout_bound.fa")], batch_size=64))
-    activate = Task.from_dict(description["task"]).activate
+    activate = loaded.task.activate
     first = predict_batch(model, batch.codes, batch.lengths, True, activate=activate)
     assert torch.equal(first, predict_batch(again, batch.codes, batch.lengths, True, activate=activate))
     assert model.training is False and first.shape == (64, 2)

@@ -29,8 +29,7 @@ def test_torchrun_two_processes_write_one_valid_run_close_to_a_single_process(ru
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr.count("run written to") == 1 and "2 processes" in done.stderr  # rank 0 alone speaks
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dnanet-cache", "ddp"]  # one run folder, no checkpoint left
-    model, description = load_run(out)
-    assert description["split"] == {"kind": "random", "train": 637, "validation": 85, "test": 128, "fixed": []}
+    assert load_run(out).record["split"] == {"kind": "random", "train": 637, "validation": 85, "test": 128, "fixed": []}
     single = tmp_path / "single"
     result = runner.invoke(app, ["train", "--out", str(single), "--epochs", "10", "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output

@@ -23,7 +23,6 @@ from dnanet.infer import predict_batch
 from dnanet.models import build_model
 from dnanet.precision import TOLERANCE, Precision, choose_precision, precision_for
 from dnanet.runs import load_run
-from dnanet.tasks import Task
 from test_checkpoint import StopAfter, small_config
 from test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
@@ -69,8 +68,8 @@ def test_precision_setting_in_config_and_its_errors(tmp_path):
 def test_bf16_predictions_agree_with_float32_within_the_tolerance(trained_run):
     """The trained CTCF CNN on the held-out files: bf16 autocast (as on a GPU, here the CPU's)
     moves no probability by more than TOLERANCE["bf16"]; the CPU's default is exactly fp32."""
-    model, description = load_run(trained_run, CPU)
-    task = Task.from_dict(description["task"])
+    loaded = load_run(trained_run, CPU)
+    model, task = loaded.model, loaded.task
     batches = list(iter_batches([path for _, path in heldout_inputs()], 64))
     exact, mixed, default = [], [], []
     for batch in batches:

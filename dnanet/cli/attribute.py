@@ -94,13 +94,14 @@ def attribute(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        model, description = load_run(run, torch_device)
+        loaded = load_run(run, torch_device)
+        model, description = loaded.model, loaded.record
         task = Task.from_dict(description["task"])
         attribution.check_method(model, method)
         target_index = attribution.resolve_target(task, target)
         warn_if_not_learned(description, str(run), advice="; its attributions are not meaningful")
         paths = list(fasta) if fasta else [item.path for item in parse_inputs([], heldout_inputs)]
-        settings = genome_settings(genome, window, description=description)
+        settings = genome_settings(genome, window, run=loaded)
         inputs = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
         check_settings_used(inputs, settings)
         layout = read_layout(inputs)

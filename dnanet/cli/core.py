@@ -57,10 +57,11 @@ def evaluate(
 
     if report is not None and report.exists():  # before any work
         raise DnanetError(f"{report}: already exists; name a new folder for --report")
-    model, description = load_run(run, setup_torch(threads, device))
+    loaded = load_run(run, setup_torch(threads, device))
+    model, description = loaded.model, loaded.record
     the_task = Task.from_dict(description["task"])
     records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs,
-                                   genome=genome_settings(genome, window, background_ratio, seed, description))
+                                   genome=genome_settings(genome, window, background_ratio, seed, loaded))
     sequences = records.with_targets(records.targets(the_task.encode))
     batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
     outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
@@ -141,21 +142,21 @@ def predict(
     if track_format(out) is not None:
         if given_shard is not None or distributed.launched_processes() > 1:
             raise DnanetError(f"{out}: a track is written by one process; drop --shard / torchrun")
-        model, description = load_run(run, setup_torch(threads, device))
-        warn_if_not_learned(description, str(run))
+        loaded = load_run(run, setup_torch(threads, device))
+        warn_if_not_learned(loaded.record, str(run))
         with sigterm_as_interrupt():
-            return write_track(run, model, description, genome, window, region or [], list(fasta or []), step,
-                               batch_size, out, quiet)
+            return write_track(loaded, genome, window, region or [], list(fasta or []), step, batch_size, out, quiet)
     if region:
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        model, description = load_run(run, torch_device)
+        loaded = load_run(run, torch_device)
+        model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
         the_task = Task.from_dict(description["task"])
         paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
-        settings = genome_settings(genome, window, description=description)
+        settings = genome_settings(genome, window, run=loaded)
         paths = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
         check_settings_used(paths, settings)
         part = given_shard or processes.shard

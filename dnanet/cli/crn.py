@@ -24,20 +24,21 @@ def _load_ternary(run: Path):
     from dnanet.crn import layer_weights
     from dnanet.runs import load_run
 
-    model, description = load_run(run, "cpu")
-    if description["model"]["name"] != "ternary_mlp":
-        raise DnanetError(f"{run}: a {description['model']['name']} model; only ternary_mlp runs compile to a "
+    loaded = load_run(run, "cpu")
+    model = loaded.model
+    if loaded.model_name != "ternary_mlp":
+        raise DnanetError(f"{run}: a {loaded.model_name} model; only ternary_mlp runs compile to a "
                           "reaction network (train one with --model ternary_mlp)")
-    if description["task"]["kind"] not in ("binary", "multiclass"):
-        raise DnanetError(f"{run}: a {description['task']['kind']} run; only classification runs compile")
-    if description["reverse_complement_average"]:
+    if not loaded.task.is_classification:
+        raise DnanetError(f"{run}: a {loaded.task.kind} run; only classification runs compile")
+    if loaded.reverse_complement_average:
         raise DnanetError(f"{run}: averages both strands, the reaction network computes one "
                           "(train with train.reverse_complement: false)")
     try:
         layer_weights(model)
     except DnanetError as error:
         raise DnanetError(f"{run}: {error}") from None
-    return model.to(torch.float64), description["classes"]
+    return model.to(torch.float64), loaded.task.names
 
 
 def _read_features(paths: list[Path], limit: Optional[int], featurize) -> tuple[list[str], "np.ndarray"]:

@@ -73,10 +73,11 @@ def embed(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        model, description = load_run(run, torch_device)
-        warn_if_not_learned(description, str(run))
+        loaded = load_run(run, torch_device)
+        model = loaded.model
+        warn_if_not_learned(loaded.record, str(run))
         check_representation(model, layer, pool)
-        settings = genome_settings(genome, window, background_ratio, seed, description)
+        settings = genome_settings(genome, window, background_ratio, seed, loaded)
         parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
         check_settings_used(parsed, settings)
         paths = parsed  # FASTA paths and BED / background inputs alike (dnanet.sources)

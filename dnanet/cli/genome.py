@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 import typer
 from rich.markup import escape
 
 from dnanet.cli.common import app, err, user_errors
 from dnanet.errors import DnanetError
+
+if TYPE_CHECKING:
+    from dnanet.run_loader import Run
 
 GENOME_INPUTS_HELP = (
     " A BED file (BED3, BED6 with strand, narrowPeak with its summit; .bed, .narrowPeak, ... or BED content) "
@@ -38,24 +41,18 @@ BackgroundSeedOption = typer.Option(0, "--seed", help="Seed of generated backgro
 
 
 def genome_settings(genome: Optional[Path], window: Optional[int], background_ratio: int = 1, seed: int = 0,
-                    description: Optional[dict] = None):
-    """The options as a `dnanet.sources.GenomeSettings`; with a run's `description` (evaluate, predict,
+                    run: Optional["Run"] = None):
+    """The options as a `dnanet.sources.GenomeSettings`; with a loaded `run` (evaluate, predict,
     embed, motifs), BED intervals are read with the run's training window unless --window is given."""
     from dnanet.sources import GenomeSettings
 
-    return GenomeSettings(genome, window, background_ratio, seed, description and trained_window(description))
+    return GenomeSettings(genome, window, background_ratio, seed, run.window if run is not None else None)
 
 
 def print_notes(notes: list[str]) -> None:
     """Lines about skipped intervals and missing backgrounds, on stderr."""
     for note in notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
-
-
-def trained_window(description: dict) -> Optional[int]:
-    """The window width a run was trained on, when its inputs were BED intervals read with --window."""
-    widths = {entry.get("window") for entry in description.get("inputs", []) if entry.get("window")}
-    return widths.pop() if len(widths) == 1 else None
 
 
 @contextlib.contextmanager
@@ -69,30 +66,29 @@ def base_progress(what: str, total: int, quiet: bool) -> Iterator[Callable[[int]
         yield lambda done: bar.update(task, completed=done)
 
 
-def write_track(run: Path, model, description: dict, genome_path: Optional[Path], window: Optional[int],
-                region: List[str], beds: List[Path], step: int, batch_size: int, out: Path, quiet: bool) -> None:
+def write_track(run: "Run", genome_path: Optional[Path], window: Optional[int], region: List[str],
+                beds: List[Path], step: int, batch_size: int, out: Path, quiet: bool) -> None:
     """`dnanet predict RUN --genome G [--region R ...] [BED ...] --step N --out X.bw|X.bedGraph`:
     slide the model along the regions (`dnanet.tracks`), one file per output, written atomically."""
     from dnanet.data import inference_batch_size
     from dnanet.genome import open_genome
     from dnanet.infer import predict_batch
     from dnanet.runs import atomic_file
-    from dnanet.tasks import Task
     from dnanet.tracks import (WRITERS, Region, bed_regions, merged, output_files, parse_region, track_format,
                                track_values)
 
     if genome_path is None:
         raise DnanetError(f"{out}: a track needs --genome FILE, the genome to slide the model along")
     genome = open_genome(genome_path)
-    width = window or trained_window(description)
+    width = window or run.window
     if width is None:
-        raise DnanetError(f"{run}: its training inputs record no window width (they were not BED intervals read "
+        raise DnanetError(f"{run.folder}: its training inputs record no window width (they were not BED intervals read "
                           "with --window); give --window N, the length of the sequences it was trained on")
     regions = [parse_region(text, genome.sizes) for text in region]
     for bed in beds:
         regions += bed_regions(bed, genome.sizes)
     regions = merged(regions or [Region(chrom, 0, size) for chrom, size in genome.sizes.items()], genome.sizes)
-    task = Task.from_dict(description["task"])
+    task = run.task
     files = output_files(out, task.kind, task.names)
     rows = inference_batch_size(batch_size, width)
 
@@ -100,8 +96,8 @@ def write_track(run: Path, model, description: dict, genome_path: Optional[Path]
         import numpy as np
 
         lengths = np.full(len(codes), width, dtype=np.int64)
-        return np.concatenate([predict_batch(model, codes[i: i + rows], lengths[i: i + rows],
-                                             description["reverse_complement_average"], activate=task.activate).numpy()
+        return np.concatenate([predict_batch(run.model, codes[i: i + rows], lengths[i: i + rows],
+                                             run.reverse_complement_average, activate=task.activate).numpy()
                                for i in range(0, len(codes), rows)])
 
     counts: dict[str, int] = {}
@@ -111,7 +107,7 @@ def write_track(run: Path, model, description: dict, genome_path: Optional[Path]
         writers = []
         try:
             for temporary, (_, _, name) in zip(temporaries, files):
-                writers.append(WRITERS[track_format(out)](temporary, genome.sizes, f"{run.name} {name}"))
+                writers.append(WRITERS[track_format(out)](temporary, genome.sizes, f"{run.folder.name} {name}"))
             with base_progress("track", total, quiet) as progress:
                 for chrom, starts, ends, values in track_values(predict, genome, regions, width, step, counts,
                                                                 progress):

@@ -89,7 +89,8 @@ def motifs(
     _check_choice("--aggregation", aggregation, AGGREGATIONS)
     _check_choice("--background", background, BACKGROUNDS)
     check_output_path(out, overwrite, is_dir=True)
-    model, description = load_run(run, setup_torch(threads, device))
+    loaded = load_run(run, setup_torch(threads, device))
+    model, description = loaded.model, loaded.record
     task = Task.from_dict(description["task"])
     if not task.is_classification:
         raise DnanetError(f"{run}: motifs need a classification run; this one is {task.kind}")
@@ -98,7 +99,7 @@ def motifs(
             raise DnanetError(f"--class {name}: not one of the run's classes: {', '.join(task.names)}")
     known = _known_motifs(motif_db, no_compare)
     records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs,
-                                   genome=genome_settings(genome, window, background_ratio, seed, description))
+                                   genome=genome_settings(genome, window, background_ratio, seed, loaded))
     letters, both_strands = _letters(inputs), bool(description["reverse_complement_average"])
     options = MotifOptions(method=method, aggregation=aggregation, background=background,
                            classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,

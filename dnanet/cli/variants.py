@@ -92,9 +92,10 @@ def variants(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        model, description = load_run(run, torch_device)
+        loaded = load_run(run, torch_device)
+        model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
-        width = width(description)
+        width = width(loaded)
         task = Task.from_dict(description["task"])
         top = _top(task, target, plot_top) if plot is not None else None
         part = given_shard or processes.shard
@@ -124,8 +125,7 @@ def variants(
 
 def _inputs(run: Path, vcf: Optional[Path], pairs: Optional[Path], genome: Optional[Path], window: Optional[int]):
     """(items(width) -> prepared Variants in input order (width None: unprepared, for counting),
-    width(description) -> the window), the input checked before any model is loaded."""
-    from dnanet.cli.genome import trained_window
+    width(run) -> the window), the input checked before any model is loaded."""
     from dnanet.read import check_input_file
 
     if pairs is not None:
@@ -135,7 +135,7 @@ def _inputs(run: Path, vcf: Optional[Path], pairs: Optional[Path], genome: Optio
             raise DnanetError("--genome is for --vcf; --pairs holds its own sequences")
         check_input_file(pairs)
         return (lambda width: (prepare_pair(v, width) for v in read_pairs(pairs)),
-                lambda description: window or trained_window(description))
+                lambda loaded: window or loaded.window)
     from dnanet.genome import open_genome
     from dnanet.variants import prepare, read_vcf
 
@@ -144,8 +144,8 @@ def _inputs(run: Path, vcf: Optional[Path], pairs: Optional[Path], genome: Optio
     check_input_file(vcf)
     the_genome = open_genome(genome)
 
-    def vcf_width(description: dict) -> int:
-        width = window or trained_window(description)
+    def vcf_width(loaded) -> int:
+        width = window or loaded.window
         if width is None:
             raise DnanetError(f"{run}: its training inputs record no window width (they were not BED intervals read "
                               "with --window); give --window N, the length of the sequences it was trained on")
