@@ -136,11 +136,14 @@ def _write_part(folder: Path, rank: int, write_part: Callable[[Path], None]) -> 
 
 
 def _shared_folder(near: Path, processes: Processes) -> Path:
-    """A new hidden folder beside `near` (``.NAME.XXXX.parts``), made by rank 0; every process gets its path."""
+    """A new hidden folder beside `near` (``.NAME.PID-XXXX.parts``, `dnanet.outputs.temporary_prefix`: the
+    next run on `near` removes it if this one is killed), made by rank 0; every process gets its path."""
+    from dnanet.outputs import temporary_prefix
+
     name, failure = "", None
     if processes.is_main:
         try:
-            name = tempfile.mkdtemp(prefix=f".{near.name}.", suffix=".parts", dir=near.absolute().parent)
+            name = tempfile.mkdtemp(prefix=temporary_prefix(near), suffix=".parts", dir=near.absolute().parent)
         except OSError as error:
             failure = error
     name = _all_texts(name)[0]

@@ -35,7 +35,7 @@ from dnanet.infer import predict
 from dnanet.learning import check_learning
 from dnanet.models import build_model
 from dnanet.precision import precision_for
-from dnanet.runs import atomic_directory, save_model, write_json
+from dnanet.runs import save_model, write_json
 from dnanet.splits import Split, make_split
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
@@ -234,12 +234,12 @@ def resolve_strand(train: TrainConfig, sequences: SequenceSet, train_idx: np.nda
     return dataclasses.replace(train, reverse_complement=not test.oriented), record
 
 
-def write_run(out_dir: Path, result: TrainingResult, overwrite: bool = False) -> None:
-    """Write the run folder (model.safetensors, model.json, metrics.json, history.csv) atomically."""
-    with atomic_directory(out_dir, overwrite) as folder:
-        save_model(folder, result.model, result.description)
-        write_json(folder / "metrics.json", result.test_metrics)
-        with open(folder / "history.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
-            writer.writeheader()
-            writer.writerows(result.history)
+def write_run(folder: Path, result: TrainingResult) -> None:
+    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv) into
+    `folder`, a fresh temporary that the caller swaps into place (`dnanet.outputs.Output.writing`)."""
+    save_model(folder, result.model, result.description)
+    write_json(folder / "metrics.json", result.test_metrics)
+    with open(folder / "history.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
+        writer.writeheader()
+        writer.writerows(result.history)

@@ -180,6 +180,7 @@ def open_store(store: Path, inputs: list[LabelledInput]) -> LabelledRecords:
 
 def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: LabelTable | None) -> None:
     partial = store.with_name(f".{store.name}.partial-{os.getpid()}")
+    _remove_stale_partials(store)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
@@ -200,6 +201,16 @@ def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: Labe
         raise DnanetError(f"{store.parent}: cannot write the sequence store ({error.strerror or error})") from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _remove_stale_partials(store: Path) -> None:
+    """Half-built stores of this key left by processes that were killed (their pid ends the name)."""
+    from dnanet.outputs import process_alive
+
+    for entry in store.parent.glob(f".{store.name}.partial-*") if store.parent.is_dir() else []:
+        pid = entry.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: BinaryIO,

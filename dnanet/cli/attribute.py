@@ -12,8 +12,9 @@ from typing import Callable, Iterator, List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, parse_inputs, setup_torch,
-                               shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
+from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
+                               parse_inputs, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
+                               warn_if_not_learned)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, GenomeOption, RunWindowOption
 from dnanet.errors import DnanetError
 
@@ -30,6 +31,7 @@ def attribute(
                              "(N, 4, L) float32, plus ids, lengths, reference, and deltas for ism; the one-hot "
                              "sequences (N, 4, L) go to NAME.ohe.npz (arr_0). Records shorter than the longest (L) "
                              "are padded with zero columns."),
+    overwrite: bool = OverwriteOption,
     method: str = typer.Option("saliency", help="ism: exact in-silico mutagenesis (every other base at every "
                                "position predicted; 3 passes per base, 6 with strand averaging: slow, limit it with "
                                "--region), arr_0 = the deltas centred over A C G T at each position; saliency: the "
@@ -94,6 +96,12 @@ def attribute(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
+        if processes.is_main:  # refused at once if it exists (without --overwrite) or another process writes it
+            from dnanet.attribution_files import sequences_path
+
+            for path in (out, sequences_path(out), plot):
+                if path is not None:
+                    claim_output(path, overwrite)
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         task = Task.from_dict(description["task"])

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from dnanet.cli.common import ThreadsOption, app, err, out_console, user_errors
+from dnanet.cli.common import ThreadsOption, app, claim_output, err, out_console, user_errors
 from dnanet.errors import DnanetError
 
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.01}
@@ -56,7 +56,6 @@ def bottleneck(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from dnanet.bottleneck import OPTIMIZERS, integer_chain, kmer_chain, train_grid
-    from dnanet.runs import atomic_directory, check_output_path
 
     if optimizer not in OPTIMIZERS:
         raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
@@ -66,7 +65,7 @@ def bottleneck(
     rate = DEFAULT_LR[optimizer] if lr is None else lr
     if not rate > 0:
         raise DnanetError(f"--lr {rate:g}: must be positive")
-    check_output_path(out, overwrite, is_dir=True)
+    output = claim_output(out, overwrite, folder=True)
     if threads:
         torch.set_num_threads(threads)
     started = time.perf_counter()
@@ -76,7 +75,7 @@ def bottleneck(
         results = train_grid(hiddens, chains, list(range(seeds)), optimizer, rate, steps, bias,
                              on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     seconds = time.perf_counter() - started
-    with atomic_directory(out, overwrite) as folder:
+    with output.writing() as folder:
         _write(folder, results, kmer is not None, f"{optimizer}, lr {rate:g}, {steps:,} steps, "
                f"{'with' if bias else 'no'} biases, {seeds} seeds")
     _report(results, bias, seconds, out)

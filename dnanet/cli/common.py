@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import signal
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -18,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from dnanet import __version__
+from dnanet.cli.outputs import (OverwriteOption, Terminated, _command_scope, claim_output,  # noqa: F401 (re-exported)
+                                sigterm_as_interrupt)
 from dnanet.errors import DnanetError
 
 app = typer.Typer(
@@ -44,11 +45,19 @@ def user_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with sigterm_as_interrupt(), contextlib.ExitStack() as scope:
+                token = _command_scope.set(scope)  # outputs claimed by the command are released at its end
+                try:
+                    return command(*args, **kwargs)
+                finally:
+                    _command_scope.reset(token)
         except DnanetError as error:
             print_error("error", str(error))
         except typer.Exit:  # a command's own exit code
             raise
+        except Terminated:
+            err.print("terminated (SIGTERM); no output was written, temporary files removed")
+            raise typer.Exit(143)
         except KeyboardInterrupt:
             err.print("interrupted; no output was written")
             raise typer.Exit(130)
@@ -62,19 +71,6 @@ def user_errors(command: Callable) -> Callable:
         raise typer.Exit(1)
 
     return wrapper
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM (a batch system pre-empting the job) acts like Ctrl-C."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def print_error(kind: str, message: str) -> None:

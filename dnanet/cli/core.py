@@ -10,7 +10,8 @@ from typing import List, Optional
 import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
-                               ThreadsOption, app, err, inference_shard, out_console, parse_inputs,
+                               OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard, out_console,
+                               parse_inputs,
                                read_labelled_inputs, record_progress, setup_torch,
                                shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
 from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
@@ -29,6 +30,7 @@ def evaluate(
                                           "figures beside it: ROC, precision-recall, confusion matrix and "
                                           "calibration (classification) or predicted vs true (regression), the "
                                           "metrics, and the run's inputs, settings, split, strand and versions."),
+    overwrite: bool = OverwriteOption,
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
@@ -52,11 +54,12 @@ def evaluate(
     from dnanet.evaluate import task_metrics
     from dnanet.examples import heldout_inputs
     from dnanet.infer import predict
-    from dnanet.runs import atomic_file, load_run, write_json
+    from dnanet.runs import load_run, write_json
     from dnanet.tasks import Task
 
     if report is not None and report.exists():  # before any work
         raise DnanetError(f"{report}: already exists; name a new folder for --report")
+    output = claim_output(out, overwrite) if out is not None else None
     loaded = load_run(run, setup_torch(threads, device))
     model, description = loaded.model, loaded.record
     the_task = Task.from_dict(description["task"])
@@ -69,7 +72,7 @@ def evaluate(
     if "learned" in description:
         metrics["learned"] = description["learned"]
     if out is not None:
-        with atomic_file(out) as temporary:
+        with output.writing() as temporary:
             write_json(temporary, metrics)
     out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
     warn_if_not_learned(description, str(run))
@@ -92,6 +95,7 @@ def predict(
     out: Path = typer.Option(..., "--out", "-o", help="TSV to write ('-' for standard output); or a track along the "
                              "genome, X.bw (bigWig) or X.bedGraph: one value per --step bases (with several outputs, "
                              "one file per class / label / target: X.<name>.bw)."),
+    overwrite: bool = OverwriteOption,
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = typer.Option(None, "--window", min=1, help="BED inputs: read N bases centred on each "
@@ -131,26 +135,30 @@ def predict(
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
     from dnanet.records import LabelledInput
-    from dnanet.runs import atomic_file, load_run
+    from dnanet.outputs import check_output_kind
+    from dnanet.runs import load_run
     from dnanet.sources import check_settings_used, input_notes, resolve_inputs
     from dnanet.tasks import Task
     from dnanet.tracks import track_format
 
     given_shard = inference_shard(shard)
-    if str(out) != "-" and out.is_dir():
-        raise DnanetError(f"{out}: is a directory, expected a file name")
+    to_stdout = str(out) == "-"
+    if not to_stdout:
+        check_output_kind(out, folder=False)
     if track_format(out) is not None:
         if given_shard is not None or distributed.launched_processes() > 1:
             raise DnanetError(f"{out}: a track is written by one process; drop --shard / torchrun")
         loaded = load_run(run, setup_torch(threads, device))
         warn_if_not_learned(loaded.record, str(run))
         with sigterm_as_interrupt():
-            return write_track(loaded, genome, window, region or [], list(fasta or []), step, batch_size, out, quiet)
+            return write_track(loaded, genome, window, region or [], list(fasta or []), step, batch_size, out, quiet,
+                               overwrite)
     if region:
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
+        output = claim_output(out, overwrite) if processes.is_main and not to_stdout else None
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
@@ -169,13 +177,13 @@ def predict(
 
         with sigterm_as_interrupt():
             if processes.distributed:
-                _predict_in_parts(write, out, processes, quiet)
-            elif str(out) == "-":
+                _predict_in_parts(write, out, output, processes, quiet)
+            elif to_stdout:
                 write(sys.stdout)
                 print_notes(input_notes(paths))
                 return
             else:
-                with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
+                with output.writing() as temporary, open(temporary, "w", newline="") as handle, \
                         record_progress("predicting", quiet) as progress:
                     count = write(handle, progress)
     finally:
@@ -191,11 +199,11 @@ def predict(
         err.print(f"{count} predictions written to {out}")
 
 
-def _predict_in_parts(write, out: Path, processes, quiet: bool) -> None:
+def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:
     """Under torchrun: each process writes its shard's rows (`write(handle, progress)`; rank 0's
-    part alone has the header) to a part file, and rank 0 copies the parts in rank order into `out`."""
+    part alone has the header) to a part file, and rank 0 copies the parts in rank order into `out`
+    (through `output`, its `dnanet.outputs.Output`; None for standard output)."""
     from dnanet.distributed import concatenate, write_in_parts
-    from dnanet.runs import atomic_file
 
     def write_part(stem: Path) -> None:
         with open(stem.with_suffix(".tsv"), "w", newline="") as handle, \
@@ -209,7 +217,7 @@ def _predict_in_parts(write, out: Path, processes, quiet: bool) -> None:
             concatenate(parts, sys.stdout.buffer)
             sys.stdout.buffer.flush()
             return
-        with atomic_file(out) as temporary, open(temporary, "wb") as target:
+        with output.writing() as temporary, open(temporary, "wb") as target:
             concatenate(parts, target)
 
     write_in_parts(Path("predictions.tsv") if str(out) == "-" else out, processes, write_part, merge)
@@ -217,14 +225,17 @@ def _predict_in_parts(write, out: Path, processes, quiet: bool) -> None:
 
 @app.command()
 @user_errors
-def example(out: Path = typer.Argument(Path("ctcf-example"), help="Folder to write the example FASTA files into.")):
-    """Copy the bundled CTCF example FASTA files (training and held-out) into a folder."""
+def example(out: Path = typer.Argument(Path("ctcf-example"), help="Folder to write the example FASTA files into."),
+            overwrite: bool = typer.Option(False, "--overwrite", help="Replace those files if the folder has them.")):
+    """Copy the bundled CTCF example FASTA files (training and held-out) into a folder (other files
+    in it are left alone; files of the same names are refused unless --overwrite)."""
     from dnanet.examples import example_path, heldout_inputs, training_inputs
 
-    out.mkdir(parents=True, exist_ok=True)
-    for _, path in [*training_inputs(), *heldout_inputs()]:
-        shutil.copyfile(path, out / path.name)
-    shutil.copyfile(example_path("SOURCE.txt"), out / "SOURCE.txt")
+    sources = [path for _, path in [*training_inputs(), *heldout_inputs()]] + [example_path("SOURCE.txt")]
+    outputs = [claim_output(out / source.name, overwrite) for source in sources]
+    for source, output in zip(sources, outputs):
+        with output.writing() as temporary:
+            shutil.copyfile(source, temporary)
     err.print(f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, heldout_background.fa")
 
 

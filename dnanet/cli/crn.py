@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from dnanet.cli.common import ThreadsOption, app, err, out_console, parse_inputs, user_errors
+from dnanet.cli.common import (OverwriteOption, ThreadsOption, app, claim_output, err, out_console, parse_inputs,
+                               user_errors)
 from dnanet.errors import DnanetError
 
 crn_app = typer.Typer(help="Compile a trained ternary_mlp into a chemical reaction network (JSON), simulate it "
@@ -71,6 +72,7 @@ def export(
     run: Path = typer.Argument(..., metavar="RUN", help="A run folder made by `dnanet train --model ternary_mlp`."),
     out: Path = typer.Option(..., "--out", "-o", help="The network as JSON: species, reactions, initial, inputs, "
                              "outputs, features."),
+    overwrite: bool = OverwriteOption,
     reduce: bool = typer.Option(False, "--reduce", help="Fold unimolecular reactions away: one fan-out per used input "
                                 "and one bimolecular reaction per ReLU neuron."),
     text: bool = typer.Option(False, "--text", help="Also print the reactions, one per line (x3 -> a + b), on stdout."),
@@ -83,13 +85,12 @@ def export(
       dnanet crn export runs/ternary --out net.json --reduce --text
     """
     from dnanet.crn import compile_network, network_text, reduce_network
-    from dnanet.runs import atomic_file
-
+    output = claim_output(out, overwrite)
     model, classes = _load_ternary(run)
     network = compile_network(model, classes)
     if reduce:
         network = reduce_network(network)
-    with atomic_file(out) as temporary:
+    with output.writing() as temporary:
         temporary.write_text(json.dumps(network, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     if text:
         out_console.print(network_text(network), end="", highlight=False, markup=False, soft_wrap=True)
@@ -121,10 +122,8 @@ def simulate_command(
 
     from dnanet.crn import load_network, network_features
     from dnanet.crn_kinetics import simulate
-    from dnanet.runs import atomic_directory, check_output_path
-
     network = load_network(network_path)
-    check_output_path(out, overwrite, is_dir=True)
+    output = claim_output(out, overwrite, folder=True)
     try:
         ids, features = _read_features(inputs, limit, lambda codes: network_features(network, codes))
     except DnanetError as error:
@@ -134,7 +133,7 @@ def simulate_command(
         task = bar.add_task("simulating", total=len(ids))
         runs = [(simulate(network, f), bar.advance(task))[0] for f in features]
     seconds = time.perf_counter() - started
-    with atomic_directory(out, overwrite) as folder:
+    with output.writing() as folder:
         _write_simulation(folder, network, ids, runs, plots)
     times = np.array([r.convergence_time for r in runs])
     out_console.print(f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence time "
@@ -166,6 +165,7 @@ def verify_command(
                                        "bundled CTCF held-out files).", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="The report (JSON): every check, and per record its features, "
                              "nn_output (logits) and crn_output (ODE steady state)."),
+    overwrite: bool = OverwriteOption,
     network_path: Optional[Path] = typer.Option(None, "--network", metavar="NET.json", help="Also check this exported "
                                                 "network; the kinetic checks then run on it."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N records."),
@@ -190,8 +190,9 @@ def verify_command(
     from dnanet.crn import compile_network, layer_weights, load_network
     from dnanet.crn_verify import verify
     from dnanet.examples import heldout_inputs
-    from dnanet.runs import atomic_file, write_json
+    from dnanet.runs import write_json
 
+    output = claim_output(out, overwrite)
     if threads:
         torch.set_num_threads(threads)
     model, classes = _load_ternary(run)
@@ -208,7 +209,7 @@ def verify_command(
         report = verify(layer_weights(model), full, given, ids, features, expected, seed, full_records,
                         on_record=lambda: bar.advance(task))
     report = {"passed": report.pop("passed"), "run": str(run), "network": str(network_path or ""), **report}
-    with atomic_file(out) as temporary:
+    with output.writing() as temporary:
         write_json(temporary, report)
     _print_checks(report, out)
     if not report["passed"]:

@@ -9,7 +9,8 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, parse_inputs,
+from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
+                               parse_inputs,
                                record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
                                warn_if_not_learned)
 from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
@@ -29,6 +30,7 @@ def embed(
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .parquet (an id column and float32 columns "
                              "dim_0, dim_1, ...), .npy (an (N, D) float32 array; the ids, one per line, go to "
                              "NAME.ids.txt beside it) or .tsv (id, dim_0, ...). One row per record, in input order."),
+    overwrite: bool = OverwriteOption,
     layer: str = typer.Option("embedding", help="embedding: the trunk output that feeds the head (CNN, LSTM: the "
                               "dense layer after mean+max pooling; transformer: its [CLS] or mean token, as trained). "
                               "tokens: the last sequence layer's per-position output (CNN: last conv block; LSTM: "
@@ -63,9 +65,11 @@ def embed(
     from dnanet.data import count_records, iter_batches
     from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings
     from dnanet.examples import heldout_inputs
+    from dnanet.outputs import check_output_kind
     from dnanet.runs import load_run
     from dnanet.sources import check_settings_used, input_notes, resolve_inputs
 
+    check_output_kind(out, folder=False)
     check_output_format(out)
     if plot is not None and plot.suffix.lower() != ".png":
         raise DnanetError(f"{plot}: --plot writes a PNG; name it .png")
@@ -73,6 +77,9 @@ def embed(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
+        claimed = [claim_output(path, overwrite) if processes.is_main else None
+                   for path in (out, ids_path(out) if out.suffix.lower() == ".npy" else None, plot)
+                   if path is not None]  # before the long work; rank 0 writes
         loaded = load_run(run, torch_device)
         model = loaded.model
         warn_if_not_learned(loaded.record, str(run))
@@ -85,7 +92,7 @@ def embed(
         counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
         records = part.records(sum(counts)) if counts is not None else None
         sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])
-        output = _Output(out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet)
+        output = _Output(out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet, claimed)
 
         batches = iter_batches(paths, batch_size, records=records)
         if records is not None and not records:  # more shards than records: the first record gives the width
@@ -109,27 +116,28 @@ def embed(
 
 
 class _Output:
-    """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks."""
+    """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks;
+    `claimed`: their `dnanet.outputs.Output`s (the file, the .npy's ids file, the plot), on rank 0."""
 
-    def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool):
+    def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool, claimed: list):
         self.out, self.plot, self.title, self.quiet = out, plot, title, quiet
+        self.claimed = {output.path: output for output in claimed if output is not None}
 
     def write(self, chunks, sample: "_PlotSample", what: str, header: bool = True) -> int:
         """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the count."""
         from dnanet.embed import ids_path, write_embeddings
-        from dnanet.runs import atomic_file
 
         with record_progress(what, self.quiet) as progress, ExitStack() as outputs:
             def on_chunk(ids, vectors):
                 sample.add(vectors, keep=self.plot is not None)  # no plot: count, keep nothing
                 progress(sample.seen)
 
-            temporary = outputs.enter_context(atomic_file(self.out))
+            temporary = outputs.enter_context(self.claimed[self.out].writing())
             npy = self.out.suffix.lower() == ".npy"
-            ids_temporary = outputs.enter_context(atomic_file(ids_path(self.out))) if npy else None
+            ids_temporary = outputs.enter_context(self.claimed[ids_path(self.out)].writing()) if npy else None
             count = write_embeddings(self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header)
             if self.plot is not None:
-                _draw(sample, self.plot, f"{self.title}, {count:,} records")
+                _draw(sample, self.claimed[self.plot], f"{self.title}, {count:,} records")
         return count
 
 
@@ -226,12 +234,12 @@ class _PlotSample:
             self.seen += 1
 
 
-def _draw(sample: _PlotSample, path: Path, title: str) -> None:
+def _draw(sample: _PlotSample, output, title: str) -> None:
+    """The projection plot into `output` (its `dnanet.outputs.Output`)."""
     from dnanet.plots import plot_projection
-    from dnanet.runs import atomic_file
 
     if not sample.vectors:
         return
-    with atomic_file(path) as temporary:
+    with output.writing() as temporary:
         plot_projection(np.stack(sample.vectors), sample.labels, temporary.with_suffix(".png"), title)
         temporary.with_suffix(".png").replace(temporary)

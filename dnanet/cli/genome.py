@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 import typer
 from rich.markup import escape
 
-from dnanet.cli.common import app, err, user_errors
+from dnanet.cli.common import app, claim_output, err, user_errors
 from dnanet.errors import DnanetError
 
 if TYPE_CHECKING:
@@ -67,13 +67,12 @@ def base_progress(what: str, total: int, quiet: bool) -> Iterator[Callable[[int]
 
 
 def write_track(run: "Run", genome_path: Optional[Path], window: Optional[int], region: List[str],
-                beds: List[Path], step: int, batch_size: int, out: Path, quiet: bool) -> None:
+                beds: List[Path], step: int, batch_size: int, out: Path, quiet: bool, overwrite: bool = False) -> None:
     """`dnanet predict RUN --genome G [--region R ...] [BED ...] --step N --out X.bw|X.bedGraph`:
     slide the model along the regions (`dnanet.tracks`), one file per output, written atomically."""
     from dnanet.data import inference_batch_size
     from dnanet.genome import open_genome
     from dnanet.infer import predict_batch
-    from dnanet.runs import atomic_file
     from dnanet.tracks import (WRITERS, Region, bed_regions, merged, output_files, parse_region, track_format,
                                track_values)
 
@@ -90,6 +89,7 @@ def write_track(run: "Run", genome_path: Optional[Path], window: Optional[int], 
     regions = merged(regions or [Region(chrom, 0, size) for chrom, size in genome.sizes.items()], genome.sizes)
     task = run.task
     files = output_files(out, task.kind, task.names)
+    outputs = [claim_output(path, overwrite) for path, _, _ in files]  # before the long work
     rows = inference_batch_size(batch_size, width)
 
     def predict(codes):
@@ -103,7 +103,7 @@ def write_track(run: "Run", genome_path: Optional[Path], window: Optional[int], 
     counts: dict[str, int] = {}
     total = sum(r.end - r.start for r in regions)
     with ExitStack() as stack:
-        temporaries = [stack.enter_context(atomic_file(path)) for path, _, _ in files]
+        temporaries = [stack.enter_context(output.writing()) for output in outputs]
         writers = []
         try:
             for temporary, (_, _, name) in zip(temporaries, files):
@@ -142,10 +142,9 @@ def example_genome(
 
       dnanet predict runs/g --genome OUT/genome.fa --region chr1:1-100000 --step 20 --out track.bw
     """
-    from dnanet.runs import atomic_directory
     from dnanet.synthetic_genome import write_synthetic_genome
 
-    with atomic_directory(out, overwrite) as folder:
+    with claim_output(out, overwrite, folder=True).writing() as folder:
         write_synthetic_genome(folder, peaks=peaks, seed=seed)
     err.print(escape(f"wrote {out}/genome.fa, {out}/peaks.narrowPeak ({peaks} peaks) and {out}/sites.tsv"),
               highlight=False)

@@ -10,7 +10,7 @@ import typer
 
 from rich.markup import escape
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, setup_torch, user_errors,
+from dnanet.cli.common import (DeviceOption, ThreadsOption, app, claim_output, err, setup_torch, user_errors,
                                warn_if_not_learned)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption, RunWindowOption, genome_settings
 from dnanet.errors import DnanetError
@@ -82,13 +82,13 @@ def motifs(
     from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, Pool, discover, with_background
     from dnanet.motifs.scores import AGGREGATIONS, METHODS
     from dnanet.motifs.write import consensus, write_all
-    from dnanet.runs import atomic_directory, check_output_path, load_run
+    from dnanet.runs import load_run
     from dnanet.tasks import Task
 
     _check_choice("--method", method, ("auto", *METHODS))
     _check_choice("--aggregation", aggregation, AGGREGATIONS)
     _check_choice("--background", background, BACKGROUNDS)
-    check_output_path(out, overwrite, is_dir=True)
+    output = claim_output(out, overwrite, folder=True)
     loaded = load_run(run, setup_torch(threads, device))
     model, description = loaded.model, loaded.record
     task = Task.from_dict(description["task"])
@@ -127,7 +127,7 @@ def motifs(
     if method == "attention" and not label.startswith("attention"):
         notes.append("this model has no attention layers: gradient x input attributions were used instead")
         err.print(notes[-1], highlight=False)
-    with atomic_directory(out, overwrite) as temporary:
+    with output.writing() as temporary:
         write_all(temporary, found, f"dnanet motifs: {run.name}", notes, reports + baseline_reports, baseline,
                   letters, both_strands)
     for report in reports + baseline_reports:

@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
-                               ThreadsOption, app, err, out_console, read_training_inputs, setup_torch,
-                               sigterm_as_interrupt, user_errors, warn_if_not_learned)
+                               ThreadsOption, app, claim_output, err, out_console, read_training_inputs, setup_torch,
+                               Terminated, sigterm_as_interrupt, user_errors, warn_if_not_learned)
 from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption,
                                WindowOption, genome_settings)
 from dnanet.errors import DnanetError
@@ -97,7 +97,7 @@ def train(
     from dnanet.config import config_from_dict, load_config
     from dnanet.examples import training_inputs
     from dnanet.experiment import train_model, write_run
-    from dnanet.runs import check_output_path
+    from dnanet.outputs import check_output_kind
     from dnanet.tasks import infer_task
 
     if resume is not None:
@@ -130,10 +130,11 @@ def train(
         if checkpoint.exists() and not overwrite:
             raise DnanetError(f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
                               f"{out}, or pass --overwrite to start afresh")
-    check_output_path(out, overwrite, is_dir=True)
+    check_output_kind(out, folder=True)
     cache = cache or out.parent / ".dnanet-cache"
     processes, torch_device = distributed.start(setup_torch(threads, device, inference=False))
     main = processes.is_main
+    output = claim_output(out, overwrite, folder=True) if main else None  # before training: fails at once
     err.quiet = not main  # rank 0 speaks for all (the same inputs give every rank the same messages)
     for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
         if rank_reads:
@@ -164,18 +165,20 @@ def train(
             result = train_model(cfg, sequences, the_task, records.provenance, torch_device,
                                  training_monitor(err, quiet) if main else None, checkpoint, processes,
                                  parts=parts, where=records.where)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         if checkpoint.exists():
+            terminated = isinstance(interruption, Terminated)
             if main:
-                err.print(f"interrupted; the finished epochs are kept: continue with dnanet train --resume {out}",
-                          highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
+                err.print(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; the finished epochs are kept: "
+                          f"continue with dnanet train --resume {out}", highlight=False, soft_wrap=True)
+            raise typer.Exit(143 if terminated else 130)
         raise
     finally:
         distributed.stop()
     if not main:
         return
-    write_run(out, result, overwrite)
+    with output.writing() as folder:
+        write_run(folder, result)
     checkpoint.remove()
     out_console.print(metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)"))
     warn_if_not_learned(result.description, str(out))

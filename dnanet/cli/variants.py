@@ -11,8 +11,9 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, err, inference_shard, record_progress, setup_torch,
-                               shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
+from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
+                               record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
+                               warn_if_not_learned)
 from dnanet.errors import DnanetError
 
 
@@ -31,6 +32,7 @@ def variants(
     genome: Optional[Path] = typer.Option(None, "--genome", help="Genome FASTA the VCF refers to (plain or bgzip; "
                                           "indexed on first use)."),
     out: Path = typer.Option(..., "--out", "-o", help="TSV of effects to write (atomically)."),
+    overwrite: bool = OverwriteOption,
     window: Optional[int] = typer.Option(None, "--window", min=1, help="Bases the model reads, centred on each "
                                          "variant (default: the --window the run was trained with)."),
     batch_size: int = typer.Option(256, min=1, help="Variants per batch (results do not depend on it)."),
@@ -92,6 +94,8 @@ def variants(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
+        if processes.is_main:  # refused at once if it exists (without --overwrite) or another process writes it
+            claim_output(out, overwrite)
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
