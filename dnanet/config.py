@@ -3,7 +3,9 @@
 A config has four sections (see configs/cnn.yaml, complete and commented): ``seed``, ``encoder``
 (how bases become numbers), ``data`` (the split), ``model`` (``name`` picks the registry entry;
 the other keys are that model's constructor arguments) and ``train`` (the optimiser and loop).
-An unknown key or a value of the wrong type is an error that names the key and the valid keys.
+An unknown key or a value of the wrong type is an error that names the key and the valid keys,
+and where the value came from: the config file, or the command-line flag that overrode it
+(``--epochs 0: train.epochs must be at least 1``).
 The shipped configs (configs/*.yaml, installed as ``dnanet.configs``) are the defaults.
 """
 
@@ -96,9 +98,27 @@ def shipped_config_path(model_name: str) -> Path:
     return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
 
 
-def check_model_name(name: str) -> None:
+def check_model_name(name: str, where: str = "") -> None:
+    """Refuse a model name that is not in the registry; `where` (e.g. "--model foo") leads the message."""
     if name not in MODELS:
-        raise DnanetError(f"unknown model '{name}'; valid models: {', '.join(MODELS)}")
+        raise DnanetError(f"{where + ': ' if where else ''}unknown model '{name}'; valid models: {', '.join(MODELS)}")
+
+
+class _Origin:
+    """Where a config's values came from: the file `source`, except the keys overridden on the
+    command line, ``{"train.epochs": ("--epochs", 0)}``; errors are led by `of` their keys."""
+
+    def __init__(self, source: Path | str, flags: dict[str, tuple[str, Any]] | None = None):
+        self.source, self.flags = source, flags or {}
+
+    def of(self, *keys: str) -> str:
+        """'--epochs 0' for a key given by a flag, the file for the others (both if they mix)."""
+        given = [f"{self.flags[key][0]} {self.flags[key][1]}" for key in keys if key in self.flags]
+        from_file = not keys or any(key not in self.flags for key in keys)
+        return " and ".join([*given, *([str(self.source)] if from_file else [])])
+
+    def __str__(self) -> str:
+        return str(self.source)
 
 
 def load_config(path: str | Path | None = None, model: str | None = None, seed: int | None = None,
@@ -106,19 +126,23 @@ def load_config(path: str | Path | None = None, model: str | None = None, seed: 
     """Load a config file (default: the shipped config of `model`, else of the CNN) and apply
     command-line overrides: ``model`` swaps in that model's shipped model section, ``seed``, the
     ``data`` keys in `data` (e.g. ``{"split": "chromosome"}``) and the ``train`` keys given (e.g.
-    ``epochs=5``) replace those values when not None."""
+    ``epochs=5``) replace those values when not None. An override's error names its flag, the
+    key with dashes (``batch_size``: ``--batch-size 0``), not the config file."""
     if model is not None:
-        check_model_name(model)
+        check_model_name(model, f"--model {model}")
     source = Path(path) if path is not None else shipped_config_path(model or "cnn")
     values = _read_yaml(source)
     if model is not None and model != _mapping(values.get("model"), "model", source).get("name", "cnn"):
         values["model"] = _read_yaml(shipped_config_path(model))["model"]
+    flags: dict[str, tuple[str, Any]] = {}
     if seed is not None:
         values["seed"] = seed
+        flags["seed"] = ("--seed", seed)
     for section, overrides in (("data", data or {}), ("train", train_overrides)):
         given = {key: value for key, value in overrides.items() if value is not None}
         values[section] = {**_mapping(values.get(section), section, source), **given}
-    return config_from_dict(values, source)
+        flags.update({f"{section}.{key}": (f"--{key.replace('_', '-')}", value) for key, value in given.items()})
+    return config_from_dict(values, source, flags)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -138,8 +162,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def config_from_dict(data: dict[str, Any], source: Path | str = "config") -> Config:
-    """Validate a nested dict (as read from YAML) and build a Config; errors name the key."""
+def config_from_dict(data: dict[str, Any], source: Path | str = "config",
+                     flags: dict[str, tuple[str, Any]] | None = None) -> Config:
+    """Validate a nested dict (as read from YAML) and build a Config; errors name the key, and the
+    file `source` or, for a key in `flags` (``{"train.epochs": ("--epochs", 0)}``), the flag."""
+    source = _Origin(source, flags)
     _reject_unknown(data, ["seed", "encoder", "data", "model", "train"], "", source)
     values: dict[str, Any] = {}
     if "seed" in data:
@@ -153,7 +180,7 @@ def config_from_dict(data: dict[str, Any], source: Path | str = "config") -> Con
     return config
 
 
-def _mapping(value: Any, key: str, source: Path | str) -> dict[str, Any]:
+def _mapping(value: Any, key: str, source: Path | str | _Origin) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -161,7 +188,7 @@ def _mapping(value: Any, key: str, source: Path | str) -> dict[str, Any]:
     return value
 
 
-def _reject_unknown(data: dict[str, Any], valid: list[str], prefix: str, source: Path | str) -> None:
+def _reject_unknown(data: dict[str, Any], valid: list[str], prefix: str, source: _Origin) -> None:
     for key in data:
         if key not in valid:
             raise DnanetError(
@@ -170,13 +197,13 @@ def _reject_unknown(data: dict[str, Any], valid: list[str], prefix: str, source:
             )
 
 
-def _check_section(cls: type, section: dict[str, Any], name: str, source: Path | str):
+def _check_section(cls: type, section: dict[str, Any], name: str, source: _Origin):
     hints = typing.get_type_hints(cls)
     _reject_unknown(section, list(hints), f"{name}.", source)
     return cls(**{key: _coerce(value, hints[key], f"{name}.{key}", source) for key, value in section.items()})
 
 
-def _check_model(section: dict[str, Any], source: Path | str) -> dict[str, Any]:
+def _check_model(section: dict[str, Any], source: _Origin) -> dict[str, Any]:
     name = section.get("name", "cnn")
     if not isinstance(name, str) or name not in MODELS:
         raise DnanetError(f"{source}: unknown model '{name}' in 'model.name'; valid models: {', '.join(MODELS)}")
@@ -188,13 +215,13 @@ def _check_model(section: dict[str, Any], source: Path | str) -> dict[str, Any]:
     return {"name": name, **{key: checked.get(key, shipped.get(key, default)) for key, (_, default) in arguments.items()}}
 
 
-def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
+def _coerce(value: Any, expected: Any, key: str, source: _Origin) -> Any:
     """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming `key`."""
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if not any(value == choice and type(value) is type(choice) for choice in choices):
             names = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in choices)
-            raise DnanetError(f"{source}: '{key}' must be one of {names}, got {value!r}")
+            raise DnanetError(f"{source.of(key)}: '{key}' must be one of {names}, got {value!r}")
         return value
     if expected == tuple[str, ...]:
         return _names(value, key, source)
@@ -211,46 +238,51 @@ def _coerce(value: Any, expected: Any, key: str, source: Path | str) -> Any:
     }.get(expected, True)
     if not ok:
         kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
-        raise DnanetError(f"{source}: '{key}' must be {kind}, got {value!r}")
+        raise DnanetError(f"{source.of(key)}: '{key}' must be {kind}, got {value!r}")
     return float(value) if expected is float else value
 
 
-def _names(value: Any, key: str, source: Path | str) -> tuple[str, ...]:
+def _names(value: Any, key: str, source: _Origin) -> tuple[str, ...]:
     """A list of names from YAML (``[chr8, chr9]``) or one comma-separated string (``chr8,chr9``,
     as the command line gives it); bare numbers (``[8, 9]``) are names too."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(
             isinstance(item, (str, int)) and not isinstance(item, bool) for item in items):
-        raise DnanetError(f"{source}: '{key}' must be a list of names (e.g. [chr8, chr9]) or one comma-separated "
-                          f"string, got {value!r}")
+        raise DnanetError(f"{source.of(key)}: '{key}' must be a list of names (e.g. [chr8, chr9]) or one "
+                          f"comma-separated string, got {value!r}")
     names = tuple(str(item).strip() for item in items)
     return tuple(name for name in names if name)
 
 
-def _check_ranges(config: Config, source: Path | str) -> None:
+def _check_ranges(config: Config, source: _Origin) -> None:
     from dnanet.splits import same_chromosome
 
     shared = [name for name in config.data.val_chroms if any(same_chromosome(name, other)
                                                              for other in config.data.test_chroms)]
-    rules = [
-        (0 <= config.data.val_fraction < 1, "data.val_fraction must be between 0 and 1 (0 only with a fixed "
-                                            "validation set)"),
-        (0 <= config.data.test_fraction < 1, "data.test_fraction must be between 0 and 1 (0 only with a fixed test set)"),
-        (not shared, f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one "
-                     "part only"),
-        (config.data.val_fraction + config.data.test_fraction < 0.9, "data.val_fraction + data.test_fraction must be below 0.9"),
-        (1 <= config.encoder.k <= 12, "encoder.k must be between 1 and 12"),
-        (config.encoder.stride >= 1, "encoder.stride must be at least 1"),
-        (config.encoder.stride <= config.encoder.k, "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)"),
-        (config.train.epochs >= 1, "train.epochs must be at least 1"),
-        (config.train.batch_size >= 1, "train.batch_size must be at least 1"),
-        (config.train.lr > 0, "train.lr must be positive"),
-        (config.train.patience >= 1, "train.patience must be at least 1"),
-        (config.train.steps_per_epoch >= 0, "train.steps_per_epoch must be 0 (one pass over the data) or more"),
+    data, encoder, train = config.data, config.encoder, config.train
+    rules = [  # (holds, the keys it is about, message)
+        (0 <= data.val_fraction < 1, ("data.val_fraction",),
+         "data.val_fraction must be between 0 and 1 (0 only with a fixed validation set)"),
+        (0 <= data.test_fraction < 1, ("data.test_fraction",),
+         "data.test_fraction must be between 0 and 1 (0 only with a fixed test set)"),
+        (not shared, ("data.val_chroms", "data.test_chroms"),
+         f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one part only"),
+        (data.val_fraction + data.test_fraction < 0.9, ("data.val_fraction", "data.test_fraction"),
+         "data.val_fraction + data.test_fraction must be below 0.9"),
+        (1 <= encoder.k <= 12, ("encoder.k",), "encoder.k must be between 1 and 12"),
+        (encoder.stride >= 1, ("encoder.stride",), "encoder.stride must be at least 1"),
+        (encoder.stride <= encoder.k, ("encoder.stride", "encoder.k"),
+         "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)"),
+        (train.epochs >= 1, ("train.epochs",), "train.epochs must be at least 1"),
+        (train.batch_size >= 1, ("train.batch_size",), "train.batch_size must be at least 1"),
+        (train.lr > 0, ("train.lr",), "train.lr must be positive"),
+        (train.patience >= 1, ("train.patience",), "train.patience must be at least 1"),
+        (train.steps_per_epoch >= 0, ("train.steps_per_epoch",),
+         "train.steps_per_epoch must be 0 (one pass over the data) or more"),
     ]
-    for ok, message in rules:
+    for ok, keys, message in rules:
         if not ok:
-            raise DnanetError(f"{source}: {message}")
+            raise DnanetError(f"{source.of(*keys)}: {message}")
 
 
 def describe_keys() -> str:

@@ -8,6 +8,10 @@ Multilabel tasks: the same keys, each label scored on its own (threshold 0.5), m
 ``accuracy`` is the mean per-label accuracy and ``exact_match`` the share of records with every
 label right. Regression: ``pearson``, ``spearman``, ``mse`` and ``n``, averaged over targets,
 with ``per_target`` values.
+
+A class (or label) with no records in the evaluated set has ``n: 0``: its AUROC, AUPRC, recall,
+F1 (and for a label MCC) are undefined (``None``), and it is left out of *every* macro average
+alike, so the averages are over the same classes; ``note`` then says which classes were left out.
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ def multilabel_metrics(targets: np.ndarray, probs: np.ndarray, names: list[str])
                         "accuracy": float(np.mean(predicted[:, i] == (targets[:, i] > 0.5))),
                         "mcc": float(skm.matthews_corrcoef(targets[:, i] > 0.5, predicted[:, i]))}
                  for i, name in enumerate(names)}
+    for scores in per_class.values():
+        if scores["n"] == 0:
+            scores["mcc"] = None  # no positives: the correlation is undefined (scikit-learn returns 0)
     result = {"n": int(len(targets)), "exact_match": float(np.mean((predicted == (targets > 0.5)).all(1)))}
-    for key in ("accuracy", "auroc", "auprc", "mcc", "f1"):
-        values = [c[key] for c in per_class.values() if c[key] is not None]
-        result[key] = float(np.mean(values)) if values else None
+    result.update(_macro_averages(per_class, ("accuracy", "auroc", "auprc", "mcc", "f1")))
     result["per_class"] = per_class
-    return result
+    return _with_absent_note(result, "label")
 
 
 def regression_metrics(targets: np.ndarray, values: np.ndarray, names: list[str]) -> dict:
@@ -82,20 +87,44 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: l
         result.update(auroc=positive["auroc"], auprc=positive["auprc"], f1=positive["f1"],
                       positive_class=class_names[0])
     else:
-        for key in ("auroc", "auprc", "f1"):
-            values = [c[key] for c in per_class.values() if c[key] is not None]
-            result[key] = float(np.mean(values)) if values else None
+        result.update(_macro_averages(per_class, ("auroc", "auprc", "f1")))
     result["per_class"] = per_class
+    return _with_absent_note(result, "class")
+
+
+def _macro_averages(per_class: dict[str, dict], keys: tuple[str, ...]) -> dict:
+    """The mean of each key over the classes present (``n`` > 0) where it is defined; ``None`` if none."""
+    present = [scores for scores in per_class.values() if scores["n"] > 0]
+    averages = {}
+    for key in keys:
+        values = [scores[key] for scores in present if scores[key] is not None]
+        averages[key] = float(np.mean(values)) if values else None
+    return averages
+
+
+def _with_absent_note(result: dict, what: str) -> dict:
+    """Add ``note`` naming the classes (`what`: "class" or "label") with no records, if any."""
+    absent = [name for name, scores in result["per_class"].items() if scores["n"] == 0]
+    if len(absent) == 1:
+        result["note"] = (f"no records of {what} {absent[0]} here (n: 0): its AUROC, AUPRC, recall and F1 are "
+                          "undefined and it is left out of every macro average")
+    elif absent:
+        plural = "classes" if what == "class" else "labels"
+        result["note"] = (f"no records of {plural} {', '.join(absent)} here (n: 0): their AUROC, AUPRC, recall and "
+                          "F1 are undefined and they are left out of every macro average")
     return result
 
-
 def _one_vs_rest(truth: np.ndarray, score: np.ndarray, predicted: np.ndarray) -> dict:
+    """One class against the rest: truth and predicted bool ``(N,)``, score float ``(N,)``. With no
+    records of the class (``n`` 0), recall and F1 are undefined (``None``), like AUROC and AUPRC;
+    precision stays defined (0 when the class was predicted: every such prediction is wrong)."""
     both = 0 < truth.sum() < len(truth)
+    present = bool(truth.any())
     return {
         "n": int(truth.sum()),
         "auroc": float(skm.roc_auc_score(truth, score)) if both else None,
         "auprc": float(skm.average_precision_score(truth, score)) if both else None,
-        "f1": float(skm.f1_score(truth, predicted, zero_division=0)),
+        "f1": float(skm.f1_score(truth, predicted, zero_division=0)) if present else None,
         "precision": float(skm.precision_score(truth, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(truth, predicted, zero_division=0)),
+        "recall": float(skm.recall_score(truth, predicted, zero_division=0)) if present else None,
     }

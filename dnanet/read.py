@@ -51,15 +51,20 @@ class FastaRecord(NamedTuple):
     line: int  # 1-based line number of the '>' header
 
 
+CLASS_NAME_SUFFIXES = (".gz", ".txt", *FASTA_SUFFIXES)
+"""Dropped from the end of a file name to give its class, in any combination (x.fa.gz, x.txt)."""
+
+
 def class_name_from_path(path: str | Path) -> str:
-    """The class a FASTA file names: its file name minus .gz and .fa/.fasta/.fna/.fas."""
+    """The class a FASTA file names: its file name less every trailing .gz, .txt and
+    .fa/.fasta/.fna/.fas (any case): ``prob_sigma24promoter.txt`` and ``bound.fasta.gz`` are
+    classes ``prob_sigma24promoter`` and ``bound``. A name that is nothing but those stays whole."""
     name = Path(path).name
-    if name.endswith(".gz"):
-        name = name[:-3]
-    for suffix in FASTA_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    while True:
+        suffix = next((s for s in CLASS_NAME_SUFFIXES if name.lower().endswith(s) and len(name) > len(s)), None)
+        if suffix is None:
+            return name
+        name = name[: -len(suffix)]
 
 
 def check_input_file(path: str | Path) -> Path:

@@ -58,7 +58,8 @@ class Task:
             if -1 in targets:
                 bad = targets.index(-1)
                 raise DnanetError(f"{where(bad)}: class '{labels[bad][0]}' is not one of the model's classes: "
-                                  f"{', '.join(self.names)}")
+                                  f"{', '.join(self.names)}; name each file's class as CLASS=PATH "
+                                  f"(e.g. {self.names[0]}=FILE)")
             return np.array(targets, dtype=np.int64)
         if self.kind == "multilabel":
             return _multilabel_targets(labels, self.names, where)

@@ -133,7 +133,12 @@ def test_rna_iupac_codes_and_n_are_accepted(tmp_path):
     ("enhancers.FA", "enhancers"),
     ("/data/chip-seq/ctcf_peaks.fasta.gz", "ctcf_peaks"),
     ("hg38.chr1.fa", "hg38.chr1"),
-    ("reads.txt", "reads.txt"),
+    ("prob_sigma24promoter.txt", "prob_sigma24promoter"),  # sequences as text: the class is still the stem
+    ("reads.txt.gz", "reads"),
+    ("sites.fa.txt", "sites"),
+    ("peaks.GZ", "peaks"),
+    ("ctcf.bed", "ctcf.bed"),  # only sequence-file endings are dropped
+    (".fa", ".fa"),  # nothing left: the name stays whole
 ])
 def test_class_name_from_path(name, expected):
     assert class_name_from_path(name) == expected

@@ -17,6 +17,7 @@ from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app
                                warn_if_not_learned)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, GenomeOption, RunWindowOption
 from dnanet.errors import DnanetError
+from dnanet.cli import choices  # option completions from the registries
 
 PLOTTED_RECORDS = 3
 
@@ -36,7 +37,8 @@ def attribute(
                                "position predicted; 3 passes per base, 6 with strand averaging: slow, limit it with "
                                "--region), arr_0 = the deltas centred over A C G T at each position; saliency: the "
                                "gradient of the output w.r.t. the one-hot input, centred over A C G T; grad_x_input: "
-                               "saliency at each record's own base, 0 at the others."),
+                               "saliency at each record's own base, 0 at the others.",
+                               autocompletion=choices.ATTRIBUTION_METHODS),
     target: Optional[str] = typer.Option(None, help="The output explained: a class (log-odds log(p/(1-p)) of its "
                                          "probability) or a regression target (its value). Default: a binary run's "
                                          "first (positive) class or a single regression target; other runs must "

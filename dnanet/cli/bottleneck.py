@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
+from dnanet.cli import choices
 from dnanet.cli.common import ThreadsOption, app, claim_output, err, out_console, user_errors
+from dnanet.cli.group import RESEARCH_PANEL
 from dnanet.errors import DnanetError
 
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.01}
@@ -28,7 +30,7 @@ def parse_ints(text: str, option: str, minimum: int) -> list[int]:
     return list(dict.fromkeys(values))
 
 
-@app.command()
+@app.command(rich_help_panel=RESEARCH_PANEL)
 @user_errors
 def bottleneck(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: capacity.tsv, capacity.png, network_h2.png."),
@@ -38,7 +40,7 @@ def bottleneck(
                                        "tokens are the 4^K k-mers, each mapped to the next window of a de Bruijn "
                                        "sequence (shift by one base, append one)."),
     seeds: int = typer.Option(3, min=1, help="Seeds per cell (0, 1, ...)."),
-    optimizer: str = typer.Option("sgd", help="sgd (plain) or adam."),
+    optimizer: str = typer.Option("sgd", autocompletion=choices.OPTIMIZERS, help="sgd (plain) or adam."),
     lr: Optional[float] = typer.Option(None, help="Learning rate (default: 1.0 for sgd, 0.01 for adam)."),
     steps: int = typer.Option(20_000, min=0, help="Full-batch training steps."),
     bias: bool = typer.Option(False, "--bias/--no-bias", help="Biases on the hidden and output units."),

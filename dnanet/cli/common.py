@@ -19,6 +19,7 @@ from rich.markup import escape
 from dnanet import __version__
 from dnanet.cli.outputs import (OverwriteOption, Terminated, _command_scope, claim_output,  # noqa: F401 (re-exported)
                                 sigterm_as_interrupt)
+from dnanet.cli.group import EverydayFirst
 from dnanet.errors import DnanetError
 
 app = typer.Typer(
@@ -30,13 +31,14 @@ app = typer.Typer(
     "  dnanet predict runs/ctcf --out runs/ctcf/predictions.tsv",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    cls=EverydayFirst,  # --help: the everyday commands first, the research commands apart
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
 )
 err = Console(stderr=True)
 out_console = Console()
 
 INPUTS_HELP = ("FASTA files (plain or .gz), one per class: the class is the file name without "
-               ".fa/.fasta/.fna/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example.")
+               ".fa/.fasta/.fna/.txt/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example.")
 
 
 def user_errors(command: Callable) -> Callable:
@@ -189,7 +191,13 @@ def record_progress(what: str, quiet: bool, unit: str = "records") -> Iterator[C
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
         counter = bar.add_task(f"{what}: 0 {unit}")
-        yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")
+        try:
+            yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")
+        except BaseException:  # on an error the one-line message is all that is printed: no last frame
+            bar.live.transient = True
+            bar.live.stop()
+            bar.disable = True  # (Progress.stop would end a log's spinner line with a blank line)
+            raise
 
 
 ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")

@@ -179,7 +179,9 @@ def predict(
             if processes.distributed:
                 _predict_in_parts(write, out, output, processes, quiet)
             elif to_stdout:
-                write(sys.stdout)
+                held = _HeaderWithFirstRow(sys.stdout)
+                write(held)
+                held.finish()
                 print_notes(input_notes(paths))
                 return
             else:
@@ -197,6 +199,29 @@ def predict(
         err.print(f"shard {given_shard}: {count} predictions written to {out}")
     else:
         err.print(f"{count} predictions written to {out}")
+
+
+class _HeaderWithFirstRow:
+    """Standard output for `predict --out -` that holds the header row until the first record's row
+    is written, so an input that fails before its first record (missing, unreadable, not FASTA)
+    leaves nothing on standard output but the error on stderr; `finish` writes a header held alone
+    (no records). Rows are streamed: an error further in comes after the rows before it."""
+
+    def __init__(self, stream):
+        self.stream, self.held = stream, None
+
+    def write(self, text: str) -> None:
+        if self.held is None:
+            self.held = text
+            return
+        if self.held:
+            text, self.held = self.held + text, ""
+        self.stream.write(text)
+
+    def finish(self) -> None:
+        if self.held:
+            self.stream.write(self.held)
+            self.held = ""
 
 
 def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:

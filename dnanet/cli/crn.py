@@ -11,11 +11,12 @@ import typer
 
 from dnanet.cli.common import (OverwriteOption, ThreadsOption, app, claim_output, err, out_console, parse_inputs,
                                user_errors)
+from dnanet.cli.group import RESEARCH_PANEL
 from dnanet.errors import DnanetError
 
 crn_app = typer.Typer(help="Compile a trained ternary_mlp into a chemical reaction network (JSON), simulate it "
                       "with mass-action kinetics, and verify it against the network.", no_args_is_help=True)
-app.add_typer(crn_app, name="crn")
+app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
 
 
 def _load_ternary(run: Path):

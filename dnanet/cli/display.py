@@ -108,10 +108,12 @@ class BarMonitor(LineMonitor):
 
 
 def metrics_table(metrics: dict, title: str) -> Table:
-    """A metrics dict as a rich table: the overall row, then one row per class or target."""
+    """A metrics dict as a rich table: the overall row, then one row per class or target; the
+    metrics' ``note`` (classes with no records, `dnanet.evaluate`) as its caption."""
     regression = "per_target" in metrics
     keys = ["pearson", "spearman", "mse"] if regression else ["accuracy", "auroc", "auprc", "mcc", "f1"]
-    table = Table(title=title)
+    note = metrics.get("note")
+    table = Table(title=title, caption=f"note: {note}" if note else None, caption_justify="left")
     table.add_column("target" if regression else "class")
     for key in [*keys, "n"]:
         table.add_column(key, justify="right")

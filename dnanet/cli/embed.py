@@ -9,6 +9,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
+from dnanet.cli import choices
 from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
                                parse_inputs,
                                record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
@@ -34,9 +35,11 @@ def embed(
     layer: str = typer.Option("embedding", help="embedding: the trunk output that feeds the head (CNN, LSTM: the "
                               "dense layer after mean+max pooling; transformer: its [CLS] or mean token, as trained). "
                               "tokens: the last sequence layer's per-position output (CNN: last conv block; LSTM: "
-                              "both directions; transformer: last encoder layer), pooled by --pool."),
+                              "both directions; transformer: last encoder layer), pooled by --pool.",
+                              autocompletion=choices.LAYERS),
     pool: Optional[str] = typer.Option(None, help="With --layer tokens: mean (default) or max over each sequence's "
-                                       "positions, or cls (a transformer trained with pooling: cls)."),
+                                       "positions, or cls (a transformer trained with pooling: cls).",
+                                       autocompletion=choices.POOLS),
     plot: Optional[Path] = typer.Option(None, help="Also draw a PNG: the first two principal components, coloured "
                                         f"by input file or class (at most {PLOT_SAMPLE:,} points, sampled evenly)."),
     batch_size: int = typer.Option(256, min=1, help="Sequences per batch (vectors do not depend on it)."),

@@ -10,6 +10,7 @@ import typer
 
 from rich.markup import escape
 
+from dnanet.cli import choices
 from dnanet.cli.common import (DeviceOption, ThreadsOption, app, claim_output, err, setup_torch, user_errors,
                                warn_if_not_learned)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption, RunWindowOption, genome_settings
@@ -29,12 +30,14 @@ def motifs(
     method: str = typer.Option("auto", help="Per-base scores: auto (attention for a transformer, else gradient), "
                                "attention (weighted toward each class by its gradient x input), gradient (gradient x "
                                "input) or ism (in-silico mutagenesis; 3L passes per sequence, slow). A model without "
-                               "attention falls back to gradient."),
+                               "attention falls back to gradient.", autocompletion=choices.MOTIF_METHODS),
     aggregation: str = typer.Option("rollout", help="Attention reduction: rollout (attention rollout through all "
                                     "layers, [CLS] row), cls (last layer's [CLS] row, heads averaged) or mean "
-                                    "(attention received, mean over layers and heads)."),
+                                    "(attention received, mean over layers and heads).",
+                                    autocompletion=choices.AGGREGATIONS),
     background: str = typer.Option("other", help="Background for seqlet thresholds and enrichment: other (the "
-                                   "other classes' sequences) or shuffled (dinucleotide shuffles of the class)."),
+                                   "other classes' sequences) or shuffled (dinucleotide shuffles of the class).",
+                                   autocompletion=choices.MOTIF_BACKGROUNDS),
     class_name: Optional[List[str]] = typer.Option(None, "--class", help="Find motifs for this class only; repeat "
                                                    "for several (default: every class, each against the rest)."),
     max_motifs: int = typer.Option(8, min=1, help="Most motifs per class."),

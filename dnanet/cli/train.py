@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from dnanet.cli import choices
 from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
                                ThreadsOption, app, claim_output, err, out_console, read_training_inputs, setup_torch,
                                Terminated, sigterm_as_interrupt, user_errors, warn_if_not_learned)
@@ -26,15 +27,19 @@ def train(
     label_column: List[str] = LabelColumnOption,
     task: str = typer.Option("auto", help="auto, binary, multiclass, multilabel or regression. auto: several label "
                              "columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
-                             "(or has > 20 values) -> regression; else one class per label."),
+                             "(or has > 20 values) -> regression; else one class per label.",
+                             autocompletion=choices.TASKS),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/<model>.yaml)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model family: cnn, lstm, transformer; overrides the config's."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", autocompletion=choices.MODELS, help="Model family: its "
+                                        "shipped config (configs/<model>.yaml); with --config, replaces that config's "
+                                        "model section when it names another model."),
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     seed: Optional[int] = typer.Option(None, help="Override seed."),
     batch_size: Optional[int] = typer.Option(None, help="Override train.batch_size."),
     lr: Optional[float] = typer.Option(None, help="Override train.lr."),
     precision: Optional[str] = typer.Option(None, help="Override train.precision: auto (float32 on a CPU; CUDA: "
-                                            "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16."),
+                                            "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16.",
+                                            autocompletion=choices.PRECISIONS),
     split: Optional[str] = typer.Option(None, "--split", help="Override data.split: random (seeded, stratified by "
                                         "class: data.val_fraction and data.test_fraction of the inputs) or chromosome "
                                         "(whole chromosomes held out, --val-chroms and --test-chroms, so no held-out "

@@ -1,0 +1,32 @@
+"""How `dnanet --help` lays out the commands: the everyday ones first, in the order of a day's
+work, then the example data, and the research commands in a section of their own."""
+
+from __future__ import annotations
+
+import typer.core
+
+EVERYDAY_COMMANDS = ("train", "evaluate", "predict", "embed", "motifs", "variants", "attribute")
+"""Listed first in `dnanet --help`; the example data and the other commands follow."""
+HELP_ORDER = (*EVERYDAY_COMMANDS, "example", "example-genome")
+RESEARCH_PANEL = "Research commands"
+"""The --help section of the commands that study models rather than data (bottleneck, crn):
+``@app.command(rich_help_panel=RESEARCH_PANEL)``."""
+
+
+class EverydayFirst(typer.core.TyperGroup):
+    """The `dnanet` command group: --help lists `HELP_ORDER` first, then the rest as registered; a
+    command's own --help lists its options' choices from the registries (`dnanet.cli.choices`)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        order = {name: place for place, name in enumerate(HELP_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: order.get(name, len(order)))
+
+    def resolve_command(self, ctx, args):
+        """The command to run; for its --help, its options' choices from the registries are added
+        to their help first (only then: reading the registries imports torch)."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if "--help" in rest:
+            from dnanet.cli.choices import show_choices
+
+            show_choices(command, ctx)
+        return name, command, rest
