@@ -9,6 +9,10 @@ Sequence letter policy (upper or lower case, the same for every command):
 - Any other character (gaps ``-``, digits, ``*``, binary bytes) is an error naming the file,
   the line, the record and the character.
 
+A record's id is its header up to the first whitespace. Header lines (and label tables) must be
+UTF-8: other bytes are an error naming the line, never replaced, so two different headers can
+never become one id.
+
 Files may be plain or gzip/BGZF-compressed (detected from their first bytes, not their name).
 Records stream one at a time, so reading never holds a whole file in memory. The parser is a
 plain line reader rather than ``Bio.SeqIO``: SeqIO reads about 23 MB/s on these machines, four
@@ -134,7 +138,12 @@ def _parse(handle: BinaryIO, path: Path) -> Iterator[FastaRecord]:
 
 
 def _make_record(path: Path, header: bytes, line: int, chunks: list[bytes]) -> FastaRecord:
-    fields = header[1:].decode("utf-8", "replace").split(None, 1)
+    try:
+        fields = header[1:].decode("utf-8").split(None, 1)
+    except UnicodeDecodeError as error:
+        shown = header.rstrip(b"\r\n")[:60].decode("utf-8", "backslashreplace")
+        raise DnanetError(f"{path} line {line}, column {error.start + 2}: the header has a byte that is not "
+                          f"UTF-8 (0x{header[1 + error.start]:02x} in '{shown}'); ids must be UTF-8 text") from None
     if not fields:
         raise DnanetError(f"{path} line {line}: the header '>' has no record id")
     record_id = fields[0]
@@ -175,17 +184,37 @@ def table_columns(path: str | Path) -> list[str]:
 
 
 def _read_table(path: Path, rows: int | None = None):
+    """The table as strings (opened like a FASTA file: gzip is detected from the content)."""
     import pandas as pd
 
     sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
     kind = "CSV" if sep == "," else "TSV"
     try:
-        with warnings.catch_warnings():  # a trailing separator on data rows is harmless: ignore it
+        with warnings.catch_warnings(), open_binary(path) as handle:  # a trailing separator is harmless
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer",
-                               index_col=False, skip_blank_lines=False, nrows=rows)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as error:
+            return pd.read_csv(handle, sep=sep, dtype=str, keep_default_na=False, index_col=False,
+                               skip_blank_lines=False, nrows=rows, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DnanetError(f"{path} {_first_non_utf8(path)}: a byte that is not UTF-8; label tables must be UTF-8 "
+                          "text") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, EOFError, OSError, zlib.error) as error:
         raise DnanetError(f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})") from None
+
+
+def _shown(text) -> str:
+    """A table value as a message shows it: on one line (a quoted field may hold a line end)."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
+def _first_non_utf8(path: Path) -> str:
+    """'line N, column C' of a file's first byte that is not UTF-8 (a sequence cut by a line end counts)."""
+    with open_binary(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return f"line {number}, column {error.start + 1}"
+    return "line 1"  # not reached: pandas found the byte in the same stream
 
 
 def read_label_table(path: str | Path, id_column: str = "id", label_columns: str | list[str] = "label",
@@ -204,22 +233,25 @@ def read_label_table(path: str | Path, id_column: str = "id", label_columns: str
         label_columns.append(split_column)
     for column in (id_column, *label_columns):
         if column not in table.columns:
-            found = ", ".join(map(str, table.columns)) or "none"
+            found = ", ".join(_shown(column) for column in table.columns) or "none"
             raise DnanetError(f"{path} line 1: no column '{column}' (columns found: {found})")
     table.index = table.index + 2  # file line numbers: the header is line 1, blank lines count
     table = table[(table != "").any(axis=1)]
     ids, labels = table[id_column].str.strip(), table[label_columns].apply(lambda column: column.str.strip())
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
-        raise DnanetError(f"{path} line {duplicated.index[0]}: id '{duplicated.iloc[0]}' appears more than once")
+        line, repeated = duplicated.index[0], duplicated.iloc[0]
+        first = ids.index[(ids == repeated).to_numpy()][0]
+        raise DnanetError(f"{path} lines {first} and {line}: id '{_shown(repeated)}' appears more than once; each "
+                          "id names one record")
     empty = labels[(labels[label_columns[:-1] if split_column is not None else label_columns] == "").any(axis=1)]
     if len(empty):
-        raise DnanetError(f"{path} line {empty.index[0]}: id '{ids[empty.index[0]]}' has an empty label")
+        raise DnanetError(f"{path} line {empty.index[0]}: id '{_shown(ids[empty.index[0]])}' has an empty label")
     if split_column is not None:
         parts = labels[split_column].str.lower().map(SPLIT_VALUES)
         bad = parts[parts.isna()]
         if len(bad):
-            raise DnanetError(f"{path} line {bad.index[0]}: split '{labels[split_column][bad.index[0]]}' of id "
-                              f"'{ids[bad.index[0]]}' is not train, validation (or val) or test")
+            raise DnanetError(f"{path} line {bad.index[0]}: split '{_shown(labels[split_column][bad.index[0]])}' of id "
+                              f"'{_shown(ids[bad.index[0]])}' is not train, validation (or val) or test")
         labels = labels.assign(**{split_column: parts})
     return dict(zip(ids, labels.itertuples(index=False, name=None)))

@@ -35,6 +35,7 @@ import numpy as np
 
 from dnanet.encode import BYTE_TO_CODE
 from dnanet.errors import DnanetError
+from dnanet.record_ids import refuse_repeated_ids
 from dnanet.sources import check_input, input_key, input_provenance, input_records
 
 STORE_FORMAT = 1
@@ -134,6 +135,7 @@ def read_labelled(inputs: list[LabelledInput], label_table: LabelTable | None = 
     """
     codes, ids = io.BytesIO(), io.BytesIO()
     columns, provenance = _stream(inputs, label_table, codes, ids)
+    _refuse_repeated_ids(np.frombuffer(ids.getbuffer(), dtype=np.uint8), columns, inputs)
     return _records(np.frombuffer(codes.getbuffer(), dtype=np.uint8), np.frombuffer(ids.getbuffer(), dtype=np.uint8),
                     columns, inputs, provenance)
 
@@ -186,6 +188,9 @@ def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: Labe
     try:
         with open(partial / "codes.u8", "wb") as codes, open(partial / "ids.u8", "wb") as ids:
             columns, provenance = _stream(inputs, label_table, codes, ids)
+        written = partial / "ids.u8"
+        _refuse_repeated_ids(np.memmap(written, dtype=np.uint8, mode="r") if written.stat().st_size
+                            else np.zeros(0, np.uint8), columns, inputs)
         for name in ("offsets", "id_offsets", "labels", "places"):
             np.save(partial / f"{name}.npy", columns[name])
         manifest = {"format": STORE_FORMAT, "key": key, "records": len(columns["labels"]),
@@ -220,12 +225,13 @@ def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: 
     for item in inputs:
         check_input(item)
     offsets, id_offsets = array.array("q", [0]), array.array("q", [0])
-    labels, places = array.array("i"), array.array("q")
+    labels, places, id_hashes = array.array("i"), array.array("q"), array.array("q")
     distinct: dict[tuple[str, ...], int] = {}
     provenance = []
     for source, item in enumerate(inputs):
         count = 0
-        for record in input_records(item):
+        for record in input_records(item, note_repeated_ids=False):
+            id_hashes.append(hash(record.id))
             label = _label_of(record.id, record.line, item, label_table)
             labels.append(distinct.setdefault(label, len(distinct)))
             places.extend((source, record.line))
@@ -235,8 +241,13 @@ def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: 
         provenance.append(input_provenance(item, count))
     columns = {"offsets": np.frombuffer(offsets, dtype=np.int64), "id_offsets": np.frombuffer(id_offsets, dtype=np.int64),
                "labels": np.frombuffer(labels, dtype=np.int32),
-               "places": np.frombuffer(places, dtype=np.int64).reshape(-1, 2), "label_values": list(distinct)}
+               "places": np.frombuffer(places, dtype=np.int64).reshape(-1, 2), "label_values": list(distinct),
+               "id_hashes": np.frombuffer(id_hashes, dtype=np.int64)}
     return columns, provenance
+
+
+def _refuse_repeated_ids(ids: np.ndarray, columns: dict, inputs: list[LabelledInput]) -> None:
+    refuse_repeated_ids(ids, columns["id_offsets"], columns["id_hashes"], columns["places"], inputs)
 
 
 def _records(codes: np.ndarray, ids: np.ndarray, columns: dict, inputs: list[LabelledInput],

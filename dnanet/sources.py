@@ -18,6 +18,10 @@ difference:
 same for FASTA files and a `SourcedInput` (label, path and the ``source`` that makes its records)
 for the others; `check_input`, `input_provenance`, `input_key` and `input_count` give the rest of
 dnanet what it needs of every kind.
+
+Record ids name rows in every output, so an id used twice in one input is reported
+(`dnanet.record_ids`): `input_records` notes it (predict and embed print the note, with a count
+and the first example, and keep every row in input order); training refuses it (`dnanet.records`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Iterator, NamedTuple
 from dnanet.errors import DnanetError
 from dnanet.intervals import Interval, is_interval_file, read_intervals, record_id, reverse_complement, window_of
 from dnanet.read import FastaRecord, check_input_file, read_fasta
+from dnanet.record_ids import noting_repeats, repeat_notes
 
 BACKGROUND_KINDS = ("gc-matched", "shuffle", "flank")
 
@@ -228,10 +233,15 @@ def check_settings_used(items: list, settings: GenomeSettings | None) -> None:
         raise DnanetError(f"{given} is used with BED inputs or generated backgrounds, and no input is one")
 
 
-def input_records(item) -> Iterator[FastaRecord]:
-    """The records of an input: a FASTA path, or a `LabelledInput` of any kind (module docstring)."""
+def input_records(item, note_repeated_ids: bool = True) -> Iterator[FastaRecord]:
+    """The records of an input: a FASTA path, or a `LabelledInput` of any kind (module docstring).
+    With `note_repeated_ids`, ids used twice are noted when the input has been read to its end
+    (`input_notes`)."""
     source = getattr(item, "source", None)
-    return read_fasta(getattr(item, "path", item)) if source is None else source.records()
+    records = read_fasta(getattr(item, "path", item)) if source is None else source.records()
+    if not note_repeated_ids:
+        return records
+    return noting_repeats(input_name(item), records, lambda: input_records(item, note_repeated_ids=False))
 
 
 def check_input(item) -> None:
@@ -285,8 +295,10 @@ def input_argument(item) -> str:
 
 
 def input_notes(items: list) -> list[str]:
-    """Lines about skipped intervals and background shortfalls of the inputs' last reading."""
-    return [note for item in items if getattr(item, "source", None) is not None for note in item.source.notes()]
+    """Lines about skipped intervals, background shortfalls and repeated ids of the inputs' last reading."""
+    return [note for item in items
+            for note in [*(item.source.notes() if getattr(item, "source", None) is not None else []),
+                         *repeat_notes(input_name(item))]]
 
 
 def provenance_notes(provenance: list[dict]) -> list[str]:

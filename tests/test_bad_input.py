@@ -311,7 +311,7 @@ def test_train_labels_table_with_duplicate_id(tmp_path, bound_fa, background_fa)
     table.write_text("id\tlabel\nctcf_00006\tbound\nctcf_00000\tbackground\nctcf_00006\tbackground\n")
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "--labels", table, "--out", out)
-    assert_user_error(result, out, f"{table} line 4: id 'ctcf_00006' appears more than once")
+    assert_user_error(result, out, f"{table} lines 2 and 4: id 'ctcf_00006' appears more than once")
 
 
 def test_train_labels_table_with_a_ragged_row(tmp_path, bound_fa, background_fa):

@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from Bio import bgzf
 
+from dnanet.cli import app
 from dnanet.errors import DnanetError
+from dnanet.examples import example_path
 from dnanet.read import class_name_from_path, read_fasta, read_label_table
+from dnanet.records import LabelledInput, open_or_build_store, read_labelled, store_key
 
 # Real 101 bp records from the bundled CTCF example (DNABERT sample data, Apache-2.0).
 CTCF_00006 = ("GTGCGAGATGACGCACTTCCTGCCTGAGGCGGCCGCTGTTCTCGCGGCTTCCGGCAGGTGGCGCTGAGACCACGGG"
@@ -329,7 +332,8 @@ def test_label_table_duplicate_id(tmp_path, name, sep):
     rows = ["id", "r1", "r2", "r3", "r2"]
     labels = ["label", "bound", "bound", "background", "background"]
     path = write(tmp_path / name, "".join(f"{i}{sep}{l}\n" for i, l in zip(rows, labels)))
-    with pytest.raises(DnanetError, match=f"^{where(path, 5)}: id 'r2' appears more than once$"):
+    with pytest.raises(DnanetError, match=f"^{where(path)} lines 3 and 5: id 'r2' appears more than once; each id "
+                                          "names one record$"):
         read_label_table(path)
 
 
@@ -349,7 +353,7 @@ def test_label_table_row_without_label_field(tmp_path):
 def test_label_table_line_numbers_count_blank_lines(tmp_path):
     """Line numbers are lines of the file, even when blank lines precede the bad row."""
     path = write(tmp_path / "labels.tsv", "id\tlabel\nr1\tbound\n\nr2\tbackground\nr1\tbackground\n")
-    with pytest.raises(DnanetError, match=f"^{where(path, 5)}: id 'r1' appears more than once$"):
+    with pytest.raises(DnanetError, match=f"^{where(path)} lines 2 and 5: id 'r1' appears more than once"):
         read_label_table(path)
 
 
@@ -404,3 +408,89 @@ def test_input_files_are_closed_after_reading(tmp_path, monkeypatch, compress, e
         with pytest.raises(DnanetError, match=f"^{where(path)}"):
             list(read_fasta(path))
     assert opened and all(handle.closed for handle in opened)
+
+
+# --- ids: UTF-8 only, each used once -------------------------------------------------------
+
+
+def test_headers_that_differ_only_in_non_utf8_bytes_are_an_error_not_one_id(tmp_path):
+    """Latin-1 'é' (0xE9) and 'è' (0xE8) used to be replaced by U+FFFD: two records, one id, exit 0."""
+    path = write(tmp_path / "peaks.fa", b">peak_1\nACGT\n>caf\xe9_2 ChIP\nACGT\n>caf\xe8_2 ChIP\nACGT\n")
+    with pytest.raises(DnanetError, match=f"^{where(path, 3)}, column 5: the header has a byte that is not UTF-8 "
+                                          r"\(0xe9 in '>caf\\xe9_2 ChIP'\); ids must be UTF-8 text$"):
+        list(read_fasta(path))
+    utf8 = write(tmp_path / "utf8.fa", ">café_2\nACGT\n>cafè_2\nACGT\n".encode())
+    assert [record.id for record in read_fasta(utf8)] == ["café_2", "cafè_2"]
+
+
+def test_a_non_utf8_byte_in_a_gzip_fasta_names_the_header_line(tmp_path):
+    text = _example_text(5).encode().replace(b">peak_3", b">peak\xff3")
+    path = write(tmp_path / "peaks.fa.gz", gzip.compress(text))
+    with pytest.raises(DnanetError, match=f"^{where(path, 10)}, column 6: the header has a byte that is not UTF-8"):
+        list(read_fasta(path))
+
+
+@pytest.mark.parametrize("name", ["labels.tsv", "labels.tsv.gz"])
+def test_a_non_utf8_label_table_names_the_line_and_column(tmp_path, name):
+    data = "id\tlabel\nctcf_00023\tbound\nctcf_00026\tbound\n".encode() + b"ctcf_0\xe90036\tbackground\n"
+    path = write(tmp_path / name, gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(DnanetError, match=f"^{where(path, 4)}, column 7: a byte that is not UTF-8; label tables "
+                                          "must be UTF-8 text$"):
+        read_label_table(path)
+
+
+def _with_repeated_ids(tmp_path: Path) -> Path:
+    """Held-out CTCF records with two ids used again (two exports concatenated, renumbered alike)."""
+    text = example_path("heldout_bound.fa").read_text()
+    records = text.split(">")[1:9]
+    names = ["peak_1", "peak_2", "peak_3", "peak_1", "peak_4", "peak_2", "peak_5", "peak_6"]
+    return write(tmp_path / "bound.fa", "".join(f">{name}\n{record.split(chr(10), 1)[1]}"
+                                                for name, record in zip(names, records)))
+
+
+def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_path):
+    path = _with_repeated_ids(tmp_path)
+    background = LabelledInput("background", example_path("heldout_background.fa"))
+    message = (f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; ids name records in every output "
+               r"and in --labels tables, so each must be unique within a file \(rename or drop one\)$")
+    with pytest.raises(DnanetError, match=message):
+        read_labelled([LabelledInput("bound", path), background])
+    inputs = [LabelledInput("bound", path), background]
+    with pytest.raises(DnanetError, match=message):
+        open_or_build_store(tmp_path / "stores", store_key(inputs, None, {}), inputs)
+    assert list((tmp_path / "stores").iterdir()) == []  # no store, no partial left behind
+    # the same id in two different files is allowed (each file's ids name its own records)
+    first = write(tmp_path / "first.fa", ">peak_1\nACGTACGT\n")
+    second = write(tmp_path / "second.fa", ">peak_1\nGGCCGGCC\n")
+    assert list(read_labelled([LabelledInput("bound", first), LabelledInput("background", second)]).ids) == \
+        ["peak_1", "peak_1"]
+
+
+def test_train_cli_stops_at_a_repeated_id_with_one_line(runner, tmp_path):
+    path = _with_repeated_ids(tmp_path)
+    result = runner.invoke(app, ["train", f"bound={path}", f"background={example_path('heldout_background.fa')}",
+                                 "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 1
+    assert f"{path} lines 1 and 7: record id 'peak_1' is used twice" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+def test_predict_and_embed_note_repeated_ids_and_keep_every_row_in_order(trained_run, runner, tmp_path):
+    path = _with_repeated_ids(tmp_path)
+    note = (f"note: {path}: 2 records reuse an earlier record's id (first: 'peak_1', lines 1 and 7); every record "
+            "keeps its own row, in input order")
+    out = tmp_path / "p.tsv"
+    result = runner.invoke(app, ["predict", str(trained_run), str(path), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert note in " ".join(result.stderr.split())
+    rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert [row[0] for row in rows] == ["peak_1", "peak_2", "peak_3", "peak_1", "peak_4", "peak_2", "peak_5", "peak_6"]
+    assert rows[0][2:] != rows[3][2:]  # two different records: each its own prediction
+    result = runner.invoke(app, ["embed", str(trained_run), str(path), "--out", str(tmp_path / "e.tsv"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert note in " ".join(result.stderr.split())
+    assert [line.split("\t")[0] for line in (tmp_path / "e.tsv").read_text().splitlines()[1:]][:4] == \
+        ["peak_1", "peak_2", "peak_3", "peak_1"]
+    unique = write(tmp_path / "unique.fa", example_path("heldout_bound.fa").read_bytes())
+    result = runner.invoke(app, ["predict", str(trained_run), str(unique), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0 and "reuse" not in result.stderr

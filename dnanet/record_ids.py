@@ -1,0 +1,109 @@
+"""Record ids used twice in one input: found from one 64-bit hash per id, confirmed on the ids.
+
+An id names its record in every output (predictions, embeddings, attributions) and is how a
+``--labels`` table finds it, so an id used twice within one input is reported: training refuses
+it (`refuse_repeated_ids`, naming both lines); predict and embed note it (`noting_repeats`: one
+line with a count and the first example) and keep every record's row, in input order.
+
+Repeats are found without a Python string per record (~70 bytes each): each id's 64-bit hash goes
+into an int64 array (8 bytes a record) and `hash_repeats` sorts it once; equal hashes are only
+candidates, confirmed by comparing the ids themselves (the UTF-8 id bytes of
+`dnanet.records`, or a second reading of the input that keeps only the candidates' ids).
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Callable, Iterator
+
+import numpy as np
+
+from dnanet.errors import DnanetError
+from dnanet.read import FastaRecord
+
+_NOTES: dict[str, str] = {}
+"""Input name -> the note about the ids it repeats, from its last complete reading."""
+
+
+def hash_repeats(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Records whose id hash (int64 ``(N,)``) equals an earlier record's: their positions int64
+    ``(R,)`` in input order, and the position ``(R,)`` of the first record with the same hash.
+    Equal hashes are candidates only: callers confirm them on the ids."""
+    order = np.argsort(hashes, kind="stable")  # equal hashes keep input order
+    ordered = hashes[order]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(len(order)), 0))
+    later, first = order[1:][same], order[run_start][1:][same]
+    keep = np.argsort(later)
+    return later[keep].astype(np.int64), first[keep].astype(np.int64)
+
+
+def noting_repeats(name: str, records: Iterator[FastaRecord],
+                   reread: Callable[[], Iterator[FastaRecord]]) -> Iterator[FastaRecord]:
+    """Yield `records` unchanged; once they are read to the end, note the ids used twice
+    (`repeat_notes(name)`), confirmed on a second reading (`reread()`) made only when hashes repeat."""
+    _NOTES.pop(name, None)
+    hashes = array.array("q")
+    for record in records:
+        hashes.append(hash(record.id))
+        yield record
+    later, first = hash_repeats(np.frombuffer(hashes, dtype=np.int64))
+    if len(later):
+        note = _confirmed_note(name, np.unique(np.concatenate([later, first])), reread())
+        if note:
+            _NOTES[name] = note
+
+
+def repeat_notes(name: str) -> list[str]:
+    """The note about input `name`'s repeated ids from its last complete reading (none: [])."""
+    return [_NOTES[name]] if name in _NOTES else []
+
+
+def _confirmed_note(name: str, members: np.ndarray, records: Iterator[FastaRecord]) -> str:
+    """The note for the ids that really repeat among `members` (positions of every record in a
+    group of equal hashes, sorted), or "" when none does (hashes that merely collide)."""
+    wanted, last = set(members.tolist()), int(members[-1])
+    first_seen: dict[str, tuple[int, int]] = {}  # id -> (position, line) of its first record
+    count, example = 0, ""
+    for position, record in enumerate(records):
+        if position in wanted:
+            earlier, line = first_seen.setdefault(record.id, (position, record.line))
+            if earlier != position:
+                count += 1
+                example = example or f"'{record.id}', lines {line} and {record.line}"
+        if position == last:
+            break
+    if not count:
+        return ""
+    return (f"{name}: {count:,} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
+            f"{example}); every record keeps its own row, in input order")
+
+
+def refuse_repeated_ids(ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray,
+                        inputs: list) -> None:
+    """Refuse a FASTA input that uses one record id twice, naming both lines.
+
+    `ids` uint8: the UTF-8 ids back to back, record i's at ``id_offsets[i]:id_offsets[i + 1]``;
+    `hashes` int64 ``(N,)``: each id's hash; `places` int64 ``(N, 2)``: (input index, line), input
+    indices ascending. BED intervals and generated backgrounds are not checked: one window read
+    twice (e.g. a narrowPeak peak listed once per summit) is a duplicate sequence, which
+    `dnanet.duplicates` handles."""
+    bounds = np.searchsorted(places[:, 0], np.arange(len(inputs) + 1))  # each input's records
+
+    def id_bytes(index: int) -> bytes:
+        return bytes(ids[id_offsets[index]:id_offsets[index + 1]])
+
+    for source, item in enumerate(inputs):
+        if getattr(item, "source", None) is not None:
+            continue
+        start, end = int(bounds[source]), int(bounds[source + 1])
+        own = hashes[start:end]
+        for later, _ in zip(*hash_repeats(own)):
+            for earlier in np.flatnonzero(own[:later] == own[later]):
+                if id_bytes(start + earlier) == id_bytes(start + later):
+                    raise DnanetError(
+                        f"{item.path} lines {places[start + earlier, 1]} and {places[start + later, 1]}: record id "
+                        f"'{id_bytes(start + later).decode()}' is used twice; ids name records in every output and "
+                        "in --labels tables, so each must be unique within a file (rename or drop one)")
