@@ -95,7 +95,8 @@ def prepare_split(config: Config, sequences: SequenceSet, task: Task, parts: np.
 def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
                 device: torch.device, monitor: TrainingMonitor | None = None,
                 checkpoint: Checkpoint | None = None, processes: Processes = Processes(),
-                parts: np.ndarray | None = None, where: Callable[[int], str] | None = None) -> TrainingResult:
+                parts: np.ndarray | None = None, where: Callable[[int], str] | None = None,
+                score_test: bool = True) -> TrainingResult:
     """Split `sequences` (`prepare_split`: random, seeded and stratified by class for
     classification, or by chromosome, or fixed by `parts`; duplicates counted and held-out ones
     removed), train the configured model for `task`, and score the test split. `monitor` hears the
@@ -105,7 +106,8 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     torchrun (`processes`, `dnanet.distributed`) every process trains a DistributedDataParallel
     copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
     precision (``train.precision``, `dnanet.precision`), pinned batches and loader workers
-    (`loader_settings`)."""
+    (`loader_settings`). ``score_test=False`` leaves the test split unscored (``test_metrics``
+    empty): a hyperparameter search (`dnanet.tune`) selects on validation only and must not look."""
     precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
     loading = loader_settings(device, processes)
     prepared = prepare_split(config, sequences, task, parts, where)
@@ -144,10 +146,13 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
 
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
                               torch.from_numpy(sequences.targets[val_idx]))
-    test_targets, test_outputs = sequences.targets[test_idx], outputs_of(test_idx)
-    test_metrics = task_metrics(task, test_targets, test_outputs)
-    test_metrics.update(learned=learning.learned, learning=learning.to_dict(),
-                        duplicates_removed=prepared.duplicates["removed"]["test"])
+    test_metrics: dict = {}
+    test_targets = test_outputs = None
+    if score_test:
+        test_targets, test_outputs = sequences.targets[test_idx], outputs_of(test_idx)
+        test_metrics = task_metrics(task, test_targets, test_outputs)
+        test_metrics.update(learned=learning.learned, learning=learning.to_dict(),
+                            duplicates_removed=prepared.duplicates["removed"]["test"])
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
         "task": task.to_dict(),
