@@ -19,7 +19,8 @@ METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
 
 
 def test_run_folder_holds_weights_description_metrics_and_history(trained_run):
-    assert sorted(p.name for p in trained_run.iterdir()) == ["history.csv", "metrics.json", "model.json", "model.safetensors"]
+    assert sorted(p.name for p in trained_run.iterdir()) == ["history.csv", "metrics.json", "model.json", "model.safetensors",
+                                                             "report", "report.html"]
     description = json.loads((trained_run / "model.json").read_text())
     assert description["classes"] == ["bound", "background"]
     assert description["model"]["name"] == "cnn" and description["model"]["arguments"]["encoder"] == "onehot"
