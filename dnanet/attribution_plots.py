@@ -22,6 +22,7 @@ def draw_logo(axis, contribution: np.ndarray, start: int, end: int, title: str =
     the output); `labels` (default: the positions) index the x axis."""
     import logomaker
     import pandas as pd
+    from matplotlib.ticker import MaxNLocator
 
     index = np.arange(start, end) if labels is None else np.asarray(labels)
     frame = pd.DataFrame(contribution[:, start:end].T, columns=list("ACGT"), index=index)
@@ -31,6 +32,7 @@ def draw_logo(axis, contribution: np.ndarray, start: int, end: int, title: str =
     axis.axhline(0, color="0.6", lw=0.5)
     axis.set_ylabel("attribution", fontsize=8)
     axis.set_title(title, fontsize=9, loc="left")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole positions only
 
 
 def plot_attribution_logos(path: Path, attributions: np.ndarray, one_hot: np.ndarray, ids: list[str],
