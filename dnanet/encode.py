@@ -11,13 +11,19 @@
   ``4**k + 1`` the padding k-mer (a window running past the sequence's end).
 
 Bytes become codes through a 256-entry byte lookup table (``bytes.translate``), never a loop per
-base; k-mer ids come from the codes by a rolling base-4 sum over unfolded windows.
+base; k-mer ids come from the codes by a rolling base-4 sum, one base of every window at a time.
+
+The k-mer vocabulary lives here and nowhere else: ids from codes (`kmer_ids` in torch,
+`kmer_ids_array` in numpy: one arithmetic), ids back to bases (`kmer_digits`) and letters
+(`kmer_name`, `kmer_names`), the reverse complement of ids (`reverse_complement_ids`), and
+per-window values spread back onto bases (`spread_windows`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from dnanet.read import AMBIGUOUS
 
@@ -35,6 +41,9 @@ def _byte_table() -> bytes:
 
 BYTE_TO_CODE = _byte_table()
 """256-entry table for ``bytes.translate``: a letter's byte value -> its code (255 if invalid)."""
+
+BASE_LETTERS = np.array(list("ACGT"))
+"""Letter of each base code (A C G T), indexed by code."""
 
 COMPLEMENT_CODES = torch.tensor([T, G, C, A, UNKNOWN, PAD], dtype=torch.long)
 
@@ -86,20 +95,57 @@ def kmer_ids(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
 
     Sequences shorter than ``k`` yield a single padding k-mer, so every row has a window.
     """
-    codes = codes.long()
     if codes.shape[1] < k:
-        codes = torch.nn.functional.pad(codes, (0, k - codes.shape[1]), value=PAD)
-    windows = codes.unfold(1, k, stride)  # (N, W, k)
-    powers = 4 ** torch.arange(k - 1, -1, -1, device=codes.device)
-    ids = (windows.clamp(max=T) * powers).sum(-1)  # (N, W)
-    ids = torch.where((windows <= T).all(-1), ids, 4**k)
-    return torch.where((windows == PAD).any(-1), 4**k + 1, ids)
+        codes = F.pad(codes, (0, k - codes.shape[1]), value=PAD)
+    last = (codes.shape[1] - k) // stride * stride  # start of the last window
+    ids = torch.zeros(codes.shape[0], last // stride + 1, dtype=torch.long, device=codes.device)  # (N, W)
+    worst = torch.zeros_like(codes[:, : last + 1 : stride])  # (N, W) largest code in each window
+    for j in range(k):  # base j of every window at once: a rolling base-4 sum
+        column = codes[:, j : j + last + 1 : stride]  # (N, W)
+        ids.mul_(4).add_(column)
+        worst = torch.maximum(worst, column)
+    ids.masked_fill_(worst > T, 4**k)  # a window with an unknown base (or padding, next line)
+    return ids.masked_fill_(worst == PAD, 4**k + 1)  # PAD is the largest code
+
+
+def kmer_ids_array(codes: np.ndarray, k: int, stride: int = 1) -> np.ndarray:
+    """`kmer_ids` for numpy: codes ``(N, L)`` -> k-mer ids int64 ``(N, W)``, the same ids (4**k
+    for a window with an unknown base, 4**k + 1 for one past the end)."""
+    codes = np.asarray(codes)
+    return kmer_ids(torch.from_numpy(codes if codes.flags.writeable else codes.copy()), k, stride).numpy()
+
+
+def kmer_digits(ids: np.ndarray | int, k: int) -> np.ndarray:
+    """k-mer ids ``(...)`` below 4**k -> their base codes int64 ``(..., k)``, first base first
+    (the inverse of `kmer_ids` on windows of known bases)."""
+    return (np.asarray(ids, dtype=np.int64)[..., None] // 4 ** np.arange(k - 1, -1, -1)) % 4
+
+
+def kmer_name(kmer_id: int, k: int) -> str:
+    """A k-mer id -> its letters (``kmer_name(1, 3) == "AAC"``, ``kmer_name(63, 3) == "TTT"``)."""
+    return "".join(BASE_LETTERS[kmer_digits(kmer_id, k)])
+
+
+def kmer_names(k: int) -> list[str]:
+    """The 4**k k-mers' letters in id order (``AA..A, AA..C, ..., TT..T``)."""
+    return ["".join(letters) for letters in BASE_LETTERS[kmer_digits(np.arange(4**k), k)]]
 
 
 def reverse_complement_ids(k: int) -> np.ndarray:
     """int64 ``(4**k,)``: the id of each k-mer's reverse complement (ids as in `kmer_ids`)."""
-    digits = (np.arange(4**k)[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4**k, k)
-    return ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
+    complement = T - kmer_digits(np.arange(4**k), k)[:, ::-1]  # (4**k, k)
+    return kmer_ids_array(complement, k, stride=k)[:, 0]
+
+
+def spread_windows(per_window: torch.Tensor, k: int, stride: int, codes: torch.Tensor) -> torch.Tensor:
+    """Values of k-mer windows ``(B, W)`` (window w covers bases ``w*stride .. w*stride+k-1``, as
+    in `kmer_ids`) -> bases ``(B, L)`` like `codes` ``(B, L)``: each window adds value/k to each of
+    its bases; zero on padding."""
+    kernel = torch.full((1, 1, k), 1.0 / k, device=per_window.device)
+    bases = F.conv_transpose1d(per_window.unsqueeze(1), kernel, stride=stride).squeeze(1)  # (B, (W-1)s+k)
+    length = codes.shape[1]
+    bases = F.pad(bases, (0, max(0, length - bases.shape[1])))[:, :length]
+    return bases * (codes != PAD)
 
 
 def reverse_complement(codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

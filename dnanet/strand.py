@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnanet.data import SequenceSet
-from dnanet.encode import T, reverse_complement_ids
+from dnanet.encode import kmer_ids_array, reverse_complement_ids
 
 SKEW_K = 3  # odd, so no k-mer is its own reverse complement
 ORIENTED_EXCESS_SKEW = 0.02
@@ -65,12 +65,8 @@ def _chunk_kmer_counts(flat: np.ndarray, offsets: np.ndarray, k: int) -> np.ndar
     windows = len(flat) - k + 1
     if windows < 1:
         return np.zeros(4**k, dtype=np.int64)
-    ids = np.zeros(windows, dtype=np.int64)
-    usable = np.ones(windows, dtype=bool)
-    for j in range(k):  # rolling base-4 ids; a window is usable if all its bases are known
-        column = flat[j: j + windows]
-        ids = ids * 4 + column
-        usable &= column <= T
+    ids = kmer_ids_array(flat[None], k)[0]  # (windows,); 4**k and above: a window with an unknown base
+    usable = ids < 4**k
     ends = np.repeat(offsets[1:], np.diff(offsets))[:windows]  # each window start's sequence end
     usable &= np.arange(windows) + k <= ends
     return np.bincount(ids[usable], minlength=4**k)

@@ -1,4 +1,4 @@
-"""`dnanet.models.ternary_mlp`, `dnanet.crn*` and `dnanet crn export|simulate|verify`: the
+"""`dnanet.models.ternary_mlp`, `dnanet.crn` and `dnanet crn export|simulate|verify`: the
 compiled reaction network computes the ternary network's outputs (in order, as kinetics, under an
 independent integrator), its reduced form has the promised shape, and bad input fails cleanly."""
 
@@ -12,8 +12,8 @@ import torch
 
 from dnanet.cli import app
 from dnanet.crn import compile_network, layer_weights, load_network, network_text, reduce_network
-from dnanet.crn_checks import effective_layers, expected_counts, rebuild_layers
-from dnanet.crn_kinetics import fire_in_order, simulate
+from dnanet.crn.checks import effective_layers, expected_counts, rebuild_layers
+from dnanet.crn.kinetics import fire_in_order, simulate
 from dnanet.encode import sequences_to_codes
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.encode import PAD, UNKNOWN, kmer_ids, kmer_vocabulary_size, one_hot, reverse_complement, sequences_to_codes
+from dnanet.encode import (PAD, UNKNOWN, kmer_digits, kmer_ids, kmer_ids_array, kmer_name, kmer_names,
+                           kmer_vocabulary_size, one_hot, reverse_complement, reverse_complement_ids,
+                           sequences_to_codes, spread_windows)
 from dnanet.read import ALLOWED
 
 
@@ -72,3 +74,43 @@ def test_kmer_ids_match_a_naive_reference(k):
     ids = kmer_ids(torch.from_numpy(codes), k=k)[0].tolist()
     naive = [int(sequence[i:i + k].translate(bytes.maketrans(b"ACGT", b"0123")), 4) for i in range(40 - k + 1)]
     assert ids == naive
+
+
+def test_numpy_kmer_ids_equal_the_torch_ones_and_name_their_letters():
+    rng = np.random.default_rng(1)
+    sequences = [rng.choice(list(b"ACGTN"), size=n).astype(np.uint8).tobytes() for n in (2, 9, 17)]
+    codes, _ = sequences_to_codes(sequences)  # (3, 17), PAD after the shorter ones
+    for k, stride in ((1, 1), (3, 1), (3, 2), (4, 3)):
+        expected = kmer_ids(torch.from_numpy(codes), k, stride).numpy()
+        assert np.array_equal(kmer_ids_array(codes, k, stride), expected)
+    ids = kmer_ids_array(codes, 3)[1]
+    letters = sequences[1].decode()
+    for start, kmer_id in enumerate(ids[: len(letters) - 2]):
+        window = letters[start: start + 3]
+        assert (kmer_name(kmer_id, 3) == window) if "N" not in window else kmer_id == 4**3
+
+
+def test_kmer_letters_and_digits_in_id_order():
+    assert kmer_name(1, 3) == "AAC" and kmer_name(63, 3) == "TTT" and kmer_name(int("0123", 4), 4) == "ACGT"
+    names = kmer_names(2)
+    assert names[:5] == ["AA", "AC", "AG", "AT", "CA"] and names[-1] == "TT" and len(set(names)) == 16
+    assert kmer_digits(np.array([[6, 49]]), 3).tolist() == [[[0, 1, 2], [3, 0, 1]]]  # ACG, TAC
+
+
+def test_kmer_reverse_complement_ids():
+    rc = reverse_complement_ids(3)
+    assert kmer_name(int(rc[0]), 3) == "TTT"  # AAA -> TTT
+    assert rc[int("012", 4)] == int("123", 4)  # ACG -> CGT
+    complement = str.maketrans("ACGT", "TGCA")
+    for k in (1, 2, 5):
+        rc = reverse_complement_ids(k)
+        assert [kmer_name(r, k) for r in rc] == [name.translate(complement)[::-1] for name in kmer_names(k)]
+
+
+def test_spread_windows_gives_each_base_score_over_k():
+    codes = torch.zeros(1, 5, dtype=torch.uint8)
+    codes[0, 4] = PAD
+    spread = spread_windows(torch.tensor([[3.0, 6.0]]), k=3, stride=1, codes=codes)
+    assert torch.allclose(spread, torch.tensor([[1.0, 3.0, 3.0, 2.0, 0.0]]))
+    strided = spread_windows(torch.tensor([[3.0, 6.0]]), k=2, stride=2, codes=torch.zeros(1, 5, dtype=torch.uint8))
+    assert torch.allclose(strided, torch.tensor([[1.5, 1.5, 3.0, 3.0, 0.0]]))

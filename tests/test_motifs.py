@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dnanet.cli import app
-from dnanet.encode import PAD, reverse_complement_ids, sequences_to_codes
+from dnanet.encode import PAD, sequences_to_codes
 from dnanet.models import build_model
 from dnanet.motifs import cluster, scores, shuffle
 from dnanet.motifs.attention import attention_scores
@@ -28,19 +28,6 @@ def test_dinucleotide_shuffle_keeps_dinucleotides_and_ends():
     assert pairs(shuffled) == pairs(codes)
     assert (shuffled[0], shuffled[-1]) == (codes[0], codes[-1])
     assert not np.array_equal(shuffled, codes)
-
-
-def test_spread_windows_gives_each_base_score_over_k():
-    codes = torch.zeros(1, 5, dtype=torch.uint8)
-    codes[0, 4] = PAD
-    spread = scores.spread_windows(torch.tensor([[3.0, 6.0]]), k=3, stride=1, codes=codes)
-    assert torch.allclose(spread, torch.tensor([[1.0, 3.0, 3.0, 2.0, 0.0]]))
-
-
-def test_kmer_reverse_complement_ids():
-    rc = reverse_complement_ids(3)
-    assert cluster.kmer_string(int(rc[0]), 3) == "TTT"  # AAA -> TTT
-    assert rc[int("012", 4)] == int("123", 4)  # ACG -> CGT
 
 
 def test_planted_motif_on_either_strand_is_recovered_as_one_pwm():
@@ -91,7 +78,7 @@ def test_ctcf_cnn_motif_matches_jaspar_ctcf(runner, trained_run, tmp_path):
     result = runner.invoke(app, ["motifs", str(trained_run), "--out", str(out), "--quiet", "--threads", "1"])
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in (out / "motifs.tsv").read_text().splitlines()]
-    header, top = rows[0], dict(zip(rows[0], rows[1]))
+    top = dict(zip(rows[0], rows[1]))
     assert top["class"] == "bound" and top["best_match"].upper() == "CTCF" and float(top["match_q"]) < 0.05
     assert float(top["faithfulness"]) > 0.2 and float(top["class_with_site"]) > 0.5 > float(top["background_with_site"])
     assert top["method"] == "gradient_x_input" and float(top["q"]) < 1e-10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -57,51 +56,33 @@ def bottleneck(
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dnanet.bottleneck import OPTIMIZERS, integer_chain, kmer_chain, train_grid
+    from dnanet.bottleneck.experiment import OPTIMIZERS
+    from dnanet.bottleneck.pipeline import make_chains, run_experiment
 
     if optimizer not in OPTIMIZERS:
         raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
     hiddens = parse_ints(hidden, "--hidden", 1)
-    chains = ([kmer_chain(k) for k in parse_ints(kmer, "--kmer", 1)] if kmer is not None
-              else [integer_chain(size) for size in parse_ints(n, "--n", 3)])
+    chains = make_chains(parse_ints(kmer, "--kmer", 1) if kmer is not None else parse_ints(n, "--n", 3),
+                         kmers=kmer is not None)
     rate = DEFAULT_LR[optimizer] if lr is None else lr
     if not rate > 0:
         raise DnanetError(f"--lr {rate:g}: must be positive")
     output = claim_output(out, overwrite, folder=True)
     if threads:
         torch.set_num_threads(threads)
-    started = time.perf_counter()
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
                   TimeElapsedColumn(), console=err, disable=quiet) as bar:
         task = bar.add_task("training", total=1)
-        results = train_grid(hiddens, chains, list(range(seeds)), optimizer, rate, steps, bias,
-                             on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    seconds = time.perf_counter() - started
-    with output.writing() as folder:
-        _write(folder, results, kmer is not None, f"{optimizer}, lr {rate:g}, {steps:,} steps, "
-               f"{'with' if bias else 'no'} biases, {seeds} seeds")
+        results, seconds = run_experiment(
+            output, hiddens, chains, kmer is not None, seeds, optimizer, rate, steps, bias,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     _report(results, bias, seconds, out)
-
-
-def _write(folder: Path, results, kmers: bool, settings: str) -> None:
-    from dnanet.bottleneck_plots import plot_capacity, plot_network
-
-    with open(folder / "capacity.tsv", "w", encoding="utf-8") as table:
-        table.write("hidden\tn\tseed\taccuracy" + ("\tkmer" if kmers else "") + "\n")
-        for r in results:
-            k = f"\t{(r.n.bit_length() - 1) // 2}" if kmers else ""
-            table.write(f"{r.hidden}\t{r.n}\t{r.seed}\t{r.accuracy:.6f}{k}\n")
-    plot_capacity(results, folder / "capacity.png", settings)
-    drawable = [r for r in results if r.hidden == 2]
-    if drawable:
-        best = max(drawable, key=lambda r: (r.accuracy == 1.0, r.n * (r.accuracy == 1.0), r.accuracy, -r.seed))
-        plot_network(best, folder / "network_h2.png")
 
 
 def _report(results, bias: bool, seconds: float, out: Path) -> None:
     from rich.table import Table
 
-    from dnanet.bottleneck import h1_bound, largest_learned
+    from dnanet.bottleneck.experiment import h1_bound, largest_learned
 
     table = Table(title=f"Largest N learned perfectly by every seed ({seconds:.0f} s)")
     table.add_column("hidden H", justify="right")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
 
@@ -19,52 +18,22 @@ crn_app = typer.Typer(help="Compile a trained ternary_mlp into a chemical reacti
 app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
 
 
-def _load_ternary(run: Path):
-    """A run folder -> (its TernaryMLP in float64, class names); only runs that compile."""
-    import torch
-
-    from dnanet.crn import layer_weights
-    from dnanet.runs import load_run
-
-    loaded = load_run(run, "cpu")
-    model = loaded.model
-    if loaded.model_name != "ternary_mlp":
-        raise DnanetError(f"{run}: a {loaded.model_name} model; only ternary_mlp runs compile to a "
-                          "reaction network (train one with --model ternary_mlp)")
-    if not loaded.task.is_classification:
-        raise DnanetError(f"{run}: a {loaded.task.kind} run; only classification runs compile")
-    if loaded.reverse_complement_average:
-        raise DnanetError(f"{run}: averages both strands, the reaction network computes one "
-                          "(train with train.reverse_complement: false)")
-    try:
-        layer_weights(model)
-    except DnanetError as error:
-        raise DnanetError(f"{run}: {error}") from None
-    return model.to(torch.float64), loaded.task.names
-
-
-def _read_features(paths: list[Path], limit: Optional[int], featurize) -> tuple[list[str], "np.ndarray"]:
-    """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit` records."""
-    import numpy as np
-
-    from dnanet.data import iter_batches
-
-    ids, blocks = [], []
-    for batch in iter_batches(paths, 256):
-        ids += batch.ids
-        blocks.append(featurize(batch.codes))
-        if limit is not None and len(ids) >= limit:
-            break
-    if not ids:
-        raise DnanetError("the FASTA files hold no records")
-    return ids[:limit], np.concatenate(blocks)[:limit]
-
-
-def _progress(quiet: bool):
+@contextmanager
+def _progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar of records, shown from the first report; yields the callback
+    ``(records done, records in all)`` that the `dnanet.crn.pipeline` functions take."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, disable=quiet, transient=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=quiet, transient=True) as bar:
+        tasks = []
+
+        def report(done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task(description, total=total))
+            bar.update(tasks[0], completed=done)
+
+        yield report
 
 
 @crn_app.command("export")
@@ -85,14 +54,11 @@ def export(
 
       dnanet crn export runs/ternary --out net.json --reduce --text
     """
-    from dnanet.crn import compile_network, network_text, reduce_network
+    from dnanet.crn.compile import network_text
+    from dnanet.crn.pipeline import export_network
+
     output = claim_output(out, overwrite)
-    model, classes = _load_ternary(run)
-    network = compile_network(model, classes)
-    if reduce:
-        network = reduce_network(network)
-    with output.writing() as temporary:
-        temporary.write_text(json.dumps(network, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    network = export_network(run, output, reduce)
     if text:
         out_console.print(network_text(network), end="", highlight=False, markup=False, soft_wrap=True)
     err.print(f"{len(network['reactions'])} reactions over {len(network['species'])} species "
@@ -121,41 +87,17 @@ def simulate_command(
     """
     import numpy as np
 
-    from dnanet.crn import load_network, network_features
-    from dnanet.crn_kinetics import simulate
-    network = load_network(network_path)
+    from dnanet.crn.pipeline import simulate_fasta
+
     output = claim_output(out, overwrite, folder=True)
-    try:
-        ids, features = _read_features(inputs, limit, lambda codes: network_features(network, codes))
-    except DnanetError as error:
-        raise DnanetError(f"{network_path}: {error}" if "'features'" in str(error) else str(error)) from None
-    started = time.perf_counter()
-    with _progress(quiet) as bar:
-        task = bar.add_task("simulating", total=len(ids))
-        runs = [(simulate(network, f), bar.advance(task))[0] for f in features]
-    seconds = time.perf_counter() - started
-    with output.writing() as folder:
-        _write_simulation(folder, network, ids, runs, plots)
+    with _progress("simulating", quiet) as on_progress:
+        simulation = simulate_fasta(network_path, inputs, output, plots, limit, on_progress)
+    runs, seconds = simulation.runs, simulation.seconds
     times = np.array([r.convergence_time for r in runs])
     out_console.print(f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence time "
                       f"median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
                       f"{sum(r.steady for r in runs)}/{len(runs)}", highlight=False)
     err.print(f"results in {out}/outputs.tsv" + (", trajectory_*.png" if plots else ""), highlight=False, markup=False)
-
-
-def _write_simulation(folder: Path, network: dict, ids: list[str], runs: list, plots: int) -> None:
-    from dnanet.crn_plots import plot_trajectory
-
-    classes = list(network["outputs"])
-    with open(folder / "outputs.tsv", "w", encoding="utf-8") as table:
-        table.write("\t".join(["id", *classes, "predicted", "convergence_time", "steady"]) + "\n")
-        for name, run in zip(ids, runs):
-            values = [repr(float(v)) for v in run.final_outputs]
-            table.write("\t".join([name, *values, classes[int(run.final_outputs.argmax())],
-                                   repr(run.convergence_time), str(run.steady).lower()]) + "\n")
-    for n, (name, run) in enumerate(zip(ids[:plots], runs[:plots]), start=1):
-        plot_trajectory(run, classes, f"{name}: predicted {classes[int(run.final_outputs.argmax())]}",
-                        folder / f"trajectory_{n}.png")
 
 
 @crn_app.command("verify")
@@ -188,30 +130,15 @@ def verify_command(
     """
     import torch
 
-    from dnanet.crn import compile_network, layer_weights, load_network
-    from dnanet.crn_verify import verify
+    from dnanet.crn.pipeline import verify_run
     from dnanet.examples import heldout_inputs
-    from dnanet.runs import write_json
 
     output = claim_output(out, overwrite)
     if threads:
         torch.set_num_threads(threads)
-    model, classes = _load_ternary(run)
-    given = load_network(network_path) if network_path is not None else None
-    full = compile_network(model, classes)
-    if given is not None and (given["inputs"] != full["inputs"] or list(given["outputs"]) != list(full["outputs"])):
-        raise DnanetError(f"{network_path}: its inputs or outputs are not those of {run} (export it from this run)")
     paths = [item.path for item in parse_inputs(inputs, heldout_inputs)]
-    with torch.no_grad():
-        ids, features = _read_features(paths, limit, lambda codes: model.features(torch.from_numpy(codes)).numpy())
-        expected = model.forward_features(torch.from_numpy(features)).numpy()  # (N, C) logits
-    with _progress(quiet) as bar:
-        task = bar.add_task("ODE at unit and random rates", total=len(ids))
-        report = verify(layer_weights(model), full, given, ids, features, expected, seed, full_records,
-                        on_record=lambda: bar.advance(task))
-    report = {"passed": report.pop("passed"), "run": str(run), "network": str(network_path or ""), **report}
-    with output.writing() as temporary:
-        write_json(temporary, report)
+    with _progress("ODE at unit and random rates", quiet) as on_progress:
+        report = verify_run(run, paths, output, network_path, limit, seed, full_records, on_progress)
     _print_checks(report, out)
     if not report["passed"]:
         failed = [name for name, check in report["checks"].items() if not check["passed"]]

@@ -16,7 +16,7 @@ token × token matrix outlives its batch:
 Tokens back to bases: window tokens are put back in sequence order (overlapping windows:
 mean); token ``j`` covers stem positions ``j*stem_pool .. (j+1)*stem_pool - 1``; with one-hot
 input position p is base p, with k-mers it is the window of k bases from ``p*stride`` and the
-score is spread over them (`dnanet.motifs.scores.spread_windows`). The stem convolution's
+score is spread over them (`dnanet.encode.spread_windows`). The stem convolution's
 receptive field (``stem_kernel`` bases) is not spread over: a token's score stays on the bases
 it is centred on, which keeps the map sharp; seqlets add flanks (`dnanet.motifs.seqlets`).
 """
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.encode import PAD
+from dnanet.encode import PAD, spread_windows
 
 
 def attention_scores(model: nn.Module, codes: torch.Tensor, aggregation: str = "rollout") -> torch.Tensor:
@@ -113,8 +113,6 @@ def _unwindow(per_window: torch.Tensor, used: torch.Tensor, model: nn.Module, n_
 
 def tokens_to_bases(model: nn.Module, per_token: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """Token scores ``(B, T)`` -> base scores ``(B, L)`` (mapping in the module docstring)."""
-    from dnanet.motifs.scores import spread_windows
-
     positions = per_token.repeat_interleave(model.stem_pool, dim=1)  # (B, T * stem_pool)
     if model.input.encoder == "onehot":
         length = codes.shape[1]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom
 
-from dnanet.encode import PAD, reverse_complement_ids
+from dnanet.encode import PAD, kmer_ids_array, kmer_name, reverse_complement_ids
 
 COMPLEMENT = np.array([3, 2, 1, 0, 4, PAD], dtype=np.uint8)
 
@@ -42,18 +42,12 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     return COMPLEMENT[codes[..., ::-1]]
 
 
-def kmer_table(regions: np.ndarray, k: int) -> np.ndarray:
-    """Codes ``(S, R)`` -> k-mer ids int64 ``(S, R - k + 1)``; -1 where a window holds N or PAD."""
-    windows = np.lib.stride_tricks.sliding_window_view(regions.astype(np.int64), k, axis=1)  # (S, W, k)
-    ids = (np.minimum(windows, 3) * 4 ** np.arange(k - 1, -1, -1)).sum(-1)
-    return np.where((windows <= 3).all(-1), ids, -1)
-
-
 def presence(ids: np.ndarray, canonical: np.ndarray) -> np.ndarray:
-    """k-mer ids ``(S, W)`` -> how many rows contain each canonical k-mer ``(4**k,)``."""
+    """k-mer ids ``(S, W)`` (`dnanet.encode.kmer_ids`) -> how many rows contain each canonical
+    k-mer ``(4**k,)``; windows with N or PAD (ids 4**k and above) count for none."""
     rows = np.repeat(np.arange(len(ids)), ids.shape[1])
     flat = ids.ravel()
-    keep = flat >= 0
+    keep = flat < len(canonical)
     pairs = np.unique(rows[keep] * len(canonical) + canonical[flat[keep]])
     return np.bincount(pairs % len(canonical), minlength=len(canonical))
 
@@ -148,10 +142,6 @@ def refine(regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float,
     return members, pwm
 
 
-def kmer_string(kmer: int, k: int) -> str:
-    return "".join("ACGT"[(kmer // 4 ** (k - 1 - i)) % 4] for i in range(k))
-
-
 STOPS = {
     "max_motifs": "reached the most motifs per class",
     "too_few_seqlets": "too few seqlets left",
@@ -178,14 +168,14 @@ def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_m
     `both_strands` False: forward strand only (k-mers are their own canonical form)."""
     rc_ids = reverse_complement_ids(k) if both_strands else np.arange(4**k)
     canonical = np.minimum(np.arange(4**k), rc_ids)
-    null_ids = kmer_table(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
+    null_ids = kmer_ids_array(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
     remaining, motifs = np.arange(len(regions)), []
     while True:
         if len(motifs) >= max_motifs:
             return PwmSearch(motifs, "max_motifs", min_seqlets)
         if len(remaining) < min_seqlets:
             return PwmSearch(motifs, "too_few_seqlets", min_seqlets)
-        ids = kmer_table(regions[remaining], k)
+        ids = kmer_ids_array(regions[remaining], k)
         seed, log_p = pick_seed(ids, null_ids, canonical)
         if log_p > max_log_p:
             return PwmSearch(motifs, "no_enriched_kmer", min_seqlets)
@@ -194,7 +184,7 @@ def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_m
         if len(members) < min_seqlets:
             return PwmSearch(motifs, "too_few_sites", min_seqlets)
         first, last = trim(pwm, minimum_bits, min(k, pwm.shape[1]))
-        motifs.append(Motif(pwm[:, first:last], len(members), kmer_string(seed, k)))
+        motifs.append(Motif(pwm[:, first:last], len(members), kmer_name(seed, k)))
         remaining = np.delete(remaining, members)
 
 

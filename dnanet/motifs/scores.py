@@ -20,7 +20,7 @@ Methods (``METHODS``):
   class: attention says where the model looks, the gradient which class that stretch argues for.
 
 Scores are float32 ``(B, L)``, zero past each sequence's end. k-mer encoders: a k-mer window's
-score is spread evenly over its k bases (`spread_windows`).
+score is spread evenly over its k bases (`dnanet.encode.spread_windows`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet import attribution
-from dnanet.encode import PAD, UNKNOWN
+from dnanet.encode import PAD, UNKNOWN, spread_windows
+from dnanet.motifs.attention import attention_scores
 
 METHODS = ("gradient", "ism", "attention")
 AGGREGATIONS = ("rollout", "cls", "mean")
@@ -62,16 +63,6 @@ def class_weighted_attention(attention: torch.Tensor, gradient: torch.Tensor, wi
     return attention * summed.clamp(min=0)
 
 
-def spread_windows(per_window: torch.Tensor, k: int, stride: int, codes: torch.Tensor) -> torch.Tensor:
-    """Scores of k-mer windows ``(B, W)`` (window w covers bases ``w*stride .. w*stride+k-1``) ->
-    bases ``(B, L)``: each window adds score/k to each of its bases."""
-    kernel = torch.full((1, 1, k), 1.0 / k, device=per_window.device)
-    bases = F.conv_transpose1d(per_window.unsqueeze(1), kernel, stride=stride).squeeze(1)  # (B, (W-1)s+k)
-    length = codes.shape[1]
-    bases = F.pad(bases, (0, max(0, length - bases.shape[1])))[:, :length]
-    return bases * (codes != PAD)
-
-
 def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
                 aggregation: str = "rollout", window: int = 15) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> scores float32 ``(B, L)`` by `method` (see the module docstring);
@@ -81,8 +72,6 @@ def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
     if method == "ism":
         return mutagenesis(model, codes, target)
     if method == "attention":
-        from dnanet.motifs.attention import attention_scores
-
         return class_weighted_attention(attention_scores(model, codes, aggregation),
                                         gradient_x_input(model, codes, target), window)
     raise ValueError(f"unknown scoring method '{method}'; valid: {', '.join(METHODS)}")

@@ -33,6 +33,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from dnanet.encode import kmer_ids
 from dnanet.errors import DnanetError
 
 OPTIMIZERS = ("sgd", "adam")
@@ -97,14 +98,8 @@ def kmer_chain(k: int) -> Chain:
         raise DnanetError(f"--kmer {k}: choose K from 1 to 6 (4**K tokens)")
     cycle = de_bruijn(k)
     linear = cycle + cycle[: k - 1]  # every k-mer exactly once as a window
-    ids = [sum(d * 4 ** (k - 1 - j) for j, d in enumerate(linear[i : i + k])) for i in range(4**k)]
-    order = torch.tensor(ids)
+    order = kmer_ids(torch.tensor([linear]), k)[0]  # (4**k,) the ids of its windows in order
     return Chain(4**k, order[:-1], order[1:])
-
-
-def kmer_name(token: int, k: int) -> str:
-    """A k-mer id -> its letters (``kmer_name(1, 3) == "AAC"``)."""
-    return "".join("ACGT"[(token // 4 ** (k - 1 - j)) % 4] for j in range(k))
 
 
 def h1_bound(n: int) -> float:

@@ -23,17 +23,19 @@ a path of non-zero weights to an output; every input species stays listed). The 
 no reaction: its weights live in the products. Inputs here have one rail; with the dual-rail
 inputs of Vasic et al. the same count reads ``2 x used inputs + ReLU neurons``.
 
-The network is a dict (the JSON of `dnanet crn export`): ``species``, ``reactions`` (``reactants``
-and ``products`` as {species: count}, ``rate``), ``initial`` (non-zero starting amounts of
-non-input species; every other species starts at 0), ``inputs`` (one species per feature, in
-feature order: its starting amount is the feature's value), ``outputs`` ({class: [pos, neg]}) and
-``features`` (how the feature values are computed from a sequence).
+The network is a dict (the JSON of `dnanet crn export`, read back by `dnanet.crn.files`):
+``species``, ``reactions`` (``reactants`` and ``products`` as {species: count}, ``rate``),
+``initial`` (non-zero starting amounts of non-input species; every other species starts at 0),
+``inputs`` (one species per feature, in feature order: its starting amount is the feature's
+value), ``outputs`` ({class: [pos, neg]}) and ``features`` (how the feature values are computed
+from a sequence).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dnanet.encode import kmer_names
 from dnanet.errors import DnanetError
 
 Layers = list[tuple[np.ndarray, np.ndarray]]  # per layer: weight int64 (out, in), bias float64 (out,)
@@ -48,11 +50,6 @@ def layer_weights(model) -> Layers:
                           "reaction network")
     linears = list(model.layers) + [model.head]
     return [(linear.ternary_weight().cpu().numpy(), linear.bias.detach().double().cpu().numpy()) for linear in linears]
-
-
-def kmer_names(k: int) -> list[str]:
-    """The 4**k k-mers in k-mer id order (``AA..A, AA..C, ..., TT..T``; `dnanet.encode`)."""
-    return ["".join("ACGT"[(i // 4 ** (k - 1 - j)) % 4] for j in range(k)) for i in range(4**k)]
 
 
 def feature_definition(model) -> dict:
@@ -149,48 +146,6 @@ def network_text(network: dict) -> str:
     lines.append("inputs " + " ".join(network["inputs"]))
     lines += [f"output {name} = {p} - {n}" for name, (p, n) in network["outputs"].items()]
     return "\n".join(lines) + "\n"
-
-
-def load_network(path) -> dict:
-    """Read and check a network JSON file (`dnanet crn export`); one-line errors name the problem."""
-    import json
-
-    try:
-        network = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DnanetError(f"{path}: not a JSON file ({error})") from None
-    problem = _network_problem(network)
-    if problem:
-        raise DnanetError(f"{path}: not a reaction network from `dnanet crn export`: {problem}")
-    return network
-
-
-def _network_problem(network) -> str | None:
-    """What is wrong with a network dict's structure, or None."""
-    keys = ("species", "reactions", "initial", "inputs", "outputs", "features")
-    if not isinstance(network, dict) or any(key not in network for key in keys):
-        return "expected an object with the keys " + ", ".join(keys)
-    species = network["species"]
-    if not isinstance(species, list) or not all(isinstance(s, str) for s in species) or len(set(species)) < len(species):
-        return "'species' must be a list of distinct names"
-    known, number = set(species), (int, float)
-    for i, r in enumerate(network["reactions"] if isinstance(network["reactions"], list) else [None]):
-        sides = [r.get("reactants"), r.get("products")] if isinstance(r, dict) else [None, None]
-        if not all(isinstance(side, dict) and all(s in known and type(c) is int and c > 0 for s, c in side.items())
-                   for side in sides) or not sides[0]:
-            return f"reaction {i}: 'reactants' (not empty) and 'products' must map listed species to positive whole counts"
-        if not isinstance(r.get("rate"), number) or isinstance(r.get("rate"), bool) or not r["rate"] > 0:
-            return f"reaction {i}: 'rate' must be a positive number"
-    initial, inputs, outputs = network["initial"], network["inputs"], network["outputs"]
-    if not isinstance(initial, dict) or not all(s in known and isinstance(v, number) and not isinstance(v, bool)
-                                               and v >= 0 for s, v in initial.items()):
-        return "'initial' must map listed species to non-negative numbers"
-    if not isinstance(inputs, list) or not inputs or not all(s in known and s not in initial for s in inputs):
-        return "'inputs' must list species without an initial amount"
-    if not isinstance(outputs, dict) or not outputs or not all(
-            isinstance(pair, list) and len(pair) == 2 and all(s in known for s in pair) for pair in outputs.values()):
-        return "'outputs' must map each class to [positive species, negative species]"
-    return None
 
 
 def network_features(network: dict, codes):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.bottleneck import CellResult, h1_bound
+from dnanet.bottleneck.experiment import CellResult, h1_bound
 
 
 def _pyplot():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dnanet.crn_kinetics import Trajectory
+from dnanet.crn.kinetics import Trajectory
 
 
 def plot_trajectory(trajectory: Trajectory, classes: list[str], title: str, path: Path) -> None:

@@ -3,8 +3,8 @@ network, on the feature vectors of real records, as one JSON-ready report.
 
 Checks (each with pass/fail and the measured value): at most two reactants per reaction; every
 species consumed by at most one reaction; reaction and species counts equal the formulas of
-`dnanet.crn` (from the weights alone); weights and biases rebuilt from the reactions equal the
-network's (reduced: those that reach an output); firing every reaction to completion in order
+`dnanet.crn.compile` (from the weights alone); weights and biases rebuilt from the reactions equal
+the network's (reduced: those that reach an output); firing every reaction to completion in order
 reproduces the outputs within 1e-9 (full and reduced); the mass-action steady state within 1e-3
 with the same class for every record; random rate constants (uniform in [0.1, 10]) reach the same
 steady state (every species within 1e-3). The kinetic checks run on the reduced network (or the
@@ -17,10 +17,10 @@ from typing import Callable
 
 import numpy as np
 
-from dnanet.crn import Layers, reduce_network
-from dnanet.crn_checks import (effective_layers, expected_counts, max_reactants, multiply_consumed,
+from dnanet.crn.compile import Layers, reduce_network
+from dnanet.crn.checks import (effective_layers, expected_counts, max_reactants, multiply_consumed,
                                rebuild_layers)
-from dnanet.crn_kinetics import OUTPUT_TOL, fire_in_order, simulate
+from dnanet.crn.kinetics import OUTPUT_TOL, fire_in_order, simulate
 
 ORDER_TOL = 1e-9
 RATE_RANGE = (0.1, 10.0)

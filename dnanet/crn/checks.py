@@ -1,10 +1,10 @@
-"""Structural checks of a compiled reaction network (`dnanet.crn`) against the ternary network's
-layers (weight int ``(out, in)``, bias float64 ``(out,)`` per layer, head last).
+"""Structural checks of a compiled reaction network (`dnanet.crn.compile`) against the ternary
+network's layers (weight int ``(out, in)``, bias float64 ``(out,)`` per layer, head last).
 
 - `max_reactants` and `multiply_consumed`: every reaction at most bimolecular, every species the
   reactant of at most one reaction (what makes the computation rate-independent);
 - `expected_counts`: reactions and species predicted from the weights alone (full: ``F + 4H`` and
-  ``F + 5H + 2C``; reduced: ``U + R`` and ``F + 2R + 2C``; see `dnanet.crn`);
+  ``F + 5H + 2C``; reduced: ``U + R`` and ``F + 2R + 2C``; see `dnanet.crn.compile`);
 - `rebuild_layers`: weights and biases read back from the reactions and initial amounts.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnanet.crn import Layers
+from dnanet.crn.compile import Layers
 
 
 def max_reactants(network: dict) -> int:
@@ -62,7 +62,7 @@ def effective_layers(layers: Layers) -> Layers:
 
 def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
     """Read the weights float ``(out, in)`` and biases ``(out,)`` of layers of the given shapes
-    back from a full or reduced network, by its species names (`dnanet.crn`).
+    back from a full or reduced network, by its species names (`dnanet.crn.compile`).
 
     A weight is what the reaction consuming the source rail puts into the target's rails; the
     two rails of a full network's hidden neuron must agree (else NaN). A bias is the target's

@@ -1,4 +1,4 @@
-"""Running a reaction network (`dnanet.crn`): firing reactions to completion in order, and
+"""Running a reaction network (`dnanet.crn.compile`): firing reactions to completion in order, and
 mass-action kinetics integrated to a steady state.
 
 Mass action: reaction ``r`` proceeds at ``flux_r = k_r * prod_s y_s^(count)`` over its reactants;
