@@ -68,7 +68,7 @@ def test_help_lists_the_everyday_commands_first_and_the_research_commands_apart(
 def test_completion_can_be_installed_and_completes_commands_and_registry_values():
     assert "--install-completion" in help_text() and "--show-completion" in help_text()
     script = invoke("--show-completion", "bash", prog_name="dnanet")
-    assert script.exit_code == 0 and "_DNANET_COMPLETE=complete_bash" in script.output
+    assert script.exit_code == 0 and "_DNANET_COMPLETE=complete_bash" in script.output, (script.output, script.exception)
 
     def complete(words: str) -> list[str]:
         result = runner.invoke(app, [], prog_name="dnanet", env={
