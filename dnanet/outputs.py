@@ -229,6 +229,18 @@ class Output:
         return DnanetError(f"{self.path}: could not be written: {error.strerror or error}; nothing was written{kept}")
 
 
+@contextmanager
+def write_atomically(path: Path, overwrite: bool = True, folder: bool = False) -> Iterator[Path]:
+    """Claim, write and release one output in a block, for files a command makes beside its
+    claimed outputs (report figures, one PNG per variant): yields the temporary (`Output.writing`)."""
+    output = Output(path, overwrite, folder).claim()
+    try:
+        with output.writing() as temporary:
+            yield temporary
+    finally:
+        output.release()
+
+
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dnanet import report_plots as plots
-from dnanet.runs import atomic_directory, atomic_file
+from dnanet.outputs import write_atomically
 from dnanet.tasks import Task
 
 RUN_FIGURES = "report"  # RUN/report/: the PNGs of RUN/report.html
@@ -89,7 +89,7 @@ def write_run_report(run: Path, description: dict, metrics: dict, history: list[
     scored in `metrics` (metrics.json). Returns the page's path."""
     task = Task.from_dict(description["task"])
     page = run / "report.html"
-    with atomic_directory(run / RUN_FIGURES, overwrite=True) as folder:
+    with write_atomically(run / RUN_FIGURES, overwrite=True, folder=True) as folder:
         plots.plot_history(history, description["best_epoch"], folder / "history.png")
         figures = [Figure("history.png", "Training history",
                           "Training and validation loss per epoch, then the validation metrics recorded each epoch; "
@@ -99,7 +99,7 @@ def write_run_report(run: Path, description: dict, metrics: dict, history: list[
             figures += prediction_figures(task, targets, outputs, folder, f"test split (n {len(targets):,})")
         body = _page(f"dnanet run {run.name}", description, metrics, f"Test split ({metrics['n']:,} records)",
                      figures, RUN_FIGURES + "/", evaluated=None)
-        with atomic_file(page) as temporary:
+        with write_atomically(page) as temporary:
             temporary.write_text(body, encoding="utf-8")
     return page
 
@@ -111,7 +111,7 @@ def write_evaluation_report(out: Path, run: Path, description: dict, metrics: di
     read (provenance: path, class, records, SHA-256) and the run's model.json `description`.
     Returns the page's path."""
     task = Task.from_dict(description["task"])
-    with atomic_directory(out, overwrite) as folder:
+    with write_atomically(out, overwrite, folder=True) as folder:
         figures = prediction_figures(task, targets, outputs, folder, f"{run.name} on n {len(targets):,}")
         body = _page(f"dnanet evaluate {run.name}", description, metrics,
                      f"Evaluated records ({metrics['n']:,})", figures, "", evaluated=inputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tempfile
+import shutil
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
@@ -98,12 +98,12 @@ def attribute(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        if processes.is_main:  # refused at once if it exists (without --overwrite) or another process writes it
+        claimed = {}  # refused at once if it exists (without --overwrite) or another process writes it
+        if processes.is_main:
             from dnanet.attribution_files import sequences_path
 
-            for path in (out, sequences_path(out), plot):
-                if path is not None:
-                    claim_output(path, overwrite)
+            claimed = {path: claim_output(path, overwrite) for path in (out, sequences_path(out), plot)
+                       if path is not None}
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         task = Task.from_dict(description["task"])
@@ -131,9 +131,9 @@ def attribute(
                     "region": np.array(span or (0, layout.longest))}
         with sigterm_as_interrupt():
             if processes.distributed:
-                job.in_parts(out, processes, metadata)
+                job.in_parts(claimed, out, processes, metadata)
             else:
-                job.write(out, metadata, plot, drawn, f"{run.name}: {method} toward {target_name}")
+                job.write(claimed, out, metadata, plot, drawn, f"{run.name}: {method} toward {target_name}")
     finally:
         distributed.stop()
     if not processes.is_main:
@@ -167,26 +167,26 @@ class _Job:
                               self.batch_size, progress, records=self.rows)
         return arrays
 
-    def write(self, out: Path, metadata: dict, plot: Optional[Path], drawn: list, title: str) -> None:
-        """One process: the file (and the logos of `drawn`), each written atomically."""
+    def write(self, claimed: dict, out: Path, metadata: dict, plot: Optional[Path], drawn: list, title: str) -> None:
+        """One process: the file (and the logos of `drawn`), each written atomically through its
+        claimed output (`claimed`: path -> `dnanet.outputs.Output`)."""
         from dnanet.attribution_files import sequences_path
-        from dnanet.runs import atomic_file
 
         with ExitStack() as stack:
-            temporary = stack.enter_context(atomic_file(out))
-            sequences_temporary = stack.enter_context(atomic_file(sequences_path(out)))
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)))
+            temporary = stack.enter_context(claimed[out].writing())
+            sequences_temporary = stack.enter_context(claimed[sequences_path(out)].writing())
+            folder = claimed[out].scratch_folder()  # the (N, 4, L) memory-mapped arrays while they fill
+            stack.callback(shutil.rmtree, folder, True)
             arrays = self.fill(folder, self.quiet)
             if drawn:
-                _draw(stack.enter_context(atomic_file(plot)), arrays, drawn, title)
+                _draw(stack.enter_context(claimed[plot].writing()), arrays, drawn, title)
             arrays.save(temporary, sequences_temporary, metadata)
 
-    def in_parts(self, out: Path, processes, metadata: dict) -> None:
+    def in_parts(self, claimed: dict, out: Path, processes, metadata: dict) -> None:
         """Under torchrun: each process fills its block in a part folder; rank 0 packs the parts,
         in rank order, into the one file (`dnanet.attribution_files.merge_parts`)."""
         from dnanet.attribution_files import ATTRIBUTIONS_KEY, merge_parts, sequences_path
         from dnanet.distributed import write_in_parts
-        from dnanet.runs import atomic_file
 
         def write_part(stem: Path) -> None:
             stem.mkdir()
@@ -194,7 +194,7 @@ class _Job:
 
         def merge(stems: list[Path]) -> None:
             names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
-            with atomic_file(out) as temporary, atomic_file(sequences_path(out)) as sequences_temporary:
+            with claimed[out].writing() as temporary, claimed[sequences_path(out)].writing() as sequences_temporary:
                 merge_parts(stems, names, temporary, sequences_temporary, metadata)
 
         write_in_parts(out, processes, write_part, merge)

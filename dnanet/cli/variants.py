@@ -75,7 +75,7 @@ def variants(
       dnanet variants runs/ctcf --pairs pairs.fa --out effects.tsv
     """
     from dnanet import distributed
-    from dnanet.runs import atomic_file, load_run
+    from dnanet.runs import load_run
     from dnanet.tasks import Task
     from dnanet.variants import window_scorer, write_effects
 
@@ -94,8 +94,8 @@ def variants(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        if processes.is_main:  # refused at once if it exists (without --overwrite) or another process writes it
-            claim_output(out, overwrite)
+        # refused at once if it exists (without --overwrite) or another process writes it
+        output = claim_output(out, overwrite) if processes.is_main else None
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
@@ -114,9 +114,9 @@ def variants(
 
         with sigterm_as_interrupt():
             if processes.distributed:
-                counts = _in_parts(write, out, processes, quiet)
+                counts = _in_parts(write, out, output, processes, quiet)
             else:
-                with atomic_file(out) as temporary, open(temporary, "w", newline="") as handle, \
+                with output.writing() as temporary, open(temporary, "w", newline="") as handle, \
                         record_progress("scoring", quiet, "variants") as progress:
                     counts = write(handle, progress)
                 if top is not None:
@@ -171,7 +171,7 @@ def _top(task, target: Optional[str], count: int):
 def _draw(folder: Path, top, model, description: dict, task, flank: int, quiet: bool) -> None:
     """One PNG per top variant (`dnanet.variant_plots.draw_variant`), each written atomically."""
     from dnanet.attribution import target_output
-    from dnanet.runs import atomic_file
+    from dnanet.outputs import write_atomically
     from dnanet.variant_plots import draw_variant, file_name
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,17 +180,17 @@ def _draw(folder: Path, top, model, description: dict, task, flank: int, quiet: 
     output = f"{'value' if task.kind == 'regression' else 'log-odds'} of {task.names[top.target]}"
     with record_progress("drawing ISM maps", quiet, "variants") as progress:
         for rank, (variant, diff) in enumerate(top.ranked(), 1):
-            with atomic_file(folder / file_name(rank, variant)) as temporary:
+            with write_atomically(folder / file_name(rank, variant)) as temporary:
                 draw_variant(temporary, model, objective, strands, variant, diff, output, flank)
             progress(rank)
 
 
-def _in_parts(write, out: Path, processes, quiet: bool) -> dict[str, int]:
+def _in_parts(write, out: Path, output, processes, quiet: bool) -> dict[str, int]:
     """Under torchrun: each process writes its shard's rows to a part (rank 0's alone with the header)
     and its status counts beside it; rank 0 copies the parts in rank order into `out` and adds the
-    counts (returned on rank 0; every process's own elsewhere)."""
+    counts (returned on rank 0; every process's own elsewhere). `output`: rank 0's claimed output
+    (`dnanet.outputs.Output`), None elsewhere."""
     from dnanet.distributed import concatenate, write_in_parts
-    from dnanet.runs import atomic_file
 
     totals: dict[str, int] = {}
 
@@ -203,7 +203,7 @@ def _in_parts(write, out: Path, processes, quiet: bool) -> dict[str, int]:
         totals.update(counts)
 
     def merge(stems: list[Path]) -> None:
-        with atomic_file(out) as temporary, open(temporary, "wb") as target:
+        with output.writing() as temporary, open(temporary, "wb") as target:
             concatenate([stem.with_suffix(".tsv") for stem in stems], target)
         parts = [json.loads(stem.with_suffix(".json").read_text()) for stem in stems]
         totals.update({status: sum(part[status] for part in parts) for status in parts[0]})
