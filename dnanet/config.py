@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from dnanet.errors import DnanetError
-from dnanet.models import MODELS, model_arguments
+from dnanet.models import MODELS, check_model_name, model_arguments
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,6 @@ def shipped_config_path(model_name: str) -> Path:
     if (source_tree / f"{model_name}.yaml").exists():
         return source_tree / f"{model_name}.yaml"
     return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
-
-
-def check_model_name(name: str, where: str = "") -> None:
-    """Refuse a model name that is not in the registry; `where` (e.g. "--model foo") leads the message."""
-    if name not in MODELS:
-        raise DnanetError(f"{where + ': ' if where else ''}unknown model '{name}'; valid models: {', '.join(MODELS)}")
 
 
 class _Origin:
@@ -205,8 +199,7 @@ def _check_section(cls: type, section: dict[str, Any], name: str, source: _Origi
 
 def _check_model(section: dict[str, Any], source: _Origin) -> dict[str, Any]:
     name = section.get("name", "cnn")
-    if not isinstance(name, str) or name not in MODELS:
-        raise DnanetError(f"{source}: unknown model '{name}' in 'model.name'; valid models: {', '.join(MODELS)}")
+    check_model_name(name, str(source), "model.name")
     arguments = model_arguments(name)  # {argument: (type, default)}
     _reject_unknown(section, ["name", *arguments], "model.", source)
     checked = {key: _coerce(section[key], arguments[key][0], f"model.{key}", source)

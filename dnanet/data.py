@@ -196,6 +196,14 @@ def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | N
                       multiprocessing_context="fork" if workers else None)  # fork: workers share the set, no pickling
 
 
+def code_batches(sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None,
+                 **loading) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``) of each in-order `make_loader` batch
+    of the sequences at `indices` (default: all): what `dnanet.infer.predict` reads. `loading`:
+    `make_loader`'s ``pin_memory`` and ``workers``."""
+    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices, **loading))
+
+
 class Batch(NamedTuple):
     """A streamed batch: record ids, padded codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``,
     and the index of the input file each record came from."""

@@ -45,6 +45,9 @@ def check_representation(model: nn.Module, layer: str, pool: str | None) -> None
         raise DnanetError(f"unknown --pool '{pool}'; valid: {', '.join(POOLS)}")
     if layer == "embedding" and pool is not None:
         raise DnanetError("--pool applies to --layer tokens; the default embedding layer is pooled by the model itself")
+    if layer == "tokens" and not getattr(model, "has_positions", True):
+        raise DnanetError(f"--layer tokens: this {type(model).__name__} model has no per-position features "
+                          "(it reads k-mer counts of the whole sequence); use --layer embedding")
     if pool == "cls" and getattr(model, "pooling", None) != "cls":
         raise DnanetError("--pool cls needs a transformer trained with 'pooling: cls' (it has a [CLS] token)")
 

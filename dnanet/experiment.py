@@ -26,7 +26,7 @@ from torch.utils.data import DistributedSampler
 import dnanet
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
-from dnanet.data import SequenceSet, make_loader
+from dnanet.data import SequenceSet, code_batches, make_loader
 from dnanet.duplicates import leakage
 from dnanet.distributed import Processes, per_process_batch
 from dnanet.errors import DnanetError
@@ -141,7 +141,7 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     rc_average = train_config.reverse_complement
 
     def outputs_of(indices: np.ndarray) -> np.ndarray:
-        return predict(model, _batches(sequences, indices, inference_batch, loading), rc_average,
+        return predict(model, code_batches(sequences, inference_batch, indices, **loading), rc_average,
                        activate=task.activate, precision=precision)
 
     learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
@@ -199,12 +199,6 @@ def split_text(split: Split) -> str:
 
     sizes = split.sizes()
     return " / ".join(f"{sizes[name]:,} {name}{how(name)}" for name in ("train", "validation", "test"))
-
-
-def _batches(sequences: SequenceSet, indices: np.ndarray, batch_size: int, loading: dict):
-    """(codes, lengths) batches of the sequences at `indices`, in order, for `predict` (`loading`:
-    `loader_settings`)."""
-    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices, **loading))
 
 
 MAX_WORKERS = 4  # loader workers per training process on a GPU: enough to keep up with cutting and padding

@@ -37,7 +37,7 @@ from typing import Any
 
 from dnanet.config import _coerce
 from dnanet.errors import DnanetError
-from dnanet.models import ENCODER_ARGUMENTS, MODELS, model_arguments
+from dnanet.models import ENCODER_ARGUMENTS, MODELS, check_model_name, model_arguments
 from dnanet.tasks import KINDS, Task
 
 RUN_FORMAT = "dnanet-run"
@@ -148,8 +148,7 @@ def check_description(data: dict[str, Any], path: Path) -> RunDescription:
                           f"(1 to {RUN_FORMAT_VERSION}); a newer dnanet may have made it")
     model = _mapping(data, "model", path)
     name = model.get("name")
-    if not isinstance(name, str) or name not in MODELS:
-        raise DnanetError(f"{path}: 'model.name' {name!r} is not a model; valid models: {', '.join(MODELS)}")
+    check_model_name(name, str(path), "model.name")
     if version < OLDEST_FORMAT.get(name, 1):
         raise DnanetError(f"{path.parent}: made by an older dnanet (run format {version}); its {name} layers "
                           f"have changed since (run format {RUN_FORMAT_VERSION}): train it again")

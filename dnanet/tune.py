@@ -196,13 +196,11 @@ def run_worker(search: Search, load: Callable[[], TuneData] | None, say: Callabl
     """Run `n_trials` trials of the study (one process's share). The TPE sampler is seeded with the
     base seed plus `sampler_seed` (the trials already in the study, plus the worker's index), so a
     resumed or parallel search does not repeat the first one's proposals."""
-    import torch
-
     from dnanet.infer import resolve_device
+    from dnanet.threads import use_threads
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial says it all
-    if search.threads:
-        torch.set_num_threads(search.threads)
+    use_threads(search.threads)
     data = data if data is not None else load()
     sampler = optuna.samplers.TPESampler(seed=search.base.seed + sampler_seed,
                                          constant_liar=search.shared or load is not None)

@@ -37,7 +37,7 @@ def small_model(layers: int = 2, seed: int = 0, **arguments):
 def features_and_logits(model) -> tuple[np.ndarray, np.ndarray]:
     codes, _ = sequences_to_codes(SEQUENCES)
     with torch.no_grad():
-        features = model.features(torch.from_numpy(codes))
+        features = model.input_features(torch.from_numpy(codes))
         return features.numpy(), model(torch.from_numpy(codes)).numpy()
 
 
@@ -78,10 +78,10 @@ def test_ternarise_values_and_straight_through_gradient():
 
 def test_features_are_kmer_frequencies_or_counts():
     codes, _ = sequences_to_codes([b"AACN", b"A", b"acaca"])
-    frequency = small_model().features(torch.from_numpy(codes))
+    frequency = small_model().input_features(torch.from_numpy(codes))
     assert frequency[0, :2].tolist() == [0.5, 0.5]  # AA, AC; CN is not counted
     assert frequency[1].sum().item() == 0  # no complete 2-mer
-    counts = small_model(features="count").features(torch.from_numpy(codes))
+    counts = small_model(features="count").input_features(torch.from_numpy(codes))
     assert counts[2, 1].item() == 2 and counts[2, 4].item() == 2  # AC twice, CA twice, lower case counts
 
 

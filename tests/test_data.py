@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnanet.data import SequenceSet, iter_batches, make_loader, split_indices
+from dnanet.data import SequenceSet, code_batches, iter_batches, make_loader, split_indices
 from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
@@ -66,6 +66,13 @@ def test_loader_batches_are_padded_codes_with_targets():
     batches = list(make_loader(sequences, batch_size=2))
     assert batches[0]["codes"].tolist() == [[0, 1, 2], [3, PAD, PAD]]
     assert batches[0]["targets"].tolist() == [1, 0] and batches[1]["lengths"].tolist() == [1]
+
+
+def test_code_batches_are_the_loader_codes_and_lengths_of_the_chosen_sequences_in_order():
+    sequences = SequenceSet(["a", "b", "c"], np.array([0, 1, 2, 3, 3], dtype=np.uint8),
+                            np.array([0, 3, 4, 5]), np.array([1, 0, 1]))
+    batches = list(code_batches(sequences, batch_size=2, indices=np.array([2, 0])))
+    assert [(codes.tolist(), lengths.tolist()) for codes, lengths in batches] == [([[3, PAD, PAD], [0, 1, 2]], [1, 3])]
 
 
 def test_iter_batches_streams_records_in_input_order_across_files(tmp_path):

@@ -102,3 +102,19 @@ def test_token_features_of_every_family_pool_to_finite_vectors(name):
     assert features.shape[0] == 2 and features.shape[2] == mask.shape[1] and mask[0].sum() < mask[1].sum()
     assert all(torch.isfinite(p).all() and p.shape == (2, features.shape[1]) for p in pooled)
     torch.testing.assert_close(alone, pooled[0][:1], rtol=1e-5, atol=1e-5)
+
+
+def test_tokens_of_a_model_without_positions_is_a_one_line_error(runner, tmp_path):
+    """A ternary_mlp reads k-mer counts of the whole sequence: no per-position layer to pool."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text("encoder: {name: kmer, k: 2, stride: 1}\nmodel: {name: ternary_mlp, hidden: 4, layers: 1}\n"
+                      "train: {epochs: 1, reverse_complement: false}\n")
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "-c", str(config), "--out", str(run), "--quiet", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "e.tsv"
+    result = runner.invoke(app, ["embed", str(run), *HELDOUT, "--out", str(out), "--layer", "tokens"])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.output
+    assert "--layer tokens: this TernaryMLP model has no per-position features" in result.stderr and not out.exists()
+    result = runner.invoke(app, ["embed", str(run), *HELDOUT, "--out", str(out)])
+    assert result.exit_code == 0 and len(out.read_text().splitlines()) > 1, result.output

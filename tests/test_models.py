@@ -6,8 +6,10 @@ import torch
 
 from dnanet.config import load_config
 from dnanet.encode import sequences_to_codes
+from dnanet.errors import DnanetError
 from dnanet.experiment import model_arguments_of
 from dnanet.models import MODELS, build_model, model_arguments
+from dnanet.models.layers import NoPositionsError
 
 ENCODERS = [{"encoder": "onehot"}, {"encoder": "kmer", "k": 3, "stride": 1}, {"encoder": "kmer", "k": 4, "stride": 2}]
 
@@ -30,6 +32,14 @@ def test_every_model_embeds_and_predicts(name, encoder):
     logits = model(codes_t)
     assert logits.shape == (5, 3)
     assert torch.allclose(logits, model.head(embedding))
+    if model.has_positions:  # per-position features (N, C, W) with their validity mask (N, W)
+        x, mask = model.features(codes_t)
+        assert x.dim() == 3 and x.shape[0] == 5 and mask.shape == (5, x.shape[2]) and mask.dtype == torch.bool
+        assert mask.any(1).all() and (x * ~mask.unsqueeze(1) == 0).all()
+    else:  # a family without positions says so, as a user-facing error
+        with pytest.raises(NoPositionsError, match="no per-position features"):
+            model.features(codes_t)
+        assert issubclass(NoPositionsError, DnanetError)
 
 
 @pytest.mark.parametrize("name", list(MODELS))

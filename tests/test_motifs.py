@@ -181,12 +181,13 @@ def test_baseline_finds_planted_motifs_without_a_model(planted_binary):
     from dnanet.cli.common import read_labelled_inputs
     from dnanet.motifs.baseline import discover_baseline
     from dnanet.motifs.compare import jaspar_motifs
-    from dnanet.motifs.pipeline import MotifOptions, Pool, with_background
+    from dnanet.data import SequenceSet
+    from dnanet.motifs.pipeline import MotifOptions, with_background
 
     names = list(planted_binary)
     records = read_labelled_inputs([f"{c}={p}" for c, p in planted_binary.items()], None, "id", ["label"], None)
     targets = np.array([names.index(label[0]) for label in records.labels])
-    pool = with_background(Pool(list(records.ids), records.flat, records.offsets, targets), MotifOptions())
+    pool = with_background(SequenceSet(list(records.ids), records.flat, records.offsets, targets), MotifOptions())
     found, reports = discover_baseline(names, pool, MotifOptions(), jaspar_motifs())
     for class_name in names:
         top = next(m for m in found if m.class_name == class_name)

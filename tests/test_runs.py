@@ -101,7 +101,7 @@ DESCRIPTION_CASES = {
                       ["'task.names' must be a list of non-empty printable names"]),
     "learned 'yes'": (lambda d: d.update(learned="yes"), ["'learned' must be true or false, got 'yes'"]),
     "negative window": (lambda d: d["inputs"][0].update(window=-5), ["'inputs[0].window' must be a whole number"]),
-    "unknown model": (lambda d: d["model"].update(name="resnet"), ["'model.name' 'resnet' is not a model"]),
+    "unknown model": (lambda d: d["model"].update(name="resnet"), ["unknown model 'resnet' in 'model.name'"]),
 }
 
 WEIGHT_CASES = {

@@ -135,3 +135,18 @@ def test_fastpath_setting_is_restored():
     with fastpath_disabled():
         assert not torch.backends.mha.get_fastpath_enabled()
     assert torch.backends.mha.get_fastpath_enabled() == before
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_attention_weights_are_per_layer_and_head_and_ignore_padding(pooling):
+    model = tiny_transformer(pooling=pooling, layers=2)
+    codes = codes_of(random_dna(MAX_LEN, seed=3), random_dna(5, seed=4))  # the second row is padded
+    with torch.no_grad():
+        tokens, mask = model.tokens(codes)  # (2, T, d), (2, T)
+        maps, keys = model.attention_weights(tokens, mask)
+    width = MAX_LEN + (pooling == "cls")
+    assert len(maps) == 2 and all(m.shape == (2, 2, width, width) for m in maps)  # layers; (B, heads, t', t')
+    assert keys.shape == (2, width) and int(keys[1].sum()) == 5 + (pooling == "cls")
+    for weights in maps:  # each query's weights are a distribution over the valid keys only
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, width))
+        assert (weights[1][..., ~keys[1]] == 0).all() and (weights[1][..., keys[1]] > 0).all()

@@ -248,10 +248,7 @@ def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str
 def _bar(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (records done of `total`, time left); yields the function to call
     with the records done."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from dnanet.cli.progress import counting_bar
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, disable=quiet) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda done: bar.update(task, completed=done)
+    with counting_bar(err, what, total, "records", quiet) as update:
+        yield update

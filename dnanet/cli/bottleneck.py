@@ -53,11 +53,10 @@ def bottleneck(
       dnanet bottleneck --out runs/bottleneck
       dnanet bottleneck --optimizer adam --lr 0.01 --bias --out runs/bottleneck_adam
     """
-    import torch
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from dnanet.bottleneck.experiment import OPTIMIZERS
     from dnanet.bottleneck.pipeline import make_chains, run_experiment
+    from dnanet.cli.progress import progress_bar
+    from dnanet.threads import use_threads
 
     if optimizer not in OPTIMIZERS:
         raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
@@ -68,10 +67,8 @@ def bottleneck(
     if not rate > 0:
         raise DnanetError(f"--lr {rate:g}: must be positive")
     output = claim_output(out, overwrite, folder=True)
-    if threads:
-        torch.set_num_threads(threads)
-    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"),
-                  TimeElapsedColumn(), console=err, disable=quiet) as bar:
+    use_threads(threads)
+    with progress_bar(err, quiet, "steps", elapsed=True) as bar:
         task = bar.add_task("training", total=1)
         results, seconds = run_experiment(
             output, hiddens, chains, kmer is not None, seeds, optimizer, rate, steps, bias,

@@ -123,11 +123,11 @@ def setup_torch(threads: Optional[int], device: str, inference: bool = True):
     import torch
 
     from dnanet.infer import resolve_device
+    from dnanet.threads import use_threads
 
     if inference:
         keep_freed_memory()
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     try:
         resolved = resolve_device(device)
     except RuntimeError as error:
@@ -187,9 +187,9 @@ def inference_shard(text: Optional[str]):
 @contextlib.contextmanager
 def record_progress(what: str, quiet: bool, unit: str = "records") -> Iterator[Callable[[int], None]]:
     """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with N."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from dnanet.cli.progress import progress_bar
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, disable=quiet) as bar:
+    with progress_bar(err, quiet, unit=None) as bar:
         counter = bar.add_task(f"{what}: 0 {unit}")
         try:
             yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")

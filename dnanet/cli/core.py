@@ -49,7 +49,7 @@ def evaluate(
 
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
-    from dnanet.data import make_loader
+    from dnanet.data import code_batches
     from dnanet.cli.display import metrics_table
     from dnanet.evaluate import task_metrics
     from dnanet.examples import heldout_inputs
@@ -66,7 +66,7 @@ def evaluate(
     records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs,
                                    genome=genome_settings(genome, window, background_ratio, seed, loaded))
     sequences = records.with_targets(records.targets(the_task.encode))
-    batches = ((b["codes"], b["lengths"]) for b in make_loader(sequences, batch_size))
+    batches = code_batches(sequences, batch_size)
     outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
     metrics = task_metrics(the_task, sequences.targets, outputs)
     if "learned" in description:

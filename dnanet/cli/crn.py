@@ -22,10 +22,9 @@ app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
 def _progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """A transient progress bar of records, shown from the first report; yields the callback
     ``(records done, records in all)`` that the `dnanet.crn.pipeline` functions take."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from dnanet.cli.progress import progress_bar
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=quiet, transient=True) as bar:
+    with progress_bar(err, quiet, "records", elapsed=True, transient=True) as bar:
         tasks = []
 
         def report(done: int, total: int) -> None:
@@ -128,14 +127,12 @@ def verify_command(
 
       dnanet crn verify runs/ternary heldout_bound.fa heldout_background.fa --out report.json
     """
-    import torch
-
     from dnanet.crn.pipeline import verify_run
     from dnanet.examples import heldout_inputs
+    from dnanet.threads import use_threads
 
     output = claim_output(out, overwrite)
-    if threads:
-        torch.set_num_threads(threads)
+    use_threads(threads)
     paths = [item.path for item in parse_inputs(inputs, heldout_inputs)]
     with _progress("ODE at unit and random rates", quiet) as on_progress:
         report = verify_run(run, paths, output, network_path, limit, seed, full_records, on_progress)

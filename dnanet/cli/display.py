@@ -9,9 +9,9 @@ import math
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dnanet.cli.progress import progress_bar
 from dnanet.train import TrainingMonitor
 
 
@@ -86,8 +86,7 @@ class BarMonitor(LineMonitor):
 
     def __init__(self, console: Console):
         super().__init__(console, per_epoch=False)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+        self.bar = progress_bar(console, status=True)
         self.task = None
 
     def epoch_started(self, epoch: int, epochs: int, steps: int) -> None:

@@ -85,8 +85,8 @@ def embed(
                    if path is not None]  # before the long work; rank 0 writes
         loaded = load_run(run, torch_device)
         model = loaded.model
+        check_representation(model, layer, pool)  # before any warning: a refused request is one line
         warn_if_not_learned(loaded.record, str(run))
-        check_representation(model, layer, pool)
         settings = genome_settings(genome, window, background_ratio, seed, loaded)
         parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
         check_settings_used(parsed, settings)

@@ -58,12 +58,10 @@ def print_notes(notes: list[str]) -> None:
 @contextlib.contextmanager
 def base_progress(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr over `total` bases; yields the function to call with the bases done."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from dnanet.cli.progress import counting_bar
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bases"),
-                  TimeRemainingColumn(), console=err, disable=quiet) as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda done: bar.update(task, completed=done)
+    with counting_bar(err, what, total, "bases", quiet) as update:
+        yield update
 
 
 def write_track(run: "Run", genome_path: Optional[Path], window: Optional[int], region: List[str],

@@ -77,12 +77,13 @@ def motifs(
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
     """
     from dnanet.cli.common import read_labelled_inputs
+    from dnanet.data import SequenceSet
     from dnanet.examples import training_inputs
     from dnanet.motifs.alphabet import RNA
     from dnanet.motifs.baseline import discover_baseline
     from dnanet.motifs.compare import JASPAR_RNA_NOTE
     from dnanet.motifs.kernels import COMPILING_NOTE, compiled
-    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, Pool, discover, with_background
+    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, discover, with_background
     from dnanet.motifs.scores import AGGREGATIONS, METHODS
     from dnanet.motifs.write import consensus, write_all
     from dnanet.runs import load_run
@@ -107,7 +108,7 @@ def motifs(
     options = MotifOptions(method=method, aggregation=aggregation, background=background,
                            classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,
                            batch_size=batch_size, seed=seed, both_strands=both_strands)
-    pool = Pool(list(records.ids), records.flat, records.offsets, records.targets(task.encode))
+    pool = SequenceSet(list(records.ids), records.flat, records.offsets, records.targets(task.encode))
     n_sequences, pool = len(pool.ids), with_background(pool, options)
     warning = warn_if_not_learned(description, str(run), advice="; motifs from its scores are not meaningful" + (
         "" if no_baseline else "; the baseline motifs (no model) do not depend on it"))

@@ -32,6 +32,7 @@ from dnanet.cli.genome import (
     genome_settings,
 )
 from dnanet.errors import DnanetError
+from dnanet.threads import use_threads
 
 STUDY_FILE = "study.db"
 
@@ -114,10 +115,7 @@ def tune(
                     shared=storage is not None)
     if storage is not None:
         storage_of(search)  # a bad URL or an unreachable server fails before the inputs are read
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    use_threads(threads)
     load = functools.partial(load_data, inputs or [], val or [], test or [], labels, id_column, list(label_column),
                              task, cache or out.parent / ".dnanet-cache", genome, window, background_ratio, base.seed)
     data = load(notes=True)

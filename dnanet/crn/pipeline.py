@@ -95,7 +95,7 @@ def verify_run(run: Path, inputs: list[Path], output: "Output", network_path: Op
     if given is not None and (given["inputs"] != full["inputs"] or list(given["outputs"]) != list(full["outputs"])):
         raise DnanetError(f"{network_path}: its inputs or outputs are not those of {run} (export it from this run)")
     with torch.no_grad():
-        ids, features = read_features(inputs, limit, lambda codes: model.features(torch.from_numpy(codes)).numpy())
+        ids, features = read_features(inputs, limit, lambda codes: model.input_features(torch.from_numpy(codes)).numpy())
         expected: np.ndarray = model.forward_features(torch.from_numpy(features)).numpy()  # (N, C) logits
     done = itertools.count(1)
     report = verify(layer_weights(model), full, given, ids, features, expected, seed, full_records,

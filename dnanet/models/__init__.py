@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from dnanet.errors import DnanetError
 from dnanet.models.cnn import CNN
 from dnanet.models.lstm import LSTM
 from dnanet.models.ternary_mlp import TernaryMLP
@@ -40,8 +41,15 @@ def model_arguments(name: str) -> dict[str, tuple[type, Any]]:
     }
 
 
+def check_model_name(name: Any, where: str = "", key: str = "") -> None:
+    """Refuse a name that is not in the registry with a one-line `DnanetError`: `where` (a file,
+    or "--model foo") leads the message, `key` (e.g. "model.name") says which setting held it."""
+    if not isinstance(name, str) or name not in MODELS:
+        raise DnanetError(f"{where + ': ' if where else ''}unknown model '{name}'{f' in {key!r}' if key else ''}; "
+                          f"valid models: {', '.join(MODELS)}")
+
+
 def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Module:
     """Build a registered model from its name, output count and arguments (encoder ones included)."""
-    if name not in MODELS:
-        raise KeyError(f"unknown model '{name}'; valid models: {', '.join(MODELS)}")
+    check_model_name(name)
     return MODELS[name](n_outputs=n_outputs, **arguments)

@@ -1,9 +1,10 @@
 """Building blocks every model shares: the input layer (codes -> features), masked pooling,
 and the trunk + head contract.
 
-Every model takes codes uint8 ``(N, L)`` (layout in dnanet.encode) and has
-``embed(codes) -> (N, D)`` float32, one vector per sequence, and
-``forward(codes) = head(embed(codes)) -> (N, n_outputs)`` raw scores (logits).
+Every model takes codes uint8 ``(N, L)`` (layout in dnanet.encode) and keeps the
+`SequenceModel` contract: ``features(codes) -> (x (N, C, W), mask (N, W))`` per position (or a
+clear error for a model without positions), ``embed(codes) -> (N, D)`` float32, one vector per
+sequence, and ``forward(codes) = head(embed(codes)) -> (N, n_outputs)`` raw scores (logits).
 Padded positions are masked everywhere, so a sequence's output does not depend on how much
 padding its batch added (predictions are batch-size invariant).
 """
@@ -15,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
+from dnanet.errors import DnanetError
 
 ENCODERS = ("onehot", "kmer")
 
@@ -130,10 +132,25 @@ def prefix_mask(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return lengths, torch.arange(mask.shape[1], device=mask.device) < lengths.unsqueeze(1)
 
 
+class NoPositionsError(DnanetError):
+    """Asked for per-position features of a model that has none (``has_positions = False``)."""
+
+
 class SequenceModel(nn.Module):
-    """Base class: subclasses build ``self.head`` and implement ``embed``."""
+    """The contract every model family keeps; subclasses build ``self.head`` and implement both:
+
+    - ``features(codes (N, L)) -> (x float32 (N, C, W), mask bool (N, W))``: the per-position
+      output of the trunk's last sequence layer and which positions are valid (what `dnanet
+      embed --layer tokens` pools). A family without per-position features sets
+      ``has_positions = False`` and its ``features`` raises `NoPositionsError`.
+    - ``embed(codes (N, L)) -> (N, D)``: one vector per sequence, the trunk output the head reads.
+    """
 
     head: nn.Module
+    has_positions: bool = True
+
+    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

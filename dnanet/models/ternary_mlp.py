@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet.encode import kmer_ids
-from dnanet.models.layers import SequenceModel
+from dnanet.models.layers import NoPositionsError, SequenceModel
 
 THRESHOLD = 0.5
 
@@ -67,7 +67,10 @@ class TernaryLinear(nn.Linear):
 class TernaryMLP(SequenceModel):
     """k-mer features ``(N, 4**k)`` -> ``layers`` ReLU layers of ``hidden`` units (the embedding)
     -> a linear head; every weight ternary unless ``ternary=False``.
-    ``embed(codes (N, L)) -> (N, hidden)``."""
+    ``input_features(codes (N, L)) -> (N, 4**k)``, ``embed(codes (N, L)) -> (N, hidden)``; no
+    per-position features (``has_positions = False``)."""
+
+    has_positions = False
 
     def __init__(self, n_outputs: int, encoder: str = "kmer", k: int = 3, stride: int = 1,
                  hidden: int = 16, layers: int = 1, features: Literal["count", "frequency"] = "frequency",
@@ -86,13 +89,18 @@ class TernaryMLP(SequenceModel):
         self.embedding_dim = hidden
         self.head = TernaryLinear(hidden, n_outputs, ternary)
 
-    def features(self, codes: torch.Tensor) -> torch.Tensor:
+    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """No per-position features: the network sees k-mer counts of the whole sequence."""
+        raise NoPositionsError("ternary_mlp has no per-position features: it reads k-mer counts of the whole "
+                               "sequence (use its embedding instead)")
+
+    def input_features(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> k-mer counts or frequencies ``(N, 4**k)`` in the head's dtype."""
         return kmer_features(codes, self.k, self.stride, self.feature_kind, self.head.weight.dtype)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> the last hidden layer's ReLU output ``(N, hidden)``."""
-        return self.embed_features(self.features(codes))
+        return self.embed_features(self.input_features(codes))
 
     def embed_features(self, x: torch.Tensor) -> torch.Tensor:
         """Features ``(N, 4**k)`` -> ``(N, hidden)``."""

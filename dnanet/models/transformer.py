@@ -36,7 +36,7 @@ class Transformer(SequenceModel):
 
     Attention dropout is off by default (``attention_dropout``): on a CPU it multiplies the cost
     and memory of attention; ``dropout`` still acts on the residual branches and the head.
-    ``embed(codes (N, L)) -> (N, d_model)``.
+    ``embed(codes (N, L)) -> (N, d_model)``; ``attention_weights`` gives each layer's attention.
     """
 
     def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
@@ -137,12 +137,36 @@ class Transformer(SequenceModel):
     def encode_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> the encoder's outputs ``(B, t', d)``
         and mask ``(B, t')``, where ``t' = t + 1`` with a [CLS] token first (``pooling: cls``)."""
+        x, mask = self.encoder_input(tokens, mask)  # (B, t', d), (B, t')
+        with fastpath_disabled():
+            return self.encoder(x, src_key_padding_mask=~mask), mask
+
+    def encoder_input(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> what the first encoder layer reads:
+        tokens with positions added ``(B, t', d)`` and their mask ``(B, t')`` (a [CLS] token first
+        with ``pooling: cls``)."""
         x = tokens + self.positions[: tokens.shape[1]]  # (B, t, d)
         if self.pooling == "cls":
             x = torch.cat([self.cls.expand(len(x), 1, -1), x], dim=1)  # (B, 1 + t, d)
             mask = F.pad(mask, (1, 0), value=True)
+        return x, mask
+
+    def attention_weights(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> each encoder layer's attention weights,
+        head by head, ``(B, heads, t', t')`` (rows: queries, columns: keys; [CLS] first with
+        ``pooling: cls``), and the mask ``(B, t')``. `nn.TransformerEncoderLayer` does not return
+        its weights, so each layer's ``self_attn`` is run again on the layer's (normed) input with
+        ``need_weights=True``, and the layer itself advances the hidden state."""
+        x, mask = self.encoder_input(tokens, mask)  # (B, t', d), (B, t')
+        padding, maps = ~mask, []
         with fastpath_disabled():
-            return self.encoder(x, src_key_padding_mask=~mask), mask
+            for layer in self.encoder.layers:
+                h = layer.norm1(x) if layer.norm_first else x
+                _, weights = layer.self_attn(h, h, h, key_padding_mask=padding, need_weights=True,
+                                             average_attn_weights=False)  # (B, heads, t', t')
+                maps.append(weights)
+                x = layer(x, src_key_padding_mask=padding)
+        return maps, mask
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes ``(N, L)`` -> the last encoder layer's token outputs ``(N, d_model, T)`` (windows of

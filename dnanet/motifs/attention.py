@@ -1,9 +1,7 @@
 """Transformer attention mapped back to bases, reduced batch by batch.
 
-The encoder layers (``nn.TransformerEncoderLayer``, pre-norm) do not return their attention
-weights, so each layer's ``self_attn`` is re-run on its normed input with ``need_weights=True``;
-the layer itself then advances the hidden state as in the model's own forward pass. Per batch
-the weights are reduced to one score per token (``AGGREGATIONS``), so no per-sequence
+Each encoder layer's weights come from the model itself (`Transformer.attention_weights`). Per
+batch the weights are reduced to one score per token (``AGGREGATIONS``), so no per-sequence
 token × token matrix outlives its batch:
 
 - ``rollout`` (default): attention rollout (Abnar & Zuidema 2020): per layer the head-mean
@@ -32,18 +30,14 @@ from dnanet.encode import PAD, spread_windows
 
 def attention_scores(model: nn.Module, codes: torch.Tensor, aggregation: str = "rollout") -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> attention scores float32 ``(B, L)``, zero past each end."""
+    from dnanet.infer import evaluation_mode
     from dnanet.models.transformer import split_windows
 
-    with torch.no_grad():
-        was_training = model.training
-        model.eval()
-        try:
-            tokens, mask = model.tokens(codes)  # (B, T, d), (B, T)
-            windows, masks, weights = split_windows(tokens, mask, model.max_len, model.overlap)  # (B, n, t, d)
-            n_windows, size = masks.shape[1], masks.shape[2]
-            per_window = window_scores(model, windows.flatten(0, 1), masks.flatten(0, 1), aggregation)
-        finally:
-            model.train(was_training)
+    with evaluation_mode(model):
+        tokens, mask = model.tokens(codes)  # (B, T, d), (B, T)
+        windows, masks, weights = split_windows(tokens, mask, model.max_len, model.overlap)  # (B, n, t, d)
+        n_windows, size = masks.shape[1], masks.shape[2]
+        per_window = window_scores(model, windows.flatten(0, 1), masks.flatten(0, 1), aggregation)
     used = (weights > 0).to(per_window.dtype)  # (B, n): windows that hold tokens no earlier window has
     per_token = _unwindow(per_window.view(len(codes), n_windows, size), used, model, tokens.shape[1])  # (B, T)
     return tokens_to_bases(model, per_token * mask, codes)
@@ -51,30 +45,19 @@ def attention_scores(model: nn.Module, codes: torch.Tensor, aggregation: str = "
 
 def window_scores(model: nn.Module, tokens: torch.Tensor, mask: torch.Tensor, aggregation: str) -> torch.Tensor:
     """Windows of tokens ``(B, t, d)`` with prefix masks ``(B, t)`` -> one score per token ``(B, t)``."""
-    from dnanet.models.transformer import fastpath_disabled
-
     empty = ~mask.any(1)  # windows past a sequence's end: give them one key, zero their scores
     mask = mask.clone()
     mask[empty, 0] = True
-    x = tokens + model.positions[: tokens.shape[1]]
+    maps, mask = model.attention_weights(tokens, mask)  # per layer (B, H, t', t'); (B, t')
     cls = model.pooling == "cls"
-    if cls:
-        x = torch.cat([model.cls.expand(len(x), 1, -1), x], dim=1)  # (B, 1 + t, d)
-        mask = F.pad(mask, (1, 0), value=True)
-    padding = ~mask
-    eye = torch.eye(x.shape[1], device=x.device)
-    rollout, received, last = eye.expand(len(x), -1, -1), 0.0, None
-    with fastpath_disabled():
-        for layer in model.encoder.layers:
-            h = layer.norm1(x) if layer.norm_first else x
-            _, weights = layer.self_attn(h, h, h, key_padding_mask=padding, need_weights=True,
-                                         average_attn_weights=False)  # (B, H, t', t')
-            last = weights.mean(1)  # (B, t', t')
-            received = received + _received(last, mask)
-            if aggregation == "rollout":
-                step = 0.5 * last + 0.5 * eye
-                rollout = (step / step.sum(-1, keepdim=True)) @ rollout
-            x = layer(x, src_key_padding_mask=padding)
+    eye = torch.eye(mask.shape[1], device=mask.device)
+    rollout, received, last = eye.expand(len(mask), -1, -1), 0.0, None
+    for weights in maps:
+        last = weights.mean(1)  # (B, t', t')
+        received = received + _received(last, mask)
+        if aggregation == "rollout":
+            step = 0.5 * last + 0.5 * eye
+            rollout = (step / step.sum(-1, keepdim=True)) @ rollout
     if aggregation == "rollout":
         scores = rollout[:, 0] if cls else _received(rollout, mask)
     elif aggregation == "cls":

@@ -19,14 +19,15 @@ from typing import Callable
 
 import numpy as np
 
+from dnanet.data import SequenceSet
 from dnanet.motifs import cluster, compare, seqlets
 from dnanet.motifs.pipeline import MotifOptions, class_sets
-from dnanet.motifs.select import ClassReport, FoundMotif, Pool, distinct_motifs, finish
+from dnanet.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
 
 METHOD = "kmer_enrichment"
 
 
-def sequence_regions(pool: Pool, indices: np.ndarray, most: int, length: int,
+def sequence_regions(pool: SequenceSet, indices: np.ndarray, most: int, length: int,
                      rng: np.random.Generator) -> np.ndarray:
     """Codes uint8 ``(S, R)`` of up to `most` of sequences `indices` (a seeded sample), each cut
     to its central `length` bases; R is the longest kept length, shorter sequences end in PAD."""
@@ -45,7 +46,7 @@ def halves(indices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     return np.sort(order[:middle]), np.sort(order[middle:])
 
 
-def discover_baseline(names: list[str], pool: Pool, options: MotifOptions,
+def discover_baseline(names: list[str], pool: SequenceSet, options: MotifOptions,
                       known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
                       say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport]]:
     """Baseline motifs of each class of `pool` (a `pipeline.with_background` pool; targets index

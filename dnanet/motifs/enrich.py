@@ -26,12 +26,6 @@ from dnanet.infer import predict_batch
 SITE_COLUMNS = ["sequence", "start", "end", "strand", "score", "p"]
 
 
-def one_hot_numpy(flat: np.ndarray, offsets: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Sequences ``indices`` -> float32 one-hot ``(n, 4, L_max)``, zero columns for N and padding."""
-    codes = pad_flat_codes(flat, np.diff(offsets)[indices], offsets[indices])  # (n, L)
-    return (codes[:, None, :] == np.arange(4, dtype=np.uint8)[None, :, None]).astype(np.float32)
-
-
 def site_threshold(pwm: np.ndarray, threshold: float) -> float:
     """FIMO p-value threshold for `pwm` ``(4, W)``: `threshold`, or 1.5 × the best attainable p."""
     best = np.prod((pwm == pwm.max(0, keepdims=True)).sum(0) / 4.0)

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnanet.encode import pad_flat_codes
+from dnanet.data import SequenceSet
 from dnanet.motifs import cluster, compare, enrich, scores, seqlets, shuffle
-from dnanet.motifs.select import ClassReport, FoundMotif, Pool, distinct_motifs, finish
+from dnanet.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
 
-__all__ = ["BACKGROUNDS", "ClassReport", "FoundMotif", "MotifOptions", "Pool", "discover", "with_background"]
+__all__ = ["BACKGROUNDS", "ClassReport", "FoundMotif", "MotifOptions", "discover", "with_background"]
 
 BACKGROUNDS = ("other", "shuffled")
 
@@ -55,13 +55,13 @@ class ClassSet:
     background: np.ndarray
 
 
-def with_background(pool: Pool, options: MotifOptions) -> Pool:
+def with_background(pool: SequenceSet, options: MotifOptions) -> SequenceSet:
     """The pool `discover` and the baseline take: `pool`, followed by its shuffles when the
     background is ``shuffled``."""
     return with_shuffles(pool, options.seed) if options.background == "shuffled" else pool
 
 
-def class_sets(pool: Pool, names: list[str], options: MotifOptions, source: str) -> tuple[list[ClassSet], list[ClassReport]]:
+def class_sets(pool: SequenceSet, names: list[str], options: MotifOptions, source: str) -> tuple[list[ClassSet], list[ClassReport]]:
     """The requested classes with their members and background (`with_background` pool), and a
     report per class; a class with no sequences or no background is reported as skipped."""
     sets, reports = [], []
@@ -82,12 +82,12 @@ def class_sets(pool: Pool, names: list[str], options: MotifOptions, source: str)
     return sets, reports
 
 
-def with_shuffles(pool: Pool, seed: int) -> Pool:
+def with_shuffles(pool: SequenceSet, seed: int) -> SequenceSet:
     """`pool` followed by a dinucleotide shuffle of each of its sequences (target -1)."""
     flat, offsets = shuffle.shuffle_all(pool.flat, pool.offsets, np.arange(len(pool.ids)), seed)
-    return Pool(pool.ids + [f"{i}_shuffled" for i in pool.ids], np.concatenate([pool.flat, flat]),
-                np.concatenate([pool.offsets, offsets[1:] + pool.offsets[-1]]),
-                np.concatenate([pool.targets, np.full(len(pool.ids), -1)]))
+    return SequenceSet(list(pool.ids) + [f"{i}_shuffled" for i in pool.ids], np.concatenate([pool.flat, flat]),
+                       np.concatenate([pool.offsets, offsets[1:] + pool.offsets[-1]]),
+                       np.concatenate([pool.targets, np.full(len(pool.ids), -1)]))
 
 
 def resolve_method(model: nn.Module, method: str) -> str:
@@ -98,16 +98,16 @@ def resolve_method(model: nn.Module, method: str) -> str:
     return method
 
 
-def score_pool(model: nn.Module, pool: Pool, indices: np.ndarray, method: str, target: int,
+def score_pool(model: nn.Module, pool: SequenceSet, indices: np.ndarray, method: str, target: int,
                options: MotifOptions, tick: Callable[[int], None]) -> np.ndarray:
     """Flat float32 scores aligned with ``pool.flat`` (zero outside `indices`)."""
     device = next(model.parameters()).device
     flat_scores = np.zeros(len(pool.flat), dtype=np.float32)
-    lengths = np.diff(pool.offsets)
+    lengths = pool.lengths
     order = indices[np.argsort(lengths[indices], kind="stable")]  # similar lengths share a batch
     for start in range(0, len(order), options.batch_size):
         batch = order[start: start + options.batch_size]
-        codes = torch.from_numpy(pad_flat_codes(pool.flat, lengths[batch], pool.offsets[batch])).to(device)
+        codes = torch.from_numpy(pool.codes(batch)[0]).to(device)
         values = scores.score_batch(model, codes, method, target, options.aggregation, options.width)
         values = values.detach().cpu().numpy()
         for row, i in enumerate(batch):
@@ -116,7 +116,7 @@ def score_pool(model: nn.Module, pool: Pool, indices: np.ndarray, method: str, t
     return flat_scores
 
 
-def class_motifs(pool: Pool, flat_scores: np.ndarray, members: np.ndarray, background: np.ndarray,
+def class_motifs(pool: SequenceSet, flat_scores: np.ndarray, members: np.ndarray, background: np.ndarray,
                  options: MotifOptions, report: ClassReport) -> list[cluster.Motif]:
     """Candidate PWMs from the seqlets of `members` against the best windows of `background`
     (indices); the seqlet and clustering counts go into `report`."""
@@ -134,7 +134,7 @@ def class_motifs(pool: Pool, flat_scores: np.ndarray, members: np.ndarray, backg
     return search.motifs
 
 
-def discover(model: nn.Module, names: list[str], pool: Pool, options: MotifOptions, activate,
+def discover(model: nn.Module, names: list[str], pool: SequenceSet, options: MotifOptions, activate,
              known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
              say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport], str]:
     """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most

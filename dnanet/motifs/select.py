@@ -18,22 +18,15 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import torch
 
+from dnanet.data import SequenceSet
+from dnanet.encode import one_hot
 from dnanet.motifs import cluster, compare, enrich
 
 REPORT_COLUMNS = ["source", "class", "sequences", "background", "sequences_with_seqlet", "seqlets", "min_seqlets",
                   "candidate_pwms", "dropped_same_sites", "dropped_not_enriched", "motifs", "clustering_stopped",
                   "explanation"]
-
-
-@dataclass
-class Pool:
-    """Sequences as flat codes (``offsets (N + 1,)``), class index per sequence (-1: shuffle)."""
-
-    ids: list[str]
-    flat: np.ndarray
-    offsets: np.ndarray
-    targets: np.ndarray
 
 
 @dataclass
@@ -111,18 +104,18 @@ class ClassReport:
                 f"{'s' * (self.candidates != 1)} -> {self.explanation()}")
 
 
-def test_motif(motif: FoundMotif, pool: Pool, members: np.ndarray, background: np.ndarray,
+def test_motif(motif: FoundMotif, pool: SequenceSet, members: np.ndarray, background: np.ndarray,
                site_p: float, both_strands: bool = True) -> None:
     """Fill in the motif's site counts, sites and enrichment p-value (class `members` against
-    `background`, both sequence indices of `pool`; sites on both strands or the forward one)."""
-    lengths = np.diff(pool.offsets)
+    `background`, both sequence indices of `pool` (its targets: class index per sequence, -1 for a
+    shuffle); sites on both strands or the forward one)."""
     found = []
     for indices in (members, background):
         hits = []
         for start in range(0, len(indices), 2048):
             chunk = indices[start: start + 2048]
-            part = enrich.scan(motif.pwm, enrich.one_hot_numpy(pool.flat, pool.offsets, chunk), lengths[chunk], site_p,
-                               both_strands)
+            codes, lengths = pool.codes(chunk)  # (n, L_max), (n,)
+            part = enrich.scan(motif.pwm, one_hot(torch.from_numpy(codes)).numpy(), lengths, site_p, both_strands)
             part["sequence"] += start
             hits.append(part)
         found.append(pd.concat(hits) if hits else pd.DataFrame(columns=enrich.SITE_COLUMNS))
@@ -135,7 +128,7 @@ def test_motif(motif: FoundMotif, pool: Pool, members: np.ndarray, background: n
                    for s, b, e, st, sc in sites[["sequence", "start", "end", "strand", "score"]].itertuples(index=False)]
 
 
-def distinct_motifs(candidates: list[cluster.Motif], class_name: str, method: str, pool: Pool,
+def distinct_motifs(candidates: list[cluster.Motif], class_name: str, method: str, pool: SequenceSet,
                     members: np.ndarray, background: np.ndarray, site_p: float,
                     report: ClassReport, both_strands: bool = True) -> list[FoundMotif]:
     """Test each candidate PWM (`test_motif`), then keep them by p unless their sites mostly
