@@ -208,6 +208,12 @@ def _check_model(section: dict[str, Any], source: _Origin) -> dict[str, Any]:
     return {"name": name, **{key: checked.get(key, shipped.get(key, default)) for key, (_, default) in arguments.items()}}
 
 
+def coerce_value(value: Any, expected: Any, key: str, source: Path | str) -> Any:
+    """`value` checked (and converted where lossless) against the type `expected`; a mismatch is a
+    one-line error naming `source` and `key` (model.json's keys are checked this way too)."""
+    return _coerce(value, expected, key, _Origin(source))
+
+
 def _coerce(value: Any, expected: Any, key: str, source: _Origin) -> Any:
     """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming `key`."""
     if typing.get_origin(expected) is Literal:

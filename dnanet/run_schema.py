@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dnanet.config import _coerce
+from dnanet.config import coerce_value
 from dnanet.errors import DnanetError
 from dnanet.models import ENCODER_ARGUMENTS, MODELS, check_model_name, model_arguments
 from dnanet.tasks import KINDS, Task
@@ -176,7 +176,7 @@ def _check_arguments(name: str, given: dict[str, Any], path: Path) -> dict[str, 
         if key not in constructor:
             raise DnanetError(f"{path}: unknown key 'model.arguments.{key}' for a {name} model; valid keys: "
                               f"{', '.join(constructor)}")
-    arguments = {key: _coerce(given[key], hint, f"model.arguments.{key}", path) if key in given else default
+    arguments = {key: coerce_value(given[key], hint, f"model.arguments.{key}", path) if key in given else default
                  for key, (hint, default) in constructor.items()}
     for key, value in arguments.items():
         low, high = ARGUMENT_RANGES.get(key, (-math.inf, math.inf))
