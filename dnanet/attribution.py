@@ -56,6 +56,7 @@ Objective = Callable[[list[torch.Tensor]], torch.Tensor]
 def target_output(task: Task, target: int) -> Objective:
     """The objective of `dnanet attribute` (module docstring): per-strand logits ``[(B, C)]`` ->
     the target's strand-averaged log-odds, or regression value, ``(B,)``."""
+
     def objective(strand_logits: list[torch.Tensor]) -> torch.Tensor:
         logits = torch.stack([z.float() for z in strand_logits])  # (S, B, C)
         if task.kind == "regression":
@@ -65,26 +66,39 @@ def target_output(task: Task, target: int) -> Objective:
         else:
             log_probabilities = torch.log_softmax(logits, -1)  # (S, B, C)
             log_p = log_probabilities[..., target]
-            others = torch.cat([log_probabilities[..., :target], log_probabilities[..., target + 1:]], -1)
+            others = torch.cat(
+                [log_probabilities[..., :target], log_probabilities[..., target + 1 :]], -1
+            )
             log_q = torch.logsumexp(others, -1)  # log(1 - p)
         return torch.logsumexp(log_p, 0) - torch.logsumexp(log_q, 0)  # log(mean p / mean(1 - p))
+
     return objective
 
 
 def centred_logit(target: int) -> Objective:
     """The objective of `dnanet motifs`: class `target`'s logit minus the mean logit ``(B,)``."""
-    return lambda strand_logits: torch.stack([z[:, target] - z.mean(1) for z in strand_logits]).mean(0)
+    return lambda strand_logits: torch.stack(
+        [z[:, target] - z.mean(1) for z in strand_logits]
+    ).mean(0)
 
 
 def resolve_target(task: Task, name: str | None) -> int:
     """The output `--target NAME` names; without a name: a binary task's positive (first) class,
     as `dnanet evaluate` takes it, or a single regression target. Other tasks need a name."""
-    kinds = "targets" if task.kind == "regression" else "classes" if task.is_classification else "labels"
+    kinds = (
+        "targets"
+        if task.kind == "regression"
+        else "classes"
+        if task.is_classification
+        else "labels"
+    )
     if name is None:
         if task.kind == "binary" or task.n_outputs == 1:
             return 0
-        raise DnanetError(f"--target is needed: this {task.kind} run has {task.n_outputs} {kinds}: "
-                          f"{', '.join(task.names)}")
+        raise DnanetError(
+            f"--target is needed: this {task.kind} run has {task.n_outputs} {kinds}: "
+            f"{', '.join(task.names)}"
+        )
     if name not in task.names:
         raise DnanetError(f"--target {name}: not one of the run's {kinds}: {', '.join(task.names)}")
     return task.names.index(name)
@@ -100,12 +114,19 @@ def check_method(model: nn.Module, method: str) -> None:
     if method not in METHODS:
         raise DnanetError(f"--method {method}: valid values: {', '.join(METHODS)}")
     if method != "ism" and not has_one_hot_input(model):
-        raise DnanetError(f"--method {method} needs a model with one-hot input (this one reads k-mers, not bases); "
-                          "use --method ism")
+        raise DnanetError(
+            f"--method {method} needs a model with one-hot input (this one reads k-mers, not bases); "
+            "use --method ism"
+        )
 
 
-def input_gradient(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor, objective: Objective,
-                   strands: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def input_gradient(
+    model: nn.Module,
+    codes: torch.Tensor,
+    lengths: torch.Tensor,
+    objective: Objective,
+    strands: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradient of `objective` with respect to the input layer's features of the forward strand
     ``(B, C, W)`` (one-hot: ``(B, 4, L)``), those features, and the objective ``(B,)``. With
     ``strands=2`` (one-hot models) the reverse strand is fed the reverse complement of the same
@@ -141,16 +162,24 @@ def centre(values: torch.Tensor) -> torch.Tensor:
     return values - values.mean(1, keepdim=True)
 
 
-def outputs(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor, objective: Objective,
-            strands: int = 1) -> torch.Tensor:
+def outputs(
+    model: nn.Module,
+    codes: torch.Tensor,
+    lengths: torch.Tensor,
+    objective: Objective,
+    strands: int = 1,
+) -> torch.Tensor:
     """The objective ``(B,)`` of codes ``(B, L)`` (both strands' logits with ``strands=2``), float32."""
     with evaluation_mode(model):
-        logits = [model(codes)] + ([model(reverse_complement(codes, lengths))] if strands == 2 else [])
+        logits = [model(codes)] + (
+            [model(reverse_complement(codes, lengths))] if strands == 2 else []
+        )
         return objective(logits)
 
 
-def substitutions(codes: torch.Tensor, lengths: torch.Tensor,
-                  region: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def substitutions(
+    codes: torch.Tensor, lengths: torch.Tensor, region: tuple[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every single-base change of codes ``(B, L)`` inside `region` (0-based, half-open) and each
     sequence: (row, position, new base) int64 ``(M,)`` each; a base becomes each of the three
     others, an unknown base each of the four."""
@@ -163,9 +192,15 @@ def substitutions(codes: torch.Tensor, lengths: torch.Tensor,
     return row, positions[column], base
 
 
-def mutagenesis(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor, objective: Objective,
-                strands: int = 1, region: tuple[int, int] | None = None,
-                batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+def mutagenesis(
+    model: nn.Module,
+    codes: torch.Tensor,
+    lengths: torch.Tensor,
+    objective: Objective,
+    strands: int = 1,
+    region: tuple[int, int] | None = None,
+    batch_size: int = 128,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact in-silico mutagenesis of codes ``(B, L)``: deltas float32 ``(B, 4, L)``, the objective
     of each `substitutions` mutant minus the sequence's (0 elsewhere), and the sequences'
     objective ``(B,)``. Mutants are predicted `batch_size` at a time (fewer when they would pass
@@ -176,10 +211,12 @@ def mutagenesis(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor, ob
     rows, positions, bases = substitutions(codes, lengths, region)
     per_pass = max(1, min(batch_size, BATCH_BASES // max(1, codes.shape[1])))
     for start in range(0, len(rows), per_pass):
-        row, position, base = (part[start: start + per_pass] for part in (rows, positions, bases))
+        row, position, base = (part[start : start + per_pass] for part in (rows, positions, bases))
         mutants = codes[row].clone()  # (M, L)
         mutants[torch.arange(len(row), device=codes.device), position] = base.to(codes.dtype)
-        deltas[row, base, position] = outputs(model, mutants, lengths[row], objective, strands) - reference[row]
+        deltas[row, base, position] = (
+            outputs(model, mutants, lengths[row], objective, strands) - reference[row]
+        )
     return deltas, reference
 
 
@@ -194,16 +231,28 @@ class Attributions:
     deltas: torch.Tensor | None = None
 
 
-def attribute(model: nn.Module, codes: torch.Tensor, lengths: torch.Tensor, method: str, objective: Objective,
-              strands: int = 1, region: tuple[int, int] | None = None, batch_size: int = 128) -> Attributions:
+def attribute(
+    model: nn.Module,
+    codes: torch.Tensor,
+    lengths: torch.Tensor,
+    method: str,
+    objective: Objective,
+    strands: int = 1,
+    region: tuple[int, int] | None = None,
+    batch_size: int = 128,
+) -> Attributions:
     """Attributions of codes ``(B, L)`` (lengths ``(B,)``) by `method` toward `objective`; 0 past
     each sequence's end and outside `region` (0-based, half-open)."""
     lengths = lengths.to(codes.device)
     start, end = region or (0, codes.shape[1])
     positions = torch.arange(codes.shape[1], device=codes.device)
-    inside = ((positions >= start) & (positions < end) & (positions < lengths[:, None])).unsqueeze(1)  # (B, 1, L)
+    inside = ((positions >= start) & (positions < end) & (positions < lengths[:, None])).unsqueeze(
+        1
+    )  # (B, 1, L)
     if method == "ism":
-        deltas, reference = mutagenesis(model, codes, lengths, objective, strands, region, batch_size)
+        deltas, reference = mutagenesis(
+            model, codes, lengths, objective, strands, region, batch_size
+        )
         return Attributions(centre(deltas) * inside, reference, deltas)
     check_method(model, method)
     gradient, x, reference = input_gradient(model, codes, lengths, objective, strands)

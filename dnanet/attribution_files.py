@@ -39,8 +39,14 @@ from typing import Callable
 
 import numpy as np
 import torch
-from numpy.lib.format import open_memmap, read_array_header_1_0, read_array_header_2_0, read_magic, write_array
-from numpy.lib.format import write_array_header_1_0
+from numpy.lib.format import (
+    open_memmap,
+    read_array_header_1_0,
+    read_array_header_2_0,
+    read_magic,
+    write_array,
+    write_array_header_1_0,
+)
 
 from dnanet.attribution import Attributions, Objective, attribute
 from dnanet.data import iter_batches
@@ -87,8 +93,13 @@ def read_layout(paths: list) -> Layout:
             lengths.append(len(record.sequence))
             sources.append(source)
             lines.append(record.line)
-    return Layout(list(paths), ids, np.array(lengths, dtype=np.int64), np.array(sources, dtype=np.int32),
-                  np.array(lines, dtype=np.int64))
+    return Layout(
+        list(paths),
+        ids,
+        np.array(lengths, dtype=np.int64),
+        np.array(sources, dtype=np.int32),
+        np.array(lines, dtype=np.int64),
+    )
 
 
 def check_region(layout: Layout, region: tuple[int, int] | None) -> None:
@@ -97,8 +108,10 @@ def check_region(layout: Layout, region: tuple[int, int] | None) -> None:
         return
     shortest = int(np.argmin(layout.lengths))
     if layout.lengths[shortest] < region[1]:
-        raise DnanetError(f"--region {region[0]}:{region[1]}: {layout.place(shortest)} has only "
-                          f"{layout.lengths[shortest]:,} bases; every record must reach the region's end")
+        raise DnanetError(
+            f"--region {region[0]}:{region[1]}: {layout.place(shortest)} has only "
+            f"{layout.lengths[shortest]:,} bases; every record must reach the region's end"
+        )
 
 
 def output_bytes(n: int, length: int, deltas: bool) -> int:
@@ -113,9 +126,11 @@ def check_disk(out: Path, n: int, length: int, deltas: bool) -> None:
     needed = 2 * output_bytes(n, length, deltas)
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise DnanetError(f"{folder}: {n:,} records x {length:,} bases need about {needed / 1e9:.1f} GB of disk "
-                          f"for the (N, 4, L) arrays while they are written, and {free / 1e9:.1f} GB is free; "
-                          "attribute fewer records at a time, or shorter ones (--region still writes full length)")
+        raise DnanetError(
+            f"{folder}: {n:,} records x {length:,} bases need about {needed / 1e9:.1f} GB of disk "
+            f"for the (N, 4, L) arrays while they are written, and {free / 1e9:.1f} GB is free; "
+            "attribute fewer records at a time, or shorter ones (--region still writes full length)"
+        )
 
 
 class AttributionArrays:
@@ -124,7 +139,10 @@ class AttributionArrays:
     def __init__(self, folder: Path, n: int, length: int, deltas: bool):
         self.folder = folder
         names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if deltas else [])
-        self.arrays = {name: open_memmap(folder / f"{name}.npy", "w+", np.float32, (n, 4, length)) for name in names}
+        self.arrays = {
+            name: open_memmap(folder / f"{name}.npy", "w+", np.float32, (n, 4, length))
+            for name in names
+        }
         self.reference = np.zeros(n, dtype=np.float32)
 
     def add(self, start: int, one_hot: np.ndarray, result: Attributions) -> None:
@@ -138,7 +156,9 @@ class AttributionArrays:
 
     def rows(self, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the attributions and one-hot sequences of some records ``(K, 4, L)`` each."""
-        return np.array(self.arrays[ATTRIBUTIONS_KEY][indices]), np.array(self.arrays["sequences"][indices])
+        return np.array(self.arrays[ATTRIBUTIONS_KEY][indices]), np.array(
+            self.arrays["sequences"][indices]
+        )
 
     def flush(self) -> None:
         """Write the arrays (and ``reference.npy``) out to their files in `folder`."""
@@ -154,8 +174,13 @@ class AttributionArrays:
         self.arrays.clear()
 
 
-def merge_parts(folders: list[Path], names: Iterable[str], out: Path, sequences_out: Path,
-                metadata: dict[str, np.ndarray]) -> None:
+def merge_parts(
+    folders: list[Path],
+    names: Iterable[str],
+    out: Path,
+    sequences_out: Path,
+    metadata: dict[str, np.ndarray],
+) -> None:
     """Pack the .npy files of `AttributionArrays` folders (blocks of records, in order; `names` the
     arrays each holds, plus ``reference``) into the two archives, each array the folders' blocks laid
     end to end along axis 0, streamed a block at a time (memory stays flat)."""
@@ -166,8 +191,12 @@ def merge_parts(folders: list[Path], names: Iterable[str], out: Path, sequences_
         for name, array in metadata.items():
             with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
                 write_array(handle, np.asarray(array), allow_pickle=False)
-    with zipfile.ZipFile(sequences_out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1) as archive:
-        _concatenated(archive, f"{ATTRIBUTIONS_KEY}.npy", [folder / "sequences.npy" for folder in folders])
+    with zipfile.ZipFile(
+        sequences_out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1
+    ) as archive:
+        _concatenated(
+            archive, f"{ATTRIBUTIONS_KEY}.npy", [folder / "sequences.npy" for folder in folders]
+        )
 
 
 def _concatenated(archive: zipfile.ZipFile, member: str, parts: list[Path]) -> None:
@@ -176,22 +205,34 @@ def _concatenated(archive: zipfile.ZipFile, member: str, parts: list[Path]) -> N
     for part in parts:
         with open(part, "rb") as handle:
             version = read_magic(handle)
-            shape, _, dtype = (read_array_header_1_0 if version == (1, 0) else read_array_header_2_0)(handle)
+            shape, _, dtype = (
+                read_array_header_1_0 if version == (1, 0) else read_array_header_2_0
+            )(handle)
             headers.append((shape, handle.tell()))
     shape = (sum(shape[0] for shape, _ in headers), *headers[0][0][1:])
     with archive.open(member, "w", force_zip64=True) as target:
-        write_array_header_1_0(target, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                                        "shape": shape})
+        write_array_header_1_0(
+            target,
+            {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape},
+        )
         for part, (_, offset) in zip(parts, headers):
             with open(part, "rb") as source:
                 source.seek(offset)
                 shutil.copyfileobj(source, target, 1 << 20)
 
 
-def attribute_records(arrays: AttributionArrays, model: torch.nn.Module, paths: list, method: str,
-                      objective: Objective, strands: int = 1, region: tuple[int, int] | None = None,
-                      batch_size: int = 128, progress: Callable[[int], None] = lambda done: None,
-                      records: range | None = None) -> int:
+def attribute_records(
+    arrays: AttributionArrays,
+    model: torch.nn.Module,
+    paths: list,
+    method: str,
+    objective: Objective,
+    strands: int = 1,
+    region: tuple[int, int] | None = None,
+    batch_size: int = 128,
+    progress: Callable[[int], None] = lambda done: None,
+    records: range | None = None,
+) -> int:
     """Stream the records of `paths` (in order; only the record numbers in `records`, a shard's
     block, when given) through `dnanet.attribution.attribute` into `arrays` (row 0 = the first
     record streamed); return the number of records. ISM takes a few records at a time (about
@@ -202,8 +243,16 @@ def attribute_records(arrays: AttributionArrays, model: torch.nn.Module, paths: 
     done = 0
     for batch in iter_batches(paths, per_batch, records=records):
         codes = torch.from_numpy(batch.codes)
-        result = attribute(model, codes.to(device), torch.from_numpy(batch.lengths), method, objective, strands,
-                           region, batch_size)
+        result = attribute(
+            model,
+            codes.to(device),
+            torch.from_numpy(batch.lengths),
+            method,
+            objective,
+            strands,
+            region,
+            batch_size,
+        )
         arrays.add(done, one_hot(codes).numpy(), result)
         done += len(batch.ids)
         progress(done)

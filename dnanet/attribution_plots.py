@@ -16,7 +16,9 @@ def contributions(attributions: np.ndarray, one_hot: np.ndarray) -> np.ndarray:
     return attributions * one_hot
 
 
-def draw_logo(axis, contribution: np.ndarray, start: int, end: int, title: str = "", labels=None) -> None:
+def draw_logo(
+    axis, contribution: np.ndarray, start: int, end: int, title: str = "", labels=None
+) -> None:
     """One logo on a matplotlib `axis`: contributions ``(4, L)`` (A C G T rows, already times the
     one-hot sequence) over positions [start, end), letters scaled by value (below the axis: lower
     the output); `labels` (default: the positions) index the x axis."""
@@ -35,8 +37,14 @@ def draw_logo(axis, contribution: np.ndarray, start: int, end: int, title: str =
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole positions only
 
 
-def plot_attribution_logos(path: Path, attributions: np.ndarray, one_hot: np.ndarray, ids: list[str],
-                           spans: list[tuple[int, int]], title: str) -> None:
+def plot_attribution_logos(
+    path: Path,
+    attributions: np.ndarray,
+    one_hot: np.ndarray,
+    ids: list[str],
+    spans: list[tuple[int, int]],
+    title: str,
+) -> None:
     """One logo per record (rows), bases scaled by their attribution (letters below the axis
     lower the output), over positions [start, end) of each record (`spans`); arrays
     ``(K, 4, L)``, `ids` ``K`` names. Saved as a PNG to `path`."""
@@ -47,8 +55,13 @@ def plot_attribution_logos(path: Path, attributions: np.ndarray, one_hot: np.nda
 
     values = contributions(attributions, one_hot)
     width = max(end - start for start, end in spans)
-    figure, axes = plt.subplots(len(ids), 1, figsize=(min(40.0, max(6.0, 0.12 * width)), 1.7 * len(ids) + 0.4),
-                                squeeze=False, dpi=100)
+    figure, axes = plt.subplots(
+        len(ids),
+        1,
+        figsize=(min(40.0, max(6.0, 0.12 * width)), 1.7 * len(ids) + 0.4),
+        squeeze=False,
+        dpi=100,
+    )
     for axis, row, identifier, (start, end) in zip(axes[:, 0], values, ids, spans):
         draw_logo(axis, row, start, end, identifier)
     axes[-1, 0].set_xlabel("position (0-based)")

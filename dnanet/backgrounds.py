@@ -73,7 +73,12 @@ class BackgroundSource:
     def __init__(self, kind: str, positives: list, settings):
         from dnanet.sources import BACKGROUND_KINDS
 
-        self.kind, self.positives, self.ratio, self.seed = kind, positives, settings.background_ratio, settings.seed
+        self.kind, self.positives, self.ratio, self.seed = (
+            kind,
+            positives,
+            settings.background_ratio,
+            settings.seed,
+        )
         self.window, self.genome_path = settings.width, settings.genome
         self.stream = [self.seed, BACKGROUND_KINDS.index(kind)]  # the generator's seed
         self.stats: dict[str, int] = {}
@@ -85,9 +90,11 @@ class BackgroundSource:
             return
         for item in self.positives:
             if getattr(getattr(item, "source", None), "kind", None) != "intervals":
-                raise DnanetError(f"{self.kind}: draws windows from the genome near or away from the positive "
-                                  f"intervals, and {item.path} is not a BED file; give the positives as BED with "
-                                  "--genome, or use shuffle")
+                raise DnanetError(
+                    f"{self.kind}: draws windows from the genome near or away from the positive "
+                    f"intervals, and {item.path} is not a BED file; give the positives as BED with "
+                    "--genome, or use shuffle"
+                )
 
     @property
     def genome(self):
@@ -97,13 +104,19 @@ class BackgroundSource:
         self.check()
         rng = np.random.default_rng(self.stream)
         self.stats = {"positives": 0, "generated": 0}
-        generate = {"gc-matched": self._gc_matched, "shuffle": self._shuffled, "flank": self._flanks}[self.kind]
+        generate = {
+            "gc-matched": self._gc_matched,
+            "shuffle": self._shuffled,
+            "flank": self._flanks,
+        }[self.kind]
         for record in generate(rng):
             self.stats["generated"] += 1
             yield record
         if not self.stats["generated"]:
-            raise DnanetError(f"{self.kind}: no background window could be found for any of the "
-                              f"{self.stats['positives']:,} positives (is the genome mostly N, or covered by them?)")
+            raise DnanetError(
+                f"{self.kind}: no background window could be found for any of the "
+                f"{self.stats['positives']:,} positives (is the genome mostly N, or covered by them?)"
+            )
 
     def count(self) -> int:
         return sum(1 for _ in self.records())
@@ -131,7 +144,11 @@ class BackgroundSource:
         for positive in positives:
             length = positive.end - positive.start
             for _ in range(self.ratio):
-                found = _pop(pool, (length, positive.gc_bin), taken, length) if positive.gc_bin >= 0 else None
+                found = (
+                    _pop(pool, (length, positive.gc_bin), taken, length)
+                    if positive.gc_bin >= 0
+                    else None
+                )
                 for _ in range(MAX_DRAWS if found is None and positive.gc_bin >= 0 else 0):
                     chrom, start = draws.next(length)
                     if start < 0 or excluded.overlaps(chrom, start, start + length):
@@ -139,7 +156,9 @@ class BackgroundSource:
                     gc, unknown = composition(genome.fetch(chrom, start, start + length))
                     if unknown > MAX_UNKNOWN:
                         continue
-                    if gc_bin(gc) == positive.gc_bin and not taken.overlaps(chrom, start, start + length):
+                    if gc_bin(gc) == positive.gc_bin and not taken.overlaps(
+                        chrom, start, start + length
+                    ):
                         found = (chrom, start)
                         break
                     spare = pool.setdefault((length, gc_bin(gc)), deque())
@@ -166,10 +185,18 @@ class BackgroundSource:
             for distance in range(self.ratio + 2):
                 sides = (-1, 1) if rng.random() < 0.5 else (1, -1)
                 for side in sides:
-                    start = left_edge - (distance + 1) * width if side < 0 else right_edge + distance * width
+                    start = (
+                        left_edge - (distance + 1) * width
+                        if side < 0
+                        else right_edge + distance * width
+                    )
                     end = start + width
-                    if start < 0 or end > size or excluded.overlaps(positive.chrom, start, end) \
-                            or taken.overlaps(positive.chrom, start, end):
+                    if (
+                        start < 0
+                        or end > size
+                        or excluded.overlaps(positive.chrom, start, end)
+                        or taken.overlaps(positive.chrom, start, end)
+                    ):
                         continue
                     if composition(genome.fetch(positive.chrom, start, end))[1] > MAX_UNKNOWN:
                         continue
@@ -188,7 +215,11 @@ class BackgroundSource:
         from dnanet.sources import Window, read_window
 
         window = Window(chrom, start, end, positive.strand, None)
-        return FastaRecord(record_id(chrom, start, end, positive.strand), read_window(genome, window), positive.line)
+        return FastaRecord(
+            record_id(chrom, start, end, positive.strand),
+            read_window(genome, window),
+            positive.line,
+        )
 
     def _positive_windows(self, genome) -> tuple[list[_Positive], "_Excluded"]:
         """Every positive's window with its GC bin, and the regions no background may touch: every
@@ -198,8 +229,18 @@ class BackgroundSource:
             for window in item.source.windows():
                 gc, _ = composition(genome.fetch(window.chrom, window.start, window.end))
                 interval = window.interval
-                positives.append(_Positive(window.chrom, window.start, window.end, window.strand, interval.line,
-                                           gc_bin(gc), interval.start, interval.end))
+                positives.append(
+                    _Positive(
+                        window.chrom,
+                        window.start,
+                        window.end,
+                        window.strand,
+                        interval.line,
+                        gc_bin(gc),
+                        interval.start,
+                        interval.end,
+                    )
+                )
                 excluded.add(window.chrom, window.start, window.end)
             for interval in read_intervals(item.path):
                 excluded.add(interval.chrom, interval.start, interval.end)
@@ -211,28 +252,50 @@ class BackgroundSource:
         """Lines about backgrounds that could not be made as asked (none when all were)."""
         stats, notes = self.stats, []
         if stats.get("gc_unmatched"):
-            notes.append(f"{self.kind}: {stats['gc_unmatched']:,} of {stats['generated']:,} backgrounds are from a "
-                         f"neighbouring GC bin (no window in the positive's bin within {MAX_DRAWS:,} draws)")
+            notes.append(
+                f"{self.kind}: {stats['gc_unmatched']:,} of {stats['generated']:,} backgrounds are from a "
+                f"neighbouring GC bin (no window in the positive's bin within {MAX_DRAWS:,} draws)"
+            )
         if stats.get("missing"):
-            why = ("no window of the positive's length and GC found" if self.kind == "gc-matched" else
-                   f"every flank within {self.ratio + 1} widths ran off the chromosome, overlapped a positive or "
-                   "another flank, or was N-rich")
-            notes.append(f"{self.kind}: {stats['missing']:,} of {stats['positives'] * self.ratio:,} backgrounds "
-                         f"missing ({why})")
+            why = (
+                "no window of the positive's length and GC found"
+                if self.kind == "gc-matched"
+                else f"every flank within {self.ratio + 1} widths ran off the chromosome, overlapped a positive or "
+                "another flank, or was N-rich"
+            )
+            notes.append(
+                f"{self.kind}: {stats['missing']:,} of {stats['positives'] * self.ratio:,} backgrounds "
+                f"missing ({why})"
+            )
         return notes
 
     def provenance(self) -> dict:
-        return {"sha256": None, "window": self.window,
-                "genome": self.genome.fingerprint() if self.kind != "shuffle" else None,
-                "background": {"kind": self.kind, "ratio": self.ratio, "seed": self.seed,
-                               "of": [str(item.path) for item in self.positives]},
-                "generated": dict(self.stats), "notes": self.notes()}
+        return {
+            "sha256": None,
+            "window": self.window,
+            "genome": self.genome.fingerprint() if self.kind != "shuffle" else None,
+            "background": {
+                "kind": self.kind,
+                "ratio": self.ratio,
+                "seed": self.seed,
+                "of": [str(item.path) for item in self.positives],
+            },
+            "generated": dict(self.stats),
+            "notes": self.notes(),
+        }
 
     def key(self) -> str:
         from dnanet.sources import _digest, input_key
 
-        return _digest({"kind": self.kind, "ratio": self.ratio, "seed": self.seed, "version": 1,
-                        "positives": [[item.label, input_key(item)] for item in self.positives]})
+        return _digest(
+            {
+                "kind": self.kind,
+                "ratio": self.ratio,
+                "seed": self.seed,
+                "version": 1,
+                "positives": [[item.label, input_key(item)] for item in self.positives],
+            }
+        )
 
 
 def _codes(sequence: bytes) -> bytes:
@@ -245,8 +308,15 @@ def _codes(sequence: bytes) -> bytes:
 class _Draws:
     """Random window starts on `chroms` (chosen in proportion to their `sizes`), drawn in blocks."""
 
-    def __init__(self, rng: np.random.Generator, chroms: list[str], sizes: list[int], block: int = 256):
-        self.rng, self.chroms, self.sizes, self.block = rng, chroms, np.asarray(sizes, dtype=np.int64), block
+    def __init__(
+        self, rng: np.random.Generator, chroms: list[str], sizes: list[int], block: int = 256
+    ):
+        self.rng, self.chroms, self.sizes, self.block = (
+            rng,
+            chroms,
+            np.asarray(sizes, dtype=np.int64),
+            block,
+        )
         self.weights = self.sizes / self.sizes.sum()
         self.which, self.where, self.used = np.zeros(0, np.int64), np.zeros(0), 0
 

@@ -40,10 +40,20 @@ from dnanet.run_loader import read_checked_tensors
 from dnanet.run_schema import parse_json, read_regular_file
 
 STATE_FILE, TENSOR_FILE = "state.json", "state.safetensors"
-STATE_LIMIT = 64 << 20  # bytes; the history of every epoch and the invocation fit in well under 1 MiB
-_STATE_TYPES = {"epoch": int, "best_loss": (int, float, type(None)), "best_epoch": int, "stale": int,
-                "history": list, "optimizer_groups": list, "scheduler": dict, "grad_scaler": (dict, type(None)),
-                "invocation": (dict, type(None))}
+STATE_LIMIT = (
+    64 << 20
+)  # bytes; the history of every epoch and the invocation fit in well under 1 MiB
+_STATE_TYPES = {
+    "epoch": int,
+    "best_loss": (int, float, type(None)),
+    "best_epoch": int,
+    "stale": int,
+    "history": list,
+    "optimizer_groups": list,
+    "scheduler": dict,
+    "grad_scaler": (dict, type(None)),
+    "invocation": (dict, type(None)),
+}
 
 
 def checkpoint_folder(out: Path) -> Path:
@@ -67,7 +77,11 @@ class Checkpoint:
     """One run's checkpoint folder: `save` after each epoch, `restore` on resume, `remove` at the end."""
 
     def __init__(self, folder: Path, invocation: dict | None = None, write: bool = True):
-        self.folder, self.invocation, self.write = Path(folder), invocation, write  # write: rank 0 only
+        self.folder, self.invocation, self.write = (
+            Path(folder),
+            invocation,
+            write,
+        )  # write: rank 0 only
 
     def exists(self) -> bool:
         return (self.folder / STATE_FILE).is_file() and (self.folder / TENSOR_FILE).is_file()
@@ -76,8 +90,15 @@ class Checkpoint:
         """The invocation saved with the checkpoint (how the run was started)."""
         return self._state()["invocation"]
 
-    def save(self, progress: FitProgress, model: nn.Module, optimizer: torch.optim.Optimizer,
-             scheduler, generators: dict[str, torch.Generator], scaler: torch.amp.GradScaler | None = None) -> None:
+    def save(
+        self,
+        progress: FitProgress,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler,
+        generators: dict[str, torch.Generator],
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> None:
         """Write the state after `progress.epoch` finished epochs (atomically, tensors first).
         An enabled `scaler` (fp16 training) is kept as JSON numbers."""
         if not self.write:
@@ -85,37 +106,72 @@ class Checkpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         optimizer_state = optimizer.state_dict()
         tensors = {f"model.{name}": value for name, value in model.state_dict().items()}
-        tensors.update({f"best.{name}": value for name, value in (progress.best_state or {}).items()})
+        tensors.update(
+            {f"best.{name}": value for name, value in (progress.best_state or {}).items()}
+        )
         for index, values in optimizer_state["state"].items():
             tensors.update({f"optimizer.{index}.{name}": value for name, value in values.items()})
-        tensors.update({f"rng.{name}": generator.get_state() for name, generator in generators.items()})
-        state = {"epoch": progress.epoch, "best_loss": None if math.isinf(progress.best_loss) else progress.best_loss,
-                 "best_epoch": progress.best_epoch, "stale": progress.stale, "history": progress.history,
-                 "optimizer_groups": optimizer_state["param_groups"], "scheduler": scheduler.state_dict(),
-                 "grad_scaler": _scaler_state(scaler), "invocation": self.invocation}
-        _replace(self.folder / TENSOR_FILE, lambda path: save_file(
-            {name: value.detach().cpu().contiguous() for name, value in tensors.items()}, str(path)))
-        _replace(self.folder / STATE_FILE, lambda path: path.write_text(json.dumps(state, allow_nan=False)))
+        tensors.update(
+            {f"rng.{name}": generator.get_state() for name, generator in generators.items()}
+        )
+        state = {
+            "epoch": progress.epoch,
+            "best_loss": None if math.isinf(progress.best_loss) else progress.best_loss,
+            "best_epoch": progress.best_epoch,
+            "stale": progress.stale,
+            "history": progress.history,
+            "optimizer_groups": optimizer_state["param_groups"],
+            "scheduler": scheduler.state_dict(),
+            "grad_scaler": _scaler_state(scaler),
+            "invocation": self.invocation,
+        }
+        _replace(
+            self.folder / TENSOR_FILE,
+            lambda path: save_file(
+                {name: value.detach().cpu().contiguous() for name, value in tensors.items()},
+                str(path),
+            ),
+        )
+        _replace(
+            self.folder / STATE_FILE,
+            lambda path: path.write_text(json.dumps(state, allow_nan=False)),
+        )
 
-    def restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                generators: dict[str, torch.Generator], scaler: torch.amp.GradScaler | None = None) -> FitProgress:
+    def restore(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler,
+        generators: dict[str, torch.Generator],
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> FitProgress:
         """Load the saved state into the given objects; return the progress to continue from. An
         enabled `scaler` takes the saved scale (a checkpoint without one leaves it at its start)."""
         state = self._state()
         weights = {f"model.{name}": value for name, value in model.state_dict().items()}
-        tensors = read_checked_tensors(self.folder / TENSOR_FILE, weights, others=True,
-                                       described_by="the model of the run's config")
+        tensors = read_checked_tensors(
+            self.folder / TENSOR_FILE,
+            weights,
+            others=True,
+            described_by="the model of the run's config",
+        )
         best = _group(tensors, "best.")
         if best and {f"model.{name}" for name in best} != set(weights):
-            raise DnanetError(f"{self.folder / TENSOR_FILE}: the best epoch's weights (best.*) are not the model's")
-        _check_optimizer_tensors(self.folder / TENSOR_FILE, _group(tensors, "optimizer."), optimizer)
+            raise DnanetError(
+                f"{self.folder / TENSOR_FILE}: the best epoch's weights (best.*) are not the model's"
+            )
+        _check_optimizer_tensors(
+            self.folder / TENSOR_FILE, _group(tensors, "optimizer."), optimizer
+        )
         device = next(model.parameters()).device
         try:
             model.load_state_dict(_group(tensors, "model."))
             groups: dict[int, dict[str, torch.Tensor]] = {}
             for name, value in _group(tensors, "optimizer.").items():
                 index, _, key = name.partition(".")
-                groups.setdefault(int(index), {})[key] = value if key == "step" else value.to(device)
+                groups.setdefault(int(index), {})[key] = (
+                    value if key == "step" else value.to(device)
+                )
             optimizer.load_state_dict({"state": groups, "param_groups": state["optimizer_groups"]})
             scheduler.load_state_dict(state["scheduler"])
             if scaler is not None and scaler.is_enabled() and state.get("grad_scaler"):
@@ -124,11 +180,18 @@ class Checkpoint:
                 generator.set_state(tensors[f"rng.{name}"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DnanetError(f"{self.folder}: the checkpoint does not fit this run ({message}); "
-                              "train afresh with --overwrite") from None
-        return FitProgress(state["epoch"], math.inf if state["best_loss"] is None else state["best_loss"],
-                           state["best_epoch"], state["stale"], state["history"],
-                           {name: value.to(device) for name, value in best.items()} or None)
+            raise DnanetError(
+                f"{self.folder}: the checkpoint does not fit this run ({message}); "
+                "train afresh with --overwrite"
+            ) from None
+        return FitProgress(
+            state["epoch"],
+            math.inf if state["best_loss"] is None else state["best_loss"],
+            state["best_epoch"],
+            state["stale"],
+            state["history"],
+            {name: value.to(device) for name, value in best.items()} or None,
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -156,21 +219,29 @@ def _scaler_state(scaler: torch.amp.GradScaler | None) -> dict | None:
     return dict(scaler.state_dict())  # GradScaler.state_dict gives Python floats and ints
 
 
-def _check_optimizer_tensors(path: Path, saved: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> None:
+def _check_optimizer_tensors(
+    path: Path, saved: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+) -> None:
     """Each saved ``optimizer.<index>.<name>`` belongs to a parameter and, but for ``step``, has
     its shape (AdamW's moments): `load_state_dict` would take any shape and fail mid-epoch."""
     parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
     for name, value in saved.items():
         index, _, key = name.partition(".")
         if not index.isdigit() or int(index) >= len(parameters):
-            raise DnanetError(f"{path}: tensor 'optimizer.{name}' belongs to no parameter of the model")
+            raise DnanetError(
+                f"{path}: tensor 'optimizer.{name}' belongs to no parameter of the model"
+            )
         if key != "step" and value.shape != parameters[int(index)].shape:
-            raise DnanetError(f"{path}: tensor 'optimizer.{name}' has shape {list(value.shape)}, its parameter "
-                              f"{list(parameters[int(index)].shape)}")
+            raise DnanetError(
+                f"{path}: tensor 'optimizer.{name}' has shape {list(value.shape)}, its parameter "
+                f"{list(parameters[int(index)].shape)}"
+            )
 
 
 def _group(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: value for name, value in tensors.items() if name.startswith(prefix)
+    }
 
 
 def _replace(path: Path, write) -> None:

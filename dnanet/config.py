@@ -68,8 +68,12 @@ class TrainConfig:
     warmup_epochs: int = 1
     patience: int = 10
     class_weights: bool = False
-    reverse_complement: Literal["auto", True, False] = "auto"  # auto: dnanet.strand decides from the data
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: fp32 on a CPU, AMP on CUDA (dnanet.precision)
+    reverse_complement: Literal["auto", True, False] = (
+        "auto"  # auto: dnanet.strand decides from the data
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = (
+        "auto"  # auto: fp32 on a CPU, AMP on CUDA (dnanet.precision)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,9 @@ _SECTIONS = {"encoder": EncoderConfig, "data": DataConfig, "train": TrainConfig}
 def shipped_config_path(model_name: str) -> Path:
     """The path of the shipped config for a registered model (configs/<name>.yaml)."""
     check_model_name(model_name)
-    source_tree = Path(__file__).resolve().parent.parent / "configs"  # a checkout or editable install
+    source_tree = (
+        Path(__file__).resolve().parent.parent / "configs"
+    )  # a checkout or editable install
     if (source_tree / f"{model_name}.yaml").exists():
         return source_tree / f"{model_name}.yaml"
     return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
@@ -115,8 +121,13 @@ class _Origin:
         return str(self.source)
 
 
-def load_config(path: str | Path | None = None, model: str | None = None, seed: int | None = None,
-                data: dict[str, Any] | None = None, **train_overrides: Any) -> Config:
+def load_config(
+    path: str | Path | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    data: dict[str, Any] | None = None,
+    **train_overrides: Any,
+) -> Config:
     """Load a config file (default: the shipped config of `model`, else of the CNN) and apply
     command-line overrides: ``model`` swaps in that model's shipped model section, ``seed``, the
     ``data`` keys in `data` (e.g. ``{"split": "chromosome"}``) and the ``train`` keys given (e.g.
@@ -126,7 +137,9 @@ def load_config(path: str | Path | None = None, model: str | None = None, seed: 
         check_model_name(model, f"--model {model}")
     source = Path(path) if path is not None else shipped_config_path(model or "cnn")
     values = _read_yaml(source)
-    if model is not None and model != _mapping(values.get("model"), "model", source).get("name", "cnn"):
+    if model is not None and model != _mapping(values.get("model"), "model", source).get(
+        "name", "cnn"
+    ):
         values["model"] = _read_yaml(shipped_config_path(model))["model"]
     flags: dict[str, tuple[str, Any]] = {}
     if seed is not None:
@@ -135,7 +148,12 @@ def load_config(path: str | Path | None = None, model: str | None = None, seed: 
     for section, overrides in (("data", data or {}), ("train", train_overrides)):
         given = {key: value for key, value in overrides.items() if value is not None}
         values[section] = {**_mapping(values.get(section), section, source), **given}
-        flags.update({f"{section}.{key}": (f"--{key.replace('_', '-')}", value) for key, value in given.items()})
+        flags.update(
+            {
+                f"{section}.{key}": (f"--{key.replace('_', '-')}", value)
+                for key, value in given.items()
+            }
+        )
     return config_from_dict(values, source, flags)
 
 
@@ -156,8 +174,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def config_from_dict(data: dict[str, Any], source: Path | str = "config",
-                     flags: dict[str, tuple[str, Any]] | None = None) -> Config:
+def config_from_dict(
+    data: dict[str, Any],
+    source: Path | str = "config",
+    flags: dict[str, tuple[str, Any]] | None = None,
+) -> Config:
     """Validate a nested dict (as read from YAML) and build a Config; errors name the key, and the
     file `source` or, for a key in `flags` (``{"train.epochs": ("--epochs", 0)}``), the flag."""
     source = _Origin(source, flags)
@@ -168,7 +189,9 @@ def config_from_dict(data: dict[str, Any], source: Path | str = "config",
     for name, cls in _SECTIONS.items():
         section = _mapping(data.get(name, {}), name, source)
         values[name] = _check_section(cls, section, name, source)
-    values["model"] = _check_model(_mapping(data.get("model", {"name": "cnn"}), "model", source), source)
+    values["model"] = _check_model(
+        _mapping(data.get("model", {"name": "cnn"}), "model", source), source
+    )
     config = Config(**values)
     _check_ranges(config, source)
     return config
@@ -194,7 +217,12 @@ def _reject_unknown(data: dict[str, Any], valid: list[str], prefix: str, source:
 def _check_section(cls: type, section: dict[str, Any], name: str, source: _Origin):
     hints = typing.get_type_hints(cls)
     _reject_unknown(section, list(hints), f"{name}.", source)
-    return cls(**{key: _coerce(value, hints[key], f"{name}.{key}", source) for key, value in section.items()})
+    return cls(
+        **{
+            key: _coerce(value, hints[key], f"{name}.{key}", source)
+            for key, value in section.items()
+        }
+    )
 
 
 def _check_model(section: dict[str, Any], source: _Origin) -> dict[str, Any]:
@@ -202,10 +230,19 @@ def _check_model(section: dict[str, Any], source: _Origin) -> dict[str, Any]:
     check_model_name(name, str(source), "model.name")
     arguments = model_arguments(name)  # {argument: (type, default)}
     _reject_unknown(section, ["name", *arguments], "model.", source)
-    checked = {key: _coerce(section[key], arguments[key][0], f"model.{key}", source)
-               for key in section if key != "name"}
+    checked = {
+        key: _coerce(section[key], arguments[key][0], f"model.{key}", source)
+        for key in section
+        if key != "name"
+    }
     shipped = _read_yaml(shipped_config_path(name)).get("model") or {}  # the documented defaults
-    return {"name": name, **{key: checked.get(key, shipped.get(key, default)) for key, (_, default) in arguments.items()}}
+    return {
+        "name": name,
+        **{
+            key: checked.get(key, shipped.get(key, default))
+            for key, (_, default) in arguments.items()
+        },
+    }
 
 
 def coerce_value(value: Any, expected: Any, key: str, source: Path | str) -> Any:
@@ -219,7 +256,10 @@ def _coerce(value: Any, expected: Any, key: str, source: _Origin) -> Any:
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if not any(value == choice and type(value) is type(choice) for choice in choices):
-            names = ", ".join(str(choice).lower() if isinstance(choice, bool) else str(choice) for choice in choices)
+            names = ", ".join(
+                str(choice).lower() if isinstance(choice, bool) else str(choice)
+                for choice in choices
+            )
             raise DnanetError(f"{source.of(key)}: '{key}' must be one of {names}, got {value!r}")
         return value
     if expected == tuple[str, ...]:
@@ -236,7 +276,9 @@ def _coerce(value: Any, expected: Any, key: str, source: _Origin) -> Any:
         str: isinstance(value, str),
     }.get(expected, True)
     if not ok:
-        kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[expected]
+        kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[
+            expected
+        ]
         raise DnanetError(f"{source.of(key)}: '{key}' must be {kind}, got {value!r}")
     return float(value) if expected is float else value
 
@@ -246,9 +288,12 @@ def _names(value: Any, key: str, source: _Origin) -> tuple[str, ...]:
     as the command line gives it); bare numbers (``[8, 9]``) are names too."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(
-            isinstance(item, (str, int)) and not isinstance(item, bool) for item in items):
-        raise DnanetError(f"{source.of(key)}: '{key}' must be a list of names (e.g. [chr8, chr9]) or one "
-                          f"comma-separated string, got {value!r}")
+        isinstance(item, (str, int)) and not isinstance(item, bool) for item in items
+    ):
+        raise DnanetError(
+            f"{source.of(key)}: '{key}' must be a list of names (e.g. [chr8, chr9]) or one "
+            f"comma-separated string, got {value!r}"
+        )
     names = tuple(str(item).strip() for item in items)
     return tuple(name for name in names if name)
 
@@ -256,28 +301,49 @@ def _names(value: Any, key: str, source: _Origin) -> tuple[str, ...]:
 def _check_ranges(config: Config, source: _Origin) -> None:
     from dnanet.splits import same_chromosome
 
-    shared = [name for name in config.data.val_chroms if any(same_chromosome(name, other)
-                                                             for other in config.data.test_chroms)]
+    shared = [
+        name
+        for name in config.data.val_chroms
+        if any(same_chromosome(name, other) for other in config.data.test_chroms)
+    ]
     data, encoder, train = config.data, config.encoder, config.train
     rules = [  # (holds, the keys it is about, message)
-        (0 <= data.val_fraction < 1, ("data.val_fraction",),
-         "data.val_fraction must be between 0 and 1 (0 only with a fixed validation set)"),
-        (0 <= data.test_fraction < 1, ("data.test_fraction",),
-         "data.test_fraction must be between 0 and 1 (0 only with a fixed test set)"),
-        (not shared, ("data.val_chroms", "data.test_chroms"),
-         f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one part only"),
-        (data.val_fraction + data.test_fraction < 0.9, ("data.val_fraction", "data.test_fraction"),
-         "data.val_fraction + data.test_fraction must be below 0.9"),
+        (
+            0 <= data.val_fraction < 1,
+            ("data.val_fraction",),
+            "data.val_fraction must be between 0 and 1 (0 only with a fixed validation set)",
+        ),
+        (
+            0 <= data.test_fraction < 1,
+            ("data.test_fraction",),
+            "data.test_fraction must be between 0 and 1 (0 only with a fixed test set)",
+        ),
+        (
+            not shared,
+            ("data.val_chroms", "data.test_chroms"),
+            f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one part only",
+        ),
+        (
+            data.val_fraction + data.test_fraction < 0.9,
+            ("data.val_fraction", "data.test_fraction"),
+            "data.val_fraction + data.test_fraction must be below 0.9",
+        ),
         (1 <= encoder.k <= 12, ("encoder.k",), "encoder.k must be between 1 and 12"),
         (encoder.stride >= 1, ("encoder.stride",), "encoder.stride must be at least 1"),
-        (encoder.stride <= encoder.k, ("encoder.stride", "encoder.k"),
-         "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)"),
+        (
+            encoder.stride <= encoder.k,
+            ("encoder.stride", "encoder.k"),
+            "encoder.stride must not exceed encoder.k (bases between k-mers would be skipped)",
+        ),
         (train.epochs >= 1, ("train.epochs",), "train.epochs must be at least 1"),
         (train.batch_size >= 1, ("train.batch_size",), "train.batch_size must be at least 1"),
         (train.lr > 0, ("train.lr",), "train.lr must be positive"),
         (train.patience >= 1, ("train.patience",), "train.patience must be at least 1"),
-        (train.steps_per_epoch >= 0, ("train.steps_per_epoch",),
-         "train.steps_per_epoch must be 0 (one pass over the data) or more"),
+        (
+            train.steps_per_epoch >= 0,
+            ("train.steps_per_epoch",),
+            "train.steps_per_epoch must be 0 (one pass over the data) or more",
+        ),
     ]
     for ok, keys, message in rules:
         if not ok:
@@ -289,4 +355,3 @@ def describe_keys() -> str:
     lines = [f"{name}: {', '.join(typing.get_type_hints(cls))}" for name, cls in _SECTIONS.items()]
     lines.append(f"model: name ({' | '.join(MODELS)}) + that model's arguments")
     return "\n".join(["seed", *lines])
-

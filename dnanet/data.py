@@ -34,7 +34,9 @@ class SequenceSet:
     ``(N, T)`` (multilabel, regression; see dnanet.tasks).
     """
 
-    ids: Sequence[str]  # a list, or `dnanet.records.RecordIds` (UTF-8 bytes, memory-mapped from a store)
+    ids: Sequence[
+        str
+    ]  # a list, or `dnanet.records.RecordIds` (UTF-8 bytes, memory-mapped from a store)
     flat: np.ndarray
     offsets: np.ndarray
     targets: np.ndarray
@@ -58,26 +60,39 @@ class SequenceSet:
         codes, lengths = self.codes(indices)
         valid = np.arange(codes.shape[1]) < lengths[:, None]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return SequenceSet([self.ids[i] for i in indices], codes[valid], offsets, self.targets[indices])
+        return SequenceSet(
+            [self.ids[i] for i in indices], codes[valid], offsets, self.targets[indices]
+        )
 
 
-def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
-                  strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    n: int, val_fraction: float, test_fraction: float, seed: int, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seeded train/validation/test index arrays; with `strata` (class labels ``(N,)``) each
     class keeps its share in every part."""
     from sklearn.model_selection import train_test_split
 
-    minimum = 3 if strata is None else max(int(np.ceil(3 / min(val_fraction, test_fraction))) // 2, 3)
+    minimum = (
+        3 if strata is None else max(int(np.ceil(3 / min(val_fraction, test_fraction))) // 2, 3)
+    )
     smallest = n if strata is None else int(np.bincount(strata).min())
     if smallest < minimum:
         what = "there are only" if strata is None else "a class has only"
-        raise DnanetError(f"{what} {smallest} sequences; a train/validation/test split with these "
-                          f"fractions needs at least {minimum}{'' if strata is None else ' per class'}")
+        raise DnanetError(
+            f"{what} {smallest} sequences; a train/validation/test split with these "
+            f"fractions needs at least {minimum}{'' if strata is None else ' per class'}"
+        )
     indices = np.arange(n)
-    train_val, test = train_test_split(indices, test_size=test_fraction, stratify=strata, random_state=seed)
+    train_val, test = train_test_split(
+        indices, test_size=test_fraction, stratify=strata, random_state=seed
+    )
     relative_val = val_fraction / (1 - test_fraction)
-    train, val = train_test_split(train_val, test_size=relative_val, random_state=seed,
-                                  stratify=None if strata is None else strata[train_val])
+    train, val = train_test_split(
+        train_val,
+        test_size=relative_val,
+        random_state=seed,
+        stratify=None if strata is None else strata[train_val],
+    )
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -104,10 +119,20 @@ class TrainingSampler(Sampler[int]):
     holds sequences of similar lengths, and batches come in random order.
     """
 
-    def __init__(self, size: int, count: int, generator: torch.Generator, batch_size: int = 1,
-                 lengths: np.ndarray | None = None):
+    def __init__(
+        self,
+        size: int,
+        count: int,
+        generator: torch.Generator,
+        batch_size: int = 1,
+        lengths: np.ndarray | None = None,
+    ):
         self.size, self.count, self.generator, self.batch_size = size, count, generator, batch_size
-        self.lengths = lengths if lengths is not None and padding_overhead(lengths, batch_size) >= 0.10 else None
+        self.lengths = (
+            lengths
+            if lengths is not None and padding_overhead(lengths, batch_size) >= 0.10
+            else None
+        )
 
     def __len__(self) -> int:
         return self.count
@@ -117,7 +142,9 @@ class TrainingSampler(Sampler[int]):
         while drawn < self.count:
             parts.append(torch.randperm(self.size, generator=self.generator)[: self.count - drawn])
             drawn += len(parts[-1])
-        if self.count == self.size:  # torch's RandomSampler, used before, drew one more: keep runs' order
+        if (
+            self.count == self.size
+        ):  # torch's RandomSampler, used before, drew one more: keep runs' order
             torch.randperm(self.size, generator=self.generator)
         order = torch.cat(parts).numpy()
         if self.lengths is not None:
@@ -125,8 +152,13 @@ class TrainingSampler(Sampler[int]):
         return iter(order.tolist())
 
 
-def bucket_by_length(order: np.ndarray, lengths: np.ndarray, batch_size: int, generator: torch.Generator,
-                     pool_batches: int = 50) -> np.ndarray:
+def bucket_by_length(
+    order: np.ndarray,
+    lengths: np.ndarray,
+    batch_size: int,
+    generator: torch.Generator,
+    pool_batches: int = 50,
+) -> np.ndarray:
     """Reorder positions `order` ``(n,)`` so that each run of `batch_size` holds similar lengths:
     pools of `pool_batches` batches (in `order`'s random order) are sorted by length and cut into
     batches; the full batches are shuffled, a short last batch stays last. Sorting within pools
@@ -134,9 +166,9 @@ def bucket_by_length(order: np.ndarray, lengths: np.ndarray, batch_size: int, ge
     pool = pool_batches * batch_size
     batches = []
     for start in range(0, len(order), pool):
-        chunk = order[start: start + pool]
+        chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size)]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     last = [batches.pop()] if batches and len(batches[-1]) < batch_size else []
     shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
     return np.concatenate(shuffled + last) if batches or last else order
@@ -157,9 +189,17 @@ def inference_batch_size(batch_size: int, longest: int) -> int:
     return max(1, min(batch_size, BATCH_BASES // max(longest, 1)))
 
 
-def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None, shuffle: bool = False,
-                seed: int = 0, sampler: Sampler | None = None, steps: int = 0, pin_memory: bool = False,
-                workers: int = 0) -> DataLoader:
+def make_loader(
+    sequences: SequenceSet,
+    batch_size: int,
+    indices: np.ndarray | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    sampler: Sampler | None = None,
+    steps: int = 0,
+    pin_memory: bool = False,
+    workers: int = 0,
+) -> DataLoader:
     """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}`` of
     the sequences at `indices` (default: all), which the data set's positions 0, 1, ... stand for.
 
@@ -177,13 +217,21 @@ def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | N
     def collate(positions: list[int]) -> dict[str, torch.Tensor]:
         chosen = rows[positions]
         codes, lengths = sequences.codes(chosen)
-        return {"codes": torch.from_numpy(codes), "lengths": torch.from_numpy(lengths),
-                "targets": torch.from_numpy(np.ascontiguousarray(sequences.targets[chosen]))}
+        return {
+            "codes": torch.from_numpy(codes),
+            "lengths": torch.from_numpy(lengths),
+            "targets": torch.from_numpy(np.ascontiguousarray(sequences.targets[chosen])),
+        }
 
     generator = torch.Generator().manual_seed(seed)
     if shuffle and sampler is None:
-        sampler = TrainingSampler(len(rows), steps * batch_size if steps > 0 else len(rows), generator, batch_size,
-                                  sequences.lengths[rows])
+        sampler = TrainingSampler(
+            len(rows),
+            steps * batch_size if steps > 0 else len(rows),
+            generator,
+            batch_size,
+            sequences.lengths[rows],
+        )
     training = sampler is not None
     if not training and len(rows):
         batch_size = inference_batch_size(batch_size, int(sequences.lengths[rows].max()))
@@ -191,17 +239,29 @@ def make_loader(sequences: SequenceSet, batch_size: int, indices: np.ndarray | N
     # A last training batch of one record would be a full optimiser step (and batch-norm statistics)
     # from a single sequence: drop it; a different record is left out each epoch (shuffled order).
     drop_last = training and size > batch_size and size % batch_size == 1
-    return DataLoader(_Indices(len(rows)), batch_size=batch_size, collate_fn=collate, drop_last=drop_last,
-                      sampler=sampler, generator=generator, pin_memory=pin_memory, num_workers=workers,
-                      multiprocessing_context="fork" if workers else None)  # fork: workers share the set, no pickling
+    return DataLoader(
+        _Indices(len(rows)),
+        batch_size=batch_size,
+        collate_fn=collate,
+        drop_last=drop_last,
+        sampler=sampler,
+        generator=generator,
+        pin_memory=pin_memory,
+        num_workers=workers,
+        multiprocessing_context="fork" if workers else None,
+    )  # fork: workers share the set, no pickling
 
 
-def code_batches(sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None,
-                 **loading) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def code_batches(
+    sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None, **loading
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``) of each in-order `make_loader` batch
     of the sequences at `indices` (default: all): what `dnanet.infer.predict` reads. `loading`:
     `make_loader`'s ``pin_memory`` and ``workers``."""
-    return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size, indices, **loading))
+    return (
+        (batch["codes"], batch["lengths"])
+        for batch in make_loader(sequences, batch_size, indices, **loading)
+    )
 
 
 class Batch(NamedTuple):
@@ -214,7 +274,9 @@ class Batch(NamedTuple):
     sources: list[int]
 
 
-MAX_RECORD_BASES = 1_000_000  # longest record streamed inference takes (the CNN needed ~1.3 GB per Mbp)
+MAX_RECORD_BASES = (
+    1_000_000  # longest record streamed inference takes (the CNN needed ~1.3 GB per Mbp)
+)
 # Most padded bases (records x longest record) in one inference batch: a CNN layer's activations
 # (128 channels, float32) then stay under 32 MiB, the largest block glibc's malloc keeps for reuse
 # (`dnanet.cli.common.keep_freed_memory`); bigger blocks are mapped fresh from the kernel each
@@ -223,8 +285,13 @@ MAX_RECORD_BASES = 1_000_000  # longest record streamed inference takes (the CNN
 BATCH_BASES = 65_536
 
 
-def iter_batches(paths: Sequence, batch_size: int, max_record: int = MAX_RECORD_BASES,
-                 max_bases: int = BATCH_BASES, records: range | None = None) -> Iterator[Batch]:
+def iter_batches(
+    paths: Sequence,
+    batch_size: int,
+    max_record: int = MAX_RECORD_BASES,
+    max_bases: int = BATCH_BASES,
+    records: range | None = None,
+) -> Iterator[Batch]:
     """Stream batches of encoded records from FASTA files, in input order (constant memory).
     `paths`: FASTA paths, or `dnanet.records.LabelledInput`s of any kind (`dnanet.sources`: BED
     intervals read from a genome, generated backgrounds).
@@ -248,7 +315,8 @@ def iter_batches(paths: Sequence, batch_size: int, max_record: int = MAX_RECORD_
             raise DnanetError(
                 f"{path} line {record.line}: record {record.id} has {len(record.sequence):,} bases, more than "
                 f"the {max_record:,} a model reads at once; cut it into windows first (e.g. bedtools "
-                "makewindows + getfasta, or seqkit sliding)")
+                "makewindows + getfasta, or seqkit sliding)"
+            )
         if ids and (len(ids) + 1) * max(longest, len(record.sequence)) > max_bases:
             yield Batch(ids, *sequences_to_codes(sequences), sources)
             ids, sequences, sources, longest = [], [], [], 0
@@ -319,8 +387,10 @@ class Shard(NamedTuple):
         """``"K/N"`` (1 <= K <= N, e.g. ``"3/10"``, or ``$SLURM_ARRAY_TASK_ID/10`` with an array 1-10)."""
         match = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
         if not match or not 1 <= int(match[1]) <= int(match[2]):
-            raise DnanetError(f"--shard '{text}': expected K/N with 1 <= K <= N, e.g. 3/10 for the third of "
-                              "ten shards")
+            raise DnanetError(
+                f"--shard '{text}': expected K/N with 1 <= K <= N, e.g. 3/10 for the third of "
+                "ten shards"
+            )
         return cls(int(match[1]) - 1, int(match[2]))
 
     def __str__(self) -> str:

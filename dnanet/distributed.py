@@ -63,7 +63,9 @@ def start(device: torch.device) -> tuple[Processes, torch.device]:
         return Processes(), device
     if not torch.distributed.is_available():
         raise DnanetError("this torch build has no torch.distributed: run without torchrun")
-    processes = Processes(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    processes = Processes(
+        int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0"))
+    )
     if device.type == "cuda":
         device = torch.device("cuda", processes.local_rank)
         torch.cuda.set_device(device)
@@ -81,13 +83,19 @@ def stop() -> None:
 def per_process_batch(batch_size: int, processes: Processes) -> int:
     """The batch each process takes so that the global batch (all processes together) is `batch_size`."""
     if batch_size % processes.world_size:
-        raise DnanetError(f"train.batch_size {batch_size} must be a multiple of the {processes.world_size} "
-                          "processes (the global batch is split evenly)")
+        raise DnanetError(
+            f"train.batch_size {batch_size} must be a multiple of the {processes.world_size} "
+            "processes (the global batch is split evenly)"
+        )
     return batch_size // processes.world_size
 
 
-def write_in_parts(near: Path, processes: Processes, write_part: Callable[[Path], None],
-                   merge: Callable[[list[Path]], None]) -> None:
+def write_in_parts(
+    near: Path,
+    processes: Processes,
+    write_part: Callable[[Path], None],
+    merge: Callable[[list[Path]], None],
+) -> None:
     """Write one output from all processes without holding it in memory; every process calls this.
 
     Each process writes its part with `write_part(stem)` (files named `stem` plus suffixes of its
@@ -108,8 +116,10 @@ def write_in_parts(near: Path, processes: Processes, write_part: Callable[[Path]
                 raise failure
             for rank, message in enumerate(messages):
                 if message:
-                    raise DnanetError(f"process {rank} of {processes.world_size} failed, so no output was written: "
-                                      f"{message}")
+                    raise DnanetError(
+                        f"process {rank} of {processes.world_size} failed, so no output was written: "
+                        f"{message}"
+                    )
             if processes.is_main:
                 merge([_stem(folder, rank) for rank in range(processes.world_size)])
         finally:
@@ -130,8 +140,10 @@ def _stem(folder: Path, rank: int) -> Path:
 
 def _write_part(folder: Path, rank: int, write_part: Callable[[Path], None]) -> None:
     if not folder.is_dir():
-        raise DnanetError(f"{folder}: made by process 0 but not seen by process {rank}; with several machines, "
-                          "write the output to a file system they share")
+        raise DnanetError(
+            f"{folder}: made by process 0 but not seen by process {rank}; with several machines, "
+            "write the output to a file system they share"
+        )
     write_part(_stem(folder, rank))
 
 
@@ -143,14 +155,18 @@ def _shared_folder(near: Path, processes: Processes) -> Path:
     name, failure = "", None
     if processes.is_main:
         try:
-            name = tempfile.mkdtemp(prefix=temporary_prefix(near), suffix=".parts", dir=near.absolute().parent)
+            name = tempfile.mkdtemp(
+                prefix=temporary_prefix(near), suffix=".parts", dir=near.absolute().parent
+            )
         except OSError as error:
             failure = error
     name = _all_texts(name)[0]
     if failure is not None:
         raise failure
     if not name:
-        raise DnanetError(f"{near}: process 0 could not make a folder beside it for the processes' parts")
+        raise DnanetError(
+            f"{near}: process 0 could not make a folder beside it for the processes' parts"
+        )
     return Path(name)
 
 
@@ -179,8 +195,11 @@ def _all_texts(text: str) -> list[str]:
     """Every process's `text`, in rank order: UTF-8 bytes through two all_gathers (sizes, then the
     bytes padded to the longest), so nothing is pickled."""
     world_size = torch.distributed.get_world_size()
-    device = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" \
+    device = (
+        torch.device("cuda", torch.cuda.current_device())
+        if torch.distributed.get_backend() == "nccl"
         else torch.device("cpu")
+    )
     data = torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
     size = torch.tensor([len(data)], dtype=torch.int64, device=device)
     sizes = [torch.zeros_like(size) for _ in range(world_size)]
@@ -190,4 +209,6 @@ def _all_texts(text: str) -> list[str]:
     padded = padded.to(device)
     gathered = [torch.zeros_like(padded) for _ in range(world_size)]
     torch.distributed.all_gather(gathered, padded)
-    return [bytes(part[: int(s)].cpu().tolist()).decode("utf-8") for part, s in zip(gathered, sizes)]
+    return [
+        bytes(part[: int(s)].cpu().tolist()).decode("utf-8") for part, s in zip(gathered, sizes)
+    ]

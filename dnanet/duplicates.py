@@ -25,10 +25,14 @@ from dnanet.encode import COMPLEMENT_CODES
 from dnanet.splits import Split, check_parts
 
 DIGEST = np.dtype("V16")
-_COMPLEMENT = bytes(COMPLEMENT_CODES.tolist()) + bytes(range(len(COMPLEMENT_CODES), 256))  # codes -> complement codes
+_COMPLEMENT = bytes(COMPLEMENT_CODES.tolist()) + bytes(
+    range(len(COMPLEMENT_CODES), 256)
+)  # codes -> complement codes
 
 
-def sequence_digests(sequences: SequenceSet, both_strands: bool, chunk_bases: int = 1 << 24) -> np.ndarray:
+def sequence_digests(
+    sequences: SequenceSet, both_strands: bool, chunk_bases: int = 1 << 24
+) -> np.ndarray:
     """A 16-byte digest per record, ``(N,)`` of dtype V16: equal digests, equal sequences (on
     either strand when `both_strands`). Codes are read `chunk_bases` at a time (whole records)."""
     offsets, count = sequences.offsets, len(sequences)
@@ -38,16 +42,18 @@ def sequence_digests(sequences: SequenceSet, both_strands: bool, chunk_bases: in
         last = int(np.searchsorted(offsets, offsets[first] + chunk_bases, side="right")) - 1
         last = min(max(last, first + 1), count)
         base = int(offsets[first])
-        data = np.asarray(sequences.flat[base: int(offsets[last])]).tobytes()
-        bounds = (np.asarray(offsets[first: last + 1]) - base).tolist()
-        flipped, total = (data.translate(_COMPLEMENT)[::-1], len(data)) if both_strands else (b"", 0)
+        data = np.asarray(sequences.flat[base : int(offsets[last])]).tobytes()
+        bounds = (np.asarray(offsets[first : last + 1]) - base).tolist()
+        flipped, total = (
+            (data.translate(_COMPLEMENT)[::-1], len(data)) if both_strands else (b"", 0)
+        )
         at = 16 * first
         for start, end in zip(bounds[:-1], bounds[1:]):
             digest = blake2b(data[start:end], digest_size=16).digest()
             if both_strands:
-                other = blake2b(flipped[total - end: total - start], digest_size=16).digest()
+                other = blake2b(flipped[total - end : total - start], digest_size=16).digest()
                 digest = min(digest, other)
-            digests[at: at + 16] = digest
+            digests[at : at + 16] = digest
             at += 16
         first = last
     return np.frombuffer(bytes(digests), dtype=DIGEST)
@@ -61,7 +67,9 @@ def label_keys(targets: np.ndarray) -> np.ndarray:
     return np.unique(targets, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
-def leakage(sequences: SequenceSet, split: Split, both_strands: bool, keep: bool) -> tuple[Split, dict]:
+def leakage(
+    sequences: SequenceSet, split: Split, both_strands: bool, keep: bool
+) -> tuple[Split, dict]:
     """Count duplicates and (unless `keep`) drop the held-out records seen in an earlier part.
 
     Returns the split with those records left out (or unchanged) and the counts, for model.json:
@@ -75,7 +83,9 @@ def leakage(sequences: SequenceSet, split: Split, both_strands: bool, keep: bool
     group = np.unique(digests, return_inverse=True)[1].reshape(-1)
     groups = int(group.max(initial=-1)) + 1
     labels = label_keys(sequences.targets)
-    pairs = np.unique(group * (int(labels.max(initial=0)) + 1) + labels)  # distinct (sequence, label)
+    pairs = np.unique(
+        group * (int(labels.max(initial=0)) + 1) + labels
+    )  # distinct (sequence, label)
     labels_per_group = np.bincount(pairs // (int(labels.max(initial=0)) + 1), minlength=groups)
     in_train = np.zeros(groups, dtype=bool)
     in_train[group[split.train]] = True
@@ -85,10 +95,14 @@ def leakage(sequences: SequenceSet, split: Split, both_strands: bool, keep: bool
     test_in_train = in_train[group[split.test]]
     test_in_validation = in_validation[group[split.test]] & ~test_in_train
     counts = {
-        "both_strands": bool(both_strands), "records": len(group), "distinct": groups,
-        "within_class": len(group) - len(pairs), "across_classes": int((labels_per_group > 1).sum()),
+        "both_strands": bool(both_strands),
+        "records": len(group),
+        "distinct": groups,
+        "within_class": len(group) - len(pairs),
+        "across_classes": int((labels_per_group > 1).sum()),
         "across_classes_records": int((labels_per_group[group] > 1).sum()),
-        "validation_in_train": int(validation_seen.sum()), "test_in_train": int(test_in_train.sum()),
+        "validation_in_train": int(validation_seen.sum()),
+        "test_in_train": int(test_in_train.sum()),
         "test_in_validation": int(test_in_validation.sum()),
         "removed": {"validation": 0, "test": 0},
     }
@@ -96,14 +110,25 @@ def leakage(sequences: SequenceSet, split: Split, both_strands: bool, keep: bool
         return split, counts
     test_seen = test_in_train | test_in_validation
     counts["removed"] = {"validation": int(validation_seen.sum()), "test": int(test_seen.sum())}
-    kept = Split(split.train, split.validation[~validation_seen], split.test[~test_seen], split.kind, split.fixed,
-                 split.chromosomes)
-    check_parts(kept, after=" left once the records whose sequence is also in an earlier part are removed "
-                           "(--keep-duplicates keeps them)")
+    kept = Split(
+        split.train,
+        split.validation[~validation_seen],
+        split.test[~test_seen],
+        split.kind,
+        split.fixed,
+        split.chromosomes,
+    )
+    check_parts(
+        kept,
+        after=" left once the records whose sequence is also in an earlier part are removed "
+        "(--keep-duplicates keeps them)",
+    )
     return kept, counts
 
 
 def overlap(train: SequenceSet, test: SequenceSet, both_strands: bool) -> int:
     """How many records of `test` have a sequence (on either strand when `both_strands`) that is
     also in `train`: for fixed test files scored outside `leakage`, e.g. by scripts/benchmark.py."""
-    return int(np.isin(sequence_digests(test, both_strands), sequence_digests(train, both_strands)).sum())
+    return int(
+        np.isin(sequence_digests(test, both_strands), sequence_digests(train, both_strands)).sum()
+    )

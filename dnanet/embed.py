@@ -44,15 +44,23 @@ def check_representation(model: nn.Module, layer: str, pool: str | None) -> None
     if pool is not None and pool not in POOLS:
         raise DnanetError(f"unknown --pool '{pool}'; valid: {', '.join(POOLS)}")
     if layer == "embedding" and pool is not None:
-        raise DnanetError("--pool applies to --layer tokens; the default embedding layer is pooled by the model itself")
+        raise DnanetError(
+            "--pool applies to --layer tokens; the default embedding layer is pooled by the model itself"
+        )
     if layer == "tokens" and not getattr(model, "has_positions", True):
-        raise DnanetError(f"--layer tokens: this {type(model).__name__} model has no per-position features "
-                          "(it reads k-mer counts of the whole sequence); use --layer embedding")
+        raise DnanetError(
+            f"--layer tokens: this {type(model).__name__} model has no per-position features "
+            "(it reads k-mer counts of the whole sequence); use --layer embedding"
+        )
     if pool == "cls" and getattr(model, "pooling", None) != "cls":
-        raise DnanetError("--pool cls needs a transformer trained with 'pooling: cls' (it has a [CLS] token)")
+        raise DnanetError(
+            "--pool cls needs a transformer trained with 'pooling: cls' (it has a [CLS] token)"
+        )
 
 
-def represent(model: nn.Module, codes: torch.Tensor, layer: str = "embedding", pool: str | None = None) -> torch.Tensor:
+def represent(
+    model: nn.Module, codes: torch.Tensor, layer: str = "embedding", pool: str | None = None
+) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> vectors float32 ``(B, D)`` (see the module docstring)."""
     if layer == "embedding" or pool == "cls":
         return model.embed(codes)
@@ -61,15 +69,18 @@ def represent(model: nn.Module, codes: torch.Tensor, layer: str = "embedding", p
     return maximum if pool == "max" else mean
 
 
-def iter_embeddings(model: nn.Module, batches: Iterator[Batch], layer: str = "embedding",
-                    pool: str | None = None) -> Iterator[tuple[list[str], np.ndarray]]:
+def iter_embeddings(
+    model: nn.Module, batches: Iterator[Batch], layer: str = "embedding", pool: str | None = None
+) -> Iterator[tuple[list[str], np.ndarray]]:
     """(ids, vectors float32 ``(B, D)``) per streamed batch, in input order."""
     check_representation(model, layer, pool)
     device = next(model.parameters()).device
     precision = precision_for(device)
     for batch in batches:
         with evaluation_mode(model), precision.autocast():
-            vectors = represent(model, torch.from_numpy(batch.codes).to(device), layer, pool or "mean")
+            vectors = represent(
+                model, torch.from_numpy(batch.codes).to(device), layer, pool or "mean"
+            )
         yield batch.ids, vectors.float().cpu().numpy()
 
 
@@ -84,12 +95,20 @@ def ids_path(path: Path) -> Path:
 def check_output_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise DnanetError(f"{path}: unknown output format '{suffix}'; use one of {', '.join(FORMATS)}")
+        raise DnanetError(
+            f"{path}: unknown output format '{suffix}'; use one of {', '.join(FORMATS)}"
+        )
     return suffix
 
 
-def write_embeddings(path: Path, temporary: Path, chunks: Iterator[tuple[list[str], np.ndarray]],
-                     ids_temporary: Path | None = None, on_chunk=None, header: bool = True) -> int:
+def write_embeddings(
+    path: Path,
+    temporary: Path,
+    chunks: Iterator[tuple[list[str], np.ndarray]],
+    ids_temporary: Path | None = None,
+    on_chunk=None,
+    header: bool = True,
+) -> int:
     """Stream (ids, vectors ``(B, D)``) chunks into `temporary` in the format of `path`'s suffix
     (.parquet: ``id`` + ``dim_0..`` float32 columns; .npy: an ``(N, D)`` float32 array, with the
     ids one per line in `ids_temporary`; .tsv: ``id`` + ``dim_0..``, the header row only with
@@ -125,7 +144,10 @@ class _ParquetWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        arrays = [pa.array(ids, pa.string()), *[pa.array(vectors[:, i]) for i in range(vectors.shape[1])]]
+        arrays = [
+            pa.array(ids, pa.string()),
+            *[pa.array(vectors[:, i]) for i in range(vectors.shape[1])],
+        ]
         table = pa.Table.from_arrays(arrays, names=["id", *_columns(vectors.shape[1])])
         if self.writer is None:
             self.writer = pq.ParquetWriter(str(self.path), table.schema)
@@ -169,7 +191,9 @@ class _TsvWriter:
         if not self.header_written:
             self.handle.write("\t".join(["id", *_columns(vectors.shape[1])]) + "\n")
             self.header_written = True
-        self.handle.writelines(f"{i}\t" + "\t".join(f"{v:.7g}" for v in row) + "\n" for i, row in zip(ids, vectors))
+        self.handle.writelines(
+            f"{i}\t" + "\t".join(f"{v:.7g}" for v in row) + "\n" for i, row in zip(ids, vectors)
+        )
 
     def close(self) -> None:
         self.handle.close()

@@ -58,7 +58,9 @@ def sequences_to_codes(sequences: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return pad_flat_codes(flat, lengths), lengths
 
 
-def pad_flat_codes(flat: np.ndarray, lengths: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+def pad_flat_codes(
+    flat: np.ndarray, lengths: np.ndarray, starts: np.ndarray | None = None
+) -> np.ndarray:
     """Cut sequences out of a flat uint8 code buffer into a padded ``(N, L_max)`` array.
 
     ``starts`` gives each sequence's offset in ``flat`` (default: back to back, in order).
@@ -98,7 +100,9 @@ def kmer_ids(codes: torch.Tensor, k: int, stride: int = 1) -> torch.Tensor:
     if codes.shape[1] < k:
         codes = F.pad(codes, (0, k - codes.shape[1]), value=PAD)
     last = (codes.shape[1] - k) // stride * stride  # start of the last window
-    ids = torch.zeros(codes.shape[0], last // stride + 1, dtype=torch.long, device=codes.device)  # (N, W)
+    ids = torch.zeros(
+        codes.shape[0], last // stride + 1, dtype=torch.long, device=codes.device
+    )  # (N, W)
     worst = torch.zeros_like(codes[:, : last + 1 : stride])  # (N, W) largest code in each window
     for j in range(k):  # base j of every window at once: a rolling base-4 sum
         column = codes[:, j : j + last + 1 : stride]  # (N, W)
@@ -112,7 +116,9 @@ def kmer_ids_array(codes: np.ndarray, k: int, stride: int = 1) -> np.ndarray:
     """`kmer_ids` for numpy: codes ``(N, L)`` -> k-mer ids int64 ``(N, W)``, the same ids (4**k
     for a window with an unknown base, 4**k + 1 for one past the end)."""
     codes = np.asarray(codes)
-    return kmer_ids(torch.from_numpy(codes if codes.flags.writeable else codes.copy()), k, stride).numpy()
+    return kmer_ids(
+        torch.from_numpy(codes if codes.flags.writeable else codes.copy()), k, stride
+    ).numpy()
 
 
 def kmer_digits(ids: np.ndarray | int, k: int) -> np.ndarray:
@@ -137,12 +143,16 @@ def reverse_complement_ids(k: int) -> np.ndarray:
     return kmer_ids_array(complement, k, stride=k)[:, 0]
 
 
-def spread_windows(per_window: torch.Tensor, k: int, stride: int, codes: torch.Tensor) -> torch.Tensor:
+def spread_windows(
+    per_window: torch.Tensor, k: int, stride: int, codes: torch.Tensor
+) -> torch.Tensor:
     """Values of k-mer windows ``(B, W)`` (window w covers bases ``w*stride .. w*stride+k-1``, as
     in `kmer_ids`) -> bases ``(B, L)`` like `codes` ``(B, L)``: each window adds value/k to each of
     its bases; zero on padding."""
     kernel = torch.full((1, 1, k), 1.0 / k, device=per_window.device)
-    bases = F.conv_transpose1d(per_window.unsqueeze(1), kernel, stride=stride).squeeze(1)  # (B, (W-1)s+k)
+    bases = F.conv_transpose1d(per_window.unsqueeze(1), kernel, stride=stride).squeeze(
+        1
+    )  # (B, (W-1)s+k)
     length = codes.shape[1]
     bases = F.pad(bases, (0, max(0, length - bases.shape[1])))[:, :length]
     return bases * (codes != PAD)

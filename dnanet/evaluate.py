@@ -16,15 +16,18 @@ alike, so the averages are over the same classes; ``note`` then says which class
 
 from __future__ import annotations
 
-
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
 from dnanet.tasks import Task
 
-HEADLINE = {"binary": ("accuracy", "auroc"), "multiclass": ("accuracy", "auroc"),
-            "multilabel": ("accuracy", "auroc"), "regression": ("pearson", "mse")}
+HEADLINE = {
+    "binary": ("accuracy", "auroc"),
+    "multiclass": ("accuracy", "auroc"),
+    "multilabel": ("accuracy", "auroc"),
+    "regression": ("pearson", "mse"),
+}
 """The metrics recorded per epoch in history.csv (as val_<name>) for each task kind."""
 
 
@@ -40,14 +43,23 @@ def task_metrics(task: Task, targets: np.ndarray, outputs: np.ndarray) -> dict:
 def multilabel_metrics(targets: np.ndarray, probs: np.ndarray, names: list[str]) -> dict:
     """Per-label one-vs-rest scores, macro-averaged, for 0/1 targets and probabilities ``(N, C)``."""
     predicted = probs >= 0.5
-    per_class = {name: {**_one_vs_rest(targets[:, i] > 0.5, probs[:, i], predicted[:, i]),
-                        "accuracy": float(np.mean(predicted[:, i] == (targets[:, i] > 0.5))),
-                        "mcc": float(skm.matthews_corrcoef(targets[:, i] > 0.5, predicted[:, i]))}
-                 for i, name in enumerate(names)}
+    per_class = {
+        name: {
+            **_one_vs_rest(targets[:, i] > 0.5, probs[:, i], predicted[:, i]),
+            "accuracy": float(np.mean(predicted[:, i] == (targets[:, i] > 0.5))),
+            "mcc": float(skm.matthews_corrcoef(targets[:, i] > 0.5, predicted[:, i])),
+        }
+        for i, name in enumerate(names)
+    }
     for scores in per_class.values():
         if scores["n"] == 0:
-            scores["mcc"] = None  # no positives: the correlation is undefined (scikit-learn returns 0)
-    result = {"n": int(len(targets)), "exact_match": float(np.mean((predicted == (targets > 0.5)).all(1)))}
+            scores["mcc"] = (
+                None  # no positives: the correlation is undefined (scikit-learn returns 0)
+            )
+    result = {
+        "n": int(len(targets)),
+        "exact_match": float(np.mean((predicted == (targets > 0.5)).all(1))),
+    }
     result.update(_macro_averages(per_class, ("accuracy", "auroc", "auprc", "mcc", "f1")))
     result["per_class"] = per_class
     return _with_absent_note(result, "label")
@@ -76,7 +88,10 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: l
     """Metrics for true labels int ``(N,)`` and probabilities ``(N, C)``; undefined values
     (e.g. AUROC when only one class is present) are ``None``."""
     predicted = probs.argmax(1)
-    per_class = {name: _one_vs_rest(labels == i, probs[:, i], predicted == i) for i, name in enumerate(class_names)}
+    per_class = {
+        name: _one_vs_rest(labels == i, probs[:, i], predicted == i)
+        for i, name in enumerate(class_names)
+    }
     result = {
         "n": int(len(labels)),
         "accuracy": float(skm.accuracy_score(labels, predicted)),
@@ -84,8 +99,12 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: l
     }
     if len(class_names) == 2:
         positive = per_class[class_names[0]]
-        result.update(auroc=positive["auroc"], auprc=positive["auprc"], f1=positive["f1"],
-                      positive_class=class_names[0])
+        result.update(
+            auroc=positive["auroc"],
+            auprc=positive["auprc"],
+            f1=positive["f1"],
+            positive_class=class_names[0],
+        )
     else:
         result.update(_macro_averages(per_class, ("auroc", "auprc", "f1")))
     result["per_class"] = per_class
@@ -106,13 +125,18 @@ def _with_absent_note(result: dict, what: str) -> dict:
     """Add ``note`` naming the classes (`what`: "class" or "label") with no records, if any."""
     absent = [name for name, scores in result["per_class"].items() if scores["n"] == 0]
     if len(absent) == 1:
-        result["note"] = (f"no records of {what} {absent[0]} here (n: 0): its AUROC, AUPRC, recall and F1 are "
-                          "undefined and it is left out of every macro average")
+        result["note"] = (
+            f"no records of {what} {absent[0]} here (n: 0): its AUROC, AUPRC, recall and F1 are "
+            "undefined and it is left out of every macro average"
+        )
     elif absent:
         plural = "classes" if what == "class" else "labels"
-        result["note"] = (f"no records of {plural} {', '.join(absent)} here (n: 0): their AUROC, AUPRC, recall and "
-                          "F1 are undefined and they are left out of every macro average")
+        result["note"] = (
+            f"no records of {plural} {', '.join(absent)} here (n: 0): their AUROC, AUPRC, recall and "
+            "F1 are undefined and they are left out of every macro average"
+        )
     return result
+
 
 def _one_vs_rest(truth: np.ndarray, score: np.ndarray, predicted: np.ndarray) -> dict:
     """One class against the rest: truth and predicted bool ``(N,)``, score float ``(N,)``. With no

@@ -27,8 +27,8 @@ import dnanet
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
 from dnanet.data import SequenceSet, code_batches, make_loader
-from dnanet.duplicates import leakage
 from dnanet.distributed import Processes, per_process_batch
+from dnanet.duplicates import leakage
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
@@ -40,7 +40,6 @@ from dnanet.splits import Split, make_split
 from dnanet.strand import strand_test
 from dnanet.tasks import Task
 from dnanet.train import TrainingMonitor, balancing_weights, fit
-
 
 STRAND_SAMPLE = 50_000  # most training records the strand test reads
 INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size; capped by bases)
@@ -78,8 +77,13 @@ class PreparedSplit:
     duplicates: dict
 
 
-def prepare_split(config: Config, sequences: SequenceSet, task: Task, parts: np.ndarray | None = None,
-                  where: Callable[[int], str] | None = None) -> PreparedSplit:
+def prepare_split(
+    config: Config,
+    sequences: SequenceSet,
+    task: Task,
+    parts: np.ndarray | None = None,
+    where: Callable[[int], str] | None = None,
+) -> PreparedSplit:
     """Split `sequences` as ``config.data`` says (`dnanet.splits.make_split`; `parts` int8 ``(N,)``
     marks the records of fixed validation and test inputs, `where(i)` names record i's file and
     line), settle ``reverse_complement: auto`` on the training part, then count duplicate
@@ -88,15 +92,25 @@ def prepare_split(config: Config, sequences: SequenceSet, task: Task, parts: np.
     strata = sequences.targets if task.is_classification else None
     split = make_split(config.data, sequences.ids, config.seed, strata, parts, where)
     train_config, strand = resolve_strand(config.train, sequences, split.train, task, config.seed)
-    split, duplicates = leakage(sequences, split, bool(train_config.reverse_complement), config.data.keep_duplicates)
+    split, duplicates = leakage(
+        sequences, split, bool(train_config.reverse_complement), config.data.keep_duplicates
+    )
     return PreparedSplit(split, train_config, strand, duplicates)
 
 
-def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list[dict],
-                device: torch.device, monitor: TrainingMonitor | None = None,
-                checkpoint: Checkpoint | None = None, processes: Processes = Processes(),
-                parts: np.ndarray | None = None, where: Callable[[int], str] | None = None,
-                score_test: bool = True) -> TrainingResult:
+def train_model(
+    config: Config,
+    sequences: SequenceSet,
+    task: Task,
+    inputs: list[dict],
+    device: torch.device,
+    monitor: TrainingMonitor | None = None,
+    checkpoint: Checkpoint | None = None,
+    processes: Processes = Processes(),
+    parts: np.ndarray | None = None,
+    where: Callable[[int], str] | None = None,
+    score_test: bool = True,
+) -> TrainingResult:
     """Split `sequences` (`prepare_split`: random, seeded and stratified by class for
     classification, or by chromosome, or fixed by `parts`; duplicates counted and held-out ones
     removed), train the configured model for `task`, and score the test split. `monitor` hears the
@@ -108,7 +122,9 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     precision (``train.precision``, `dnanet.precision`), pinned batches and loader workers
     (`loader_settings`). ``score_test=False`` leaves the test split unscored (``test_metrics``
     empty): a hyperparameter search (`dnanet.tune`) selects on validation only and must not look."""
-    precision = precision_for(device, config.train.precision)  # an impossible setting fails before any work
+    precision = precision_for(
+        device, config.train.precision
+    )  # an impossible setting fails before any work
     loading = loader_settings(device, processes)
     prepared = prepare_split(config, sequences, task, parts, where)
     split = prepared.split
@@ -123,41 +139,79 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
     batch_size, seed = config.train.batch_size, config.seed
     train_config, strand = prepared.train_config, prepared.strand
     if processes.distributed:
-        shards = DistributedSampler(train_idx, processes.world_size, processes.rank, shuffle=True, seed=seed)
-        train_loader = make_loader(sequences, per_process_batch(batch_size, processes), train_idx, sampler=shards,
-                                   **loading)
-        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        shards = DistributedSampler(
+            train_idx, processes.world_size, processes.rank, shuffle=True, seed=seed
+        )
+        train_loader = make_loader(
+            sequences,
+            per_process_batch(batch_size, processes),
+            train_idx,
+            sampler=shards,
+            **loading,
+        )
+        trained = DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
     else:
-        train_loader = make_loader(sequences, batch_size, train_idx, shuffle=True, seed=seed,
-                                   steps=config.train.steps_per_epoch, **loading)
+        train_loader = make_loader(
+            sequences,
+            batch_size,
+            train_idx,
+            shuffle=True,
+            seed=seed,
+            steps=config.train.steps_per_epoch,
+            **loading,
+        )
         trained = model
     inference_batch = max(batch_size, INFERENCE_BATCH)
     val_loader = make_loader(sequences, inference_batch, val_idx, **loading)
-    weights = balancing_weights(task, sequences.targets[train_idx]) if config.train.class_weights else None
+    weights = (
+        balancing_weights(task, sequences.targets[train_idx])
+        if config.train.class_weights
+        else None
+    )
     if monitor is not None:
         monitor.started(run_settings(config, task, device, strand, split))
         monitor.duplicates_counted(prepared.duplicates)
-    history = fit(trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint)
+    history = fit(
+        trained, train_loader, val_loader, train_config, task, seed, weights, monitor, checkpoint
+    )
     rc_average = train_config.reverse_complement
 
     def outputs_of(indices: np.ndarray) -> np.ndarray:
-        return predict(model, code_batches(sequences, inference_batch, indices, **loading), rc_average,
-                       activate=task.activate, precision=precision)
+        return predict(
+            model,
+            code_batches(sequences, inference_batch, indices, **loading),
+            rc_average,
+            activate=task.activate,
+            precision=precision,
+        )
 
-    learning = check_learning(task, sequences.targets[train_idx], torch.from_numpy(outputs_of(val_idx)),
-                              torch.from_numpy(sequences.targets[val_idx]))
+    learning = check_learning(
+        task,
+        sequences.targets[train_idx],
+        torch.from_numpy(outputs_of(val_idx)),
+        torch.from_numpy(sequences.targets[val_idx]),
+    )
     test_metrics: dict = {}
     test_targets = test_outputs = None
     if score_test:
         test_targets, test_outputs = sequences.targets[test_idx], outputs_of(test_idx)
         test_metrics = task_metrics(task, test_targets, test_outputs)
-        test_metrics.update(learned=learning.learned, learning=learning.to_dict(),
-                            duplicates_removed=prepared.duplicates["removed"]["test"])
+        test_metrics.update(
+            learned=learning.learned,
+            learning=learning.to_dict(),
+            duplicates_removed=prepared.duplicates["removed"]["test"],
+        )
     description = {
         "model": {"name": config.model["name"], "arguments": arguments},
         "task": task.to_dict(),
         "classes": task.names,
-        "encoder": {"name": config.encoder.name, "k": config.encoder.k, "stride": config.encoder.stride},
+        "encoder": {
+            "name": config.encoder.name,
+            "k": config.encoder.k,
+            "stride": config.encoder.stride,
+        },
         "reverse_complement_average": rc_average,
         "strand": strand,
         "config": config.to_dict(),
@@ -167,29 +221,43 @@ def train_model(config: Config, sequences: SequenceSet, task: Task, inputs: list
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
         "learned": learning.learned,
         "learning": learning.to_dict(),
-        "versions": {"dnanet": dnanet.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "versions": {
+            "dnanet": dnanet.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return TrainingResult(model, history, test_metrics, description, test_targets, test_outputs)
 
 
-def run_settings(config: Config, task: Task, device: torch.device, strand: dict, split: Split) -> dict:
+def run_settings(
+    config: Config, task: Task, device: torch.device, strand: dict, split: Split
+) -> dict:
     """The resolved settings of a run, for the start of its log (`TrainingMonitor.started`)."""
     encoder = config.encoder
-    return {"model": config.model["name"],
-            "encoder": encoder.name + (f" (k {encoder.k}, stride {encoder.stride})" if encoder.name == "kmer" else ""),
-            "task": f"{task.kind} ({', '.join(task.names[:8])}{', ...' if task.n_outputs > 8 else ''})",
-            "epochs": config.train.epochs, "batch size": config.train.batch_size, "lr": config.train.lr,
-            "seed": config.seed, "device": str(device),
-            "precision": precision_for(device, config.train.precision).name, "threads": torch.get_num_threads(),
-            "split": split_text(split),
-            "reverse complement": ("on" if strand["reverse_complement"] else "off")
-            + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else "")}
+    return {
+        "model": config.model["name"],
+        "encoder": encoder.name
+        + (f" (k {encoder.k}, stride {encoder.stride})" if encoder.name == "kmer" else ""),
+        "task": f"{task.kind} ({', '.join(task.names[:8])}{', ...' if task.n_outputs > 8 else ''})",
+        "epochs": config.train.epochs,
+        "batch size": config.train.batch_size,
+        "lr": config.train.lr,
+        "seed": config.seed,
+        "device": str(device),
+        "precision": precision_for(device, config.train.precision).name,
+        "threads": torch.get_num_threads(),
+        "split": split_text(split),
+        "reverse complement": ("on" if strand["reverse_complement"] else "off")
+        + (f" (auto: the data look {strand['verdict']})" if strand["setting"] == "auto" else ""),
+    }
 
 
 def split_text(split: Split) -> str:
     """'1,200 train / 150 validation (chr10) / 300 test (fixed)': sizes, then how the held-out
     parts were chosen when not at random."""
+
     def how(name: str) -> str:
         if name in split.fixed:
             return " (fixed)"
@@ -198,10 +266,14 @@ def split_text(split: Split) -> str:
         return ""
 
     sizes = split.sizes()
-    return " / ".join(f"{sizes[name]:,} {name}{how(name)}" for name in ("train", "validation", "test"))
+    return " / ".join(
+        f"{sizes[name]:,} {name}{how(name)}" for name in ("train", "validation", "test")
+    )
 
 
-MAX_WORKERS = 4  # loader workers per training process on a GPU: enough to keep up with cutting and padding
+MAX_WORKERS = (
+    4  # loader workers per training process on a GPU: enough to keep up with cutting and padding
+)
 
 
 def loader_settings(device: torch.device, processes: Processes = Processes()) -> dict:
@@ -211,25 +283,40 @@ def loader_settings(device: torch.device, processes: Processes = Processes()) ->
     batches itself, so CPU results stay as they were and no core is taken from the model."""
     if device.type != "cuda":
         return {}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     fork = "fork" in multiprocessing.get_all_start_methods()
-    return {"pin_memory": True, "workers": min(MAX_WORKERS, cores // processes.world_size) if fork else 0}
+    return {
+        "pin_memory": True,
+        "workers": min(MAX_WORKERS, cores // processes.world_size) if fork else 0,
+    }
 
 
-def resolve_strand(train: TrainConfig, sequences: SequenceSet, train_idx: np.ndarray, task: Task,
-                   seed: int) -> tuple[TrainConfig, dict]:
+def resolve_strand(
+    train: TrainConfig, sequences: SequenceSet, train_idx: np.ndarray, task: Task, seed: int
+) -> tuple[TrainConfig, dict]:
     """Settle ``reverse_complement: auto`` on the training split (`dnanet.strand`): on for
     strand-symmetric data, off for strand-specific data. Returns the train config with a plain
     bool and the record kept in model.json (``strand``). A training split of more than
     `STRAND_SAMPLE` records is tested on a seeded sample of that many (millions of bases already
     settle the test; its threshold allows for sampling noise)."""
     if train.reverse_complement != "auto":
-        return train, {"reverse_complement": train.reverse_complement, "setting": train.reverse_complement}
+        return train, {
+            "reverse_complement": train.reverse_complement,
+            "setting": train.reverse_complement,
+        }
     if len(train_idx) > STRAND_SAMPLE:
-        train_idx = np.sort(np.random.default_rng(seed).choice(train_idx, STRAND_SAMPLE, replace=False))
+        train_idx = np.sort(
+            np.random.default_rng(seed).choice(train_idx, STRAND_SAMPLE, replace=False)
+        )
     test = strand_test(sequences.subset(train_idx), by_class=task.is_classification)
-    record = {"reverse_complement": not test.oriented, "setting": "auto", "excess_skew": test.excess_skew,
-              "verdict": test.describe()}
+    record = {
+        "reverse_complement": not test.oriented,
+        "setting": "auto",
+        "excess_skew": test.excess_skew,
+        "verdict": test.describe(),
+    }
     return dataclasses.replace(train, reverse_complement=not test.oriented), record
 
 

@@ -39,17 +39,34 @@ class Genome:
         with open(self.path, "rb") as handle:
             header = handle.read(18)
         if header[:2] == b"\x1f\x8b" and not is_bgzf(header):
-            raise DnanetError(f"{self.path}: a plain-gzip FASTA cannot be read at random positions; recompress it "
-                              f"with bgzip (gunzip {self.path.name} && bgzip {self.path.name.removesuffix('.gz')}) or "
-                              "gunzip it")
+            raise DnanetError(
+                f"{self.path}: a plain-gzip FASTA cannot be read at random positions; recompress it "
+                f"with bgzip (gunzip {self.path.name} && bgzip {self.path.name.removesuffix('.gz')}) or "
+                "gunzip it"
+            )
         _build_index(self.path)
         try:
-            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, strict_bounds=True, sequence_always_upper=False,
-                                        build_index=False, rebuild=False)
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, pyfaidx.IndexNotFoundError,
-                ValueError, OSError) as error:
-            raise DnanetError(f"{self.path}: cannot open as an indexed genome FASTA ({_one_line(error)})") from None
-        self.sizes: dict[str, int] = {name: record.rlen for name, record in self._fasta.faidx.index.items()}
+            self._fasta = pyfaidx.Fasta(
+                str(self.path),
+                as_raw=True,
+                strict_bounds=True,
+                sequence_always_upper=False,
+                build_index=False,
+                rebuild=False,
+            )
+        except (
+            pyfaidx.FastaIndexingError,
+            pyfaidx.UnsupportedCompressionFormat,
+            pyfaidx.IndexNotFoundError,
+            ValueError,
+            OSError,
+        ) as error:
+            raise DnanetError(
+                f"{self.path}: cannot open as an indexed genome FASTA ({_one_line(error)})"
+            ) from None
+        self.sizes: dict[str, int] = {
+            name: record.rlen for name, record in self._fasta.faidx.index.items()
+        }
         if not self.sizes:
             raise DnanetError(f"{self.path}: the genome has no sequences")
 
@@ -59,13 +76,19 @@ class Genome:
         The caller keeps `start`..`end` inside the chromosome (`sizes`)."""
         if chrom not in self.sizes:
             raise DnanetError(f"{self.path}: no chromosome '{chrom}'")
-        sequence = self._fasta.faidx.fetch(chrom, start + 1, end).encode("ascii", "replace") if end > start else b""
+        sequence = (
+            self._fasta.faidx.fetch(chrom, start + 1, end).encode("ascii", "replace")
+            if end > start
+            else b""
+        )
         bad = sequence.translate(None, LETTERS)
         if bad:
             offset = sequence.index(bad[:1])
-            raise DnanetError(f"{self.path}: {chrom} position {start + offset + 1:,} has an illegal character "
-                              f"{chr(bad[0])!r}; allowed: A C G T U, the IUPAC codes {' '.join(AMBIGUOUS.decode())} "
-                              "(any case)")
+            raise DnanetError(
+                f"{self.path}: {chrom} position {start + offset + 1:,} has an illegal character "
+                f"{chr(bad[0])!r}; allowed: A C G T U, the IUPAC codes {' '.join(AMBIGUOUS.decode())} "
+                "(any case)"
+            )
         return sequence
 
     def fingerprint(self) -> dict:
@@ -75,8 +98,12 @@ class Genome:
         mistaken for the old one."""
         stat = self.path.stat()
         index = Path(f"{self.path}.fai").read_bytes()
-        return {"path": str(self.path.resolve()), "bytes": stat.st_size, "modified_ns": stat.st_mtime_ns,
-                "index_sha256": hashlib.sha256(index).hexdigest()}
+        return {
+            "path": str(self.path.resolve()),
+            "bytes": stat.st_size,
+            "modified_ns": stat.st_mtime_ns,
+            "index_sha256": hashlib.sha256(index).hexdigest(),
+        }
 
     def close(self) -> None:
         self._fasta.close()
@@ -104,13 +131,26 @@ def _build_index(path: Path) -> None:
     temporary = [Path(f"{name}.{os.getpid()}.partial") for name in (fai, gzi)]
     try:
         try:
-            pyfaidx.Faidx(str(path), indexname=str(temporary[0]), gzi_indexname=str(temporary[1]) if bgzip else None,
-                          build_index=True, rebuild=True).close()
+            pyfaidx.Faidx(
+                str(path),
+                indexname=str(temporary[0]),
+                gzi_indexname=str(temporary[1]) if bgzip else None,
+                build_index=True,
+                rebuild=True,
+            ).close()
         except OSError as error:
-            raise DnanetError(f"{path}: cannot write its index {fai} beside it ({error.strerror or error}); copy the "
-                              "genome to a folder you can write, or index it there once (samtools faidx)") from None
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
-            raise DnanetError(f"{path}: cannot index the genome FASTA ({_one_line(error)})") from None
+            raise DnanetError(
+                f"{path}: cannot write its index {fai} beside it ({error.strerror or error}); copy the "
+                "genome to a folder you can write, or index it there once (samtools faidx)"
+            ) from None
+        except (
+            pyfaidx.FastaIndexingError,
+            pyfaidx.UnsupportedCompressionFormat,
+            ValueError,
+        ) as error:
+            raise DnanetError(
+                f"{path}: cannot index the genome FASTA ({_one_line(error)})"
+            ) from None
         if bgzip:
             os.replace(temporary[1], gzi)
         os.replace(temporary[0], fai)

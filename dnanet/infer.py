@@ -46,9 +46,15 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
-def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray,
-                  reverse_complement_average: bool = False, *, activate: Activation,
-                  precision: Precision | None = None) -> torch.Tensor:
+def predict_batch(
+    model: nn.Module,
+    codes: torch.Tensor | np.ndarray,
+    lengths: torch.Tensor | np.ndarray,
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+) -> torch.Tensor:
     """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
 
     `activate` turns logits into outputs (`dnanet.tasks.Task.activate`: probabilities or
@@ -63,27 +69,51 @@ def predict_batch(model: nn.Module, codes: torch.Tensor | np.ndarray, lengths: t
     with evaluation_mode(model):
         with precision.autocast():
             logits = model(codes)  # (B, C), 16-bit under autocast
-            reverse = model(reverse_complement(codes, lengths)) if reverse_complement_average else None
+            reverse = (
+                model(reverse_complement(codes, lengths)) if reverse_complement_average else None
+            )
         outputs = activate(logits.cpu())
         if reverse is not None:
             outputs = (outputs + activate(reverse.cpu())) / 2
     return outputs
 
 
-def predict(model: nn.Module, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-            reverse_complement_average: bool = False, *, activate: Activation,
-            precision: Precision | None = None) -> np.ndarray:
+def predict(
+    model: nn.Module,
+    batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+) -> np.ndarray:
     """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order (`precision`: see
     `predict_batch`)."""
-    parts = [predict_batch(model, codes, lengths, reverse_complement_average, activate=activate,
-                           precision=precision).numpy()
-             for codes, lengths in batches]
+    parts = [
+        predict_batch(
+            model,
+            codes,
+            lengths,
+            reverse_complement_average,
+            activate=activate,
+            precision=precision,
+        ).numpy()
+        for codes, lengths in batches
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
-def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[Path], batch_size: int,
-                      reverse_complement_average: bool, progress: Callable[[int], None] | None = None, *,
-                      records: range | None = None, header: bool = True) -> int:
+def write_predictions(
+    handle: TextIO,
+    model: nn.Module,
+    task: Task,
+    paths: list[Path],
+    batch_size: int,
+    reverse_complement_average: bool,
+    progress: Callable[[int], None] | None = None,
+    *,
+    records: range | None = None,
+    header: bool = True,
+) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
     (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
     number of records. `records`: only these record numbers (a `dnanet.data.Shard`'s block).
@@ -93,8 +123,13 @@ def write_predictions(handle: TextIO, model: nn.Module, task: Task, paths: list[
         writer.writerow(["id", *task.prediction_header()])
     count = 0
     for batch in iter_batches(paths, batch_size, records=records):
-        outputs = predict_batch(model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate)
-        writer.writerows([record_id, *task.prediction_cells(row)] for record_id, row in zip(batch.ids, outputs.numpy()))
+        outputs = predict_batch(
+            model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate
+        )
+        writer.writerows(
+            [record_id, *task.prediction_cells(row)]
+            for record_id, row in zip(batch.ids, outputs.numpy())
+        )
         count += len(batch.ids)
         if progress is not None:
             progress(count)

@@ -24,8 +24,12 @@ from dnanet.read import FASTA_SUFFIXES, check_input_file, open_binary
 
 INTERVAL_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed6")
 STRANDS = ("+", "-", ".")
-_COMPLEMENT = bytes.maketrans(b"ACGTUNRYSWKMBDHVacgtunryswkmbdhv", b"TGCAANYRSWMKVHDBtgcaanyrswmkvhdb")
-_ID = re.compile(r"^(?P<chrom>.+):(?P<start>[0-9]+)-(?P<end>[0-9]+)\((?P<strand>[-+.])\)(?:/[A-Za-z0-9_-]+)?$")
+_COMPLEMENT = bytes.maketrans(
+    b"ACGTUNRYSWKMBDHVacgtunryswkmbdhv", b"TGCAANYRSWMKVHDBtgcaanyrswmkvhdb"
+)
+_ID = re.compile(
+    r"^(?P<chrom>.+):(?P<start>[0-9]+)-(?P<end>[0-9]+)\((?P<strand>[-+.])\)(?:/[A-Za-z0-9_-]+)?$"
+)
 
 
 class Interval(NamedTuple):
@@ -93,14 +97,18 @@ def _fields(line: str) -> list[str]:
 def _interval(path: Path, number: int, fields: list[str]) -> Interval:
     where = f"{path} line {number}"
     if len(fields) < 3:
-        raise DnanetError(f"{where}: expected at least 3 tab-separated columns (chrom, start, end), found "
-                          f"{len(fields)}: {' '.join(fields)[:60]!r}")
+        raise DnanetError(
+            f"{where}: expected at least 3 tab-separated columns (chrom, start, end), found "
+            f"{len(fields)}: {' '.join(fields)[:60]!r}"
+        )
     chrom = fields[0].strip()
     start, end = (_whole(where, name, fields[i]) for i, name in ((1, "start"), (2, "end")))
     if not chrom:
         raise DnanetError(f"{where}: empty chromosome name")
     if start >= end:
-        raise DnanetError(f"{where}: start {start} is not below end {end} (BED is 0-based, half-open)")
+        raise DnanetError(
+            f"{where}: start {start} is not below end {end} (BED is 0-based, half-open)"
+        )
     strand = fields[5].strip() if len(fields) >= 6 else "."
     if strand not in STRANDS:
         raise DnanetError(f"{where}: strand (column 6) is {strand!r}; expected +, - or .")
@@ -109,7 +117,9 @@ def _interval(path: Path, number: int, fields: list[str]) -> Interval:
         text = fields[9].strip()
         summit = -1 if text == "-1" else _whole(where, "summit (column 10 of narrowPeak)", text)
         if summit >= end - start:
-            raise DnanetError(f"{where}: summit offset {summit} lies outside the {end - start}-base interval")
+            raise DnanetError(
+                f"{where}: summit offset {summit} lies outside the {end - start}-base interval"
+            )
     return Interval(chrom, start, end, strand, summit, number)
 
 
@@ -127,7 +137,9 @@ def window_of(interval: Interval, width: int | None) -> tuple[int, int]:
     the chromosome (start < 0 or past its end); the caller checks that."""
     if width is None:
         return interval.start, interval.end
-    centre = interval.start + (interval.summit if interval.summit >= 0 else (interval.end - interval.start) // 2)
+    centre = interval.start + (
+        interval.summit if interval.summit >= 0 else (interval.end - interval.start) // 2
+    )
     start = centre - width // 2
     return start, start + width
 

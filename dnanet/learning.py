@@ -21,8 +21,10 @@ from dnanet.tasks import Task
 
 MIN_IMPROVEMENT = 0.01  # of the prior's loss
 MIN_Z = 3.0  # standard errors (one-sided p ~ 0.001)
-ADVICE = ("try more epochs or a lower --lr, another --model, or check that the classes really differ "
-          "(not the same FASTA twice, enough records per class)")
+ADVICE = (
+    "try more epochs or a lower --lr, another --model, or check that the classes really differ "
+    "(not the same FASTA twice, enough records per class)"
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,10 @@ class LearningCheck:
     message: str
 
     def to_dict(self) -> dict:
-        return {key: (round(value, 6) if isinstance(value, float) else value) for key, value in asdict(self).items()}
+        return {
+            key: (round(value, 6) if isinstance(value, float) else value)
+            for key, value in asdict(self).items()
+        }
 
 
 def prior_outputs(task: Task, train_targets: np.ndarray, n: int) -> torch.Tensor:
@@ -57,7 +62,11 @@ def collapsed_answer(task: Task, outputs: torch.Tensor) -> str | None:
         return None
     if task.is_classification:
         predicted = outputs.argmax(1)
-        return f"class '{task.names[int(predicted[0])]}'" if bool((predicted == predicted[0]).all()) else None
+        return (
+            f"class '{task.names[int(predicted[0])]}'"
+            if bool((predicted == predicted[0]).all())
+            else None
+        )
     if task.kind == "multilabel":
         predicted = outputs >= 0.5
         if bool((predicted == predicted[0]).all()):
@@ -68,11 +77,14 @@ def collapsed_answer(task: Task, outputs: torch.Tensor) -> str | None:
     return "the same value" if bool((spread < 1e-3).all()) else None
 
 
-def check_learning(task: Task, train_targets: np.ndarray, val_outputs: torch.Tensor,
-                   val_targets: torch.Tensor) -> LearningCheck:
+def check_learning(
+    task: Task, train_targets: np.ndarray, val_outputs: torch.Tensor, val_targets: torch.Tensor
+) -> LearningCheck:
     """Compare the kept model's validation outputs ``(N, C)`` (activated) with the prior's."""
     model_loss = task.record_losses(val_outputs, val_targets).numpy()
-    prior_loss = task.record_losses(prior_outputs(task, train_targets, len(val_targets)), val_targets).numpy()
+    prior_loss = task.record_losses(
+        prior_outputs(task, train_targets, len(val_targets)), val_targets
+    ).numpy()
     gain = prior_loss - model_loss
     mean_prior, mean_gain = float(prior_loss.mean()), float(gain.mean())
     standard_error = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else math.inf
@@ -82,12 +94,17 @@ def check_learning(task: Task, train_targets: np.ndarray, val_outputs: torch.Ten
     same = collapsed_answer(task, val_outputs)
     reasons = []
     if not (improvement >= MIN_IMPROVEMENT and z >= MIN_Z):
-        baseline = {"regression": "always predicting the training mean",
-                    "multilabel": "predicting each label's training frequency"}.get(
-            task.kind, "predicting the training class frequencies")
-        reasons.append(f"validation loss {model_loss.mean():.4f} is not clearly below {mean_prior:.4f}, the loss of "
-                       f"{baseline} (improvement {improvement:.1%}, {z:.1f} standard errors)")
+        baseline = {
+            "regression": "always predicting the training mean",
+            "multilabel": "predicting each label's training frequency",
+        }.get(task.kind, "predicting the training class frequencies")
+        reasons.append(
+            f"validation loss {model_loss.mean():.4f} is not clearly below {mean_prior:.4f}, the loss of "
+            f"{baseline} (improvement {improvement:.1%}, {z:.1f} standard errors)"
+        )
     if same is not None:
         reasons.append(f"it predicts {same} for every validation record")
     message = "; ".join(reasons) + (f"; {ADVICE}" if reasons else "")
-    return LearningCheck(not reasons, float(model_loss.mean()), mean_prior, improvement, z, same is not None, message)
+    return LearningCheck(
+        not reasons, float(model_loss.mean()), mean_prior, improvement, z, same is not None, message
+    )

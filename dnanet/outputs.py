@@ -35,9 +35,22 @@ from dnanet.errors import DnanetError
 MIN_FREE_BYTES = 16 << 20  # refuse to start when the output's file system has less than this free
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
-_KINDS = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")]
+_OUTPUT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.EIO,
+}
+_KINDS = [
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+]
 
 
 def temporary_prefix(path: Path) -> str:
@@ -55,10 +68,15 @@ def check_output_kind(path: Path, folder: bool) -> None:
         raise DnanetError(f"{path}: cannot be checked as an output ({error.strerror})") from None
     for test, kind in _KINDS:
         if test(mode):
-            raise DnanetError(f"{path}: is {kind}; --out must be a regular {'folder' if folder else 'file'} path")
+            raise DnanetError(
+                f"{path}: is {kind}; --out must be a regular {'folder' if folder else 'file'} path"
+            )
     if stat.S_ISDIR(mode) != folder:
-        raise DnanetError(f"{path}: exists and is not a directory" if folder
-                          else f"{path}: is a directory, expected a file name")
+        raise DnanetError(
+            f"{path}: exists and is not a directory"
+            if folder
+            else f"{path}: is a directory, expected a file name"
+        )
 
 
 class Output:
@@ -81,7 +99,9 @@ class Output:
         parent = self.path.absolute().parent
         if parent.exists() and not parent.is_dir():
             raise DnanetError(f"{self.path}: {parent} is not a folder")
-        self._made_parents = [p for p in parent.parents if not p.exists()][::-1] + ([] if parent.exists() else [parent])
+        self._made_parents = [p for p in parent.parents if not p.exists()][::-1] + (
+            [] if parent.exists() else [parent]
+        )
         try:
             parent.mkdir(parents=True, exist_ok=True)
             if not os.access(parent, os.W_OK | os.X_OK):
@@ -99,7 +119,9 @@ class Output:
             self._clean_stale()
             check_output_kind(self.path, self.folder)
             if os.path.lexists(self.path) and not self.overwrite:
-                raise DnanetError(f"{self.path}: already exists; choose another --out or pass --overwrite")
+                raise DnanetError(
+                    f"{self.path}: already exists; choose another --out or pass --overwrite"
+                )
             self._check_free(parent, min_free)
         except BaseException:
             self.release()
@@ -129,9 +151,15 @@ class Output:
         parent = self.path.absolute().parent
         try:
             if self.folder:
-                temporary = Path(tempfile.mkdtemp(prefix=temporary_prefix(self.path), suffix=".partial", dir=parent))
+                temporary = Path(
+                    tempfile.mkdtemp(
+                        prefix=temporary_prefix(self.path), suffix=".partial", dir=parent
+                    )
+                )
             else:
-                handle, name = tempfile.mkstemp(prefix=temporary_prefix(self.path), suffix=".partial", dir=parent)
+                handle, name = tempfile.mkstemp(
+                    prefix=temporary_prefix(self.path), suffix=".partial", dir=parent
+                )
                 os.close(handle)
                 temporary = Path(name)
         except OSError as error:
@@ -151,8 +179,13 @@ class Output:
     def scratch_folder(self) -> Path:
         """A hidden working folder beside the output (``.NAME.PID-XXXX.scratch``), for large
         intermediate files; the caller removes it, and a killed run's is cleaned by the next claim."""
-        return Path(tempfile.mkdtemp(prefix=temporary_prefix(self.path), suffix=".scratch",
-                                     dir=self.path.absolute().parent))
+        return Path(
+            tempfile.mkdtemp(
+                prefix=temporary_prefix(self.path),
+                suffix=".scratch",
+                dir=self.path.absolute().parent,
+            )
+        )
 
     def _take_lock(self) -> None:
         """flock ``.NAME.lock``, non-blocking; retried when the file was replaced between open and lock."""
@@ -163,8 +196,10 @@ class Output:
             except BlockingIOError:
                 holder = os.read(descriptor, 32).decode("ascii", "replace").strip()
                 os.close(descriptor)
-                raise DnanetError(f"{self.path}: another dnanet process{f' (pid {holder})' if holder else ''} is "
-                                  f"writing it right now; wait for it to finish or choose another --out") from None
+                raise DnanetError(
+                    f"{self.path}: another dnanet process{f' (pid {holder})' if holder else ''} is "
+                    f"writing it right now; wait for it to finish or choose another --out"
+                ) from None
             try:
                 same = os.fstat(descriptor).st_ino == os.stat(self.lock_path).st_ino
             except FileNotFoundError:
@@ -186,28 +221,42 @@ class Output:
             if not match or int(match[1]) == os.getpid():
                 continue
             if process_alive(int(match[1])):
-                self.notes.append(f"{entry}: left in place: process {match[1]}, which made it, is still running")
+                self.notes.append(
+                    f"{entry}: left in place: process {match[1]}, which made it, is still running"
+                )
             elif match[2] == "old" and not os.path.lexists(self.path):
                 os.rename(entry, self.path)
-                self.notes.append(f"{self.path}: put back from {entry.name} (a run was killed while replacing it)")
+                self.notes.append(
+                    f"{self.path}: put back from {entry.name} (a run was killed while replacing it)"
+                )
             else:
                 _remove(entry)
-                self.notes.append(f"{entry}: removed (left by process {match[1]}, which is no longer running)")
+                self.notes.append(
+                    f"{entry}: removed (left by process {match[1]}, which is no longer running)"
+                )
 
     def _check_free(self, parent: Path, min_free: int) -> None:
         free = shutil.disk_usage(parent).free
         if free < min_free:
-            raise DnanetError(f"{self.path}: only {free / 1e6:.1f} MB free on its file system; at least "
-                              f"{min_free / 1e6:.0f} MB needed to start")
+            raise DnanetError(
+                f"{self.path}: only {free / 1e6:.1f} MB free on its file system; at least "
+                f"{min_free / 1e6:.0f} MB needed to start"
+            )
 
     def _swap_in(self, temporary: Path) -> None:
-        check_output_kind(self.path, self.folder)  # nothing may have become a link or device meanwhile
+        check_output_kind(
+            self.path, self.folder
+        )  # nothing may have become a link or device meanwhile
         exists = os.path.lexists(self.path)
         if exists and not self.overwrite:
-            raise DnanetError(f"{self.path}: appeared while this command ran; nothing was written (pass --overwrite "
-                              "to replace it)")
+            raise DnanetError(
+                f"{self.path}: appeared while this command ran; nothing was written (pass --overwrite "
+                "to replace it)"
+            )
         if not self.folder or not exists:
-            os.replace(temporary, self.path)  # a file: atomic, the old one is there until the new one is
+            os.replace(
+                temporary, self.path
+            )  # a file: atomic, the old one is there until the new one is
             return
         aside = temporary.with_suffix(".old")
         os.rename(self.path, aside)
@@ -221,12 +270,19 @@ class Output:
     def _user_error(self, error: OSError, temporary: Path | None) -> Exception:
         """An OSError met while writing: about the user's path when it concerns the output."""
         name = str(error.filename)
-        ours = error.filename is not None and temporary is not None and (
-            name.startswith(str(temporary)) or os.path.basename(name).startswith(temporary.stem))
+        ours = (
+            error.filename is not None
+            and temporary is not None
+            and (
+                name.startswith(str(temporary)) or os.path.basename(name).startswith(temporary.stem)
+            )
+        )
         if not ours and (error.filename is not None or error.errno not in _OUTPUT_ERRNOS):
             return error  # an input's problem, reported as it is
         kept = " (the old one is kept)" if os.path.lexists(self.path) else ""
-        return DnanetError(f"{self.path}: could not be written: {error.strerror or error}; nothing was written{kept}")
+        return DnanetError(
+            f"{self.path}: could not be written: {error.strerror or error}; nothing was written{kept}"
+        )
 
 
 @contextmanager

@@ -31,12 +31,30 @@ NO_MOTIF = "none"
 # Donor: exon -3..-1 | intron +1..+6 (MAG|GTRAGT). Acceptor: a 10-base pyrimidine tract, then
 # N Y A G | G (intron -5..-1 | exon +1).
 SPLICE_PWMS = {
-    "donor": np.array([[.35, .35, .19, .11], [.60, .13, .14, .13], [.09, .04, .80, .07], [0, 0, 1, 0],
-                       [0, 0, 0, 1], [.60, .03, .35, .02], [.71, .08, .12, .09], [.07, .05, .81, .07],
-                       [.17, .16, .18, .49]]).T,
-    "acceptor": np.array([[.10, .35, .10, .45]] * 10 + [[.25, .30, .20, .25], [.25, .45, .05, .25],
-                                                         [.04, .70, .01, .25], [1, 0, 0, 0], [0, 0, 1, 0],
-                                                         [.25, .15, .50, .10]]).T,
+    "donor": np.array(
+        [
+            [0.35, 0.35, 0.19, 0.11],
+            [0.60, 0.13, 0.14, 0.13],
+            [0.09, 0.04, 0.80, 0.07],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+            [0.60, 0.03, 0.35, 0.02],
+            [0.71, 0.08, 0.12, 0.09],
+            [0.07, 0.05, 0.81, 0.07],
+            [0.17, 0.16, 0.18, 0.49],
+        ]
+    ).T,
+    "acceptor": np.array(
+        [[0.10, 0.35, 0.10, 0.45]] * 10
+        + [
+            [0.25, 0.30, 0.20, 0.25],
+            [0.25, 0.45, 0.05, 0.25],
+            [0.04, 0.70, 0.01, 0.25],
+            [1, 0, 0, 0],
+            [0, 0, 1, 0],
+            [0.25, 0.15, 0.50, 0.10],
+        ]
+    ).T,
 }
 
 
@@ -76,7 +94,11 @@ def jaspar_pwm(matrix_id: str, release: str = "JASPAR2024") -> tuple[str, np.nda
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         database = jaspardb(release=release)
-        motif = database.fetch_motif_by_id(matrix_id) if "." in matrix_id else _latest(database, matrix_id)
+        motif = (
+            database.fetch_motif_by_id(matrix_id)
+            if "." in matrix_id
+            else _latest(database, matrix_id)
+        )
     if motif is None:
         raise DnanetError(f"no JASPAR matrix '{matrix_id}' in {release}")
     counts = np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64)
@@ -99,9 +121,16 @@ def sample_site(pwm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((draws[None, :] > cumulative).sum(0), 3)
 
 
-def planted_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 200, sites: int = 1,
-                background: tuple[float, ...] = GENOME_BACKGROUND, none_class: bool = True,
-                seed: int = 0, prefix: str = "seq") -> PlantedSet:
+def planted_set(
+    motifs: dict[str, np.ndarray],
+    n_per_class: int,
+    length: int = 200,
+    sites: int = 1,
+    background: tuple[float, ...] = GENOME_BACKGROUND,
+    none_class: bool = True,
+    seed: int = 0,
+    prefix: str = "seq",
+) -> PlantedSet:
     """A classification set: for each ``{class: PWM (4, W)}``, `n_per_class` sequences of
     `length` bases with `sites` non-overlapping instances of that class's motif (random strand,
     random position); plus, with `none_class`, `n_per_class` motif-free sequences (class
@@ -118,7 +147,7 @@ def planted_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 2
             pwm = motifs[label]
             for start, strand in _place(rng, length, pwm.shape[1], sites):
                 site = sample_site(pwm, rng)
-                codes[start: start + len(site)] = site if strand == "+" else 3 - site[::-1]
+                codes[start : start + len(site)] = site if strand == "+" else 3 - site[::-1]
                 rows.append((identifier, label, label, start, start + len(site), strand))
         ids.append(identifier)
         sequences.append(BASES[codes].tobytes())
@@ -127,9 +156,16 @@ def planted_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 2
     return PlantedSet(ids, sequences, labels, pd.DataFrame(rows, columns=columns))
 
 
-def positioned_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int = 60, jitter: int = 1,
-                   decoy_rate: float = 1.0, background: tuple[float, ...] = GENOME_BACKGROUND, seed: int = 0,
-                   prefix: str = "seq") -> PlantedSet:
+def positioned_set(
+    motifs: dict[str, np.ndarray],
+    n_per_class: int,
+    length: int = 60,
+    jitter: int = 1,
+    decoy_rate: float = 1.0,
+    background: tuple[float, ...] = GENOME_BACKGROUND,
+    seed: int = 0,
+    prefix: str = "seq",
+) -> PlantedSet:
     """A set where *where* a site sits decides the class, like splice sites or promoters aligned on
     their start. A share ``decoy_rate`` of the sequences holds one decoy: a forward-strand site of
     a random motif, clear of the middle; each motif's class also has a forward-strand site of its motif centred (start
@@ -149,15 +185,19 @@ def positioned_set(motifs: dict[str, np.ndarray], n_per_class: int, length: int 
         start = (length - width) // 2 + int(rng.integers(-jitter, jitter + 1))
         decoy = classes[1 + rng.integers(len(motifs))]
         decoy_width = motifs[decoy].shape[1]
-        free = [s for s in range(length - decoy_width + 1)
-                if s + decoy_width <= (length - width) // 2 - jitter or s >= (length + width) // 2 + jitter + 1]
+        free = [
+            s
+            for s in range(length - decoy_width + 1)
+            if s + decoy_width <= (length - width) // 2 - jitter
+            or s >= (length + width) // 2 + jitter + 1
+        ]
         if not free:
             raise ValueError(f"no room for a decoy {decoy_width} bases wide in {length} bases")
         placed = [(int(rng.choice(free)), decoy)] if rng.random() < decoy_rate else []
         placed += [(start, centred)] if label != NO_MOTIF else []
         for site_start, motif in placed:
             site = sample_site(motifs[motif], rng)
-            codes[site_start: site_start + len(site)] = site
+            codes[site_start : site_start + len(site)] = site
             rows.append((identifier, label, motif, site_start, site_start + len(site), "+"))
         ids.append(identifier)
         sequences.append(BASES[codes].tobytes())
@@ -176,17 +216,18 @@ def _place(rng: np.random.Generator, length: int, width: int, count: int) -> lis
             return [(int(start), "+" if rng.random() < 0.5 else "-") for start in starts]
 
 
-def site_likelihood_ratios(sequences: list[bytes], pwm: np.ndarray,
-                           background: tuple[float, ...] = GENOME_BACKGROUND) -> np.ndarray:
+def site_likelihood_ratios(
+    sequences: list[bytes], pwm: np.ndarray, background: tuple[float, ...] = GENOME_BACKGROUND
+) -> np.ndarray:
     """P(sequence | one site of `pwm` somewhere) / P(sequence | background only), float64 ``(N,)``.
 
     The generative model of `planted_set` with ``sites=1``: a uniform start and strand, the site's
     bases from the PWM, the rest from `background`. The ratio is the mean over starts and strands
     of the product of pwm / background over the site's bases.
     """
-    from dnanet.encode import BYTE_TO_CODE
-
     from scipy.special import logsumexp
+
+    from dnanet.encode import BYTE_TO_CODE
 
     probabilities = np.asarray(background, dtype=np.float64)
     with np.errstate(divide="ignore"):  # a base the PWM never emits: log 0 = -inf, ratio 0
@@ -198,17 +239,26 @@ def site_likelihood_ratios(sequences: list[bytes], pwm: np.ndarray,
         codes = np.frombuffer(sequence.translate(BYTE_TO_CODE), dtype=np.uint8).astype(np.int64)
         windows = np.lib.stride_tricks.sliding_window_view(codes, width)  # (P, W)
         columns = np.arange(width)
-        scores = np.concatenate([log_ratio[windows, columns].sum(1), reverse[windows, columns].sum(1)])
+        scores = np.concatenate(
+            [log_ratio[windows, columns].sum(1), reverse[windows, columns].sum(1)]
+        )
         ratios[index] = np.exp(logsumexp(scores) - np.log(len(scores)))
     return ratios
 
 
-def bayes_posteriors(planted: PlantedSet, motifs: dict[str, np.ndarray],
-                     background: tuple[float, ...] = GENOME_BACKGROUND) -> tuple[list[str], np.ndarray]:
+def bayes_posteriors(
+    planted: PlantedSet,
+    motifs: dict[str, np.ndarray],
+    background: tuple[float, ...] = GENOME_BACKGROUND,
+) -> tuple[list[str], np.ndarray]:
     """The best any classifier can do on a one-site planted set (equal class sizes): class names
     and posterior probabilities ``(N, C)`` from the true generative model."""
     names = sorted(set(planted.labels), key=planted.labels.index)
-    columns = [np.ones(len(planted.sequences)) if name == NO_MOTIF else
-               site_likelihood_ratios(planted.sequences, motifs[name], background) for name in names]
+    columns = [
+        np.ones(len(planted.sequences))
+        if name == NO_MOTIF
+        else site_likelihood_ratios(planted.sequences, motifs[name], background)
+        for name in names
+    ]
     likelihood = np.stack(columns, axis=1)
     return names, likelihood / likelihood.sum(1, keepdims=True)

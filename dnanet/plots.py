@@ -24,8 +24,12 @@ def plot_projection(vectors: np.ndarray, groups: list[str], path: Path, title: s
     figure, axes = plt.subplots(figsize=(6.5, 5.5), dpi=120)
     for group in dict.fromkeys(groups):
         chosen = np.array([g == group for g in groups])
-        axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=f"{group} ({chosen.sum()})")
-    explained = [f"{100 * v:.1f}%" for v in pca.explained_variance_ratio_] + ["0%"] * (2 - components)
+        axes.scatter(
+            points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=f"{group} ({chosen.sum()})"
+        )
+    explained = [f"{100 * v:.1f}%" for v in pca.explained_variance_ratio_] + ["0%"] * (
+        2 - components
+    )
     axes.set_xlabel(f"PC1 ({explained[0]} of variance)")
     axes.set_ylabel(f"PC2 ({explained[1]} of variance)")
     axes.set_title(title)

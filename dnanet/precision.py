@@ -57,7 +57,9 @@ class Precision:
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A GradScaler, enabled only for fp16: disabled, its scale/step/update are plain
         backward/step calls (the CPU's arithmetic is unchanged)."""
-        if not hasattr(torch.amp, "GradScaler"):  # torch < 2.3: only CUDA's (fp16 is CUDA-only here)
+        if not hasattr(
+            torch.amp, "GradScaler"
+        ):  # torch < 2.3: only CUDA's (fp16 is CUDA-only here)
             return torch.cuda.amp.GradScaler(enabled=self.scaled)
         return torch.amp.GradScaler(self.device_type, enabled=self.scaled)
 
@@ -74,8 +76,10 @@ def choose_precision(device_type: str, bf16_supported: bool, setting: str = "aut
     if setting == "auto":
         return "bf16" if bf16_supported else "fp16"
     if setting == "bf16" and not bf16_supported:
-        raise DnanetError("train.precision bf16: this GPU has no native bfloat16 (it needs compute capability 8.0, "
-                          "Ampere, or later); use fp16 or auto")
+        raise DnanetError(
+            "train.precision bf16: this GPU has no native bfloat16 (it needs compute capability 8.0, "
+            "Ampere, or later); use fp16 or auto"
+        )
     return setting
 
 

@@ -65,7 +65,10 @@ def class_name_from_path(path: str | Path) -> str:
     classes ``prob_sigma24promoter`` and ``bound``. A name that is nothing but those stays whole."""
     name = Path(path).name
     while True:
-        suffix = next((s for s in CLASS_NAME_SUFFIXES if name.lower().endswith(s) and len(name) > len(s)), None)
+        suffix = next(
+            (s for s in CLASS_NAME_SUFFIXES if name.lower().endswith(s) and len(name) > len(s)),
+            None,
+        )
         if suffix is None:
             return name
         name = name[: -len(suffix)]
@@ -93,7 +96,9 @@ def open_binary(path: Path) -> BinaryIO:
     for signature, kind in _OTHER_COMPRESSION.items():
         if magic.startswith(signature):
             raw.close()
-            raise DnanetError(f"{path}: {kind}-compressed files are not supported; use plain or gzip")
+            raise DnanetError(
+                f"{path}: {kind}-compressed files are not supported; use plain or gzip"
+            )
     return raw
 
 
@@ -142,8 +147,10 @@ def _make_record(path: Path, header: bytes, line: int, chunks: list[bytes]) -> F
         fields = header[1:].decode("utf-8").split(None, 1)
     except UnicodeDecodeError as error:
         shown = header.rstrip(b"\r\n")[:60].decode("utf-8", "backslashreplace")
-        raise DnanetError(f"{path} line {line}, column {error.start + 2}: the header has a byte that is not "
-                          f"UTF-8 (0x{header[1 + error.start]:02x} in '{shown}'); ids must be UTF-8 text") from None
+        raise DnanetError(
+            f"{path} line {line}, column {error.start + 2}: the header has a byte that is not "
+            f"UTF-8 (0x{header[1 + error.start]:02x} in '{shown}'); ids must be UTF-8 text"
+        ) from None
     if not fields:
         raise DnanetError(f"{path} line {line}: the header '>' has no record id")
     record_id = fields[0]
@@ -190,15 +197,36 @@ def _read_table(path: Path, rows: int | None = None):
     sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
     kind = "CSV" if sep == "," else "TSV"
     try:
-        with warnings.catch_warnings(), open_binary(path) as handle:  # a trailing separator is harmless
+        with (
+            warnings.catch_warnings(),
+            open_binary(path) as handle,
+        ):  # a trailing separator is harmless
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            return pd.read_csv(handle, sep=sep, dtype=str, keep_default_na=False, index_col=False,
-                               skip_blank_lines=False, nrows=rows, encoding="utf-8")
+            return pd.read_csv(
+                handle,
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                index_col=False,
+                skip_blank_lines=False,
+                nrows=rows,
+                encoding="utf-8",
+            )
     except UnicodeDecodeError:
-        raise DnanetError(f"{path} {_first_non_utf8(path)}: a byte that is not UTF-8; label tables must be UTF-8 "
-                          "text") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, EOFError, OSError, zlib.error) as error:
-        raise DnanetError(f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})") from None
+        raise DnanetError(
+            f"{path} {_first_non_utf8(path)}: a byte that is not UTF-8; label tables must be UTF-8 "
+            "text"
+        ) from None
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        EOFError,
+        OSError,
+        zlib.error,
+    ) as error:
+        raise DnanetError(
+            f"{path}: cannot read as a {kind} table ({' '.join(str(error).split())})"
+        ) from None
 
 
 def _shown(text) -> str:
@@ -217,8 +245,12 @@ def _first_non_utf8(path: Path) -> str:
     return "line 1"  # not reached: pandas found the byte in the same stream
 
 
-def read_label_table(path: str | Path, id_column: str = "id", label_columns: str | list[str] = "label",
-                     split_column: str | None = None) -> dict[str, tuple[str, ...]]:
+def read_label_table(
+    path: str | Path,
+    id_column: str = "id",
+    label_columns: str | list[str] = "label",
+    split_column: str | None = None,
+) -> dict[str, tuple[str, ...]]:
     """Read a TSV/CSV table (a header row, then one row per sequence) into
     {record id: (value of each label column,)}.
 
@@ -237,21 +269,34 @@ def read_label_table(path: str | Path, id_column: str = "id", label_columns: str
             raise DnanetError(f"{path} line 1: no column '{column}' (columns found: {found})")
     table.index = table.index + 2  # file line numbers: the header is line 1, blank lines count
     table = table[(table != "").any(axis=1)]
-    ids, labels = table[id_column].str.strip(), table[label_columns].apply(lambda column: column.str.strip())
+    ids, labels = (
+        table[id_column].str.strip(),
+        table[label_columns].apply(lambda column: column.str.strip()),
+    )
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
         line, repeated = duplicated.index[0], duplicated.iloc[0]
         first = ids.index[(ids == repeated).to_numpy()][0]
-        raise DnanetError(f"{path} lines {first} and {line}: id '{_shown(repeated)}' appears more than once; each "
-                          "id names one record")
-    empty = labels[(labels[label_columns[:-1] if split_column is not None else label_columns] == "").any(axis=1)]
+        raise DnanetError(
+            f"{path} lines {first} and {line}: id '{_shown(repeated)}' appears more than once; each "
+            "id names one record"
+        )
+    empty = labels[
+        (labels[label_columns[:-1] if split_column is not None else label_columns] == "").any(
+            axis=1
+        )
+    ]
     if len(empty):
-        raise DnanetError(f"{path} line {empty.index[0]}: id '{_shown(ids[empty.index[0]])}' has an empty label")
+        raise DnanetError(
+            f"{path} line {empty.index[0]}: id '{_shown(ids[empty.index[0]])}' has an empty label"
+        )
     if split_column is not None:
         parts = labels[split_column].str.lower().map(SPLIT_VALUES)
         bad = parts[parts.isna()]
         if len(bad):
-            raise DnanetError(f"{path} line {bad.index[0]}: split '{_shown(labels[split_column][bad.index[0]])}' of id "
-                              f"'{_shown(ids[bad.index[0]])}' is not train, validation (or val) or test")
+            raise DnanetError(
+                f"{path} line {bad.index[0]}: split '{_shown(labels[split_column][bad.index[0]])}' of id "
+                f"'{_shown(ids[bad.index[0]])}' is not train, validation (or val) or test"
+            )
         labels = labels.assign(**{split_column: parts})
     return dict(zip(ids, labels.itertuples(index=False, name=None)))

@@ -40,8 +40,9 @@ def hash_repeats(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return later[keep].astype(np.int64), first[keep].astype(np.int64)
 
 
-def noting_repeats(name: str, records: Iterator[FastaRecord],
-                   reread: Callable[[], Iterator[FastaRecord]]) -> Iterator[FastaRecord]:
+def noting_repeats(
+    name: str, records: Iterator[FastaRecord], reread: Callable[[], Iterator[FastaRecord]]
+) -> Iterator[FastaRecord]:
     """Yield `records` unchanged; once they are read to the end, note the ids used twice
     (`repeat_notes(name)`), confirmed on a second reading (`reread()`) made only when hashes repeat."""
     _NOTES.pop(name, None)
@@ -77,12 +78,15 @@ def _confirmed_note(name: str, members: np.ndarray, records: Iterator[FastaRecor
             break
     if not count:
         return ""
-    return (f"{name}: {count:,} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
-            f"{example}); every record keeps its own row, in input order")
+    return (
+        f"{name}: {count:,} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
+        f"{example}); every record keeps its own row, in input order"
+    )
 
 
-def refuse_repeated_ids(ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray,
-                        inputs: list) -> None:
+def refuse_repeated_ids(
+    ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray, inputs: list
+) -> None:
     """Refuse a FASTA input that uses one record id twice, naming both lines.
 
     `ids` uint8: the UTF-8 ids back to back, record i's at ``id_offsets[i]:id_offsets[i + 1]``;
@@ -93,7 +97,7 @@ def refuse_repeated_ids(ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndar
     bounds = np.searchsorted(places[:, 0], np.arange(len(inputs) + 1))  # each input's records
 
     def id_bytes(index: int) -> bytes:
-        return bytes(ids[id_offsets[index]:id_offsets[index + 1]])
+        return bytes(ids[id_offsets[index] : id_offsets[index + 1]])
 
     for source, item in enumerate(inputs):
         if getattr(item, "source", None) is not None:
@@ -106,4 +110,5 @@ def refuse_repeated_ids(ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndar
                     raise DnanetError(
                         f"{item.path} lines {places[start + earlier, 1]} and {places[start + later, 1]}: record id "
                         f"'{id_bytes(start + later).decode()}' is used twice; ids name records in every output and "
-                        "in --labels tables, so each must be unique within a file (rename or drop one)")
+                        "in --labels tables, so each must be unique within a file (rename or drop one)"
+                    )

@@ -64,7 +64,7 @@ class RecordIds(Sequence[str]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         index = range(len(self))[index]
-        return bytes(self.blob[self.offsets[index]: self.offsets[index + 1]]).decode("utf-8")
+        return bytes(self.blob[self.offsets[index] : self.offsets[index + 1]]).decode("utf-8")
 
     def __eq__(self, other) -> bool:
         return list(self) == list(other)
@@ -102,13 +102,17 @@ class LabelledRecords:
         source, line = self.places[index]
         return f"{self.inputs[source].path} line {line}"
 
-    def targets(self, encode: Callable[[list[tuple[str, ...]], Callable[[int], str]], np.ndarray]) -> np.ndarray:
+    def targets(
+        self, encode: Callable[[list[tuple[str, ...]], Callable[[int], str]], np.ndarray]
+    ) -> np.ndarray:
         """Targets of every record from `encode` (`dnanet.tasks.Task.encode`), which sees each
         distinct label once: an error names the first record that has the label."""
         first = np.full(len(self.label_values), -1, dtype=np.int64)
         seen = np.unique(self.label_index, return_index=True)
         first[seen[0]] = seen[1]
-        return encode(self.label_values, lambda value: self.where(int(first[value])))[self.label_index]
+        return encode(self.label_values, lambda value: self.where(int(first[value])))[
+            self.label_index
+        ]
 
     def with_targets(self, targets: np.ndarray):
         from dnanet.data import SequenceSet
@@ -125,7 +129,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_labelled(inputs: list[LabelledInput], label_table: LabelTable | None = None) -> LabelledRecords:
+def read_labelled(
+    inputs: list[LabelledInput], label_table: LabelTable | None = None
+) -> LabelledRecords:
     """Read labelled FASTA files into memory, as codes.
 
     A record's label is its input's class (``CLASS=PATH`` or the file name) or, when
@@ -136,15 +142,22 @@ def read_labelled(inputs: list[LabelledInput], label_table: LabelTable | None = 
     codes, ids = io.BytesIO(), io.BytesIO()
     columns, provenance = _stream(inputs, label_table, codes, ids)
     _refuse_repeated_ids(np.frombuffer(ids.getbuffer(), dtype=np.uint8), columns, inputs)
-    return _records(np.frombuffer(codes.getbuffer(), dtype=np.uint8), np.frombuffer(ids.getbuffer(), dtype=np.uint8),
-                    columns, inputs, provenance)
+    return _records(
+        np.frombuffer(codes.getbuffer(), dtype=np.uint8),
+        np.frombuffer(ids.getbuffer(), dtype=np.uint8),
+        columns,
+        inputs,
+        provenance,
+    )
 
 
 def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settings: dict) -> str:
     """SHA-256 naming a store: the store format, each input's class and bytes (intervals and
     generated backgrounds: their genome, window and generation settings, `dnanet.sources.input_key`),
     the label table's bytes and the reading settings (`settings`: id and label columns)."""
-    digest = hashlib.sha256(json.dumps({"format": STORE_FORMAT, **settings}, sort_keys=True).encode())
+    digest = hashlib.sha256(
+        json.dumps({"format": STORE_FORMAT, **settings}, sort_keys=True).encode()
+    )
     for item in inputs:
         digest.update(f"{item.label}\0{input_key(item)}\0".encode())
     if label_table_path is not None:
@@ -152,8 +165,12 @@ def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settin
     return digest.hexdigest()
 
 
-def open_or_build_store(folder: Path, key: str, inputs: list[LabelledInput],
-                        label_table: Callable[[], LabelTable | None] = lambda: None) -> LabelledRecords:
+def open_or_build_store(
+    folder: Path,
+    key: str,
+    inputs: list[LabelledInput],
+    label_table: Callable[[], LabelTable | None] = lambda: None,
+) -> LabelledRecords:
     """The store `folder`/`key`, read memory-mapped; built first (streamed, atomically) when
     missing, with the labels of `label_table()` (called only then). Two processes that build the
     same store at once both succeed: the first rename wins."""
@@ -168,19 +185,32 @@ def open_store(store: Path, inputs: list[LabelledInput]) -> LabelledRecords:
     try:
         manifest = json.loads((store / "manifest.json").read_text())
         if manifest.get("format") != STORE_FORMAT:
-            raise DnanetError(f"{store}: a sequence store of format {manifest.get('format')}, this dnanet reads "
-                              f"{STORE_FORMAT}; delete the folder and it is rebuilt")
-        codes = np.memmap(store / "codes.u8", dtype=np.uint8, mode="r") if manifest["bases"] else np.zeros(0, np.uint8)
+            raise DnanetError(
+                f"{store}: a sequence store of format {manifest.get('format')}, this dnanet reads "
+                f"{STORE_FORMAT}; delete the folder and it is rebuilt"
+            )
+        codes = (
+            np.memmap(store / "codes.u8", dtype=np.uint8, mode="r")
+            if manifest["bases"]
+            else np.zeros(0, np.uint8)
+        )
         ids = np.memmap(store / "ids.u8", dtype=np.uint8, mode="r")
-        columns = {name: np.load(store / f"{name}.npy", mmap_mode="r") for name in ("offsets", "id_offsets", "places")}
+        columns = {
+            name: np.load(store / f"{name}.npy", mmap_mode="r")
+            for name in ("offsets", "id_offsets", "places")
+        }
         columns["labels"] = np.load(store / "labels.npy")
     except (OSError, ValueError, KeyError) as error:
-        raise DnanetError(f"{store}: damaged sequence store ({error}); delete the folder and it is rebuilt") from None
+        raise DnanetError(
+            f"{store}: damaged sequence store ({error}); delete the folder and it is rebuilt"
+        ) from None
     columns["label_values"] = [tuple(value) for value in manifest["label_values"]]
     return _records(codes, ids, columns, inputs, manifest["provenance"])
 
 
-def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: LabelTable | None) -> None:
+def _build(
+    store: Path, key: str, inputs: list[LabelledInput], label_table: LabelTable | None
+) -> None:
     partial = store.with_name(f".{store.name}.partial-{os.getpid()}")
     _remove_stale_partials(store)
     shutil.rmtree(partial, ignore_errors=True)
@@ -189,13 +219,23 @@ def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: Labe
         with open(partial / "codes.u8", "wb") as codes, open(partial / "ids.u8", "wb") as ids:
             columns, provenance = _stream(inputs, label_table, codes, ids)
         written = partial / "ids.u8"
-        _refuse_repeated_ids(np.memmap(written, dtype=np.uint8, mode="r") if written.stat().st_size
-                            else np.zeros(0, np.uint8), columns, inputs)
+        _refuse_repeated_ids(
+            np.memmap(written, dtype=np.uint8, mode="r")
+            if written.stat().st_size
+            else np.zeros(0, np.uint8),
+            columns,
+            inputs,
+        )
         for name in ("offsets", "id_offsets", "labels", "places"):
             np.save(partial / f"{name}.npy", columns[name])
-        manifest = {"format": STORE_FORMAT, "key": key, "records": len(columns["labels"]),
-                    "bases": int(columns["offsets"][-1]), "label_values": columns["label_values"],
-                    "provenance": provenance}
+        manifest = {
+            "format": STORE_FORMAT,
+            "key": key,
+            "records": len(columns["labels"]),
+            "bases": int(columns["offsets"][-1]),
+            "label_values": columns["label_values"],
+            "provenance": provenance,
+        }
         (partial / "manifest.json").write_text(json.dumps(manifest))
         try:
             partial.rename(store)
@@ -203,7 +243,9 @@ def _build(store: Path, key: str, inputs: list[LabelledInput], label_table: Labe
             if not (store / "manifest.json").exists():
                 raise
     except OSError as error:
-        raise DnanetError(f"{store.parent}: cannot write the sequence store ({error.strerror or error})") from None
+        raise DnanetError(
+            f"{store.parent}: cannot write the sequence store ({error.strerror or error})"
+        ) from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
@@ -218,8 +260,9 @@ def _remove_stale_partials(store: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: BinaryIO,
-            ids: BinaryIO) -> tuple[dict, list[dict]]:
+def _stream(
+    inputs: list[LabelledInput], label_table: LabelTable | None, codes: BinaryIO, ids: BinaryIO
+) -> tuple[dict, list[dict]]:
     """Read every record once: codes and ids go to the two handles, the small per-record
     columns (offsets, id offsets, label index, place) to compact arrays."""
     for item in inputs:
@@ -239,10 +282,14 @@ def _stream(inputs: list[LabelledInput], label_table: LabelTable | None, codes: 
             id_offsets.append(id_offsets[-1] + ids.write(record.id.encode("utf-8")))
             count += 1
         provenance.append(input_provenance(item, count))
-    columns = {"offsets": np.frombuffer(offsets, dtype=np.int64), "id_offsets": np.frombuffer(id_offsets, dtype=np.int64),
-               "labels": np.frombuffer(labels, dtype=np.int32),
-               "places": np.frombuffer(places, dtype=np.int64).reshape(-1, 2), "label_values": list(distinct),
-               "id_hashes": np.frombuffer(id_hashes, dtype=np.int64)}
+    columns = {
+        "offsets": np.frombuffer(offsets, dtype=np.int64),
+        "id_offsets": np.frombuffer(id_offsets, dtype=np.int64),
+        "labels": np.frombuffer(labels, dtype=np.int32),
+        "places": np.frombuffer(places, dtype=np.int64).reshape(-1, 2),
+        "label_values": list(distinct),
+        "id_hashes": np.frombuffer(id_hashes, dtype=np.int64),
+    }
     return columns, provenance
 
 
@@ -250,15 +297,32 @@ def _refuse_repeated_ids(ids: np.ndarray, columns: dict, inputs: list[LabelledIn
     refuse_repeated_ids(ids, columns["id_offsets"], columns["id_hashes"], columns["places"], inputs)
 
 
-def _records(codes: np.ndarray, ids: np.ndarray, columns: dict, inputs: list[LabelledInput],
-             provenance: list[dict]) -> LabelledRecords:
-    return LabelledRecords(RecordIds(ids, columns["id_offsets"]), codes, columns["offsets"], columns["label_values"],
-                           columns["labels"], columns["places"], list(inputs), provenance)
+def _records(
+    codes: np.ndarray,
+    ids: np.ndarray,
+    columns: dict,
+    inputs: list[LabelledInput],
+    provenance: list[dict],
+) -> LabelledRecords:
+    return LabelledRecords(
+        RecordIds(ids, columns["id_offsets"]),
+        codes,
+        columns["offsets"],
+        columns["label_values"],
+        columns["labels"],
+        columns["places"],
+        list(inputs),
+        provenance,
+    )
 
 
-def _label_of(record_id: str, line: int, item: LabelledInput, table: LabelTable | None) -> tuple[str, ...]:
+def _label_of(
+    record_id: str, line: int, item: LabelledInput, table: LabelTable | None
+) -> tuple[str, ...]:
     if table is None:
         return (item.label if item.label is not None else "",)
     if record_id not in table:
-        raise DnanetError(f"{item.path} line {line}: record '{record_id}' has no row in the label table")
+        raise DnanetError(
+            f"{item.path} line {line}: record '{record_id}' has no row in the label table"
+        )
     return table[record_id]

@@ -40,7 +40,9 @@ def _save(figure, path: Path) -> None:
 def _legend(axes, count: int) -> None:
     """A legend that stays readable with many classes: smaller and outside the axes past 8."""
     if count > 8:
-        axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1), ncol=1 + count // 25)
+        axes.legend(
+            fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1), ncol=1 + count // 25
+        )
     else:
         axes.legend(fontsize="small", loc="best")
 
@@ -57,7 +59,9 @@ def plot_history(history: list[dict], best_epoch: int, path: Path) -> None:
     plt = _pyplot()
     epochs = [record["epoch"] for record in history]
     metric_keys = [key for key in history[0] if key.startswith("val_") and key != "val_loss"]
-    figure, panels = plt.subplots(1, 1 + len(metric_keys), figsize=(4.2 * (1 + len(metric_keys)), 3.6), squeeze=False)
+    figure, panels = plt.subplots(
+        1, 1 + len(metric_keys), figsize=(4.2 * (1 + len(metric_keys)), 3.6), squeeze=False
+    )
     loss = panels[0, 0]
     loss.plot(epochs, [r["train_loss"] for r in history], marker="o", ms=3, label="training")
     loss.plot(epochs, [r["val_loss"] for r in history], marker="o", ms=3, label="validation")
@@ -67,11 +71,15 @@ def plot_history(history: list[dict], best_epoch: int, path: Path) -> None:
         axes.plot(epochs, values, marker="o", ms=3, color="tab:green")
         axes.set_ylabel(key.removeprefix("val_") + " (validation)")
     for axes in panels[0]:
-        axes.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}")
+        axes.axvline(
+            best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}"
+        )
         axes.set_xlabel("epoch")
         axes.xaxis.get_major_locator().set_params(integer=True)
     loss.legend(fontsize="small")
-    figure.suptitle(f"Training history (kept epoch {best_epoch}, lowest validation loss)", fontsize="medium")
+    figure.suptitle(
+        f"Training history (kept epoch {best_epoch}, lowest validation loss)", fontsize="medium"
+    )
     _save(figure, path)
 
 
@@ -85,7 +93,9 @@ def _drawable(truth: np.ndarray, need_negatives: bool = True) -> str | None:
     return None
 
 
-def plot_roc(truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_roc(
+    truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """ROC curve per column (scikit-learn `roc_curve`), with its AUROC in the legend and the
     chance diagonal."""
     plt = _pyplot()
@@ -98,12 +108,20 @@ def plot_roc(truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path
         fpr, tpr, _ = skm.roc_curve(truth[:, i], scores[:, i])
         axes.plot(fpr, tpr, color=colour, label=f"{name} (AUROC {skm.auc(fpr, tpr):.3f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
-    axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate", title=title)
+    axes.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title=title,
+    )
     _legend(axes, len(names) + 1)
     _save(figure, path)
 
 
-def plot_precision_recall(truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_precision_recall(
+    truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """Precision-recall curve per column (scikit-learn `precision_recall_curve`), with its
     average precision (AUPRC) and, dotted, the share of positives (a random model's precision)."""
     plt = _pyplot()
@@ -115,28 +133,39 @@ def plot_precision_recall(truth: np.ndarray, scores: np.ndarray, names: list[str
             continue
         precision, recall, _ = skm.precision_recall_curve(truth[:, i], scores[:, i])
         average = skm.average_precision_score(truth[:, i], scores[:, i])
-        axes.step(recall, precision, where="post", color=colour, label=f"{name} (AUPRC {average:.3f})")
+        axes.step(
+            recall, precision, where="post", color=colour, label=f"{name} (AUPRC {average:.3f})"
+        )
         axes.axhline(truth[:, i].mean(), color=colour, linestyle=":", linewidth=0.8)
     axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision", title=title)
     _legend(axes, len(names))
     _save(figure, path)
 
 
-def plot_calibration(truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_calibration(
+    truth: np.ndarray, scores: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """Reliability curve per column (scikit-learn `calibration_curve`, `CALIBRATION_BINS`
     equal-width bins of predicted probability): the observed share of positives against the mean
     predicted probability; a calibrated model lies on the diagonal. Below, how many records fall
     in each bin."""
     plt = _pyplot()
-    figure, (axes, counts) = plt.subplots(2, 1, figsize=(6.4 if len(names) > 8 else 5.2, 6.0),
-                                          gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    figure, (axes, counts) = plt.subplots(
+        2,
+        1,
+        figsize=(6.4 if len(names) > 8 else 5.2, 6.0),
+        gridspec_kw={"height_ratios": [3, 1]},
+        sharex=True,
+    )
     edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
     for i, (name, colour) in enumerate(zip(names, _colours(len(names)))):
         reason = _drawable(truth[:, i])
         if reason:
             axes.plot([], [], color=colour, label=f"{name}: {reason}")
             continue
-        observed, predicted = calibration_curve(truth[:, i], np.clip(scores[:, i], 0, 1), n_bins=CALIBRATION_BINS)
+        observed, predicted = calibration_curve(
+            truth[:, i], np.clip(scores[:, i], 0, 1), n_bins=CALIBRATION_BINS
+        )
         axes.plot(predicted, observed, marker="o", ms=3, color=colour, label=name)
         counts.stairs(np.histogram(np.clip(scores[:, i], 0, 1), edges)[0], edges, color=colour)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
@@ -146,7 +175,9 @@ def plot_calibration(truth: np.ndarray, scores: np.ndarray, names: list[str], pa
     _save(figure, path)
 
 
-def plot_confusion(labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_confusion(
+    labels: np.ndarray, predicted: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """Confusion matrix of true class (rows) against predicted class (columns), counts of
     records (scikit-learn `confusion_matrix`); numbers are written in the cells unless there are
     more than `MAX_LABELLED_CELLS`."""
@@ -155,15 +186,22 @@ def plot_confusion(labels: np.ndarray, predicted: np.ndarray, names: list[str], 
     side = min(4.0 + 0.45 * len(names), 16.0)
     figure, axes = plt.subplots(figsize=(side + 1.0, side))
     display = skm.ConfusionMatrixDisplay(matrix, display_labels=names)
-    display.plot(ax=axes, cmap="Blues", colorbar=False, values_format="d",
-                 include_values=matrix.size <= MAX_LABELLED_CELLS,
-                 xticks_rotation="vertical" if len(names) > 4 else "horizontal")
+    display.plot(
+        ax=axes,
+        cmap="Blues",
+        colorbar=False,
+        values_format="d",
+        include_values=matrix.size <= MAX_LABELLED_CELLS,
+        xticks_rotation="vertical" if len(names) > 4 else "horizontal",
+    )
     figure.colorbar(display.im_, ax=axes, shrink=0.8, label="records")
     axes.set(xlabel="predicted class", ylabel="true class", title=title)
     _save(figure, path)
 
 
-def plot_label_confusions(truth: np.ndarray, predicted: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_label_confusions(
+    truth: np.ndarray, predicted: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """Multilabel: one 2 x 2 confusion matrix per label (scikit-learn
     `multilabel_confusion_matrix`; threshold 0.5), true (rows) against predicted (columns)."""
     plt = _pyplot()
@@ -173,16 +211,19 @@ def plot_label_confusions(truth: np.ndarray, predicted: np.ndarray, names: list[
     figure, panels = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.9 * rows), squeeze=False)
     for axes, name, matrix in zip(panels.flat, names, matrices):
         skm.ConfusionMatrixDisplay(matrix, display_labels=["no", "yes"]).plot(
-            ax=axes, cmap="Blues", colorbar=False, values_format="d")
+            ax=axes, cmap="Blues", colorbar=False, values_format="d"
+        )
         axes.set_title(name, fontsize="medium")
         axes.set(xlabel="predicted", ylabel="true")
-    for axes in list(panels.flat)[len(names):]:
+    for axes in list(panels.flat)[len(names) :]:
         axes.set_visible(False)
     figure.suptitle(title, fontsize="medium")
     _save(figure, path)
 
 
-def plot_predicted_vs_true(targets: np.ndarray, values: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_predicted_vs_true(
+    targets: np.ndarray, values: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     """Regression: one scatter panel per target ``(N, T)``, predicted against true value in the
     data's units, with the identity line and the Pearson r and MSE in the panel title."""
     plt = _pyplot()
@@ -197,10 +238,13 @@ def plot_predicted_vs_true(targets: np.ndarray, values: np.ndarray, names: list[
         axes.plot([low, high], [low, high], color="grey", linestyle=":", linewidth=1)
         varied = len(truth) > 1 and truth.std() > 0 and guess.std() > 0
         r = f"r {np.corrcoef(truth, guess)[0, 1]:.3f}" if varied else "r undefined"
-        axes.set(xlabel=f"true {name}", ylabel=f"predicted {name}",
-                 title=f"{name}: {r}, MSE {np.mean((truth - guess) ** 2):.4g}, n {len(truth)}")
+        axes.set(
+            xlabel=f"true {name}",
+            ylabel=f"predicted {name}",
+            title=f"{name}: {r}, MSE {np.mean((truth - guess) ** 2):.4g}, n {len(truth)}",
+        )
         axes.title.set_fontsize("medium")
-    for axes in list(panels.flat)[len(names):]:
+    for axes in list(panels.flat)[len(names) :]:
         axes.set_visible(False)
     figure.suptitle(title, fontsize="medium")
     _save(figure, path)

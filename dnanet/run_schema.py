@@ -42,21 +42,44 @@ from dnanet.tasks import KINDS, Task
 
 RUN_FORMAT = "dnanet-run"
 RUN_FORMAT_VERSION = 2
-OLDEST_FORMAT = {"cnn": 2, "lstm": 2}  # format 2 changed their dense readouts (models.layers.dense_readout)
+OLDEST_FORMAT = {
+    "cnn": 2,
+    "lstm": 2,
+}  # format 2 changed their dense readouts (models.layers.dense_readout)
 JSON_LIMIT = 1 << 20  # bytes; a model.json is a few kB
 
 # Inclusive bounds of model arguments: far above any run a GPU trains, far below a size that
 # would allocate gigabytes from a typo or a tampered file.
 ARGUMENT_RANGES: dict[str, tuple[float, float]] = {
-    "k": (1, 12), "stride": (1, 12), "kmer_dim": (1, 4096),
-    "channels": (1, 4096), "conv_channels": (0, 4096), "d_model": (1, 4096), "lstm_size": (1, 4096),
-    "hidden": (1, 65536), "ff_dim": (1, 65536), "heads": (1, 256), "layers": (1, 256),
-    "first_kernel": (1, 4096), "kernel": (1, 4096), "conv_kernel": (1, 4096), "stem_kernel": (1, 4096),
-    "pool": (1, 4096), "stem_pool": (1, 4096), "position_bins": (0, 4096),
-    "max_len": (1, 65536), "overlap": (0, 65535), "dropout": (0.0, 1.0), "attention_dropout": (0.0, 1.0),
+    "k": (1, 12),
+    "stride": (1, 12),
+    "kmer_dim": (1, 4096),
+    "channels": (1, 4096),
+    "conv_channels": (0, 4096),
+    "d_model": (1, 4096),
+    "lstm_size": (1, 4096),
+    "hidden": (1, 65536),
+    "ff_dim": (1, 65536),
+    "heads": (1, 256),
+    "layers": (1, 256),
+    "first_kernel": (1, 4096),
+    "kernel": (1, 4096),
+    "conv_kernel": (1, 4096),
+    "stem_kernel": (1, 4096),
+    "pool": (1, 4096),
+    "stem_pool": (1, 4096),
+    "position_bins": (0, 4096),
+    "max_len": (1, 65536),
+    "overlap": (0, 65535),
+    "dropout": (0.0, 1.0),
+    "attention_dropout": (0.0, 1.0),
 }
-_NAME_COUNTS = {"binary": (2, 2), "multiclass": (2, math.inf), "multilabel": (1, math.inf),
-                "regression": (1, math.inf)}
+_NAME_COUNTS = {
+    "binary": (2, 2),
+    "multiclass": (2, math.inf),
+    "multilabel": (1, math.inf),
+    "regression": (1, math.inf),
+}
 
 
 @dataclass(frozen=True)
@@ -91,7 +114,9 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     except OSError as error:
         raise DnanetError(f"{path}: cannot read ({error.strerror})") from None
     with os.fdopen(handle, "rb") as stream:
-        _check_regular(path, os.fstat(stream.fileno()), limit)  # the file opened is the file checked
+        _check_regular(
+            path, os.fstat(stream.fileno()), limit
+        )  # the file opened is the file checked
         data = stream.read(limit + 1)
     if len(data) > limit:
         raise DnanetError(f"{path}: larger than {limit:,} bytes")
@@ -100,15 +125,25 @@ def read_regular_file(path: Path, limit: int) -> bytes:
 
 def _check_regular(path: Path, info: os.stat_result, limit: int) -> None:
     if not stat.S_ISREG(info.st_mode):
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
-            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a plain file"
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(info.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "not a plain file"
+        )
         raise DnanetError(f"{path}: {kind}, expected a regular file")
     if info.st_size > limit:
-        raise DnanetError(f"{path}: {info.st_size:,} bytes, larger than the {limit:,} bytes allowed")
+        raise DnanetError(
+            f"{path}: {info.st_size:,} bytes, larger than the {limit:,} bytes allowed"
+        )
 
 
 def parse_json(data: bytes, path: Path) -> Any:
     """Strict JSON: UTF-8, no NaN/Infinity, no key given twice; errors name `path`."""
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in items]
         for key in keys:
@@ -124,7 +159,9 @@ def parse_json(data: bytes, path: Path) -> Any:
     except UnicodeDecodeError as error:
         raise DnanetError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
-        raise DnanetError(f"{path}: not valid JSON (line {error.lineno} column {error.colno}: {error.msg})") from None
+        raise DnanetError(
+            f"{path}: not valid JSON (line {error.lineno} column {error.colno}: {error.msg})"
+        ) from None
     except RecursionError:
         raise DnanetError(f"{path}: not a dnanet model description (nested too deeply)") from None
 
@@ -133,7 +170,9 @@ def read_description(path: Path) -> RunDescription:
     """Read and check a run's model.json (see the module docstring)."""
     data = parse_json(read_regular_file(path, JSON_LIMIT), path)
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
-        raise DnanetError(f"{path}: not a dnanet model description ('format' is not '{RUN_FORMAT}')")
+        raise DnanetError(
+            f"{path}: not a dnanet model description ('format' is not '{RUN_FORMAT}')"
+        )
     return check_description(data, path)
 
 
@@ -144,28 +183,44 @@ def check_description(data: dict[str, Any], path: Path) -> RunDescription:
             raise DnanetError(f"{path}: missing key '{key}'")
     version = data.get("format_version", 1)
     if not _is_int(version) or not 1 <= version <= RUN_FORMAT_VERSION:
-        raise DnanetError(f"{path}: 'format_version' {version!r} is not a run format this dnanet reads "
-                          f"(1 to {RUN_FORMAT_VERSION}); a newer dnanet may have made it")
+        raise DnanetError(
+            f"{path}: 'format_version' {version!r} is not a run format this dnanet reads "
+            f"(1 to {RUN_FORMAT_VERSION}); a newer dnanet may have made it"
+        )
     model = _mapping(data, "model", path)
     name = model.get("name")
     check_model_name(name, str(path), "model.name")
     if version < OLDEST_FORMAT.get(name, 1):
-        raise DnanetError(f"{path.parent}: made by an older dnanet (run format {version}); its {name} layers "
-                          f"have changed since (run format {RUN_FORMAT_VERSION}): train it again")
+        raise DnanetError(
+            f"{path.parent}: made by an older dnanet (run format {version}); its {name} layers "
+            f"have changed since (run format {RUN_FORMAT_VERSION}): train it again"
+        )
     arguments = _check_arguments(name, _mapping(model, "arguments", path, "model."), path)
     _check_encoder(data.get("encoder"), arguments, path)
     task = _check_task(_mapping(data, "task", path), path)
     if data["classes"] != task.names:
-        raise DnanetError(f"{path}: 'classes' {data['classes']!r} differs from 'task.names' {task.names!r}")
+        raise DnanetError(
+            f"{path}: 'classes' {data['classes']!r} differs from 'task.names' {task.names!r}"
+        )
     _mapping(data, "config", path)
     for key in ("reverse_complement_average", "learned"):
         if key in data and not isinstance(data[key], bool):
             raise DnanetError(f"{path}: '{key}' must be true or false, got {data[key]!r}")
     learning = _mapping(data, "learning", path) if "learning" in data else {}
     if not isinstance(learning.get("message", ""), str):
-        raise DnanetError(f"{path}: 'learning.message' must be a string, got {learning['message']!r}")
-    return RunDescription(path, version, name, arguments, task, data["reverse_complement_average"],
-                          _trained_window(data.get("inputs", []), path), data)
+        raise DnanetError(
+            f"{path}: 'learning.message' must be a string, got {learning['message']!r}"
+        )
+    return RunDescription(
+        path,
+        version,
+        name,
+        arguments,
+        task,
+        data["reverse_complement_average"],
+        _trained_window(data.get("inputs", []), path),
+        data,
+    )
 
 
 def _check_arguments(name: str, given: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -174,17 +229,31 @@ def _check_arguments(name: str, given: dict[str, Any], path: Path) -> dict[str, 
     constructor = _constructor_arguments(name)  # {argument: (type, default)}
     for key in given:
         if key not in constructor:
-            raise DnanetError(f"{path}: unknown key 'model.arguments.{key}' for a {name} model; valid keys: "
-                              f"{', '.join(constructor)}")
-    arguments = {key: coerce_value(given[key], hint, f"model.arguments.{key}", path) if key in given else default
-                 for key, (hint, default) in constructor.items()}
+            raise DnanetError(
+                f"{path}: unknown key 'model.arguments.{key}' for a {name} model; valid keys: "
+                f"{', '.join(constructor)}"
+            )
+    arguments = {
+        key: coerce_value(given[key], hint, f"model.arguments.{key}", path)
+        if key in given
+        else default
+        for key, (hint, default) in constructor.items()
+    }
     for key, value in arguments.items():
         low, high = ARGUMENT_RANGES.get(key, (-math.inf, math.inf))
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
-            raise DnanetError(f"{path}: 'model.arguments.{key}' must be between {low:g} and {high:g}, got {value!r}")
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and not low <= value <= high
+        ):
+            raise DnanetError(
+                f"{path}: 'model.arguments.{key}' must be between {low:g} and {high:g}, got {value!r}"
+            )
     if arguments["stride"] > arguments["k"]:
-        raise DnanetError(f"{path}: 'model.arguments.stride' ({arguments['stride']}) must not exceed "
-                          f"'model.arguments.k' ({arguments['k']})")
+        raise DnanetError(
+            f"{path}: 'model.arguments.stride' ({arguments['stride']}) must not exceed "
+            f"'model.arguments.k' ({arguments['k']})"
+        )
     return arguments
 
 
@@ -205,20 +274,30 @@ def _check_encoder(encoder: Any, arguments: dict[str, Any], path: Path) -> None:
         raise DnanetError(f"{path}: 'encoder' must be a section of keys, got {encoder!r}")
     for key, argument in (("name", "encoder"), ("k", "k"), ("stride", "stride")):
         if key in encoder and encoder[key] != arguments[argument]:
-            raise DnanetError(f"{path}: 'encoder.{key}' ({encoder[key]!r}) differs from 'model.arguments.{argument}' "
-                              f"({arguments[argument]!r})")
+            raise DnanetError(
+                f"{path}: 'encoder.{key}' ({encoder[key]!r}) differs from 'model.arguments.{argument}' "
+                f"({arguments[argument]!r})"
+            )
 
 
 def _check_task(task: dict[str, Any], path: Path) -> Task:
     kind, names = task.get("kind"), task.get("names")
     if kind not in KINDS:
-        raise DnanetError(f"{path}: 'task.kind' {kind!r} is not a task kind; valid kinds: {', '.join(KINDS)}")
-    if not isinstance(names, list) or not all(isinstance(n, str) and n and n.isprintable() for n in names):
-        raise DnanetError(f"{path}: 'task.names' must be a list of non-empty printable names, got {names!r}")
+        raise DnanetError(
+            f"{path}: 'task.kind' {kind!r} is not a task kind; valid kinds: {', '.join(KINDS)}"
+        )
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and n and n.isprintable() for n in names
+    ):
+        raise DnanetError(
+            f"{path}: 'task.names' must be a list of non-empty printable names, got {names!r}"
+        )
     low, high = _NAME_COUNTS[kind]
     if not low <= len(names) <= high:
-        raise DnanetError(f"{path}: 'task.names' has {len(names)} names; a {kind} task has "
-                          f"{low if low == high else f'at least {low}'}")
+        raise DnanetError(
+            f"{path}: 'task.names' has {len(names)} names; a {kind} task has "
+            f"{low if low == high else f'at least {low}'}"
+        )
     if len(set(names)) < len(names):
         twice = next(n for n in names if names.count(n) > 1)
         raise DnanetError(f"{path}: 'task.names' lists '{twice}' twice")
@@ -226,11 +305,16 @@ def _check_task(task: dict[str, Any], path: Path) -> Task:
     for key in ("mean", "std"):
         values = task.get(key, [])
         wanted = len(names) if kind == "regression" else 0
-        if not isinstance(values, list) or len(values) != wanted or not all(
-                _is_number(v) and (key == "mean" or v > 0) for v in values):
-            raise DnanetError(f"{path}: 'task.{key}' must be {wanted} {'positive ' if key == 'std' else ''}"
-                              f"numbers (one per {'target' if wanted else 'regression target; none here'}), "
-                              f"got {values!r}")
+        if (
+            not isinstance(values, list)
+            or len(values) != wanted
+            or not all(_is_number(v) and (key == "mean" or v > 0) for v in values)
+        ):
+            raise DnanetError(
+                f"{path}: 'task.{key}' must be {wanted} {'positive ' if key == 'std' else ''}"
+                f"numbers (one per {'target' if wanted else 'regression target; none here'}), "
+                f"got {values!r}"
+            )
         statistics[key] = [float(v) for v in values]
     return Task(kind, list(names), statistics["mean"], statistics["std"])
 
@@ -243,7 +327,9 @@ def _trained_window(inputs: Any, path: Path) -> int | None:
     for index, entry in enumerate(inputs):
         window = entry.get("window")
         if window is not None and (not _is_int(window) or window < 1):
-            raise DnanetError(f"{path}: 'inputs[{index}].window' must be a whole number >= 1, got {window!r}")
+            raise DnanetError(
+                f"{path}: 'inputs[{index}].window' must be a whole number >= 1, got {window!r}"
+            )
         if window:
             widths.add(window)
     return widths.pop() if len(widths) == 1 else None

@@ -35,18 +35,17 @@ def parent_folders(path: Path) -> Iterator[None]:
         raise
 
 
-
-
-
-
-
-
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def save_model(folder: Path, model: nn.Module, description: dict) -> None:
     """Write ``model.safetensors`` and ``model.json`` (`description` + format marker) into `folder`."""
-    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    weights = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
+    }
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    write_json(folder / "model.json", {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **description})
+    write_json(
+        folder / "model.json",
+        {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION, **description},
+    )

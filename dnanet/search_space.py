@@ -46,14 +46,18 @@ class Parameter:
 
     @property
     def is_int(self) -> bool:
-        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
+        return self.choices is None and all(
+            isinstance(v, int) for v in (self.low, self.high, self.step or 1)
+        )
 
     def suggest(self, trial) -> Any:
         """A value for this key from an Optuna trial (the trial's parameter is named by the key path)."""
         if self.choices is not None:
             return trial.suggest_categorical(self.path, list(self.choices))
         if self.is_int:
-            return trial.suggest_int(self.path, self.low, self.high, step=self.step or 1, log=self.log)
+            return trial.suggest_int(
+                self.path, self.low, self.high, step=self.step or 1, log=self.log
+            )
         return trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log)
 
     def describe(self) -> str:
@@ -99,18 +103,24 @@ def load_space(path: Path | None, base: Config) -> SearchSpace:
     if path is None:
         path = shipped_space_path(family)
         if not path.exists():
-            raise DnanetError(f"no shipped search space for model '{family}' (configs/search/{family}.yaml); "
-                              "give one with --space FILE")
+            raise DnanetError(
+                f"no shipped search space for model '{family}' (configs/search/{family}.yaml); "
+                "give one with --space FILE"
+            )
     values = _read_yaml(Path(path))
     for key in values:
         if key not in ("model", "parameters"):
             raise DnanetError(f"{path}: unknown key '{key}'; valid keys: model, parameters")
     if values.get("model", family) != family:
-        raise DnanetError(f"{path}: 'model' is {values['model']!r}, but the search is for {family!r} (--model or "
-                          "the config's model.name)")
+        raise DnanetError(
+            f"{path}: 'model' is {values['model']!r}, but the search is for {family!r} (--model or "
+            "the config's model.name)"
+        )
     given = values.get("parameters")
     if not isinstance(given, dict) or not given:
-        raise DnanetError(f"{path}: 'parameters' must map config keys (e.g. train.lr) to ranges or lists of values")
+        raise DnanetError(
+            f"{path}: 'parameters' must map config keys (e.g. train.lr) to ranges or lists of values"
+        )
     parameters = tuple(_parameter(str(key), spec, path, base) for key, spec in given.items())
     return SearchSpace(family, parameters, str(path))
 
@@ -127,7 +137,10 @@ def apply_params(base: Config, params: dict[str, Any], source: str = "trial") ->
 def config_yaml(config: Config, header: str) -> str:
     """A full config as YAML that `dnanet train -c` reads, under a comment `header`."""
     values = config.to_dict()
-    values["data"] = {key: list(value) if isinstance(value, tuple) else value for key, value in values["data"].items()}
+    values["data"] = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in values["data"].items()
+    }
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     return comment + yaml.safe_dump(values, sort_keys=False, default_flow_style=False)
 
@@ -136,39 +149,63 @@ def _parameter(path: str, spec: Any, source: Path, base: Config) -> Parameter:
     where = f"{source}: parameters.{path}"
     section, dot, key = path.partition(".")
     if path == "seed" or section == "data":
-        raise DnanetError(f"{where}: the split (seed, data.*) is fixed by the base config and cannot be searched")
+        raise DnanetError(
+            f"{where}: the split (seed, data.*) is fixed by the base config and cannot be searched"
+        )
     if not dot or section not in SEARCHABLE_SECTIONS:
-        raise DnanetError(f"{where}: not a config key path; use section.key with a section of "
-                          f"{', '.join(SEARCHABLE_SECTIONS)} (e.g. train.lr, model.dropout)")
-    valid = [name for name in base.to_dict()[section] if not (section == "model" and name == "name")]
+        raise DnanetError(
+            f"{where}: not a config key path; use section.key with a section of "
+            f"{', '.join(SEARCHABLE_SECTIONS)} (e.g. train.lr, model.dropout)"
+        )
+    valid = [
+        name for name in base.to_dict()[section] if not (section == "model" and name == "name")
+    ]
     if key not in valid:
-        raise DnanetError(f"{where}: unknown key '{key}' in {section} for model '{base.model['name']}'; "
-                          f"valid keys: {', '.join(valid)}")
+        raise DnanetError(
+            f"{where}: unknown key '{key}' in {section} for model '{base.model['name']}'; "
+            f"valid keys: {', '.join(valid)}"
+        )
     if isinstance(spec, list):
         if not spec or not all(isinstance(v, (bool, int, float, str)) for v in spec):
-            raise DnanetError(f"{where}: a list of choices must hold at least one plain value (number, string, "
-                              f"true/false), got {spec!r}")
+            raise DnanetError(
+                f"{where}: a list of choices must hold at least one plain value (number, string, "
+                f"true/false), got {spec!r}"
+            )
         parameter = Parameter(path, choices=tuple(spec))
         values = list(spec)
     elif isinstance(spec, dict):
         parameter = _range(path, spec, where)
         values = [parameter.low, parameter.high]
     else:
-        raise DnanetError(f"{where}: give a range {{low: A, high: B}} or a list of values, got {spec!r}")
+        raise DnanetError(
+            f"{where}: give a range {{low: A, high: B}} or a list of values, got {spec!r}"
+        )
     for value in values:  # every bound and choice must make a valid config
         try:
             apply_params(base, {path: value}, str(source))
         except DnanetError as error:
-            raise DnanetError(f"{where}: {value!r} is not a valid value ({str(error).split(': ', 1)[-1]})") from None
+            raise DnanetError(
+                f"{where}: {value!r} is not a valid value ({str(error).split(': ', 1)[-1]})"
+            ) from None
     return parameter
 
 
 def _range(path: str, spec: dict, where: str) -> Parameter:
     unknown = [name for name in spec if name not in RANGE_FIELDS]
     if unknown:
-        raise DnanetError(f"{where}: unknown field '{unknown[0]}'; a range has {', '.join(RANGE_FIELDS)}")
-    low, high, log, step = spec.get("low"), spec.get("high"), spec.get("log", False), spec.get("step")
-    low, high, step = (_number(value, name, where) for value, name in ((low, "low"), (high, "high"), (step, "step")))
+        raise DnanetError(
+            f"{where}: unknown field '{unknown[0]}'; a range has {', '.join(RANGE_FIELDS)}"
+        )
+    low, high, log, step = (
+        spec.get("low"),
+        spec.get("high"),
+        spec.get("log", False),
+        spec.get("step"),
+    )
+    low, high, step = (
+        _number(value, name, where)
+        for value, name in ((low, "low"), (high, "high"), (step, "step"))
+    )
     if low is None or high is None:
         raise DnanetError(f"{where}: a range needs both low and high")
     if not low < high:

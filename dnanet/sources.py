@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from dnanet.errors import DnanetError
-from dnanet.intervals import Interval, is_interval_file, read_intervals, record_id, reverse_complement, window_of
+from dnanet.intervals import (
+    Interval,
+    is_interval_file,
+    read_intervals,
+    record_id,
+    reverse_complement,
+    window_of,
+)
 from dnanet.read import FastaRecord, check_input_file, read_fasta
 from dnanet.record_ids import noting_repeats, repeat_notes
 
@@ -59,8 +66,12 @@ class GenomeSettings:
         return self.window if self.window is not None else self.trained_window
 
     def to_dict(self) -> dict:
-        return {"genome": str(self.genome.resolve()) if self.genome else None, "window": self.window,
-                "background_ratio": self.background_ratio, "seed": self.seed}
+        return {
+            "genome": str(self.genome.resolve()) if self.genome else None,
+            "window": self.window,
+            "background_ratio": self.background_ratio,
+            "seed": self.seed,
+        }
 
 
 class SourcedInput(NamedTuple):
@@ -113,55 +124,83 @@ class IntervalSource:
             self.intervals += 1
             size = sizes.get(interval.chrom)
             if size is None:
-                raise DnanetError(f"{self.path} line {interval.line}: chromosome '{interval.chrom}' is not in the "
-                                  f"genome {self.genome_path}{_naming_hint(interval.chrom, sizes)}; remove such lines "
-                                  "(e.g. grep -v) or give the genome the intervals refer to")
+                raise DnanetError(
+                    f"{self.path} line {interval.line}: chromosome '{interval.chrom}' is not in the "
+                    f"genome {self.genome_path}{_naming_hint(interval.chrom, sizes)}; remove such lines "
+                    "(e.g. grep -v) or give the genome the intervals refer to"
+                )
             start, end = window_of(interval, self.window)
             if start < 0 or end > size:
                 self.skipped += 1
                 self.first_skipped = self.first_skipped or (
-                    f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base chromosome")
+                    f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base chromosome"
+                )
                 continue
             yield Window(interval.chrom, start, end, interval.strand, interval)
         if self.skipped and self.skipped == self.intervals:
-            raise DnanetError(f"{self.path}: all {self.intervals:,} intervals were skipped: "
-                              f"{self.skip_reason()} (first: {self.first_skipped})")
+            raise DnanetError(
+                f"{self.path}: all {self.intervals:,} intervals were skipped: "
+                f"{self.skip_reason()} (first: {self.first_skipped})"
+            )
 
     def records(self) -> Iterator[FastaRecord]:
         genome = self.genome
         for window in self.windows():
-            yield FastaRecord(record_id(*window[:4]), read_window(genome, window), window.interval.line)
+            yield FastaRecord(
+                record_id(*window[:4]), read_window(genome, window), window.interval.line
+            )
 
     def count(self) -> int:
         return sum(1 for _ in self.windows())
 
     def skip_reason(self) -> str:
-        return ("the window runs off the chromosome end" if self.window is not None else
-                "the interval runs past the chromosome end")
+        return (
+            "the window runs off the chromosome end"
+            if self.window is not None
+            else "the interval runs past the chromosome end"
+        )
 
     def notes(self) -> list[str]:
         """The lines printed about the window when it was not given and skipped intervals (none when
         nothing was skipped)."""
-        notes = [f"{self.path}: intervals read as {self.window}-base windows around their summits or centres, the "
-                 "run's training window (--window changes it)"] if self.trained else []
+        notes = (
+            [
+                f"{self.path}: intervals read as {self.window}-base windows around their summits or centres, the "
+                "run's training window (--window changes it)"
+            ]
+            if self.trained
+            else []
+        )
         if self.skipped:
-            notes.append(f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: {self.skip_reason()} "
-                         f"(first: {self.first_skipped})")
+            notes.append(
+                f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: {self.skip_reason()} "
+                f"(first: {self.first_skipped})"
+            )
         return notes
 
     def provenance(self) -> dict:
         from dnanet.records import file_sha256
 
-        return {"sha256": file_sha256(self.path), "genome": self.genome.fingerprint(), "window": self.window,
-                "intervals": self.intervals, "skipped": {"off_chromosome_end": self.skipped},
-                "notes": self.notes()}
+        return {
+            "sha256": file_sha256(self.path),
+            "genome": self.genome.fingerprint(),
+            "window": self.window,
+            "intervals": self.intervals,
+            "skipped": {"off_chromosome_end": self.skipped},
+            "notes": self.notes(),
+        }
 
     def key(self) -> str:
         from dnanet.records import file_sha256
 
-        return _digest({"kind": "intervals", "bed": file_sha256(check_input_file(self.path)),
-                        "genome": self.genome.fingerprint(),
-                        "window": self.window})
+        return _digest(
+            {
+                "kind": "intervals",
+                "bed": file_sha256(check_input_file(self.path)),
+                "genome": self.genome.fingerprint(),
+                "window": self.window,
+            }
+        )
 
 
 def read_window(genome, window: Window) -> bytes:
@@ -197,20 +236,30 @@ def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
         name = str(item.path)
         if name in BACKGROUND_KINDS:
             if item.path.exists():
-                raise DnanetError(f"{name}: both a file here and a kind of generated background; write ./{name} "
-                                  "for the file, or CLASS=" + name + " elsewhere for the background")
+                raise DnanetError(
+                    f"{name}: both a file here and a kind of generated background; write ./{name} "
+                    "for the file, or CLASS=" + name + " elsewhere for the background"
+                )
             if item.label is None:
-                raise DnanetError(f"{name}: a generated background is a class of its own, given as CLASS={name} "
-                                  f"beside one input per positive class (e.g. bound=peaks.bed background={name}); "
-                                  "not with --labels, and not for predict")
+                raise DnanetError(
+                    f"{name}: a generated background is a class of its own, given as CLASS={name} "
+                    f"beside one input per positive class (e.g. bound=peaks.bed background={name}); "
+                    "not with --labels, and not for predict"
+                )
             backgrounds.append(index)
             resolved.append(item)
         elif is_interval_file(item.path):
             if settings.genome is None:
-                raise DnanetError(f"{item.path}: intervals (BED) need --genome FILE, the genome FASTA their "
-                                  "coordinates refer to")
-            source = IntervalSource(item.path, settings.genome, settings.width,
-                                    trained=settings.window is None and settings.trained_window is not None)
+                raise DnanetError(
+                    f"{item.path}: intervals (BED) need --genome FILE, the genome FASTA their "
+                    "coordinates refer to"
+                )
+            source = IntervalSource(
+                item.path,
+                settings.genome,
+                settings.width,
+                trained=settings.window is None and settings.trained_window is not None,
+            )
             resolved.append(SourcedInput(item.label, item.path, source))
         else:
             resolved.append(item)
@@ -218,19 +267,28 @@ def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
     for index in backgrounds:
         item = resolved[index]
         if not positives:
-            raise DnanetError(f"{item.label}={item.path}: a generated background needs positive inputs (FASTA or "
-                              "BED files of other classes) to be generated from")
-        resolved[index] = SourcedInput(item.label, item.path, BackgroundSource(str(item.path), positives, settings))
+            raise DnanetError(
+                f"{item.label}={item.path}: a generated background needs positive inputs (FASTA or "
+                "BED files of other classes) to be generated from"
+            )
+        resolved[index] = SourcedInput(
+            item.label, item.path, BackgroundSource(str(item.path), positives, settings)
+        )
     return resolved
 
 
 def check_settings_used(items: list, settings: GenomeSettings | None) -> None:
     """``--genome`` or ``--window`` given where no input (of `resolve_inputs`' result) is a BED file or
     a generated background is an error: an option that does nothing would be silently ignored."""
-    if settings is not None and (settings.genome is not None or settings.window is not None) and not any(
-            isinstance(item, SourcedInput) for item in items):
+    if (
+        settings is not None
+        and (settings.genome is not None or settings.window is not None)
+        and not any(isinstance(item, SourcedInput) for item in items)
+    ):
         given = "--genome" if settings.genome is not None else "--window"
-        raise DnanetError(f"{given} is used with BED inputs or generated backgrounds, and no input is one")
+        raise DnanetError(
+            f"{given} is used with BED inputs or generated backgrounds, and no input is one"
+        )
 
 
 def input_records(item, note_repeated_ids: bool = True) -> Iterator[FastaRecord]:
@@ -241,7 +299,9 @@ def input_records(item, note_repeated_ids: bool = True) -> Iterator[FastaRecord]
     records = read_fasta(getattr(item, "path", item)) if source is None else source.records()
     if not note_repeated_ids:
         return records
-    return noting_repeats(input_name(item), records, lambda: input_records(item, note_repeated_ids=False))
+    return noting_repeats(
+        input_name(item), records, lambda: input_records(item, note_repeated_ids=False)
+    )
 
 
 def check_input(item) -> None:
@@ -261,7 +321,11 @@ def input_provenance(item, count: int) -> dict:
 
     entry = {"path": str(item.path), "class": item.label, "records": count}
     source = getattr(item, "source", None)
-    return {**entry, "sha256": file_sha256(item.path)} if source is None else {**entry, **source.provenance()}
+    return (
+        {**entry, "sha256": file_sha256(item.path)}
+        if source is None
+        else {**entry, **source.provenance()}
+    )
 
 
 def input_key(item) -> str:
@@ -290,18 +354,26 @@ def input_argument(item) -> str:
     """The command-line argument that gives this input again: ``CLASS=/absolute/path`` (or the
     bare path without a class), ``CLASS=gc-matched`` for a background."""
     source = getattr(item, "source", None)
-    path = str(item.path) if source is not None and source.kind in BACKGROUND_KINDS else str(item.path.resolve())
+    path = (
+        str(item.path)
+        if source is not None and source.kind in BACKGROUND_KINDS
+        else str(item.path.resolve())
+    )
     return f"{item.label}={path}" if item.label is not None else path
 
 
 def input_notes(items: list) -> list[str]:
     """Lines about skipped intervals, background shortfalls and repeated ids of the inputs' last reading."""
-    return [note for item in items
-            for note in [*(item.source.notes() if getattr(item, "source", None) is not None else []),
-                         *repeat_notes(input_name(item))]]
+    return [
+        note
+        for item in items
+        for note in [
+            *(item.source.notes() if getattr(item, "source", None) is not None else []),
+            *repeat_notes(input_name(item)),
+        ]
+    ]
 
 
 def provenance_notes(provenance: list[dict]) -> list[str]:
     """The same lines, from the provenance kept with a store or run (``notes`` of each entry)."""
     return [note for entry in provenance for note in entry.get("notes", [])]
-

@@ -26,11 +26,16 @@ import numpy as np
 
 from dnanet.errors import DnanetError
 
-TRAIN, VALIDATION, TEST = 0, 1, 2  # a record's part (int8 per record); TRAIN marks the training inputs
+TRAIN, VALIDATION, TEST = (
+    0,
+    1,
+    2,
+)  # a record's part (int8 per record); TRAIN marks the training inputs
 PART_NAMES = ("train", "validation", "test")
 
 CHROMOSOME_ID = re.compile(
-    rb"(?:\S*::)?(?P<chrom>\S+):(?P<start>[0-9]+)-(?P<end>[0-9]+)(?:\((?P<strand>[-+.])\))?(?:/\S*)?")
+    rb"(?:\S*::)?(?P<chrom>\S+):(?P<start>[0-9]+)-(?P<end>[0-9]+)(?:\((?P<strand>[-+.])\))?(?:/\S*)?"
+)
 """A record id that names a genomic interval (0-based, half-open): ``chrom:start-end``, then an
 optional strand ``(+)``, ``(-)`` or ``(.)``, then an optional suffix from ``/`` on (e.g.
 ``chr2:1000-1200(+)/shuffle`` for a shuffled background); a ``name::`` prefix (``bedtools getfasta
@@ -41,8 +46,13 @@ chromosome runs to the last ``:START-END``); not ``ctcf_00006`` or ``chr2:1000``
 # The same pattern, one id per line, capturing the chromosome alone: ids without an interval match
 # the second branch and capture nothing, so `findall` gives exactly one entry per line.
 _ONE_PER_LINE = re.compile(
-    rb"^(?:" + re.sub(rb"\(\?P<(?:start|end|strand)>", b"(?:", CHROMOSOME_ID.pattern).replace(b"?P<chrom>", b"")
-    + rb"|[^\n]*)$", re.MULTILINE)
+    rb"^(?:"
+    + re.sub(rb"\(\?P<(?:start|end|strand)>", b"(?:", CHROMOSOME_ID.pattern).replace(
+        b"?P<chrom>", b""
+    )
+    + rb"|[^\n]*)$",
+    re.MULTILINE,
+)
 ID_CHUNK = 1 << 16  # ids parsed per regex call
 
 
@@ -63,7 +73,9 @@ def chromosome_index(ids: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     names: dict[bytes, int] = {}
     for first, last, text in _id_lines(ids):
         found = _ONE_PER_LINE.findall(text)[: last - first]
-        index[first:last] = [names.setdefault(chrom, len(names)) if chrom else -1 for chrom in found]
+        index[first:last] = [
+            names.setdefault(chrom, len(names)) if chrom else -1 for chrom in found
+        ]
     return index, [name.decode("utf-8") for name in names]
 
 
@@ -76,8 +88,8 @@ def _id_lines(ids: Sequence[str]) -> Iterator[tuple[int, int, bytes]]:
         if blob is None:
             yield first, last, "\n".join(ids[first:last]).encode("utf-8")
             continue
-        bounds = np.asarray(offsets[first: last + 1])
-        piece = np.asarray(blob[bounds[0]: bounds[-1]])
+        bounds = np.asarray(offsets[first : last + 1])
+        piece = np.asarray(blob[bounds[0] : bounds[-1]])
         lines = np.full(len(piece) + last - first - 1, ord("\n"), dtype=np.uint8)
         lines[np.arange(len(piece)) + np.repeat(np.arange(last - first), np.diff(bounds))] = piece
         yield first, last, lines.tobytes()
@@ -95,8 +107,11 @@ def _bare(name: str) -> str:
 
 def chromosome_order(name: str) -> tuple:
     """Sort key: chr1, chr2, ..., chr10, ..., chrX (numbers by value)."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.split(r"(\d+)", _bare(name)) if part)
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", _bare(name))
+        if part
+    )
 
 
 @dataclass
@@ -115,16 +130,30 @@ class Split:
     chromosomes: dict[str, list[str]] | None = field(default=None)
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+        return {
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+        }
 
     def describe(self) -> dict:
         """``{"kind", "train", "validation", "test" (sizes), "fixed", "chromosomes"}`` for model.json."""
-        return {"kind": self.kind, **self.sizes(), "fixed": list(self.fixed),
-                **({"chromosomes": self.chromosomes} if self.chromosomes is not None else {})}
+        return {
+            "kind": self.kind,
+            **self.sizes(),
+            "fixed": list(self.fixed),
+            **({"chromosomes": self.chromosomes} if self.chromosomes is not None else {}),
+        }
 
 
-def make_split(data, ids: Sequence[str], seed: int, strata: np.ndarray | None = None,
-               parts: np.ndarray | None = None, where: Callable[[int], str] | None = None) -> Split:
+def make_split(
+    data,
+    ids: Sequence[str],
+    seed: int,
+    strata: np.ndarray | None = None,
+    parts: np.ndarray | None = None,
+    where: Callable[[int], str] | None = None,
+) -> Split:
     """Split N records by `data` (`dnanet.config.DataConfig`): `ids` ``(N,)`` (for chromosome
     splits), `strata` int ``(N,)`` class labels to stratify a random split, `parts` int8 ``(N,)``
     each record's part as fixed by the inputs (TRAIN for the training inputs; default all
@@ -138,9 +167,18 @@ def make_split(data, ids: Sequence[str], seed: int, strata: np.ndarray | None = 
         drawn, chromosomes = _by_chromosome(data, ids, pool, parts, fixed, where or _nth)
     else:
         drawn = _at_random(data, pool, seed, strata, fixed)
-    held = {part: given[part] if PART_NAMES[part] in fixed else drawn[part] for part in (VALIDATION, TEST)}
-    split = Split(np.sort(drawn[TRAIN]), np.sort(held[VALIDATION]), np.sort(held[TEST]),
-                  "fixed" if len(fixed) == 2 else data.split, fixed, chromosomes)
+    held = {
+        part: given[part] if PART_NAMES[part] in fixed else drawn[part]
+        for part in (VALIDATION, TEST)
+    }
+    split = Split(
+        np.sort(drawn[TRAIN]),
+        np.sort(held[VALIDATION]),
+        np.sort(held[TEST]),
+        "fixed" if len(fixed) == 2 else data.split,
+        fixed,
+        chromosomes,
+    )
     check_parts(split)
     return split
 
@@ -156,8 +194,9 @@ def _nth(index: int) -> str:
     return f"record {index + 1}"
 
 
-def _at_random(data, pool: np.ndarray, seed: int, strata: np.ndarray | None,
-               fixed: tuple[str, ...]) -> dict[int, np.ndarray]:
+def _at_random(
+    data, pool: np.ndarray, seed: int, strata: np.ndarray | None, fixed: tuple[str, ...]
+) -> dict[int, np.ndarray]:
     """The drawn parts of a seeded random split of `pool` (stratified by `strata` when given)."""
     from dnanet.data import split_indices
 
@@ -165,13 +204,19 @@ def _at_random(data, pool: np.ndarray, seed: int, strata: np.ndarray | None,
     fractions = {VALIDATION: data.val_fraction, TEST: data.test_fraction}
     for part in wanted:
         if fractions[part] == 0:
-            option, key = ("--val", "val_fraction") if part == VALIDATION else ("--test", "test_fraction")
-            raise DnanetError(f"data.{key} is 0 and no fixed {PART_NAMES[part]} set was given ({option} CLASS=PATH, "
-                              f"or '{PART_NAMES[part]}' rows in a split column of --labels): the {PART_NAMES[part]} "
-                              "part would be empty")
+            option, key = (
+                ("--val", "val_fraction") if part == VALIDATION else ("--test", "test_fraction")
+            )
+            raise DnanetError(
+                f"data.{key} is 0 and no fixed {PART_NAMES[part]} set was given ({option} CLASS=PATH, "
+                f"or '{PART_NAMES[part]}' rows in a split column of --labels): the {PART_NAMES[part]} "
+                "part would be empty"
+            )
     pool_strata = None if strata is None else np.asarray(strata)[pool]
     if len(wanted) == 2:
-        train, val, test = split_indices(len(pool), data.val_fraction, data.test_fraction, seed, pool_strata)
+        train, val, test = split_indices(
+            len(pool), data.val_fraction, data.test_fraction, seed, pool_strata
+        )
         return {TRAIN: pool[train], VALIDATION: pool[val], TEST: pool[test]}
     if not wanted:
         return {TRAIN: pool}
@@ -188,12 +233,20 @@ def _draw(pool: np.ndarray, fraction: float, seed: int, strata: np.ndarray | Non
         return train_test_split(pool, test_size=fraction, stratify=strata, random_state=seed)
     except ValueError as error:
         per_class = "" if strata is None else " stratified by class"
-        raise DnanetError(f"cannot draw a {name} part of {fraction:g} from {len(pool)} training records"
-                          f"{per_class}: {error}") from None
+        raise DnanetError(
+            f"cannot draw a {name} part of {fraction:g} from {len(pool)} training records"
+            f"{per_class}: {error}"
+        ) from None
 
 
-def _by_chromosome(data, ids: Sequence[str], pool: np.ndarray, parts: np.ndarray, fixed: tuple[str, ...],
-                   where: Callable[[int], str]) -> tuple[dict[int, np.ndarray], dict[str, list[str]]]:
+def _by_chromosome(
+    data,
+    ids: Sequence[str],
+    pool: np.ndarray,
+    parts: np.ndarray,
+    fixed: tuple[str, ...],
+    where: Callable[[int], str],
+) -> tuple[dict[int, np.ndarray], dict[str, list[str]]]:
     """The drawn parts of a chromosome split of `pool`, and each part's chromosomes."""
     index, names = chromosome_index(ids)
     missing = pool[index[pool] < 0]
@@ -202,29 +255,43 @@ def _by_chromosome(data, ids: Sequence[str], pool: np.ndarray, parts: np.ndarray
         raise DnanetError(
             f"{where(first)}: record '{ids[first]}' has no chromosome in its id, which a chromosome split needs "
             "(chrom:start-end, e.g. chr2:1000-1200 or chr2:1000-1200(+), as bedtools getfasta writes); "
-            f"{len(missing):,} of {len(pool):,} training records lack one: use --split random for these inputs")
+            f"{len(missing):,} of {len(pool):,} training records lack one: use --split random for these inputs"
+        )
     counts = np.bincount(index[pool], minlength=len(names))
     present = sorted((name for name, count in zip(names, counts) if count), key=chromosome_order)
     part_of = np.full(len(names), TRAIN, dtype=np.int8)
-    for part, key, option in ((VALIDATION, "val_chroms", "--val-chroms"), (TEST, "test_chroms", "--test-chroms")):
+    for part, key, option in (
+        (VALIDATION, "val_chroms", "--val-chroms"),
+        (TEST, "test_chroms", "--test-chroms"),
+    ):
         if PART_NAMES[part] in fixed:
             continue  # a fixed part replaces the held-out chromosomes
         requested = getattr(data, key)
         if not requested:
-            raise DnanetError(f"data.{key} ({option}) is empty and no fixed {PART_NAMES[part]} set was given: the "
-                              f"{PART_NAMES[part]} part would be empty")
+            raise DnanetError(
+                f"data.{key} ({option}) is empty and no fixed {PART_NAMES[part]} set was given: the "
+                f"{PART_NAMES[part]} part would be empty"
+            )
         for name in requested:
-            matches = [i for i, known in enumerate(names) if counts[i] and same_chromosome(known, name)]
+            matches = [
+                i for i, known in enumerate(names) if counts[i] and same_chromosome(known, name)
+            ]
             if not matches:
-                shown = ", ".join(present[:12]) + (f", ... ({len(present)} in all)" if len(present) > 12 else "")
-                raise DnanetError(f"data.{key} ({option}): no training record lies on {name}; the training records' "
-                                  f"chromosomes are {shown}")
+                shown = ", ".join(present[:12]) + (
+                    f", ... ({len(present)} in all)" if len(present) > 12 else ""
+                )
+                raise DnanetError(
+                    f"data.{key} ({option}): no training record lies on {name}; the training records' "
+                    f"chromosomes are {shown}"
+                )
             part_of[matches] = part
     drawn_parts = part_of[index[pool]]
     drawn = {part: pool[drawn_parts == part] for part in (TRAIN, VALIDATION, TEST)}
     record_parts = np.asarray(parts).copy()
     record_parts[pool] = drawn_parts
-    located = index >= 0  # fixed parts' records list their chromosomes too, where their ids have them
+    located = (
+        index >= 0
+    )  # fixed parts' records list their chromosomes too, where their ids have them
     chromosomes = {}
     for part in (TRAIN, VALIDATION, TEST):
         used = np.unique(index[located & (record_parts == part)])

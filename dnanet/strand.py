@@ -52,10 +52,14 @@ def kmer_counts(sequences: SequenceSet, k: int = SKEW_K, chunk_bases: int = 1 <<
     counts = np.zeros(4**k, dtype=np.int64)
     offsets, first = sequences.offsets, 0
     while first < len(sequences):
-        last = max(first + 1, int(np.searchsorted(offsets, offsets[first] + chunk_bases, side="right")) - 1)
+        last = max(
+            first + 1, int(np.searchsorted(offsets, offsets[first] + chunk_bases, side="right")) - 1
+        )
         last = min(last, len(sequences))
-        bounds = offsets[first: last + 1] - offsets[first]
-        counts += _chunk_kmer_counts(np.asarray(sequences.flat[offsets[first]: offsets[last]]), bounds, k)
+        bounds = offsets[first : last + 1] - offsets[first]
+        counts += _chunk_kmer_counts(
+            np.asarray(sequences.flat[offsets[first] : offsets[last]]), bounds, k
+        )
         first = last
     return counts
 
@@ -65,7 +69,9 @@ def _chunk_kmer_counts(flat: np.ndarray, offsets: np.ndarray, k: int) -> np.ndar
     windows = len(flat) - k + 1
     if windows < 1:
         return np.zeros(4**k, dtype=np.int64)
-    ids = kmer_ids_array(flat[None], k)[0]  # (windows,); 4**k and above: a window with an unknown base
+    ids = kmer_ids_array(flat[None], k)[
+        0
+    ]  # (windows,); 4**k and above: a window with an unknown base
     usable = ids < 4**k
     ends = np.repeat(offsets[1:], np.diff(offsets))[:windows]  # each window start's sequence end
     usable &= np.arange(windows) + k <= ends
@@ -86,7 +92,11 @@ def excess_skew(counts: np.ndarray, k: int = SKEW_K) -> tuple[float, float]:
 
 def strand_test(sequences: SequenceSet, by_class: bool) -> StrandTest:
     """Test `sequences` (one group per class when `by_class`, else one) for strand orientation."""
-    groups = [np.flatnonzero(sequences.targets == c) for c in np.unique(sequences.targets)] if by_class else [None]
+    groups = (
+        [np.flatnonzero(sequences.targets == c) for c in np.unique(sequences.targets)]
+        if by_class
+        else [None]
+    )
     worst, oriented = 0.0, False
     for indices in groups:
         counts = kmer_counts(sequences if indices is None else sequences.subset(indices))

@@ -39,8 +39,13 @@ class SyntheticGenome:
     sites: pd.DataFrame
 
 
-def write_synthetic_genome(folder: Path, peaks: int = 400, motif: str = "MA0139", seed: int = 0,
-                           chromosomes: tuple[tuple[str, int], ...] = CHROMOSOMES) -> SyntheticGenome:
+def write_synthetic_genome(
+    folder: Path,
+    peaks: int = 400,
+    motif: str = "MA0139",
+    seed: int = 0,
+    chromosomes: tuple[tuple[str, int], ...] = CHROMOSOMES,
+) -> SyntheticGenome:
     """Write ``genome.fa``, ``peaks.narrowPeak`` and ``sites.tsv`` into `folder` (see the module docstring)."""
     from dnanet.planted import jaspar_pwm, sample_site
 
@@ -53,21 +58,36 @@ def write_synthetic_genome(folder: Path, peaks: int = 400, motif: str = "MA0139"
         per_base = np.repeat(gc, ISOCHORE)[:size]
         draws = rng.random(size)
         strong = rng.random(size) < 0.5
-        codes = np.where(draws < per_base, np.where(strong, 1, 2), np.where(strong, 0, 3)).astype(np.uint8)
+        codes = np.where(draws < per_base, np.where(strong, 1, 2), np.where(strong, 0, 3)).astype(
+            np.uint8
+        )
         sequences[chrom], gc_of[chrom] = codes, per_base
     rows, peak_rows = [], []
     for chrom, summit in _summits(rng, chromosomes, gc_of, peaks):
         site = sample_site(pwm, rng)
         strand = "+" if rng.random() < 0.5 else "-"
         start = summit - len(site) // 2
-        sequences[chrom][start: start + len(site)] = site if strand == "+" else 3 - site[::-1]
+        sequences[chrom][start : start + len(site)] = site if strand == "+" else 3 - site[::-1]
         rows.append((chrom, start, start + len(site), strand, name))
-        called = summit + int(np.clip(np.round(rng.normal(0, 15)), -40, 40))  # the peak caller's summit
+        called = summit + int(
+            np.clip(np.round(rng.normal(0, 15)), -40, 40)
+        )  # the peak caller's summit
         left, right = int(rng.integers(80, 301)), int(rng.integers(80, 301))
         score = int(rng.integers(200, 1001))
-        peak_rows.append((chrom, called - left, called + right, f"peak{len(peak_rows) + 1}", score, ".",
-                          round(float(rng.uniform(5, 60)), 3), round(float(rng.uniform(5, 300)), 3),
-                          round(float(rng.uniform(2, 250)), 3), left))
+        peak_rows.append(
+            (
+                chrom,
+                called - left,
+                called + right,
+                f"peak{len(peak_rows) + 1}",
+                score,
+                ".",
+                round(float(rng.uniform(5, 60)), 3),
+                round(float(rng.uniform(5, 300)), 3),
+                round(float(rng.uniform(2, 250)), 3),
+                left,
+            )
+        )
     genome = folder / "genome.fa"
     with open(genome, "wb") as handle:
         for chrom, codes in sequences.items():
@@ -79,12 +99,16 @@ def write_synthetic_genome(folder: Path, peaks: int = 400, motif: str = "MA0139"
     with open(peaks_path, "w") as handle:
         handle.writelines("\t".join(map(str, row)) + "\n" for row in peak_rows)
     sites = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "motif"])
-    sites = sites.sort_values(["chrom", "start"], key=lambda c: c.map(order) if c.name == "chrom" else c)
+    sites = sites.sort_values(
+        ["chrom", "start"], key=lambda c: c.map(order) if c.name == "chrom" else c
+    )
     sites.to_csv(sites_path, sep="\t", index=False)
     return SyntheticGenome(genome, peaks_path, sites_path, sites.reset_index(drop=True))
 
 
-def _summits(rng: np.random.Generator, chromosomes, gc_of: dict, count: int) -> list[tuple[str, int]]:
+def _summits(
+    rng: np.random.Generator, chromosomes, gc_of: dict, count: int
+) -> list[tuple[str, int]]:
     """`count` summit positions, at least MIN_SPACING apart and 1 kb from N runs and chromosome ends,
     accepted with a probability that rises with the isochore's GC (peaks favour GC-rich DNA)."""
     names = [chrom for chrom, _ in chromosomes]
@@ -114,12 +138,14 @@ def _letters(codes: np.ndarray, chrom: str, rng: np.random.Generator) -> bytes:
     letters = _LETTERS[codes].copy()
     letters[:TELOMERE] = ord("N")
     if chrom == "chr2":
-        letters[GAP[0]: GAP[1]] = ord("N")
+        letters[GAP[0] : GAP[1]] = ord("N")
     for start in rng.integers(TELOMERE, len(letters) - 300, len(letters) // 3_000):
-        stretch = letters[start: start + 300]
-        letters[start: start + 300] = np.where(stretch == ord("N"), stretch, stretch | 0x20)  # lower case
+        stretch = letters[start : start + 300]
+        letters[start : start + 300] = np.where(
+            stretch == ord("N"), stretch, stretch | 0x20
+        )  # lower case
     return letters.tobytes()
 
 
 def _lines(sequence: bytes) -> bytes:
-    return b"".join(sequence[i: i + LINE] + b"\n" for i in range(0, len(sequence), LINE))
+    return b"".join(sequence[i : i + LINE] + b"\n" for i in range(0, len(sequence), LINE))

@@ -31,7 +31,9 @@ class Task:
 
     kind: str
     names: list[str]
-    mean: list[float] = field(default_factory=list)  # regression: per-target mean of the training split
+    mean: list[float] = field(
+        default_factory=list
+    )  # regression: per-target mean of the training split
     std: list[float] = field(default_factory=list)  # regression: per-target standard deviation
 
     @property
@@ -47,7 +49,9 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Task":
-        return cls(data["kind"], list(data["names"]), list(data.get("mean", [])), list(data.get("std", [])))
+        return cls(
+            data["kind"], list(data["names"]), list(data.get("mean", [])), list(data.get("std", []))
+        )
 
     def encode(self, labels: list[tuple[str, ...]], where: Callable[[int], str]) -> np.ndarray:
         """Raw label strings per record -> targets (see the module table); ``where(i)`` names
@@ -57,15 +61,19 @@ class Task:
             targets = [index.get(row[0], -1) for row in labels]
             if -1 in targets:
                 bad = targets.index(-1)
-                raise DnanetError(f"{where(bad)}: class '{labels[bad][0]}' is not one of the model's classes: "
-                                  f"{', '.join(self.names)}; name each file's class as CLASS=PATH "
-                                  f"(e.g. {self.names[0]}=FILE)")
+                raise DnanetError(
+                    f"{where(bad)}: class '{labels[bad][0]}' is not one of the model's classes: "
+                    f"{', '.join(self.names)}; name each file's class as CLASS=PATH "
+                    f"(e.g. {self.names[0]}=FILE)"
+                )
             return np.array(targets, dtype=np.int64)
         if self.kind == "multilabel":
             return _multilabel_targets(labels, self.names, where)
         return _numbers(labels, where)
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(
+        self, logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Training loss of raw model outputs ``(B, C)`` against targets."""
         if self.is_classification:
             return F.cross_entropy(logits, targets, weight=class_weights)
@@ -80,7 +88,9 @@ class Task:
             return torch.softmax(logits, dim=-1)
         if self.kind == "multilabel":
             return torch.sigmoid(logits)
-        return logits * torch.tensor(self.std, device=logits.device) + torch.tensor(self.mean, device=logits.device)
+        return logits * torch.tensor(self.std, device=logits.device) + torch.tensor(
+            self.mean, device=logits.device
+        )
 
     def output_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
         """The training loss measured on activated outputs (validation, after strand averaging)."""
@@ -91,8 +101,12 @@ class Task:
         if self.is_classification:
             return F.nll_loss(torch.log(outputs.clamp(min=1e-12)), targets, reduction="none")
         if self.kind == "multilabel":
-            return F.binary_cross_entropy(outputs.clamp(1e-7, 1 - 1e-7), targets, reduction="none").mean(1)
-        return F.mse_loss(self._standardise(outputs), self._standardise(targets), reduction="none").mean(1)
+            return F.binary_cross_entropy(
+                outputs.clamp(1e-7, 1 - 1e-7), targets, reduction="none"
+            ).mean(1)
+        return F.mse_loss(
+            self._standardise(outputs), self._standardise(targets), reduction="none"
+        ).mean(1)
 
     def with_statistics(self, targets: np.ndarray) -> "Task":
         """A regression task standardised by these (training) targets ``(N, T)``; others unchanged."""
@@ -118,7 +132,10 @@ class Task:
         return [predicted, *[f"{p:.6f}" for p in outputs]]
 
     def _standardise(self, values: torch.Tensor) -> torch.Tensor:
-        mean, std = torch.tensor(self.mean, device=values.device), torch.tensor(self.std, device=values.device)
+        mean, std = (
+            torch.tensor(self.mean, device=values.device),
+            torch.tensor(self.std, device=values.device),
+        )
         return (values - mean) / std
 
 
@@ -137,16 +154,26 @@ def infer_task(labels: list[tuple[str, ...]], columns: list[str], kind: str = "a
     if kind == "regression":
         return Task(kind, list(columns))
     if kind == "multilabel":
-        names = list(columns) if len(columns) > 1 else _ordered({part for row in labels for part in _split(row[0])})
+        names = (
+            list(columns)
+            if len(columns) > 1
+            else _ordered({part for row in labels for part in _split(row[0])})
+        )
         return Task(kind, names)
     if len(columns) > 1:
-        raise DnanetError(f"a {kind} task takes one label column, got {len(columns)}: {', '.join(columns)}")
+        raise DnanetError(
+            f"a {kind} task takes one label column, got {len(columns)}: {', '.join(columns)}"
+        )
     names = list(dict.fromkeys(row[0] for row in labels))
     if len(names) < 2:
-        raise DnanetError(f"training needs at least two classes; all sequences are "
-                          f"'{names[0] if names else '?'}' (give one FASTA per class, or --labels)")
+        raise DnanetError(
+            f"training needs at least two classes; all sequences are "
+            f"'{names[0] if names else '?'}' (give one FASTA per class, or --labels)"
+        )
     if kind == "binary" and len(names) != 2:
-        raise DnanetError(f"a binary task needs exactly 2 classes, found {len(names)}: {', '.join(names[:10])}")
+        raise DnanetError(
+            f"a binary task needs exactly 2 classes, found {len(names)}: {', '.join(names[:10])}"
+        )
     return Task("binary" if len(names) == 2 else "multiclass", names)
 
 
@@ -158,7 +185,9 @@ def _guess_kind(labels: list[tuple[str, ...]], columns: list[str]) -> str:
         numbers = np.array([float(v) for v in values])
     except ValueError:
         return "multiclass"
-    return "regression" if (numbers != np.round(numbers)).any() or len(values) > 20 else "multiclass"
+    return (
+        "regression" if (numbers != np.round(numbers)).any() or len(values) > 20 else "multiclass"
+    )
 
 
 def _ordered(names: set[str]) -> list[str]:
@@ -169,13 +198,17 @@ def _split(label: str) -> list[str]:
     return [part.strip() for part in label.split(";") if part.strip()]
 
 
-def _multilabel_targets(labels: list[tuple[str, ...]], names: list[str], where: Callable[[int], str]) -> np.ndarray:
+def _multilabel_targets(
+    labels: list[tuple[str, ...]], names: list[str], where: Callable[[int], str]
+) -> np.ndarray:
     targets = np.zeros((len(labels), len(names)), dtype=np.float32)
     if len(labels) and len(labels[0]) > 1:  # one 0/1 column per label
         for row, values in enumerate(labels):
             for column, value in enumerate(values):
                 if value not in ("0", "1"):
-                    raise DnanetError(f"{where(row)}: multilabel column '{names[column]}' must be 0 or 1, got '{value}'")
+                    raise DnanetError(
+                        f"{where(row)}: multilabel column '{names[column]}' must be 0 or 1, got '{value}'"
+                    )
                 targets[row, column] = value == "1"
         return targets
     index = {name: i for i, name in enumerate(names)}
@@ -194,5 +227,7 @@ def _numbers(labels: list[tuple[str, ...]], where: Callable[[int], str]) -> np.n
                 if not np.isfinite(float(value)):
                     raise ValueError
             except ValueError:
-                raise DnanetError(f"{where(index)}: regression label '{value}' is not a finite number") from None
+                raise DnanetError(
+                    f"{where(index)}: regression label '{value}' is not a finite number"
+                ) from None
     return np.array([[float(value) for value in row] for row in labels], dtype=np.float32)

@@ -48,20 +48,26 @@ def parse_region(text: str, sizes: dict[str, int]) -> Region:
     """``chrom`` or ``chrom:start-end`` (1-based inclusive; commas allowed) -> a 0-based Region."""
     match = re.fullmatch(r"\s*([^:\s]+)(?::([0-9,]+)-([0-9,]+))?\s*", text)
     if match is None:
-        raise DnanetError(f"--region {text!r}: expected CHROM or CHROM:START-END, e.g. chr1:1-2000000")
+        raise DnanetError(
+            f"--region {text!r}: expected CHROM or CHROM:START-END, e.g. chr1:1-2000000"
+        )
     chrom = match[1]
     if chrom not in sizes:
         names = list(sizes)
-        raise DnanetError(f"--region {text}: no chromosome '{chrom}' in the genome (its chromosomes: "
-                          f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
+        raise DnanetError(
+            f"--region {text}: no chromosome '{chrom}' in the genome (its chromosomes: "
+            f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+        )
     if match[2] is None:
         return Region(chrom, 0, sizes[chrom])
     start, end = int(match[2].replace(",", "")), int(match[3].replace(",", ""))
     if start < 1 or end < start:
         raise DnanetError(f"--region {text}: expected 1 <= START <= END (1-based, inclusive)")
     if end > sizes[chrom]:
-        raise DnanetError(f"--region {text}: runs past the end of {chrom} ({sizes[chrom]:,} bases); "
-                          f"give --region {chrom} for the whole chromosome")
+        raise DnanetError(
+            f"--region {text}: runs past the end of {chrom} ({sizes[chrom]:,} bases); "
+            f"give --region {chrom} for the whole chromosome"
+        )
     return Region(chrom, start - 1, end)
 
 
@@ -73,10 +79,14 @@ def bed_regions(path: Path, sizes: dict[str, int]) -> list[Region]:
     regions = []
     for interval in read_intervals(path):
         if interval.chrom not in sizes:
-            raise DnanetError(f"{path} line {interval.line}: chromosome '{interval.chrom}' is not in the genome")
+            raise DnanetError(
+                f"{path} line {interval.line}: chromosome '{interval.chrom}' is not in the genome"
+            )
         if interval.end > sizes[interval.chrom]:
-            raise DnanetError(f"{path} line {interval.line}: {interval.chrom}:{interval.start}-{interval.end} runs "
-                              f"past the chromosome's end ({sizes[interval.chrom]:,} bases)")
+            raise DnanetError(
+                f"{path} line {interval.line}: {interval.chrom}:{interval.start}-{interval.end} runs "
+                f"past the chromosome's end ({sizes[interval.chrom]:,} bases)"
+            )
         regions.append(Region(interval.chrom, interval.start, interval.end))
     return regions
 
@@ -93,9 +103,15 @@ def merged(regions: list[Region], sizes: dict[str, int]) -> list[Region]:
     return result
 
 
-def track_values(predict: Callable[[np.ndarray], np.ndarray], genome, regions: list[Region], window: int, step: int,
-                 counts: dict[str, int], progress: Callable[[int], None] | None = None
-                 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def track_values(
+    predict: Callable[[np.ndarray], np.ndarray],
+    genome,
+    regions: list[Region],
+    window: int,
+    step: int,
+    counts: dict[str, int],
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(chrom, bin starts int64 ``(n,)``, bin ends ``(n,)``, outputs float32 ``(n, C)``) chunk by chunk,
     in region order, for the bins that get a value (module docstring). `predict` maps codes uint8
     ``(B, window)`` to outputs ``(B, C)``. `counts` gets ``bins`` (all bins), ``values``,
@@ -119,8 +135,10 @@ def track_values(predict: Callable[[np.ndarray], np.ndarray], genome, regions: l
             bins, window_starts = bins[inside], window_starts[inside]
             if len(bins):
                 span_start, span_end = int(window_starts[0]), int(window_starts[-1]) + window
-                codes = np.frombuffer(genome.fetch(region.chrom, span_start, span_end).translate(BYTE_TO_CODE),
-                                      dtype=np.uint8)
+                codes = np.frombuffer(
+                    genome.fetch(region.chrom, span_start, span_end).translate(BYTE_TO_CODE),
+                    dtype=np.uint8,
+                )
                 unknown = np.concatenate([[0], np.cumsum(codes == UNKNOWN, dtype=np.int32)])
                 offsets = window_starts - span_start
                 called = (unknown[offsets + window] - unknown[offsets]) <= MAX_UNKNOWN * window
@@ -142,15 +160,21 @@ class BigWigWriter:
         try:
             import pyBigWig
         except ImportError:
-            raise DnanetError("writing bigWig needs pyBigWig (pip install pyBigWig); or name --out .bedGraph") from None
+            raise DnanetError(
+                "writing bigWig needs pyBigWig (pip install pyBigWig); or name --out .bedGraph"
+            ) from None
         self.handle = pyBigWig.open(str(path), "w")
         if self.handle is None:
             raise DnanetError(f"{path}: cannot create a bigWig file here")
         self.handle.addHeader(list(sizes.items()), maxZooms=10)
 
     def add(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
-        self.handle.addEntries([chrom] * len(starts), starts.tolist(), ends=ends.tolist(),
-                               values=values.astype(np.float64).tolist())
+        self.handle.addEntries(
+            [chrom] * len(starts),
+            starts.tolist(),
+            ends=ends.tolist(),
+            values=values.astype(np.float64).tolist(),
+        )
 
     def close(self) -> None:
         self.handle.close()
@@ -161,11 +185,17 @@ class BedGraphWriter:
 
     def __init__(self, path: Path, sizes: dict[str, int], name: str):
         self.handle = open(path, "w", encoding="utf-8", newline="\n")
-        self.handle.write(f'track type=bedGraph name="{_quoted(name)}" description="{_quoted(name)}"\n')
+        self.handle.write(
+            f'track type=bedGraph name="{_quoted(name)}" description="{_quoted(name)}"\n'
+        )
 
     def add(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
-        self.handle.write("".join(f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
-                                  for s, e, v in zip(starts.tolist(), ends.tolist(), values.tolist())))
+        self.handle.write(
+            "".join(
+                f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
+                for s, e, v in zip(starts.tolist(), ends.tolist(), values.tolist())
+            )
+        )
 
     def close(self) -> None:
         self.handle.close()

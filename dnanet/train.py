@@ -59,9 +59,17 @@ class TrainingMonitor:
         """Training is over, or was interrupted (an exception is on its way)."""
 
 
-def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
-        task: Task, seed: int = 0, class_weights: torch.Tensor | None = None,
-        monitor: TrainingMonitor | None = None, checkpoint: Checkpoint | None = None) -> list[dict]:
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    config: TrainConfig,
+    task: Task,
+    seed: int = 0,
+    class_weights: torch.Tensor | None = None,
+    monitor: TrainingMonitor | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> list[dict]:
     """Train `model` in place; keep the weights of the epoch with the lowest validation loss.
 
     Returns one record per epoch: epoch, train_loss, val_loss, the task's headline validation
@@ -73,15 +81,23 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     whose state the checkpoint keeps).
     """
     monitor = monitor or TrainingMonitor()
-    core = getattr(model, "module", model)  # under DistributedDataParallel: the wrapped model; states use it
+    core = getattr(
+        model, "module", model
+    )  # under DistributedDataParallel: the wrapped model; states use it
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, len(train_loader)))
     precision = precision_for(device, config.precision)
     scaler = precision.grad_scaler()
     weights = None if class_weights is None else class_weights.to(device)
     flips = torch.Generator().manual_seed(seed + 1)
-    generators = {"default": torch.default_generator, "flips": flips, "order": train_loader.generator}
+    generators = {
+        "default": torch.default_generator,
+        "flips": flips,
+        "order": train_loader.generator,
+    }
     if device.type == "cuda":
         generators["cuda"] = torch.cuda.default_generators[device.index or 0]
     if checkpoint is not None and checkpoint.exists():
@@ -92,12 +108,29 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
         for epoch in range(progress.epoch + 1, config.epochs + 1):
             if progress.stale >= config.patience:
                 break  # resumed after the epoch that ended the run
-            record = _train_epoch(model, train_loader, val_loader, config, task, epoch, optimizer, scheduler, weights,
-                                  flips, monitor, precision, scaler)
+            record = _train_epoch(
+                model,
+                train_loader,
+                val_loader,
+                config,
+                task,
+                epoch,
+                optimizer,
+                scheduler,
+                weights,
+                flips,
+                monitor,
+                precision,
+                scaler,
+            )
             progress.history.append(record)
             progress.epoch = epoch
             if record["val_loss"] < progress.best_loss - 1e-6:
-                progress.best_loss, progress.best_epoch, progress.stale = record["val_loss"], epoch, 0
+                progress.best_loss, progress.best_epoch, progress.stale = (
+                    record["val_loss"],
+                    epoch,
+                    0,
+                )
                 progress.best_state = copy.deepcopy(core.state_dict())
             else:
                 progress.stale += 1
@@ -113,9 +146,21 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, conf
     return progress.history
 
 
-def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, config: TrainConfig,
-                 task: Task, epoch: int, optimizer, scheduler, weights, flips: torch.Generator,
-                 monitor: TrainingMonitor, precision: Precision, scaler: torch.amp.GradScaler) -> dict:
+def _train_epoch(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    config: TrainConfig,
+    task: Task,
+    epoch: int,
+    optimizer,
+    scheduler,
+    weights,
+    flips: torch.Generator,
+    monitor: TrainingMonitor,
+    precision: Precision,
+    scaler: torch.amp.GradScaler,
+) -> dict:
     """One pass over the training data, then validation: the epoch's history record.
 
     The forward pass and the loss run under `precision`'s autocast; the backward pass goes
@@ -133,8 +178,11 @@ def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoa
         if config.reverse_complement:
             codes = _random_strand(codes, batch["lengths"], flips)
         with precision.autocast():
-            loss = task.loss(model(codes.to(device, non_blocking=True)),
-                             batch["targets"].to(device, non_blocking=True), weights)
+            loss = task.loss(
+                model(codes.to(device, non_blocking=True)),
+                batch["targets"].to(device, non_blocking=True),
+                weights,
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)  # fp16: skipped when the scaled gradients overflowed
@@ -142,9 +190,13 @@ def _train_epoch(model: nn.Module, train_loader: DataLoader, val_loader: DataLoa
         scheduler.step()
         losses.append(loss.item())
         monitor.step_done()
-    return {"epoch": epoch, "train_loss": float(np.mean(losses)),
-            **_validate(model, val_loader, config.reverse_complement, task, precision),
-            "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 3)}
+    return {
+        "epoch": epoch,
+        "train_loss": float(np.mean(losses)),
+        **_validate(model, val_loader, config.reverse_complement, task, precision),
+        "lr": optimizer.param_groups[0]["lr"],
+        "seconds": round(time.perf_counter() - start, 3),
+    }
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int):
@@ -162,22 +214,36 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
     return multiplier
 
 
-def _random_strand(codes: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _random_strand(
+    codes: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """Replace a random half of the sequences (B, L) by their reverse complements."""
     flip = torch.rand(len(codes), generator=generator) < 0.5
     return torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
 
 
-def _validate(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision: Precision) -> dict:
+def _validate(
+    model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision: Precision
+) -> dict:
     outputs, targets = [], []
     for batch in loader:
-        outputs.append(predict_batch(model, batch["codes"], batch["lengths"], rc_average, activate=task.activate,
-                                     precision=precision))
+        outputs.append(
+            predict_batch(
+                model,
+                batch["codes"],
+                batch["lengths"],
+                rc_average,
+                activate=task.activate,
+                precision=precision,
+            )
+        )
         targets.append(batch["targets"])
     outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
     scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())
-    return {"val_loss": task.output_loss(outputs_all, targets_all),
-            **{f"val_{key}": scores[key] for key in HEADLINE[task.kind]}}
+    return {
+        "val_loss": task.output_loss(outputs_all, targets_all),
+        **{f"val_{key}": scores[key] for key in HEADLINE[task.kind]},
+    }
 
 
 def balancing_weights(task: Task, targets: np.ndarray) -> torch.Tensor | None:

@@ -78,10 +78,14 @@ class PruningMonitor(TrainingMonitor):
 
     def epoch_done(self, record: dict, best_epoch: int) -> None:
         self.epochs = record["epoch"]
-        self.trial.set_user_attr("epochs", self.epochs)  # kept also when the trial is pruned, stopped or killed
+        self.trial.set_user_attr(
+            "epochs", self.epochs
+        )  # kept also when the trial is pruned, stopped or killed
         self.trial.report(record["val_loss"], record["epoch"])
         if record["epoch"] < self.last_epoch and self.trial.should_prune():
-            raise optuna.TrialPruned(f"val loss {record['val_loss']:.4f} after epoch {record['epoch']}")
+            raise optuna.TrialPruned(
+                f"val loss {record['val_loss']:.4f} after epoch {record['epoch']}"
+            )
 
 
 def objective(trial: optuna.Trial, search: Search, data: TuneData, device) -> float:
@@ -92,8 +96,17 @@ def objective(trial: optuna.Trial, search: Search, data: TuneData, device) -> fl
     monitor = PruningMonitor(trial)
     try:
         config = apply_params(search.base, params, f"trial {trial.number}")
-        result = train_model(config, data.sequences, data.task, data.provenance, device, monitor,
-                             parts=data.parts, where=data.where, score_test=False)
+        result = train_model(
+            config,
+            data.sequences,
+            data.task,
+            data.provenance,
+            device,
+            monitor,
+            parts=data.parts,
+            where=data.where,
+            score_test=False,
+        )
     except DnanetError as error:
         trial.set_user_attr("error", str(error))
         raise
@@ -108,23 +121,39 @@ def objective(trial: optuna.Trial, search: Search, data: TuneData, device) -> fl
 
 def storage_of(search: Search) -> optuna.storages.RDBStorage:
     """The study's database; a shared one gets heartbeats, so a trial whose machine died is failed."""
-    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if search.storage.startswith("sqlite") else {}
+    kwargs = (
+        {"connect_args": {"timeout": SQLITE_TIMEOUT}} if search.storage.startswith("sqlite") else {}
+    )
     heartbeat = {"heartbeat_interval": 60, "grace_period": 180} if search.shared else {}
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.9: say nothing
+        with (
+            warnings.catch_warnings()
+        ):  # heartbeats are "experimental" since Optuna 2.9: say nothing
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(search.storage, engine_kwargs=kwargs, **heartbeat)
-    except (SQLAlchemyError, ImportError) as error:  # a bad URL, a missing driver, an unreachable server
+    except (
+        SQLAlchemyError,
+        ImportError,
+    ) as error:  # a bad URL, a missing driver, an unreachable server
         reason = " ".join(str(error).split("(Background on")[0].split())
-        raise DnanetError(f"--storage {search.storage}: cannot open the study database ({reason})") from None
+        raise DnanetError(
+            f"--storage {search.storage}: cannot open the study database ({reason})"
+        ) from None
 
 
 def fingerprint(search: Search, data: TuneData) -> dict:
     """What makes trials comparable: the base config, space, inputs (class, records, SHA-256 or
     interval/background settings, part; not the path) and task."""
-    inputs = [{key: value for key, value in entry.items() if key != "path"} for entry in data.provenance]
-    value = {"config": search.base.to_dict(), "space": search.space.to_dict(), "inputs": inputs,
-             "task": data.task.kind, "classes": list(data.task.names)}
+    inputs = [
+        {key: value for key, value in entry.items() if key != "path"} for entry in data.provenance
+    ]
+    value = {
+        "config": search.base.to_dict(),
+        "space": search.space.to_dict(),
+        "inputs": inputs,
+        "task": data.task.kind,
+        "classes": list(data.task.names),
+    }
     return json.loads(json.dumps(value, default=str))
 
 
@@ -132,16 +161,28 @@ def open_study(search: Search, data: TuneData) -> optuna.Study:
     """Create the study, or load it when it exists and was started with the same fingerprint."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial says it all
     mine = fingerprint(search, data)
-    study = optuna.create_study(storage=storage_of(search), study_name=search.study_name, direction="minimize",
-                                load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage_of(search),
+        study_name=search.study_name,
+        direction="minimize",
+        load_if_exists=True,
+    )
     saved = study.user_attrs.get("dnanet")
     if saved is None:
         study.set_user_attr("dnanet", mine)
     elif saved != mine:
-        differs = [name for name in ("config", "space", "inputs", "task", "classes") if saved.get(name) != mine.get(name)]
-        raise DnanetError(f"study '{search.study_name}' in {search.storage} was started with other settings "
-                          f"(different {', '.join(differs)}); give a new --out (or --study-name) for a new search")
-    if not search.shared:  # the output folder is locked: a running trial is left from a killed search
+        differs = [
+            name
+            for name in ("config", "space", "inputs", "task", "classes")
+            if saved.get(name) != mine.get(name)
+        ]
+        raise DnanetError(
+            f"study '{search.study_name}' in {search.storage} was started with other settings "
+            f"(different {', '.join(differs)}); give a new --out (or --study-name) for a new search"
+        )
+    if (
+        not search.shared
+    ):  # the output folder is locked: a running trial is left from a killed search
         fail_running(study)
     return study
 
@@ -161,16 +202,23 @@ def finished_count(study: optuna.Study, by: FrozenTrial | None = None) -> int:
     return sum(trial.datetime_complete <= by.datetime_complete for trial in finished)
 
 
-def run_search(search: Search, data: TuneData, load: Callable[[], TuneData], say: Callable[[str], None],
-               jobs: int = 1) -> optuna.Study:
+def run_search(
+    search: Search,
+    data: TuneData,
+    load: Callable[[], TuneData],
+    say: Callable[[str], None],
+    jobs: int = 1,
+) -> optuna.Study:
     """Add trials until the study has `search.trials` finished (complete or pruned) ones: in this
     process, or shared out among `jobs` spawned processes (each reads the data with `load`).
     Each finished trial is reported to `say` as one line."""
     study = open_study(search, data)
     remaining = search.trials - finished_count(study)
     if remaining <= 0:
-        say(f"the study already has {finished_count(study)} finished trials (--trials {search.trials}): "
-            "no new trial")
+        say(
+            f"the study already has {finished_count(study)} finished trials (--trials {search.trials}): "
+            "no new trial"
+        )
         return study
     first = len(study.trials)
     if jobs <= 1:
@@ -180,8 +228,11 @@ def run_search(search: Search, data: TuneData, load: Callable[[], TuneData], say
         context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
         try:
             with ProcessPoolExecutor(len(shares), mp_context=context) as pool:
-                runs = [pool.submit(run_worker, search, load, say, share, first + index, None)
-                        for index, share in enumerate(shares) if share]
+                runs = [
+                    pool.submit(run_worker, search, load, say, share, first + index, None)
+                    for index, share in enumerate(shares)
+                    if share
+                ]
                 for run in runs:
                     run.result()
         except KeyboardInterrupt:
@@ -191,8 +242,14 @@ def run_search(search: Search, data: TuneData, load: Callable[[], TuneData], say
     return optuna.load_study(study_name=search.study_name, storage=storage_of(search))
 
 
-def run_worker(search: Search, load: Callable[[], TuneData] | None, say: Callable[[str], None], n_trials: int,
-               sampler_seed: int, data: TuneData | None = None) -> None:
+def run_worker(
+    search: Search,
+    load: Callable[[], TuneData] | None,
+    say: Callable[[str], None],
+    n_trials: int,
+    sampler_seed: int,
+    data: TuneData | None = None,
+) -> None:
     """Run `n_trials` trials of the study (one process's share). The TPE sampler is seeded with the
     base seed plus `sampler_seed` (the trials already in the study, plus the worker's index), so a
     resumed or parallel search does not repeat the first one's proposals."""
@@ -202,31 +259,46 @@ def run_worker(search: Search, load: Callable[[], TuneData] | None, say: Callabl
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial says it all
     use_threads(search.threads)
     data = data if data is not None else load()
-    sampler = optuna.samplers.TPESampler(seed=search.base.seed + sampler_seed,
-                                         constant_liar=search.shared or load is not None)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS)
-    study = optuna.load_study(study_name=search.study_name, storage=storage_of(search), sampler=sampler,
-                              pruner=pruner)
+    sampler = optuna.samplers.TPESampler(
+        seed=search.base.seed + sampler_seed, constant_liar=search.shared or load is not None
+    )
+    pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+    )
+    study = optuna.load_study(
+        study_name=search.study_name, storage=storage_of(search), sampler=sampler, pruner=pruner
+    )
     device = resolve_device(search.device)
 
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         say(trial_line(trial, finished_count(study, trial), search.trials))
 
-    study.optimize(lambda trial: objective(trial, search, data, device), n_trials=n_trials, timeout=search.timeout,
-                   catch=(DnanetError,), gc_after_trial=False,
-                   callbacks=[optuna.study.MaxTrialsCallback(search.trials, states=FINISHED), progress])
+    study.optimize(
+        lambda trial: objective(trial, search, data, device),
+        n_trials=n_trials,
+        timeout=search.timeout,
+        catch=(DnanetError,),
+        gc_after_trial=False,
+        callbacks=[optuna.study.MaxTrialsCallback(search.trials, states=FINISHED), progress],
+    )
 
 
 def trial_line(trial: FrozenTrial, done: int, total: int) -> str:
     """'trial 3/20 (#2) lr=0.0012 channels=64 ...: val loss 0.3412 (epoch 5), complete, 12 s'."""
-    params = " ".join(f"{path.split('.', 1)[1]}={_short(value)}" for path, value in trial.params.items())
+    params = " ".join(
+        f"{path.split('.', 1)[1]}={_short(value)}" for path, value in trial.params.items()
+    )
     seconds = trial.duration.total_seconds() if trial.duration else 0.0
     if trial.state == TrialState.COMPLETE:
-        outcome = f"val loss {trial.value:.4f} (epoch {trial.user_attrs.get('best_epoch')}), complete"
+        outcome = (
+            f"val loss {trial.value:.4f} (epoch {trial.user_attrs.get('best_epoch')}), complete"
+        )
     elif trial.state == TrialState.PRUNED:
         step = trial.last_step
         loss = trial.intermediate_values.get(step) if step is not None else None
-        outcome = f"pruned after epoch {step}" + (f" (val loss {loss:.4f})" if loss is not None else "")
+        outcome = f"pruned after epoch {step}" + (
+            f" (val loss {loss:.4f})" if loss is not None else ""
+        )
     else:
         outcome = f"failed: {trial.user_attrs.get('error', 'see the error above')}"
     counted = f"trial {done}/{total}" if trial.state in FINISHED else "trial"
@@ -249,5 +321,7 @@ def default_jobs_threads(jobs: int, threads: int | None) -> int | None:
     train` does, so the best config retrains to the same numbers."""
     if threads or jobs <= 1:
         return threads
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     return max(1, cores // jobs)

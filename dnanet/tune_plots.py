@@ -25,19 +25,38 @@ def plot_history(trials: list[FrozenTrial], path: Path) -> None:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 4))
     done = [trial for trial in trials if trial.state == TrialState.COMPLETE]
-    pruned = [trial for trial in trials if trial.state == TrialState.PRUNED and trial.intermediate_values]
-    axes.scatter([t.number for t in done], [t.value for t in done], color="tab:blue", label="complete", zorder=3)
+    pruned = [
+        trial for trial in trials if trial.state == TrialState.PRUNED and trial.intermediate_values
+    ]
+    axes.scatter(
+        [t.number for t in done],
+        [t.value for t in done],
+        color="tab:blue",
+        label="complete",
+        zorder=3,
+    )
     if pruned:
-        axes.scatter([t.number for t in pruned], [t.intermediate_values[t.last_step] for t in pruned], marker="x",
-                     color="tab:gray", label="pruned (its last epoch)", zorder=3)
+        axes.scatter(
+            [t.number for t in pruned],
+            [t.intermediate_values[t.last_step] for t in pruned],
+            marker="x",
+            color="tab:gray",
+            label="pruned (its last epoch)",
+            zorder=3,
+        )
     if done:
         numbers, best, lowest = [], [], float("inf")
         for trial in sorted(done, key=lambda t: t.number):
             lowest = min(lowest, trial.value)
             numbers.append(trial.number)
             best.append(lowest)
-        axes.step(numbers + [max(t.number for t in trials)], best + [lowest], where="post", color="tab:red",
-                  label="best so far")
+        axes.step(
+            numbers + [max(t.number for t in trials)],
+            best + [lowest],
+            where="post",
+            color="tab:red",
+            label="best so far",
+        )
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("trial")
     axes.set_ylabel("validation loss (best epoch)")

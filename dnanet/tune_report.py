@@ -25,13 +25,18 @@ HISTORY_PLOT = "history.png"
 IMPORTANCES_PLOT = "importances.png"
 
 
-def write_report(study: optuna.Study, base, space: SearchSpace, out: Path, threads: int | None = None) -> dict:
+def write_report(
+    study: optuna.Study, base, space: SearchSpace, out: Path, threads: int | None = None
+) -> dict:
     """Write the study's files into `out`; returns {"best": FrozenTrial or None, "files": [names],
     "notes": [why a file was not written]}. `threads`: the torch threads each trial ran with, when
     set (floating-point sums depend on it, so the retraining command names it)."""
     trials = study.get_trials(deepcopy=False)
     written, notes = [], []
-    _atomic(out / TRIALS_TABLE, lambda path: trials_table(trials, space).to_csv(path, sep="\t", index=False))
+    _atomic(
+        out / TRIALS_TABLE,
+        lambda path: trials_table(trials, space).to_csv(path, sep="\t", index=False),
+    )
     written.append(TRIALS_TABLE)
     if trials:
         _atomic(out / HISTORY_PLOT, lambda path: plot_history(trials, path))
@@ -40,19 +45,26 @@ def write_report(study: optuna.Study, base, space: SearchSpace, out: Path, threa
     if best is None:
         notes.append("no trial completed: no best config")
     else:
-        header = (f"dnanet tune: the best of {_count(trials, TrialState.COMPLETE)} complete trials of study "
-                  f"'{study.study_name}':\ntrial #{best.number}, validation loss {best.value:.6g} at epoch "
-                  f"{best.user_attrs.get('best_epoch')}. Train it on the same inputs (same split, same seed):\n"
-                  f"  dnanet train CLASS=FASTA ... -c {out / BEST_CONFIG} --out RUN"
-                  + (f" --threads {threads}" if threads else ""))
+        header = (
+            f"dnanet tune: the best of {_count(trials, TrialState.COMPLETE)} complete trials of study "
+            f"'{study.study_name}':\ntrial #{best.number}, validation loss {best.value:.6g} at epoch "
+            f"{best.user_attrs.get('best_epoch')}. Train it on the same inputs (same split, same seed):\n"
+            f"  dnanet train CLASS=FASTA ... -c {out / BEST_CONFIG} --out RUN"
+            + (f" --threads {threads}" if threads else "")
+        )
         config = apply_params(base, best.params, f"trial {best.number}")
-        _atomic(out / BEST_CONFIG, lambda path: Path(path).write_text(config_yaml(config, header), encoding="utf-8"))
+        _atomic(
+            out / BEST_CONFIG,
+            lambda path: Path(path).write_text(config_yaml(config, header), encoding="utf-8"),
+        )
         written.append(BEST_CONFIG)
     importances = parameter_importances(study)
     if importances is None:
         notes.append("parameter importances need at least 2 complete trials that differ")
     else:
-        table = pd.DataFrame({"parameter": list(importances), "importance": list(importances.values())})
+        table = pd.DataFrame(
+            {"parameter": list(importances), "importance": list(importances.values())}
+        )
         _atomic(out / IMPORTANCES_TABLE, lambda path: table.to_csv(path, sep="\t", index=False))
         _atomic(out / IMPORTANCES_PLOT, lambda path: plot_importances(importances, path))
         written += [IMPORTANCES_TABLE, IMPORTANCES_PLOT]
@@ -65,16 +77,24 @@ def trials_table(trials: list[FrozenTrial], space: SearchSpace) -> pd.DataFrame:
     rows = []
     for trial in trials:
         attrs = trial.user_attrs
-        row = {"trial": trial.number, "state": trial.state.name.lower(),
-               "val_loss": trial.value if trial.state == TrialState.COMPLETE else None,
-               "best_epoch": attrs.get("best_epoch"), "epochs": attrs.get("epochs"),
-               "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None}
+        row = {
+            "trial": trial.number,
+            "state": trial.state.name.lower(),
+            "val_loss": trial.value if trial.state == TrialState.COMPLETE else None,
+            "best_epoch": attrs.get("best_epoch"),
+            "epochs": attrs.get("epochs"),
+            "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None,
+        }
         row.update({key: value for key, value in attrs.items() if key.startswith("val_")})
-        row.update({parameter.path: trial.params.get(parameter.path) for parameter in space.parameters})
+        row.update(
+            {parameter.path: trial.params.get(parameter.path) for parameter in space.parameters}
+        )
         row["error"] = attrs.get("error", "")
         rows.append(row)
     columns = ["trial", "state", "val_loss", "best_epoch", "epochs", "seconds"]
-    frame = pd.DataFrame(rows, columns=None if rows else columns + [p.path for p in space.parameters] + ["error"])
+    frame = pd.DataFrame(
+        rows, columns=None if rows else columns + [p.path for p in space.parameters] + ["error"]
+    )
     return frame.astype({"best_epoch": "Int64", "epochs": "Int64"})
 
 

@@ -47,8 +47,16 @@ def read_pairs(path: Path) -> Iterator[Variant]:
             if pending is not None:
                 yield _unpaired(pending, f"the next record, line {record.line}, is not its partner")
                 pending = None
-            yield Variant(record.line, "", "", record.id, "", "", "malformed",
-                          f"line {record.line}: record id '{record.id}' does not end in |ref or |alt")
+            yield Variant(
+                record.line,
+                "",
+                "",
+                record.id,
+                "",
+                "",
+                "malformed",
+                f"line {record.line}: record id '{record.id}' does not end in |ref or |alt",
+            )
             continue
         if pending is None:
             pending = record
@@ -68,8 +76,16 @@ def read_pairs(path: Path) -> Iterator[Variant]:
 def _unpaired(record: FastaRecord, why: str) -> Variant:
     name, tag = _split(record)
     partner = f"{name}|{'alt' if tag == 'ref' else 'ref'}"
-    return Variant(record.line, "", "", name, "", "", "unpaired",
-                   f"line {record.line}: record '{record.id}' has no partner '{partner}' next to it ({why})")
+    return Variant(
+        record.line,
+        "",
+        "",
+        name,
+        "",
+        "",
+        "unpaired",
+        f"line {record.line}: record '{record.id}' has no partner '{partner}' next to it ({why})",
+    )
 
 
 def _pair(name: str, ref: FastaRecord, alt: FastaRecord, line: int) -> Variant:
@@ -81,12 +97,20 @@ def _pair(name: str, ref: FastaRecord, alt: FastaRecord, line: int) -> Variant:
     suffix = 0
     while suffix < shorter - prefix and reference[-1 - suffix] == alternative[-1 - suffix]:
         suffix += 1
-    ref_allele = reference[prefix: len(reference) - suffix].decode()
-    alt_allele = alternative[prefix: len(alternative) - suffix].decode()
+    ref_allele = reference[prefix : len(reference) - suffix].decode()
+    alt_allele = alternative[prefix : len(alternative) - suffix].decode()
     if not ref_allele and not alt_allele:  # identical: the "difference" is the middle base
         prefix = len(reference) // 2
-    variant = Variant(line, "", str(prefix + 1), name, ref_allele or "-", alt_allele or "-",
-                      ref_window=ref.sequence, alt_window=alt.sequence)
+    variant = Variant(
+        line,
+        "",
+        str(prefix + 1),
+        name,
+        ref_allele or "-",
+        alt_allele or "-",
+        ref_window=ref.sequence,
+        alt_window=alt.sequence,
+    )
     variant.ref_offset = variant.alt_offset = prefix
     return variant
 
@@ -94,7 +118,11 @@ def _pair(name: str, ref: FastaRecord, alt: FastaRecord, line: int) -> Variant:
 def prepare_pair(variant: Variant, width: int | None) -> Variant:
     """Cut a pair's sequences to `width`-base windows centred on their difference (module docstring);
     as they are when both are `width` long, or when `width` is None."""
-    if variant.status != "ok" or width is None or len(variant.ref_window) == len(variant.alt_window) == width:
+    if (
+        variant.status != "ok"
+        or width is None
+        or len(variant.ref_window) == len(variant.alt_window) == width
+    ):
         return variant
     start = variant.ref_offset
     ref_length = len(variant.ref.strip("-"))
@@ -103,17 +131,24 @@ def prepare_pair(variant: Variant, width: int | None) -> Variant:
     shift = len(variant.alt_window) - len(variant.ref_window)  # alt coordinates past the allele
     if max(ref_length, alt_length) > width:
         variant.status = "allele_too_long"
-        variant.note = f"line {variant.line}: the differing stretch is longer than the window ({width})"
-    elif min(ref_start, alt_start) < 0 or ref_end > len(variant.ref_window) or \
-            alt_end > len(variant.ref_window):
+        variant.note = (
+            f"line {variant.line}: the differing stretch is longer than the window ({width})"
+        )
+    elif (
+        min(ref_start, alt_start) < 0
+        or ref_end > len(variant.ref_window)
+        or alt_end > len(variant.ref_window)
+    ):
         variant.status = "too_short"
-        variant.note = (f"line {variant.line}: a {width}-base window centred on the difference at position "
-                        f"{variant.pos} needs bases {ref_start + 1}-{max(ref_end, alt_end)} of the ref sequence "
-                        f"({len(variant.ref_window)} bases); give pairs of exactly {width} bases or longer context")
+        variant.note = (
+            f"line {variant.line}: a {width}-base window centred on the difference at position "
+            f"{variant.pos} needs bases {ref_start + 1}-{max(ref_end, alt_end)} of the ref sequence "
+            f"({len(variant.ref_window)} bases); give pairs of exactly {width} bases or longer context"
+        )
     if variant.status != "ok":
         variant.ref_window = variant.alt_window = b""
         return variant
-    variant.ref_window = variant.ref_window[ref_start: ref_end]
-    variant.alt_window = variant.alt_window[alt_start: alt_end + shift]
+    variant.ref_window = variant.ref_window[ref_start:ref_end]
+    variant.alt_window = variant.alt_window[alt_start : alt_end + shift]
     variant.ref_offset, variant.alt_offset = start - ref_start, start - alt_start
     return variant

@@ -44,13 +44,26 @@ class TopVariants:
 
     def ranked(self) -> list[tuple[Variant, float]]:
         """(variant, diff) from the largest |diff| down."""
-        return [(variant, diff) for _, _, variant, diff in sorted(self.heap, key=lambda item: item[:2], reverse=True)]
+        return [
+            (variant, diff)
+            for _, _, variant, diff in sorted(self.heap, key=lambda item: item[:2], reverse=True)
+        ]
 
 
 def file_name(rank: int, variant: Variant) -> str:
     """``NN_CHROM_POS_REF_ALT`` (pairs: ``NN_NAME``), characters outside [A-Za-z0-9._-] replaced, + .png."""
-    parts = [f"{rank:02d}", variant.chrom, variant.pos, variant.id if variant.id not in (".", "") else "",
-             variant.ref[:10], variant.alt[:10]] if variant.chrom else [f"{rank:02d}", variant.id]
+    parts = (
+        [
+            f"{rank:02d}",
+            variant.chrom,
+            variant.pos,
+            variant.id if variant.id not in (".", "") else "",
+            variant.ref[:10],
+            variant.alt[:10],
+        ]
+        if variant.chrom
+        else [f"{rank:02d}", variant.id]
+    )
     return re.sub(r"[^A-Za-z0-9._-]", "_", "_".join(part for part in parts if part))[:120] + ".png"
 
 
@@ -66,14 +79,32 @@ def _ism(model, window: bytes, objective, strands: int, region: tuple[int, int])
 
     codes, lengths = sequences_to_codes([window])
     device = next(model.parameters()).device
-    result = attribute(model, torch.from_numpy(codes).to(device), torch.from_numpy(lengths), "ism", objective,
-                       strands, region)
-    return (result.deltas[0].cpu().numpy(), result.values[0].cpu().numpy(),
-            one_hot(torch.from_numpy(codes)).numpy()[0])
+    result = attribute(
+        model,
+        torch.from_numpy(codes).to(device),
+        torch.from_numpy(lengths),
+        "ism",
+        objective,
+        strands,
+        region,
+    )
+    return (
+        result.deltas[0].cpu().numpy(),
+        result.values[0].cpu().numpy(),
+        one_hot(torch.from_numpy(codes)).numpy()[0],
+    )
 
 
-def draw_variant(path: Path, model, objective, strands: int, variant: Variant, diff: float, output: str,
-                 flank: int = 20) -> None:
+def draw_variant(
+    path: Path,
+    model,
+    objective,
+    strands: int,
+    variant: Variant,
+    diff: float,
+    output: str,
+    flank: int = 20,
+) -> None:
     """The three panels (module docstring) of one variant, saved as a PNG to `path`."""
     import matplotlib
 
@@ -91,25 +122,54 @@ def draw_variant(path: Path, model, objective, strands: int, variant: Variant, d
     start, end = ref_span
     shown = deltas[:, start:end]
     limit = float(np.abs(shown).max(initial=0.0)) or 1.0
-    image = axes[0].imshow(shown, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest",
-                           extent=(start - variant.ref_offset - 0.5, end - variant.ref_offset - 0.5, 3.5, -0.5))
+    image = axes[0].imshow(
+        shown,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        interpolation="nearest",
+        extent=(start - variant.ref_offset - 0.5, end - variant.ref_offset - 0.5, 3.5, -0.5),
+    )
     reference = ref_one_hot[:, start:end].argmax(0)
     known = ref_one_hot[:, start:end].sum(0) > 0
     axes[0].scatter(np.arange(start, end)[known] - variant.ref_offset, reference[known], s=6, c="k")
     axes[0].set_yticks(range(4), list("ACGT"))
-    axes[0].set_title(f"ISM of the reference window (mutant - reference, {output})", fontsize=9, loc="left")
-    figure.colorbar(image, cax=axes[0].inset_axes([1.005, 0.0, 0.012, 1.0]))  # keeps the columns aligned
+    axes[0].set_title(
+        f"ISM of the reference window (mutant - reference, {output})", fontsize=9, loc="left"
+    )
+    figure.colorbar(
+        image, cax=axes[0].inset_axes([1.005, 0.0, 0.012, 1.0])
+    )  # keeps the columns aligned
     for axis, values, one_hot, (start, end), offset, allele, label in (
-            (axes[1], ref_values, ref_one_hot, ref_span, variant.ref_offset, variant.ref, "reference"),
-            (axes[2], alt_values, alt_one_hot, alt_span, variant.alt_offset, variant.alt, "alternative")):
-        draw_logo(axis, contributions(values, one_hot), start, end, f"{label} ({allele}): ISM attribution",
-                  labels=np.arange(start, end) - offset)
+        (axes[1], ref_values, ref_one_hot, ref_span, variant.ref_offset, variant.ref, "reference"),
+        (
+            axes[2],
+            alt_values,
+            alt_one_hot,
+            alt_span,
+            variant.alt_offset,
+            variant.alt,
+            "alternative",
+        ),
+    ):
+        draw_logo(
+            axis,
+            contributions(values, one_hot),
+            start,
+            end,
+            f"{label} ({allele}): ISM attribution",
+            labels=np.arange(start, end) - offset,
+        )
         size = len(allele.strip("-"))
         if size:
             axis.axvspan(-0.5, size - 0.5, color="gold", alpha=0.25, lw=0)
     axes[2].set_xlabel("position relative to the variant (bases)")
-    where = (f"{variant.chrom}:{variant.pos} {variant.ref}>{variant.alt}  id {variant.id}" if variant.chrom else
-             f"pair {variant.id}, position {variant.pos}: {variant.ref}>{variant.alt}")
+    where = (
+        f"{variant.chrom}:{variant.pos} {variant.ref}>{variant.alt}  id {variant.id}"
+        if variant.chrom
+        else f"pair {variant.id}, position {variant.pos}: {variant.ref}>{variant.alt}"
+    )
     figure.suptitle(f"{where}  diff {diff:+.4g}", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, format="png")

@@ -39,8 +39,17 @@ import numpy as np
 
 from dnanet.errors import DnanetError
 
-STATUSES = ("ok", "malformed", "unknown_chromosome", "symbolic_allele", "ref_mismatch", "allele_too_long",
-            "off_chromosome_end", "unpaired", "too_short")
+STATUSES = (
+    "ok",
+    "malformed",
+    "unknown_chromosome",
+    "symbolic_allele",
+    "ref_mismatch",
+    "allele_too_long",
+    "off_chromosome_end",
+    "unpaired",
+    "too_short",
+)
 BASE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "status", "note"]
 _DNA = re.compile(r"^[ACGTNacgtn]+$")
 _EPSILON = 1e-6
@@ -79,8 +88,9 @@ def read_vcf(path: Path) -> Iterator[Variant]:
     try:
         yield from _read_lines(path)
     except (EOFError, OSError, UnicodeDecodeError) as error:
-        raise DnanetError(f"{path}: cannot be read as a VCF ({' '.join(str(error).split()) or type(error).__name__})"
-                          ) from None
+        raise DnanetError(
+            f"{path}: cannot be read as a VCF ({' '.join(str(error).split()) or type(error).__name__})"
+        ) from None
 
 
 def _read_lines(path: Path) -> Iterator[Variant]:
@@ -91,13 +101,29 @@ def _read_lines(path: Path) -> Iterator[Variant]:
                 continue
             fields = line.split("\t")
             if len(fields) < 8:
-                yield Variant(number, fields[0], "", "", "", "", "malformed",
-                              f"line {number}: {len(fields)} tab-separated columns, a VCF line has at least 8")
+                yield Variant(
+                    number,
+                    fields[0],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "malformed",
+                    f"line {number}: {len(fields)} tab-separated columns, a VCF line has at least 8",
+                )
                 continue
             chrom, pos, ident, ref, alts = fields[:5]
             if not pos.isdigit() or int(pos) < 1:
-                yield Variant(number, chrom, pos, ident, ref, alts, "malformed",
-                              f"line {number}: POS '{pos}' is not a positive integer")
+                yield Variant(
+                    number,
+                    chrom,
+                    pos,
+                    ident,
+                    ref,
+                    alts,
+                    "malformed",
+                    f"line {number}: POS '{pos}' is not a positive integer",
+                )
                 continue
             for alt in alts.split(","):
                 yield Variant(number, chrom, pos, ident, ref, alt)
@@ -112,36 +138,68 @@ def prepare(variant: Variant, genome, width: int) -> Variant:
         return _fail(variant, "malformed", f"{where}: REF '{variant.ref}' is not DNA (A C G T N)")
     alt = variant.alt
     if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
-        return _fail(variant, "symbolic_allele", f"{where}: ALT '{alt}' is symbolic, a breakend or missing; only "
-                     "sequence alleles are scored")
+        return _fail(
+            variant,
+            "symbolic_allele",
+            f"{where}: ALT '{alt}' is symbolic, a breakend or missing; only "
+            "sequence alleles are scored",
+        )
     if not _DNA.match(alt):
         return _fail(variant, "malformed", f"{where}: ALT '{alt}' is not DNA (A C G T N)")
     if variant.chrom not in genome.sizes:
         other = variant.chrom[3:] if variant.chrom.startswith("chr") else f"chr{variant.chrom}"
-        hint = f" (it has '{other}': the VCF and the genome name chromosomes differently)" if other in genome.sizes else ""
-        return _fail(variant, "unknown_chromosome", f"{where}: chromosome '{variant.chrom}' is not in the genome{hint}")
+        hint = (
+            f" (it has '{other}': the VCF and the genome name chromosomes differently)"
+            if other in genome.sizes
+            else ""
+        )
+        return _fail(
+            variant,
+            "unknown_chromosome",
+            f"{where}: chromosome '{variant.chrom}' is not in the genome{hint}",
+        )
     if max(len(variant.ref), len(alt)) > width:
-        return _fail(variant, "allele_too_long", f"{where}: an allele is longer than the window ({width})")
+        return _fail(
+            variant, "allele_too_long", f"{where}: an allele is longer than the window ({width})"
+        )
     start, size = int(variant.pos) - 1, genome.sizes[variant.chrom]
     end = start + len(variant.ref)
-    ref_start, ref_end, alt_start, alt_end = allele_windows(start, len(variant.ref), len(alt), width)
+    ref_start, ref_end, alt_start, alt_end = allele_windows(
+        start, len(variant.ref), len(alt), width
+    )
     if end > size:
-        return _fail(variant, "ref_mismatch", f"{where}: REF runs past the end of {variant.chrom} ({size:,} bases)")
+        return _fail(
+            variant,
+            "ref_mismatch",
+            f"{where}: REF runs past the end of {variant.chrom} ({size:,} bases)",
+        )
     found = genome.fetch(variant.chrom, start, end).decode()
     if found.upper() != variant.ref.upper():
-        return _fail(variant, "ref_mismatch", f"{where}: REF '{variant.ref}' but the genome has '{found}' at "
-                     f"{variant.chrom}:{variant.pos}")
+        return _fail(
+            variant,
+            "ref_mismatch",
+            f"{where}: REF '{variant.ref}' but the genome has '{found}' at "
+            f"{variant.chrom}:{variant.pos}",
+        )
     if min(ref_start, alt_start) < 0 or max(ref_end, alt_end) > size:
-        return _fail(variant, "off_chromosome_end", f"{where}: the {width}-base window runs off {variant.chrom} "
-                     f"({size:,} bases)")
+        return _fail(
+            variant,
+            "off_chromosome_end",
+            f"{where}: the {width}-base window runs off {variant.chrom} ({size:,} bases)",
+        )
     variant.ref_window = genome.fetch(variant.chrom, ref_start, ref_end)
-    variant.alt_window = (genome.fetch(variant.chrom, alt_start, start) + alt.encode()
-                          + genome.fetch(variant.chrom, end, alt_end))
+    variant.alt_window = (
+        genome.fetch(variant.chrom, alt_start, start)
+        + alt.encode()
+        + genome.fetch(variant.chrom, end, alt_end)
+    )
     variant.ref_offset, variant.alt_offset = start - ref_start, start - alt_start
     return variant
 
 
-def allele_windows(start: int, ref_length: int, alt_length: int, width: int) -> tuple[int, int, int, int]:
+def allele_windows(
+    start: int, ref_length: int, alt_length: int, width: int
+) -> tuple[int, int, int, int]:
     """Where the `width`-base windows of an allele at `start` (0-based) lie on the reference:
     (ref_start, ref_end, alt_start, alt_end). The reference window holds REF with
     ``(width - ref_length) // 2`` bases on its left; the alternative window takes
@@ -149,7 +207,12 @@ def allele_windows(start: int, ref_length: int, alt_length: int, width: int) -> 
     REF up to `alt_end` (module docstring). The one window rule of the VCF and the pairs input."""
     ref_start = start - (width - ref_length) // 2
     alt_left = (width - alt_length) // 2
-    return ref_start, ref_start + width, start - alt_left, start + ref_length + (width - alt_left - alt_length)
+    return (
+        ref_start,
+        ref_start + width,
+        start - alt_left,
+        start + ref_length + (width - alt_left - alt_length),
+    )
 
 
 def _fail(variant: Variant, status: str, note: str) -> Variant:
@@ -183,9 +246,16 @@ def effect_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
     return cells
 
 
-def write_effects(handle: TextIO, variants: Iterable[Variant], score: Callable, task, chunk: int = 256,
-                  progress: Callable[[int], None] | None = None, header: bool = True,
-                  on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None) -> dict[str, int]:
+def write_effects(
+    handle: TextIO,
+    variants: Iterable[Variant],
+    score: Callable,
+    task,
+    chunk: int = 256,
+    progress: Callable[[int], None] | None = None,
+    header: bool = True,
+    on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None,
+) -> dict[str, int]:
     """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
     scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The header
     row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)` sees
@@ -205,7 +275,7 @@ def write_effects(handle: TextIO, variants: Iterable[Variant], score: Callable, 
         outputs = iter(())
         if scored:
             values = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
-            outputs = iter(zip(values[:len(scored)], values[len(scored):]))
+            outputs = iter(zip(values[: len(scored)], values[len(scored) :]))
         for v in pending:
             cells = empty
             if v.status == "ok":
@@ -228,7 +298,9 @@ def write_effects(handle: TextIO, variants: Iterable[Variant], score: Callable, 
     return counts
 
 
-def window_scorer(model, description: dict, task, batch_size: int) -> Callable[[list[bytes]], np.ndarray]:
+def window_scorer(
+    model, description: dict, task, batch_size: int
+) -> Callable[[list[bytes]], np.ndarray]:
     """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of each
     window, through `dnanet.infer.predict_batch` in batches of at most `batch_size` windows (fewer for
     long ones), strand-averaged when the run averages strands, as `dnanet predict` reports them."""
@@ -239,7 +311,17 @@ def window_scorer(model, description: dict, task, batch_size: int) -> Callable[[
     def score(windows: list[bytes]) -> np.ndarray:
         codes, lengths = sequences_to_codes(windows)
         rows = inference_batch_size(batch_size, codes.shape[1])
-        return np.concatenate([predict_batch(model, codes[i: i + rows], lengths[i: i + rows],
-                                             description["reverse_complement_average"], activate=task.activate).numpy()
-                               for i in range(0, len(codes), rows)])
+        return np.concatenate(
+            [
+                predict_batch(
+                    model,
+                    codes[i : i + rows],
+                    lengths[i : i + rows],
+                    description["reverse_complement_average"],
+                    activate=task.activate,
+                ).numpy()
+                for i in range(0, len(codes), rows)
+            ]
+        )
+
     return score

@@ -44,7 +44,9 @@ except ImportError:  # the row is then printed as "not installed"
 Counter = Callable[[Path, int | None], tuple[int, int]]  # (path, record limit) -> (records, bases)
 
 
-def write_fasta(directory: Path, records: int, length: int, width: int = 60, seed: int = 0) -> tuple[Path, Path]:
+def write_fasta(
+    directory: Path, records: int, length: int, width: int = 60, seed: int = 0
+) -> tuple[Path, Path]:
     """Write random-ACGT records (lines of `width` bases) and a gzip copy; return both paths."""
     rng = np.random.default_rng(seed)
     plain, gz = directory / "bench.fa", directory / "bench.fa.gz"
@@ -55,7 +57,7 @@ def write_fasta(directory: Path, records: int, length: int, width: int = 60, see
             parts = []
             for i, row in enumerate(block, start=start):
                 seq = row.tobytes()
-                lines = b"\n".join(seq[j:j + width] for j in range(0, length, width))
+                lines = b"\n".join(seq[j : j + width] for j in range(0, length, width))
                 parts.append(b">seq%d random\n%s\n" % (i, lines))
             out.write(b"".join(parts))
     with open(plain, "rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
@@ -134,32 +136,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--length", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3, help="runs per row; the median is reported")
-    parser.add_argument("--naive-records", type=int, default=20_000,
-                        help="records timed for the naive SeqIO row (rate extrapolated)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per row; the median is reported"
+    )
+    parser.add_argument(
+        "--naive-records",
+        type=int,
+        default=20_000,
+        help="records timed for the naive SeqIO row (rate extrapolated)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--keep-dir", type=Path, default=None,
-                        help="write the test files here and keep them (default: a temporary directory)")
+    parser.add_argument(
+        "--keep-dir",
+        type=Path,
+        default=None,
+        help="write the test files here and keep them (default: a temporary directory)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"torch threads {torch.get_num_threads()}, "
-          f"pyfastx {pyfastx.version() if pyfastx else 'not installed'}")
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"torch threads {torch.get_num_threads()}, "
+        f"pyfastx {pyfastx.version() if pyfastx else 'not installed'}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.keep_dir or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
         begin = time.perf_counter()
         plain, gz = write_fasta(directory, args.records, args.length)
-        print(f"Generated {args.records:,} records x {args.length} bp in {time.perf_counter() - begin:.1f} s: "
-              f"{plain.stat().st_size / 1e6:.1f} MB plain, {gz.stat().st_size / 1e6:.1f} MB gzip "
-              f"({directory}); median of {args.repeats} runs\n")
+        print(
+            f"Generated {args.records:,} records x {args.length} bp in {time.perf_counter() - begin:.1f} s: "
+            f"{plain.stat().st_size / 1e6:.1f} MB plain, {gz.stat().st_size / 1e6:.1f} MB gzip "
+            f"({directory}); median of {args.repeats} runs\n"
+        )
         naive_n = min(args.naive_records, args.records)
         rows: list[tuple[str, Counter | None, int | None]] = [
             ("dnanet loader (iter_batches, uint8 codes)", dnanet_loader, None),
             ("dnanet loader + one_hot (float32)", dnanet_one_hot, None),
-            (f"Bio.SeqIO.parse + naive per-base one-hot (first {naive_n:,} records, extrapolated)",
-             seqio_naive, naive_n),
+            (
+                f"Bio.SeqIO.parse + naive per-base one-hot (first {naive_n:,} records, extrapolated)",
+                seqio_naive,
+                naive_n,
+            ),
             ("Bio.SeqIO.parse raw read (str(record.seq))", seqio_raw, None),
             ("pyfastx.Fastx raw read", pyfastx_raw if pyfastx else None, None),
         ]
@@ -190,8 +209,10 @@ def main() -> None:
                 verdict = "" if target is None else (" PASS" if ratio >= target else " MISS")
                 cells.append(f"{ratio:.2f}x{verdict}")
             label = name.split(" (")[0] if fn is not pyfastx_raw else name
-            target_text = f">= {target:g}x" + {seqio_naive: " (SeqIO incl. encoding: lenient reading)",
-                                                seqio_raw: " (SeqIO read only: strict reading)"}.get(fn, "")
+            target_text = f">= {target:g}x" + {
+                seqio_naive: " (SeqIO incl. encoding: lenient reading)",
+                seqio_raw: " (SeqIO read only: strict reading)",
+            }.get(fn, "")
             if fn is pyfastx_raw and pyfastx is None:
                 target_text += " (pyfastx not installed)"
             print(f"| {label} | {cells[0]} | {cells[1]} | {target_text} |")

@@ -97,8 +97,12 @@ def bare_step(family: str, length: int, repeats: int) -> dict:
         step()
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times[2:])
-    return {"batch": batch, "seq_per_s": batch / seconds, "mflop_per_seq": flops / batch / 1e6,
-            "gflop_per_s": flops / seconds / 1e9}
+    return {
+        "batch": batch,
+        "seq_per_s": batch / seconds,
+        "mflop_per_seq": flops / batch / 1e6,
+        "gflop_per_s": flops / seconds / 1e9,
+    }
 
 
 def planted_set(records: int, length: int, seed: int = 0) -> SequenceSet:
@@ -106,10 +110,12 @@ def planted_set(records: int, length: int, seed: int = 0) -> SequenceSet:
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 4, size=(records, length), dtype=np.uint8)
     targets = np.arange(records) % 2
-    motif = np.array([1, 1, 3, 2, 2, 2, 2, 1, 3, 1, 1, 2], dtype=np.uint8)  # CCTGGGGCTACC... as codes
+    motif = np.array(
+        [1, 1, 3, 2, 2, 2, 2, 1, 3, 1, 1, 2], dtype=np.uint8
+    )  # CCTGGGGCTACC... as codes
     starts = rng.integers(0, length - len(motif), size=records)
     for row in np.flatnonzero(targets):
-        codes[row, starts[row]: starts[row] + len(motif)] = motif
+        codes[row, starts[row] : starts[row] + len(motif)] = motif
     offsets = np.arange(records + 1, dtype=np.int64) * length
     return SequenceSet([f"s{i}" for i in range(records)], codes.ravel(), offsets, targets)
 
@@ -129,9 +135,12 @@ def padding_rows(batch: int = 64, records: int = 20_000) -> list[tuple[str, floa
     lengths = np.random.default_rng(0).integers(100, 1_001, size=records)
     sampler = TrainingSampler(records, records, torch.Generator().manual_seed(0), batch, lengths)
     order = np.fromiter(sampler, dtype=np.int64)
-    batches = [lengths[order[i: i + batch]] for i in range(0, records, batch)]
+    batches = [lengths[order[i : i + batch]] for i in range(0, records, batch)]
     bucketed = 1 - lengths.sum() / sum(int(b.max()) * len(b) for b in batches)
-    return [("random batches", padding_overhead(lengths, batch, sample=2_000)), ("length-bucketed", bucketed)]
+    return [
+        ("random batches", padding_overhead(lengths, batch, sample=2_000)),
+        ("length-bucketed", bucketed),
+    ]
 
 
 def write_fasta(path: Path, records: int, length: int, seed: int) -> None:
@@ -140,13 +149,17 @@ def write_fasta(path: Path, records: int, length: int, seed: int) -> None:
     with open(path, "wb") as handle:
         for start in range(0, records, 10_000):
             block = letters[rng.integers(0, 4, size=(min(10_000, records - start), length))]
-            handle.write(b"".join(b">r%d\n%s\n" % (start + i, row.tobytes()) for i, row in enumerate(block)))
+            handle.write(
+                b"".join(b">r%d\n%s\n" % (start + i, row.tobytes()) for i, row in enumerate(block))
+            )
 
 
 def peak_rss_anon(command: list[str], env: dict) -> tuple[int, float, int]:
     """(peak RssAnon in KiB, seconds, exit code) of a command, polled from /proc."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     peak = 0
     while process.poll() is None:
         try:
@@ -174,9 +187,24 @@ def memory_rows(sizes: list[int], length: int, threads: int) -> list[tuple[int, 
             half.mkdir()
             write_fasta(half / "a.fa", size // 2, length, seed=1)
             write_fasta(half / "b.fa", size - size // 2, length, seed=2)
-            command = [sys.executable, "-m", "dnanet", "train", f"a={half / 'a.fa'}", f"b={half / 'b.fa'}",
-                       "-c", str(config), "--out", str(half / "run"), "--threads", str(threads), "--quiet"]
-            peak, seconds, code = peak_rss_anon(command, {**os.environ, "OMP_NUM_THREADS": str(threads)})
+            command = [
+                sys.executable,
+                "-m",
+                "dnanet",
+                "train",
+                f"a={half / 'a.fa'}",
+                f"b={half / 'b.fa'}",
+                "-c",
+                str(config),
+                "--out",
+                str(half / "run"),
+                "--threads",
+                str(threads),
+                "--quiet",
+            ]
+            peak, seconds, code = peak_rss_anon(
+                command, {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            )
             rows.append((size, peak if code == 0 else -1, seconds))
     return rows
 
@@ -184,31 +212,49 @@ def memory_rows(sizes: list[int], length: int, threads: int) -> list[tuple[int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", default="cnn,lstm,transformer")
-    parser.add_argument("--records", default="20000,1000000", help="data sizes for the memory table")
+    parser.add_argument(
+        "--records", default="20000,1000000", help="data sizes for the memory table"
+    )
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ceiling = matmul_ceiling()
-    print(f"# bench_train: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{args.threads} thread(s), {os.cpu_count()} cores; fp32 matmul ceiling {ceiling:.1f} GFLOP/s\n")
-    print("| family | batch | train seq/s | MFLOP/seq | GFLOP/s | of ceiling | `train_model` / bare step |")
+    print(
+        f"# bench_train: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), {os.cpu_count()} cores; fp32 matmul ceiling {ceiling:.1f} GFLOP/s\n"
+    )
+    print(
+        "| family | batch | train seq/s | MFLOP/seq | GFLOP/s | of ceiling | `train_model` / bare step |"
+    )
     print("|---|---|---|---|---|---|---|")
     for family in args.families.split(","):
         bare = bare_step(family, args.length, args.repeats)
         ratio = end_to_end(family, args.length, bare)
-        print(f"| {family} | {bare['batch']} | {bare['seq_per_s']:.0f} | {bare['mflop_per_seq']:.1f} | "
-              f"{bare['gflop_per_s']:.1f} | {bare['gflop_per_s'] / ceiling:.2f} | {ratio:.2f} |", flush=True)
+        print(
+            f"| {family} | {bare['batch']} | {bare['seq_per_s']:.0f} | {bare['mflop_per_seq']:.1f} | "
+            f"{bare['gflop_per_s']:.1f} | {bare['gflop_per_s'] / ceiling:.2f} | {ratio:.2f} |",
+            flush=True,
+        )
     print("\n| batches of lengths 100-1,000 (batch 64) | padding share |\n|---|---|")
     for name, share in padding_rows():
         print(f"| {name} | {share:.1%} |")
-    print(f"\n| records of {args.length} bp | peak RssAnon of `dnanet train` (MiB) | seconds |\n|---|---|---|")
+    print(
+        f"\n| records of {args.length} bp | peak RssAnon of `dnanet train` (MiB) | seconds |\n|---|---|---|"
+    )
     rows = memory_rows([int(size) for size in args.records.split(",")], args.length, args.threads)
     for size, peak, seconds in rows:
-        print(f"| {size:,} | {peak / 1024:.0f} | {seconds:.0f} |" if peak >= 0 else f"| {size:,} | failed | |", flush=True)
+        print(
+            f"| {size:,} | {peak / 1024:.0f} | {seconds:.0f} |"
+            if peak >= 0
+            else f"| {size:,} | failed | |",
+            flush=True,
+        )
     if len(rows) > 1 and min(peak for _, peak, _ in rows) > 0:
-        print(f"\nlargest / smallest: {rows[-1][1] / rows[0][1]:.2f}x RssAnon for {rows[-1][0] / rows[0][0]:.0f}x records")
+        print(
+            f"\nlargest / smallest: {rows[-1][1] / rows[0][1]:.2f}x RssAnon for {rows[-1][0] / rows[0][0]:.0f}x records"
+        )
 
 
 if __name__ == "__main__":

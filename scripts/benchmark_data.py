@@ -21,9 +21,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dnanet.data import SequenceSet
-from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import A, C, G, T
 from dnanet.planted import SPLICE_PWMS, bayes_posteriors, jaspar_pwm, planted_set, positioned_set
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.tasks import Task, infer_task
 
 
@@ -56,13 +56,23 @@ class PlantedSpec:
     layout: str = "anywhere"  # anywhere | positioned
 
     def generate(self, test: bool):
-        pwms = {label: SPLICE_PWMS[matrix] if matrix in SPLICE_PWMS else jaspar_pwm(matrix)[1]
-                for label, matrix in self.motifs}
+        pwms = {
+            label: SPLICE_PWMS[matrix] if matrix in SPLICE_PWMS else jaspar_pwm(matrix)[1]
+            for label, matrix in self.motifs
+        }
         count, seed = (self.n_test, self.seed + 1) if test else (self.n_train, self.seed)
         prefix = "test" if test else "train"
         if self.layout == "positioned":
-            return positioned_set(pwms, count, self.length, jitter=0, decoy_rate=0.5, background=(0.25,) * 4,
-                                  seed=seed, prefix=prefix), pwms
+            return positioned_set(
+                pwms,
+                count,
+                self.length,
+                jitter=0,
+                decoy_rate=0.5,
+                background=(0.25,) * 4,
+                seed=seed,
+                prefix=prefix,
+            ), pwms
         return planted_set(pwms, count, self.length, seed=seed, prefix=prefix), pwms
 
 
@@ -71,7 +81,9 @@ def bayes_accuracy(spec: PlantedSpec) -> float:
     """Test accuracy of the Bayes-optimal classifier (the true generative model): the ceiling."""
     planted, pwms = spec.generate(test=True)
     names, posteriors = bayes_posteriors(planted, pwms)
-    return float(np.mean(posteriors.argmax(1) == np.array([names.index(label) for label in planted.labels])))
+    return float(
+        np.mean(posteriors.argmax(1) == np.array([names.index(label) for label in planted.labels]))
+    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,9 @@ class TaskSpec:
     train: tuple[LabelledInput, ...]
     metrics: tuple[Metric, ...]
     test: tuple[LabelledInput, ...] = ()  # empty: train_model's internal seeded test split
-    test_labels: dict[str, tuple[str]] | None = None  # {record id: (class,)} when headers give the class
+    test_labels: dict[str, tuple[str]] | None = (
+        None  # {record id: (class,)} when headers give the class
+    )
     planted: PlantedSpec | None = None  # generated, not read: train and test are empty
 
 
@@ -100,8 +114,12 @@ class TaskData:
 
 SIGMAS = ("70", "24", "32", "38", "28", "54")  # σ70 first: the largest class
 RBP = {  # protein: (pysster test AUROC, GraphProt test AUROC), Budach & Marsico 2018
-    "pum2": (0.945, 0.853), "qki": (0.966, 0.888), "nova": (0.954, 0.881),
-    "igf2bp123": (0.836, 0.701), "taf2n": (0.900, 0.700), "srsf1": (0.934, 0.870),
+    "pum2": (0.945, 0.853),
+    "qki": (0.966, 0.888),
+    "nova": (0.954, 0.881),
+    "igf2bp123": (0.836, 0.701),
+    "taf2n": (0.900, 0.700),
+    "srsf1": (0.934, 0.870),
 }
 DEFAULT_RBP = ("pum2", "qki")
 CHIPSEQ = "chipseq-ebox-236bp/raw/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0"
@@ -148,48 +166,117 @@ def all_tasks(data: Path) -> dict[str, TaskSpec]:
     """Every benchmark task, by name, with its files under the data folder `data`."""
     ecoli = "ecoli-promoters-81bp/raw"
     tasks = [
-        TaskSpec("ctcf-101bp", "CTCF bound vs background (internal split)",
-             _inputs(data, ("bound", "ctcf-101bp/bound.fa"), ("background", "ctcf-101bp/background.fa")),
-             (Metric("auroc"), Metric("accuracy", "none published (README GC-only 0.535)"))),
-        TaskSpec("promoters-70bp", "human promoter vs non-promoter (internal split)",
-             _inputs(data, ("promoter", "promoters-70bp/promoter.fa"),
-                     ("nonpromoter", "promoters-70bp/nonpromoter.fa")),
-             (Metric("auroc", "0.83–0.88 DNA LMs, other split (indicative)", 0.88),
-              Metric("accuracy", "— (README GC-only 0.703)"))),
-        TaskSpec("ecoli-promoter", "E. coli promoter vs non-promoter (internal split)",
-             _inputs(data, ("promoter", f"{ecoli}/positive2860.txt"),
-                     ("nonpromoter", f"{ecoli}/negative2860.txt")),
-             (Metric("auroc"), Metric("accuracy", "— (README GC-only 0.768)"))),
-        TaskSpec("ecoli-sigma", "E. coli σ type, 6 classes; test: independent.txt",
-             _inputs(data, *((f"sigma{s}", f"{ecoli}/sigma{s}promoter.txt") for s in SIGMAS)),
-             (Metric("accuracy", "0.844 iPromoter-BnCNN; PromoterLCNN 0.816", 0.85),),
-             test=_inputs(data, (None, f"{ecoli}/independent.txt")),
-             test_labels={s: (f"sigma{s}",) for s in SIGMAS}),
+        TaskSpec(
+            "ctcf-101bp",
+            "CTCF bound vs background (internal split)",
+            _inputs(
+                data, ("bound", "ctcf-101bp/bound.fa"), ("background", "ctcf-101bp/background.fa")
+            ),
+            (Metric("auroc"), Metric("accuracy", "none published (README GC-only 0.535)")),
+        ),
+        TaskSpec(
+            "promoters-70bp",
+            "human promoter vs non-promoter (internal split)",
+            _inputs(
+                data,
+                ("promoter", "promoters-70bp/promoter.fa"),
+                ("nonpromoter", "promoters-70bp/nonpromoter.fa"),
+            ),
+            (
+                Metric("auroc", "0.83–0.88 DNA LMs, other split (indicative)", 0.88),
+                Metric("accuracy", "— (README GC-only 0.703)"),
+            ),
+        ),
+        TaskSpec(
+            "ecoli-promoter",
+            "E. coli promoter vs non-promoter (internal split)",
+            _inputs(
+                data,
+                ("promoter", f"{ecoli}/positive2860.txt"),
+                ("nonpromoter", f"{ecoli}/negative2860.txt"),
+            ),
+            (Metric("auroc"), Metric("accuracy", "— (README GC-only 0.768)")),
+        ),
+        TaskSpec(
+            "ecoli-sigma",
+            "E. coli σ type, 6 classes; test: independent.txt",
+            _inputs(data, *((f"sigma{s}", f"{ecoli}/sigma{s}promoter.txt") for s in SIGMAS)),
+            (Metric("accuracy", "0.844 iPromoter-BnCNN; PromoterLCNN 0.816", 0.85),),
+            test=_inputs(data, (None, f"{ecoli}/independent.txt")),
+            test_labels={s: (f"sigma{s}",) for s in SIGMAS},
+        ),
     ]
     for protein, (pysster, graphprot) in RBP.items():
         path = f"rbp-clip-200nt/raw/{protein}"
-        tasks.append(TaskSpec(
-            f"rbp-{protein}", f"{protein.upper()} CLIP site vs other RBPs' sites; fixed test",
-            _inputs(data, ("bound", f"{path}.train.positive.fasta"), ("other", f"{path}.train.negative.fasta")),
-            (Metric("auroc", f"{pysster:.3f} pysster (seq+structure); GraphProt {graphprot:.3f}", pysster),
-             Metric("accuracy")),
-            test=_inputs(data, ("bound", f"{path}.test.positive.fasta"), ("other", f"{path}.test.negative.fasta"))))
-    tasks.append(TaskSpec(
-        "chipseq-ebox", "GM12878 ChIP-seq peaks vs negatives (E-box); fixed test",
-        _inputs(data, ("peak", f"{CHIPSEQ}.tr.fa"), ("negative", f"{CHIPSEQ}.neg.tr.fa")),
-        (Metric("auroc", "0.993 gkm-SVM", 0.993), Metric("accuracy", "0.949 gkm-SVM", 0.949)),
-        test=_inputs(data, ("peak", f"{CHIPSEQ}.test.fa"), ("negative", f"{CHIPSEQ}.neg.test.fa"))))
+        tasks.append(
+            TaskSpec(
+                f"rbp-{protein}",
+                f"{protein.upper()} CLIP site vs other RBPs' sites; fixed test",
+                _inputs(
+                    data,
+                    ("bound", f"{path}.train.positive.fasta"),
+                    ("other", f"{path}.train.negative.fasta"),
+                ),
+                (
+                    Metric(
+                        "auroc",
+                        f"{pysster:.3f} pysster (seq+structure); GraphProt {graphprot:.3f}",
+                        pysster,
+                    ),
+                    Metric("accuracy"),
+                ),
+                test=_inputs(
+                    data,
+                    ("bound", f"{path}.test.positive.fasta"),
+                    ("other", f"{path}.test.negative.fasta"),
+                ),
+            )
+        )
+    tasks.append(
+        TaskSpec(
+            "chipseq-ebox",
+            "GM12878 ChIP-seq peaks vs negatives (E-box); fixed test",
+            _inputs(data, ("peak", f"{CHIPSEQ}.tr.fa"), ("negative", f"{CHIPSEQ}.neg.tr.fa")),
+            (Metric("auroc", "0.993 gkm-SVM", 0.993), Metric("accuracy", "0.949 gkm-SVM", 0.949)),
+            test=_inputs(
+                data, ("peak", f"{CHIPSEQ}.test.fa"), ("negative", f"{CHIPSEQ}.neg.test.fa")
+            ),
+        )
+    )
     planted = PlantedSpec((("sp1", "MA0079"), ("cebpa", "MA0102")))
-    tasks.append(TaskSpec(
-        "planted-3class", "generated: none / one SP1 site / one CEBPA site anywhere in 200 bp; fixed test",
-        (), (Metric("accuracy", f"Bayes-optimal {bayes_accuracy(planted):.3f} (the generating model)", 0.75),
-             Metric("auroc")), planted=planted))
-    positioned = PlantedSpec((("donor", "donor"), ("acceptor", "acceptor")), n_train=1000, n_test=500, length=60,
-                             layout="positioned")
-    tasks.append(TaskSpec(
-        "planted-position", "generated: splice-like donor / acceptor site centred vs none, 60 bp, decoys "
-        "off-centre; fixed test", (), (Metric("accuracy", "none (issue 16: every family ≥ 0.93)", 0.93),
-                                       Metric("auroc")), planted=positioned))
+    tasks.append(
+        TaskSpec(
+            "planted-3class",
+            "generated: none / one SP1 site / one CEBPA site anywhere in 200 bp; fixed test",
+            (),
+            (
+                Metric(
+                    "accuracy",
+                    f"Bayes-optimal {bayes_accuracy(planted):.3f} (the generating model)",
+                    0.75,
+                ),
+                Metric("auroc"),
+            ),
+            planted=planted,
+        )
+    )
+    positioned = PlantedSpec(
+        (("donor", "donor"), ("acceptor", "acceptor")),
+        n_train=1000,
+        n_test=500,
+        length=60,
+        layout="positioned",
+    )
+    tasks.append(
+        TaskSpec(
+            "planted-position",
+            "generated: splice-like donor / acceptor site centred vs none, 60 bp, decoys "
+            "off-centre; fixed test",
+            (),
+            (Metric("accuracy", "none (issue 16: every family ≥ 0.93)", 0.93), Metric("auroc")),
+            planted=positioned,
+        )
+    )
     return {task.name: task for task in tasks}
 
 
@@ -204,11 +291,17 @@ def load_task(spec: TaskSpec) -> TaskData:
     a planted task is generated, written as FASTA and read back like any other."""
     if spec.planted is not None:
         with tempfile.TemporaryDirectory() as folder:
-            train, test = (spec.planted.generate(test)[0].write_fasta(Path(folder) / part)
-                           for test, part in ((False, "train"), (True, "test")))
-            files = dict(train=tuple(LabelledInput(c, p) for c, p in train.items()),
-                         test=tuple(LabelledInput(c, p) for c, p in test.items()))
-            return load_task(TaskSpec(spec.name, spec.title, files["train"], spec.metrics, files["test"]))
+            train, test = (
+                spec.planted.generate(test)[0].write_fasta(Path(folder) / part)
+                for test, part in ((False, "train"), (True, "test"))
+            )
+            files = dict(
+                train=tuple(LabelledInput(c, p) for c, p in train.items()),
+                test=tuple(LabelledInput(c, p) for c, p in test.items()),
+            )
+            return load_task(
+                TaskSpec(spec.name, spec.title, files["train"], spec.metrics, files["test"])
+            )
     records = read_labelled(list(spec.train))
     task = infer_task(records.label_values, ["class"])
     train = records.with_targets(records.targets(task.encode))

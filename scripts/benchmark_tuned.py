@@ -35,27 +35,45 @@ def family_of(model: str) -> str:
     return model.removesuffix(TUNED)
 
 
-def search_best_config(task_data, base: Config, trials: int, device: torch.device) -> tuple[Config, dict]:
+def search_best_config(
+    task_data, base: Config, trials: int, device: torch.device
+) -> tuple[Config, dict]:
     """Search `trials` trials over the family's shipped space on the task's training files
     (validation part only); the base config with the best values and what the page keeps of it."""
     space = load_space(None, base)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dnanet-benchmark-tune-") as folder:
-        search = Search(base, space, f"sqlite:///{Path(folder) / 'study.db'}", "benchmark", trials, str(device))
+        search = Search(
+            base, space, f"sqlite:///{Path(folder) / 'study.db'}", "benchmark", trials, str(device)
+        )
         data = TuneData(task_data.train, task_data.task, task_data.provenance)
         study = run_search(search, data, None, lambda line: print(f"  {line}", flush=True))
         best = best_trial(study)
         states = [trial.state.name.lower() for trial in study.trials]
     if best is None:
         raise RuntimeError(f"no trial of the {base.model['name']} search completed")
-    summary = {"trials": trials, "complete": states.count("complete"), "pruned": states.count("pruned"),
-               "best_trial": best.number, "val_loss": best.value, "params": best.params,
-               "search_seconds": round(time.perf_counter() - start, 1)}
+    summary = {
+        "trials": trials,
+        "complete": states.count("complete"),
+        "pruned": states.count("pruned"),
+        "best_trial": best.number,
+        "val_loss": best.value,
+        "params": best.params,
+        "search_seconds": round(time.perf_counter() - start, 1),
+    }
     return apply_params(base, best.params, "benchmark tuned"), summary
 
 
-def run_tuned(task_data, model: str, seed: int, quick: bool, quick_epochs: int, trials: int,
-              device: torch.device, run_model) -> dict:
+def run_tuned(
+    task_data,
+    model: str,
+    seed: int,
+    quick: bool,
+    quick_epochs: int,
+    trials: int,
+    device: torch.device,
+    run_model,
+) -> dict:
     """One tuned cell: search, retrain the best config, score it with `run_model` (the default
     cells' scorer, given the config)."""
     family = family_of(model)
@@ -74,20 +92,29 @@ def tuning_lines(results: list[dict], families: list[str]) -> list[str]:
     if not tuned:
         return []
     budgets = sorted({r["tuned"]["trials"] for r in tuned})
-    lines = ["## Tuned columns", "",
-             (f"`<family>+tuned`: the family searched per data set and seed with {', '.join(map(str, budgets))} trials "
-             "of `dnanet tune` (the shipped space configs/search/<family>.yaml, TPE sampler seeded by the seed, "
-             "median pruner, trials scored on the validation part only), the best config retrained on the same "
-             "split and scored on the same test set as the default column. Search time per cell (mean over seeds) "
-             "and pruned trials:"), "",
-             "| task | " + " | ".join(f for f in families if f.endswith(TUNED)) + " |",
-             "|---|" + "---|" * sum(f.endswith(TUNED) for f in families)]
+    lines = [
+        "## Tuned columns",
+        "",
+        (
+            f"`<family>+tuned`: the family searched per data set and seed with {', '.join(map(str, budgets))} trials "
+            "of `dnanet tune` (the shipped space configs/search/<family>.yaml, TPE sampler seeded by the seed, "
+            "median pruner, trials scored on the validation part only), the best config retrained on the same "
+            "split and scored on the same test set as the default column. Search time per cell (mean over seeds) "
+            "and pruned trials:"
+        ),
+        "",
+        "| task | " + " | ".join(f for f in families if f.endswith(TUNED)) + " |",
+        "|---|" + "---|" * sum(f.endswith(TUNED) for f in families),
+    ]
     for task in dict.fromkeys(r["task"] for r in tuned):
         cells = []
         for model in (f for f in families if f.endswith(TUNED)):
             runs = [r["tuned"] for r in tuned if r["task"] == task and r["model"] == model]
-            cells.append("—" if not runs else
-                         f"{sum(r['search_seconds'] for r in runs) / len(runs) / 60:.1f} min "
-                         f"({sum(r['pruned'] for r in runs) / len(runs):.0f} of {runs[0]['trials']} pruned)")
+            cells.append(
+                "—"
+                if not runs
+                else f"{sum(r['search_seconds'] for r in runs) / len(runs) / 60:.1f} min "
+                f"({sum(r['pruned'] for r in runs) / len(runs):.0f} of {runs[0]['trials']} pruned)"
+            )
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return [*lines, ""]

@@ -55,15 +55,30 @@ EPOCHS = 3  # the steps are split into this many epochs: the first is warm-up, t
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu for a smoke run")
+    parser.add_argument(
+        "--device", default="cuda", help="cuda (default), cuda:N, or cpu for a smoke run"
+    )
     parser.add_argument("--models", default=",".join(FAMILIES), help="comma-separated families")
-    parser.add_argument("--steps", type=int, default=300, help=f"optimiser steps per family, in {EPOCHS} epochs")
+    parser.add_argument(
+        "--steps", type=int, default=300, help=f"optimiser steps per family, in {EPOCHS} epochs"
+    )
     parser.add_argument("--length", type=int, default=500, help="bases per sequence (default 500)")
-    parser.add_argument("--per-class", type=int, default=2000, help="sequences per class (3 classes)")
-    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: the shipped config's)")
+    parser.add_argument(
+        "--per-class", type=int, default=2000, help="sequences per class (3 classes)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="training batch (default: the shipped config's)",
+    )
     parser.add_argument("--infer-batch", type=int, default=256, help="inference batch size")
-    parser.add_argument("--compare", type=int, default=1000, help="sequences predicted on both devices")
-    parser.add_argument("--precision", default="auto", choices=SETTINGS, help="train.precision (default auto)")
+    parser.add_argument(
+        "--compare", type=int, default=1000, help="sequences predicted on both devices"
+    )
+    parser.add_argument(
+        "--precision", default="auto", choices=SETTINGS, help="train.precision (default auto)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -85,7 +100,9 @@ def consensus_pwm(consensus: str, match: float = 0.91) -> np.ndarray:
 
 def planted_data(per_class: int, length: int) -> tuple[SequenceSet, Task]:
     """The seeded 3-class planted set (none, gata, ebox) as a SequenceSet with its task."""
-    planted = planted_set({name: consensus_pwm(site) for name, site in MOTIFS.items()}, per_class, length, seed=0)
+    planted = planted_set(
+        {name: consensus_pwm(site) for name, site in MOTIFS.items()}, per_class, length, seed=0
+    )
     task = Task("multiclass", sorted(set(planted.labels), key=planted.labels.index))
     flat = np.frombuffer(b"".join(planted.sequences).translate(BYTE_TO_CODE), dtype=np.uint8)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in planted.sequences])]).astype(np.int64)
@@ -121,11 +138,16 @@ def batches(sequences: SequenceSet, batch_size: int):
     return ((batch["codes"], batch["lengths"]) for batch in make_loader(sequences, batch_size))
 
 
-def check_family(name: str, sequences: SequenceSet, task: Task, device: torch.device,
-                 args: argparse.Namespace) -> dict:
+def check_family(
+    name: str, sequences: SequenceSet, task: Task, device: torch.device, args: argparse.Namespace
+) -> dict:
     """Train one family on `device`, time it, and compare its predictions with the CPU's."""
-    config = load_config(model=name, batch_size=args.batch_size, epochs=EPOCHS, precision=args.precision)
-    train = dataclasses.replace(config.train, steps_per_epoch=max(1, args.steps // EPOCHS), patience=EPOCHS)
+    config = load_config(
+        model=name, batch_size=args.batch_size, epochs=EPOCHS, precision=args.precision
+    )
+    train = dataclasses.replace(
+        config.train, steps_per_epoch=max(1, args.steps // EPOCHS), patience=EPOCHS
+    )
     config = dataclasses.replace(config, train=train)
     precision = precision_for(device, args.precision)
     if device.type == "cuda":
@@ -137,36 +159,70 @@ def check_family(name: str, sequences: SequenceSet, task: Task, device: torch.de
     timed = slice(1, None) if len(clock.steps) > 1 else slice(None)  # the first epoch warms up
     train_rate = sum(clock.steps[timed]) * train.batch_size / max(sum(clock.seconds[timed]), 1e-9)
     rc = result.description["reverse_complement_average"]
-    predict(result.model, batches(sequences.subset(np.arange(min(len(sequences), args.infer_batch))), args.infer_batch),
-            rc, activate=task.activate, precision=precision)  # warm-up
+    predict(
+        result.model,
+        batches(
+            sequences.subset(np.arange(min(len(sequences), args.infer_batch))), args.infer_batch
+        ),
+        rc,
+        activate=task.activate,
+        precision=precision,
+    )  # warm-up
     synchronize(device)
     start = time.perf_counter()
-    predict(result.model, batches(sequences, args.infer_batch), rc, activate=task.activate, precision=precision)
+    predict(
+        result.model,
+        batches(sequences, args.infer_batch),
+        rc,
+        activate=task.activate,
+        precision=precision,
+    )
     synchronize(device)
     infer_rate = len(sequences) / (time.perf_counter() - start)
     compared = sequences.subset(np.arange(min(len(sequences), args.compare)))
-    here = predict(result.model, batches(compared, args.infer_batch), rc, activate=task.activate, precision=precision)
+    here = predict(
+        result.model,
+        batches(compared, args.infer_batch),
+        rc,
+        activate=task.activate,
+        precision=precision,
+    )
     cpu_model = copy.deepcopy(result.model).to("cpu")
-    reference = predict(cpu_model, batches(compared, args.infer_batch), rc, activate=task.activate)  # float32
+    reference = predict(
+        cpu_model, batches(compared, args.infer_batch), rc, activate=task.activate
+    )  # float32
     difference = float(np.abs(here - reference).max())
     tolerance = TOLERANCE[precision.name]
-    return {"model": name, "precision": precision.name, "batch_size": train.batch_size,
-            "steps": sum(clock.steps), "train_seq_per_s": train_rate, "infer_seq_per_s": infer_rate,
-            "peak_gpu_mib": peak, "test_accuracy": result.test_metrics["accuracy"],
-            "max_prob_difference": difference, "tolerance": tolerance, "ok": difference <= tolerance}
+    return {
+        "model": name,
+        "precision": precision.name,
+        "batch_size": train.batch_size,
+        "steps": sum(clock.steps),
+        "train_seq_per_s": train_rate,
+        "infer_seq_per_s": infer_rate,
+        "peak_gpu_mib": peak,
+        "test_accuracy": result.test_metrics["accuracy"],
+        "max_prob_difference": difference,
+        "tolerance": tolerance,
+        "ok": difference <= tolerance,
+    }
 
 
 def table(rows: list[dict]) -> str:
     """The results as a Markdown table."""
-    lines = ["| model | precision | batch | steps | train seq/s | inference seq/s | peak GPU MiB | test accuracy "
-             "| max abs prob diff vs CPU fp32 | tolerance | ok |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | precision | batch | steps | train seq/s | inference seq/s | peak GPU MiB | test accuracy "
+        "| max abs prob diff vs CPU fp32 | tolerance | ok |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         peak = "-" if row["peak_gpu_mib"] is None else f"{row['peak_gpu_mib']:,.0f}"
-        lines.append(f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['steps']} "
-                     f"| {row['train_seq_per_s']:,.0f} | {row['infer_seq_per_s']:,.0f} | {peak} "
-                     f"| {row['test_accuracy']:.3f} | {row['max_prob_difference']:.2e} | {row['tolerance']:.0e} "
-                     f"| {'yes' if row['ok'] else 'NO'} |")
+        lines.append(
+            f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['steps']} "
+            f"| {row['train_seq_per_s']:,.0f} | {row['infer_seq_per_s']:,.0f} | {peak} "
+            f"| {row['test_accuracy']:.3f} | {row['max_prob_difference']:.2e} | {row['tolerance']:.0e} "
+            f"| {'yes' if row['ok'] else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
@@ -184,15 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"gpu_check: CUDA is not available here (torch {torch.__version__}, built for CUDA "
-              f"{torch.version.cuda}); run it on a machine with an NVIDIA GPU, or add --device cpu for a "
-              "smoke run of this script", file=sys.stderr)
+        print(
+            f"gpu_check: CUDA is not available here (torch {torch.__version__}, built for CUDA "
+            f"{torch.version.cuda}); run it on a machine with an NVIDIA GPU, or add --device cpu for a "
+            "smoke run of this script",
+            file=sys.stderr,
+        )
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     sequences, task = planted_data(args.per_class, args.length)
-    print(f"gpu_check: {describe(device)}; {len(sequences):,} planted sequences of {args.length} bp, "
-          f"{args.steps} steps per family", flush=True)
+    print(
+        f"gpu_check: {describe(device)}; {len(sequences):,} planted sequences of {args.length} bp, "
+        f"{args.steps} steps per family",
+        flush=True,
+    )
     rows = []
     for name in args.models:
         try:
@@ -203,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: {name} done", flush=True)
     print(table(rows))
     if args.json is not None:
-        args.json.write_text(json.dumps({"device": describe(device), "length": args.length, "rows": rows}, indent=1))
+        args.json.write_text(
+            json.dumps({"device": describe(device), "length": args.length, "rows": rows}, indent=1)
+        )
     failed = [row["model"] for row in rows if not row["ok"]]
     if failed:
-        print(f"gpu_check: {', '.join(failed)}: GPU predictions differ from the CPU's by more than the tolerance",
-              file=sys.stderr)
+        print(
+            f"gpu_check: {', '.join(failed)}: GPU predictions differ from the CPU's by more than the tolerance",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

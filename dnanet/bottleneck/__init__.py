@@ -6,8 +6,30 @@
 - `pipeline`: the experiment run and written (capacity.tsv, capacity.png, network_h2.png).
 """
 
-from dnanet.bottleneck.experiment import (OPTIMIZERS, CellResult, Chain, chain_accuracy, de_bruijn, h1_bound,
-                                          integer_chain, kmer_chain, largest_learned, train_cells, train_grid)
+from dnanet.bottleneck.experiment import (
+    OPTIMIZERS,
+    CellResult,
+    Chain,
+    chain_accuracy,
+    de_bruijn,
+    h1_bound,
+    integer_chain,
+    kmer_chain,
+    largest_learned,
+    train_cells,
+    train_grid,
+)
 
-__all__ = ["OPTIMIZERS", "CellResult", "Chain", "chain_accuracy", "de_bruijn", "h1_bound", "integer_chain",
-           "kmer_chain", "largest_learned", "train_cells", "train_grid"]
+__all__ = [
+    "OPTIMIZERS",
+    "CellResult",
+    "Chain",
+    "chain_accuracy",
+    "de_bruijn",
+    "h1_bound",
+    "integer_chain",
+    "kmer_chain",
+    "largest_learned",
+    "train_cells",
+    "train_grid",
+]

@@ -107,7 +107,9 @@ def h1_bound(n: int) -> float:
     return 2 / (n - 1)
 
 
-def chain_accuracy(w1: torch.Tensor, w2: torch.Tensor, chain: Chain, b1=None, b2=None) -> torch.Tensor:
+def chain_accuracy(
+    w1: torch.Tensor, w2: torch.Tensor, chain: Chain, b1=None, b2=None
+) -> torch.Tensor:
     """Accuracy of networks ``w1 (B, n, H)``, ``w2 (B, H, n)`` (biases ``(B, H)``, ``(B, n)``) on
     `chain`: float ``(B,)``, the share of inputs whose argmax logit is the target."""
     hidden = w1[:, chain.inputs]  # (B, P, H)
@@ -122,14 +124,24 @@ def chain_accuracy(w1: torch.Tensor, w2: torch.Tensor, chain: Chain, b1=None, b2
 def _init(hidden: int, n: int, seed: int, bias: bool) -> list[torch.Tensor]:
     """Initial (w1 (n, H), w2 (H, n), b1 (H,), b2 (n,)) of one cell, as `nn.Linear`: U(±1/sqrt(fan_in))."""
     generator = torch.Generator().manual_seed(1_000_003 * seed + 1009 * hidden + n)
-    uniform = lambda shape, fan_in: (torch.rand(shape, generator=generator, dtype=DTYPE) * 2 - 1) / math.sqrt(fan_in)
+    uniform = lambda shape, fan_in: (
+        (torch.rand(shape, generator=generator, dtype=DTYPE) * 2 - 1) / math.sqrt(fan_in)
+    )
     w1, w2 = uniform((n, hidden), n), uniform((hidden, n), hidden)
     b1, b2 = uniform((hidden,), n), uniform((n,), hidden)
     return [w1, w2, b1 * bias, b2 * bias]
 
 
-def train_cells(hidden: int, chains: list[Chain], seeds: list[int], optimizer: str = "sgd", lr: float = 1.0,
-                steps: int = 20_000, bias: bool = False, on_step: Optional[Callable[[int], None]] = None) -> list[CellResult]:
+def train_cells(
+    hidden: int,
+    chains: list[Chain],
+    seeds: list[int],
+    optimizer: str = "sgd",
+    lr: float = 1.0,
+    steps: int = 20_000,
+    bias: bool = False,
+    on_step: Optional[Callable[[int], None]] = None,
+) -> list[CellResult]:
     """Train one network per (chain, seed) with `hidden` tanh units, all at once (float64, full batch).
 
     Batch layout: B = len(chains) * len(seeds) slices, chain-major; tokens padded to the largest n.
@@ -143,17 +155,28 @@ def train_cells(hidden: int, chains: list[Chain], seeds: list[int], optimizer: s
         raise DnanetError(f"lr = {lr}, steps = {steps}: need lr > 0 and steps >= 0")
     cells = [(chain, seed) for chain in chains for seed in seeds]
     n_max, p_max = max(c.n for c in chains), max(len(c.inputs) for c in chains)
-    params = [torch.zeros(len(cells), *shape, dtype=DTYPE)
-              for shape in ((n_max, hidden), (hidden, n_max), (hidden,), (n_max,))]
+    params = [
+        torch.zeros(len(cells), *shape, dtype=DTYPE)
+        for shape in ((n_max, hidden), (hidden, n_max), (hidden,), (n_max,))
+    ]
     inputs = torch.zeros(len(cells), p_max, dtype=torch.long)  # (B, P), padding points at token 0
     targets = torch.zeros(len(cells), p_max, dtype=torch.long)
     weight = torch.zeros(len(cells), p_max, dtype=DTYPE)  # (B, P): 1 / pairs, 0 on padding
     valid = torch.zeros(len(cells), n_max, dtype=torch.bool)  # (B, n_max) real output tokens
     for b, (chain, seed) in enumerate(cells):
         w1, w2, b1, b2 = _init(hidden, chain.n, seed, bias)
-        params[0][b, : chain.n], params[1][b, :, : chain.n], params[2][b], params[3][b, : chain.n] = w1, w2, b1, b2
+        (
+            params[0][b, : chain.n],
+            params[1][b, :, : chain.n],
+            params[2][b],
+            params[3][b, : chain.n],
+        ) = w1, w2, b1, b2
         pairs = len(chain.inputs)
-        inputs[b, :pairs], targets[b, :pairs], weight[b, :pairs] = chain.inputs, chain.targets, 1 / pairs
+        inputs[b, :pairs], targets[b, :pairs], weight[b, :pairs] = (
+            chain.inputs,
+            chain.targets,
+            1 / pairs,
+        )
         valid[b, : chain.n] = True
     trained = params if bias else params[:2]
     for p in trained:
@@ -169,7 +192,9 @@ def train_cells(hidden: int, chains: list[Chain], seeds: list[int], optimizer: s
     for step in range(steps):
         opt.zero_grad(set_to_none=True)
         log_probs = torch.log_softmax(logits(), -1)
-        loss = -(log_probs.gather(-1, targets[..., None])[..., 0] * weight).sum()  # sum of per-cell means
+        loss = -(
+            log_probs.gather(-1, targets[..., None])[..., 0] * weight
+        ).sum()  # sum of per-cell means
         loss.backward()
         opt.step()
         if on_step is not None and (step + 1) % 500 == 0:
@@ -179,16 +204,30 @@ def train_cells(hidden: int, chains: list[Chain], seeds: list[int], optimizer: s
         pairs = (weight > 0).sum(-1)  # (B,)
         accuracy = (correct * (weight > 0)).sum(-1) / pairs  # (B,) exactly 1.0 when all are right
     w1, w2, b1, b2 = (p.detach().numpy() for p in params)
-    return [CellResult(hidden, chain.n, seed, float(accuracy[b]), w1[b, : chain.n].copy(), w2[b, :, : chain.n].copy(),
-                       b1[b].copy(), b2[b, : chain.n].copy()) for b, (chain, seed) in enumerate(cells)]
+    return [
+        CellResult(
+            hidden,
+            chain.n,
+            seed,
+            float(accuracy[b]),
+            w1[b, : chain.n].copy(),
+            w2[b, :, : chain.n].copy(),
+            b1[b].copy(),
+            b2[b, : chain.n].copy(),
+        )
+        for b, (chain, seed) in enumerate(cells)
+    ]
 
 
 def largest_learned(results: list[CellResult]) -> dict[int, Optional[int]]:
     """Per hidden size: the largest n that every seed learned perfectly (None if none was)."""
     table: dict[int, Optional[int]] = {}
     for hidden in sorted({r.hidden for r in results}):
-        perfect = [n for n in sorted({r.n for r in results if r.hidden == hidden})
-                   if all(r.accuracy == 1.0 for r in results if r.hidden == hidden and r.n == n)]
+        perfect = [
+            n
+            for n in sorted({r.n for r in results if r.hidden == hidden})
+            if all(r.accuracy == 1.0 for r in results if r.hidden == hidden and r.n == n)
+        ]
         table[hidden] = max(perfect) if perfect else None
     return table
 
@@ -204,16 +243,27 @@ def buckets(chains: list[Chain]) -> list[list[Chain]]:
     return groups
 
 
-def train_grid(hiddens: list[int], chains: list[Chain], seeds: list[int], optimizer: str = "sgd", lr: float = 1.0,
-               steps: int = 20_000, bias: bool = False,
-               on_progress: Optional[Callable[[int, int], None]] = None) -> list[CellResult]:
+def train_grid(
+    hiddens: list[int],
+    chains: list[Chain],
+    seeds: list[int],
+    optimizer: str = "sgd",
+    lr: float = 1.0,
+    steps: int = 20_000,
+    bias: bool = False,
+    on_progress: Optional[Callable[[int, int], None]] = None,
+) -> list[CellResult]:
     """Every (hidden, chain, seed) cell, sorted by hidden, n, seed. `on_progress(done, total)` counts
     training steps over all batches (one batch per hidden size and bucket of chains)."""
     groups = buckets(chains)
     total, done, results = steps * len(hiddens) * len(groups), 0, []
     for hidden in hiddens:
         for group in groups:
-            report = None if on_progress is None else (lambda step, base=done: on_progress(base + step, total))
+            report = (
+                None
+                if on_progress is None
+                else (lambda step, base=done: on_progress(base + step, total))
+            )
             results += train_cells(hidden, group, seeds, optimizer, lr, steps, bias, report)
             done += steps
             if on_progress is not None:

@@ -18,18 +18,31 @@ def make_chains(sizes: list[int], kmers: bool) -> list[Chain]:
     return [kmer_chain(k) for k in sizes] if kmers else [integer_chain(size) for size in sizes]
 
 
-def run_experiment(output, hiddens: list[int], chains: list[Chain], kmers: bool, seeds: int, optimizer: str,
-                   lr: float, steps: int, bias: bool,
-                   on_progress: Optional[Callable[[int, int], None]] = None) -> tuple[list[CellResult], float]:
+def run_experiment(
+    output,
+    hiddens: list[int],
+    chains: list[Chain],
+    kmers: bool,
+    seeds: int,
+    optimizer: str,
+    lr: float,
+    steps: int,
+    bias: bool,
+    on_progress: Optional[Callable[[int, int], None]] = None,
+) -> tuple[list[CellResult], float]:
     """Train every (hidden, chain, seed) cell and write the claimed folder `output`
     (`dnanet.outputs.Output`; module docstring).
 
     Returns the results sorted by hidden, n, seed, and the seconds training took. `kmers`: the
     chains are `make_chains`' k-mer ones (capacity.tsv gets a K column)."""
     started = time.perf_counter()
-    results = train_grid(hiddens, chains, list(range(seeds)), optimizer, lr, steps, bias, on_progress=on_progress)
+    results = train_grid(
+        hiddens, chains, list(range(seeds)), optimizer, lr, steps, bias, on_progress=on_progress
+    )
     seconds = time.perf_counter() - started
-    settings = f"{optimizer}, lr {lr:g}, {steps:,} steps, {'with' if bias else 'no'} biases, {seeds} seeds"
+    settings = (
+        f"{optimizer}, lr {lr:g}, {steps:,} steps, {'with' if bias else 'no'} biases, {seeds} seeds"
+    )
     with output.writing() as folder:
         write_results(folder, results, kmers, settings)
     return results, seconds
@@ -47,5 +60,8 @@ def write_results(folder: Path, results: list[CellResult], kmers: bool, settings
     plot_capacity(results, folder / "capacity.png", settings)
     drawable = [r for r in results if r.hidden == 2]
     if drawable:
-        best = max(drawable, key=lambda r: (r.accuracy == 1.0, r.n * (r.accuracy == 1.0), r.accuracy, -r.seed))
+        best = max(
+            drawable,
+            key=lambda r: (r.accuracy == 1.0, r.n * (r.accuracy == 1.0), r.accuracy, -r.seed),
+        )
         plot_network(best, folder / "network_h2.png")

@@ -12,12 +12,24 @@ from typing import Callable, Iterator, List, Optional
 import numpy as np
 import typer
 
-from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
-                               parse_inputs, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
-                               warn_if_not_learned)
+from dnanet.cli import choices  # option completions from the registries
+from dnanet.cli.common import (
+    DeviceOption,
+    OverwriteOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    inference_shard,
+    parse_inputs,
+    setup_torch,
+    shard_option,
+    sigterm_as_interrupt,
+    user_errors,
+    warn_if_not_learned,
+)
 from dnanet.cli.genome import GENOME_INPUTS_HELP, GenomeOption, RunWindowOption
 from dnanet.errors import DnanetError
-from dnanet.cli import choices  # option completions from the registries
 
 PLOTTED_RECORDS = 3
 
@@ -26,37 +38,67 @@ PLOTTED_RECORDS = 3
 @user_errors
 def attribute(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz). Default: the bundled CTCF held-out "
-                                       "files." + GENOME_INPUTS_HELP.split(" CLASS=")[0], show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Attributions file to write, NAME.npz: arr_0 = attributions "
-                             "(N, 4, L) float32, plus ids, lengths, reference, and deltas for ism; the one-hot "
-                             "sequences (N, 4, L) go to NAME.ohe.npz (arr_0). Records shorter than the longest (L) "
-                             "are padded with zero columns."),
+    fasta: List[Path] = typer.Argument(
+        None,
+        help="FASTA files (plain or .gz). Default: the bundled CTCF held-out "
+        "files." + GENOME_INPUTS_HELP.split(" CLASS=")[0],
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Attributions file to write, NAME.npz: arr_0 = attributions "
+        "(N, 4, L) float32, plus ids, lengths, reference, and deltas for ism; the one-hot "
+        "sequences (N, 4, L) go to NAME.ohe.npz (arr_0). Records shorter than the longest (L) "
+        "are padded with zero columns.",
+    ),
     overwrite: bool = OverwriteOption,
-    method: str = typer.Option("saliency", help="ism: exact in-silico mutagenesis (every other base at every "
-                               "position predicted; 3 passes per base, 6 with strand averaging: slow, limit it with "
-                               "--region), arr_0 = the deltas centred over A C G T at each position; saliency: the "
-                               "gradient of the output w.r.t. the one-hot input, centred over A C G T; grad_x_input: "
-                               "saliency at each record's own base, 0 at the others.",
-                               autocompletion=choices.ATTRIBUTION_METHODS),
-    target: Optional[str] = typer.Option(None, help="The output explained: a class (log-odds log(p/(1-p)) of its "
-                                         "probability) or a regression target (its value). Default: a binary run's "
-                                         "first (positive) class or a single regression target; other runs must "
-                                         "name one."),
-    region: Optional[str] = typer.Option(None, metavar="START:END", help="Attribute only positions START to END-1 "
-                                         "(0-based, half-open) of every record (other columns are 0); every record "
-                                         "must be at least END long. Cuts ism's cost to 3 x (END-START) passes."),
-    plot: Optional[Path] = typer.Option(None, help="Also draw a PNG: attribution logos (each base's letter scaled by "
-                                        f"its attribution) of the --records (default: the first {PLOTTED_RECORDS})."),
-    records: Optional[str] = typer.Option(None, metavar="ID,ID", help="Record ids to draw with --plot."),
-    batch_size: int = typer.Option(128, min=1, help="Sequences per forward pass: records (saliency, grad_x_input) "
-                                   "or mutated copies (ism); at most 65,536 padded bases. Values do not depend on it."),
+    method: str = typer.Option(
+        "saliency",
+        help="ism: exact in-silico mutagenesis (every other base at every "
+        "position predicted; 3 passes per base, 6 with strand averaging: slow, limit it with "
+        "--region), arr_0 = the deltas centred over A C G T at each position; saliency: the "
+        "gradient of the output w.r.t. the one-hot input, centred over A C G T; grad_x_input: "
+        "saliency at each record's own base, 0 at the others.",
+        autocompletion=choices.ATTRIBUTION_METHODS,
+    ),
+    target: Optional[str] = typer.Option(
+        None,
+        help="The output explained: a class (log-odds log(p/(1-p)) of its "
+        "probability) or a regression target (its value). Default: a binary run's "
+        "first (positive) class or a single regression target; other runs must "
+        "name one.",
+    ),
+    region: Optional[str] = typer.Option(
+        None,
+        metavar="START:END",
+        help="Attribute only positions START to END-1 "
+        "(0-based, half-open) of every record (other columns are 0); every record "
+        "must be at least END long. Cuts ism's cost to 3 x (END-START) passes.",
+    ),
+    plot: Optional[Path] = typer.Option(
+        None,
+        help="Also draw a PNG: attribution logos (each base's letter scaled by "
+        f"its attribution) of the --records (default: the first {PLOTTED_RECORDS}).",
+    ),
+    records: Optional[str] = typer.Option(
+        None, metavar="ID,ID", help="Record ids to draw with --plot."
+    ),
+    batch_size: int = typer.Option(
+        128,
+        min=1,
+        help="Sequences per forward pass: records (saliency, grad_x_input) "
+        "or mutated copies (ism); at most 65,536 padded bases. Values do not depend on it.",
+    ),
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = RunWindowOption,
-    shard: Optional[str] = shard_option("Each shard's NAME.npz holds its block of the records, padded to the "
-                                        "longest record of the whole input: np.concatenate the per-record arrays "
-                                        "(arr_0, deltas, reference, ids, lengths; NAME.ohe.npz arr_0) in shard "
-                                        "order for the unsharded file. --plot draws records of the shard."),
+    shard: Optional[str] = shard_option(
+        "Each shard's NAME.npz holds its block of the records, padded to the "
+        "longest record of the whole input: np.concatenate the per-record arrays "
+        "(arr_0, deltas, reference, ids, lengths; NAME.ohe.npz arr_0) in shard "
+        "order for the unsharded file. --plot draws records of the shard."
+    ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -93,7 +135,9 @@ def attribute(
         raise DnanetError("--records chooses the records --plot draws; give --plot too")
     given_shard = inference_shard(shard)
     if plot is not None and distributed.launched_processes() > 1:
-        raise DnanetError("--plot is drawn by one process: run it without torchrun (or with --shard K/N)")
+        raise DnanetError(
+            "--plot is drawn by one process: run it without torchrun (or with --shard K/N)"
+        )
     span = _parse_region(region)
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
@@ -102,8 +146,11 @@ def attribute(
         if processes.is_main:
             from dnanet.attribution_files import sequences_path
 
-            claimed = {path: claim_output(path, overwrite) for path in (out, sequences_path(out), plot)
-                       if path is not None}
+            claimed = {
+                path: claim_output(path, overwrite)
+                for path in (out, sequences_path(out), plot)
+                if path is not None
+            }
         loaded = load_run(run, torch_device)
         model, description = loaded.model, loaded.record
         task = Task.from_dict(description["task"])
@@ -121,19 +168,46 @@ def attribute(
         drawn = _plotted(records, layout, span, rows) if plot is not None else []
         check_disk(out, len(rows), layout.longest, method == "ism")
         strands = 2 if description["reverse_complement_average"] else 1
-        target_name, output = task.names[target_index], "value" if task.kind == "regression" else "log_odds"
-        job = _Job(model, inputs, method, attribution.target_output(task, target_index), strands, span, batch_size,
-                   layout.longest, rows, quiet)
-        written = range(len(layout.ids)) if processes.distributed else rows  # the records in the file
-        metadata = {"ids": np.array(layout.ids[written.start: written.stop], dtype=str),
-                    "lengths": layout.lengths[written.start: written.stop], "method": np.array(method),
-                    "target": np.array(target_name), "output": np.array(output), "strands": np.array(strands),
-                    "region": np.array(span or (0, layout.longest))}
+        target_name, output = (
+            task.names[target_index],
+            "value" if task.kind == "regression" else "log_odds",
+        )
+        job = _Job(
+            model,
+            inputs,
+            method,
+            attribution.target_output(task, target_index),
+            strands,
+            span,
+            batch_size,
+            layout.longest,
+            rows,
+            quiet,
+        )
+        written = (
+            range(len(layout.ids)) if processes.distributed else rows
+        )  # the records in the file
+        metadata = {
+            "ids": np.array(layout.ids[written.start : written.stop], dtype=str),
+            "lengths": layout.lengths[written.start : written.stop],
+            "method": np.array(method),
+            "target": np.array(target_name),
+            "output": np.array(output),
+            "strands": np.array(strands),
+            "region": np.array(span or (0, layout.longest)),
+        }
         with sigterm_as_interrupt():
             if processes.distributed:
                 job.in_parts(claimed, out, processes, metadata)
             else:
-                job.write(claimed, out, metadata, plot, drawn, f"{run.name}: {method} toward {target_name}")
+                job.write(
+                    claimed,
+                    out,
+                    metadata,
+                    plot,
+                    drawn,
+                    f"{run.name}: {method} toward {target_name}",
+                )
     finally:
         distributed.stop()
     if not processes.is_main:
@@ -143,31 +217,72 @@ def attribute(
     print_notes(notes)
     where = f"shard {given_shard}: " if given_shard is not None else ""
     by = f" by {processes.world_size} processes" if processes.distributed else ""
-    err.print(f"{where}{len(written):,} records: {method} attributions toward {target_name} ({output.replace('_', '-')}"
-              f"{', both strands averaged' if strands == 2 else ''}) written to {out}{by}, one-hot sequences to "
-              f"{sequences_path(out)}" + (f"; logos in {plot}" if drawn else ""), highlight=False, soft_wrap=True)
+    err.print(
+        f"{where}{len(written):,} records: {method} attributions toward {target_name} ({output.replace('_', '-')}"
+        f"{', both strands averaged' if strands == 2 else ''}) written to {out}{by}, one-hot sequences to "
+        f"{sequences_path(out)}" + (f"; logos in {plot}" if drawn else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 class _Job:
     """The attribution of one process's block of records (`rows`), written as one file or as a part."""
 
-    def __init__(self, model, inputs: list, method: str, objective, strands: int, span, batch_size: int,
-                 longest: int, rows: range, quiet: bool):
+    def __init__(
+        self,
+        model,
+        inputs: list,
+        method: str,
+        objective,
+        strands: int,
+        span,
+        batch_size: int,
+        longest: int,
+        rows: range,
+        quiet: bool,
+    ):
         self.model, self.inputs, self.method, self.objective = model, inputs, method, objective
-        self.strands, self.span, self.batch_size, self.longest, self.rows = strands, span, batch_size, longest, rows
+        self.strands, self.span, self.batch_size, self.longest, self.rows = (
+            strands,
+            span,
+            batch_size,
+            longest,
+            rows,
+        )
         self.quiet = quiet
 
     def fill(self, folder: Path, quiet: bool):
         """The block's arrays (`dnanet.attribution_files.AttributionArrays`) filled in `folder`."""
         from dnanet.attribution_files import AttributionArrays, attribute_records
 
-        arrays = AttributionArrays(folder, len(self.rows), self.longest, deltas=self.method == "ism")
+        arrays = AttributionArrays(
+            folder, len(self.rows), self.longest, deltas=self.method == "ism"
+        )
         with _bar(f"attributing ({self.method})", len(self.rows), quiet) as progress:
-            attribute_records(arrays, self.model, self.inputs, self.method, self.objective, self.strands, self.span,
-                              self.batch_size, progress, records=self.rows)
+            attribute_records(
+                arrays,
+                self.model,
+                self.inputs,
+                self.method,
+                self.objective,
+                self.strands,
+                self.span,
+                self.batch_size,
+                progress,
+                records=self.rows,
+            )
         return arrays
 
-    def write(self, claimed: dict, out: Path, metadata: dict, plot: Optional[Path], drawn: list, title: str) -> None:
+    def write(
+        self,
+        claimed: dict,
+        out: Path,
+        metadata: dict,
+        plot: Optional[Path],
+        drawn: list,
+        title: str,
+    ) -> None:
         """One process: the file (and the logos of `drawn`), each written atomically through its
         claimed output (`claimed`: path -> `dnanet.outputs.Output`)."""
         from dnanet.attribution_files import sequences_path
@@ -175,7 +290,9 @@ class _Job:
         with ExitStack() as stack:
             temporary = stack.enter_context(claimed[out].writing())
             sequences_temporary = stack.enter_context(claimed[sequences_path(out)].writing())
-            folder = claimed[out].scratch_folder()  # the (N, 4, L) memory-mapped arrays while they fill
+            folder = claimed[
+                out
+            ].scratch_folder()  # the (N, 4, L) memory-mapped arrays while they fill
             stack.callback(shutil.rmtree, folder, True)
             arrays = self.fill(folder, self.quiet)
             if drawn:
@@ -194,7 +311,10 @@ class _Job:
 
         def merge(stems: list[Path]) -> None:
             names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
-            with claimed[out].writing() as temporary, claimed[sequences_path(out)].writing() as sequences_temporary:
+            with (
+                claimed[out].writing() as temporary,
+                claimed[sequences_path(out)].writing() as sequences_temporary,
+            ):
                 merge_parts(stems, names, temporary, sequences_temporary, metadata)
 
         write_in_parts(out, processes, write_part, merge)
@@ -206,13 +326,16 @@ def _parse_region(text: Optional[str]) -> Optional[tuple[int, int]]:
         return None
     match = re.fullmatch(r"\s*([0-9]+)\s*:\s*([0-9]+)\s*", text)
     if not match or int(match[1]) >= int(match[2]):
-        raise DnanetError(f"--region '{text}': expected START:END with 0 <= START < END (0-based, END excluded), "
-                          "e.g. 40:60")
+        raise DnanetError(
+            f"--region '{text}': expected START:END with 0 <= START < END (0-based, END excluded), "
+            "e.g. 40:60"
+        )
     return int(match[1]), int(match[2])
 
 
-def _plotted(records: Optional[str], layout, span: Optional[tuple[int, int]],
-             rows: range) -> list[tuple[str, int, int, int]]:
+def _plotted(
+    records: Optional[str], layout, span: Optional[tuple[int, int]], rows: range
+) -> list[tuple[str, int, int, int]]:
     """(id, row, start, end) of each record to draw (row: its place among `rows`, the records this
     run writes): those `records` names (comma-separated), else the first few; the stretch drawn is
     `span`, else the whole record (checked up front)."""
@@ -222,17 +345,25 @@ def _plotted(records: Optional[str], layout, span: Optional[tuple[int, int]],
         chosen = list(rows[:PLOTTED_RECORDS])
     else:
         names = [name.strip() for name in records.split(",") if name.strip()]
-        index = {identifier: i for i, identifier in reversed(list(enumerate(layout.ids))) if i in rows}  # first
+        index = {
+            identifier: i for i, identifier in reversed(list(enumerate(layout.ids))) if i in rows
+        }  # first
         missing = [name for name in names if name not in index]
         if missing or not names:
             shard = "" if len(rows) == len(layout.ids) else " of this shard"
-            raise DnanetError(f"--records: no record named {', '.join(missing) or '(none given)'} in the input{shard}")
+            raise DnanetError(
+                f"--records: no record named {', '.join(missing) or '(none given)'} in the input{shard}"
+            )
         chosen = [index[name] for name in names]
-    drawn = [(layout.ids[i], i - rows.start, *(span or (0, int(layout.lengths[i])))) for i in chosen]
+    drawn = [
+        (layout.ids[i], i - rows.start, *(span or (0, int(layout.lengths[i])))) for i in chosen
+    ]
     for identifier, _, start, end in drawn:
         if end - start > MAX_PLOTTED_BASES:
-            raise DnanetError(f"--plot: record {identifier} has {end - start:,} bases to draw, more than "
-                              f"{MAX_PLOTTED_BASES:,}; choose a stretch with --region")
+            raise DnanetError(
+                f"--plot: record {identifier} has {end - start:,} bases to draw, more than "
+                f"{MAX_PLOTTED_BASES:,}; choose a stretch with --region"
+            )
     return drawn
 
 
@@ -240,8 +371,14 @@ def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str
     from dnanet.attribution_plots import plot_attribution_logos
 
     values, one_hot = arrays.rows([index for _, index, _, _ in drawn])
-    plot_attribution_logos(path, values, one_hot, [identifier for identifier, *_ in drawn],
-                           [(start, end) for *_, start, end in drawn], title)
+    plot_attribution_logos(
+        path,
+        values,
+        one_hot,
+        [identifier for identifier, *_ in drawn],
+        [(start, end) for *_, start, end in drawn],
+        title,
+    )
 
 
 @contextlib.contextmanager

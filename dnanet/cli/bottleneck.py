@@ -20,7 +20,9 @@ def parse_ints(text: str, option: str, minimum: int) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise DnanetError(f"{option} {text!r}: expected whole numbers separated by commas, e.g. 1,2,3") from None
+        raise DnanetError(
+            f"{option} {text!r}: expected whole numbers separated by commas, e.g. 1,2,3"
+        ) from None
     if not values:
         raise DnanetError(f"{option}: give at least one value")
     bad = [v for v in values if v < minimum]
@@ -32,17 +34,30 @@ def parse_ints(text: str, option: str, minimum: int) -> list[int]:
 @app.command(rich_help_panel=RESEARCH_PANEL)
 @user_errors
 def bottleneck(
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: capacity.tsv, capacity.png, network_h2.png."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: capacity.tsv, capacity.png, network_h2.png."
+    ),
     hidden: str = typer.Option("1,2,3,4", help="Hidden tanh units H, comma-separated."),
-    n: str = typer.Option("5,11,15,20,30,50,100,150", "--n", help="Token counts N, comma-separated (N >= 3)."),
-    kmer: Optional[str] = typer.Option(None, help="DNA flavour instead of --n: k-mer sizes K (comma-separated, 1-6); "
-                                       "tokens are the 4^K k-mers, each mapped to the next window of a de Bruijn "
-                                       "sequence (shift by one base, append one)."),
+    n: str = typer.Option(
+        "5,11,15,20,30,50,100,150", "--n", help="Token counts N, comma-separated (N >= 3)."
+    ),
+    kmer: Optional[str] = typer.Option(
+        None,
+        help="DNA flavour instead of --n: k-mer sizes K (comma-separated, 1-6); "
+        "tokens are the 4^K k-mers, each mapped to the next window of a de Bruijn "
+        "sequence (shift by one base, append one).",
+    ),
     seeds: int = typer.Option(3, min=1, help="Seeds per cell (0, 1, ...)."),
-    optimizer: str = typer.Option("sgd", autocompletion=choices.OPTIMIZERS, help="sgd (plain) or adam."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default: 1.0 for sgd, 0.01 for adam)."),
+    optimizer: str = typer.Option(
+        "sgd", autocompletion=choices.OPTIMIZERS, help="sgd (plain) or adam."
+    ),
+    lr: Optional[float] = typer.Option(
+        None, help="Learning rate (default: 1.0 for sgd, 0.01 for adam)."
+    ),
     steps: int = typer.Option(20_000, min=0, help="Full-batch training steps."),
-    bias: bool = typer.Option(False, "--bias/--no-bias", help="Biases on the hidden and output units."),
+    bias: bool = typer.Option(
+        False, "--bias/--no-bias", help="Biases on the hidden and output units."
+    ),
     overwrite: bool = typer.Option(False, help="Replace --out if it exists."),
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -61,8 +76,10 @@ def bottleneck(
     if optimizer not in OPTIMIZERS:
         raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
     hiddens = parse_ints(hidden, "--hidden", 1)
-    chains = make_chains(parse_ints(kmer, "--kmer", 1) if kmer is not None else parse_ints(n, "--n", 3),
-                         kmers=kmer is not None)
+    chains = make_chains(
+        parse_ints(kmer, "--kmer", 1) if kmer is not None else parse_ints(n, "--n", 3),
+        kmers=kmer is not None,
+    )
     rate = DEFAULT_LR[optimizer] if lr is None else lr
     if not rate > 0:
         raise DnanetError(f"--lr {rate:g}: must be positive")
@@ -71,8 +88,17 @@ def bottleneck(
     with progress_bar(err, quiet, "steps", elapsed=True) as bar:
         task = bar.add_task("training", total=1)
         results, seconds = run_experiment(
-            output, hiddens, chains, kmer is not None, seeds, optimizer, rate, steps, bias,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+            output,
+            hiddens,
+            chains,
+            kmer is not None,
+            seeds,
+            optimizer,
+            rate,
+            steps,
+            bias,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     _report(results, bias, seconds, out)
 
 
@@ -87,13 +113,25 @@ def _report(results, bias: bool, seconds: float, out: Path) -> None:
     table.add_column("N tried", justify="left")
     for hidden, largest in largest_learned(results).items():
         tried = sorted({r.n for r in results if r.hidden == hidden})
-        shown = "none" if largest is None else f">= {largest} (grid max)" if largest == max(tried) else str(largest)
+        shown = (
+            "none"
+            if largest is None
+            else f">= {largest} (grid max)"
+            if largest == max(tried)
+            else str(largest)
+        )
         table.add_row(str(hidden), shown, ",".join(map(str, tried)))
     out_console.print(table)
     single = [r for r in results if r.hidden == 1 and r.n >= 4]
     if single and not bias:
         exact = sum(abs(r.accuracy - h1_bound(r.n)) < 1e-9 for r in single)
-        out_console.print(f"H=1 without biases: accuracy is exactly 2/(N-1) in {exact} of {len(single)} cells "
-                          "with N >= 4 (one tanh unit can make only two outputs win)", highlight=False)
-    err.print(f"results in {out}/capacity.tsv, capacity.png" + (", network_h2.png" if any(r.hidden == 2 for r in results)
-                                                                 else ""), highlight=False)
+        out_console.print(
+            f"H=1 without biases: accuracy is exactly 2/(N-1) in {exact} of {len(single)} cells "
+            "with N >= 4 (one tanh unit can make only two outputs win)",
+            highlight=False,
+        )
+    err.print(
+        f"results in {out}/capacity.tsv, capacity.png"
+        + (", network_h2.png" if any(r.hidden == 2 for r in results) else ""),
+        highlight=False,
+    )

@@ -17,9 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from dnanet import __version__
-from dnanet.cli.outputs import (OverwriteOption, Terminated, _command_scope, claim_output,  # noqa: F401 (re-exported)
-                                sigterm_as_interrupt)
 from dnanet.cli.group import EverydayFirst
+from dnanet.cli.outputs import (  # noqa: F401 (OverwriteOption, claim_output: re-exported)
+    OverwriteOption,
+    Terminated,
+    _command_scope,
+    claim_output,
+    sigterm_as_interrupt,
+)
 from dnanet.errors import DnanetError
 
 app = typer.Typer(
@@ -37,8 +42,10 @@ app = typer.Typer(
 err = Console(stderr=True)
 out_console = Console()
 
-INPUTS_HELP = ("FASTA files (plain or .gz), one per class: the class is the file name without "
-               ".fa/.fasta/.fna/.txt/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example.")
+INPUTS_HELP = (
+    "FASTA files (plain or .gz), one per class: the class is the file name without "
+    ".fa/.fasta/.fna/.txt/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example."
+)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -48,7 +55,8 @@ def user_errors(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             with sigterm_as_interrupt(), contextlib.ExitStack() as scope:
-                token = _command_scope.set(scope)  # outputs claimed by the command are released at its end
+                # outputs claimed by the command are released at its end
+                token = _command_scope.set(scope)
                 try:
                     return command(*args, **kwargs)
                 finally:
@@ -69,7 +77,10 @@ def user_errors(command: Callable) -> Callable:
         except Exception as error:  # a bug: still one line unless asked for the traceback
             if os.environ.get("DNANET_DEBUG"):
                 raise
-            print_error("internal error", f"{type(error).__name__}: {error} (set DNANET_DEBUG=1 for the traceback)")
+            print_error(
+                "internal error",
+                f"{type(error).__name__}: {error} (set DNANET_DEBUG=1 for the traceback)",
+            )
         raise typer.Exit(1)
 
     return wrapper
@@ -77,14 +88,18 @@ def user_errors(command: Callable) -> Callable:
 
 def print_error(kind: str, message: str) -> None:
     """One line on stderr; the message is printed verbatim (file names may contain [brackets])."""
-    err.print(f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
+    err.print(
+        f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True
+    )
 
 
 def not_learned(description: dict, what: str) -> str:
     """'WHAT: the model did not learn: REASON' for a run whose model.json says so (`dnanet.learning`), else ''."""
     if description.get("learned", True) is not False:
         return ""
-    return f"{what}: the model did not learn: {(description.get('learning') or {}).get('message', '')}"
+    return (
+        f"{what}: the model did not learn: {(description.get('learning') or {}).get('message', '')}"
+    )
 
 
 def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
@@ -98,13 +113,15 @@ def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
 
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
     """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name does."""
-    from dnanet.records import LabelledInput
     from dnanet.read import class_name_from_path
+    from dnanet.records import LabelledInput
 
     if not arguments:
         inputs = default()
         names = ", ".join(f"{label}={path.name}" for label, path in inputs)
-        err.print(f"no FASTA given: using the bundled CTCF example files {escape(names)}", highlight=False)
+        err.print(
+            f"no FASTA given: using the bundled CTCF example files {escape(names)}", highlight=False
+        )
         return [LabelledInput(label, path) for label, path in inputs]
     parsed = []
     for argument in arguments:
@@ -162,11 +179,19 @@ def keep_freed_memory() -> None:
 
 def shard_option(merging: str) -> typer.models.OptionInfo:
     """--shard K/N, with how the format's shards are put back together (`merging`)."""
-    return typer.Option(None, "--shard", metavar="K/N", show_default=False, help=(
-        "Compute only shard K of N (K from 1), for job arrays without torchrun (e.g. --shard "
-        "$SLURM_ARRAY_TASK_ID/10 with --array 1-10): the K-th of N contiguous blocks of the records, numbered "
-        "across all FASTA files in input order (blocks differ by at most one record). " + merging
-        + " Under torchrun, leave it out: the processes split the input themselves and rank 0 writes one output."))
+    return typer.Option(
+        None,
+        "--shard",
+        metavar="K/N",
+        show_default=False,
+        help=(
+            "Compute only shard K of N (K from 1), for job arrays without torchrun (e.g. --shard "
+            "$SLURM_ARRAY_TASK_ID/10 with --array 1-10): the K-th of N contiguous blocks of the records, numbered "
+            "across all FASTA files in input order (blocks differ by at most one record). "
+            + merging
+            + " Under torchrun, leave it out: the processes split the input themselves and rank 0 writes one output."
+        ),
+    )
 
 
 def inference_shard(text: Optional[str]):
@@ -179,13 +204,17 @@ def inference_shard(text: Optional[str]):
         return None
     shard = Shard.parse(text)
     if launched_processes() > 1:
-        raise DnanetError(f"--shard {text}: under torchrun the processes split the input themselves (each takes "
-                          "its rank's shard and rank 0 writes one output); drop --shard")
+        raise DnanetError(
+            f"--shard {text}: under torchrun the processes split the input themselves (each takes "
+            "its rank's shard and rank 0 writes one output); drop --shard"
+        )
     return shard
 
 
 @contextlib.contextmanager
-def record_progress(what: str, quiet: bool, unit: str = "records") -> Iterator[Callable[[int], None]]:
+def record_progress(
+    what: str, quiet: bool, unit: str = "records"
+) -> Iterator[Callable[[int], None]]:
     """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with N."""
     from dnanet.cli.progress import progress_bar
 
@@ -193,40 +222,82 @@ def record_progress(what: str, quiet: bool, unit: str = "records") -> Iterator[C
         counter = bar.add_task(f"{what}: 0 {unit}")
         try:
             yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")
-        except BaseException:  # on an error the one-line message is all that is printed: no last frame
+        except (
+            BaseException
+        ):  # on an error the one-line message is all that is printed: no last frame
             bar.live.transient = True
             bar.live.stop()
             bar.disable = True  # (Progress.stop would end a log's spinner line with a blank line)
             raise
 
 
-ThreadsOption = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice).")
-DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N.")
+ThreadsOption = typer.Option(
+    None, "--threads", help="CPU threads for torch (default: torch's choice)."
+)
+DeviceOption = typer.Option(
+    "auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda or cuda:N."
+)
 
 
-LabelsOption = typer.Option(None, "--labels", help="TSV/CSV table with an id column and label column(s), instead of one FASTA per class.")
+LabelsOption = typer.Option(
+    None,
+    "--labels",
+    help="TSV/CSV table with an id column and label column(s), instead of one FASTA per class.",
+)
 IdColumnOption = typer.Option("id", help="Record-id column of --labels.")
-LabelColumnOption = typer.Option(["label"], "--label-column", help="Label column of --labels; repeat for several "
-                                 "(multilabel 0/1 columns, or several regression targets).")
+LabelColumnOption = typer.Option(
+    ["label"],
+    "--label-column",
+    help="Label column of --labels; repeat for several "
+    "(multilabel 0/1 columns, or several regression targets).",
+)
 
 
-def read_labelled_inputs(inputs: list[str], labels: Optional[Path], id_column: str, label_columns: list[str], default,
-                         store: Optional[Path] = None, genome=None):
+def read_labelled_inputs(
+    inputs: list[str],
+    labels: Optional[Path],
+    id_column: str,
+    label_columns: list[str],
+    default,
+    store: Optional[Path] = None,
+    genome=None,
+):
     """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords: in memory, or
     with `store` (a folder of stores) memory-mapped from the store of these inputs, built first
     when missing (`dnanet.records`). The same file (by path or by contents) given twice is refused.
     `genome` (`dnanet.sources.GenomeSettings`): how BED inputs and generated backgrounds are read;
     their notes (skipped intervals, missing backgrounds) are printed."""
-    return read_training_inputs(inputs, [], [], labels, id_column, label_columns, default, store, split_column=False,
-                                genome=genome)[0]
+    return read_training_inputs(
+        inputs,
+        [],
+        [],
+        labels,
+        id_column,
+        label_columns,
+        default,
+        store,
+        split_column=False,
+        genome=genome,
+    )[0]
 
 
-SPLIT_COLUMN = "split"  # a --labels column that fixes each record's part: train, validation (val) or test
+SPLIT_COLUMN = (
+    "split"  # a --labels column that fixes each record's part: train, validation (val) or test
+)
 
 
-def read_training_inputs(inputs: list[str], val: list[str], test: list[str], labels: Optional[Path], id_column: str,
-                         label_columns: list[str], default, store: Optional[Path] = None, split_column: bool = True,
-                         genome=None):
+def read_training_inputs(
+    inputs: list[str],
+    val: list[str],
+    test: list[str],
+    labels: Optional[Path],
+    id_column: str,
+    label_columns: list[str],
+    default,
+    store: Optional[Path] = None,
+    split_column: bool = True,
+    genome=None,
+):
     """`read_labelled_inputs` for training, with fixed held-out files (`val`, `test`: CLASS=PATH,
     or PATH with --labels) read into the same records after the training inputs, and the
     --labels table's `SPLIT_COLUMN` when it has one (and `split_column`). Returns the records and
@@ -236,31 +307,41 @@ def read_training_inputs(inputs: list[str], val: list[str], test: list[str], lab
     background among --test inputs is made from the --test positives."""
     import numpy as np
 
-    from dnanet.records import LabelledInput, open_or_build_store, read_labelled, store_key
     from dnanet.read import check_input_file, read_label_table, table_columns
+    from dnanet.records import LabelledInput, open_or_build_store, read_labelled, store_key
     from dnanet.sources import check_settings_used, provenance_notes, resolve_inputs
     from dnanet.splits import PART_NAMES, TEST, TRAIN, VALIDATION
 
     if (val or test) and not inputs:
-        raise DnanetError("--val and --test add fixed held-out files to the training inputs: give the training "
-                          "FASTA files too")
+        raise DnanetError(
+            "--val and --test add fixed held-out files to the training inputs: give the training "
+            "FASTA files too"
+        )
     if labels is None:
-        groups = [parse_inputs(inputs, default), *(parse_inputs(given, default) if given else []
-                                                   for given in (val, test))]
+        groups = [
+            parse_inputs(inputs, default),
+            *(parse_inputs(given, default) if given else [] for given in (val, test)),
+        ]
         table = split = None
     elif not inputs:
         raise DnanetError("--labels needs the FASTA files whose record ids it labels")
     else:
-        groups = [[LabelledInput(None, Path(path)) for path in given] for given in (inputs, val, test)]
+        groups = [
+            [LabelledInput(None, Path(path)) for path in given] for given in (inputs, val, test)
+        ]
         table = check_input_file(labels)
         split = SPLIT_COLUMN if split_column and SPLIT_COLUMN in table_columns(table) else None
     groups = [resolve_inputs(group, genome) for group in groups]
     items = [item for group in groups for item in group]
     check_settings_used(items, genome)
-    part_of_input = np.repeat(np.array([TRAIN, VALIDATION, TEST], dtype=np.int8), [len(group) for group in groups])
-    named = [("" if part == TRAIN else f"--{'val' if part == VALIDATION else 'test'} ")
-             + (f"{item.label}={item.path}" if item.label is not None else str(item.path))
-             for item, part in zip(items, part_of_input)]
+    part_of_input = np.repeat(
+        np.array([TRAIN, VALIDATION, TEST], dtype=np.int8), [len(group) for group in groups]
+    )
+    named = [
+        ("" if part == TRAIN else f"--{'val' if part == VALIDATION else 'test'} ")
+        + (f"{item.label}={item.path}" if item.label is not None else str(item.path))
+        for item, part in zip(items, part_of_input)
+    ]
     _check_distinct(named, [item.path.resolve() for item in items], "are the same file")
 
     def read_table():
@@ -272,7 +353,11 @@ def read_training_inputs(inputs: list[str], val: list[str], test: list[str], lab
         settings = {"id_column": id_column, "label_columns": list(label_columns)} if table else {}
         key = store_key(items, table, {**settings, **({"split_column": split} if split else {})})
         records = open_or_build_store(store, key, items, read_table)
-    _check_distinct(named, [entry.get("sha256") for entry in records.provenance], "have the same contents (SHA-256)")
+    _check_distinct(
+        named,
+        [entry.get("sha256") for entry in records.provenance],
+        "have the same contents (SHA-256)",
+    )
     for note in provenance_notes(records.provenance):
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     parts = part_of_input[np.asarray(records.places[:, 0])]
@@ -292,8 +377,10 @@ def _check_distinct(named: list[str], keys: list, what: str) -> None:
         if key is None:
             continue
         if key in seen:
-            raise DnanetError(f"{seen[key]} and {name} {what}: each class and each part needs records of its own "
-                              "(one file given for two classes teaches nothing and scores as chance)")
+            raise DnanetError(
+                f"{seen[key]} and {name} {what}: each class and each part needs records of its own "
+                "(one file given for two classes teaches nothing and scores as chance)"
+            )
         seen[key] = name
 
 
@@ -307,10 +394,17 @@ def _take_split_column(records):
     from dnanet.splits import PART_NAMES
 
     labels: dict[tuple[str, ...], int] = {}
-    relabel = np.array([labels.setdefault(value[:-1], len(labels)) for value in records.label_values], dtype=np.int32)
-    part_of = np.array([PART_NAMES.index(value[-1]) for value in records.label_values], dtype=np.int8)
+    relabel = np.array(
+        [labels.setdefault(value[:-1], len(labels)) for value in records.label_values],
+        dtype=np.int32,
+    )
+    part_of = np.array(
+        [PART_NAMES.index(value[-1]) for value in records.label_values], dtype=np.int8
+    )
     index = np.asarray(records.label_index)
-    return dataclasses.replace(records, label_values=list(labels), label_index=relabel[index]), part_of[index]
+    return dataclasses.replace(
+        records, label_values=list(labels), label_index=relabel[index]
+    ), part_of[index]
 
 
 def _version(value: bool) -> None:
@@ -320,5 +414,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")):
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+):
     """dnanet: deep learning on DNA sequences (see --help of each command)."""

@@ -9,13 +9,38 @@ from typing import List, Optional
 
 import typer
 
-from dnanet.cli.common import (INPUTS_HELP, DeviceOption, IdColumnOption, LabelColumnOption, LabelsOption,
-                               OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard, out_console,
-                               parse_inputs,
-                               read_labelled_inputs, record_progress, setup_torch,
-                               shard_option, sigterm_as_interrupt, user_errors, warn_if_not_learned)
-from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
-                               RunWindowOption, genome_settings, print_notes, write_track)
+from dnanet.cli.common import (
+    INPUTS_HELP,
+    DeviceOption,
+    IdColumnOption,
+    LabelColumnOption,
+    LabelsOption,
+    OverwriteOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    inference_shard,
+    out_console,
+    parse_inputs,
+    read_labelled_inputs,
+    record_progress,
+    setup_torch,
+    shard_option,
+    sigterm_as_interrupt,
+    user_errors,
+    warn_if_not_learned,
+)
+from dnanet.cli.genome import (
+    GENOME_INPUTS_HELP,
+    BackgroundRatioOption,
+    BackgroundSeedOption,
+    GenomeOption,
+    RunWindowOption,
+    genome_settings,
+    print_notes,
+    write_track,
+)
 from dnanet.errors import DnanetError
 
 
@@ -23,18 +48,29 @@ from dnanet.errors import DnanetError
 @user_errors
 def evaluate(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    inputs: List[str] = typer.Argument(None, help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files")
-                                       + GENOME_INPUTS_HELP, show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the metrics as JSON (same keys as metrics.json)."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Folder to create with report.html and its PNG "
-                                          "figures beside it: ROC, precision-recall, confusion matrix and "
-                                          "calibration (classification) or predicted vs true (regression), the "
-                                          "metrics, and the run's inputs, settings, split, strand and versions."),
+    inputs: List[str] = typer.Argument(
+        None,
+        help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files") + GENOME_INPUTS_HELP,
+        show_default=False,
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Write the metrics as JSON (same keys as metrics.json)."
+    ),
+    report: Optional[Path] = typer.Option(
+        None,
+        "--report",
+        help="Folder to create with report.html and its PNG "
+        "figures beside it: ROC, precision-recall, confusion matrix and "
+        "calibration (classification) or predicted vs true (regression), the "
+        "metrics, and the run's inputs, settings, split, strand and versions.",
+    ),
     overwrite: bool = OverwriteOption,
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
-    batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
+    batch_size: int = typer.Option(
+        256, min=1, help="Sequences per batch (results do not depend on it)."
+    ),
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = RunWindowOption,
     background_ratio: int = BackgroundRatioOption,
@@ -49,8 +85,8 @@ def evaluate(
 
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
-    from dnanet.data import code_batches
     from dnanet.cli.display import metrics_table
+    from dnanet.data import code_batches
     from dnanet.evaluate import task_metrics
     from dnanet.examples import heldout_inputs
     from dnanet.infer import predict
@@ -63,11 +99,19 @@ def evaluate(
     loaded = load_run(run, setup_torch(threads, device))
     model, description = loaded.model, loaded.record
     the_task = Task.from_dict(description["task"])
-    records = read_labelled_inputs(inputs, labels, id_column, label_column, heldout_inputs,
-                                   genome=genome_settings(genome, window, background_ratio, seed, loaded))
+    records = read_labelled_inputs(
+        inputs,
+        labels,
+        id_column,
+        label_column,
+        heldout_inputs,
+        genome=genome_settings(genome, window, background_ratio, seed, loaded),
+    )
     sequences = records.with_targets(records.targets(the_task.encode))
     batches = code_batches(sequences, batch_size)
-    outputs = predict(model, batches, description["reverse_complement_average"], activate=the_task.activate)
+    outputs = predict(
+        model, batches, description["reverse_complement_average"], activate=the_task.activate
+    )
     metrics = task_metrics(the_task, sequences.targets, outputs)
     if "learned" in description:
         metrics["learned"] = description["learned"]
@@ -79,8 +123,9 @@ def evaluate(
     if report is not None:
         from dnanet.report import write_evaluation_report
 
-        page = write_evaluation_report(report, run, description, metrics, records.provenance, sequences.targets,
-                                       outputs)
+        page = write_evaluation_report(
+            report, run, description, metrics, records.provenance, sequences.targets, outputs
+        )
         err.print(f"report: {page}", highlight=False, soft_wrap=True)
 
 
@@ -88,27 +133,52 @@ def evaluate(
 @user_errors
 def predict(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    fasta: List[Path] = typer.Argument(None, help="FASTA files (plain or .gz), or BED files with --genome (one "
-                                       "record per interval, named chrom:start-end(strand)); for a track, BED files "
-                                       "of the regions to cover. Default: the bundled CTCF held-out files.",
-                                       show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="TSV to write ('-' for standard output); or a track along the "
-                             "genome, X.bw (bigWig) or X.bedGraph: one value per --step bases (with several outputs, "
-                             "one file per class / label / target: X.<name>.bw)."),
+    fasta: List[Path] = typer.Argument(
+        None,
+        help="FASTA files (plain or .gz), or BED files with --genome (one "
+        "record per interval, named chrom:start-end(strand)); for a track, BED files "
+        "of the regions to cover. Default: the bundled CTCF held-out files.",
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="TSV to write ('-' for standard output); or a track along the "
+        "genome, X.bw (bigWig) or X.bedGraph: one value per --step bases (with several outputs, "
+        "one file per class / label / target: X.<name>.bw).",
+    ),
     overwrite: bool = OverwriteOption,
-    batch_size: int = typer.Option(256, min=1, help="Sequences per batch (results do not depend on it)."),
+    batch_size: int = typer.Option(
+        256, min=1, help="Sequences per batch (results do not depend on it)."
+    ),
     genome: Optional[Path] = GenomeOption,
-    window: Optional[int] = typer.Option(None, "--window", min=1, help="BED inputs: read N bases centred on each "
-                                         "summit or interval centre; track: the window the model reads at each step. "
-                                         "Default: the --window the run was trained with (BED inputs without it: "
-                                         "each interval as it is)."),
-    region: Optional[List[str]] = typer.Option(None, "--region", help="Track: a region to cover, CHROM or "
-                                               "CHROM:START-END (1-based, inclusive, e.g. chr1:1-2000000); repeat for "
-                                               "several. Default: the BED files given, else every chromosome."),
-    step: int = typer.Option(50, min=1, help="Track: bases between windows; each value covers the step-wide bin "
-                             "around its window's centre."),
-    shard: Optional[str] = shard_option("Only shard 1 has the header row, so the shards' TSVs laid end to end in "
-                                        "shard order are the unsharded output: cat p.1.tsv p.2.tsv ... > p.tsv."),
+    window: Optional[int] = typer.Option(
+        None,
+        "--window",
+        min=1,
+        help="BED inputs: read N bases centred on each "
+        "summit or interval centre; track: the window the model reads at each step. "
+        "Default: the --window the run was trained with (BED inputs without it: "
+        "each interval as it is).",
+    ),
+    region: Optional[List[str]] = typer.Option(
+        None,
+        "--region",
+        help="Track: a region to cover, CHROM or "
+        "CHROM:START-END (1-based, inclusive, e.g. chr1:1-2000000); repeat for "
+        "several. Default: the BED files given, else every chromosome.",
+    ),
+    step: int = typer.Option(
+        50,
+        min=1,
+        help="Track: bases between windows; each value covers the step-wide bin "
+        "around its window's centre.",
+    ),
+    shard: Optional[str] = shard_option(
+        "Only shard 1 has the header row, so the shards' TSVs laid end to end in "
+        "shard order are the unsharded output: cat p.1.tsv p.2.tsv ... > p.tsv."
+    ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -134,8 +204,8 @@ def predict(
     from dnanet.data import count_records
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
-    from dnanet.records import LabelledInput
     from dnanet.outputs import check_output_kind
+    from dnanet.records import LabelledInput
     from dnanet.runs import load_run
     from dnanet.sources import check_settings_used, input_notes, resolve_inputs
     from dnanet.tasks import Task
@@ -151,8 +221,18 @@ def predict(
         loaded = load_run(run, setup_torch(threads, device))
         warn_if_not_learned(loaded.record, str(run))
         with sigterm_as_interrupt():
-            return write_track(loaded, genome, window, region or [], list(fasta or []), step, batch_size, out, quiet,
-                               overwrite)
+            return write_track(
+                loaded,
+                genome,
+                window,
+                region or [],
+                list(fasta or []),
+                step,
+                batch_size,
+                out,
+                quiet,
+                overwrite,
+            )
     if region:
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     processes, torch_device = distributed.start(setup_torch(threads, device))
@@ -168,12 +248,23 @@ def predict(
         paths = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
         check_settings_used(paths, settings)
         part = given_shard or processes.shard
-        total = sum(count_records(paths)) if part.count > 1 else None  # a shard needs the total first
+        total = (
+            sum(count_records(paths)) if part.count > 1 else None
+        )  # a shard needs the total first
         records = part.records(total) if total is not None else None
 
         def write(handle, progress=None) -> int:
-            return write_predictions(handle, model, the_task, paths, batch_size, description["reverse_complement_average"],
-                                     progress, records=records, header=part.first)
+            return write_predictions(
+                handle,
+                model,
+                the_task,
+                paths,
+                batch_size,
+                description["reverse_complement_average"],
+                progress,
+                records=records,
+                header=part.first,
+            )
 
         with sigterm_as_interrupt():
             if processes.distributed:
@@ -185,8 +276,11 @@ def predict(
                 print_notes(input_notes(paths))
                 return
             else:
-                with output.writing() as temporary, open(temporary, "w", newline="") as handle, \
-                        record_progress("predicting", quiet) as progress:
+                with (
+                    output.writing() as temporary,
+                    open(temporary, "w", newline="") as handle,
+                    record_progress("predicting", quiet) as progress,
+                ):
                     count = write(handle, progress)
     finally:
         distributed.stop()
@@ -231,8 +325,12 @@ def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:
     from dnanet.distributed import concatenate, write_in_parts
 
     def write_part(stem: Path) -> None:
-        with open(stem.with_suffix(".tsv"), "w", newline="") as handle, \
-                record_progress(f"predicting (process 0 of {processes.world_size})", quiet or not processes.is_main) as progress:
+        with (
+            open(stem.with_suffix(".tsv"), "w", newline="") as handle,
+            record_progress(
+                f"predicting (process 0 of {processes.world_size})", quiet or not processes.is_main
+            ) as progress,
+        ):
             write(handle, progress)
 
     def merge(stems: list[Path]) -> None:
@@ -245,22 +343,32 @@ def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:
         with output.writing() as temporary, open(temporary, "wb") as target:
             concatenate(parts, target)
 
-    write_in_parts(Path("predictions.tsv") if str(out) == "-" else out, processes, write_part, merge)
+    write_in_parts(
+        Path("predictions.tsv") if str(out) == "-" else out, processes, write_part, merge
+    )
 
 
 @app.command()
 @user_errors
-def example(out: Path = typer.Argument(Path("ctcf-example"), help="Folder to write the example FASTA files into."),
-            overwrite: bool = typer.Option(False, "--overwrite", help="Replace those files if the folder has them.")):
+def example(
+    out: Path = typer.Argument(
+        Path("ctcf-example"), help="Folder to write the example FASTA files into."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace those files if the folder has them."
+    ),
+):
     """Copy the bundled CTCF example FASTA files (training and held-out) into a folder (other files
     in it are left alone; files of the same names are refused unless --overwrite)."""
     from dnanet.examples import example_path, heldout_inputs, training_inputs
 
-    sources = [path for _, path in [*training_inputs(), *heldout_inputs()]] + [example_path("SOURCE.txt")]
+    sources = [path for _, path in [*training_inputs(), *heldout_inputs()]] + [
+        example_path("SOURCE.txt")
+    ]
     outputs = [claim_output(out / source.name, overwrite) for source in sources]
     for source, output in zip(sources, outputs):
         with output.writing() as temporary:
             shutil.copyfile(source, temporary)
-    err.print(f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, heldout_background.fa")
-
-
+    err.print(
+        f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, heldout_background.fa"
+    )

@@ -8,13 +8,24 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 
-from dnanet.cli.common import (OverwriteOption, ThreadsOption, app, claim_output, err, out_console, parse_inputs,
-                               user_errors)
+from dnanet.cli.common import (
+    OverwriteOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    out_console,
+    parse_inputs,
+    user_errors,
+)
 from dnanet.cli.group import RESEARCH_PANEL
 from dnanet.errors import DnanetError
 
-crn_app = typer.Typer(help="Compile a trained ternary_mlp into a chemical reaction network (JSON), simulate it "
-                      "with mass-action kinetics, and verify it against the network.", no_args_is_help=True)
+crn_app = typer.Typer(
+    help="Compile a trained ternary_mlp into a chemical reaction network (JSON), simulate it "
+    "with mass-action kinetics, and verify it against the network.",
+    no_args_is_help=True,
+)
 app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
 
 
@@ -38,13 +49,25 @@ def _progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], No
 @crn_app.command("export")
 @user_errors
 def export(
-    run: Path = typer.Argument(..., metavar="RUN", help="A run folder made by `dnanet train --model ternary_mlp`."),
-    out: Path = typer.Option(..., "--out", "-o", help="The network as JSON: species, reactions, initial, inputs, "
-                             "outputs, features."),
+    run: Path = typer.Argument(
+        ..., metavar="RUN", help="A run folder made by `dnanet train --model ternary_mlp`."
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="The network as JSON: species, reactions, initial, inputs, outputs, features.",
+    ),
     overwrite: bool = OverwriteOption,
-    reduce: bool = typer.Option(False, "--reduce", help="Fold unimolecular reactions away: one fan-out per used input "
-                                "and one bimolecular reaction per ReLU neuron."),
-    text: bool = typer.Option(False, "--text", help="Also print the reactions, one per line (x3 -> a + b), on stdout."),
+    reduce: bool = typer.Option(
+        False,
+        "--reduce",
+        help="Fold unimolecular reactions away: one fan-out per used input "
+        "and one bimolecular reaction per ReLU neuron.",
+    ),
+    text: bool = typer.Option(
+        False, "--text", help="Also print the reactions, one per line (x3 -> a + b), on stdout."
+    ),
 ):
     """Write RUN as a reaction network (JSON) whose steady state is its output.
 
@@ -59,18 +82,32 @@ def export(
     output = claim_output(out, overwrite)
     network = export_network(run, output, reduce)
     if text:
-        out_console.print(network_text(network), end="", highlight=False, markup=False, soft_wrap=True)
-    err.print(f"{len(network['reactions'])} reactions over {len(network['species'])} species "
-              f"({'reduced' if reduce else 'full'}) written to {out}", highlight=False, markup=False)
+        out_console.print(
+            network_text(network), end="", highlight=False, markup=False, soft_wrap=True
+        )
+    err.print(
+        f"{len(network['reactions'])} reactions over {len(network['species'])} species "
+        f"({'reduced' if reduce else 'full'}) written to {out}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @crn_app.command("simulate")
 @user_errors
 def simulate_command(
-    network_path: Path = typer.Argument(..., metavar="NET.json", help="A network written by `dnanet crn export`."),
-    inputs: List[Path] = typer.Argument(..., metavar="FASTA", help="FASTA files (plain or .gz) to run it on."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: outputs.tsv and trajectory_<n>.png."),
-    plots: int = typer.Option(3, min=0, help="Trajectory plots for this many records (the first ones)."),
+    network_path: Path = typer.Argument(
+        ..., metavar="NET.json", help="A network written by `dnanet crn export`."
+    ),
+    inputs: List[Path] = typer.Argument(
+        ..., metavar="FASTA", help="FASTA files (plain or .gz) to run it on."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: outputs.tsv and trajectory_<n>.png."
+    ),
+    plots: int = typer.Option(
+        3, min=0, help="Trajectory plots for this many records (the first ones)."
+    ),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N records."),
     overwrite: bool = typer.Option(False, help="Replace --out if it exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -93,25 +130,49 @@ def simulate_command(
         simulation = simulate_fasta(network_path, inputs, output, plots, limit, on_progress)
     runs, seconds = simulation.runs, simulation.seconds
     times = np.array([r.convergence_time for r in runs])
-    out_console.print(f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence time "
-                      f"median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
-                      f"{sum(r.steady for r in runs)}/{len(runs)}", highlight=False)
-    err.print(f"results in {out}/outputs.tsv" + (", trajectory_*.png" if plots else ""), highlight=False, markup=False)
+    out_console.print(
+        f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence time "
+        f"median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
+        f"{sum(r.steady for r in runs)}/{len(runs)}",
+        highlight=False,
+    )
+    err.print(
+        f"results in {out}/outputs.tsv" + (", trajectory_*.png" if plots else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 @crn_app.command("verify")
 @user_errors
 def verify_command(
-    run: Path = typer.Argument(..., metavar="RUN", help="A run folder made by `dnanet train --model ternary_mlp`."),
-    inputs: List[str] = typer.Argument(None, metavar="FASTA", help="FASTA files to check on (default: the "
-                                       "bundled CTCF held-out files).", show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="The report (JSON): every check, and per record its features, "
-                             "nn_output (logits) and crn_output (ODE steady state)."),
+    run: Path = typer.Argument(
+        ..., metavar="RUN", help="A run folder made by `dnanet train --model ternary_mlp`."
+    ),
+    inputs: List[str] = typer.Argument(
+        None,
+        metavar="FASTA",
+        help="FASTA files to check on (default: the bundled CTCF held-out files).",
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="The report (JSON): every check, and per record its features, "
+        "nn_output (logits) and crn_output (ODE steady state).",
+    ),
     overwrite: bool = OverwriteOption,
-    network_path: Optional[Path] = typer.Option(None, "--network", metavar="NET.json", help="Also check this exported "
-                                                "network; the kinetic checks then run on it."),
+    network_path: Optional[Path] = typer.Option(
+        None,
+        "--network",
+        metavar="NET.json",
+        help="Also check this exported network; the kinetic checks then run on it.",
+    ),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N records."),
-    full_records: int = typer.Option(20, min=0, help="Records on which the full (unreduced) network's ODE also runs."),
+    full_records: int = typer.Option(
+        20, min=0, help="Records on which the full (unreduced) network's ODE also runs."
+    ),
     seed: int = typer.Option(0, help="Seed of the random rate constants."),
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -135,7 +196,9 @@ def verify_command(
     use_threads(threads)
     paths = [item.path for item in parse_inputs(inputs, heldout_inputs)]
     with _progress("ODE at unit and random rates", quiet) as on_progress:
-        report = verify_run(run, paths, output, network_path, limit, seed, full_records, on_progress)
+        report = verify_run(
+            run, paths, output, network_path, limit, seed, full_records, on_progress
+        )
     _print_checks(report, out)
     if not report["passed"]:
         failed = [name for name, check in report["checks"].items() if not check["passed"]]
@@ -145,8 +208,13 @@ def verify_command(
 def _print_checks(report: dict, out: Path) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{len(report['records'])} records; networks " + ", ".join(
-        f"{name} {size['reactions']} reactions / {size['species']} species" for name, size in report["networks"].items()))
+    table = Table(
+        title=f"{len(report['records'])} records; networks "
+        + ", ".join(
+            f"{name} {size['reactions']} reactions / {size['species']} species"
+            for name, size in report["networks"].items()
+        )
+    )
     table.add_column("check")
     table.add_column("result")
     table.add_column("measured")
@@ -156,8 +224,11 @@ def _print_checks(report: dict, out: Path) -> None:
     relation = report["convergence_vs_confidence"]
     rho, p = relation["spearman_rho"], relation["p_value"]
     numbers = "undefined" if rho is None or p is None else f"Spearman rho {rho:.3f}, p {p:.2g}"
-    out_console.print(f"convergence time vs confidence (logit margin): {numbers} (reported, not checked); "
-                      f"report in {out}", highlight=False)
+    out_console.print(
+        f"convergence time vs confidence (logit margin): {numbers} (reported, not checked); "
+        f"report in {out}",
+        highlight=False,
+    )
 
 
 def _measured(check: dict) -> str:
@@ -165,10 +236,18 @@ def _measured(check: dict) -> str:
     parts = []
     for key, value in check.items():
         if isinstance(value, dict) and "expected_reactions" in value:
-            parts.append(f"{key} {value['reactions']}/{value['expected_reactions']} reactions, "
-                         f"{value['species']}/{value['expected_species']} species")
+            parts.append(
+                f"{key} {value['reactions']}/{value['expected_reactions']} reactions, "
+                f"{value['species']}/{value['expected_species']} species"
+            )
         elif key.startswith(("max_", "same_class", "species_consumed")):
-            shown = ", ".join(f"{k} {v if isinstance(v, list) else format(v, '.2g')}" for k, v in value.items()) \
-                if isinstance(value, dict) else format(value, ".3g")
+            shown = (
+                ", ".join(
+                    f"{k} {v if isinstance(v, list) else format(v, '.2g')}"
+                    for k, v in value.items()
+                )
+                if isinstance(value, dict)
+                else format(value, ".3g")
+            )
             parts.append(f"{key.replace('_', ' ')}: {shown}")
     return "; ".join(parts)

@@ -29,32 +29,50 @@ def settings_line(settings: dict) -> str:
 
 def epoch_line(record: dict, epochs: int, best_epoch: int) -> str:
     """One epoch's numbers: losses, validation metrics, lr, seconds and the best epoch so far."""
-    metrics = "  ".join(f"{key.replace('_', ' ')} {value:.4f}" for key, value in record.items()
-                        if key.startswith("val_") and key != "val_loss" and value is not None)
-    return (f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  val loss {record['val_loss']:.4f}"
-            f"  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  best epoch {best_epoch}")
+    metrics = "  ".join(
+        f"{key.replace('_', ' ')} {value:.4f}"
+        for key, value in record.items()
+        if key.startswith("val_") and key != "val_loss" and value is not None
+    )
+    return (
+        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  val loss {record['val_loss']:.4f}"
+        f"  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  best epoch {best_epoch}"
+    )
 
 
 def duplicates_line(counts: dict) -> str:
     """One line of `dnanet.duplicates.leakage`'s counts: 'duplicates (both strands): ...'."""
     strands = "both strands" if counts["both_strands"] else "forward strand"
-    found = [f"{counts['within_class']:,} extra copies within a class" if counts["within_class"] else "",
-             f"{counts['across_classes']:,} sequences in two or more classes ({counts['across_classes_records']:,} "
-             "records)" if counts["across_classes"] else ""]
-    leaked = {"validation": counts["validation_in_train"],
-              "test": counts["test_in_train"] + counts["test_in_validation"]}
+    found = [
+        f"{counts['within_class']:,} extra copies within a class" if counts["within_class"] else "",
+        f"{counts['across_classes']:,} sequences in two or more classes ({counts['across_classes_records']:,} "
+        "records)"
+        if counts["across_classes"]
+        else "",
+    ]
+    leaked = {
+        "validation": counts["validation_in_train"],
+        "test": counts["test_in_train"] + counts["test_in_validation"],
+    }
     if any(leaked.values()):
         removed = counts["removed"]
-        found.append(f"{leaked['validation']:,} validation and {leaked['test']:,} test records also in an earlier part"
-                     + (": removed from the held-out parts (--keep-duplicates keeps them)" if any(removed.values())
-                        else ": kept (--keep-duplicates)"))
+        found.append(
+            f"{leaked['validation']:,} validation and {leaked['test']:,} test records also in an earlier part"
+            + (
+                ": removed from the held-out parts (--keep-duplicates keeps them)"
+                if any(removed.values())
+                else ": kept (--keep-duplicates)"
+            )
+        )
     text = "; ".join(part for part in found if part) or "none"
     return f"duplicates ({strands}, {counts['records']:,} records): {text}"
 
 
 def stopped_line(epoch: int, best_epoch: int, patience: int) -> str:
-    return (f"stopped early after epoch {epoch}: no lower validation loss for {patience} epochs; "
-            f"kept epoch {best_epoch}")
+    return (
+        f"stopped early after epoch {epoch}: no lower validation loss for {patience} epochs; "
+        f"kept epoch {best_epoch}"
+    )
 
 
 class LineMonitor(TrainingMonitor):
@@ -99,8 +117,11 @@ class BarMonitor(LineMonitor):
         self.bar.update(self.task, advance=1)
 
     def epoch_done(self, record: dict, best_epoch: int) -> None:
-        self.bar.update(self.task, status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}"
-                                          f"  best epoch {best_epoch}")
+        self.bar.update(
+            self.task,
+            status=f"train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}"
+            f"  best epoch {best_epoch}",
+        )
 
     def finished(self) -> None:
         self.bar.stop()
@@ -110,21 +131,35 @@ def metrics_table(metrics: dict, title: str) -> Table:
     """A metrics dict as a rich table: the overall row, then one row per class or target; the
     metrics' ``note`` (classes with no records, `dnanet.evaluate`) as its caption."""
     regression = "per_target" in metrics
-    keys = ["pearson", "spearman", "mse"] if regression else ["accuracy", "auroc", "auprc", "mcc", "f1"]
+    keys = (
+        ["pearson", "spearman", "mse"]
+        if regression
+        else ["accuracy", "auroc", "auprc", "mcc", "f1"]
+    )
     note = metrics.get("note")
     table = Table(title=title, caption=f"note: {note}" if note else None, caption_justify="left")
     table.add_column("target" if regression else "class")
     for key in [*keys, "n"]:
         table.add_column(key, justify="right")
-    overall = "all" + (f" (positive: {metrics['positive_class']})" if "positive_class" in metrics else
-                       " (mean)" if regression else " (macro)")
+    overall = "all" + (
+        f" (positive: {metrics['positive_class']})"
+        if "positive_class" in metrics
+        else " (mean)"
+        if regression
+        else " (macro)"
+    )
     table.add_row(overall, *[format_value(metrics[key]) for key in keys], str(metrics["n"]))
     for name, values in metrics["per_target" if regression else "per_class"].items():
-        table.add_row(name, *[format_value(values.get(key)) if key in values else "" for key in keys],
-                      str(values.get("n", "")))
+        table.add_row(
+            name,
+            *[format_value(values.get(key)) if key in values else "" for key in keys],
+            str(values.get("n", "")),
+        )
     return table
 
 
 def format_value(value: float | None) -> str:
     """A metric for a table: 4 decimals, or '-' where undefined."""
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    )

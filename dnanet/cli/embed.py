@@ -10,12 +10,31 @@ import numpy as np
 import typer
 
 from dnanet.cli import choices
-from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
-                               parse_inputs,
-                               record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
-                               warn_if_not_learned)
-from dnanet.cli.genome import (GENOME_INPUTS_HELP, BackgroundRatioOption, BackgroundSeedOption, GenomeOption,
-                               RunWindowOption, genome_settings, print_notes)
+from dnanet.cli.common import (
+    DeviceOption,
+    OverwriteOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    inference_shard,
+    parse_inputs,
+    record_progress,
+    setup_torch,
+    shard_option,
+    sigterm_as_interrupt,
+    user_errors,
+    warn_if_not_learned,
+)
+from dnanet.cli.genome import (
+    GENOME_INPUTS_HELP,
+    BackgroundRatioOption,
+    BackgroundSeedOption,
+    GenomeOption,
+    RunWindowOption,
+    genome_settings,
+    print_notes,
+)
 from dnanet.errors import DnanetError
 
 PLOT_SAMPLE = 20_000
@@ -25,28 +44,50 @@ PLOT_SAMPLE = 20_000
 @user_errors
 def embed(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    inputs: List[str] = typer.Argument(None, help="FASTA files (plain or .gz); CLASS=PATH names the group a file's "
-                                       "points get in --plot (default: the file name). Default: the bundled CTCF "
-                                       "held-out files." + GENOME_INPUTS_HELP, show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .parquet (an id column and float32 columns "
-                             "dim_0, dim_1, ...), .npy (an (N, D) float32 array; the ids, one per line, go to "
-                             "NAME.ids.txt beside it) or .tsv (id, dim_0, ...). One row per record, in input order."),
+    inputs: List[str] = typer.Argument(
+        None,
+        help="FASTA files (plain or .gz); CLASS=PATH names the group a file's "
+        "points get in --plot (default: the file name). Default: the bundled CTCF "
+        "held-out files." + GENOME_INPUTS_HELP,
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output file: .parquet (an id column and float32 columns "
+        "dim_0, dim_1, ...), .npy (an (N, D) float32 array; the ids, one per line, go to "
+        "NAME.ids.txt beside it) or .tsv (id, dim_0, ...). One row per record, in input order.",
+    ),
     overwrite: bool = OverwriteOption,
-    layer: str = typer.Option("embedding", help="embedding: the trunk output that feeds the head (CNN, LSTM: the "
-                              "dense layer after mean+max pooling; transformer: its [CLS] or mean token, as trained). "
-                              "tokens: the last sequence layer's per-position output (CNN: last conv block; LSTM: "
-                              "both directions; transformer: last encoder layer), pooled by --pool.",
-                              autocompletion=choices.LAYERS),
-    pool: Optional[str] = typer.Option(None, help="With --layer tokens: mean (default) or max over each sequence's "
-                                       "positions, or cls (a transformer trained with pooling: cls).",
-                                       autocompletion=choices.POOLS),
-    plot: Optional[Path] = typer.Option(None, help="Also draw a PNG: the first two principal components, coloured "
-                                        f"by input file or class (at most {PLOT_SAMPLE:,} points, sampled evenly)."),
-    batch_size: int = typer.Option(256, min=1, help="Sequences per batch (vectors do not depend on it)."),
-    shard: Optional[str] = shard_option("Put the shards together in shard order: .tsv: only shard 1 has the header "
-                                        "row, so cat e.1.tsv e.2.tsv ... > e.tsv; .npy: np.concatenate the arrays and "
-                                        "cat the NAME.ids.txt files; .parquet: pd.concat of pd.read_parquet of each. "
-                                        "--plot then shows the shard's records."),
+    layer: str = typer.Option(
+        "embedding",
+        help="embedding: the trunk output that feeds the head (CNN, LSTM: the "
+        "dense layer after mean+max pooling; transformer: its [CLS] or mean token, as trained). "
+        "tokens: the last sequence layer's per-position output (CNN: last conv block; LSTM: "
+        "both directions; transformer: last encoder layer), pooled by --pool.",
+        autocompletion=choices.LAYERS,
+    ),
+    pool: Optional[str] = typer.Option(
+        None,
+        help="With --layer tokens: mean (default) or max over each sequence's "
+        "positions, or cls (a transformer trained with pooling: cls).",
+        autocompletion=choices.POOLS,
+    ),
+    plot: Optional[Path] = typer.Option(
+        None,
+        help="Also draw a PNG: the first two principal components, coloured "
+        f"by input file or class (at most {PLOT_SAMPLE:,} points, sampled evenly).",
+    ),
+    batch_size: int = typer.Option(
+        256, min=1, help="Sequences per batch (vectors do not depend on it)."
+    ),
+    shard: Optional[str] = shard_option(
+        "Put the shards together in shard order: .tsv: only shard 1 has the header "
+        "row, so cat e.1.tsv e.2.tsv ... > e.tsv; .npy: np.concatenate the arrays and "
+        "cat the NAME.ids.txt files; .parquet: pd.concat of pd.read_parquet of each. "
+        "--plot then shows the shard's records."
+    ),
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = RunWindowOption,
     background_ratio: int = BackgroundRatioOption,
@@ -80,12 +121,16 @@ def embed(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        claimed = [claim_output(path, overwrite) if processes.is_main else None
-                   for path in (out, ids_path(out) if out.suffix.lower() == ".npy" else None, plot)
-                   if path is not None]  # before the long work; rank 0 writes
+        claimed = [
+            claim_output(path, overwrite) if processes.is_main else None
+            for path in (out, ids_path(out) if out.suffix.lower() == ".npy" else None, plot)
+            if path is not None
+        ]  # before the long work; rank 0 writes
         loaded = load_run(run, torch_device)
         model = loaded.model
-        check_representation(model, layer, pool)  # before any warning: a refused request is one line
+        check_representation(
+            model, layer, pool
+        )  # before any warning: a refused request is one line
         warn_if_not_learned(loaded.record, str(run))
         settings = genome_settings(genome, window, background_ratio, seed, loaded)
         parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
@@ -95,13 +140,21 @@ def embed(
         counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
         records = part.records(sum(counts)) if counts is not None else None
         sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])
-        output = _Output(out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet, claimed)
+        output = _Output(
+            out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet, claimed
+        )
 
         batches = iter_batches(paths, batch_size, records=records)
-        if records is not None and not records:  # more shards than records: the first record gives the width
-            chunks = _width_only(iter_embeddings(model, iter_batches(paths, 1, records=range(1)), layer, pool))
+        if (
+            records is not None and not records
+        ):  # more shards than records: the first record gives the width
+            chunks = _width_only(
+                iter_embeddings(model, iter_batches(paths, 1, records=range(1)), layer, pool)
+            )
         else:
-            chunks = iter_embeddings(model, batches if processes.distributed else _tracking(batches, sample), layer, pool)
+            chunks = iter_embeddings(
+                model, batches if processes.distributed else _tracking(batches, sample), layer, pool
+            )
         with sigterm_as_interrupt():
             if processes.distributed:
                 count = _embed_in_parts(chunks, output, sample, counts, processes)
@@ -111,11 +164,14 @@ def embed(
         distributed.stop()
     if processes.is_main:
         print_notes(input_notes(parsed))
-        err.print((f"shard {given_shard}: " if given_shard else "")
-                  + f"{count:,} vectors of {sample.width} values written to {out}"
-                  + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")
-                  + (f"; plot in {plot}" if plot else "")
-                  + (f" by {processes.world_size} processes" if processes.distributed else ""), highlight=False)
+        err.print(
+            (f"shard {given_shard}: " if given_shard else "")
+            + f"{count:,} vectors of {sample.width} values written to {out}"
+            + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")
+            + (f"; plot in {plot}" if plot else "")
+            + (f" by {processes.world_size} processes" if processes.distributed else ""),
+            highlight=False,
+        )
 
 
 class _Output:
@@ -131,20 +187,27 @@ class _Output:
         from dnanet.embed import ids_path, write_embeddings
 
         with record_progress(what, self.quiet) as progress, ExitStack() as outputs:
+
             def on_chunk(ids, vectors):
                 sample.add(vectors, keep=self.plot is not None)  # no plot: count, keep nothing
                 progress(sample.seen)
 
             temporary = outputs.enter_context(self.claimed[self.out].writing())
             npy = self.out.suffix.lower() == ".npy"
-            ids_temporary = outputs.enter_context(self.claimed[ids_path(self.out)].writing()) if npy else None
-            count = write_embeddings(self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header)
+            ids_temporary = (
+                outputs.enter_context(self.claimed[ids_path(self.out)].writing()) if npy else None
+            )
+            count = write_embeddings(
+                self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header
+            )
             if self.plot is not None:
                 _draw(sample, self.claimed[self.plot], f"{self.title}, {count:,} records")
         return count
 
 
-def _embed_in_parts(chunks, output: _Output, sample: "_PlotSample", counts: list[int], processes) -> int:
+def _embed_in_parts(
+    chunks, output: _Output, sample: "_PlotSample", counts: list[int], processes
+) -> int:
     """Under torchrun: each process writes its shard's vectors (`chunks`) to a .npy part (ids
     beside it); rank 0 then streams the parts in rank order into the output, as one process would
     write it. Returns the number of records (rank 0; 0 elsewhere)."""
@@ -162,8 +225,10 @@ def _embed_in_parts(chunks, output: _Output, sample: "_PlotSample", counts: list
             seen += len(ids)
             progress(seen)
 
-        with record_progress(f"embedding (process 0 of {processes.world_size})",
-                             output.quiet or not processes.is_main) as progress:
+        with record_progress(
+            f"embedding (process 0 of {processes.world_size})",
+            output.quiet or not processes.is_main,
+        ) as progress:
             write_embeddings(part, part, chunks, ids_path(part), on_chunk=on_chunk)
 
     def merge(stems: list[Path]) -> None:
@@ -189,8 +254,10 @@ def _part_chunks(stems: list[Path], counts: list[int], sample: "_PlotSample", ro
         with open(ids_path(part), encoding="utf-8") as handle:
             ids = (line.rstrip("\n") for line in handle)
             for start in range(0, len(vectors), rows):
-                chunk = np.array(vectors[start:start + rows])
-                sample.sources = np.searchsorted(ends, np.arange(number, number + len(chunk)), side="right").tolist()
+                chunk = np.array(vectors[start : start + rows])
+                sample.sources = np.searchsorted(
+                    ends, np.arange(number, number + len(chunk)), side="right"
+                ).tolist()
                 number += len(chunk)
                 yield list(islice(ids, len(chunk))), chunk
 
@@ -244,5 +311,7 @@ def _draw(sample: _PlotSample, output, title: str) -> None:
     if not sample.vectors:
         return
     with output.writing() as temporary:
-        plot_projection(np.stack(sample.vectors), sample.labels, temporary.with_suffix(".png"), title)
+        plot_projection(
+            np.stack(sample.vectors), sample.labels, temporary.with_suffix(".png"), title
+        )
         temporary.with_suffix(".png").replace(temporary)

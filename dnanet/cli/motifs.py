@@ -7,50 +7,105 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-
 from rich.markup import escape
 
 from dnanet.cli import choices
-from dnanet.cli.common import (DeviceOption, ThreadsOption, app, claim_output, err, setup_torch, user_errors,
-                               warn_if_not_learned)
-from dnanet.cli.genome import GENOME_INPUTS_HELP, BackgroundRatioOption, GenomeOption, RunWindowOption, genome_settings
+from dnanet.cli.common import (
+    DeviceOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    setup_torch,
+    user_errors,
+    warn_if_not_learned,
+)
+from dnanet.cli.genome import (
+    GENOME_INPUTS_HELP,
+    BackgroundRatioOption,
+    GenomeOption,
+    RunWindowOption,
+    genome_settings,
+)
 from dnanet.errors import DnanetError
 
 
 @app.command()
 @user_errors
 def motifs(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train` (a classification task)."),
-    inputs: List[str] = typer.Argument(None, help="FASTA files, one per class (the training files or new ones); the "
-                                       "class is the file name or CLASS=PATH and must be one of the run's classes. "
-                                       "Default: the bundled CTCF example." + GENOME_INPUTS_HELP, show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to create: motifs.meme, motifs.tsv, sites.tsv, "
-                             "classes.tsv, baseline.meme, baseline.tsv, logos/<motif>.png (and <motif>_match.png: its "
-                             "best known motif), summary.html."),
-    method: str = typer.Option("auto", help="Per-base scores: auto (attention for a transformer, else gradient), "
-                               "attention (weighted toward each class by its gradient x input), gradient (gradient x "
-                               "input) or ism (in-silico mutagenesis; 3L passes per sequence, slow). A model without "
-                               "attention falls back to gradient.", autocompletion=choices.MOTIF_METHODS),
-    aggregation: str = typer.Option("rollout", help="Attention reduction: rollout (attention rollout through all "
-                                    "layers, [CLS] row), cls (last layer's [CLS] row, heads averaged) or mean "
-                                    "(attention received, mean over layers and heads).",
-                                    autocompletion=choices.AGGREGATIONS),
-    background: str = typer.Option("other", help="Background for seqlet thresholds and enrichment: other (the "
-                                   "other classes' sequences) or shuffled (dinucleotide shuffles of the class).",
-                                   autocompletion=choices.MOTIF_BACKGROUNDS),
-    class_name: Optional[List[str]] = typer.Option(None, "--class", help="Find motifs for this class only; repeat "
-                                                   "for several (default: every class, each against the rest)."),
+    run: Path = typer.Argument(
+        ..., help="A run folder made by `dnanet train` (a classification task)."
+    ),
+    inputs: List[str] = typer.Argument(
+        None,
+        help="FASTA files, one per class (the training files or new ones); the "
+        "class is the file name or CLASS=PATH and must be one of the run's classes. "
+        "Default: the bundled CTCF example." + GENOME_INPUTS_HELP,
+        show_default=False,
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Folder to create: motifs.meme, motifs.tsv, sites.tsv, "
+        "classes.tsv, baseline.meme, baseline.tsv, logos/<motif>.png (and <motif>_match.png: its "
+        "best known motif), summary.html.",
+    ),
+    method: str = typer.Option(
+        "auto",
+        help="Per-base scores: auto (attention for a transformer, else gradient), "
+        "attention (weighted toward each class by its gradient x input), gradient (gradient x "
+        "input) or ism (in-silico mutagenesis; 3L passes per sequence, slow). A model without "
+        "attention falls back to gradient.",
+        autocompletion=choices.MOTIF_METHODS,
+    ),
+    aggregation: str = typer.Option(
+        "rollout",
+        help="Attention reduction: rollout (attention rollout through all "
+        "layers, [CLS] row), cls (last layer's [CLS] row, heads averaged) or mean "
+        "(attention received, mean over layers and heads).",
+        autocompletion=choices.AGGREGATIONS,
+    ),
+    background: str = typer.Option(
+        "other",
+        help="Background for seqlet thresholds and enrichment: other (the "
+        "other classes' sequences) or shuffled (dinucleotide shuffles of the class).",
+        autocompletion=choices.MOTIF_BACKGROUNDS,
+    ),
+    class_name: Optional[List[str]] = typer.Option(
+        None,
+        "--class",
+        help="Find motifs for this class only; repeat "
+        "for several (default: every class, each against the rest).",
+    ),
     max_motifs: int = typer.Option(8, min=1, help="Most motifs per class."),
-    max_q: float = typer.Option(0.05, "--max-q", min=0.0, max=1.0, help="Drop motifs whose enrichment q-value "
-                                "(Benjamini-Hochberg) is higher: not enriched in the class."),
-    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the model-free baseline (discriminative "
-                                     "k-mer motifs of each class's whole sequences against the background: "
-                                     "baseline.tsv, baseline.meme)."),
-    motif_db: Optional[Path] = typer.Option(None, "--motif-db", metavar="FILE.meme", help="MEME-format file of "
-                                            "known motifs to compare with (ALPHABET= ACGU for RNA motifs, e.g. "
-                                            "RNA-binding proteins'; default: JASPAR2024 CORE vertebrates, "
-                                            "transcription factors, bundled with pyjaspar)."),
-    no_compare: bool = typer.Option(False, "--no-compare", help="Skip the comparison with known motifs."),
+    max_q: float = typer.Option(
+        0.05,
+        "--max-q",
+        min=0.0,
+        max=1.0,
+        help="Drop motifs whose enrichment q-value "
+        "(Benjamini-Hochberg) is higher: not enriched in the class.",
+    ),
+    no_baseline: bool = typer.Option(
+        False,
+        "--no-baseline",
+        help="Skip the model-free baseline (discriminative "
+        "k-mer motifs of each class's whole sequences against the background: "
+        "baseline.tsv, baseline.meme).",
+    ),
+    motif_db: Optional[Path] = typer.Option(
+        None,
+        "--motif-db",
+        metavar="FILE.meme",
+        help="MEME-format file of "
+        "known motifs to compare with (ALPHABET= ACGU for RNA motifs, e.g. "
+        "RNA-binding proteins'; default: JASPAR2024 CORE vertebrates, "
+        "transcription factors, bundled with pyjaspar).",
+    ),
+    no_compare: bool = typer.Option(
+        False, "--no-compare", help="Skip the comparison with known motifs."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
     batch_size: int = typer.Option(128, min=1, help="Sequences per batch."),
     seed: int = typer.Option(0, help="Seed of the shuffles (and of generated background classes)."),
@@ -100,18 +155,40 @@ def motifs(
         raise DnanetError(f"{run}: motifs need a classification run; this one is {task.kind}")
     for name in class_name or []:
         if name not in task.names:
-            raise DnanetError(f"--class {name}: not one of the run's classes: {', '.join(task.names)}")
+            raise DnanetError(
+                f"--class {name}: not one of the run's classes: {', '.join(task.names)}"
+            )
     known = _known_motifs(motif_db, no_compare)
-    records = read_labelled_inputs(inputs, None, "id", ["label"], training_inputs,
-                                   genome=genome_settings(genome, window, background_ratio, seed, loaded))
+    records = read_labelled_inputs(
+        inputs,
+        None,
+        "id",
+        ["label"],
+        training_inputs,
+        genome=genome_settings(genome, window, background_ratio, seed, loaded),
+    )
     letters, both_strands = _letters(inputs), bool(description["reverse_complement_average"])
-    options = MotifOptions(method=method, aggregation=aggregation, background=background,
-                           classes=tuple(class_name or ()), max_motifs=max_motifs, max_q=max_q,
-                           batch_size=batch_size, seed=seed, both_strands=both_strands)
-    pool = SequenceSet(list(records.ids), records.flat, records.offsets, records.targets(task.encode))
+    options = MotifOptions(
+        method=method,
+        aggregation=aggregation,
+        background=background,
+        classes=tuple(class_name or ()),
+        max_motifs=max_motifs,
+        max_q=max_q,
+        batch_size=batch_size,
+        seed=seed,
+        both_strands=both_strands,
+    )
+    pool = SequenceSet(
+        list(records.ids), records.flat, records.offsets, records.targets(task.encode)
+    )
     n_sequences, pool = len(pool.ids), with_background(pool, options)
-    warning = warn_if_not_learned(description, str(run), advice="; motifs from its scores are not meaningful" + (
-        "" if no_baseline else "; the baseline motifs (no model) do not depend on it"))
+    warning = warn_if_not_learned(
+        description,
+        str(run),
+        advice="; motifs from its scores are not meaningful"
+        + ("" if no_baseline else "; the baseline motifs (no model) do not depend on it"),
+    )
     told = [] if both_strands else [_strand_note(description)]
     if known is not None and known.dna_binding and letters == RNA:
         told.append(f"note: {JASPAR_RNA_NOTE}")
@@ -119,32 +196,69 @@ def motifs(
         err.print(escape(line), highlight=False, soft_wrap=True)
     started = time.monotonic()
     with err.status("finding motifs", spinner="dots") if not quiet else _nothing() as status:
-        say = (lambda message: status.update(message)) if status is not None else (lambda message: None)
-        found, reports, label = discover(model, task.names, pool, options, task.activate, known, say)
-        baseline, baseline_reports = (None, []) if no_baseline else \
-            discover_baseline(task.names, pool, options, known, say)
-    settings = (f"run {run}; {n_sequences:,} sequences ({'RNA' if letters == RNA else 'DNA'}); scores: {label}; "
-                f"background: {background}; known motifs: {'none' if known is None else known.name}; "
-                f"motifs kept at q <= {max_q:g}")
-    notes = ([f"warning: {warning}"] if warning else []) + [settings] + \
-        ([_strand_note(description)] if both_strands else []) + told
+        say = (
+            (lambda message: status.update(message))
+            if status is not None
+            else (lambda message: None)
+        )
+        found, reports, label = discover(
+            model, task.names, pool, options, task.activate, known, say
+        )
+        baseline, baseline_reports = (
+            (None, []) if no_baseline else discover_baseline(task.names, pool, options, known, say)
+        )
+    settings = (
+        f"run {run}; {n_sequences:,} sequences ({'RNA' if letters == RNA else 'DNA'}); scores: {label}; "
+        f"background: {background}; known motifs: {'none' if known is None else known.name}; "
+        f"motifs kept at q <= {max_q:g}"
+    )
+    notes = (
+        ([f"warning: {warning}"] if warning else [])
+        + [settings]
+        + ([_strand_note(description)] if both_strands else [])
+        + told
+    )
     if method == "attention" and not label.startswith("attention"):
-        notes.append("this model has no attention layers: gradient x input attributions were used instead")
+        notes.append(
+            "this model has no attention layers: gradient x input attributions were used instead"
+        )
         err.print(notes[-1], highlight=False)
     with output.writing() as temporary:
-        write_all(temporary, found, f"dnanet motifs: {run.name}", notes, reports + baseline_reports, baseline,
-                  letters, both_strands)
+        write_all(
+            temporary,
+            found,
+            f"dnanet motifs: {run.name}",
+            notes,
+            reports + baseline_reports,
+            baseline,
+            letters,
+            both_strands,
+        )
     for report in reports + baseline_reports:
         err.print(escape(report.line()), highlight=False, soft_wrap=True)
     if baseline is not None:
-        err.print(escape(f"baseline (no model): {len(baseline)} motifs" + "".join(
-            f"; {m.id} {consensus(m.pwm, letters)}" + (f" ~ {m.match.name} (q={m.match.q:.2g})" if m.match else "")
-            for m in baseline[:5])), highlight=False, soft_wrap=True)
+        err.print(
+            escape(
+                f"baseline (no model): {len(baseline)} motifs"
+                + "".join(
+                    f"; {m.id} {consensus(m.pwm, letters)}"
+                    + (f" ~ {m.match.name} (q={m.match.q:.2g})" if m.match else "")
+                    for m in baseline[:5]
+                )
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     top = found[0] if found else None
-    err.print(escape(f"{len(found)} motifs ({label}) written to {out} in {time.monotonic() - started:.0f} s"
-                     + (f"; top: {top.id} {consensus(top.pwm, letters)}" if top else "")
-                     + (f" ~ {top.match.name} (q={top.match.q:.2g})" if top and top.match else "")),
-              highlight=False, soft_wrap=True)
+    err.print(
+        escape(
+            f"{len(found)} motifs ({label}) written to {out} in {time.monotonic() - started:.0f} s"
+            + (f"; top: {top.id} {consensus(top.pwm, letters)}" if top else "")
+            + (f" ~ {top.match.name} (q={top.match.q:.2g})" if top and top.match else "")
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _check_choice(option: str, value: str, choices) -> None:
@@ -165,8 +279,11 @@ def _strand_note(description: dict) -> str:
     if description["reverse_complement_average"]:
         return "strands: both (the model was trained with reverse-complement augmentation)"
     strand = description.get("strand") or {}
-    why = f"reverse_complement auto: the data look {strand['verdict']}" \
-        if strand.get("setting") == "auto" and "verdict" in strand else "reverse_complement: false"
+    why = (
+        f"reverse_complement auto: the data look {strand['verdict']}"
+        if strand.get("setting") == "auto" and "verdict" in strand
+        else "reverse_complement: false"
+    )
     return f"strands: forward only, as the model was trained ({why}); every site is on +"
 
 

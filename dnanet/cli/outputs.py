@@ -27,7 +27,9 @@ def _terminate(signum, frame):
     raise Terminated
 
 
-_command_scope: contextvars.ContextVar[Optional[contextlib.ExitStack]] = contextvars.ContextVar("scope", default=None)
+_command_scope: contextvars.ContextVar[Optional[contextlib.ExitStack]] = contextvars.ContextVar(
+    "scope", default=None
+)
 
 
 @contextlib.contextmanager
@@ -35,7 +37,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block, SIGTERM acts like Ctrl-C (`Terminated`): the command's temporaries are
     removed on the way out. A second SIGTERM during that cleanup is ignored. Every command gets
     this from `user_errors`; a no-op outside the main thread (signals go to the main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is _terminate:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is _terminate
+    ):
         yield
         return
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -63,5 +68,9 @@ def claim_output(path: Path, overwrite: bool, folder: bool = False, min_free: Op
     return output
 
 
-OverwriteOption = typer.Option(False, "--overwrite", help="Replace --out if it exists (the new output is swapped in "
-                               "only once complete, so a failure or kill keeps the old one).")
+OverwriteOption = typer.Option(
+    False,
+    "--overwrite",
+    help="Replace --out if it exists (the new output is swapped in "
+    "only once complete, so a failure or kill keeps the old one).",
+)

@@ -11,9 +11,21 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from dnanet.cli.common import (DeviceOption, OverwriteOption, ThreadsOption, app, claim_output, err, inference_shard,
-                               record_progress, setup_torch, shard_option, sigterm_as_interrupt, user_errors,
-                               warn_if_not_learned)
+from dnanet.cli.common import (
+    DeviceOption,
+    OverwriteOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    inference_shard,
+    record_progress,
+    setup_torch,
+    shard_option,
+    sigterm_as_interrupt,
+    user_errors,
+    warn_if_not_learned,
+)
 from dnanet.errors import DnanetError
 
 
@@ -21,32 +33,61 @@ from dnanet.errors import DnanetError
 @user_errors
 def variants(
     run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
-    vcf: Optional[Path] = typer.Option(None, "--vcf", help="VCF of the variants (plain or .gz; the 8 fixed columns "
-                                       "are read, '#' lines skipped), with --genome. Multi-allelic records are split, "
-                                       "one row per ALT allele."),
-    pairs: Optional[Path] = typer.Option(None, "--pairs", help="Instead of --vcf and --genome: a FASTA of ref/alt "
-                                         "pairs, consecutive records named NAME|ref and NAME|alt (either first). "
-                                         "Pairs of exactly the window's length are scored as they are; longer ones "
-                                         "(or indel pairs) are cut to the window centred on where they differ; "
-                                         "without a window (--window, or the run's), pairs are scored as they are."),
-    genome: Optional[Path] = typer.Option(None, "--genome", help="Genome FASTA the VCF refers to (plain or bgzip; "
-                                          "indexed on first use)."),
+    vcf: Optional[Path] = typer.Option(
+        None,
+        "--vcf",
+        help="VCF of the variants (plain or .gz; the 8 fixed columns "
+        "are read, '#' lines skipped), with --genome. Multi-allelic records are split, "
+        "one row per ALT allele.",
+    ),
+    pairs: Optional[Path] = typer.Option(
+        None,
+        "--pairs",
+        help="Instead of --vcf and --genome: a FASTA of ref/alt "
+        "pairs, consecutive records named NAME|ref and NAME|alt (either first). "
+        "Pairs of exactly the window's length are scored as they are; longer ones "
+        "(or indel pairs) are cut to the window centred on where they differ; "
+        "without a window (--window, or the run's), pairs are scored as they are.",
+    ),
+    genome: Optional[Path] = typer.Option(
+        None,
+        "--genome",
+        help="Genome FASTA the VCF refers to (plain or bgzip; indexed on first use).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="TSV of effects to write (atomically)."),
     overwrite: bool = OverwriteOption,
-    window: Optional[int] = typer.Option(None, "--window", min=1, help="Bases the model reads, centred on each "
-                                         "variant (default: the --window the run was trained with)."),
-    batch_size: int = typer.Option(256, min=1, help="Variants per batch (results do not depend on it)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Folder to draw PNGs into: for each of the --plot-top "
-                                        "variants of largest |diff| of --target, the ISM map of the reference window "
-                                        "around the variant (every base at every position) and the attribution "
-                                        "logos of the reference and alternative windows."),
+    window: Optional[int] = typer.Option(
+        None,
+        "--window",
+        min=1,
+        help="Bases the model reads, centred on each "
+        "variant (default: the --window the run was trained with).",
+    ),
+    batch_size: int = typer.Option(
+        256, min=1, help="Variants per batch (results do not depend on it)."
+    ),
+    plot: Optional[Path] = typer.Option(
+        None,
+        "--plot",
+        help="Folder to draw PNGs into: for each of the --plot-top "
+        "variants of largest |diff| of --target, the ISM map of the reference window "
+        "around the variant (every base at every position) and the attribution "
+        "logos of the reference and alternative windows.",
+    ),
     plot_top: int = typer.Option(5, "--plot-top", min=1, help="Variants drawn with --plot."),
-    plot_flank: int = typer.Option(20, "--plot-flank", min=1, help="Bases drawn each side of the variant."),
-    target: Optional[str] = typer.Option(None, help="With --plot: the output that ranks and explains the variants "
-                                         "(default: a binary run's first class or a single regression target)."),
-    shard: Optional[str] = shard_option("The rows (one per ALT allele or pair, in input order) are split; only "
-                                        "shard 1 has the header row, so cat e.1.tsv e.2.tsv ... > e.tsv is the "
-                                        "unsharded output; --plot draws the shard's top variants."),
+    plot_flank: int = typer.Option(
+        20, "--plot-flank", min=1, help="Bases drawn each side of the variant."
+    ),
+    target: Optional[str] = typer.Option(
+        None,
+        help="With --plot: the output that ranks and explains the variants "
+        "(default: a binary run's first class or a single regression target).",
+    ),
+    shard: Optional[str] = shard_option(
+        "The rows (one per ALT allele or pair, in input order) are split; only "
+        "shard 1 has the header row, so cat e.1.tsv e.2.tsv ... > e.tsv is the "
+        "unsharded output; --plot draws the shard's top variants."
+    ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
@@ -89,7 +130,9 @@ def variants(
         raise DnanetError("--target chooses the output --plot ranks and draws; give --plot too")
     given_shard = inference_shard(shard)
     if plot is not None and distributed.launched_processes() > 1:
-        raise DnanetError("--plot is drawn by one process: run it without torchrun (or with --shard K/N)")
+        raise DnanetError(
+            "--plot is drawn by one process: run it without torchrun (or with --shard K/N)"
+        )
     items, width = _inputs(run, vcf, pairs, genome, window)
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
@@ -103,21 +146,34 @@ def variants(
         task = Task.from_dict(description["task"])
         top = _top(task, target, plot_top) if plot is not None else None
         part = given_shard or processes.shard
-        total = sum(1 for _ in items(None)) if part.count > 1 else None  # a shard needs the total first
+        total = (
+            sum(1 for _ in items(None)) if part.count > 1 else None
+        )  # a shard needs the total first
         rows = part.records(total) if total is not None else None
         score = window_scorer(model, description, task, 2 * batch_size)
 
         def write(handle, progress=None) -> dict[str, int]:
             chosen = items(width) if rows is None else islice(items(width), rows.start, rows.stop)
-            return write_effects(handle, chosen, score, task, batch_size, progress, header=part.first,
-                                 on_scored=top.add if top is not None else None)
+            return write_effects(
+                handle,
+                chosen,
+                score,
+                task,
+                batch_size,
+                progress,
+                header=part.first,
+                on_scored=top.add if top is not None else None,
+            )
 
         with sigterm_as_interrupt():
             if processes.distributed:
                 counts = _in_parts(write, out, output, processes, quiet)
             else:
-                with output.writing() as temporary, open(temporary, "w", newline="") as handle, \
-                        record_progress("scoring", quiet, "variants") as progress:
+                with (
+                    output.writing() as temporary,
+                    open(temporary, "w", newline="") as handle,
+                    record_progress("scoring", quiet, "variants") as progress,
+                ):
                     counts = write(handle, progress)
                 if top is not None:
                     _draw(plot, top, model, description, task, plot_flank, quiet)
@@ -127,7 +183,13 @@ def variants(
         _summary(counts, out, width, given_shard, processes, plot if top is not None else None, top)
 
 
-def _inputs(run: Path, vcf: Optional[Path], pairs: Optional[Path], genome: Optional[Path], window: Optional[int]):
+def _inputs(
+    run: Path,
+    vcf: Optional[Path],
+    pairs: Optional[Path],
+    genome: Optional[Path],
+    window: Optional[int],
+):
     """(items(width) -> prepared Variants in input order (width None: unprepared, for counting),
     width(run) -> the window), the input checked before any model is loaded."""
     from dnanet.read import check_input_file
@@ -138,25 +200,36 @@ def _inputs(run: Path, vcf: Optional[Path], pairs: Optional[Path], genome: Optio
         if genome is not None:
             raise DnanetError("--genome is for --vcf; --pairs holds its own sequences")
         check_input_file(pairs)
-        return (lambda width: (prepare_pair(v, width) for v in read_pairs(pairs)),
-                lambda loaded: window or loaded.window)
+        return (
+            lambda width: (prepare_pair(v, width) for v in read_pairs(pairs)),
+            lambda loaded: window or loaded.window,
+        )
     from dnanet.genome import open_genome
     from dnanet.variants import prepare, read_vcf
 
     if genome is None:
-        raise DnanetError("--vcf needs --genome FASTA, the genome the VCF refers to (or give --pairs instead)")
+        raise DnanetError(
+            "--vcf needs --genome FASTA, the genome the VCF refers to (or give --pairs instead)"
+        )
     check_input_file(vcf)
     the_genome = open_genome(genome)
 
     def vcf_width(loaded) -> int:
         width = window or loaded.window
         if width is None:
-            raise DnanetError(f"{run}: its training inputs record no window width (they were not BED intervals read "
-                              "with --window); give --window N, the length of the sequences it was trained on")
+            raise DnanetError(
+                f"{run}: its training inputs record no window width (they were not BED intervals read "
+                "with --window); give --window N, the length of the sequences it was trained on"
+            )
         return width
 
     def items(width):
-        return read_vcf(vcf) if width is None else (prepare(v, the_genome, width) for v in read_vcf(vcf))
+        return (
+            read_vcf(vcf)
+            if width is None
+            else (prepare(v, the_genome, width) for v in read_vcf(vcf))
+        )
+
     return items, vcf_width
 
 
@@ -195,9 +268,14 @@ def _in_parts(write, out: Path, output, processes, quiet: bool) -> dict[str, int
     totals: dict[str, int] = {}
 
     def write_part(stem: Path) -> None:
-        with open(stem.with_suffix(".tsv"), "w", newline="") as handle, \
-                record_progress(f"scoring (process 0 of {processes.world_size})",
-                                quiet or not processes.is_main, "variants") as progress:
+        with (
+            open(stem.with_suffix(".tsv"), "w", newline="") as handle,
+            record_progress(
+                f"scoring (process 0 of {processes.world_size})",
+                quiet or not processes.is_main,
+                "variants",
+            ) as progress,
+        ):
             counts = write(handle, progress)
         stem.with_suffix(".json").write_text(json.dumps(counts))
         totals.update(counts)
@@ -212,17 +290,32 @@ def _in_parts(write, out: Path, output, processes, quiet: bool) -> dict[str, int
     return totals
 
 
-def _summary(counts: dict[str, int], out: Path, width, shard, processes, plot: Optional[Path], top) -> None:
+def _summary(
+    counts: dict[str, int], out: Path, width, shard, processes, plot: Optional[Path], top
+) -> None:
     total = sum(counts.values())
     where = f"shard {shard}: " if shard is not None else ""
     by = f" by {processes.world_size} processes" if processes.distributed else ""
     size = f"window {width}" if width is not None else "pairs scored as they are"
-    err.print(escape(f"{where}{total:,} variants written to {out}{by} ({size}): {counts['ok']:,} scored"),
-              highlight=False, soft_wrap=True)
+    err.print(
+        escape(f"{where}{total:,} variants written to {out}{by} ({size}): {counts['ok']:,} scored"),
+        highlight=False,
+        soft_wrap=True,
+    )
     for status, count in counts.items():
         if status != "ok" and count:
-            err.print(escape(f"note: {count:,} {status.replace('_', ' ')} (status {status}; see the note column)"),
-                      highlight=False, soft_wrap=True)
+            err.print(
+                escape(
+                    f"note: {count:,} {status.replace('_', ' ')} (status {status}; see the note column)"
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
     if plot is not None:
-        err.print(escape(f"ISM maps of the top {len(top.heap)} variants (by |diff_{top.target_name}|) in {plot}/"),
-                  highlight=False, soft_wrap=True)
+        err.print(
+            escape(
+                f"ISM maps of the top {len(top.heap)} variants (by |diff_{top.target_name}|) in {plot}/"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )

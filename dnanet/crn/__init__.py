@@ -11,7 +11,20 @@
 - `pipeline`: each command end to end (read, run, write atomically).
 """
 
-from dnanet.crn.compile import compile_network, layer_weights, network_features, network_text, reduce_network
+from dnanet.crn.compile import (
+    compile_network,
+    layer_weights,
+    network_features,
+    network_text,
+    reduce_network,
+)
 from dnanet.crn.files import load_network
 
-__all__ = ["compile_network", "layer_weights", "load_network", "network_features", "network_text", "reduce_network"]
+__all__ = [
+    "compile_network",
+    "layer_weights",
+    "load_network",
+    "network_features",
+    "network_text",
+    "reduce_network",
+]

@@ -50,14 +50,20 @@ def expected_counts(layers: Layers, reduced: bool) -> dict[str, int]:
         hidden = sum(len(bias) for _, bias in layers[:-1])
         return {"reactions": features + 4 * hidden, "species": features + 5 * hidden + 2 * classes}
     relu = int(sum(live.sum() for live in live_neurons(layers)))
-    return {"reactions": int(used_inputs(layers).sum()) + relu, "species": features + 2 * relu + 2 * classes}
+    return {
+        "reactions": int(used_inputs(layers).sum()) + relu,
+        "species": features + 2 * relu + 2 * classes,
+    }
 
 
 def effective_layers(layers: Layers) -> Layers:
     """The layers with every neuron that cannot reach an output zeroed (weights in and bias):
     what a reduced network keeps."""
     live = live_neurons(layers) + [np.ones(len(layers[-1][1]), dtype=bool)]
-    return [(weight * keep[:, None], np.where(keep, bias, 0.0)) for (weight, bias), keep in zip(layers, live)]
+    return [
+        (weight * keep[:, None], np.where(keep, bias, 0.0))
+        for (weight, bias), keep in zip(layers, live)
+    ]
 
 
 def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
@@ -75,8 +81,14 @@ def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
     layers, carried = [], np.zeros(shapes[0][1])
     for depth, (out, inp) in enumerate(shapes):
         last = depth == len(shapes) - 1
-        pos = [f"o{j}p" if last else f"z{depth}_{j}p" if f"z{depth}_{j}p" in species else f"m{depth}_{j}"
-               for j in range(out)]
+        pos = [
+            f"o{j}p"
+            if last
+            else f"z{depth}_{j}p"
+            if f"z{depth}_{j}p" in species
+            else f"m{depth}_{j}"
+            for j in range(out)
+        ]
         neg = [f"o{j}n" if last else f"z{depth}_{j}n" for j in range(out)]
         weight = np.zeros((out, inp))
         for i in range(inp):
@@ -87,7 +99,9 @@ def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
             else:  # reduced: m + z_n -> (the fan-out of h_n)
                 rails = [(f"m{depth - 1}_{i}", -1)]
             readings = [_column(consumer.get(s), sign, pos, neg) for s, sign in rails]
-            weight[:, i] = np.where(np.all([r == readings[0] for r in readings], axis=0), readings[0], np.nan)
+            weight[:, i] = np.where(
+                np.all([r == readings[0] for r in readings], axis=0), readings[0], np.nan
+            )
         bias = amount(pos) - amount(neg) - np.nan_to_num(weight) @ carried
         carried = np.array([initial.get(s, 0.0) if s.startswith("m") else 0.0 for s in pos])
         layers.append((weight, bias))
@@ -97,4 +111,6 @@ def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
 def _column(reaction: dict | None, sign: int, pos: list[str], neg: list[str]) -> np.ndarray:
     """One source rail's weights ``(out,)``, read from the products of the reaction consuming it."""
     products = reaction["products"] if reaction else {}
-    return sign * np.array([products.get(p, 0) - products.get(n, 0) for p, n in zip(pos, neg)], dtype=float)
+    return sign * np.array(
+        [products.get(p, 0) - products.get(n, 0) for p, n in zip(pos, neg)], dtype=float
+    )

@@ -38,7 +38,9 @@ import numpy as np
 from dnanet.encode import kmer_names
 from dnanet.errors import DnanetError
 
-Layers = list[tuple[np.ndarray, np.ndarray]]  # per layer: weight int64 (out, in), bias float64 (out,)
+Layers = list[
+    tuple[np.ndarray, np.ndarray]
+]  # per layer: weight int64 (out, in), bias float64 (out,)
 
 
 def layer_weights(model) -> Layers:
@@ -46,21 +48,36 @@ def layer_weights(model) -> Layers:
     from dnanet.models.ternary_mlp import TernaryMLP
 
     if not isinstance(model, TernaryMLP) or not model.ternary:
-        raise DnanetError("only a ternary_mlp model with ternary weights (model.ternary: true) compiles into a "
-                          "reaction network")
+        raise DnanetError(
+            "only a ternary_mlp model with ternary weights (model.ternary: true) compiles into a "
+            "reaction network"
+        )
     linears = list(model.layers) + [model.head]
-    return [(linear.ternary_weight().cpu().numpy(), linear.bias.detach().double().cpu().numpy()) for linear in linears]
+    return [
+        (linear.ternary_weight().cpu().numpy(), linear.bias.detach().double().cpu().numpy())
+        for linear in linears
+    ]
 
 
 def feature_definition(model) -> dict:
     """The ``features`` entry: how a sequence becomes the input amounts (`TernaryMLP.features`)."""
-    what = "the number of" if model.feature_kind == "count" else "the share (count / counted windows) of"
-    return {"kind": f"kmer_{model.feature_kind}", "k": model.k, "stride": model.stride, "strand": "forward",
-            "scaling": "none", "kmers": kmer_names(model.k),
-            "definition": f"x_KMER starts at {what} windows of the sequence's forward strand equal to KMER; windows "
-                          f"of {model.k} bases start at positions 0, {model.stride}, {2 * model.stride}, ...; windows "
-                          "with a base other than A/C/G/T(U), any case, are not counted (all inputs 0 when no "
-                          "window is)"}
+    what = (
+        "the number of"
+        if model.feature_kind == "count"
+        else "the share (count / counted windows) of"
+    )
+    return {
+        "kind": f"kmer_{model.feature_kind}",
+        "k": model.k,
+        "stride": model.stride,
+        "strand": "forward",
+        "scaling": "none",
+        "kmers": kmer_names(model.k),
+        "definition": f"x_KMER starts at {what} windows of the sequence's forward strand equal to KMER; windows "
+        f"of {model.k} bases start at positions 0, {model.stride}, {2 * model.stride}, ...; windows "
+        "with a base other than A/C/G/T(U), any case, are not counted (all inputs 0 when no "
+        "window is)",
+    }
 
 
 def compile_network(model, classes: list[str]) -> dict:
@@ -68,20 +85,39 @@ def compile_network(model, classes: list[str]) -> dict:
     layers = layer_weights(model)
     definition = feature_definition(model)
     inputs = [f"x_{name}" for name in definition["kmers"]]
-    sources = [(species, 1, i) for i, species in enumerate(inputs)]  # (species, sign of its rail, weight column)
+    sources = [
+        (species, 1, i) for i, species in enumerate(inputs)
+    ]  # (species, sign of its rail, weight column)
     reactions, initial = [], {}
     for depth, (weight, bias) in enumerate(layers):
         last = depth == len(layers) - 1
         pre = [(f"o{j}" if last else f"z{depth}_{j}") for j in range(len(bias))]
         for species, sign, column in sources:
-            products = {pre[j] + ("p" if w * sign > 0 else "n"): 1 for j, w in enumerate(weight[:, column]) if w}
+            products = {
+                pre[j] + ("p" if w * sign > 0 else "n"): 1
+                for j, w in enumerate(weight[:, column])
+                if w
+            }
             reactions.append(_reaction({species: 1}, products))
-        initial.update({pre[j] + ("p" if b > 0 else "n"): float(abs(b)) for j, b in enumerate(bias) if b})
+        initial.update(
+            {pre[j] + ("p" if b > 0 else "n"): float(abs(b)) for j, b in enumerate(bias) if b}
+        )
         if not last:
-            h, m = [f"h{depth}_{j}" for j in range(len(pre))], [f"m{depth}_{j}" for j in range(len(pre))]
-            reactions += [_reaction({z + "p": 1}, {m[j]: 1, h[j] + "p": 1}) for j, z in enumerate(pre)]
-            reactions += [_reaction({m[j]: 1, z + "n": 1}, {h[j] + "n": 1}) for j, z in enumerate(pre)]
-            sources = [(h[j] + rail, sign, j) for j in range(len(pre)) for rail, sign in (("p", 1), ("n", -1))]
+            h, m = (
+                [f"h{depth}_{j}" for j in range(len(pre))],
+                [f"m{depth}_{j}" for j in range(len(pre))],
+            )
+            reactions += [
+                _reaction({z + "p": 1}, {m[j]: 1, h[j] + "p": 1}) for j, z in enumerate(pre)
+            ]
+            reactions += [
+                _reaction({m[j]: 1, z + "n": 1}, {h[j] + "n": 1}) for j, z in enumerate(pre)
+            ]
+            sources = [
+                (h[j] + rail, sign, j)
+                for j in range(len(pre))
+                for rail, sign in (("p", 1), ("n", -1))
+            ]
     outputs = {name: [f"o{j}p", f"o{j}n"] for j, name in enumerate(classes)}
     return _finish(reactions, initial, inputs, outputs, definition)
 
@@ -90,14 +126,22 @@ def _reaction(reactants: dict[str, int], products: dict[str, int]) -> dict:
     return {"reactants": reactants, "products": products, "rate": 1.0}
 
 
-def _finish(reactions: list[dict], initial: dict, inputs: list[str], outputs: dict, features: dict) -> dict:
+def _finish(
+    reactions: list[dict], initial: dict, inputs: list[str], outputs: dict, features: dict
+) -> dict:
     """Assemble the network dict; ``species`` lists the inputs first, then in order of appearance."""
     species = list(inputs)
     for reaction in reactions:
         species += [*reaction["reactants"], *reaction["products"]]
     species += [s for pair in outputs.values() for s in pair] + list(initial)
-    return {"species": list(dict.fromkeys(species)), "reactions": reactions, "initial": initial,
-            "inputs": list(inputs), "outputs": outputs, "features": features}
+    return {
+        "species": list(dict.fromkeys(species)),
+        "reactions": reactions,
+        "initial": initial,
+        "inputs": list(inputs),
+        "outputs": outputs,
+        "features": features,
+    }
 
 
 def reduce_network(network: dict) -> dict:
@@ -116,15 +160,21 @@ def reduce_network(network: dict) -> dict:
         (s, count), *others = reaction["reactants"].items()
         if not others and count == 1 and s not in keep and consumers[s] == 1:
             expansion[s] = _expand(reaction["products"], expansion)
-    reactions = [{**r, "products": _expand(r["products"], expansion)} for r in network["reactions"]
-                 if not (len(r["reactants"]) == 1 and next(iter(r["reactants"])) in expansion)]
+    reactions = [
+        {**r, "products": _expand(r["products"], expansion)}
+        for r in network["reactions"]
+        if not (len(r["reactants"]) == 1 and next(iter(r["reactants"])) in expansion)
+    ]
     initial = _expand(network["initial"], expansion)
     live = set(keep - set(network["inputs"]))
     for reaction in reversed(reactions):
         if live & set(reaction["products"]):
             live |= set(reaction["reactants"])
-    reactions = [{**r, "products": {s: c for s, c in r["products"].items() if s in live}}
-                 for r in reactions if live & set(r["products"])]
+    reactions = [
+        {**r, "products": {s: c for s, c in r["products"].items() if s in live}}
+        for r in reactions
+        if live & set(r["products"])
+    ]
     initial = {s: v for s, v in initial.items() if s in live}
     return _finish(reactions, initial, network["inputs"], network["outputs"], network["features"])
 
@@ -156,9 +206,21 @@ def network_features(network: dict, codes):
     from dnanet.models.ternary_mlp import kmer_features
 
     spec = network["features"]
-    kind, k, stride = (spec.get(key) if isinstance(spec, dict) else None for key in ("kind", "k", "stride"))
-    if kind not in ("kmer_count", "kmer_frequency") or not isinstance(k, int) or not isinstance(stride, int) \
-            or not 1 <= k <= 8 or stride < 1 or 4**k != len(network["inputs"]):
-        raise DnanetError("its 'features' entry does not say how to compute the inputs from a sequence "
-                          "(expected kind kmer_count or kmer_frequency, k and stride, one input per k-mer)")
-    return kmer_features(torch.as_tensor(codes), k, stride, kind.removeprefix("kmer_"), torch.float64).numpy()
+    kind, k, stride = (
+        spec.get(key) if isinstance(spec, dict) else None for key in ("kind", "k", "stride")
+    )
+    if (
+        kind not in ("kmer_count", "kmer_frequency")
+        or not isinstance(k, int)
+        or not isinstance(stride, int)
+        or not 1 <= k <= 8
+        or stride < 1
+        or 4**k != len(network["inputs"])
+    ):
+        raise DnanetError(
+            "its 'features' entry does not say how to compute the inputs from a sequence "
+            "(expected kind kmer_count or kmer_frequency, k and stride, one input per k-mer)"
+        )
+    return kmer_features(
+        torch.as_tensor(codes), k, stride, kind.removeprefix("kmer_"), torch.float64
+    ).numpy()

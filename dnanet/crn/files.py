@@ -23,13 +23,17 @@ def load_ternary(run: Path):
     loaded = load_run(run, "cpu")
     model = loaded.model
     if loaded.model_name != "ternary_mlp":
-        raise DnanetError(f"{run}: a {loaded.model_name} model; only ternary_mlp runs compile to a "
-                          "reaction network (train one with --model ternary_mlp)")
+        raise DnanetError(
+            f"{run}: a {loaded.model_name} model; only ternary_mlp runs compile to a "
+            "reaction network (train one with --model ternary_mlp)"
+        )
     if not loaded.task.is_classification:
         raise DnanetError(f"{run}: a {loaded.task.kind} run; only classification runs compile")
     if loaded.reverse_complement_average:
-        raise DnanetError(f"{run}: averages both strands, the reaction network computes one "
-                          "(train with train.reverse_complement: false)")
+        raise DnanetError(
+            f"{run}: averages both strands, the reaction network computes one "
+            "(train with train.reverse_complement: false)"
+        )
     try:
         layer_weights(model)
     except DnanetError as error:
@@ -41,7 +45,9 @@ def write_network(network: dict, output) -> None:
     """Write `network` as JSON to the claimed `output` (`dnanet.outputs.Output`), atomically (no
     half-written file on error)."""
     with output.writing() as temporary:
-        temporary.write_text(json.dumps(network, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        temporary.write_text(
+            json.dumps(network, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+        )
 
 
 def load_network(path) -> dict:
@@ -62,30 +68,59 @@ def _network_problem(network) -> str | None:
     if not isinstance(network, dict) or any(key not in network for key in keys):
         return "expected an object with the keys " + ", ".join(keys)
     species = network["species"]
-    if not isinstance(species, list) or not all(isinstance(s, str) for s in species) or len(set(species)) < len(species):
+    if (
+        not isinstance(species, list)
+        or not all(isinstance(s, str) for s in species)
+        or len(set(species)) < len(species)
+    ):
         return "'species' must be a list of distinct names"
     known, number = set(species), (int, float)
-    for i, r in enumerate(network["reactions"] if isinstance(network["reactions"], list) else [None]):
+    for i, r in enumerate(
+        network["reactions"] if isinstance(network["reactions"], list) else [None]
+    ):
         sides = [r.get("reactants"), r.get("products")] if isinstance(r, dict) else [None, None]
-        if not all(isinstance(side, dict) and all(s in known and type(c) is int and c > 0 for s, c in side.items())
-                   for side in sides) or not sides[0]:
+        if (
+            not all(
+                isinstance(side, dict)
+                and all(s in known and type(c) is int and c > 0 for s, c in side.items())
+                for side in sides
+            )
+            or not sides[0]
+        ):
             return f"reaction {i}: 'reactants' (not empty) and 'products' must map listed species to positive whole counts"
-        if not isinstance(r.get("rate"), number) or isinstance(r.get("rate"), bool) or not r["rate"] > 0:
+        if (
+            not isinstance(r.get("rate"), number)
+            or isinstance(r.get("rate"), bool)
+            or not r["rate"] > 0
+        ):
             return f"reaction {i}: 'rate' must be a positive number"
     initial, inputs, outputs = network["initial"], network["inputs"], network["outputs"]
-    if not isinstance(initial, dict) or not all(s in known and isinstance(v, number) and not isinstance(v, bool)
-                                               and v >= 0 for s, v in initial.items()):
+    if not isinstance(initial, dict) or not all(
+        s in known and isinstance(v, number) and not isinstance(v, bool) and v >= 0
+        for s, v in initial.items()
+    ):
         return "'initial' must map listed species to non-negative numbers"
-    if not isinstance(inputs, list) or not inputs or not all(s in known and s not in initial for s in inputs):
+    if (
+        not isinstance(inputs, list)
+        or not inputs
+        or not all(s in known and s not in initial for s in inputs)
+    ):
         return "'inputs' must list species without an initial amount"
-    if not isinstance(outputs, dict) or not outputs or not all(
-            isinstance(pair, list) and len(pair) == 2 and all(s in known for s in pair) for pair in outputs.values()):
+    if (
+        not isinstance(outputs, dict)
+        or not outputs
+        or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(s in known for s in pair)
+            for pair in outputs.values()
+        )
+    ):
         return "'outputs' must map each class to [positive species, negative species]"
     return None
 
 
-def read_features(paths: list[Path], limit: Optional[int],
-                  featurize: Callable[[np.ndarray], np.ndarray]) -> tuple[list[str], np.ndarray]:
+def read_features(
+    paths: list[Path], limit: Optional[int], featurize: Callable[[np.ndarray], np.ndarray]
+) -> tuple[list[str], np.ndarray]:
     """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit` records."""
     from dnanet.data import iter_batches
 
@@ -107,5 +142,15 @@ def write_outputs(path: Path, classes: list[str], ids: list[str], runs: list) ->
         table.write("\t".join(["id", *classes, "predicted", "convergence_time", "steady"]) + "\n")
         for name, run in zip(ids, runs):
             values = [repr(float(v)) for v in run.final_outputs]
-            table.write("\t".join([name, *values, classes[int(run.final_outputs.argmax())],
-                                   repr(run.convergence_time), str(run.steady).lower()]) + "\n")
+            table.write(
+                "\t".join(
+                    [
+                        name,
+                        *values,
+                        classes[int(run.final_outputs.argmax())],
+                        repr(run.convergence_time),
+                        str(run.steady).lower(),
+                    ]
+                )
+                + "\n"
+            )

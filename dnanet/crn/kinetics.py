@@ -28,7 +28,9 @@ def initial_state(network: dict, features: np.ndarray) -> np.ndarray:
     inputs set to `features` ``(n_inputs,)``; every other species 0."""
     features = np.asarray(features, dtype=np.float64)
     if features.shape != (len(network["inputs"]),) or not (features >= 0).all():
-        raise DnanetError(f"expected {len(network['inputs'])} non-negative input amounts, got shape {features.shape}")
+        raise DnanetError(
+            f"expected {len(network['inputs'])} non-negative input amounts, got shape {features.shape}"
+        )
     index = {s: i for i, s in enumerate(network["species"])}
     state = np.zeros(len(index))
     for s, value in network["initial"].items():
@@ -64,8 +66,12 @@ class MassAction:
         index = {s: i for i, s in enumerate(network["species"])}
         reactions = network["reactions"]
         n, width = len(index), max((sum(r["reactants"].values()) for r in reactions), default=1)
-        self.rates = np.array([r["rate"] for r in reactions], dtype=np.float64) if rates is None else rates
-        self.slots = np.full((len(reactions), width), n)  # (R, width): reactant indices, n = the constant 1
+        self.rates = (
+            np.array([r["rate"] for r in reactions], dtype=np.float64) if rates is None else rates
+        )
+        self.slots = np.full(
+            (len(reactions), width), n
+        )  # (R, width): reactant indices, n = the constant 1
         rows, cols, values = [], [], []
         for r, reaction in enumerate(reactions):
             taken = [index[s] for s, c in reaction["reactants"].items() for _ in range(c)]
@@ -74,7 +80,9 @@ class MassAction:
                 rows += [index[s] for s in side]
                 cols += [r] * len(side)
                 values += [sign * c for c in side.values()]
-        self.stoich = sparse.csr_matrix((values, (rows, cols)), shape=(n, len(reactions)))  # (S, R), summed
+        self.stoich = sparse.csr_matrix(
+            (values, (rows, cols)), shape=(n, len(reactions))
+        )  # (S, R), summed
         self.n = n
 
     def fluxes(self, y: np.ndarray) -> np.ndarray:
@@ -110,8 +118,14 @@ class Trajectory:
     steady: bool
 
 
-def simulate(network: dict, features: np.ndarray, rates: np.ndarray | None = None, flux_tol: float = FLUX_TOL,
-             output_tol: float = OUTPUT_TOL, t_max: float = T_MAX) -> Trajectory:
+def simulate(
+    network: dict,
+    features: np.ndarray,
+    rates: np.ndarray | None = None,
+    flux_tol: float = FLUX_TOL,
+    output_tol: float = OUTPUT_TOL,
+    t_max: float = T_MAX,
+) -> Trajectory:
     """Integrate the mass-action ODE from the inputs `features` ``(n_inputs,)`` to the steady
     state (module docstring); `rates` ``(R,)`` overrides the rate constants."""
     from scipy.integrate import solve_ivp
@@ -128,9 +142,19 @@ def simulate(network: dict, features: np.ndarray, rates: np.ndarray | None = Non
     if reached:
         times, states = np.zeros(1), y0[None]
     else:
-        with threadpool_limits(1, user_api="blas"):  # threads only spin on a system this small (10x slower)
-            solution = solve_ivp(system.derivative, (0.0, t_max), y0, method="LSODA", jac=system.jacobian,
-                                 events=steady, rtol=1e-8, atol=1e-14)
+        with threadpool_limits(
+            1, user_api="blas"
+        ):  # threads only spin on a system this small (10x slower)
+            solution = solve_ivp(
+                system.derivative,
+                (0.0, t_max),
+                y0,
+                method="LSODA",
+                jac=system.jacobian,
+                events=steady,
+                rtol=1e-8,
+                atol=1e-14,
+            )
         if solution.status < 0:
             raise DnanetError(f"the ODE solver failed: {solution.message}")
         times, states, reached = solution.t, solution.y.T, solution.status == 1

@@ -47,8 +47,14 @@ class Simulation:
     seconds: float
 
 
-def simulate_fasta(network_path: Path, inputs: list[Path], output: "Output", plots: int = 3,
-                   limit: Optional[int] = None, on_progress: Progress = _no_progress) -> Simulation:
+def simulate_fasta(
+    network_path: Path,
+    inputs: list[Path],
+    output: "Output",
+    plots: int = 3,
+    limit: Optional[int] = None,
+    on_progress: Progress = _no_progress,
+) -> Simulation:
     """Integrate the network of `network_path` on every record of `inputs` (the first `limit`) and
     write the claimed folder `output`: outputs.tsv (`files.write_outputs`) and trajectory_<n>.png
     for the first `plots` records."""
@@ -56,7 +62,9 @@ def simulate_fasta(network_path: Path, inputs: list[Path], output: "Output", plo
     try:
         ids, features = read_features(inputs, limit, lambda codes: network_features(network, codes))
     except DnanetError as error:
-        raise DnanetError(f"{network_path}: {error}" if "'features'" in str(error) else str(error)) from None
+        raise DnanetError(
+            f"{network_path}: {error}" if "'features'" in str(error) else str(error)
+        ) from None
     started, runs = time.perf_counter(), []
     for f in features:
         runs.append(simulate(network, f))
@@ -67,19 +75,32 @@ def simulate_fasta(network_path: Path, inputs: list[Path], output: "Output", plo
     return Simulation(ids, runs, seconds)
 
 
-def write_simulation(folder: Path, classes: list[str], ids: list[str], runs: list[Trajectory], plots: int) -> None:
+def write_simulation(
+    folder: Path, classes: list[str], ids: list[str], runs: list[Trajectory], plots: int
+) -> None:
     """outputs.tsv and trajectory_1.png .. trajectory_<plots>.png into `folder`."""
     from dnanet.crn.plots import plot_trajectory
 
     write_outputs(folder / "outputs.tsv", classes, ids, runs)
     for n, (name, run) in enumerate(zip(ids[:plots], runs[:plots]), start=1):
-        plot_trajectory(run, classes, f"{name}: predicted {classes[int(run.final_outputs.argmax())]}",
-                        folder / f"trajectory_{n}.png")
+        plot_trajectory(
+            run,
+            classes,
+            f"{name}: predicted {classes[int(run.final_outputs.argmax())]}",
+            folder / f"trajectory_{n}.png",
+        )
 
 
-def verify_run(run: Path, inputs: list[Path], output: "Output", network_path: Optional[Path] = None,
-               limit: Optional[int] = None, seed: int = 0, full_records: int = 20,
-               on_progress: Progress = _no_progress) -> dict:
+def verify_run(
+    run: Path,
+    inputs: list[Path],
+    output: "Output",
+    network_path: Optional[Path] = None,
+    limit: Optional[int] = None,
+    seed: int = 0,
+    full_records: int = 20,
+    on_progress: Progress = _no_progress,
+) -> dict:
     """Compile `run` into its full and reduced networks (and read `network_path`, when given, which
     must have the run's inputs and outputs), check them against the run on the records of `inputs`
     (`dnanet.crn.verify`), and write the report as JSON to the claimed `output`. Returns the report; its
@@ -92,15 +113,37 @@ def verify_run(run: Path, inputs: list[Path], output: "Output", network_path: Op
     model, classes = load_ternary(run)
     given = load_network(network_path) if network_path is not None else None
     full = compile_network(model, classes)
-    if given is not None and (given["inputs"] != full["inputs"] or list(given["outputs"]) != list(full["outputs"])):
-        raise DnanetError(f"{network_path}: its inputs or outputs are not those of {run} (export it from this run)")
+    if given is not None and (
+        given["inputs"] != full["inputs"] or list(given["outputs"]) != list(full["outputs"])
+    ):
+        raise DnanetError(
+            f"{network_path}: its inputs or outputs are not those of {run} (export it from this run)"
+        )
     with torch.no_grad():
-        ids, features = read_features(inputs, limit, lambda codes: model.input_features(torch.from_numpy(codes)).numpy())
-        expected: np.ndarray = model.forward_features(torch.from_numpy(features)).numpy()  # (N, C) logits
+        ids, features = read_features(
+            inputs, limit, lambda codes: model.input_features(torch.from_numpy(codes)).numpy()
+        )
+        expected: np.ndarray = model.forward_features(
+            torch.from_numpy(features)
+        ).numpy()  # (N, C) logits
     done = itertools.count(1)
-    report = verify(layer_weights(model), full, given, ids, features, expected, seed, full_records,
-                    on_record=lambda: on_progress(next(done), len(ids)))
-    report = {"passed": report.pop("passed"), "run": str(run), "network": str(network_path or ""), **report}
+    report = verify(
+        layer_weights(model),
+        full,
+        given,
+        ids,
+        features,
+        expected,
+        seed,
+        full_records,
+        on_record=lambda: on_progress(next(done), len(ids)),
+    )
+    report = {
+        "passed": report.pop("passed"),
+        "run": str(run),
+        "network": str(network_path or ""),
+        **report,
+    }
     with output.writing() as temporary:
         write_json(temporary, report)
     return report

@@ -19,11 +19,17 @@ def plot_trajectory(trajectory: Trajectory, classes: list[str], title: str, path
     shown = times > 0
     figure, axes = plt.subplots(figsize=(6.4, 4.0))
     for c, name in enumerate(classes):
-        line, = axes.plot(times[shown], outputs[shown, c], label=name)
-        axes.axhline(trajectory.final_outputs[c], color=line.get_color(), linestyle="--", linewidth=0.8)
+        (line,) = axes.plot(times[shown], outputs[shown, c], label=name)
+        axes.axhline(
+            trajectory.final_outputs[c], color=line.get_color(), linestyle="--", linewidth=0.8
+        )
     if trajectory.convergence_time > 0:
-        axes.axvline(trajectory.convergence_time, color="grey", linewidth=0.8,
-                     label=f"converged (t = {trajectory.convergence_time:.3g})")
+        axes.axvline(
+            trajectory.convergence_time,
+            color="grey",
+            linewidth=0.8,
+            label=f"converged (t = {trajectory.convergence_time:.3g})",
+        )
     if shown.any():
         axes.set_xscale("log")
     axes.set_xlabel("time (unit rate constants)")
@@ -33,4 +39,3 @@ def plot_trajectory(trajectory: Trajectory, classes: list[str], title: str, path
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
-

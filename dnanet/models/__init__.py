@@ -45,8 +45,10 @@ def check_model_name(name: Any, where: str = "", key: str = "") -> None:
     """Refuse a name that is not in the registry with a one-line `DnanetError`: `where` (a file,
     or "--model foo") leads the message, `key` (e.g. "model.name") says which setting held it."""
     if not isinstance(name, str) or name not in MODELS:
-        raise DnanetError(f"{where + ': ' if where else ''}unknown model '{name}'{f' in {key!r}' if key else ''}; "
-                          f"valid models: {', '.join(MODELS)}")
+        raise DnanetError(
+            f"{where + ': ' if where else ''}unknown model '{name}'{f' in {key!r}' if key else ''}; "
+            f"valid models: {', '.join(MODELS)}"
+        )
 
 
 def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Module:

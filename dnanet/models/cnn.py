@@ -6,8 +6,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dnanet.models.layers import (MaskedPooling, SequenceInput, SequenceModel, dense_readout, linear_head,
-                                  masked_max_pool, zero_padding)
+from dnanet.models.layers import (
+    MaskedPooling,
+    SequenceInput,
+    SequenceModel,
+    dense_readout,
+    linear_head,
+    masked_max_pool,
+    zero_padding,
+)
 
 
 class CNN(SequenceModel):
@@ -21,17 +28,42 @@ class CNN(SequenceModel):
     ``embed(codes (N, L)) -> (N, hidden)``.
     """
 
-    def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
-                 kmer_dim: int = 64, channels: int = 128, first_kernel: int = 15, kernel: int = 5,
-                 layers: int = 3, pool: int = 2, position_bins: int = 0, hidden: int = 128, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_outputs: int,
+        encoder: str = "onehot",
+        k: int = 6,
+        stride: int = 1,
+        kmer_dim: int = 64,
+        channels: int = 128,
+        first_kernel: int = 15,
+        kernel: int = 5,
+        layers: int = 3,
+        pool: int = 2,
+        position_bins: int = 0,
+        hidden: int = 128,
+        dropout: float = 0.2,
+    ):
         super().__init__()
-        if layers < 1 or channels < 1 or hidden < 1 or first_kernel < 1 or kernel < 1 or pool < 1 or position_bins < 0:
-            raise ValueError("cnn: layers, channels, hidden, kernels and pool must be at least 1, position_bins at least 0")
+        if (
+            layers < 1
+            or channels < 1
+            or hidden < 1
+            or first_kernel < 1
+            or kernel < 1
+            or pool < 1
+            or position_bins < 0
+        ):
+            raise ValueError(
+                "cnn: layers, channels, hidden, kernels and pool must be at least 1, position_bins at least 0"
+            )
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         widths = [first_kernel] + [kernel] * (layers - 1)
         in_channels = [self.input.channels] + [channels] * (layers - 1)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv1d(c, channels, w, padding="same"), nn.BatchNorm1d(channels), nn.ReLU())
+            nn.Sequential(
+                nn.Conv1d(c, channels, w, padding="same"), nn.BatchNorm1d(channels), nn.ReLU()
+            )
             for c, w in zip(in_channels, widths)
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)

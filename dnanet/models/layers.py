@@ -35,7 +35,9 @@ class SequenceInput(nn.Module):
         self.encoder, self.k, self.stride = encoder, k, stride
         self.pad_id = kmer_vocabulary_size(k) - 1
         if encoder == "kmer":
-            self.embedding = nn.Embedding(kmer_vocabulary_size(k), kmer_dim, padding_idx=self.pad_id)
+            self.embedding = nn.Embedding(
+                kmer_vocabulary_size(k), kmer_dim, padding_idx=self.pad_id
+            )
         self.channels = 4 if encoder == "onehot" else kmer_dim
 
     def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +103,9 @@ class MaskedPooling(nn.Module):
         return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 
-def masked_max_pool(x: torch.Tensor, mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_max_pool(
+    x: torch.Tensor, mask: torch.Tensor, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Max-pool features ``(N, C, W)`` over windows of ``width`` positions, ignoring padding.
 
     Returns features ``(N, C, ceil(W / width))`` and their mask ``(N, ceil(W / width))`` (a
@@ -149,7 +153,9 @@ class SequenceModel(nn.Module):
     head: nn.Module
     has_positions: bool = True
 
-    def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+    def features(
+        self, codes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

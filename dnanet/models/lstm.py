@@ -8,8 +8,16 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dnanet.models.layers import (MaskedPooling, SequenceInput, SequenceModel, dense_readout, linear_head,
-                                  masked_max_pool, prefix_mask, zero_padding)
+from dnanet.models.layers import (
+    MaskedPooling,
+    SequenceInput,
+    SequenceModel,
+    dense_readout,
+    linear_head,
+    masked_max_pool,
+    prefix_mask,
+    zero_padding,
+)
 
 
 class LSTM(SequenceModel):
@@ -24,23 +32,48 @@ class LSTM(SequenceModel):
     ``embed(codes (N, L)) -> (N, hidden)``.
     """
 
-    def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
-                 kmer_dim: int = 64, conv_channels: int = 128, conv_kernel: int = 15, pool: int = 4,
-                 lstm_size: int = 64, layers: int = 1, position_bins: int = 0, hidden: int = 128,
-                 dropout: float = 0.2):
+    def __init__(
+        self,
+        n_outputs: int,
+        encoder: str = "onehot",
+        k: int = 6,
+        stride: int = 1,
+        kmer_dim: int = 64,
+        conv_channels: int = 128,
+        conv_kernel: int = 15,
+        pool: int = 4,
+        lstm_size: int = 64,
+        layers: int = 1,
+        position_bins: int = 0,
+        hidden: int = 128,
+        dropout: float = 0.2,
+    ):
         super().__init__()
-        if min(conv_kernel, pool, lstm_size, layers, hidden) < 1 or min(conv_channels, position_bins) < 0:
-            raise ValueError("lstm: conv_kernel, pool, lstm_size, layers and hidden must be at least 1, "
-                             "conv_channels and position_bins at least 0")
+        if (
+            min(conv_kernel, pool, lstm_size, layers, hidden) < 1
+            or min(conv_channels, position_bins) < 0
+        ):
+            raise ValueError(
+                "lstm: conv_kernel, pool, lstm_size, layers and hidden must be at least 1, "
+                "conv_channels and position_bins at least 0"
+            )
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         features = self.input.channels
         self.conv: nn.Module | None = None
         if conv_channels:
-            self.conv = nn.Sequential(nn.Conv1d(features, conv_channels, conv_kernel, padding="same"), nn.ReLU())
+            self.conv = nn.Sequential(
+                nn.Conv1d(features, conv_channels, conv_kernel, padding="same"), nn.ReLU()
+            )
             features = conv_channels
         self.pool, self.dropout = pool, nn.Dropout(dropout)
-        self.lstm = nn.LSTM(features, lstm_size, num_layers=layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            features,
+            lstm_size,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.pooling = MaskedPooling(2 * lstm_size, position_bins)
         self.dense = dense_readout(self.pooling.out_features, hidden)
         self.embedding_dim = hidden
@@ -49,7 +82,9 @@ class LSTM(SequenceModel):
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> embeddings float32 ``(N, hidden)``."""
         states, mask = self.features(codes)  # (N, 2 * lstm_size, W'), (N, W')
-        return self.dense(self.pooling(self.dropout(states), mask))  # (N, (2 + bins) * 2 * lstm_size) -> (N, hidden)
+        return self.dense(
+            self.pooling(self.dropout(states), mask)
+        )  # (N, (2 + bins) * 2 * lstm_size) -> (N, hidden)
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes ``(N, L)`` -> BiLSTM states ``(N, 2 * lstm_size, W')`` (both directions, zero at

@@ -30,7 +30,9 @@ def ternarise(weight: torch.Tensor) -> torch.Tensor:
     return weight + (hard - weight).detach()
 
 
-def kmer_features(codes: torch.Tensor, k: int, stride: int, kind: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def kmer_features(
+    codes: torch.Tensor, k: int, stride: int, kind: str, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Codes uint8 ``(N, L)`` -> k-mer counts (``kind="count"``) or frequencies (``"frequency"``:
     counts over the number of counted windows, 0 for a sequence without one), ``(N, 4**k)``."""
     n_kmers = 4**k
@@ -72,9 +74,17 @@ class TernaryMLP(SequenceModel):
 
     has_positions = False
 
-    def __init__(self, n_outputs: int, encoder: str = "kmer", k: int = 3, stride: int = 1,
-                 hidden: int = 16, layers: int = 1, features: Literal["count", "frequency"] = "frequency",
-                 ternary: bool = True):
+    def __init__(
+        self,
+        n_outputs: int,
+        encoder: str = "kmer",
+        k: int = 3,
+        stride: int = 1,
+        hidden: int = 16,
+        layers: int = 1,
+        features: Literal["count", "frequency"] = "frequency",
+        ternary: bool = True,
+    ):
         super().__init__()
         if hidden < 1 or layers < 1:
             raise ValueError("ternary_mlp: hidden and layers must be at least 1")
@@ -91,8 +101,10 @@ class TernaryMLP(SequenceModel):
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """No per-position features: the network sees k-mer counts of the whole sequence."""
-        raise NoPositionsError("ternary_mlp has no per-position features: it reads k-mer counts of the whole "
-                               "sequence (use its embedding instead)")
+        raise NoPositionsError(
+            "ternary_mlp has no per-position features: it reads k-mer counts of the whole "
+            "sequence (use its embedding instead)"
+        )
 
     def input_features(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes uint8 ``(N, L)`` -> k-mer counts or frequencies ``(N, 4**k)`` in the head's dtype."""

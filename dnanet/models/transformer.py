@@ -13,8 +13,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.models.layers import (SequenceInput, SequenceModel, dense_readout, linear_head, masked_bin_max,
-                                  masked_max_pool, prefix_mask, zero_padding)
+from dnanet.models.layers import (
+    SequenceInput,
+    SequenceModel,
+    dense_readout,
+    linear_head,
+    masked_bin_max,
+    masked_max_pool,
+    prefix_mask,
+    zero_padding,
+)
 
 POOLINGS = ("cls", "mean")
 POSITIONS = ("learned", "sinusoidal")
@@ -39,32 +47,73 @@ class Transformer(SequenceModel):
     ``embed(codes (N, L)) -> (N, d_model)``; ``attention_weights`` gives each layer's attention.
     """
 
-    def __init__(self, n_outputs: int, encoder: str = "onehot", k: int = 6, stride: int = 1,
-                 kmer_dim: int = 64, d_model: int = 128, heads: int = 4, layers: int = 2,
-                 ff_dim: int = 256, stem_kernel: int = 15, stem_pool: int = 4, max_len: int = 512,
-                 overlap: int = 0, pooling: str = "cls", position_bins: int = 0, positions: str = "learned",
-                 dropout: float = 0.1, attention_dropout: float = 0.0):
+    def __init__(
+        self,
+        n_outputs: int,
+        encoder: str = "onehot",
+        k: int = 6,
+        stride: int = 1,
+        kmer_dim: int = 64,
+        d_model: int = 128,
+        heads: int = 4,
+        layers: int = 2,
+        ff_dim: int = 256,
+        stem_kernel: int = 15,
+        stem_pool: int = 4,
+        max_len: int = 512,
+        overlap: int = 0,
+        pooling: str = "cls",
+        position_bins: int = 0,
+        positions: str = "learned",
+        dropout: float = 0.1,
+        attention_dropout: float = 0.0,
+    ):
         super().__init__()
-        _check_arguments(d_model, heads, layers, ff_dim, stem_kernel, stem_pool, max_len, overlap, pooling, positions)
+        _check_arguments(
+            d_model,
+            heads,
+            layers,
+            ff_dim,
+            stem_kernel,
+            stem_pool,
+            max_len,
+            overlap,
+            pooling,
+            positions,
+        )
         if position_bins < 0:
             raise ValueError(f"transformer: position_bins must be at least 0, not {position_bins}")
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         kernel = stem_kernel if encoder == "onehot" else 1  # k-mers: a per-token projection
-        self.stem = nn.Sequential(nn.Conv1d(self.input.channels, d_model, kernel, padding="same"), nn.GELU())
-        self.stem_pool, self.max_len, self.overlap, self.pooling = stem_pool, max_len, overlap, pooling
+        self.stem = nn.Sequential(
+            nn.Conv1d(self.input.channels, d_model, kernel, padding="same"), nn.GELU()
+        )
+        self.stem_pool, self.max_len, self.overlap, self.pooling = (
+            stem_pool,
+            max_len,
+            overlap,
+            pooling,
+        )
         if positions == "learned":
-            self.positions = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # (max_len, d_model)
+            self.positions = nn.Parameter(
+                torch.randn(max_len, d_model) * 0.02
+            )  # (max_len, d_model)
         else:
             self.register_buffer("positions", sinusoids(max_len, d_model), persistent=False)
         self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.02) if pooling == "cls" else None
-        layer = nn.TransformerEncoderLayer(d_model, heads, ff_dim, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, ff_dim, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False
+        )
         for block in self.encoder.layers:
             block.self_attn.dropout = attention_dropout  # residual dropout stays `dropout`
         self.dropout = nn.Dropout(dropout)
         self.position_bins = position_bins
-        self.readout = dense_readout((1 + position_bins) * d_model, d_model) if position_bins else None
+        self.readout = (
+            dense_readout((1 + position_bins) * d_model, d_model) if position_bins else None
+        )
         self.embedding_dim = d_model
         self.head = linear_head(d_model, n_outputs, dropout)
 
@@ -75,12 +124,18 @@ class Transformer(SequenceModel):
         if self.position_bins:
             return self.embed_with_positions(codes)
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
-        windows, masks, weights = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d)
+        windows, masks, weights = split_windows(
+            tokens, mask, self.max_len, self.overlap
+        )  # (N, n, t, d)
         keep = (weights > 0).flatten()  # the windows that hold new tokens of their sequence
         used = int(masks.sum(-1).max())  # drop columns that are padding in every window
-        encoded = self.encode_windows(windows.flatten(0, 1)[keep, :used], masks.flatten(0, 1)[keep, :used])
+        encoded = self.encode_windows(
+            windows.flatten(0, 1)[keep, :used], masks.flatten(0, 1)[keep, :used]
+        )
         rows = keep.nonzero().squeeze(1)
-        per_window = encoded.new_zeros(len(keep), encoded.shape[1]).index_copy(0, rows, encoded)  # (N * n, d)
+        per_window = encoded.new_zeros(len(keep), encoded.shape[1]).index_copy(
+            0, rows, encoded
+        )  # (N * n, d)
         weights = weights.to(encoded.dtype).unsqueeze(-1)  # (N, n, 1)
         return (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(1)
 
@@ -89,18 +144,30 @@ class Transformer(SequenceModel):
         averaged as in `embed` ``(N, d)``, its token outputs put back in order ``(N, d, T)`` and
         max-pooled within ``position_bins`` stretches ``(N, bins * d)``; both through ``readout``."""
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
-        windows, masks, weights = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d)
+        windows, masks, weights = split_windows(
+            tokens, mask, self.max_len, self.overlap
+        )  # (N, n, t, d)
         outputs, filled = self.encode_filled(windows, masks)
-        summary = outputs[:, 0] if self.pooling == "cls" else masked_window_mean(outputs, masks.flatten(0, 1)[filled])
+        summary = (
+            outputs[:, 0]
+            if self.pooling == "cls"
+            else masked_window_mean(outputs, masks.flatten(0, 1)[filled])
+        )
         per_window = summary.new_zeros(len(filled), summary.shape[1])
         per_window[filled] = summary  # (N * n, d)
         weights = weights.to(summary.dtype).unsqueeze(-1)  # (N, n, 1)
-        pooled = (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(1)  # (N, d)
-        token_outputs = self.reassemble(outputs, filled, windows, masks, tokens.shape[1])  # (N, d, T)
+        pooled = (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(
+            1
+        )  # (N, d)
+        token_outputs = self.reassemble(
+            outputs, filled, windows, masks, tokens.shape[1]
+        )  # (N, d, T)
         binned = masked_bin_max(token_outputs, mask, self.position_bins)  # (N, bins * d)
         return self.readout(torch.cat([pooled, binned], dim=1))
 
-    def encode_filled(self, windows: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_filled(
+        self, windows: torch.Tensor, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode every window ``(N, n, t, d)`` that holds at least one token (mask ``(N, n, t)``)
         -> encoder outputs ``(B, t', d)`` of those windows and which windows they are ``(N * n,)``."""
         flat_masks = masks.flatten(0, 1)
@@ -108,14 +175,24 @@ class Transformer(SequenceModel):
         outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
         return outputs, filled
 
-    def reassemble(self, outputs: torch.Tensor, filled: torch.Tensor, windows: torch.Tensor, masks: torch.Tensor,
-                   length: int) -> torch.Tensor:
+    def reassemble(
+        self,
+        outputs: torch.Tensor,
+        filled: torch.Tensor,
+        windows: torch.Tensor,
+        masks: torch.Tensor,
+        length: int,
+    ) -> torch.Tensor:
         """Encoder outputs of the filled windows ``(B, t', d)`` -> token outputs in sequence order
         ``(N, d, T)`` ([CLS] left out, overlaps taken from the earlier window, padding zero)."""
-        encoded = outputs.new_zeros(windows.flatten(0, 1).shape)  # the outputs' dtype (16-bit under autocast)
+        encoded = outputs.new_zeros(
+            windows.flatten(0, 1).shape
+        )  # the outputs' dtype (16-bit under autocast)
         encoded[filled] = outputs[:, 1:] if self.pooling == "cls" else outputs
         encoded = encoded.view(windows.shape) * masks.unsqueeze(-1)  # (N, n, t, d)
-        parts = [encoded[:, 0]] + [encoded[:, i, self.overlap:] for i in range(1, encoded.shape[1])]
+        parts = [encoded[:, 0]] + [
+            encoded[:, i, self.overlap :] for i in range(1, encoded.shape[1])
+        ]
         return torch.cat(parts, dim=1)[:, :length].transpose(1, 2)
 
     def tokens(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,14 +211,18 @@ class Transformer(SequenceModel):
             return x[:, 0]
         return masked_window_mean(x, mask)
 
-    def encode_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_tokens(
+        self, tokens: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> the encoder's outputs ``(B, t', d)``
         and mask ``(B, t')``, where ``t' = t + 1`` with a [CLS] token first (``pooling: cls``)."""
         x, mask = self.encoder_input(tokens, mask)  # (B, t', d), (B, t')
         with fastpath_disabled():
             return self.encoder(x, src_key_padding_mask=~mask), mask
 
-    def encoder_input(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encoder_input(
+        self, tokens: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> what the first encoder layer reads:
         tokens with positions added ``(B, t', d)`` and their mask ``(B, t')`` (a [CLS] token first
         with ``pooling: cls``)."""
@@ -151,7 +232,9 @@ class Transformer(SequenceModel):
             mask = F.pad(mask, (1, 0), value=True)
         return x, mask
 
-    def attention_weights(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def attention_weights(
+        self, tokens: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Windows ``(B, t, d)`` + prefix mask ``(B, t)`` -> each encoder layer's attention weights,
         head by head, ``(B, heads, t', t')`` (rows: queries, columns: keys; [CLS] first with
         ``pooling: cls``), and the mask ``(B, t')``. `nn.TransformerEncoderLayer` does not return
@@ -162,8 +245,9 @@ class Transformer(SequenceModel):
         with fastpath_disabled():
             for layer in self.encoder.layers:
                 h = layer.norm1(x) if layer.norm_first else x
-                _, weights = layer.self_attn(h, h, h, key_padding_mask=padding, need_weights=True,
-                                             average_attn_weights=False)  # (B, heads, t', t')
+                _, weights = layer.self_attn(
+                    h, h, h, key_padding_mask=padding, need_weights=True, average_attn_weights=False
+                )  # (B, heads, t', t')
                 maps.append(weights)
                 x = layer(x, src_key_padding_mask=padding)
         return maps, mask
@@ -172,7 +256,9 @@ class Transformer(SequenceModel):
         """Codes ``(N, L)`` -> the last encoder layer's token outputs ``(N, d_model, T)`` (windows of
         a long sequence put back in order; [CLS] left out) and the token mask ``(N, T)``."""
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
-        windows, masks, _ = split_windows(tokens, mask, self.max_len, self.overlap)  # (N, n, t, d), (N, n, t)
+        windows, masks, _ = split_windows(
+            tokens, mask, self.max_len, self.overlap
+        )  # (N, n, t, d), (N, n, t)
         outputs, filled = self.encode_filled(windows, masks)
         return self.reassemble(outputs, filled, windows, masks, tokens.shape[1]), mask
 
@@ -183,8 +269,9 @@ def masked_window_mean(outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     return (outputs * weights).sum(1) / weights.sum(1)
 
 
-def split_windows(tokens: torch.Tensor, mask: torch.Tensor, size: int,
-                  overlap: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_windows(
+    tokens: torch.Tensor, mask: torch.Tensor, size: int, overlap: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cut tokens ``(N, T, d)`` with a prefix mask ``(N, T)`` into windows of ``size`` tokens
     that start every ``size - overlap`` tokens.
 
@@ -199,7 +286,9 @@ def split_windows(tokens: torch.Tensor, mask: torch.Tensor, size: int,
     step = size - overlap
     n = math.ceil((length - overlap) / step)
     extra = (n - 1) * step + size - length
-    windows = F.pad(tokens, (0, 0, 0, extra)).unfold(1, size, step).transpose(2, 3)  # (N, n, size, d)
+    windows = (
+        F.pad(tokens, (0, 0, 0, extra)).unfold(1, size, step).transpose(2, 3)
+    )  # (N, n, size, d)
     masks = F.pad(mask, (0, extra)).unfold(1, size, step)  # (N, n, size)
     starts = torch.arange(n, device=tokens.device) * step  # (n,)
     lengths = mask.sum(1, keepdim=True)  # (N, 1)
@@ -230,16 +319,32 @@ def fastpath_disabled() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(previous)
 
 
-def _check_arguments(d_model: int, heads: int, layers: int, ff_dim: int, stem_kernel: int, stem_pool: int,
-                     max_len: int, overlap: int, pooling: str, positions: str) -> None:
+def _check_arguments(
+    d_model: int,
+    heads: int,
+    layers: int,
+    ff_dim: int,
+    stem_kernel: int,
+    stem_pool: int,
+    max_len: int,
+    overlap: int,
+    pooling: str,
+    positions: str,
+) -> None:
     if min(d_model, heads, layers, ff_dim, stem_kernel, stem_pool, max_len) < 1:
-        raise ValueError("transformer: d_model, heads, layers, ff_dim, stem_kernel, stem_pool and max_len "
-                         "must be at least 1")
+        raise ValueError(
+            "transformer: d_model, heads, layers, ff_dim, stem_kernel, stem_pool and max_len "
+            "must be at least 1"
+        )
     if d_model % heads:
         raise ValueError(f"transformer: d_model ({d_model}) must be a multiple of heads ({heads})")
     if not 0 <= overlap < max_len:
-        raise ValueError(f"transformer: overlap ({overlap}) must be at least 0 and below max_len ({max_len})")
+        raise ValueError(
+            f"transformer: overlap ({overlap}) must be at least 0 and below max_len ({max_len})"
+        )
     if pooling not in POOLINGS:
         raise ValueError(f"transformer: unknown pooling '{pooling}'; valid: {', '.join(POOLINGS)}")
     if positions not in POSITIONS:
-        raise ValueError(f"transformer: unknown positions '{positions}'; valid: {', '.join(POSITIONS)}")
+        raise ValueError(
+            f"transformer: unknown positions '{positions}'; valid: {', '.join(POSITIONS)}"
+        )

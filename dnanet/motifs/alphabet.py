@@ -16,9 +16,18 @@ from dnanet.read import read_fasta
 
 DNA, RNA = "ACGT", "ACGU"
 SAMPLE_BASES = 1 << 20  # per file
-IUPAC = {frozenset("A"): "A", frozenset("C"): "C", frozenset("G"): "G", frozenset("T"): "T",
-         frozenset("AG"): "R", frozenset("CT"): "Y", frozenset("CG"): "S", frozenset("AT"): "W",
-         frozenset("GT"): "K", frozenset("AC"): "M"}
+IUPAC = {
+    frozenset("A"): "A",
+    frozenset("C"): "C",
+    frozenset("G"): "G",
+    frozenset("T"): "T",
+    frozenset("AG"): "R",
+    frozenset("CT"): "Y",
+    frozenset("CG"): "S",
+    frozenset("AT"): "W",
+    frozenset("GT"): "K",
+    frozenset("AC"): "M",
+}
 
 
 def consensus(pwm: np.ndarray, letters: str = DNA) -> str:

@@ -28,22 +28,32 @@ from torch.nn import functional as F
 from dnanet.encode import PAD, spread_windows
 
 
-def attention_scores(model: nn.Module, codes: torch.Tensor, aggregation: str = "rollout") -> torch.Tensor:
+def attention_scores(
+    model: nn.Module, codes: torch.Tensor, aggregation: str = "rollout"
+) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> attention scores float32 ``(B, L)``, zero past each end."""
     from dnanet.infer import evaluation_mode
     from dnanet.models.transformer import split_windows
 
     with evaluation_mode(model):
         tokens, mask = model.tokens(codes)  # (B, T, d), (B, T)
-        windows, masks, weights = split_windows(tokens, mask, model.max_len, model.overlap)  # (B, n, t, d)
+        windows, masks, weights = split_windows(
+            tokens, mask, model.max_len, model.overlap
+        )  # (B, n, t, d)
         n_windows, size = masks.shape[1], masks.shape[2]
         per_window = window_scores(model, windows.flatten(0, 1), masks.flatten(0, 1), aggregation)
-    used = (weights > 0).to(per_window.dtype)  # (B, n): windows that hold tokens no earlier window has
-    per_token = _unwindow(per_window.view(len(codes), n_windows, size), used, model, tokens.shape[1])  # (B, T)
+    used = (weights > 0).to(
+        per_window.dtype
+    )  # (B, n): windows that hold tokens no earlier window has
+    per_token = _unwindow(
+        per_window.view(len(codes), n_windows, size), used, model, tokens.shape[1]
+    )  # (B, T)
     return tokens_to_bases(model, per_token * mask, codes)
 
 
-def window_scores(model: nn.Module, tokens: torch.Tensor, mask: torch.Tensor, aggregation: str) -> torch.Tensor:
+def window_scores(
+    model: nn.Module, tokens: torch.Tensor, mask: torch.Tensor, aggregation: str
+) -> torch.Tensor:
     """Windows of tokens ``(B, t, d)`` with prefix masks ``(B, t)`` -> one score per token ``(B, t)``."""
     empty = ~mask.any(1)  # windows past a sequence's end: give them one key, zero their scores
     mask = mask.clone()
@@ -77,7 +87,9 @@ def _received(attention: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (attention * weights).sum(1) / weights.sum(1)
 
 
-def _unwindow(per_window: torch.Tensor, used: torch.Tensor, model: nn.Module, n_tokens: int) -> torch.Tensor:
+def _unwindow(
+    per_window: torch.Tensor, used: torch.Tensor, model: nn.Module, n_tokens: int
+) -> torch.Tensor:
     """Window token scores ``(B, n, t)`` -> sequence token scores ``(B, T)``; a token in two
     windows gets their mean, counting only the windows its sequence uses (``used (B, n)``), as
     `dnanet.models.transformer.split_windows` weights them."""
@@ -85,11 +97,15 @@ def _unwindow(per_window: torch.Tensor, used: torch.Tensor, model: nn.Module, n_
     if n == 1:
         return F.pad(per_window[:, 0], (0, n_tokens - size))[:, :n_tokens]
     step = model.max_len - model.overlap
-    index = (torch.arange(n, device=per_window.device)[:, None] * step
-             + torch.arange(size, device=per_window.device)).flatten()  # (n * t,)
+    index = (
+        torch.arange(n, device=per_window.device)[:, None] * step
+        + torch.arange(size, device=per_window.device)
+    ).flatten()  # (n * t,)
     total = (n - 1) * step + size
     weights = used.unsqueeze(-1).expand(-1, -1, size).flatten(1)  # (B, n * t)
-    sums = per_window.new_zeros(len(per_window), total).index_add_(1, index, (per_window * used.unsqueeze(-1)).flatten(1))
+    sums = per_window.new_zeros(len(per_window), total).index_add_(
+        1, index, (per_window * used.unsqueeze(-1)).flatten(1)
+    )
     counts = per_window.new_zeros(len(per_window), total).index_add_(1, index, weights)
     return (sums / counts.clamp(min=1))[:, :n_tokens]
 
@@ -99,5 +115,7 @@ def tokens_to_bases(model: nn.Module, per_token: torch.Tensor, codes: torch.Tens
     positions = per_token.repeat_interleave(model.stem_pool, dim=1)  # (B, T * stem_pool)
     if model.input.encoder == "onehot":
         length = codes.shape[1]
-        return F.pad(positions, (0, max(0, length - positions.shape[1])))[:, :length] * (codes != PAD)
+        return F.pad(positions, (0, max(0, length - positions.shape[1])))[:, :length] * (
+            codes != PAD
+        )
     return spread_windows(positions, model.input.k, model.input.stride, codes)

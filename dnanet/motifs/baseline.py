@@ -27,8 +27,9 @@ from dnanet.motifs.select import ClassReport, FoundMotif, distinct_motifs, finis
 METHOD = "kmer_enrichment"
 
 
-def sequence_regions(pool: SequenceSet, indices: np.ndarray, most: int, length: int,
-                     rng: np.random.Generator) -> np.ndarray:
+def sequence_regions(
+    pool: SequenceSet, indices: np.ndarray, most: int, length: int, rng: np.random.Generator
+) -> np.ndarray:
     """Codes uint8 ``(S, R)`` of up to `most` of sequences `indices` (a seeded sample), each cut
     to its central `length` bases; R is the longest kept length, shorter sequences end in PAD."""
     if len(indices) > most:
@@ -46,9 +47,13 @@ def halves(indices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     return np.sort(order[:middle]), np.sort(order[middle:])
 
 
-def discover_baseline(names: list[str], pool: SequenceSet, options: MotifOptions,
-                      known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
-                      say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport]]:
+def discover_baseline(
+    names: list[str],
+    pool: SequenceSet,
+    options: MotifOptions,
+    known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> tuple[list[FoundMotif], list[ClassReport]]:
     """Baseline motifs of each class of `pool` (a `pipeline.with_background` pool; targets index
     `names`), named ``B<rank>_<class>``, most significant first, and a report per class."""
     sets, reports = class_sets(pool, names, options, "baseline")
@@ -57,16 +62,39 @@ def discover_baseline(names: list[str], pool: SequenceSet, options: MotifOptions
     for group in sets:
         say(f"{group.name}: baseline k-mer search")
         rng = np.random.default_rng(options.seed)
-        (search_members, test_members), (search_background, test_background) = \
-            halves(group.members, rng), halves(group.background, rng)
-        regions = sequence_regions(pool, search_members, options.baseline_sequences, options.baseline_length, rng)
-        null_regions = sequence_regions(pool, search_background, options.baseline_sequences,
-                                        options.baseline_length, rng)
+        (search_members, test_members), (search_background, test_background) = (
+            halves(group.members, rng),
+            halves(group.background, rng),
+        )
+        regions = sequence_regions(
+            pool, search_members, options.baseline_sequences, options.baseline_length, rng
+        )
+        null_regions = sequence_regions(
+            pool, search_background, options.baseline_sequences, options.baseline_length, rng
+        )
         report = by_class[group.name]
-        search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs,
-                                     min_seqlets=max(5, int(0.02 * len(regions))), both_strands=options.both_strands)
+        search = cluster.search_pwms(
+            regions,
+            null_regions,
+            max_motifs=options.max_motifs,
+            min_seqlets=max(5, int(0.02 * len(regions))),
+            both_strands=options.both_strands,
+        )
         report.with_seqlet = report.seqlets = len(regions)
-        report.min_seqlets, report.stopped, report.candidates = search.min_seqlets, search.stopped, len(search.motifs)
-        found += distinct_motifs(search.motifs, group.name, METHOD, pool, test_members, test_background,
-                                 options.site_p, report, options.both_strands)
+        report.min_seqlets, report.stopped, report.candidates = (
+            search.min_seqlets,
+            search.stopped,
+            len(search.motifs),
+        )
+        found += distinct_motifs(
+            search.motifs,
+            group.name,
+            METHOD,
+            pool,
+            test_members,
+            test_background,
+            options.site_p,
+            report,
+            options.both_strands,
+        )
     return finish(found, reports, options.max_q, "B", known, say, options.both_strands), reports

@@ -72,21 +72,29 @@ def pwm_from_sites(sites: np.ndarray, pseudocount: float = 2.0) -> np.ndarray:
     return (counts + pseudocount / 4) / (counts.sum(0, keepdims=True) + pseudocount)
 
 
-def best_hits(regions: np.ndarray, pwm: np.ndarray, chunk: int = 512,
-              both_strands: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def best_hits(
+    regions: np.ndarray, pwm: np.ndarray, chunk: int = 512, both_strands: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best log-odds hit (uniform background, bits) of `pwm` ``(4, W)`` in each region ``(S, R)``
     on either strand (or the forward one only) -> (score ``(S,)``, start ``(S,)``, strand
     ``(S,)`` +1/-1); `chunk` regions at a time, so long regions (whole sequences, for the
     baseline) keep memory bounded."""
     if len(regions) > chunk:
-        parts = [best_hits(regions[i: i + chunk], pwm, chunk, both_strands) for i in range(0, len(regions), chunk)]
+        parts = [
+            best_hits(regions[i : i + chunk], pwm, chunk, both_strands)
+            for i in range(0, len(regions), chunk)
+        ]
         return tuple(np.concatenate(column) for column in zip(*parts))
     log_odds = np.log2(pwm / 0.25)  # (4, W)
     table = np.vstack([log_odds, np.zeros((2, pwm.shape[1]))])  # N and PAD score 0
     windows = np.lib.stride_tricks.sliding_window_view(regions, pwm.shape[1], axis=1)  # (S, P, W)
     columns = np.arange(pwm.shape[1])
     forward = table[windows, columns].sum(-1)  # (S, P)
-    reverse = table[COMPLEMENT[windows[..., ::-1]], columns].sum(-1) if both_strands else np.full_like(forward, -np.inf)
+    reverse = (
+        table[COMPLEMENT[windows[..., ::-1]], columns].sum(-1)
+        if both_strands
+        else np.full_like(forward, -np.inf)
+    )
     both = np.where(forward >= reverse, forward, reverse)
     start = both.argmax(1)
     rows = np.arange(len(regions))
@@ -96,8 +104,11 @@ def best_hits(regions: np.ndarray, pwm: np.ndarray, chunk: int = 512,
 
 def aligned(regions: np.ndarray, start: np.ndarray, strand: np.ndarray, width: int) -> np.ndarray:
     """Cut ``width`` codes from each region at ``start``, reverse-complemented where strand < 0."""
-    sites = np.stack([regions[i, s: s + width] for i, s in enumerate(start)]) if len(start) else \
-        np.zeros((0, width), dtype=np.uint8)
+    sites = (
+        np.stack([regions[i, s : s + width] for i, s in enumerate(start)])
+        if len(start)
+        else np.zeros((0, width), dtype=np.uint8)
+    )
     return np.where((strand < 0)[:, None], reverse_complement_codes(sites), sites)
 
 
@@ -113,7 +124,9 @@ def trim(pwm: np.ndarray, minimum_bits: float, minimum_width: int) -> tuple[int,
     return first, last
 
 
-def seed_pwm(regions: np.ndarray, ids: np.ndarray, seed: int, rc_seed: int, k: int, extend: int) -> np.ndarray:
+def seed_pwm(
+    regions: np.ndarray, ids: np.ndarray, seed: int, rc_seed: int, k: int, extend: int
+) -> np.ndarray:
     """PWM ``(4, k + 2 extend)`` of the seed's first occurrence in each region ``(S, R)``
     (k-mer ids ``(S, R - k + 1)``), oriented to the seed's strand, flanks included."""
     hit = (ids == seed) | (ids == rc_seed)
@@ -124,13 +137,16 @@ def seed_pwm(regions: np.ndarray, ids: np.ndarray, seed: int, rc_seed: int, k: i
     return pwm_from_sites(aligned(padded, position, strand, k + 2 * extend))
 
 
-def refine(regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float,
-           both_strands: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def refine(
+    regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float, both_strands: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Rebuild `pwm` ``(4, W)`` from its hits in `regions` ``(S, R)`` (best hit per region on
     either strand or the forward one, kept when it scores at least `accept` × the PWM's best
     possible score). Returns (member rows, PWM)."""
     members = np.zeros(0, dtype=np.int64)
-    margin = pwm.shape[1] // 2  # a site may hang half the PWM's width over a region's edge (PAD scores 0)
+    margin = (
+        pwm.shape[1] // 2
+    )  # a site may hang half the PWM's width over a region's edge (PAD scores 0)
     regions = np.pad(regions, ((0, 0), (margin, margin)), constant_values=PAD)
     for _ in range(iterations):
         score, start, strand = best_hits(regions, pwm, both_strands=both_strands)
@@ -138,7 +154,9 @@ def refine(regions: np.ndarray, pwm: np.ndarray, iterations: int, accept: float,
         members = np.flatnonzero(score >= accept * best)
         if len(members) == 0:
             break
-        pwm = pwm_from_sites(aligned(regions[members], start[members], strand[members], pwm.shape[1]))
+        pwm = pwm_from_sites(
+            aligned(regions[members], start[members], strand[members], pwm.shape[1])
+        )
     return members, pwm
 
 
@@ -159,16 +177,27 @@ class PwmSearch:
     min_seqlets: int
 
 
-def search_pwms(regions: np.ndarray, null_regions: np.ndarray, k: int = 6, max_motifs: int = 8,
-                min_seqlets: int = 10, extend: int = 8, iterations: int = 3, accept: float = 0.6,
-                max_log_p: float = np.log(1e-4), minimum_bits: float = 0.3,
-                both_strands: bool = True) -> PwmSearch:
+def search_pwms(
+    regions: np.ndarray,
+    null_regions: np.ndarray,
+    k: int = 6,
+    max_motifs: int = 8,
+    min_seqlets: int = 10,
+    extend: int = 8,
+    iterations: int = 3,
+    accept: float = 0.6,
+    max_log_p: float = np.log(1e-4),
+    minimum_bits: float = 0.3,
+    both_strands: bool = True,
+) -> PwmSearch:
     """Seqlet regions ``(S, R)`` and background regions ``(S0, R)`` (uint8 codes) -> motifs, in
     the order found (the greedy loop of the module docstring), and why the loop stopped.
     `both_strands` False: forward strand only (k-mers are their own canonical form)."""
     rc_ids = reverse_complement_ids(k) if both_strands else np.arange(4**k)
     canonical = np.minimum(np.arange(4**k), rc_ids)
-    null_ids = kmer_ids_array(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
+    null_ids = (
+        kmer_ids_array(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
+    )
     remaining, motifs = np.arange(len(regions)), []
     while True:
         if len(motifs) >= max_motifs:

@@ -23,9 +23,11 @@ JASPAR_RELEASE = "JASPAR2024"
 JASPAR_COLLECTION = "CORE"
 JASPAR_TAXON = "vertebrates"
 TOP_MATCHES = 3
-JASPAR_RNA_NOTE = ("JASPAR CORE holds motifs of DNA-binding proteins (transcription factors): an RNA model's "
-                   "matches to it are resemblances only; give RNA-binding protein motifs (a MEME file, "
-                   "ALPHABET= ACGU) with --motif-db")
+JASPAR_RNA_NOTE = (
+    "JASPAR CORE holds motifs of DNA-binding proteins (transcription factors): an RNA model's "
+    "matches to it are resemblances only; give RNA-binding protein motifs (a MEME file, "
+    "ALPHABET= ACGU) with --motif-db"
+)
 
 
 @dataclass
@@ -59,15 +61,20 @@ class Match:
     letters: str = "ACGT"
 
 
-def jaspar_database(release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLECTION,
-                    taxon: str = JASPAR_TAXON) -> MotifDatabase:
+def jaspar_database(
+    release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLECTION, taxon: str = JASPAR_TAXON
+) -> MotifDatabase:
     """JASPAR's latest version of each matrix of `collection` and `taxon` (pyjaspar, offline)."""
-    return MotifDatabase(f"{release} {collection} {taxon}", jaspar_motifs(release, collection, taxon),
-                         dna_binding=collection == "CORE")
+    return MotifDatabase(
+        f"{release} {collection} {taxon}",
+        jaspar_motifs(release, collection, taxon),
+        dna_binding=collection == "CORE",
+    )
 
 
-def jaspar_motifs(release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLECTION,
-                  taxon: str = JASPAR_TAXON) -> dict[str, np.ndarray]:
+def jaspar_motifs(
+    release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLECTION, taxon: str = JASPAR_TAXON
+) -> dict[str, np.ndarray]:
     """{"MA0139.2 CTCF": probabilities ``(4, W)``} for the latest version of each matrix."""
     from pyjaspar import jaspardb
 
@@ -78,7 +85,9 @@ def jaspar_motifs(release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLEC
     motifs = {}
     for motif in found:
         counts = np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64)  # (4, W)
-        motifs[f"{motif.matrix_id} {motif.name}"] = (counts + 0.01) / (counts + 0.01).sum(0, keepdims=True)
+        motifs[f"{motif.matrix_id} {motif.name}"] = (counts + 0.01) / (counts + 0.01).sum(
+            0, keepdims=True
+        )
     return motifs
 
 
@@ -88,25 +97,37 @@ def read_motif_file(path: Path) -> MotifDatabase:
     from memelite.io import read_meme
 
     if not path.is_file():
-        raise DnanetError(f"{path}: no such motif file" if not path.exists() else f"{path}: not a file")
+        raise DnanetError(
+            f"{path}: no such motif file" if not path.exists() else f"{path}: not a file"
+        )
     try:
         text = path.read_text(encoding="utf-8")
         motifs = read_meme(str(path))
     except (ValueError, IndexError, AttributeError, UnicodeDecodeError) as error:
-        raise DnanetError(f"{path}: not a MEME motif file ({_first_problem(path, error)})") from None
+        raise DnanetError(
+            f"{path}: not a MEME motif file ({_first_problem(path, error)})"
+        ) from None
     if not motifs:
-        raise DnanetError(f"{path}: no motifs found (expected MEME format: MOTIF lines and "
-                          "letter-probability matrices)")
+        raise DnanetError(
+            f"{path}: no motifs found (expected MEME format: MOTIF lines and "
+            "letter-probability matrices)"
+        )
     alphabet = re.search(r"^ALPHABET\s*=?\s*\"?(\S+?)\"?\s*$", text, re.MULTILINE)
     letters = alphabet.group(1).upper() if alphabet else "ACGT"
     if letters not in ("ACGT", "ACGU", "DNA", "RNA"):
-        raise DnanetError(f"{path}: ALPHABET= {alphabet.group(1)}: only DNA (ACGT) and RNA (ACGU) motifs compare")
+        raise DnanetError(
+            f"{path}: ALPHABET= {alphabet.group(1)}: only DNA (ACGT) and RNA (ACGU) motifs compare"
+        )
     for name, pwm in motifs.items():
         if not np.all(np.isfinite(pwm)) or np.any(pwm < 0) or np.any(np.abs(pwm.sum(0) - 1) > 0.1):
-            raise DnanetError(f"{path}: MOTIF {name}: each matrix row must be 4 probabilities summing to 1")
-    return MotifDatabase(str(path), {name: (pwm + 1e-3) / (pwm + 1e-3).sum(0, keepdims=True)
-                                     for name, pwm in motifs.items()},
-                         "ACGU" if letters in ("ACGU", "RNA") else "ACGT")
+            raise DnanetError(
+                f"{path}: MOTIF {name}: each matrix row must be 4 probabilities summing to 1"
+            )
+    return MotifDatabase(
+        str(path),
+        {name: (pwm + 1e-3) / (pwm + 1e-3).sum(0, keepdims=True) for name, pwm in motifs.items()},
+        "ACGU" if letters in ("ACGU", "RNA") else "ACGT",
+    )
 
 
 def _first_problem(path: Path, error: Exception) -> str:
@@ -141,13 +162,21 @@ def as_database(known: MotifDatabase | dict[str, np.ndarray]) -> MotifDatabase:
     return known if isinstance(known, MotifDatabase) else MotifDatabase("known motifs", dict(known))
 
 
-def best_matches(queries: list[np.ndarray], known: MotifDatabase | dict[str, np.ndarray]) -> list[Match | None]:
+def best_matches(
+    queries: list[np.ndarray], known: MotifDatabase | dict[str, np.ndarray]
+) -> list[Match | None]:
     """The best target of each query PWM ``(4, W)`` (None when there are no targets)."""
-    return [found[0] if found else None for found in top_matches(queries, as_database(known), top=1)]
+    return [
+        found[0] if found else None for found in top_matches(queries, as_database(known), top=1)
+    ]
 
 
-def top_matches(queries: list[np.ndarray], database: MotifDatabase, strand_specific: bool = False,
-                top: int = TOP_MATCHES) -> list[list[Match]]:
+def top_matches(
+    queries: list[np.ndarray],
+    database: MotifDatabase,
+    strand_specific: bool = False,
+    top: int = TOP_MATCHES,
+) -> list[list[Match]]:
     """The `top` targets of each query PWM ``(4, W)`` by TomTom p-value (best first), with
     q-values; `strand_specific` queries are compared with an RNA database in their own
     orientation only."""
@@ -160,8 +189,12 @@ def top_matches(queries: list[np.ndarray], database: MotifDatabase, strand_speci
     names = list(targets)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p_values, _, offsets, _, strands = tomtom(queries, [targets[n] for n in names], n_jobs=1,
-                                                  reverse_complement=not (strand_specific and database.rna))[:5]
+        p_values, _, offsets, _, strands = tomtom(
+            queries,
+            [targets[n] for n in names],
+            n_jobs=1,
+            reverse_complement=not (strand_specific and database.rna),
+        )[:5]
     matches = []
     for i, row in enumerate(np.asarray(p_values, dtype=np.float64)):
         row = np.clip(np.nan_to_num(row, nan=1.0), 0.0, 1.0)
@@ -171,8 +204,17 @@ def top_matches(queries: list[np.ndarray], database: MotifDatabase, strand_speci
             identifier, _, name = names[best].partition(" ")
             reverse = bool(strands[i][best])
             pwm = targets[names[best]]
-            found.append(Match(identifier, name or identifier, float(row[best]), float(q[best]),
-                               pwm[::-1, ::-1].copy() if reverse else pwm, "-" if reverse else "+",
-                               int(offsets[i][best]), database.letters))
+            found.append(
+                Match(
+                    identifier,
+                    name or identifier,
+                    float(row[best]),
+                    float(q[best]),
+                    pwm[::-1, ::-1].copy() if reverse else pwm,
+                    "-" if reverse else "+",
+                    int(offsets[i][best]),
+                    database.letters,
+                )
+            )
         matches.append(found)
     return matches

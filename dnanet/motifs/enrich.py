@@ -32,8 +32,13 @@ def site_threshold(pwm: np.ndarray, threshold: float) -> float:
     return max(threshold, 1.5 * float(best))
 
 
-def scan(pwm: np.ndarray, one_hot: np.ndarray, lengths: np.ndarray, threshold: float,
-         both_strands: bool = True) -> pd.DataFrame:
+def scan(
+    pwm: np.ndarray,
+    one_hot: np.ndarray,
+    lengths: np.ndarray,
+    threshold: float,
+    both_strands: bool = True,
+) -> pd.DataFrame:
     """Sites of `pwm` ``(4, W)`` in ``one_hot (n, 4, L)`` (rows: positions in `one_hot`) with
     columns ``SITE_COLUMNS``, inside each sequence; on both strands (`both_strands`) or on the
     forward strand only (every site ``+``)."""
@@ -43,27 +48,49 @@ def scan(pwm: np.ndarray, one_hot: np.ndarray, lengths: np.ndarray, threshold: f
         return pd.DataFrame(columns=SITE_COLUMNS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hits = fimo({"m": pwm}, one_hot, threshold=site_threshold(pwm, threshold),
-                    reverse_complement=both_strands)[0]
+        hits = fimo(
+            {"m": pwm},
+            one_hot,
+            threshold=site_threshold(pwm, threshold),
+            reverse_complement=both_strands,
+        )[0]
     hits = hits.rename(columns={"sequence_name": "sequence", "p-value": "p"})[SITE_COLUMNS]
     hits = hits[hits["end"] <= lengths[hits["sequence"].to_numpy(dtype=np.int64)]]
     return hits.sort_values(["sequence", "start"]).reset_index(drop=True)
 
 
-def enrichment(with_site_class: int, n_class: int, with_site_background: int, n_background: int) -> float:
+def enrichment(
+    with_site_class: int, n_class: int, with_site_background: int, n_background: int
+) -> float:
     """One-sided Fisher's exact p-value that class sequences have a site more often."""
-    table = [[with_site_class, n_class - with_site_class], [with_site_background, n_background - with_site_background]]
+    table = [
+        [with_site_class, n_class - with_site_class],
+        [with_site_background, n_background - with_site_background],
+    ]
     return float(fisher_exact(table, alternative="greater")[1]) if n_class and n_background else 1.0
 
 
 def q_values(p_values: list[float]) -> list[float]:
     """Benjamini-Hochberg q-values of `p_values` (same order)."""
-    return false_discovery_control(np.asarray(p_values, dtype=np.float64), method="bh").tolist() if p_values else []
+    return (
+        false_discovery_control(np.asarray(p_values, dtype=np.float64), method="bh").tolist()
+        if p_values
+        else []
+    )
 
 
-def faithfulness(model: nn.Module, flat: np.ndarray, offsets: np.ndarray, sites: pd.DataFrame,
-                 indices: np.ndarray, target: int, activate, limit: int = 500, batch_size: int = 128,
-                 seed: int = 0) -> float:
+def faithfulness(
+    model: nn.Module,
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    sites: pd.DataFrame,
+    indices: np.ndarray,
+    target: int,
+    activate,
+    limit: int = 500,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> float:
     """Mean drop in class `target`'s output when each site's bases are shuffled, over up to
     `limit` sequences with a site (``sites.sequence`` indexes `indices`)."""
     rng = np.random.default_rng(seed)
@@ -81,7 +108,8 @@ def faithfulness(model: nn.Module, flat: np.ndarray, offsets: np.ndarray, sites:
             for start, end in sites.loc[sites["sequence"] == local, ["start", "end"]].to_numpy():
                 shuffled[row, start:end] = rng.permutation(shuffled[row, start:end])
         both = torch.from_numpy(np.concatenate([codes, shuffled]))
-        outputs = predict_batch(model, both, torch.from_numpy(np.concatenate([lengths, lengths])),
-                                activate=activate)[:, target].numpy()
-        drops.append(outputs[: len(batch)] - outputs[len(batch):])
+        outputs = predict_batch(
+            model, both, torch.from_numpy(np.concatenate([lengths, lengths])), activate=activate
+        )[:, target].numpy()
+        drops.append(outputs[: len(batch)] - outputs[len(batch) :])
     return float(np.concatenate(drops).mean())

@@ -16,8 +16,10 @@ import warnings
 
 import numpy as np
 
-COMPILING_NOTE = ("first use: compiling memelite's FIMO and TomTom kernels (numba, about a minute, "
-                  "once per installation; scripts/setup.sh does it ahead)")
+COMPILING_NOTE = (
+    "first use: compiling memelite's FIMO and TomTom kernels (numba, about a minute, "
+    "once per installation; scripts/setup.sh does it ahead)"
+)
 
 
 def compiled() -> bool:
@@ -30,8 +32,13 @@ def compiled() -> bool:
         return True
     for name in ("memelite.fimo", "memelite.tomtom"):
         module = importlib.import_module(name)
-        lazy = [f for f in vars(module).values() if isinstance(f, CPUDispatcher) and not f.signatures]
-        paths = [getattr(getattr(getattr(f, "_cache", None), "_cache_file", None), "_index_path", None) for f in lazy]
+        lazy = [
+            f for f in vars(module).values() if isinstance(f, CPUDispatcher) and not f.signatures
+        ]
+        paths = [
+            getattr(getattr(getattr(f, "_cache", None), "_cache_file", None), "_index_path", None)
+            for f in lazy
+        ]
         paths = [p for p in paths if p]
         if paths and not any(os.path.exists(p) for p in paths):
             return False
@@ -47,7 +54,9 @@ def warm_up() -> float:
     rng = np.random.default_rng(0)
     queries = [rng.dirichlet(np.ones(4), 8).T for _ in range(2)]  # (4, 8) float64
     targets = [rng.dirichlet(np.ones(4), 10).T for _ in range(30)]
-    one_hot = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 120))].transpose(0, 2, 1).copy()  # (3, 4, 120)
+    one_hot = (
+        np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 120))].transpose(0, 2, 1).copy()
+    )  # (3, 4, 120)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for both in (True, False):
@@ -60,5 +69,8 @@ if __name__ == "__main__":
     if compiled():
         print("setup: memelite's FIMO and TomTom kernels are already compiled")
     else:
-        print("setup: compiling memelite's FIMO and TomTom kernels for `dnanet motifs` (numba, once) ...", flush=True)
+        print(
+            "setup: compiling memelite's FIMO and TomTom kernels for `dnanet motifs` (numba, once) ...",
+            flush=True,
+        )
         print(f"setup: compiled and cached in {warm_up():.0f} s")

@@ -13,7 +13,9 @@ from dnanet.motifs.alphabet import consensus
 from dnanet.motifs.select import FoundMotif
 
 
-def draw_logo(path: Path, pwm: np.ndarray, title: str, letters: str = "ACGT", first: int = 1) -> None:
+def draw_logo(
+    path: Path, pwm: np.ndarray, title: str, letters: str = "ACGT", first: int = 1
+) -> None:
     """An information-content logo of `pwm` ``(4, W)`` (rows in `letters` order) as PNG, its
     columns numbered from `first`, with whole-number ticks."""
     import logomaker
@@ -46,9 +48,16 @@ def write_logos(folder: Path, motifs: list[FoundMotif], letters: str = "ACGT") -
     """logos/<id>.png for each motif and logos/<id>_match.png for each best known motif."""
     (folder / "logos").mkdir(exist_ok=True)
     for m in motifs:
-        draw_logo(folder / "logos" / f"{m.id}.png", m.pwm, f"{m.id}  {consensus(m.pwm, letters)}", letters)
+        draw_logo(
+            folder / "logos" / f"{m.id}.png", m.pwm, f"{m.id}  {consensus(m.pwm, letters)}", letters
+        )
         match = m.match
         if match is not None and match.pwm is not None:
             strand = " (reverse complement)" if match.strand == "-" else ""
-            draw_logo(folder / "logos" / match_logo_name(m), match.pwm,
-                      f"{match.name} {match.id}{strand}  q={match.q:.2g}", match.letters, 1 - match.offset)
+            draw_logo(
+                folder / "logos" / match_logo_name(m),
+                match.pwm,
+                f"{match.name} {match.id}{strand}  q={match.q:.2g}",
+                match.letters,
+                1 - match.offset,
+            )

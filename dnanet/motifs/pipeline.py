@@ -17,7 +17,14 @@ from dnanet.data import SequenceSet
 from dnanet.motifs import cluster, compare, enrich, scores, seqlets, shuffle
 from dnanet.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
 
-__all__ = ["BACKGROUNDS", "ClassReport", "FoundMotif", "MotifOptions", "discover", "with_background"]
+__all__ = [
+    "BACKGROUNDS",
+    "ClassReport",
+    "FoundMotif",
+    "MotifOptions",
+    "discover",
+    "with_background",
+]
 
 BACKGROUNDS = ("other", "shuffled")
 
@@ -40,9 +47,15 @@ class MotifOptions:
     batch_size: int = 128
     faithfulness_sequences: int = 500
     seed: int = 0
-    baseline_sequences: int = 3000  # baseline: most sequences per class (and background) searched for k-mers
-    baseline_length: int = 500  # baseline: longer sequences are searched in their central stretch of this length
-    both_strands: bool = True  # False for a model trained on the forward strand only: PWMs and sites on + only
+    baseline_sequences: int = (
+        3000  # baseline: most sequences per class (and background) searched for k-mers
+    )
+    baseline_length: int = (
+        500  # baseline: longer sequences are searched in their central stretch of this length
+    )
+    both_strands: bool = (
+        True  # False for a model trained on the forward strand only: PWMs and sites on + only
+    )
 
 
 @dataclass
@@ -61,7 +74,9 @@ def with_background(pool: SequenceSet, options: MotifOptions) -> SequenceSet:
     return with_shuffles(pool, options.seed) if options.background == "shuffled" else pool
 
 
-def class_sets(pool: SequenceSet, names: list[str], options: MotifOptions, source: str) -> tuple[list[ClassSet], list[ClassReport]]:
+def class_sets(
+    pool: SequenceSet, names: list[str], options: MotifOptions, source: str
+) -> tuple[list[ClassSet], list[ClassReport]]:
     """The requested classes with their members and background (`with_background` pool), and a
     report per class; a class with no sequences or no background is reported as skipped."""
     sets, reports = [], []
@@ -76,7 +91,9 @@ def class_sets(pool: SequenceSet, names: list[str], options: MotifOptions, sourc
         report = ClassReport(source, class_name, len(members), len(background), max_q=options.max_q)
         reports.append(report)
         if len(members) == 0 or len(background) == 0:
-            report.stopped = f"skipped: no {'sequences' if len(members) == 0 else 'background sequences'}"
+            report.stopped = (
+                f"skipped: no {'sequences' if len(members) == 0 else 'background sequences'}"
+            )
             continue
         sets.append(ClassSet(class_name, target, members, background))
     return sets, reports
@@ -85,9 +102,12 @@ def class_sets(pool: SequenceSet, names: list[str], options: MotifOptions, sourc
 def with_shuffles(pool: SequenceSet, seed: int) -> SequenceSet:
     """`pool` followed by a dinucleotide shuffle of each of its sequences (target -1)."""
     flat, offsets = shuffle.shuffle_all(pool.flat, pool.offsets, np.arange(len(pool.ids)), seed)
-    return SequenceSet(list(pool.ids) + [f"{i}_shuffled" for i in pool.ids], np.concatenate([pool.flat, flat]),
-                       np.concatenate([pool.offsets, offsets[1:] + pool.offsets[-1]]),
-                       np.concatenate([pool.targets, np.full(len(pool.ids), -1)]))
+    return SequenceSet(
+        list(pool.ids) + [f"{i}_shuffled" for i in pool.ids],
+        np.concatenate([pool.flat, flat]),
+        np.concatenate([pool.offsets, offsets[1:] + pool.offsets[-1]]),
+        np.concatenate([pool.targets, np.full(len(pool.ids), -1)]),
+    )
 
 
 def resolve_method(model: nn.Module, method: str) -> str:
@@ -98,72 +118,143 @@ def resolve_method(model: nn.Module, method: str) -> str:
     return method
 
 
-def score_pool(model: nn.Module, pool: SequenceSet, indices: np.ndarray, method: str, target: int,
-               options: MotifOptions, tick: Callable[[int], None]) -> np.ndarray:
+def score_pool(
+    model: nn.Module,
+    pool: SequenceSet,
+    indices: np.ndarray,
+    method: str,
+    target: int,
+    options: MotifOptions,
+    tick: Callable[[int], None],
+) -> np.ndarray:
     """Flat float32 scores aligned with ``pool.flat`` (zero outside `indices`)."""
     device = next(model.parameters()).device
     flat_scores = np.zeros(len(pool.flat), dtype=np.float32)
     lengths = pool.lengths
     order = indices[np.argsort(lengths[indices], kind="stable")]  # similar lengths share a batch
     for start in range(0, len(order), options.batch_size):
-        batch = order[start: start + options.batch_size]
+        batch = order[start : start + options.batch_size]
         codes = torch.from_numpy(pool.codes(batch)[0]).to(device)
-        values = scores.score_batch(model, codes, method, target, options.aggregation, options.width)
+        values = scores.score_batch(
+            model, codes, method, target, options.aggregation, options.width
+        )
         values = values.detach().cpu().numpy()
         for row, i in enumerate(batch):
-            flat_scores[pool.offsets[i]: pool.offsets[i + 1]] = values[row, : lengths[i]]
+            flat_scores[pool.offsets[i] : pool.offsets[i + 1]] = values[row, : lengths[i]]
         tick(len(batch))
     return flat_scores
 
 
-def class_motifs(pool: SequenceSet, flat_scores: np.ndarray, members: np.ndarray, background: np.ndarray,
-                 options: MotifOptions, report: ClassReport) -> list[cluster.Motif]:
+def class_motifs(
+    pool: SequenceSet,
+    flat_scores: np.ndarray,
+    members: np.ndarray,
+    background: np.ndarray,
+    options: MotifOptions,
+    report: ClassReport,
+) -> list[cluster.Motif]:
     """Candidate PWMs from the seqlets of `members` against the best windows of `background`
     (indices); the seqlet and clustering counts go into `report`."""
-    threshold = seqlets.null_threshold(flat_scores, pool.offsets, background, options.width, options.null_quantile)
-    found = seqlets.find_seqlets(flat_scores, pool.offsets, members, options.width, options.per_sequence, threshold)
+    threshold = seqlets.null_threshold(
+        flat_scores, pool.offsets, background, options.width, options.null_quantile
+    )
+    found = seqlets.find_seqlets(
+        flat_scores, pool.offsets, members, options.width, options.per_sequence, threshold
+    )
     report.with_seqlet, report.seqlets = len(np.unique(found.sequence)), len(found)
     null = seqlets.find_seqlets(flat_scores, pool.offsets, background, options.width, 1, -np.inf)
     size = options.width + 2 * options.context
-    regions = seqlets.cut_regions(pool.flat, pool.offsets, found.sequence, found.start - options.context, size)
-    null_regions = seqlets.cut_regions(pool.flat, pool.offsets, null.sequence, null.start - options.context, size)
+    regions = seqlets.cut_regions(
+        pool.flat, pool.offsets, found.sequence, found.start - options.context, size
+    )
+    null_regions = seqlets.cut_regions(
+        pool.flat, pool.offsets, null.sequence, null.start - options.context, size
+    )
     min_seqlets = max(5, int(0.02 * len(members)))
-    search = cluster.search_pwms(regions, null_regions, max_motifs=options.max_motifs, min_seqlets=min_seqlets,
-                                 both_strands=options.both_strands)
-    report.min_seqlets, report.stopped, report.candidates = search.min_seqlets, search.stopped, len(search.motifs)
+    search = cluster.search_pwms(
+        regions,
+        null_regions,
+        max_motifs=options.max_motifs,
+        min_seqlets=min_seqlets,
+        both_strands=options.both_strands,
+    )
+    report.min_seqlets, report.stopped, report.candidates = (
+        search.min_seqlets,
+        search.stopped,
+        len(search.motifs),
+    )
     return search.motifs
 
 
-def discover(model: nn.Module, names: list[str], pool: SequenceSet, options: MotifOptions, activate,
-             known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
-             say: Callable[[str], None] = lambda message: None) -> tuple[list[FoundMotif], list[ClassReport], str]:
+def discover(
+    model: nn.Module,
+    names: list[str],
+    pool: SequenceSet,
+    options: MotifOptions,
+    activate,
+    known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> tuple[list[FoundMotif], list[ClassReport], str]:
     """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
     significant first, a report per class, and the scoring method used. `known`: motifs to
     compare with (None: no comparison). With ``options.both_strands`` False (a model trained on the
     forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
     already are (the model is read on the strand it was given)."""
     method = resolve_method(model, options.method)
-    label = f"attention:{options.aggregation}*gradient" if method == "attention" else \
-        {"gradient": "gradient_x_input", "ism": "in_silico_mutagenesis"}[method]
+    label = (
+        f"attention:{options.aggregation}*gradient"
+        if method == "attention"
+        else {"gradient": "gradient_x_input", "ism": "in_silico_mutagenesis"}[method]
+    )
     sets, reports = class_sets(pool, names, options, "model")
     by_class = {report.class_name: report for report in reports}
     found: list[FoundMotif] = []
     for group in sets:
-        counter = _Counter(say, f"{group.name}: scoring ({label})", len(group.members) + len(group.background))
-        flat_scores = score_pool(model, pool, np.concatenate([group.members, group.background]), method,
-                                 group.target, options, counter)
+        counter = _Counter(
+            say, f"{group.name}: scoring ({label})", len(group.members) + len(group.background)
+        )
+        flat_scores = score_pool(
+            model,
+            pool,
+            np.concatenate([group.members, group.background]),
+            method,
+            group.target,
+            options,
+            counter,
+        )
         say(f"{group.name}: clustering seqlets")
-        candidates = class_motifs(pool, flat_scores, group.members, group.background, options, by_class[group.name])
-        found += distinct_motifs(candidates, group.name, label, pool, group.members, group.background,
-                                 options.site_p, by_class[group.name], options.both_strands)
+        candidates = class_motifs(
+            pool, flat_scores, group.members, group.background, options, by_class[group.name]
+        )
+        found += distinct_motifs(
+            candidates,
+            group.name,
+            label,
+            pool,
+            group.members,
+            group.background,
+            options.site_p,
+            by_class[group.name],
+            options.both_strands,
+        )
     found = finish(found, reports, options.max_q, "M", known, say, options.both_strands)
     for motif in found:
         say(f"{motif.id}: faithfulness")
         target = names.index(motif.class_name)
         motif.faithfulness = enrich.faithfulness(
-            model, pool.flat, pool.offsets, motif.site_table, np.flatnonzero(pool.targets == target), target,
-            activate, options.faithfulness_sequences, options.batch_size, options.seed)
+            model,
+            pool.flat,
+            pool.offsets,
+            motif.site_table,
+            np.flatnonzero(pool.targets == target),
+            target,
+            activate,
+            options.faithfulness_sequences,
+            options.batch_size,
+            options.seed,
+        )
     return found, reports, label
+
 
 class _Counter:
     """A progress callback: counts scored sequences and reports them through `say`."""

@@ -40,7 +40,9 @@ AGGREGATIONS = ("rollout", "cls", "mean")
 def gradient_x_input(model: nn.Module, codes: torch.Tensor, target: int) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> gradient × input scores float32 ``(B, L)`` for class `target`
     (one-hot: `dnanet.attribution`'s grad_x_input summed over the bases)."""
-    gradient, x, _ = attribution.input_gradient(model, codes, (codes != PAD).sum(1), attribution.centred_logit(target))
+    gradient, x, _ = attribution.input_gradient(
+        model, codes, (codes != PAD).sum(1), attribution.centred_logit(target)
+    )
     if model.input.encoder == "onehot":
         return (attribution.centre(gradient) * x).sum(1) * (codes != PAD)  # (B, L)
     per_window = (gradient * x).sum(1)  # (B, W)
@@ -51,20 +53,32 @@ def mutagenesis(model: nn.Module, codes: torch.Tensor, target: int) -> torch.Ten
     """Codes uint8 ``(B, L)`` -> in-silico mutagenesis scores float32 ``(B, L)``: objective of the
     sequence minus the mean objective of its three substitutions at each position (0 at unknown
     bases), from `dnanet.attribution.mutagenesis`'s deltas."""
-    deltas, _ = attribution.mutagenesis(model, codes, (codes != PAD).sum(1), attribution.centred_logit(target))
+    deltas, _ = attribution.mutagenesis(
+        model, codes, (codes != PAD).sum(1), attribution.centred_logit(target)
+    )
     return -deltas.sum(1) / 3 * (codes < UNKNOWN)
 
 
-def class_weighted_attention(attention: torch.Tensor, gradient: torch.Tensor, window: int) -> torch.Tensor:
+def class_weighted_attention(
+    attention: torch.Tensor, gradient: torch.Tensor, window: int
+) -> torch.Tensor:
     """Attention ``(B, L)`` and the class's gradient × input ``(B, L)`` -> attention × max(0, the
     gradient × input summed over the `window` bases centred on each base) ``(B, L)``."""
     kernel = torch.ones(1, 1, window, dtype=gradient.dtype, device=gradient.device)
-    summed = F.conv1d(gradient.unsqueeze(1), kernel, padding=window // 2).squeeze(1)[:, : gradient.shape[1]]
+    summed = F.conv1d(gradient.unsqueeze(1), kernel, padding=window // 2).squeeze(1)[
+        :, : gradient.shape[1]
+    ]
     return attention * summed.clamp(min=0)
 
 
-def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
-                aggregation: str = "rollout", window: int = 15) -> torch.Tensor:
+def score_batch(
+    model: nn.Module,
+    codes: torch.Tensor,
+    method: str,
+    target: int,
+    aggregation: str = "rollout",
+    window: int = 15,
+) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> scores float32 ``(B, L)`` by `method` (see the module docstring);
     `window`: bases of gradient × input summed to weight attention toward class `target`."""
     if method == "gradient":
@@ -72,8 +86,11 @@ def score_batch(model: nn.Module, codes: torch.Tensor, method: str, target: int,
     if method == "ism":
         return mutagenesis(model, codes, target)
     if method == "attention":
-        return class_weighted_attention(attention_scores(model, codes, aggregation),
-                                        gradient_x_input(model, codes, target), window)
+        return class_weighted_attention(
+            attention_scores(model, codes, aggregation),
+            gradient_x_input(model, codes, target),
+            window,
+        )
     raise ValueError(f"unknown scoring method '{method}'; valid: {', '.join(METHODS)}")
 
 

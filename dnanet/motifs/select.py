@@ -24,9 +24,21 @@ from dnanet.data import SequenceSet
 from dnanet.encode import one_hot
 from dnanet.motifs import cluster, compare, enrich
 
-REPORT_COLUMNS = ["source", "class", "sequences", "background", "sequences_with_seqlet", "seqlets", "min_seqlets",
-                  "candidate_pwms", "dropped_same_sites", "dropped_not_enriched", "motifs", "clustering_stopped",
-                  "explanation"]
+REPORT_COLUMNS = [
+    "source",
+    "class",
+    "sequences",
+    "background",
+    "sequences_with_seqlet",
+    "seqlets",
+    "min_seqlets",
+    "candidate_pwms",
+    "dropped_same_sites",
+    "dropped_not_enriched",
+    "motifs",
+    "clustering_stopped",
+    "explanation",
+]
 
 
 @dataclass
@@ -88,24 +100,48 @@ class ClassReport:
         return "; ".join(parts + [f"search stopped: {stop}"])
 
     def row(self) -> list:
-        return [self.source, self.class_name, self.sequences, self.background, self.with_seqlet, self.seqlets,
-                self.min_seqlets, self.candidates, self.same_sites, self.not_enriched, self.motifs, self.stopped,
-                self.explanation()]
+        return [
+            self.source,
+            self.class_name,
+            self.sequences,
+            self.background,
+            self.with_seqlet,
+            self.seqlets,
+            self.min_seqlets,
+            self.candidates,
+            self.same_sites,
+            self.not_enriched,
+            self.motifs,
+            self.stopped,
+            self.explanation(),
+        ]
 
     def line(self) -> str:
         """One terminal line."""
         if self.stopped.startswith("skipped"):
             return f"{self.source} {self.class_name}: {self.stopped}"
-        what = "sequences searched (the rest test)" if self.source == "baseline" else "sequences with a seqlet"
+        what = (
+            "sequences searched (the rest test)"
+            if self.source == "baseline"
+            else "sequences with a seqlet"
+        )
         counts = f"{self.with_seqlet:,}/{self.sequences:,} {what}"
         if self.source != "baseline":
             counts += f", {self.seqlets:,} seqlets"
-        return (f"{self.source} {self.class_name}: {counts}, {self.candidates} candidate PWM"
-                f"{'s' * (self.candidates != 1)} -> {self.explanation()}")
+        return (
+            f"{self.source} {self.class_name}: {counts}, {self.candidates} candidate PWM"
+            f"{'s' * (self.candidates != 1)} -> {self.explanation()}"
+        )
 
 
-def test_motif(motif: FoundMotif, pool: SequenceSet, members: np.ndarray, background: np.ndarray,
-               site_p: float, both_strands: bool = True) -> None:
+def test_motif(
+    motif: FoundMotif,
+    pool: SequenceSet,
+    members: np.ndarray,
+    background: np.ndarray,
+    site_p: float,
+    both_strands: bool = True,
+) -> None:
     """Fill in the motif's site counts, sites and enrichment p-value (class `members` against
     `background`, both sequence indices of `pool` (its targets: class index per sequence, -1 for a
     shuffle); sites on both strands or the forward one)."""
@@ -113,49 +149,75 @@ def test_motif(motif: FoundMotif, pool: SequenceSet, members: np.ndarray, backgr
     for indices in (members, background):
         hits = []
         for start in range(0, len(indices), 2048):
-            chunk = indices[start: start + 2048]
+            chunk = indices[start : start + 2048]
             codes, lengths = pool.codes(chunk)  # (n, L_max), (n,)
-            part = enrich.scan(motif.pwm, one_hot(torch.from_numpy(codes)).numpy(), lengths, site_p, both_strands)
+            part = enrich.scan(
+                motif.pwm, one_hot(torch.from_numpy(codes)).numpy(), lengths, site_p, both_strands
+            )
             part["sequence"] += start
             hits.append(part)
         found.append(pd.concat(hits) if hits else pd.DataFrame(columns=enrich.SITE_COLUMNS))
     sites, background_sites = found
     motif.with_site_class = int(sites["sequence"].nunique())
     motif.with_site_background = int(background_sites["sequence"].nunique())
-    motif.p = enrich.enrichment(motif.with_site_class, len(members), motif.with_site_background, len(background))
+    motif.p = enrich.enrichment(
+        motif.with_site_class, len(members), motif.with_site_background, len(background)
+    )
     motif.site_table = sites
-    motif.sites = [(pool.ids[members[s]], int(b), int(e), st, float(sc))
-                   for s, b, e, st, sc in sites[["sequence", "start", "end", "strand", "score"]].itertuples(index=False)]
+    motif.sites = [
+        (pool.ids[members[s]], int(b), int(e), st, float(sc))
+        for s, b, e, st, sc in sites[["sequence", "start", "end", "strand", "score"]].itertuples(
+            index=False
+        )
+    ]
 
 
-def distinct_motifs(candidates: list[cluster.Motif], class_name: str, method: str, pool: SequenceSet,
-                    members: np.ndarray, background: np.ndarray, site_p: float,
-                    report: ClassReport, both_strands: bool = True) -> list[FoundMotif]:
+def distinct_motifs(
+    candidates: list[cluster.Motif],
+    class_name: str,
+    method: str,
+    pool: SequenceSet,
+    members: np.ndarray,
+    background: np.ndarray,
+    site_p: float,
+    report: ClassReport,
+    both_strands: bool = True,
+) -> list[FoundMotif]:
     """Test each candidate PWM (`test_motif`), then keep them by p unless their sites mostly
     coincide with a kept one's (counted in ``report.same_sites``)."""
     tested = []
     for candidate in candidates:
-        motif = FoundMotif(class_name, method, candidate.pwm, candidate.seqlets, len(members), len(background))
+        motif = FoundMotif(
+            class_name, method, candidate.pwm, candidate.seqlets, len(members), len(background)
+        )
         test_motif(motif, pool, members, background, site_p, both_strands)
         tested.append(motif)
     covered = np.zeros(len(pool.flat), dtype=bool)  # bases inside the sites of kept motifs
     kept = []
     for motif in sorted(tested, key=lambda m: m.p):
         table = motif.site_table
-        starts = pool.offsets[members[table["sequence"].to_numpy(dtype=np.int64)]] + table["start"].to_numpy(dtype=np.int64)
+        starts = pool.offsets[members[table["sequence"].to_numpy(dtype=np.int64)]] + table[
+            "start"
+        ].to_numpy(dtype=np.int64)
         widths = table["end"].to_numpy(dtype=np.int64) - table["start"].to_numpy(dtype=np.int64)
         if len(starts) and covered[starts + widths // 2].mean() >= 0.5:
             report.same_sites += 1
             continue
         for start, width in zip(starts, widths):
-            covered[start: start + width] = True
+            covered[start : start + width] = True
         kept.append(motif)
     return kept
 
 
-def finish(found: list[FoundMotif], reports: list[ClassReport], max_q: float, prefix: str,
-           known: compare.MotifDatabase | dict[str, np.ndarray] | None, say: Callable[[str], None],
-           both_strands: bool = True) -> list[FoundMotif]:
+def finish(
+    found: list[FoundMotif],
+    reports: list[ClassReport],
+    max_q: float,
+    prefix: str,
+    known: compare.MotifDatabase | dict[str, np.ndarray] | None,
+    say: Callable[[str], None],
+    both_strands: bool = True,
+) -> list[FoundMotif]:
     """q-values over `found`, drop ``q > max_q`` (counted in the class's report), rank by p,
     name ``<prefix><rank>_<class>``, and compare with `known` (None: no comparison; motifs of a
     one-strand model meet an RNA database in their own orientation only)."""
@@ -175,6 +237,8 @@ def finish(found: list[FoundMotif], reports: list[ClassReport], max_q: float, pr
     if known is not None and kept:
         say("comparing with known motifs (TomTom)")
         database = compare.as_database(known)
-        for motif, matches in zip(kept, compare.top_matches([m.pwm for m in kept], database, not both_strands)):
+        for motif, matches in zip(
+            kept, compare.top_matches([m.pwm for m in kept], database, not both_strands)
+        ):
             motif.matches, motif.match = matches, (matches[0] if matches else None)
     return kept

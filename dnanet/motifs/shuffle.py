@@ -48,10 +48,12 @@ def _reaches(start: int, last: dict[int, int], final: int) -> bool:
     return True
 
 
-def shuffle_all(flat: np.ndarray, offsets: np.ndarray, indices: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def shuffle_all(
+    flat: np.ndarray, offsets: np.ndarray, indices: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle sequences ``indices`` of a flat code buffer -> (flat codes, offsets ``(n + 1,)``)."""
     rng = np.random.default_rng(seed)
-    parts = [dinucleotide_shuffle(flat[offsets[i]:offsets[i + 1]], rng) for i in indices]
+    parts = [dinucleotide_shuffle(flat[offsets[i] : offsets[i + 1]], rng) for i in indices]
     lengths = [len(p) for p in parts]
     new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     return (np.concatenate(parts) if parts else flat[:0].copy()), new_offsets

@@ -15,21 +15,50 @@ from dnanet.motifs.logos import write_logos
 from dnanet.motifs.select import REPORT_COLUMNS, ClassReport, FoundMotif
 from dnanet.motifs.summary import write_summary
 
-TSV_COLUMNS = ["motif", "class", "method", "consensus", "width", "seqlets", "sites", "p", "q",
-               "class_with_site", "background_with_site", "faithfulness", "best_match", "best_match_id",
-               "match_p", "match_q", "top_matches"]
+TSV_COLUMNS = [
+    "motif",
+    "class",
+    "method",
+    "consensus",
+    "width",
+    "seqlets",
+    "sites",
+    "p",
+    "q",
+    "class_with_site",
+    "background_with_site",
+    "faithfulness",
+    "best_match",
+    "best_match_id",
+    "match_p",
+    "match_q",
+    "top_matches",
+]
 
 
-def write_meme(path: Path, motifs: list[FoundMotif], letters: str = DNA, both_strands: bool = True) -> None:
+def write_meme(
+    path: Path, motifs: list[FoundMotif], letters: str = DNA, both_strands: bool = True
+) -> None:
     """MEME minimal format, motifs in the given order (most significant first); E= holds the
     enrichment q-value, nsites= the number of class sites; ``ALPHABET=`` `letters` and
     ``strands:`` + - (or + for a model trained on the forward strand only)."""
-    lines = ["MEME version 4", "", f"ALPHABET= {letters}", "", f"strands: {'+ -' if both_strands else '+'}", "",
-             "Background letter frequencies", " ".join(f"{letter} 0.25" for letter in letters), ""]
+    lines = [
+        "MEME version 4",
+        "",
+        f"ALPHABET= {letters}",
+        "",
+        f"strands: {'+ -' if both_strands else '+'}",
+        "",
+        "Background letter frequencies",
+        " ".join(f"{letter} 0.25" for letter in letters),
+        "",
+    ]
     for motif in motifs:
         lines.append(f"MOTIF {motif.id} {consensus(motif.pwm, letters)}")
-        lines.append(f"letter-probability matrix: alength= 4 w= {motif.pwm.shape[1]} "
-                     f"nsites= {max(1, len(motif.sites))} E= {motif.q:.3g}")
+        lines.append(
+            f"letter-probability matrix: alength= 4 w= {motif.pwm.shape[1]} "
+            f"nsites= {max(1, len(motif.sites))} E= {motif.q:.3g}"
+        )
         lines += [" ".join(f"{value:.6f}" for value in column) for column in motif.pwm.T]
         lines.append("")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -45,11 +74,27 @@ def motif_rows(motifs: list[FoundMotif], letters: str = DNA) -> list[list]:
     rows = []
     for m in motifs:
         match = m.match
-        rows.append([m.id, m.class_name, m.method, consensus(m.pwm, letters), m.pwm.shape[1], m.seqlets, len(m.sites),
-                     f"{m.p:.3g}", f"{m.q:.3g}", f"{m.with_site_class / m.n_class:.3f}",
-                     f"{m.with_site_background / m.n_background:.3f}", f"{m.faithfulness:.4f}",
-                     match.name if match else "", match.id if match else "",
-                     f"{match.p:.3g}" if match else "", f"{match.q:.3g}" if match else "", top_matches_text(m)])
+        rows.append(
+            [
+                m.id,
+                m.class_name,
+                m.method,
+                consensus(m.pwm, letters),
+                m.pwm.shape[1],
+                m.seqlets,
+                len(m.sites),
+                f"{m.p:.3g}",
+                f"{m.q:.3g}",
+                f"{m.with_site_class / m.n_class:.3f}",
+                f"{m.with_site_background / m.n_background:.3f}",
+                f"{m.faithfulness:.4f}",
+                match.name if match else "",
+                match.id if match else "",
+                f"{match.p:.3g}" if match else "",
+                f"{match.q:.3g}" if match else "",
+                top_matches_text(m),
+            ]
+        )
     return rows
 
 
@@ -70,9 +115,16 @@ def write_tables(folder: Path, motifs: list[FoundMotif], letters: str = DNA) -> 
             writer.writerows([m.id, s, b, e, st, f"{sc:.3f}"] for s, b, e, st, sc in m.sites)
 
 
-def write_all(folder: Path, motifs: list[FoundMotif], title: str, notes: list[str],
-              reports: list[ClassReport], baseline: list[FoundMotif] | None = None,
-              letters: str = DNA, both_strands: bool = True) -> None:
+def write_all(
+    folder: Path,
+    motifs: list[FoundMotif],
+    title: str,
+    notes: list[str],
+    reports: list[ClassReport],
+    baseline: list[FoundMotif] | None = None,
+    letters: str = DNA,
+    both_strands: bool = True,
+) -> None:
     """Every output file; baseline.meme and baseline.tsv only when `baseline` is not None."""
     write_meme(folder / "motifs.meme", motifs, letters, both_strands)
     write_tables(folder, motifs, letters)
