@@ -492,5 +492,6 @@ def test_predict_and_embed_note_repeated_ids_and_keep_every_row_in_order(trained
     assert [line.split("\t")[0] for line in (tmp_path / "e.tsv").read_text().splitlines()[1:]][:4] == \
         ["peak_1", "peak_2", "peak_3", "peak_1"]
     unique = write(tmp_path / "unique.fa", example_path("heldout_bound.fa").read_bytes())
-    result = runner.invoke(app, ["predict", str(trained_run), str(unique), "--out", str(out), "--quiet"])
+    result = runner.invoke(app, ["predict", str(trained_run), str(unique), "--out", str(out), "--quiet",
+                                 "--overwrite"])
     assert result.exit_code == 0 and "reuse" not in result.stderr
