@@ -1,4 +1,5 @@
-"""Shared fixtures: one CNN trained once per test session on the bundled CTCF example."""
+"""Shared fixtures: one CNN trained once per test session on the bundled CTCF example, and the
+devices model tests run on."""
 
 from __future__ import annotations
 
@@ -11,6 +12,24 @@ from typer.testing import CliRunner
 from dnanet.cli import app
 
 torch.set_num_threads(1)  # 2 threads spin-wait badly when another process holds a core
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=DEVICES, ids=DEVICES)
+def device(request: pytest.FixtureRequest):
+    """Each device a model test runs on: the CPU, and CUDA where one is present (tests build the
+    model and inputs on it and compare on the CPU). On CUDA, TF32 is off for the test so float32
+    results hold the CPU's tolerances."""
+    if request.param == "cpu":
+        yield torch.device("cpu")
+        return
+    settings = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield torch.device("cuda")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = settings
 
 
 @pytest.fixture(scope="session")

@@ -80,13 +80,6 @@ def test_ism_does_not_depend_on_the_batch_size():
     torch.testing.assert_close(one, many, atol=1e-6, rtol=0)
 
 
-def test_reverse_complement_one_hot_matches_the_codes():
-    codes, lengths = records()
-    x = one_hot(codes)
-    assert torch.equal(reverse_complement_one_hot(x, lengths), one_hot(reverse_complement(codes, lengths)))
-    assert torch.equal(reverse_complement_one_hot(reverse_complement_one_hot(x, lengths), lengths), x)
-
-
 def test_strand_averaged_gradients_map_the_reverse_strand_back_to_the_forward_bases():
     """For regression the output is the mean of the two strands' values, so its gradient is the
     mean of the forward gradient and the reverse complement's gradient mapped back."""

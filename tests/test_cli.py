@@ -6,13 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from dnanet.cli import app
-from dnanet.data import iter_batches
 from dnanet.examples import example_path
-from dnanet.infer import predict_batch
 from dnanet.runs import load_run
 
 METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
@@ -82,16 +79,6 @@ def test_predictions_do_not_depend_on_batch_size(trained_run, runner, tmp_path):
         assert [r[:2] for r in other] == [r[:2] for r in outputs[0]]
         np.testing.assert_allclose(np.array([r[2:] for r in other[1:]], dtype=float),
                                    np.array([r[2:] for r in outputs[0][1:]], dtype=float), atol=2e-6)
-
-
-def test_saved_and_loaded_model_predicts_identically(trained_run):
-    loaded = load_run(trained_run)
-    model, again = loaded.model, load_run(trained_run).model
-    batch = next(iter_batches([example_path("heldout_bound.fa")], batch_size=64))
-    activate = loaded.task.activate
-    first = predict_batch(model, batch.codes, batch.lengths, True, activate=activate)
-    assert torch.equal(first, predict_batch(again, batch.codes, batch.lengths, True, activate=activate))
-    assert model.training is False and first.shape == (64, 2)
 
 
 def test_train_with_flags_and_label_table(runner, tmp_path):

@@ -65,9 +65,14 @@ def test_help_lists_the_everyday_commands_first_and_the_research_commands_apart(
     assert places[-1] < research < commands.index(" bottleneck ") and research < commands.index(" crn ")
 
 
-def test_completion_can_be_installed_and_completes_commands_and_registry_values():
+def test_completion_can_be_installed_and_completes_commands_and_registry_values(monkeypatch):
+    import typer.completion
+
     assert "--install-completion" in help_text() and "--show-completion" in help_text()
-    script = invoke("--show-completion", "bash", prog_name="dnanet")
+    # the user's shell is found from the process tree (shellingham), which differs between a
+    # terminal, CI and a background job: the test fixes it to bash
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")
+    script = invoke("--show-completion", prog_name="dnanet")
     assert script.exit_code == 0 and "_DNANET_COMPLETE=complete_bash" in script.output, (script.output, script.exception)
 
     def complete(words: str) -> list[str]:

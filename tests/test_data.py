@@ -1,42 +1,29 @@
-"""Sequence sets, the stratified split, and streamed batches."""
+"""Sequence sets, the stratified split, loaders and length-bucketed training batches, streamed
+batches, and the sharding rule (`Shard`, `count_records`)."""
 
 import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from dnanet.data import SequenceSet, code_batches, iter_batches, make_loader, split_indices
+from dnanet.data import (SequenceSet, Shard, TrainingSampler, code_batches, count_records, iter_batches,
+                         make_loader, padding_overhead, split_indices)
 from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
+from dnanet.read import read_fasta
 
 
-def write_fasta(path: Path, records: dict[str, str]) -> Path:
-    path.write_text("".join(f">{name} some description\n{seq}\n" for name, seq in records.items()))
+def write_fasta(path: Path, records: dict[str, str], description: str = " some description") -> Path:
+    path.write_text("".join(f">{name}{description}\n{seq}\n" for name, seq in records.items()))
     return path
 
 
-def test_read_labelled_keeps_labels_places_and_provenance(tmp_path):
-    a = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "ACGTAC"})
-    b = write_fasta(tmp_path / "b.fa", {"r3": "GG"})
-    records = read_labelled([LabelledInput("pos", a), LabelledInput("neg", b)])
-    assert records.ids == ["r1", "r2", "r3"] and records.labels == [("pos",), ("pos",), ("neg",)]
-    assert records.where(1) == f"{a} line 3" and records.where(2) == f"{b} line 1"
-    sequences = records.with_targets(np.array([0, 0, 1]))
-    codes, lengths = sequences.codes([2, 1])
-    assert lengths.tolist() == [2, 6]
-    assert codes.tolist() == [[2, 2, PAD, PAD, PAD, PAD], [0, 1, 2, 3, 0, 1]]
-    assert records.provenance[0]["records"] == 2 and len(records.provenance[0]["sha256"]) == 64
-
-
-def test_label_table_assigns_labels_by_id(tmp_path):
-    fasta = write_fasta(tmp_path / "all.fa", {"x": "ACGT", "y": "TTTT", "z": "GGGG"})
-    records = read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",), "z": ("up",)})
-    assert records.labels == [("up",), ("down",), ("up",)]
-    with pytest.raises(DnanetError, match=r"all.fa line 5: record 'z' has no row in the label table"):
-        read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",)})
+def example_inputs():
+    return [LabelledInput(label, path) for label, path in training_inputs()]
 
 
 def test_stratified_split_is_seeded_disjoint_and_keeps_class_shares():
@@ -105,3 +92,76 @@ def test_streamed_batches_shrink_for_long_records_and_refuse_a_chromosome(tmp_pa
     assert [i for b in batches for i in b.ids] == [name for name, _ in records]  # input order kept
     with pytest.raises(DnanetError, match=r"mixed.fa line 5: record long has 5,000 bases, more than the 4,000"):
         list(iter_batches([path], batch_size=256, max_record=4_000))
+
+
+def test_length_bucketing_cuts_padding_and_still_draws_every_record_once():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(100, 2_000, size=3_000)
+    batch = 32
+    assert padding_overhead(lengths, batch) > 0.4  # random batches: nearly half padding
+    sampler = TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)
+    order = np.array(list(sampler))
+    assert sorted(order.tolist()) == list(range(len(lengths)))
+    batches = [lengths[order[i: i + batch]] for i in range(0, len(order), batch)]
+    padded = sum(b.max() * len(b) for b in batches)
+    assert 1 - lengths.sum() / padded < 0.10
+    assert len({int(b.max()) for b in batches}) > 50  # batches from the whole length range, not one bucket
+    again = np.array(list(TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)))
+    assert np.array_equal(order, again)  # seeded
+
+
+def test_equal_lengths_keep_the_plain_shuffled_order():
+    generator = torch.Generator().manual_seed(5)
+    order = list(TrainingSampler(100, 100, generator, 8, np.full(100, 200)))
+    assert order == torch.randperm(100, generator=torch.Generator().manual_seed(5)).tolist()
+
+
+def test_a_loader_over_indices_batches_those_records_in_order():
+    inputs = example_inputs()
+    records = read_labelled(inputs)
+    sequences = records.with_targets(np.arange(len(records)))
+    chosen = np.array([849, 3, 500])
+    batches = list(make_loader(sequences, 2, chosen))
+    assert [b["targets"].tolist() for b in batches] == [[849, 3], [500]]
+    assert batches[0]["codes"][0].tolist() == sequences.codes([849])[0][0].tolist()
+
+
+# --- the sharding rule ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
+def test_shards_are_contiguous_blocks_that_partition_the_records_in_order(count):
+    for total in range(12):
+        blocks = [Shard(index, count).records(total) for index in range(count)]
+        assert [n for block in blocks for n in block] == list(range(total))
+        assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
+
+
+def test_shard_is_written_k_of_n_from_one():
+    assert Shard.parse("3/10") == Shard(2, 10) and str(Shard(2, 10)) == "3/10"
+    assert Shard.parse("1/1").first and not Shard.parse("2/2").first
+    for bad in ["0/3", "4/3", "3", "a/b", "1/0", "-1/2", "", "1/2/3", "1.5/3"]:
+        with pytest.raises(DnanetError, match="expected K/N with 1 <= K <= N"):
+            Shard.parse(bad)
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_record_count_matches_the_reader_across_block_edges_and_gzip(tmp_path, block):
+    plain = write_fasta(tmp_path / "a.fa", {f"r{i}": "ACGT" * (i + 1) for i in range(9)}, description="")
+    compressed = tmp_path / "b.fa.gz"
+    compressed.write_bytes(gzip.compress(b">x one\nAC\nGT\n\n>y\nA\n"))
+    assert count_records([plain, compressed], block) == [9, 2] == [len(list(read_fasta(p))) for p in (plain, compressed)]
+    no_records = tmp_path / "c.fa"
+    no_records.write_text("ACGT\n")
+    with pytest.raises(DnanetError, match="c.fa: no FASTA records"):
+        count_records([no_records])
+
+
+def test_a_shard_streams_only_its_records_and_stops_before_the_next(tmp_path):
+    first = write_fasta(tmp_path / "one.fa", {f"s{i}": "ACGT" for i in range(4)}, description="")
+    second = write_fasta(tmp_path / "two.fa", {"t0": "AC", "t1": "GT", "bad": "AC-GT"}, description="")
+    batches = list(iter_batches([first, second], batch_size=2, records=Shard(1, 3).records(7)))  # records 2..3
+    assert [b.ids for b in batches] == [["s2", "s3"]] and batches[0].sources == [0, 0]
+    batches = list(iter_batches([first, second], batch_size=2, records=range(3, 6)))  # never reads 'bad'
+    assert [i for b in batches for i in b.ids] == ["s3", "t0", "t1"] and batches[-1].sources == [1]
+    with pytest.raises(DnanetError, match="two.fa line 6.*record 'bad'"):
+        list(iter_batches([first, second], batch_size=2, records=Shard(2, 3).records(7)))

@@ -6,7 +6,7 @@ import torch
 
 from dnanet.encode import (PAD, UNKNOWN, kmer_digits, kmer_ids, kmer_ids_array, kmer_name, kmer_names,
                            kmer_vocabulary_size, one_hot, reverse_complement, reverse_complement_ids,
-                           sequences_to_codes, spread_windows)
+                           reverse_complement_one_hot, sequences_to_codes, spread_windows)
 from dnanet.read import ALLOWED
 
 
@@ -66,6 +66,19 @@ def test_reverse_complement_twice_is_identity():
     assert torch.equal(reverse_complement(reverse_complement(codes_t, lengths_t), lengths_t), codes_t)
 
 
+def records() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two records of different lengths, one with an unknown base: codes (2, 24), lengths (2,)."""
+    codes, lengths = sequences_to_codes([b"ACGTTGCANGGATCCATTGACGCA", b"TTGACCGATGCAAT"])
+    return torch.from_numpy(codes), torch.from_numpy(lengths)
+
+
+def test_reverse_complement_one_hot_matches_the_codes():
+    codes, lengths = records()
+    x = one_hot(codes)
+    assert torch.equal(reverse_complement_one_hot(x, lengths), one_hot(reverse_complement(codes, lengths)))
+    assert torch.equal(reverse_complement_one_hot(reverse_complement_one_hot(x, lengths), lengths), x)
+
+
 @pytest.mark.parametrize("k", [1, 3, 6])
 def test_kmer_ids_match_a_naive_reference(k):
     rng = np.random.default_rng(k)
@@ -105,6 +118,12 @@ def test_kmer_reverse_complement_ids():
     for k in (1, 2, 5):
         rc = reverse_complement_ids(k)
         assert [kmer_name(r, k) for r in rc] == [name.translate(complement)[::-1] for name in kmer_names(k)]
+
+
+def test_reverse_complement_ids_pair_up_kmers():
+    rc = reverse_complement_ids(3)
+    assert rc[0] == 63 and rc[int("012", 4)] == int("123", 4) and rc[int("001", 4)] == int("233", 4)  # AAA-TTT, ACG-CGT, AAC-GTT
+    assert (rc[rc] == np.arange(64)).all() and (rc != np.arange(64)).all()
 
 
 def test_spread_windows_gives_each_base_score_over_k():

@@ -1,6 +1,7 @@
-"""The GPU settings, exercised on the CPU: precision choice, mixed-precision inference and
+"""The GPU settings, exercised on the CPU: mixed-precision inference and
 training (torch's CPU autocast does bf16 and fp16), the fp16 loss scaler across a resume, and
-loader workers that give the same batches as the main process."""
+loader workers that give the same batches as the main process (the precision choice itself:
+test_precision.py)."""
 
 from __future__ import annotations
 
@@ -21,36 +22,12 @@ from dnanet.examples import heldout_inputs
 from dnanet.experiment import loader_settings, train_model
 from dnanet.infer import predict_batch
 from dnanet.models import build_model
-from dnanet.precision import TOLERANCE, Precision, choose_precision, precision_for
+from dnanet.precision import TOLERANCE, Precision
 from dnanet.runs import load_run
 from test_checkpoint import StopAfter, small_config
 from test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
 CPU = torch.device("cpu")
-
-
-@pytest.mark.parametrize("device_type, bf16, setting, expected", [
-    ("cpu", True, "auto", "fp32"),  # the CPU stays float32 unless asked: its results are unchanged
-    ("cpu", False, "fp32", "fp32"),
-    ("cpu", False, "bf16", "bf16"),
-    ("cuda", True, "auto", "bf16"),  # Ampere and later: no loss scaling needed
-    ("cuda", False, "auto", "fp16"),  # older GPUs: fp16 with a GradScaler
-    ("cuda", True, "fp32", "fp32"),
-    ("cuda", True, "fp16", "fp16"),
-])
-def test_precision_choice_per_device(device_type, bf16, setting, expected):
-    assert choose_precision(device_type, bf16, setting) == expected
-    assert Precision(expected, device_type).scaled == (expected == "fp16")
-
-
-@pytest.mark.parametrize("device_type, bf16, setting, message", [
-    ("cpu", True, "fp16", "fp16 needs a CUDA GPU"),
-    ("cuda", False, "bf16", "no native bfloat16"),
-    ("cuda", True, "half", "unknown train.precision 'half'; valid: auto, fp32, bf16, fp16"),
-])
-def test_impossible_precisions_are_refused(device_type, bf16, setting, message):
-    with pytest.raises(DnanetError, match=message):
-        choose_precision(device_type, bf16, setting)
 
 
 def test_precision_setting_in_config_and_its_errors(tmp_path):
@@ -167,11 +144,6 @@ def test_loader_settings_per_device():
     one = loader_settings(torch.device("cuda"))
     assert one["pin_memory"] and 0 <= one["workers"] <= 4
     assert loader_settings(torch.device("cuda"), Processes(0, 10_000, 0))["workers"] == 0  # cores shared out
-
-
-def test_precision_for_a_cpu_device():
-    assert precision_for(CPU) == Precision("fp32", "cpu") and precision_for(CPU, "bf16").name == "bf16"
-    assert not Precision().grad_scaler().is_enabled()
 
 
 def load_gpu_check():

@@ -21,17 +21,17 @@ def random_sequences(n: int, lengths: tuple[int, int], seed: int = 0) -> list[by
 
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("encoder", ENCODERS, ids=lambda e: "-".join(map(str, e.values())))
-def test_every_model_embeds_and_predicts(name, encoder):
+def test_every_model_embeds_and_predicts(name, encoder, device):
     torch.manual_seed(0)
     arguments = {**model_arguments_of(load_config(model=name)), **encoder}
-    model = build_model(name, n_outputs=3, arguments=arguments).eval()
+    model = build_model(name, n_outputs=3, arguments=arguments).to(device).eval()
     codes, _ = sequences_to_codes(random_sequences(5, (20, 60)))
-    codes_t = torch.from_numpy(codes)
+    codes_t = torch.from_numpy(codes).to(device)
     embedding = model.embed(codes_t)
     assert embedding.shape == (5, model.embedding_dim)
     logits = model(codes_t)
     assert logits.shape == (5, 3)
-    assert torch.allclose(logits, model.head(embedding))
+    assert torch.allclose(logits.cpu(), model.head(embedding).cpu())
     if model.has_positions:  # per-position features (N, C, W) with their validity mask (N, W)
         x, mask = model.features(codes_t)
         assert x.dim() == 3 and x.shape[0] == 5 and mask.shape == (5, x.shape[2]) and mask.dtype == torch.bool
@@ -44,16 +44,16 @@ def test_every_model_embeds_and_predicts(name, encoder):
 
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("encoder", ENCODERS, ids=lambda e: "-".join(map(str, e.values())))
-def test_outputs_do_not_depend_on_batch_padding(name, encoder):
+def test_outputs_do_not_depend_on_batch_padding(name, encoder, device):
     """A sequence scored alone equals the same sequence padded inside a batch of longer ones."""
     torch.manual_seed(1)
     arguments = {**model_arguments_of(load_config(model=name)), **encoder}
-    model = build_model(name, n_outputs=2, arguments=arguments).eval()
+    model = build_model(name, n_outputs=2, arguments=arguments).to(device).eval()
     sequences = random_sequences(8, (30, 200), seed=2)
     batch_codes, _ = sequences_to_codes(sequences)
     with torch.no_grad():
-        together = model(torch.from_numpy(batch_codes))
-        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0])) for s in sequences])
+        together = model(torch.from_numpy(batch_codes).to(device)).cpu()
+        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu() for s in sequences])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
 
 
@@ -108,15 +108,15 @@ def test_dense_readout_never_stops_learning():
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
-def test_transformer_position_bins_do_not_depend_on_batch_padding_or_windows(pooling):
+def test_transformer_position_bins_do_not_depend_on_batch_padding_or_windows(pooling, device):
     """The transformer's optional position bins read its token outputs, windows of a long sequence
     put back in order: a record scores the same alone or padded in a batch."""
     arguments = {**model_arguments_of(load_config(model="transformer")), "encoder": "onehot", "k": 6, "stride": 1,
                  "position_bins": 4, "pooling": pooling, "max_len": 8, "overlap": 2}
-    model = build_model("transformer", n_outputs=3, arguments=arguments).eval()
+    model = build_model("transformer", n_outputs=3, arguments=arguments).to(device).eval()
     sequences = random_sequences(6, (20, 90), seed=4)  # 5..23 tokens: one to four windows
     batch_codes, _ = sequences_to_codes(sequences)
     with torch.no_grad():
-        together = model(torch.from_numpy(batch_codes))
-        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0])) for s in sequences])
+        together = model(torch.from_numpy(batch_codes).to(device)).cpu()
+        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu() for s in sequences])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)

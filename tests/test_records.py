@@ -1,12 +1,13 @@
-"""Labelled records in memory and in the on-disk store; length-bucketed training batches."""
+"""Labelled records (`read_labelled`: labels from file names or a label table, places,
+provenance) in memory and in the on-disk store."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from dnanet.data import TrainingSampler, make_loader, padding_overhead
+from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
 from dnanet.records import LabelledInput, open_or_build_store, read_labelled, store_key
@@ -14,6 +15,33 @@ from dnanet.records import LabelledInput, open_or_build_store, read_labelled, st
 
 def example_inputs():
     return [LabelledInput(label, path) for label, path in training_inputs()]
+
+
+def write_fasta(path: Path, records: dict[str, str]) -> Path:
+    path.write_text("".join(f">{name} some description\n{seq}\n" for name, seq in records.items()))
+    return path
+
+
+def test_read_labelled_keeps_labels_places_and_provenance(tmp_path):
+    a = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "ACGTAC"})
+    b = write_fasta(tmp_path / "b.fa", {"r3": "GG"})
+    records = read_labelled([LabelledInput("pos", a), LabelledInput("neg", b)])
+    assert records.ids == ["r1", "r2", "r3"] and records.labels == [("pos",), ("pos",), ("neg",)]
+    assert records.where(1) == f"{a} line 3" and records.where(2) == f"{b} line 1"
+    sequences = records.with_targets(np.array([0, 0, 1]))
+    codes, lengths = sequences.codes([2, 1])
+    assert lengths.tolist() == [2, 6]
+    assert codes.tolist() == [[2, 2, PAD, PAD, PAD, PAD], [0, 1, 2, 3, 0, 1]]
+    assert records.provenance[0]["records"] == 2 and len(records.provenance[0]["sha256"]) == 64
+
+
+def test_label_table_assigns_labels_by_id(tmp_path):
+    fasta = write_fasta(tmp_path / "all.fa", {"x": "ACGT", "y": "TTTT", "z": "GGGG"})
+    records = read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",), "z": ("up",)})
+    assert records.labels == [("up",), ("down",), ("up",)]
+    with pytest.raises(DnanetError, match=r"all.fa line 5: record 'z' has no row in the label table"):
+        read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",)})
+
 
 
 def test_the_store_holds_what_reading_into_memory_gives_and_is_memory_mapped(tmp_path):
@@ -68,35 +96,3 @@ def test_labels_from_a_table_reach_the_store_and_name_the_record_in_errors(tmp_p
 
     with pytest.raises(DnanetError, match=r"all.fa line 5: class 'sideways'"):
         stored.targets(encode)
-
-
-def test_length_bucketing_cuts_padding_and_still_draws_every_record_once():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(100, 2_000, size=3_000)
-    batch = 32
-    assert padding_overhead(lengths, batch) > 0.4  # random batches: nearly half padding
-    sampler = TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)
-    order = np.array(list(sampler))
-    assert sorted(order.tolist()) == list(range(len(lengths)))
-    batches = [lengths[order[i: i + batch]] for i in range(0, len(order), batch)]
-    padded = sum(b.max() * len(b) for b in batches)
-    assert 1 - lengths.sum() / padded < 0.10
-    assert len({int(b.max()) for b in batches}) > 50  # batches from the whole length range, not one bucket
-    again = np.array(list(TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)))
-    assert np.array_equal(order, again)  # seeded
-
-
-def test_equal_lengths_keep_the_plain_shuffled_order():
-    generator = torch.Generator().manual_seed(5)
-    order = list(TrainingSampler(100, 100, generator, 8, np.full(100, 200)))
-    assert order == torch.randperm(100, generator=torch.Generator().manual_seed(5)).tolist()
-
-
-def test_a_loader_over_indices_batches_those_records_in_order():
-    inputs = example_inputs()
-    records = read_labelled(inputs)
-    sequences = records.with_targets(np.arange(len(records)))
-    chosen = np.array([849, 3, 500])
-    batches = list(make_loader(sequences, 2, chosen))
-    assert [b["targets"].tolist() for b in batches] == [[849, 3], [500]]
-    assert batches[0]["codes"][0].tolist() == sequences.codes([849])[0][0].tolist()

@@ -22,8 +22,10 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from dnanet.cli import app
+from dnanet.data import iter_batches
 from dnanet.errors import DnanetError
-from dnanet.examples import heldout_inputs
+from dnanet.examples import example_path, heldout_inputs
+from dnanet.infer import predict_batch
 from dnanet.models import build_model
 from dnanet.runs import load_run, save_model
 
@@ -239,6 +241,16 @@ def test_every_model_family_saves_and_loads_through_the_checks(tiny_run, tmp_pat
     saved = model.state_dict()
     assert saved.keys() == loaded.model.state_dict().keys()
     assert all(torch.equal(saved[key], value) for key, value in loaded.model.state_dict().items())
+
+
+def test_saved_and_loaded_model_predicts_identically(trained_run):
+    loaded = load_run(trained_run)
+    model, again = loaded.model, load_run(trained_run).model
+    batch = next(iter_batches([example_path("heldout_bound.fa")], batch_size=64))
+    activate = loaded.task.activate
+    first = predict_batch(model, batch.codes, batch.lengths, True, activate=activate)
+    assert torch.equal(first, predict_batch(again, batch.codes, batch.lengths, True, activate=activate))
+    assert model.training is False and first.shape == (64, 2)
 
 
 def test_a_regression_run_needs_one_positive_std_per_target(tmp_path):

@@ -38,29 +38,29 @@ def windowed_reference(model: Transformer, codes: torch.Tensor, overlap: int) ->
     length, step = tokens.shape[1], MAX_LEN - overlap
     starts = range(0, max(length - overlap, 1), step)
     vectors = [model.encode_windows(tokens[:, s:s + MAX_LEN], mask[:, s:s + MAX_LEN]) for s in starts]
-    weights = torch.tensor([min(s + MAX_LEN, length) - s for s in starts], dtype=torch.float32)
+    weights = torch.tensor([min(s + MAX_LEN, length) - s for s in starts], dtype=torch.float32, device=tokens.device)
     return (torch.cat(vectors) * weights[:, None]).sum(0, keepdim=True) / weights.sum()
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 @pytest.mark.parametrize("overlap", [0, 3])
-def test_long_sequence_is_chunked_and_pooled(pooling, overlap):
-    model = tiny_transformer(pooling=pooling, overlap=overlap)
-    codes = codes_of(random_dna(3 * MAX_LEN + 7, seed=1))  # 4 windows without overlap
+def test_long_sequence_is_chunked_and_pooled(pooling, overlap, device):
+    model = tiny_transformer(pooling=pooling, overlap=overlap).to(device)
+    codes = codes_of(random_dna(3 * MAX_LEN + 7, seed=1)).to(device)  # 4 windows without overlap
     with torch.no_grad():
-        embedding = model.embed(codes)
-        expected = windowed_reference(model, codes, overlap)
+        embedding = model.embed(codes).cpu()
+        expected = windowed_reference(model, codes, overlap).cpu()
     assert embedding.shape == (1, 16) and torch.isfinite(embedding).all()
     torch.testing.assert_close(embedding, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("encoder", [{"encoder": "onehot"}, {"encoder": "kmer", "k": 3, "kmer_dim": 8}])
-def test_long_sequence_does_not_depend_on_batch_padding(encoder):
-    model = tiny_transformer(overlap=2, **encoder)
+def test_long_sequence_does_not_depend_on_batch_padding(encoder, device):
+    model = tiny_transformer(overlap=2, **encoder).to(device)
     sequences = [random_dna(n, seed=n) for n in (5, MAX_LEN + 1, 3 * MAX_LEN + 7, 5 * MAX_LEN)]
     with torch.no_grad():
-        together = model(codes_of(*sequences))
-        alone = torch.cat([model(codes_of(s)) for s in sequences])
+        together = model(codes_of(*sequences).to(device)).cpu()
+        alone = torch.cat([model(codes_of(s).to(device)).cpu() for s in sequences])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
 
 
@@ -71,31 +71,33 @@ def test_windows_weigh_only_new_tokens_of_each_sequence():
     assert weights.tolist() == [[4, 4, 4], [4, 0, 0]]  # the short row's 2nd window only repeats token 3
 
 
-def test_too_short_and_unknown_sequences_give_finite_embeddings():
-    model = tiny_transformer(encoder="kmer", k=4, kmer_dim=8, pooling="mean")
+def test_too_short_and_unknown_sequences_give_finite_embeddings(device):
+    model = tiny_transformer(encoder="kmer", k=4, kmer_dim=8, pooling="mean").to(device)
     with torch.no_grad():
-        embedding = model.embed(codes_of("AC", "NNNNNN", "ACGTAC"))  # "AC" has no 4-mer at all
+        embedding = model.embed(codes_of("AC", "NNNNNN", "ACGTAC").to(device)).cpu()  # "AC" has no 4-mer at all
     assert torch.isfinite(embedding).all()
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 @pytest.mark.parametrize("length", [5, 3 * MAX_LEN + 7])
-def test_cls_and_mean_pooling_shapes(pooling, length):
-    model = tiny_transformer(pooling=pooling, stem_pool=2)
-    codes = codes_of(*(random_dna(length, seed=s) for s in range(3)))
+def test_cls_and_mean_pooling_shapes(pooling, length, device):
+    model = tiny_transformer(pooling=pooling, stem_pool=2).to(device)
+    codes = codes_of(*(random_dna(length, seed=s) for s in range(3))).to(device)
     with torch.no_grad():
         assert model.embed(codes).shape == (3, model.embedding_dim) == (3, 16)
         assert model(codes).shape == (3, 2)
 
 
 @pytest.mark.parametrize("conv_channels", [0, 8])
-def test_lstm_ignores_padding(conv_channels):
-    model = tiny_lstm(conv_channels=conv_channels)
+def test_lstm_ignores_padding(conv_channels, device):
+    model = tiny_lstm(conv_channels=conv_channels).to(device)
     codes = codes_of(random_dna(21, seed=3))  # (1, 21)
     padded = torch.cat([codes, torch.full((1, 30), PAD, dtype=codes.dtype)], dim=1)  # (1, 51)
     with torch.no_grad():
-        torch.testing.assert_close(model.embed(padded), model.embed(codes), rtol=1e-6, atol=1e-6)
-        states = model.read(torch.randn(2, 6, 8 if conv_channels else 4), torch.arange(6) < torch.tensor([[6], [2]]))
+        torch.testing.assert_close(model.embed(padded.to(device)).cpu(), model.embed(codes.to(device)).cpu(),
+                                   rtol=1e-6, atol=1e-6)
+        states = model.read(torch.randn(2, 6, 8 if conv_channels else 4).to(device),
+                            (torch.arange(6) < torch.tensor([[6], [2]])).to(device)).cpu()
     assert states[1, 2:].abs().sum() == 0  # no state past a row's end
 
 
@@ -105,12 +107,12 @@ def test_lstm_ignores_padding(conv_channels):
     lambda: tiny_transformer(pooling="cls"),
     lambda: tiny_transformer(pooling="mean", positions="sinusoidal", encoder="kmer", k=3, kmer_dim=8),
 ], ids=["lstm", "lstm-kmer", "transformer-cls", "transformer-mean-kmer"])
-def test_one_training_step_reaches_every_parameter(build):
-    model = build().train()
+def test_one_training_step_reaches_every_parameter(build, device):
+    model = build().to(device).train()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    codes = codes_of(*(random_dna(n, seed=n) for n in (12, 30, 3 * MAX_LEN + 7)))
-    loss = torch.nn.functional.cross_entropy(model(codes), torch.tensor([0, 1, 1]))
+    codes = codes_of(*(random_dna(n, seed=n) for n in (12, 30, 3 * MAX_LEN + 7))).to(device)
+    loss = torch.nn.functional.cross_entropy(model(codes), torch.tensor([0, 1, 1], device=device))
     loss.backward()
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name

@@ -9,7 +9,7 @@ import torch
 from dnanet.cli import app
 from dnanet.data import SequenceSet
 from dnanet.records import LabelledInput, read_labelled
-from dnanet.encode import reverse_complement, reverse_complement_ids
+from dnanet.encode import reverse_complement
 from dnanet.examples import training_inputs
 from dnanet.strand import excess_skew, kmer_counts, strand_test
 from tests.test_train import sequence_set
@@ -35,12 +35,6 @@ def flip_half(sequences: SequenceSet, seed: int = 0) -> SequenceSet:
     codes = np.where(chosen[:, None], flipped, codes)
     rows = [bytes(row[:n]) for row, n in zip(codes, lengths)]
     return sequence_set([bytes(b"ACGTNN"[c] for c in row) for row in rows], sequences.targets)
-
-
-def test_reverse_complement_ids_pair_up_kmers():
-    rc = reverse_complement_ids(3)
-    assert rc[0] == 63 and rc[int("012", 4)] == int("123", 4) and rc[int("001", 4)] == int("233", 4)  # AAA-TTT, ACG-CGT, AAC-GTT
-    assert (rc[rc] == np.arange(64)).all() and (rc != np.arange(64)).all()
 
 
 def test_kmer_counts_skip_windows_across_records_and_unknown_bases():
