@@ -23,13 +23,28 @@ runner = CliRunner()
 
 # Real 101 bp records from the bundled CTCF example (DNABERT sample data, Apache-2.0).
 BOUND = [
-    ("ctcf_00006", "GTGCGAGATGACGCACTTCCTGCCTGAGGCGGCCGCTGTTCTCGCGGCTTCCGGCAGGTGGCGCTGAGACCACGGGAAGCCAGCCTGGCTGTCGGTTAGCC"),
-    ("ctcf_00010", "CCGCCAGGCTCCTCTGCAGCGCGGCGCGCAGCGCCCCCTCGCGGTAGGCGCGGAGGAAGCGGCCACAGGGCTGCCGCCCGCAGAATCGCAGCTGCACGATC"),
-    ("ctcf_00011", "CGCAGTGGTCTTGGCAGCTGCCAGGAGTAGGTAGTGCCTCCGGACCCTCGCTAGGTGGCACTATCACAAAGGACAAAGCTGGTTGAAGCTACAGAAATCCC"),
+    (
+        "ctcf_00006",
+        "GTGCGAGATGACGCACTTCCTGCCTGAGGCGGCCGCTGTTCTCGCGGCTTCCGGCAGGTGGCGCTGAGACCACGGGAAGCCAGCCTGGCTGTCGGTTAGCC",
+    ),
+    (
+        "ctcf_00010",
+        "CCGCCAGGCTCCTCTGCAGCGCGGCGCGCAGCGCCCCCTCGCGGTAGGCGCGGAGGAAGCGGCCACAGGGCTGCCGCCCGCAGAATCGCAGCTGCACGATC",
+    ),
+    (
+        "ctcf_00011",
+        "CGCAGTGGTCTTGGCAGCTGCCAGGAGTAGGTAGTGCCTCCGGACCCTCGCTAGGTGGCACTATCACAAAGGACAAAGCTGGTTGAAGCTACAGAAATCCC",
+    ),
 ]
 BACKGROUND = [
-    ("ctcf_00000", "GTGGGGAGGGAGGCCGCCCCACTGCAGGTGGGCCTGTAGCAGCTGCACCTGAGGCAGGGCTGGCAGCCCCTGTGGGGAGGGAGGCCGCCCCACTGCAGGTG"),
-    ("ctcf_00001", "GTGTGGGATCATGTATCAGTGCAGCCTTGACCTCCTGGGCTCAAGCATTCTTCCCACCTCAACCTCTTGAGTAGCTGAAATTACAGGAACATGCCACCACA"),
+    (
+        "ctcf_00000",
+        "GTGGGGAGGGAGGCCGCCCCACTGCAGGTGGGCCTGTAGCAGCTGCACCTGAGGCAGGGCTGGCAGCCCCTGTGGGGAGGGAGGCCGCCCCACTGCAGGTG",
+    ),
+    (
+        "ctcf_00001",
+        "GTGTGGGATCATGTATCAGTGCAGCCTTGACCTCCTGGGCTCAAGCATTCTTCCCACCTCAACCTCTTGAGTAGCTGAAATTACAGGAACATGCCACCACA",
+    ),
 ]
 
 
@@ -39,13 +54,15 @@ def fasta_text(records: list[tuple[str, str]], width: int = 0) -> str:
     for record_id, sequence in records:
         lines.append(f">{record_id}")
         step = width or len(sequence)
-        lines += [sequence[i:i + step] for i in range(0, len(sequence), step)]
+        lines += [sequence[i : i + step] for i in range(0, len(sequence), step)]
     return "\n".join(lines) + "\n"
 
 
 def peaks(prefix: str, n: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    return [(f"{prefix}_{i:05d}", "".join(rng.choice("ACGT") for _ in range(100))) for i in range(n)]
+    return [
+        (f"{prefix}_{i:05d}", "".join(rng.choice("ACGT") for _ in range(100))) for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -66,7 +83,9 @@ def background_fa(tmp_path) -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """One tiny model (1 epoch on the bundled example) shared by this module's run-based cases."""
     out = tmp_path_factory.mktemp("tiny") / "run"
-    result = runner.invoke(app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "1"])
+    result = runner.invoke(
+        app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "1"]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -86,7 +105,9 @@ def assert_user_error(result, out: Path, *fragments: str) -> str:
     assert len(errors) == 1, stderr
     message = errors[0]
     # one line: the message is the last thing on stderr and has no continuation lines
-    assert stderr[stderr.index("error:"):].count("\n") == 1, f"message spans several lines:\n{stderr}"
+    assert stderr[stderr.index("error:") :].count("\n") == 1, (
+        f"message spans several lines:\n{stderr}"
+    )
     assert "error:" not in result.stdout, "the error message went to stdout"
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
@@ -102,7 +123,9 @@ def assert_user_error(result, out: Path, *fragments: str) -> str:
 def test_train_missing_file(tmp_path, background_fa):
     missing = tmp_path / "bound.fa"
     out = tmp_path / "run"
-    assert_user_error(invoke("train", missing, background_fa, "--out", out), out, f"{missing}: no such file")
+    assert_user_error(
+        invoke("train", missing, background_fa, "--out", out), out, f"{missing}: no such file"
+    )
 
 
 def test_train_missing_file_named_class(tmp_path, background_fa):
@@ -115,7 +138,9 @@ def test_train_missing_file_named_class(tmp_path, background_fa):
 def test_evaluate_missing_file(tmp_path, tiny_run, bound_fa):
     missing = tmp_path / "heldout_background.fa"
     out = tmp_path / "metrics.json"
-    result = invoke("evaluate", tiny_run, f"bound={bound_fa}", f"background={missing}", "--out", out)
+    result = invoke(
+        "evaluate", tiny_run, f"bound={bound_fa}", f"background={missing}", "--out", out
+    )
     assert_user_error(result, out, f"{missing}: no such file")
 
 
@@ -139,14 +164,18 @@ def test_predict_directory_as_fasta(tmp_path, tiny_run):
     out = tmp_path / "predictions.tsv"
     folder = tmp_path / "fasta_dir"
     folder.mkdir()
-    assert_user_error(invoke("predict", tiny_run, folder, "--out", out), out, f"{folder}: is a directory")
+    assert_user_error(
+        invoke("predict", tiny_run, folder, "--out", out), out, f"{folder}: is a directory"
+    )
 
 
 def test_train_empty_file(tmp_path, bound_fa):
     empty = tmp_path / "background.fa"
     empty.write_bytes(b"")
     out = tmp_path / "run"
-    assert_user_error(invoke("train", bound_fa, empty, "--out", out), out, f"{empty}: the file is empty")
+    assert_user_error(
+        invoke("train", bound_fa, empty, "--out", out), out, f"{empty}: the file is empty"
+    )
 
 
 def test_evaluate_empty_file(tmp_path, tiny_run, bound_fa):
@@ -157,33 +186,50 @@ def test_evaluate_empty_file(tmp_path, tiny_run, bound_fa):
     assert_user_error(result, out, f"{empty}: the file is empty")
 
 
-@pytest.mark.parametrize("text, line, found", [
-    ("@ctcf_00006 1:N:0:1\nGTGCGAGATG\n+\nIIIIIIIIII\n", 1, "'@ctcf_00006 1:N:0:1'"),  # FASTQ
-    ("sequence\tlabel\nGTGCGAGATGACGCAC\t1\n", 1, "'sequence\\tlabel'"),  # the DNABERT TSV
-    ("\n\nGTGCGAGATGACGCACTTCC\n", 3, "'GTGCGAGATGACGCACTTCC'"),  # bare sequence after blank lines
-])
+@pytest.mark.parametrize(
+    "text, line, found",
+    [
+        ("@ctcf_00006 1:N:0:1\nGTGCGAGATG\n+\nIIIIIIIIII\n", 1, "'@ctcf_00006 1:N:0:1'"),  # FASTQ
+        ("sequence\tlabel\nGTGCGAGATGACGCAC\t1\n", 1, "'sequence\\tlabel'"),  # the DNABERT TSV
+        (
+            "\n\nGTGCGAGATGACGCACTTCC\n",
+            3,
+            "'GTGCGAGATGACGCACTTCC'",
+        ),  # bare sequence after blank lines
+    ],
+)
 def test_train_text_without_header(tmp_path, background_fa, text, line, found):
     path = tmp_path / "bound.fa"
     path.write_text(text)
     out = tmp_path / "run"
     result = invoke("train", path, background_fa, "--out", out)
-    message = assert_user_error(result, out, f"{path} line {line}: expected a FASTA header starting with '>'")
+    message = assert_user_error(
+        result, out, f"{path} line {line}: expected a FASTA header starting with '>'"
+    )
     assert message.endswith(f"found {found}")
 
 
 def test_train_binary_png(tmp_path, background_fa):
     path = tmp_path / "bound.fa"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x02\x00\x00\x00\x02\x00\x08\x06" + bytes(64))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x02\x00\x00\x00\x02\x00\x08\x06" + bytes(64)
+    )
     out = tmp_path / "run"
     result = invoke("train", path, background_fa, "--out", out)
-    assert_user_error(result, out, f"{path} line 1: expected a FASTA header starting with '>'", "PNG")
+    assert_user_error(
+        result, out, f"{path} line 1: expected a FASTA header starting with '>'", "PNG"
+    )
 
 
 def test_predict_random_bytes(tmp_path, tiny_run):
     path = tmp_path / "reads.fa"
     path.write_bytes(random.Random(0).randbytes(4096))
     out = tmp_path / "predictions.tsv"
-    assert_user_error(invoke("predict", tiny_run, path, "--out", out), out, f"{path} line 1: expected a FASTA header")
+    assert_user_error(
+        invoke("predict", tiny_run, path, "--out", out),
+        out,
+        f"{path} line 1: expected a FASTA header",
+    )
 
 
 def _truncated_gzip(path: Path) -> Path:
@@ -216,10 +262,14 @@ def test_train_bzip2(tmp_path, background_fa):
 
 def test_train_empty_sequence(tmp_path, background_fa):
     path = tmp_path / "bound.fa"
-    path.write_text(fasta_text(BOUND[:2]) + ">chr7:27139870-27139970 no sequence\n" + fasta_text(BOUND[2:]))
+    path.write_text(
+        fasta_text(BOUND[:2]) + ">chr7:27139870-27139970 no sequence\n" + fasta_text(BOUND[2:])
+    )
     out = tmp_path / "run"
     result = invoke("train", path, background_fa, "--out", out)
-    assert_user_error(result, out, f"{path} line 5: record 'chr7:27139870-27139970' has an empty sequence")
+    assert_user_error(
+        result, out, f"{path} line 5: record 'chr7:27139870-27139970' has an empty sequence"
+    )
 
 
 @pytest.mark.parametrize("bad", ["Z", "-", "*", "7"])
@@ -231,7 +281,11 @@ def test_train_illegal_character(tmp_path, background_fa, bad):
     out = tmp_path / "run"
     result = invoke("train", path, background_fa, "--out", out)
     # record 2's header is line 4; base 71 is on its second sequence line (line 6), column 11
-    assert_user_error(result, out, f"{path} line 6, column 11: record '{record_id}' has an illegal character '{bad}'")
+    assert_user_error(
+        result,
+        out,
+        f"{path} line 6, column 11: record '{record_id}' has an illegal character '{bad}'",
+    )
 
 
 def test_evaluate_illegal_character(tmp_path, tiny_run, bound_fa):
@@ -239,24 +293,36 @@ def test_evaluate_illegal_character(tmp_path, tiny_run, bound_fa):
     path.write_text(fasta_text(BACKGROUND) + ">gap_rich\nACGTNNNN----ACGT\n")
     out = tmp_path / "metrics.json"
     result = invoke("evaluate", tiny_run, bound_fa, path, "--out", out)
-    assert_user_error(result, out, f"{path} line 6, column 9: record 'gap_rich' has an illegal character '-'")
+    assert_user_error(
+        result, out, f"{path} line 6, column 9: record 'gap_rich' has an illegal character '-'"
+    )
 
 
 def test_predict_bad_record_in_the_middle_of_the_second_file(tmp_path, tiny_run, bound_fa):
     second = tmp_path / "unknown.fa"
     good = peaks("unknown", 12, 4)
-    second.write_text(fasta_text(good[:6]) + ">sp|P04637|P53_HUMAN\nMEEPQSDPSVEPPLSQETFSDLWKLL\n" + fasta_text(good[6:]))
+    second.write_text(
+        fasta_text(good[:6])
+        + ">sp|P04637|P53_HUMAN\nMEEPQSDPSVEPPLSQETFSDLWKLL\n"
+        + fasta_text(good[6:])
+    )
     out = tmp_path / "predictions.tsv"
     # a protein record (TP53) slipped in; M is an IUPAC code, E is the first illegal letter.
     # small batches: rows of the first file and the start of the second are written before the error
     result = invoke("predict", tiny_run, bound_fa, second, "--out", out, "--batch-size", "4")
-    assert_user_error(result, out, f"{second} line 14, column 2: record 'sp|P04637|P53_HUMAN' has an illegal character 'E'")
+    assert_user_error(
+        result,
+        out,
+        f"{second} line 14, column 2: record 'sp|P04637|P53_HUMAN' has an illegal character 'E'",
+    )
 
 
 def test_predict_into_a_new_folder_leaves_no_folder_behind(tmp_path, tiny_run):
     missing = tmp_path / "unknown.fa"
     out = tmp_path / "results" / "predictions.tsv"
-    assert_user_error(invoke("predict", tiny_run, missing, "--out", out), out, f"{missing}: no such file")
+    assert_user_error(
+        invoke("predict", tiny_run, missing, "--out", out), out, f"{missing}: no such file"
+    )
     assert not out.parent.exists(), "predict created the --out folder although it failed"
 
 
@@ -265,7 +331,9 @@ def test_predict_into_a_new_folder_leaves_no_folder_behind(tmp_path, tiny_run):
 
 def test_train_single_file_is_a_single_class(tmp_path, bound_fa):
     out = tmp_path / "run"
-    assert_user_error(invoke("train", bound_fa, "--out", out), out, "at least two classes", "'bound'")
+    assert_user_error(
+        invoke("train", bound_fa, "--out", out), out, "at least two classes", "'bound'"
+    )
 
 
 def test_train_two_files_with_the_same_class(tmp_path, bound_fa, background_fa):
@@ -276,8 +344,14 @@ def test_train_two_files_with_the_same_class(tmp_path, bound_fa, background_fa):
 
 def test_evaluate_class_the_model_does_not_know(tmp_path, tiny_run, bound_fa, background_fa):
     out = tmp_path / "metrics.json"
-    result = invoke("evaluate", tiny_run, f"bound={bound_fa}", f"enhancer={background_fa}", "--out", out)
-    assert_user_error(result, out, f"{background_fa} line 1: class 'enhancer' is not one of the model's classes: bound, background")
+    result = invoke(
+        "evaluate", tiny_run, f"bound={bound_fa}", f"enhancer={background_fa}", "--out", out
+    )
+    assert_user_error(
+        result,
+        out,
+        f"{background_fa} line 1: class 'enhancer' is not one of the model's classes: bound, background",
+    )
 
 
 def test_evaluate_class_from_file_name_the_model_does_not_know(tmp_path, tiny_run, bound_fa):
@@ -285,17 +359,25 @@ def test_evaluate_class_from_file_name_the_model_does_not_know(tmp_path, tiny_ru
     other.write_bytes(gzip.compress(fasta_text(BACKGROUND).encode()))
     out = tmp_path / "metrics.json"
     result = invoke("evaluate", tiny_run, bound_fa, other, "--out", out)
-    assert_user_error(result, out, f"{other} line 1: class 'promoters' is not one of the model's classes")
+    assert_user_error(
+        result, out, f"{other} line 1: class 'promoters' is not one of the model's classes"
+    )
 
 
 def test_train_labels_table_missing_ids(tmp_path, bound_fa, background_fa):
     table = tmp_path / "labels.tsv"
-    rows = [(rid, "bound") for rid, _ in BOUND + peaks("bound", 20, 1)] + [(rid, "background") for rid, _ in BACKGROUND]
+    rows = [(rid, "bound") for rid, _ in BOUND + peaks("bound", 20, 1)] + [
+        (rid, "background") for rid, _ in BACKGROUND
+    ]
     table.write_text("id\tlabel\n" + "".join(f"{rid}\t{label}\n" for rid, label in rows))
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "--labels", table, "--out", out)
     # background.fa: ctcf_00000 (line 1), ctcf_00001 (line 3), then background_00000 on line 5
-    assert_user_error(result, out, f"{background_fa} line 5: record 'background_00000' has no row in the label table")
+    assert_user_error(
+        result,
+        out,
+        f"{background_fa} line 5: record 'background_00000' has no row in the label table",
+    )
 
 
 def test_train_labels_table_without_label_column(tmp_path, bound_fa, background_fa):
@@ -308,7 +390,9 @@ def test_train_labels_table_without_label_column(tmp_path, bound_fa, background_
 
 def test_train_labels_table_with_duplicate_id(tmp_path, bound_fa, background_fa):
     table = tmp_path / "labels.tsv"
-    table.write_text("id\tlabel\nctcf_00006\tbound\nctcf_00000\tbackground\nctcf_00006\tbackground\n")
+    table.write_text(
+        "id\tlabel\nctcf_00006\tbound\nctcf_00000\tbackground\nctcf_00006\tbackground\n"
+    )
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "--labels", table, "--out", out)
     assert_user_error(result, out, f"{table} lines 2 and 4: id 'ctcf_00006' appears more than once")
@@ -332,8 +416,10 @@ def test_train_labels_table_with_trailing_tabs(tmp_path, bound_fa, background_fa
     message = assert_user_error(result, out)
     # either the trailing tab is ignored (then bound_00000, line 7 of bound.fa, has no row)
     # or the table is rejected with a message naming it
-    assert (f"{bound_fa} line 7: record 'bound_00000' has no row in the label table" in message
-            or str(table) in message), message
+    assert (
+        f"{bound_fa} line 7: record 'bound_00000' has no row in the label table" in message
+        or str(table) in message
+    ), message
 
 
 # --- model and config -------------------------------------------------------------------
@@ -359,7 +445,9 @@ def test_train_config_unknown_top_level_key(tmp_path, bound_fa, background_fa):
     config.write_text("seed: 1\noptimizer:\n  name: sgd\n")
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "-c", config, "--out", out)
-    assert_user_error(result, out, f"{config}: unknown key 'optimizer'", "seed, encoder, data, model, train")
+    assert_user_error(
+        result, out, f"{config}: unknown key 'optimizer'", "seed, encoder, data, model, train"
+    )
 
 
 def test_train_config_unknown_model_argument(tmp_path, bound_fa, background_fa):
@@ -370,13 +458,24 @@ def test_train_config_unknown_model_argument(tmp_path, bound_fa, background_fa):
     assert_user_error(result, out, f"{config}: unknown key 'model.filters'", "channels")
 
 
-@pytest.mark.parametrize("yaml_text, key, expected", [
-    ("train:\n  epochs: ten\n", "train.epochs", "must be an integer, got 'ten'"),
-    ("train:\n  lr: fast\n", "train.lr", "must be a number, got 'fast'"),
-    ("train:\n  reverse_complement: maybe\n", "train.reverse_complement", "must be one of auto, true, false, got 'maybe'"),
-    ("encoder:\n  name: bpe\n", "encoder.name", "must be one of onehot, kmer, got 'bpe'"),
-    ("model:\n  name: cnn\n  channels: 12.5\n", "model.channels", "must be an integer, got 12.5"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, key, expected",
+    [
+        ("train:\n  epochs: ten\n", "train.epochs", "must be an integer, got 'ten'"),
+        ("train:\n  lr: fast\n", "train.lr", "must be a number, got 'fast'"),
+        (
+            "train:\n  reverse_complement: maybe\n",
+            "train.reverse_complement",
+            "must be one of auto, true, false, got 'maybe'",
+        ),
+        ("encoder:\n  name: bpe\n", "encoder.name", "must be one of onehot, kmer, got 'bpe'"),
+        (
+            "model:\n  name: cnn\n  channels: 12.5\n",
+            "model.channels",
+            "must be an integer, got 12.5",
+        ),
+    ],
+)
 def test_train_config_wrong_type(tmp_path, bound_fa, background_fa, yaml_text, key, expected):
     config = tmp_path / "my.yaml"
     config.write_text(yaml_text)
@@ -416,7 +515,11 @@ def test_predict_run_folder_without_model_json(tmp_path, tiny_run, bound_fa):
     shutil.copytree(tiny_run, run)
     (run / "model.json").unlink()
     out = tmp_path / "predictions.tsv"
-    assert_user_error(invoke("predict", run, bound_fa, "--out", out), out, f"{run}: not a dnanet run (no model.json)")
+    assert_user_error(
+        invoke("predict", run, bound_fa, "--out", out),
+        out,
+        f"{run}: not a dnanet run (no model.json)",
+    )
 
 
 def test_evaluate_folder_that_is_not_a_run(tmp_path, bound_fa, background_fa):
@@ -428,7 +531,9 @@ def test_evaluate_folder_that_is_not_a_run(tmp_path, bound_fa, background_fa):
 def test_predict_missing_run_folder(tmp_path, bound_fa):
     run = tmp_path / "runs" / "ctcf"
     out = tmp_path / "predictions.tsv"
-    assert_user_error(invoke("predict", run, bound_fa, "--out", out), out, f"{run}: no such run folder")
+    assert_user_error(
+        invoke("predict", run, bound_fa, "--out", out), out, f"{run}: no such run folder"
+    )
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
@@ -438,8 +543,13 @@ def test_corrupt_model_safetensors(tmp_path, tiny_run, bound_fa, background_fa, 
     shutil.copytree(tiny_run, run)
     weights = run / "model.safetensors"
     data = weights.read_bytes()
-    weights.write_bytes({"garbage": random.Random(5).randbytes(4096),
-                         "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    weights.write_bytes(
+        {
+            "garbage": random.Random(5).randbytes(4096),
+            "truncated": data[: len(data) // 2],
+            "empty": b"",
+        }[damage]
+    )
     out = tmp_path / ("metrics.json" if command == "evaluate" else "predictions.tsv")
     result = invoke(command, run, bound_fa, background_fa, "--out", out)
     assert_user_error(result, out, f"{run}: model.safetensors")
@@ -451,7 +561,9 @@ def test_corrupt_model_json(tmp_path, tiny_run, bound_fa):
     text = (run / "model.json").read_text()
     (run / "model.json").write_text(text[: len(text) // 2])
     out = tmp_path / "predictions.tsv"
-    assert_user_error(invoke("predict", run, bound_fa, "--out", out), out, f"{run / 'model.json'}: not valid JSON")
+    assert_user_error(
+        invoke("predict", run, bound_fa, "--out", out), out, f"{run / 'model.json'}: not valid JSON"
+    )
 
 
 def test_cnn_run_from_before_the_readout_change_is_refused(tmp_path, tiny_run, bound_fa):
@@ -461,8 +573,12 @@ def test_cnn_run_from_before_the_readout_change_is_refused(tmp_path, tiny_run, b
     description = json.loads((run / "model.json").read_text())
     (run / "model.json").write_text(json.dumps({**description, "format_version": 1}))
     out = tmp_path / "predictions.tsv"
-    assert_user_error(invoke("predict", run, bound_fa, "--out", out), out,
-                      f"{run}: made by an older dnanet (run format 1); its cnn layers have changed", "train it again")
+    assert_user_error(
+        invoke("predict", run, bound_fa, "--out", out),
+        out,
+        f"{run}: made by an older dnanet (run format 1); its cnn layers have changed",
+        "train it again",
+    )
 
 
 # --- output paths -----------------------------------------------------------------------
@@ -509,7 +625,9 @@ def test_message_with_markup_like_text_is_printed_verbatim(tmp_path, background_
     path.write_text("[metadata]\nname = dnanet\n")
     out = tmp_path / "run"
     result = invoke("train", f"bound={path}", f"background={background_fa}", "--out", out)
-    assert_user_error(result, out, f"{path} line 1: expected a FASTA header starting with '>', found '[metadata]'")
+    assert_user_error(
+        result, out, f"{path} line 1: expected a FASTA header starting with '>', found '[metadata]'"
+    )
 
 
 def test_message_with_closing_tag_like_text_is_printed_verbatim(tmp_path, tiny_run):
@@ -517,7 +635,9 @@ def test_message_with_closing_tag_like_text_is_printed_verbatim(tmp_path, tiny_r
     path.write_text("[/data] moved to /scratch\n")
     out = tmp_path / "predictions.tsv"
     result = invoke("predict", tiny_run, path, "--out", out)
-    assert_user_error(result, out, f"{path} line 1: expected a FASTA header", "'[/data] moved to /scratch'")
+    assert_user_error(
+        result, out, f"{path} line 1: expected a FASTA header", "'[/data] moved to /scratch'"
+    )
 
 
 def test_file_name_with_brackets_is_printed_verbatim(tmp_path, background_fa):
@@ -525,7 +645,9 @@ def test_file_name_with_brackets_is_printed_verbatim(tmp_path, background_fa):
     path.write_text(">ctcf_00006\nGTGCGAGATGACZCAC\n")
     out = tmp_path / "run"
     result = invoke("train", f"bound={path}", f"background={background_fa}", "--out", out)
-    assert_user_error(result, out, f"{path} line 2, column 13: record 'ctcf_00006' has an illegal character 'Z'")
+    assert_user_error(
+        result, out, f"{path} line 2, column 13: record 'ctcf_00006' has an illegal character 'Z'"
+    )
 
 
 def test_train_model_settings_the_model_rejects(tmp_path, bound_fa, background_fa):
@@ -533,4 +655,6 @@ def test_train_model_settings_the_model_rejects(tmp_path, bound_fa, background_f
     config.write_text("model:\n  name: transformer\n  d_model: 30\n  heads: 4\n")
     out = tmp_path / "run"
     result = invoke("train", bound_fa, background_fa, "-c", config, "--out", out, "--quiet")
-    assert_user_error(result, out, "model settings: transformer: d_model (30) must be a multiple of heads (4)")
+    assert_user_error(
+        result, out, "model settings: transformer: d_model (30) must be a multiple of heads (4)"
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from test_train import example_set
 
 from dnanet.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.cli import app
@@ -22,7 +23,6 @@ from dnanet.config import load_config
 from dnanet.errors import DnanetError
 from dnanet.experiment import train_model
 from dnanet.train import TrainingMonitor
-from test_train import example_set
 
 CPU = torch.device("cpu")
 
@@ -50,7 +50,11 @@ def test_a_resumed_run_ends_with_the_weights_of_one_never_stopped(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_model(small_config(), sequences, task, [], CPU, StopAfter(2), checkpoint)
     state = json.loads((checkpoint.folder / "state.json").read_text())
-    assert state["epoch"] == 2 and len(state["history"]) == 2 and state["invocation"] == {"note": "test"}
+    assert (
+        state["epoch"] == 2
+        and len(state["history"]) == 2
+        and state["invocation"] == {"note": "test"}
+    )
     resumed = train_model(small_config(), sequences, task, [], CPU, None, checkpoint)
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
@@ -66,10 +70,28 @@ def write_example(folder: Path) -> list[str]:
 
 
 def start_training(out: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "dnanet", "train", *write_example(out.parent), "--out", str(out),
-               "--epochs", "5", "--threads", "1", "--quiet", *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    command = [
+        sys.executable,
+        "-m",
+        "dnanet",
+        "train",
+        *write_example(out.parent),
+        "--out",
+        str(out),
+        "--epochs",
+        "5",
+        "--threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
 
 
 def wait_for_checkpoint(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -91,14 +113,35 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights(runner, tmp_path):
     result = runner.invoke(app, ["train", "--resume", str(killed), "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "resuming from" in result.output and not checkpoint_folder(killed).exists()
-    result = runner.invoke(app, ["train", *write_example(tmp_path), "--out", str(straight), "--epochs", "5",
-                                 "--threads", "1", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            *write_example(tmp_path),
+            "--out",
+            str(straight),
+            "--epochs",
+            "5",
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    resumed_weights, straight_weights = load_file(killed / "model.safetensors"), load_file(straight / "model.safetensors")
-    assert all(torch.equal(resumed_weights[name], straight_weights[name]) for name in straight_weights)
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".dnanet-cache"]
+    resumed_weights, straight_weights = (
+        load_file(killed / "model.safetensors"),
+        load_file(straight / "model.safetensors"),
+    )
+    assert all(
+        torch.equal(resumed_weights[name], straight_weights[name]) for name in straight_weights
+    )
+    leftovers = [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".dnanet-cache"
+    ]
     assert leftovers == []
-    stores = list((tmp_path / ".dnanet-cache").iterdir())  # the three runs read one store, none half-written
+    stores = list(
+        (tmp_path / ".dnanet-cache").iterdir()
+    )  # the three runs read one store, none half-written
     assert len(stores) == 1 and (stores[0] / "manifest.json").exists()
 
 
@@ -109,10 +152,18 @@ def test_sigterm_leaves_a_resumable_checkpoint_and_no_run_folder(runner, tmp_pat
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 143, output  # 128 + SIGTERM, as a shell reports a terminated job
-    assert f"terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume {out}" in output
+    assert (
+        f"terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume {out}"
+        in output
+    )
     assert not out.exists() and checkpoint_folder(out).exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".dnanet-cache", checkpoint_folder(out).name]  # no run
-    again = runner.invoke(app, ["train", *write_example(tmp_path), "--out", str(out), "--threads", "1"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".dnanet-cache",
+        checkpoint_folder(out).name,
+    ]  # no run
+    again = runner.invoke(
+        app, ["train", *write_example(tmp_path), "--out", str(out), "--threads", "1"]
+    )
     assert again.exit_code == 1 and "has a checkpoint; continue it with --resume" in again.output
 
 
@@ -122,7 +173,9 @@ def test_resume_errors_are_one_line(runner, tmp_path):
     Checkpoint(checkpoint_folder(tmp_path / "run")).folder.mkdir()
     (checkpoint_folder(tmp_path / "run") / "state.json").write_text("{}")
     (checkpoint_folder(tmp_path / "run") / "state.safetensors").write_bytes(b"")
-    mixed = runner.invoke(app, ["train", "a.fa", "--resume", str(tmp_path / "run"), "--epochs", "3"])
+    mixed = runner.invoke(
+        app, ["train", "a.fa", "--resume", str(tmp_path / "run"), "--epochs", "3"]
+    )
     assert mixed.exit_code == 1 and "drop FASTA inputs, --epochs" in mixed.output
 
 
@@ -132,7 +185,15 @@ def stopped_checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stopped") / ".run.checkpoint"
     sequences, task = example_set()
     with pytest.raises(KeyboardInterrupt):
-        train_model(small_config(), sequences, task, [], CPU, StopAfter(1), Checkpoint(folder, invocation={}))
+        train_model(
+            small_config(),
+            sequences,
+            task,
+            [],
+            CPU,
+            StopAfter(1),
+            Checkpoint(folder, invocation={}),
+        )
     return folder, sequences, task
 
 
@@ -145,22 +206,41 @@ def _reshape(tensors):
 
 
 def _optimizer_shape(tensors):
-    name = next(name for name in tensors if name.startswith("optimizer.") and name.endswith("exp_avg"))
+    name = next(
+        name for name in tensors if name.startswith("optimizer.") and name.endswith("exp_avg")
+    )
     tensors[name] = torch.zeros(2)
 
 
-@pytest.mark.parametrize("tamper, fragment", [
-    (_poison, "state.safetensors: tensor 'model.dense.0.weight' holds NaN or infinite values"),
-    (_reshape, "state.safetensors: tensor 'model.dense.0.weight' has shape [3, 3], but the model of the run's "
-               "config needs"),
-    (lambda tensors: tensors.pop("model.head.1.bias"), "state.safetensors has no tensor 'model.head.1.bias'"),
-    (lambda tensors: tensors.pop("best.head.1.bias"), "the best epoch's weights (best.*) are not the model's"),
-    (_optimizer_shape, "exp_avg' has shape [2], its parameter"),
-    (lambda tensors: tensors.pop("rng.flips"), "the checkpoint does not fit this run ('rng.flips')"),
-    ({"epoch": "1"}, "state.json: 'epoch' has the wrong type ('1')"),
-    ({"history": None}, "state.json: 'history' has the wrong type (None)"),
-])
-def test_a_tampered_checkpoint_is_one_error_before_training_goes_on(stopped_checkpoint, tmp_path, tamper, fragment):
+@pytest.mark.parametrize(
+    "tamper, fragment",
+    [
+        (_poison, "state.safetensors: tensor 'model.dense.0.weight' holds NaN or infinite values"),
+        (
+            _reshape,
+            "state.safetensors: tensor 'model.dense.0.weight' has shape [3, 3], but the model of the run's "
+            "config needs",
+        ),
+        (
+            lambda tensors: tensors.pop("model.head.1.bias"),
+            "state.safetensors has no tensor 'model.head.1.bias'",
+        ),
+        (
+            lambda tensors: tensors.pop("best.head.1.bias"),
+            "the best epoch's weights (best.*) are not the model's",
+        ),
+        (_optimizer_shape, "exp_avg' has shape [2], its parameter"),
+        (
+            lambda tensors: tensors.pop("rng.flips"),
+            "the checkpoint does not fit this run ('rng.flips')",
+        ),
+        ({"epoch": "1"}, "state.json: 'epoch' has the wrong type ('1')"),
+        ({"history": None}, "state.json: 'history' has the wrong type (None)"),
+    ],
+)
+def test_a_tampered_checkpoint_is_one_error_before_training_goes_on(
+    stopped_checkpoint, tmp_path, tamper, fragment
+):
     folder, sequences, task = stopped_checkpoint
     copy = tmp_path / ".run.checkpoint"
     shutil.copytree(folder, copy)

@@ -23,7 +23,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "run"
-    result = runner.invoke(app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "1"])
+    result = runner.invoke(
+        app, ["train", "--out", str(out), "--epochs", "1", "--quiet", "--threads", "1"]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -56,13 +58,24 @@ def one_line_error(result, *fragments: str) -> str:
 
 def test_help_lists_the_everyday_commands_first_and_the_research_commands_apart():
     text = help_text()
-    commands = text[text.index("Commands"):]
-    everyday = ["train", "evaluate", "predict", "embed", "motifs", "variants", "attribute", "example",
-                "example-genome"]
+    commands = text[text.index("Commands") :]
+    everyday = [
+        "train",
+        "evaluate",
+        "predict",
+        "embed",
+        "motifs",
+        "variants",
+        "attribute",
+        "example",
+        "example-genome",
+    ]
     places = [commands.index(f" {name} ") for name in everyday]
     assert places == sorted(places), commands
     research = commands.index("Research commands")
-    assert places[-1] < research < commands.index(" bottleneck ") and research < commands.index(" crn ")
+    assert places[-1] < research < commands.index(" bottleneck ") and research < commands.index(
+        " crn "
+    )
 
 
 def test_completion_can_be_installed_and_completes_commands_and_registry_values(monkeypatch):
@@ -73,11 +86,22 @@ def test_completion_can_be_installed_and_completes_commands_and_registry_values(
     # terminal, CI and a background job: the test fixes it to bash
     monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: "bash")
     script = invoke("--show-completion", prog_name="dnanet")
-    assert script.exit_code == 0 and "_DNANET_COMPLETE=complete_bash" in script.output, (script.output, script.exception)
+    assert script.exit_code == 0 and "_DNANET_COMPLETE=complete_bash" in script.output, (
+        script.output,
+        script.exception,
+    )
 
     def complete(words: str) -> list[str]:
-        result = runner.invoke(app, [], prog_name="dnanet", env={
-            "_DNANET_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)})
+        result = runner.invoke(
+            app,
+            [],
+            prog_name="dnanet",
+            env={
+                "_DNANET_COMPLETE": "complete_bash",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split(" ")) - 1),
+            },
+        )
         assert result.exit_code == 0, result.output
         return result.output.split()
 
@@ -86,23 +110,26 @@ def test_completion_can_be_installed_and_completes_commands_and_registry_values(
     assert complete("dnanet embed run --pool ") == ["mean", "max", "cls"]
 
 
-@pytest.mark.parametrize("command, option, registry, extra", [
-    ("train", "--model", ("dnanet.models", "MODELS"), ()),
-    ("train", "--task", ("dnanet.tasks", "KINDS"), ("auto",)),
-    ("train", "--precision", ("dnanet.precision", "SETTINGS"), ()),
-    ("attribute", "--method", ("dnanet.attribution", "METHODS"), ()),
-    ("motifs", "--method", ("dnanet.motifs.scores", "METHODS"), ("auto",)),
-    ("motifs", "--aggregation", ("dnanet.motifs.scores", "AGGREGATIONS"), ()),
-    ("embed", "--pool", ("dnanet.embed", "POOLS"), ()),
-    ("embed", "--layer", ("dnanet.embed", "LAYERS"), ()),
-    ("bottleneck", "--optimizer", ("dnanet.bottleneck", "OPTIMIZERS"), ()),
-])
+@pytest.mark.parametrize(
+    "command, option, registry, extra",
+    [
+        ("train", "--model", ("dnanet.models", "MODELS"), ()),
+        ("train", "--task", ("dnanet.tasks", "KINDS"), ("auto",)),
+        ("train", "--precision", ("dnanet.precision", "SETTINGS"), ()),
+        ("attribute", "--method", ("dnanet.attribution", "METHODS"), ()),
+        ("motifs", "--method", ("dnanet.motifs.scores", "METHODS"), ("auto",)),
+        ("motifs", "--aggregation", ("dnanet.motifs.scores", "AGGREGATIONS"), ()),
+        ("embed", "--pool", ("dnanet.embed", "POOLS"), ()),
+        ("embed", "--layer", ("dnanet.embed", "LAYERS"), ()),
+        ("bottleneck", "--optimizer", ("dnanet.bottleneck", "OPTIMIZERS"), ()),
+    ],
+)
 def test_option_help_lists_every_value_of_its_registry(command, option, registry, extra):
     import importlib
 
     names = [*extra, *getattr(importlib.import_module(registry[0]), registry[1])]
     text = help_text(command)
-    described = text[text.index(f" {option} ", text.index(" Options ")):]
+    described = text[text.index(f" {option} ", text.index(" Options ")) :]
     assert f"Choices: {', '.join(names)}." in described[:900], described[:900]
 
 
@@ -129,19 +156,32 @@ def test_choices_are_listed_once_however_often_the_help_is_shown():
 
 
 def test_a_value_outside_the_registry_is_one_line_naming_the_valid_ones(tmp_path):
-    one_line_error(invoke("train", "--model", "mlp", "--out", tmp_path / "run"),
-                   "--model mlp: unknown model 'mlp'; valid models: cnn, lstm, transformer, ternary_mlp")
+    one_line_error(
+        invoke("train", "--model", "mlp", "--out", tmp_path / "run"),
+        "--model mlp: unknown model 'mlp'; valid models: cnn, lstm, transformer, ternary_mlp",
+    )
 
 
 # --- flags that override the config ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("--epochs", "0", "--epochs 0: train.epochs must be at least 1"),
-    ("--batch-size", "0", "--batch-size 0: train.batch_size must be at least 1"),
-    ("--precision", "half", "--precision half: 'train.precision' must be one of auto, fp32, bf16, fp16, got 'half'"),
-    ("--split", "chrom", "--split chrom: 'data.split' must be one of random, chromosome, got 'chrom'"),
-])
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--epochs", "0", "--epochs 0: train.epochs must be at least 1"),
+        ("--batch-size", "0", "--batch-size 0: train.batch_size must be at least 1"),
+        (
+            "--precision",
+            "half",
+            "--precision half: 'train.precision' must be one of auto, fp32, bf16, fp16, got 'half'",
+        ),
+        (
+            "--split",
+            "chrom",
+            "--split chrom: 'data.split' must be one of random, chromosome, got 'chrom'",
+        ),
+    ],
+)
 def test_a_bad_flag_value_names_the_flag_not_the_shipped_config(tmp_path, flag, value, message):
     line = one_line_error(invoke("train", flag, value, "--out", tmp_path / "run"), message)
     assert ".yaml" not in line
@@ -151,11 +191,15 @@ def test_a_bad_flag_value_names_the_flag_not_the_shipped_config(tmp_path, flag, 
 def test_a_config_file_value_still_names_the_file(tmp_path):
     config = tmp_path / "mine.yaml"
     config.write_text("model:\n  name: cnn\ntrain:\n  epochs: 0\n")
-    line = one_line_error(invoke("train", "-c", config, "--out", tmp_path / "run"), "train.epochs must be at least 1")
+    line = one_line_error(
+        invoke("train", "-c", config, "--out", tmp_path / "run"), "train.epochs must be at least 1"
+    )
     assert line.startswith(f"error: {config}: ")
     # the flag overrides the file's 0; the next bad value came from a flag, and the flag is named
-    line = one_line_error(invoke("train", "-c", config, "--epochs", "2", "--lr", "-1", "--out", tmp_path / "run"),
-                          "--lr -1.0: train.lr must be positive")
+    line = one_line_error(
+        invoke("train", "-c", config, "--epochs", "2", "--lr", "-1", "--out", tmp_path / "run"),
+        "--lr -1.0: train.lr must be positive",
+    )
     assert str(config) not in line
 
 
@@ -171,15 +215,20 @@ def test_class_names_from_file_names_drop_txt_gz_and_fasta_endings(tiny_run, tmp
     result = invoke("evaluate", tiny_run, bound, background, "--out", out)
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
-    assert {name: scores["n"] for name, scores in metrics["per_class"].items()} == {"bound": 75, "background": 75}
+    assert {name: scores["n"] for name, scores in metrics["per_class"].items()} == {
+        "bound": 75,
+        "background": 75,
+    }
 
 
 def test_a_class_the_run_does_not_know_suggests_class_equals_path(tiny_run, tmp_path):
     promoters = tmp_path / "prob_sigma24promoter.txt"
     shutil.copyfile(example_path("heldout_bound.fa"), promoters)
-    one_line_error(invoke("evaluate", tiny_run, promoters),
-                   "class 'prob_sigma24promoter' is not one of the model's classes: bound, background",
-                   "name each file's class as CLASS=PATH (e.g. bound=FILE)")
+    one_line_error(
+        invoke("evaluate", tiny_run, promoters),
+        "class 'prob_sigma24promoter' is not one of the model's classes: bound, background",
+        "name each file's class as CLASS=PATH (e.g. bound=FILE)",
+    )
 
 
 # --- missing inputs: one line naming the file, before anything else -------------------------------
@@ -187,21 +236,75 @@ def test_a_class_the_run_does_not_know_suggests_class_equals_path(tiny_run, tmp_
 
 MISSING_INPUT_CASES = {
     "train FASTA": lambda run, m, out: ["train", m / "bound.fa", "--out", out],
-    "train --labels": lambda run, m, out: ["train", example_path("bound.fa"), "--labels", m / "labels.tsv",
-                                           "--out", out],
+    "train --labels": lambda run, m, out: [
+        "train",
+        example_path("bound.fa"),
+        "--labels",
+        m / "labels.tsv",
+        "--out",
+        out,
+    ],
     "train --config": lambda run, m, out: ["train", "--config", m / "cnn.yaml", "--out", out],
     "evaluate RUN": lambda run, m, out: ["evaluate", m / "run"],
-    "evaluate FASTA": lambda run, m, out: ["evaluate", run, f"bound={m / 'bound.fa'}", "--out", out],
+    "evaluate FASTA": lambda run, m, out: [
+        "evaluate",
+        run,
+        f"bound={m / 'bound.fa'}",
+        "--out",
+        out,
+    ],
     "predict FASTA": lambda run, m, out: ["predict", run, m / "bound.fa", "--out", out],
-    "predict --genome": lambda run, m, out: ["predict", run, "--genome", m / "genome.fa", "--region", "chr1",
-                                             "--out", out.with_suffix(".bedGraph")],
-    "embed FASTA": lambda run, m, out: ["embed", run, m / "bound.fa", "--out", out.with_suffix(".tsv")],
-    "attribute FASTA": lambda run, m, out: ["attribute", run, m / "bound.fa", "--out", out.with_suffix(".npz")],
+    "predict --genome": lambda run, m, out: [
+        "predict",
+        run,
+        "--genome",
+        m / "genome.fa",
+        "--region",
+        "chr1",
+        "--out",
+        out.with_suffix(".bedGraph"),
+    ],
+    "embed FASTA": lambda run, m, out: [
+        "embed",
+        run,
+        m / "bound.fa",
+        "--out",
+        out.with_suffix(".tsv"),
+    ],
+    "attribute FASTA": lambda run, m, out: [
+        "attribute",
+        run,
+        m / "bound.fa",
+        "--out",
+        out.with_suffix(".npz"),
+    ],
     "motifs FASTA": lambda run, m, out: ["motifs", run, f"bound={m / 'bound.fa'}", "--out", out],
-    "motifs --motif-db": lambda run, m, out: ["motifs", run, "--motif-db", m / "jaspar.meme", "--out", out],
-    "variants --vcf": lambda run, m, out: ["variants", run, "--vcf", m / "calls.vcf", "--genome",
-                                           m / "genome.fa", "--out", out],
-    "crn simulate": lambda run, m, out: ["crn", "simulate", m / "net.json", m / "bound.fa", "--out", out],
+    "motifs --motif-db": lambda run, m, out: [
+        "motifs",
+        run,
+        "--motif-db",
+        m / "jaspar.meme",
+        "--out",
+        out,
+    ],
+    "variants --vcf": lambda run, m, out: [
+        "variants",
+        run,
+        "--vcf",
+        m / "calls.vcf",
+        "--genome",
+        m / "genome.fa",
+        "--out",
+        out,
+    ],
+    "crn simulate": lambda run, m, out: [
+        "crn",
+        "simulate",
+        m / "net.json",
+        m / "bound.fa",
+        "--out",
+        out,
+    ],
 }
 
 
@@ -221,15 +324,21 @@ def test_an_unreadable_input_is_one_line_naming_it(tiny_run, tmp_path):
     try:
         if os.access(unreadable, os.R_OK):
             pytest.skip("running as root: file permissions do not stop reading")
-        for command in (["predict", tiny_run, unreadable, "--out", "-"], ["evaluate", tiny_run, unreadable],
-                        ["embed", tiny_run, unreadable, "--out", tmp_path / "e.tsv"]):
+        for command in (
+            ["predict", tiny_run, unreadable, "--out", "-"],
+            ["evaluate", tiny_run, unreadable],
+            ["embed", tiny_run, unreadable, "--out", tmp_path / "e.tsv"],
+        ):
             one_line_error(invoke(*command), f"{unreadable}: Permission denied")
     finally:
         unreadable.chmod(0o644)
 
 
 def test_predict_to_stdout_prints_nothing_before_an_error(tiny_run, tmp_path):
-    one_line_error(invoke("predict", tiny_run, tmp_path / "missing.fa", "--out", "-"), "missing.fa: no such file")
+    one_line_error(
+        invoke("predict", tiny_run, tmp_path / "missing.fa", "--out", "-"),
+        "missing.fa: no such file",
+    )
     not_fasta = tmp_path / "notes.fa"
     not_fasta.write_text("these are my notes, not sequences\n")
     one_line_error(invoke("predict", tiny_run, not_fasta, "--out", "-"), str(not_fasta))
@@ -247,11 +356,19 @@ def test_predict_to_stdout_still_writes_the_header_and_every_row(tiny_run):
 
 def test_evaluate_on_one_class_notes_the_missing_one_in_the_table_and_the_json(tiny_run, tmp_path):
     out = tmp_path / "metrics.json"
-    result = invoke("evaluate", tiny_run, f"bound={example_path('heldout_bound.fa')}", "--out", out,
-                    env={"COLUMNS": "200"})
+    result = invoke(
+        "evaluate",
+        tiny_run,
+        f"bound={example_path('heldout_bound.fa')}",
+        "--out",
+        out,
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
     assert metrics["per_class"]["background"]["n"] == 0 and metrics["per_class"]["bound"]["n"] == 75
-    assert metrics["note"] == ("no records of class background here (n: 0): its AUROC, AUPRC, recall and F1 are "
-                               "undefined and it is left out of every macro average")
+    assert metrics["note"] == (
+        "no records of class background here (n: 0): its AUROC, AUPRC, recall and F1 are "
+        "undefined and it is left out of every macro average"
+    )
     assert metrics["note"] in " ".join(result.stdout.split())

@@ -8,16 +8,27 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.data import (SequenceSet, Shard, TrainingSampler, code_batches, count_records, iter_batches,
-                         make_loader, padding_overhead, split_indices)
-from dnanet.records import LabelledInput, read_labelled
+from dnanet.data import (
+    SequenceSet,
+    Shard,
+    TrainingSampler,
+    code_batches,
+    count_records,
+    iter_batches,
+    make_loader,
+    padding_overhead,
+    split_indices,
+)
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
 from dnanet.read import read_fasta
+from dnanet.records import LabelledInput, read_labelled
 
 
-def write_fasta(path: Path, records: dict[str, str], description: str = " some description") -> Path:
+def write_fasta(
+    path: Path, records: dict[str, str], description: str = " some description"
+) -> Path:
     path.write_text("".join(f">{name}{description}\n{seq}\n" for name, seq in records.items()))
     return path
 
@@ -29,7 +40,9 @@ def example_inputs():
 def test_stratified_split_is_seeded_disjoint_and_keeps_class_shares():
     labels = np.array([0] * 300 + [1] * 100)
     train, val, test = split_indices(400, 0.1, 0.2, seed=3, strata=labels)
-    assert len(set(train) | set(val) | set(test)) == 400 and len(train) + len(val) + len(test) == 400
+    assert (
+        len(set(train) | set(val) | set(test)) == 400 and len(train) + len(val) + len(test) == 400
+    )
     assert (labels[test] == 1).sum() == 20 and (labels[val] == 1).sum() == 10
     again = split_indices(400, 0.1, 0.2, seed=3, strata=labels)
     assert all(np.array_equal(x, y) for x, y in zip((train, val, test), again))
@@ -48,18 +61,28 @@ def test_split_refuses_tiny_classes():
 
 
 def test_loader_batches_are_padded_codes_with_targets():
-    sequences = SequenceSet(["a", "b", "c"], np.array([0, 1, 2, 3, 3], dtype=np.uint8),
-                            np.array([0, 3, 4, 5]), np.array([1, 0, 1]))
+    sequences = SequenceSet(
+        ["a", "b", "c"],
+        np.array([0, 1, 2, 3, 3], dtype=np.uint8),
+        np.array([0, 3, 4, 5]),
+        np.array([1, 0, 1]),
+    )
     batches = list(make_loader(sequences, batch_size=2))
     assert batches[0]["codes"].tolist() == [[0, 1, 2], [3, PAD, PAD]]
     assert batches[0]["targets"].tolist() == [1, 0] and batches[1]["lengths"].tolist() == [1]
 
 
 def test_code_batches_are_the_loader_codes_and_lengths_of_the_chosen_sequences_in_order():
-    sequences = SequenceSet(["a", "b", "c"], np.array([0, 1, 2, 3, 3], dtype=np.uint8),
-                            np.array([0, 3, 4, 5]), np.array([1, 0, 1]))
+    sequences = SequenceSet(
+        ["a", "b", "c"],
+        np.array([0, 1, 2, 3, 3], dtype=np.uint8),
+        np.array([0, 3, 4, 5]),
+        np.array([1, 0, 1]),
+    )
     batches = list(code_batches(sequences, batch_size=2, indices=np.array([2, 0])))
-    assert [(codes.tolist(), lengths.tolist()) for codes, lengths in batches] == [([[3, PAD, PAD], [0, 1, 2]], [1, 3])]
+    assert [(codes.tolist(), lengths.tolist()) for codes, lengths in batches] == [
+        ([[3, PAD, PAD], [0, 1, 2]], [1, 3])
+    ]
 
 
 def test_iter_batches_streams_records_in_input_order_across_files(tmp_path):
@@ -90,7 +113,9 @@ def test_streamed_batches_shrink_for_long_records_and_refuse_a_chromosome(tmp_pa
     assert [b.ids for b in batches] == [["short1", "short2"], ["long"], ["short3", "short4"]]
     assert all(b.codes.size <= 9_999 for b in batches)
     assert [i for b in batches for i in b.ids] == [name for name, _ in records]  # input order kept
-    with pytest.raises(DnanetError, match=r"mixed.fa line 5: record long has 5,000 bases, more than the 4,000"):
+    with pytest.raises(
+        DnanetError, match=r"mixed.fa line 5: record long has 5,000 bases, more than the 4,000"
+    ):
         list(iter_batches([path], batch_size=256, max_record=4_000))
 
 
@@ -99,14 +124,24 @@ def test_length_bucketing_cuts_padding_and_still_draws_every_record_once():
     lengths = rng.integers(100, 2_000, size=3_000)
     batch = 32
     assert padding_overhead(lengths, batch) > 0.4  # random batches: nearly half padding
-    sampler = TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)
+    sampler = TrainingSampler(
+        len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths
+    )
     order = np.array(list(sampler))
     assert sorted(order.tolist()) == list(range(len(lengths)))
-    batches = [lengths[order[i: i + batch]] for i in range(0, len(order), batch)]
+    batches = [lengths[order[i : i + batch]] for i in range(0, len(order), batch)]
     padded = sum(b.max() * len(b) for b in batches)
     assert 1 - lengths.sum() / padded < 0.10
-    assert len({int(b.max()) for b in batches}) > 50  # batches from the whole length range, not one bucket
-    again = np.array(list(TrainingSampler(len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths)))
+    assert (
+        len({int(b.max()) for b in batches}) > 50
+    )  # batches from the whole length range, not one bucket
+    again = np.array(
+        list(
+            TrainingSampler(
+                len(lengths), len(lengths), torch.Generator().manual_seed(0), batch, lengths
+            )
+        )
+    )
     assert np.array_equal(order, again)  # seeded
 
 
@@ -128,6 +163,7 @@ def test_a_loader_over_indices_batches_those_records_in_order():
 
 # --- the sharding rule ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
 def test_shards_are_contiguous_blocks_that_partition_the_records_in_order(count):
     for total in range(12):
@@ -146,10 +182,16 @@ def test_shard_is_written_k_of_n_from_one():
 
 @pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
 def test_record_count_matches_the_reader_across_block_edges_and_gzip(tmp_path, block):
-    plain = write_fasta(tmp_path / "a.fa", {f"r{i}": "ACGT" * (i + 1) for i in range(9)}, description="")
+    plain = write_fasta(
+        tmp_path / "a.fa", {f"r{i}": "ACGT" * (i + 1) for i in range(9)}, description=""
+    )
     compressed = tmp_path / "b.fa.gz"
     compressed.write_bytes(gzip.compress(b">x one\nAC\nGT\n\n>y\nA\n"))
-    assert count_records([plain, compressed], block) == [9, 2] == [len(list(read_fasta(p))) for p in (plain, compressed)]
+    assert (
+        count_records([plain, compressed], block)
+        == [9, 2]
+        == [len(list(read_fasta(p))) for p in (plain, compressed)]
+    )
     no_records = tmp_path / "c.fa"
     no_records.write_text("ACGT\n")
     with pytest.raises(DnanetError, match="c.fa: no FASTA records"):
@@ -158,10 +200,16 @@ def test_record_count_matches_the_reader_across_block_edges_and_gzip(tmp_path, b
 
 def test_a_shard_streams_only_its_records_and_stops_before_the_next(tmp_path):
     first = write_fasta(tmp_path / "one.fa", {f"s{i}": "ACGT" for i in range(4)}, description="")
-    second = write_fasta(tmp_path / "two.fa", {"t0": "AC", "t1": "GT", "bad": "AC-GT"}, description="")
-    batches = list(iter_batches([first, second], batch_size=2, records=Shard(1, 3).records(7)))  # records 2..3
+    second = write_fasta(
+        tmp_path / "two.fa", {"t0": "AC", "t1": "GT", "bad": "AC-GT"}, description=""
+    )
+    batches = list(
+        iter_batches([first, second], batch_size=2, records=Shard(1, 3).records(7))
+    )  # records 2..3
     assert [b.ids for b in batches] == [["s2", "s3"]] and batches[0].sources == [0, 0]
-    batches = list(iter_batches([first, second], batch_size=2, records=range(3, 6)))  # never reads 'bad'
+    batches = list(
+        iter_batches([first, second], batch_size=2, records=range(3, 6))
+    )  # never reads 'bad'
     assert [i for b in batches for i in b.ids] == ["s3", "t0", "t1"] and batches[-1].sources == [1]
     with pytest.raises(DnanetError, match="two.fa line 6.*record 'bad'"):
         list(iter_batches([first, second], batch_size=2, records=Shard(2, 3).records(7)))

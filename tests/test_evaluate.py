@@ -4,16 +4,17 @@ it has n 0, undefined one-vs-rest scores, and is left out of every macro average
 import numpy as np
 import pytest
 
-from dnanet.evaluate import (classification_metrics, multilabel_metrics, regression_metrics,
-                             task_metrics)
+from dnanet.evaluate import (
+    classification_metrics,
+    multilabel_metrics,
+    regression_metrics,
+    task_metrics,
+)
 from dnanet.tasks import Task
 
 # Four records of classes a, a, b, b; class c has none. Predicted (argmax): a, b, b, c.
 LABELS = np.array([0, 0, 1, 1])
-PROBS = np.array([[0.7, 0.2, 0.1],
-                  [0.3, 0.4, 0.3],
-                  [0.2, 0.5, 0.3],
-                  [0.1, 0.3, 0.6]])
+PROBS = np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]])
 
 
 def test_multiclass_one_vs_rest_values_by_hand():
@@ -38,24 +39,35 @@ def test_a_class_with_no_records_is_left_out_of_every_macro_average():
     assert metrics["auroc"] == pytest.approx((1.0 + 0.75) / 2)
     assert metrics["auprc"] == pytest.approx((1.0 + 5 / 6) / 2)
     assert metrics["f1"] == pytest.approx((2 / 3 + 0.5) / 2)  # not (2/3 + 1/2 + 0) / 3
-    assert metrics["note"] == ("no records of class c here (n: 0): its AUROC, AUPRC, recall and F1 are undefined "
-                               "and it is left out of every macro average")
+    assert metrics["note"] == (
+        "no records of class c here (n: 0): its AUROC, AUPRC, recall and F1 are undefined "
+        "and it is left out of every macro average"
+    )
 
 
 def test_every_class_present_has_no_note():
     labels = np.array([0, 1, 2, 0])
     metrics = classification_metrics(labels, PROBS, ["a", "b", "c"])
-    assert "note" not in metrics and all(scores["n"] > 0 for scores in metrics["per_class"].values())
-    assert metrics["f1"] == pytest.approx(np.mean([scores["f1"] for scores in metrics["per_class"].values()]))
+    assert "note" not in metrics and all(
+        scores["n"] > 0 for scores in metrics["per_class"].values()
+    )
+    assert metrics["f1"] == pytest.approx(
+        np.mean([scores["f1"] for scores in metrics["per_class"].values()])
+    )
 
 
 def test_binary_set_with_only_the_positive_class_names_the_missing_one():
     labels = np.array([0, 0, 0])
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
     metrics = classification_metrics(labels, probs, ["bound", "background"])
-    assert metrics["positive_class"] == "bound" and metrics["auroc"] is None  # one class: no ranking to score
+    assert (
+        metrics["positive_class"] == "bound" and metrics["auroc"] is None
+    )  # one class: no ranking to score
     assert metrics["f1"] == pytest.approx(0.8)  # P 1, R 2/3
-    assert metrics["per_class"]["background"]["n"] == 0 and metrics["per_class"]["background"]["f1"] is None
+    assert (
+        metrics["per_class"]["background"]["n"] == 0
+        and metrics["per_class"]["background"]["f1"] is None
+    )
     assert "background" in metrics["note"] and "bound" not in metrics["note"]
 
 
@@ -68,10 +80,20 @@ def test_multilabel_label_without_positives_is_left_out_of_every_macro_average()
     assert (x["auroc"], x["f1"], x["accuracy"], x["mcc"]) == (0.75, 0.5, 0.5, 0.0)
     assert x["auprc"] == pytest.approx(5 / 6)
     assert y["n"] == 0 and y["accuracy"] == 0.75
-    assert (y["auroc"], y["auprc"], y["f1"], y["recall"], y["mcc"]) == (None, None, None, None, None)
+    assert (y["auroc"], y["auprc"], y["f1"], y["recall"], y["mcc"]) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     # every macro average is x's alone: y's accuracy 0.75 is not averaged in, nor a 0 F1 or MCC
-    assert {key: metrics[key] for key in ("accuracy", "auroc", "f1", "mcc")} == \
-        {"accuracy": 0.5, "auroc": 0.75, "f1": 0.5, "mcc": 0.0}
+    assert {key: metrics[key] for key in ("accuracy", "auroc", "f1", "mcc")} == {
+        "accuracy": 0.5,
+        "auroc": 0.75,
+        "f1": 0.5,
+        "mcc": 0.0,
+    }
     assert metrics["exact_match"] == 0.25  # only the first record has both labels right
     assert "label y" in metrics["note"]
 
@@ -150,10 +172,16 @@ def test_task_metrics_picks_the_metrics_of_the_task_kind():
     regression = task_metrics(Task("regression", ["y"], [0.0], [1.0]), targets, targets * 2)
     assert regression["pearson"] == pytest.approx(1.0)
     assert regression["mse"] == pytest.approx(14 / 3)  # (1 + 4 + 9) / 3
-    multilabel = task_metrics(Task("multilabel", ["x", "y"]), np.array([[1, 0], [0, 1]]),
-                              np.array([[0.9, 0.2], [0.3, 0.7]]))
+    multilabel = task_metrics(
+        Task("multilabel", ["x", "y"]),
+        np.array([[1, 0], [0, 1]]),
+        np.array([[0.9, 0.2], [0.3, 0.7]]),
+    )
     assert multilabel["exact_match"] == 1.0 and set(multilabel["per_class"]) == {"x", "y"}
     # truth a b a, predicted (argmax) a b b
-    binary = task_metrics(Task("binary", ["a", "b"]), np.array([0, 1, 0]),
-                          np.array([[0.7, 0.3], [0.4, 0.6], [0.2, 0.8]]))
+    binary = task_metrics(
+        Task("binary", ["a", "b"]),
+        np.array([0, 1, 0]),
+        np.array([[0.7, 0.3], [0.4, 0.6], [0.2, 0.8]]),
+    )
     assert binary["positive_class"] == "a" and binary["accuracy"] == pytest.approx(2 / 3)

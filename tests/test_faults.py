@@ -33,8 +33,19 @@ def tiny_run(tmp_path_factory, runner) -> Path:
     """A small CNN trained for 2 epochs on the bundled CTCF example (enough to predict and embed)."""
     folder = tmp_path_factory.mktemp("faults")
     (folder / "tiny.yaml").write_text(TINY.format(epochs=2))
-    result = runner.invoke(app, ["train", "-c", str(folder / "tiny.yaml"), "--out", str(folder / "run"), "-q",
-                                 "--threads", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-c",
+            str(folder / "tiny.yaml"),
+            "--out",
+            str(folder / "run"),
+            "-q",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return folder / "run"
 
@@ -43,15 +54,23 @@ def tiny_run(tmp_path_factory, runner) -> Path:
 def big_fasta(tmp_path_factory) -> Path:
     """60,000 records of 150 bases: a few seconds of predicting, time to interrupt it."""
     path = tmp_path_factory.mktemp("big") / "big.fa"
-    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[np.random.default_rng(0).integers(0, 4, (60_000, 150))]
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[
+        np.random.default_rng(0).integers(0, 4, (60_000, 150))
+    ]
     path.write_text("".join(f">r{i}\n{row.tobytes().decode()}\n" for i, row in enumerate(letters)))
     return path
 
 
 def _start(arguments: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "dnanet", *arguments], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dnanet", *arguments],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for(check, process: subprocess.Popen, timeout: float = 90) -> None:
@@ -59,8 +78,10 @@ def _wait_for(check, process: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if process.poll() is not None:
-            pytest.fail(f"the command ended (exit {process.returncode}) before the moment to interrupt it: "
-                        f"{process.stderr.read()}")
+            pytest.fail(
+                f"the command ended (exit {process.returncode}) before the moment to interrupt it: "
+                f"{process.stderr.read()}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail("timed out waiting for the moment to interrupt")
@@ -68,7 +89,9 @@ def _wait_for(check, process: subprocess.Popen, timeout: float = 90) -> None:
 
 
 def _hidden(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".dnanet-cache")
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".dnanet-cache"
+    )
 
 
 def _partials(folder: Path, name: str) -> list[Path]:
@@ -86,9 +109,17 @@ def test_out_at_a_symlink_fifo_socket_or_device_is_refused(runner, tmp_path):
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(tmp_path / "sock.tsv"))
     try:
-        for out, kind in [(tmp_path / "link.tsv", "symbolic link"), (tmp_path / "fifo.tsv", "FIFO"),
-                          (tmp_path / "sock.tsv", "socket"), (Path("/dev/null"), "character device")]:
-            for command in (["predict", "no-such-run"], ["evaluate", "no-such-run"], ["embed", "no-such-run"]):
+        for out, kind in [
+            (tmp_path / "link.tsv", "symbolic link"),
+            (tmp_path / "fifo.tsv", "FIFO"),
+            (tmp_path / "sock.tsv", "socket"),
+            (Path("/dev/null"), "character device"),
+        ]:
+            for command in (
+                ["predict", "no-such-run"],
+                ["evaluate", "no-such-run"],
+                ["embed", "no-such-run"],
+            ):
                 result = runner.invoke(app, [*command, "--out", str(out), "--overwrite"])
                 assert result.exit_code == 1, (command, out, result.output)
                 assert f"{out}: is a {kind}" in result.output
@@ -104,14 +135,22 @@ def test_out_at_a_symlink_fifo_socket_or_device_is_refused(runner, tmp_path):
 # --- one overwrite rule ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command,name", [("predict", "p.tsv"), ("evaluate", "m.json"), ("embed", "e.tsv")])
+@pytest.mark.parametrize(
+    "command,name", [("predict", "p.tsv"), ("evaluate", "m.json"), ("embed", "e.tsv")]
+)
 def test_an_existing_output_is_refused_unless_overwrite(runner, tiny_run, tmp_path, command, name):
     out = tmp_path / name
     out.write_text("old\n")
     result = runner.invoke(app, [command, str(tiny_run), "--out", str(out), "--threads", "1"])
-    assert result.exit_code == 1 and f"{out}: already exists" in result.output and "--overwrite" in result.output
+    assert (
+        result.exit_code == 1
+        and f"{out}: already exists" in result.output
+        and "--overwrite" in result.output
+    )
     assert out.read_text() == "old\n"
-    result = runner.invoke(app, [command, str(tiny_run), "--out", str(out), "--threads", "1", "--overwrite"])
+    result = runner.invoke(
+        app, [command, str(tiny_run), "--out", str(out), "--threads", "1", "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text() != "old\n" and _hidden(tmp_path) == []
 
@@ -119,7 +158,9 @@ def test_an_existing_output_is_refused_unless_overwrite(runner, tiny_run, tmp_pa
 # --- disk full, no space, unwritable ---------------------------------------------------------
 
 
-def test_disk_full_while_predicting_keeps_the_old_output_and_names_the_path(runner, tiny_run, tmp_path, monkeypatch):
+def test_disk_full_while_predicting_keeps_the_old_output_and_names_the_path(
+    runner, tiny_run, tmp_path, monkeypatch
+):
     import dnanet.infer
 
     out = tmp_path / "p.tsv"
@@ -152,11 +193,25 @@ def test_train_overwrite_that_fails_keeps_the_old_run(runner, tiny_run, tmp_path
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "model.json"))
 
     monkeypatch.setattr(dnanet.experiment, "write_run", fills_the_disk)
-    result = runner.invoke(app, ["train", "-c", str(tmp_path / "tiny.yaml"), "--out", str(run), "--overwrite", "-q",
-                                 "--threads", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-c",
+            str(tmp_path / "tiny.yaml"),
+            "--out",
+            str(run),
+            "--overwrite",
+            "-q",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 1
-    assert f"error: {run}: could not be written: No space left on device; nothing was written (the old one is kept)" \
+    assert (
+        f"error: {run}: could not be written: No space left on device; nothing was written (the old one is kept)"
         in result.output
+    )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert not _partials(tmp_path, "run") and ".run.lock" not in _hidden(tmp_path)
 
@@ -165,8 +220,12 @@ def test_too_little_free_space_fails_before_training(runner, tmp_path, monkeypat
     free = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: free._replace(free=1 << 20))
     started = time.monotonic()
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "runs" / "r"), "-q", "--threads", "1"])
-    assert result.exit_code == 1 and "r: only 1.0 MB free on its file system" in result.output, result.output
+    result = runner.invoke(
+        app, ["train", "--out", str(tmp_path / "runs" / "r"), "-q", "--threads", "1"]
+    )
+    assert result.exit_code == 1 and "r: only 1.0 MB free on its file system" in result.output, (
+        result.output
+    )
     assert time.monotonic() - started < 10
     assert list(tmp_path.iterdir()) == []  # not even the runs/ folder it would have made
 
@@ -179,7 +238,9 @@ def test_read_only_output_folder_fails_at_once(runner, tmp_path):
     try:
         started = time.monotonic()
         result = runner.invoke(app, ["train", "--out", str(folder / "r"), "-q"])
-        assert result.exit_code == 1 and f"{folder / 'r'}: cannot write in {folder}" in result.output, result.output
+        assert (
+            result.exit_code == 1 and f"{folder / 'r'}: cannot write in {folder}" in result.output
+        ), result.output
         assert time.monotonic() - started < 10 and list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
@@ -190,19 +251,29 @@ def test_read_only_output_folder_fails_at_once(runner, tmp_path):
 
 @pytest.mark.parametrize("command,name", [("predict", "p.tsv"), ("embed", "e.npy")])
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
-def test_a_signal_while_writing_leaves_nothing_and_the_next_run_cleans_up(runner, tiny_run, big_fasta, tmp_path,
-                                                                           monkeypatch, command, name, how):
+def test_a_signal_while_writing_leaves_nothing_and_the_next_run_cleans_up(
+    runner, tiny_run, big_fasta, tmp_path, monkeypatch, command, name, how
+):
     out = tmp_path / name
     arguments = [command, str(tiny_run), str(big_fasta), "--out", name, "-q", "--threads", "1"]
     process = _start(arguments, tmp_path)
-    _wait_for(lambda: any(p.stat().st_size > 0 for p in tmp_path.glob(f".{name}.*")
-                          if p.suffix in (".partial", ".rows")), process)
+    _wait_for(
+        lambda: any(
+            p.stat().st_size > 0
+            for p in tmp_path.glob(f".{name}.*")
+            if p.suffix in (".partial", ".rows")
+        ),
+        process,
+    )
     process.send_signal(how)
     _, stderr = process.communicate(timeout=60)
     assert not out.exists()  # nothing half-written under the user's name
     if how == signal.SIGTERM:
         assert process.returncode == 143
-        assert stderr.strip().splitlines()[-1] == "terminated (SIGTERM); no output was written, temporary files removed"
+        assert (
+            stderr.strip().splitlines()[-1]
+            == "terminated (SIGTERM); no output was written, temporary files removed"
+        )
         assert sorted(p.name for p in tmp_path.iterdir()) == []
         return
     assert process.returncode == -signal.SIGKILL and _partials(tmp_path, name)
@@ -213,10 +284,14 @@ def test_a_signal_while_writing_leaves_nothing_and_the_next_run_cleans_up(runner
     expected = [name] + (["e.ids.txt"] if name == "e.npy" else [])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected)
     if name == "e.npy":
-        assert np.load(out).shape[0] == len((tmp_path / "e.ids.txt").read_text().splitlines()) == 150
+        assert (
+            np.load(out).shape[0] == len((tmp_path / "e.ids.txt").read_text().splitlines()) == 150
+        )
 
 
-def test_sigterm_and_a_concurrent_train_then_sigkill_and_the_next_run(runner, tmp_path, monkeypatch):
+def test_sigterm_and_a_concurrent_train_then_sigkill_and_the_next_run(
+    runner, tmp_path, monkeypatch
+):
     (tmp_path / "long.yaml").write_text(TINY.format(epochs=500))
     arguments = ["train", "-c", "long.yaml", "--out", "runs/r", "-q", "--threads", "1"]
     first = _start(arguments, tmp_path)
@@ -225,24 +300,37 @@ def test_sigterm_and_a_concurrent_train_then_sigkill_and_the_next_run(runner, tm
     started = time.monotonic()
     second = runner.invoke(app, [*arguments, "--overwrite"])
     assert second.exit_code == 1 and time.monotonic() - started < 10
-    assert f"runs/r: another dnanet process (pid {first.pid}) is writing it right now" in second.output
+    assert (
+        f"runs/r: another dnanet process (pid {first.pid}) is writing it right now" in second.output
+    )
     first.send_signal(signal.SIGTERM)
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == 143, stderr
-    assert "terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume runs/r" in stderr
-    assert _hidden(tmp_path / "runs") == [".r.checkpoint"] and not (tmp_path / "runs" / "r").exists()
+    assert (
+        "terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume runs/r"
+        in stderr
+    )
+    assert (
+        _hidden(tmp_path / "runs") == [".r.checkpoint"] and not (tmp_path / "runs" / "r").exists()
+    )
 
     killed = _start([*arguments, "--overwrite"], tmp_path)
-    _wait_for(lambda: (tmp_path / "runs" / ".r.checkpoint" / "state.json").exists()
-              and killed.pid == _lock_holder(tmp_path / "runs" / ".r.lock"), killed)
+    _wait_for(
+        lambda: (
+            (tmp_path / "runs" / ".r.checkpoint" / "state.json").exists()
+            and killed.pid == _lock_holder(tmp_path / "runs" / ".r.lock")
+        ),
+        killed,
+    )
     killed.kill()
     killed.wait(timeout=60)
     assert not (tmp_path / "runs" / "r").exists()
     again = runner.invoke(app, [*arguments, "--overwrite", "--epochs", "1"])
     assert again.exit_code == 0, again.output
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [".dnanet-cache", "r"]
-    assert {"model.safetensors", "model.json", "metrics.json", "history.csv"} <= {p.name for p in
-                                                                                (tmp_path / "runs" / "r").iterdir()}
+    assert {"model.safetensors", "model.json", "metrics.json", "history.csv"} <= {
+        p.name for p in (tmp_path / "runs" / "r").iterdir()
+    }
 
 
 def _lock_holder(path: Path) -> int | None:
@@ -252,15 +340,19 @@ def _lock_holder(path: Path) -> int | None:
         return None
 
 
-def test_a_second_predict_to_the_same_file_fails_at_once(runner, tiny_run, big_fasta, tmp_path, monkeypatch):
+def test_a_second_predict_to_the_same_file_fails_at_once(
+    runner, tiny_run, big_fasta, tmp_path, monkeypatch
+):
     arguments = ["predict", str(tiny_run), str(big_fasta), "--out", "p.tsv", "-q", "--threads", "1"]
     first = _start(arguments, tmp_path)
     _wait_for(lambda: bool(_partials(tmp_path, "p.tsv")), first)
     monkeypatch.chdir(tmp_path)
     second = runner.invoke(app, [*arguments, "--overwrite"])
     assert second.exit_code == 1
-    assert second.output.strip() == (f"error: p.tsv: another dnanet process (pid {first.pid}) is writing it right "
-                                     "now; wait for it to finish or choose another --out")
+    assert second.output.strip() == (
+        f"error: p.tsv: another dnanet process (pid {first.pid}) is writing it right "
+        "now; wait for it to finish or choose another --out"
+    )
     assert first.poll() is None  # the first is still at work, and finishes normally
     assert first.wait(timeout=120) == 0
     assert len((tmp_path / "p.tsv").read_text().splitlines()) == 60_001
@@ -299,8 +391,9 @@ def test_a_live_process_temporaries_are_named_not_removed(tmp_path):
     mine.write_text("in progress")
     output = Output(tmp_path / "p.tsv").claim()
     try:
-        assert mine.exists() and output.notes == [f"{mine}: left in place: process {os.getppid()}, which made it, is "
-                                                  "still running"]
+        assert mine.exists() and output.notes == [
+            f"{mine}: left in place: process {os.getppid()}, which made it, is still running"
+        ]
     finally:
         output.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == [mine.name]
@@ -308,7 +401,16 @@ def test_a_live_process_temporaries_are_named_not_removed(tmp_path):
 
 def test_a_half_built_sequence_store_of_a_killed_run_is_removed(runner, tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY.format(epochs=1))
-    arguments = ["train", "-c", str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "r"), "-q", "--threads", "1"]
+    arguments = [
+        "train",
+        "-c",
+        str(tmp_path / "tiny.yaml"),
+        "--out",
+        str(tmp_path / "r"),
+        "-q",
+        "--threads",
+        "1",
+    ]
     assert runner.invoke(app, arguments).exit_code == 0
     cache = tmp_path / ".dnanet-cache"
     [store] = [p for p in cache.iterdir() if not p.name.startswith(".")]
@@ -328,6 +430,14 @@ def test_example_keeps_other_files_and_refuses_its_own_names_without_overwrite(r
     assert again.exit_code == 1 and f"{tmp_path / 'bound.fa'}: already exists" in again.output
     assert (tmp_path / "bound.fa").read_text() == ">edited\nACGT\n"
     assert runner.invoke(app, ["example", str(tmp_path), "--overwrite"]).exit_code == 0
-    assert (tmp_path / "bound.fa").read_text().startswith(">") and (tmp_path / "mine.txt").read_text() == "keep me\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["SOURCE.txt", "background.fa", "bound.fa",
-                                                          "heldout_background.fa", "heldout_bound.fa", "mine.txt"]
+    assert (tmp_path / "bound.fa").read_text().startswith(">") and (
+        tmp_path / "mine.txt"
+    ).read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "SOURCE.txt",
+        "background.fa",
+        "bound.fa",
+        "heldout_background.fa",
+        "heldout_bound.fa",
+        "mine.txt",
+    ]

@@ -24,12 +24,13 @@ def small_genome(folder: Path) -> Path:
     rng = np.random.default_rng(5)
     a = "".join(rng.choice(list("ACGT"), 1000))
     b = "".join(rng.choice(list("ACGT"), 200)) + "N" * 200 + "".join(rng.choice(list("acgt"), 200))
-    lines = [">chrA some description"] + [a[i:i + 70] for i in range(0, 1000, 70)]
-    lines += [">chrB"] + [b[i:i + 70] for i in range(0, 600, 70)]
+    lines = [">chrA some description"] + [a[i : i + 70] for i in range(0, 1000, 70)]
+    lines += [">chrB"] + [b[i : i + 70] for i in range(0, 600, 70)]
     return write(folder / "small.fa", "\n".join(lines) + "\n")
 
 
 # --- the genome ------------------------------------------------------------------------------------
+
 
 def test_plain_and_bgzip_genomes_read_the_same_and_plain_gzip_is_refused(tmp_path):
     from Bio import bgzf
@@ -44,12 +45,17 @@ def test_plain_and_bgzip_genomes_read_the_same_and_plain_gzip_is_refused(tmp_pat
     with open(plain, "rb") as source, bgzf.BgzfWriter(str(bgzipped), "wb") as target:
         target.write(source.read())
     other = open_genome(bgzipped)
-    assert other.sizes == genome.sizes and other.fetch("chrB", 350, 450) == genome.fetch("chrB", 350, 450)
+    assert other.sizes == genome.sizes and other.fetch("chrB", 350, 450) == genome.fetch(
+        "chrB", 350, 450
+    )
     assert Path(f"{bgzipped}.gzi").exists()
     gzipped = tmp_path / "plain.fa.gz"
     gzipped.write_bytes(gzip.compress(plain.read_bytes()))
-    with pytest.raises(DnanetError, match=r"plain.fa.gz: a plain-gzip FASTA cannot be read at random positions; "
-                                          r"recompress it with bgzip .* or gunzip it"):
+    with pytest.raises(
+        DnanetError,
+        match=r"plain.fa.gz: a plain-gzip FASTA cannot be read at random positions; "
+        r"recompress it with bgzip .* or gunzip it",
+    ):
         open_genome(gzipped)
 
 
@@ -62,8 +68,11 @@ def test_an_index_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch)
         raise PermissionError(13, "Permission denied", kwargs.get("indexname"))
 
     monkeypatch.setattr(pyfaidx, "Faidx", refuse)
-    with pytest.raises(DnanetError, match=r"small.fa: cannot write its index .*small.fa.fai beside it \(Permission "
-                                          r"denied\); copy the genome to a folder you can write"):
+    with pytest.raises(
+        DnanetError,
+        match=r"small.fa: cannot write its index .*small.fa.fai beside it \(Permission "
+        r"denied\); copy the genome to a folder you can write",
+    ):
         open_genome(plain)
 
 

@@ -10,6 +10,8 @@ import json
 
 import pytest
 import torch
+from test_checkpoint import StopAfter, small_config
+from test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
 import dnanet.train
 from dnanet.checkpoint import Checkpoint
@@ -24,19 +26,24 @@ from dnanet.infer import predict_batch
 from dnanet.models import build_model
 from dnanet.precision import TOLERANCE, Precision
 from dnanet.runs import load_run
-from test_checkpoint import StopAfter, small_config
-from test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
 CPU = torch.device("cpu")
 
 
 def test_precision_setting_in_config_and_its_errors(tmp_path):
-    assert load_config().train.precision == "auto" and load_config(precision="bf16").train.precision == "bf16"
+    assert (
+        load_config().train.precision == "auto"
+        and load_config(precision="bf16").train.precision == "bf16"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  precision: half\n")
-    with pytest.raises(DnanetError, match="'train.precision' must be one of auto, fp32, bf16, fp16, got 'half'"):
+    with pytest.raises(
+        DnanetError, match="'train.precision' must be one of auto, fp32, bf16, fp16, got 'half'"
+    ):
         load_config(bad)
-    fp16 = dataclasses.replace(small_config(), train=dataclasses.replace(small_config().train, precision="fp16"))
+    fp16 = dataclasses.replace(
+        small_config(), train=dataclasses.replace(small_config().train, precision="fp16")
+    )
     sequences, task = example_set()
     with pytest.raises(DnanetError, match="fp16 needs a CUDA GPU"):  # refused before any training
         train_model(fp16, sequences, task, [], CPU)
@@ -50,11 +57,29 @@ def test_bf16_predictions_agree_with_float32_within_the_tolerance(trained_run):
     batches = list(iter_batches([path for _, path in heldout_inputs()], 64))
     exact, mixed, default = [], [], []
     for batch in batches:
-        exact.append(predict_batch(model, batch.codes, batch.lengths, True, activate=task.activate,
-                                   precision=Precision("fp32")))
-        mixed.append(predict_batch(model, batch.codes, batch.lengths, True, activate=task.activate,
-                                   precision=Precision("bf16")))
-        default.append(predict_batch(model, batch.codes, batch.lengths, True, activate=task.activate))
+        exact.append(
+            predict_batch(
+                model,
+                batch.codes,
+                batch.lengths,
+                True,
+                activate=task.activate,
+                precision=Precision("fp32"),
+            )
+        )
+        mixed.append(
+            predict_batch(
+                model,
+                batch.codes,
+                batch.lengths,
+                True,
+                activate=task.activate,
+                precision=Precision("bf16"),
+            )
+        )
+        default.append(
+            predict_batch(model, batch.codes, batch.lengths, True, activate=task.activate)
+        )
     exact, mixed, default = torch.cat(exact), torch.cat(mixed), torch.cat(default)
     assert mixed.dtype == torch.float32 and torch.equal(default, exact)
     difference = (mixed - exact).abs().max().item()
@@ -66,7 +91,9 @@ def test_every_representation_runs_under_autocast(name):
     """Logits, embeddings and pooled tokens of each family under bf16 autocast: float32 results
     close to float32's (the transformer's token path once mixed dtypes and failed)."""
     torch.manual_seed(0)
-    model = build_model(name, 3, {"encoder": "onehot", **({"max_len": 16} if name == "transformer" else {})}).eval()
+    model = build_model(
+        name, 3, {"encoder": "onehot", **({"max_len": 16} if name == "transformer" else {})}
+    ).eval()
     codes = torch.randint(0, 4, (4, 150), dtype=torch.uint8)
     codes[2:, 90:] = 255  # padding
     with torch.no_grad():
@@ -75,7 +102,9 @@ def test_every_representation_runs_under_autocast(name):
             with Precision("bf16").autocast():
                 mixed = represent(model, codes, layer, pool).float()
             scale = exact.abs().max().item()
-            assert mixed.shape == exact.shape and (mixed - exact).abs().max().item() <= 0.05 * scale, (layer, pool)
+            assert (
+                mixed.shape == exact.shape and (mixed - exact).abs().max().item() <= 0.05 * scale
+            ), (layer, pool)
 
 
 def test_bf16_training_learns_planted_motifs():
@@ -123,7 +152,14 @@ def test_scaler_state_round_trips_and_float32_saves_none(tmp_path):
     fresh = torch.amp.GradScaler("cpu")
     checkpoint.restore(model, optimizer, scheduler, {}, fresh)
     assert fresh.get_scale() == 128.0 and fresh.state_dict()["_growth_tracker"] == 7
-    checkpoint.save(dnanet.train.FitProgress(epoch=1), model, optimizer, scheduler, {}, Precision().grad_scaler())
+    checkpoint.save(
+        dnanet.train.FitProgress(epoch=1),
+        model,
+        optimizer,
+        scheduler,
+        {},
+        Precision().grad_scaler(),
+    )
     assert json.loads((checkpoint.folder / "state.json").read_text())["grad_scaler"] is None
 
 
@@ -143,7 +179,9 @@ def test_loader_settings_per_device():
     assert loader_settings(CPU) == {}
     one = loader_settings(torch.device("cuda"))
     assert one["pin_memory"] and 0 <= one["workers"] <= 4
-    assert loader_settings(torch.device("cuda"), Processes(0, 10_000, 0))["workers"] == 0  # cores shared out
+    assert (
+        loader_settings(torch.device("cuda"), Processes(0, 10_000, 0))["workers"] == 0
+    )  # cores shared out
 
 
 def load_gpu_check():
@@ -162,11 +200,29 @@ def test_gpu_check_script_on_the_cpu(capsys, monkeypatch, tmp_path):
     """The GPU check's logic, run on the CPU in bf16 against float32: a table, JSON, exit 0; a
     tolerance the difference passes makes it exit 1; without CUDA, --device cuda exits 2."""
     gpu_check = load_gpu_check()
-    smoke = ["--device", "cpu", "--models", "cnn", "--steps", "3", "--per-class", "30", "--length", "80",
-             "--compare", "60", "--precision", "bf16", "--json", str(tmp_path / "check.json")]
+    smoke = [
+        "--device",
+        "cpu",
+        "--models",
+        "cnn",
+        "--steps",
+        "3",
+        "--per-class",
+        "30",
+        "--length",
+        "80",
+        "--compare",
+        "60",
+        "--precision",
+        "bf16",
+        "--json",
+        str(tmp_path / "check.json"),
+    ]
     assert gpu_check.main(smoke) == 0
     printed = capsys.readouterr().out
-    assert "| cnn | bf16 | 32 | 3 |" in printed and printed.rstrip().endswith("| 2e-02 | yes |"), printed
+    assert "| cnn | bf16 | 32 | 3 |" in printed and printed.rstrip().endswith("| 2e-02 | yes |"), (
+        printed
+    )
     row = json.loads((tmp_path / "check.json").read_text())["rows"][0]
     assert 0 < row["max_prob_difference"] <= row["tolerance"] and row["peak_gpu_mib"] is None
     monkeypatch.setitem(gpu_check.TOLERANCE, "bf16", row["max_prob_difference"] / 2)

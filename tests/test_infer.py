@@ -17,8 +17,15 @@ from dnanet.models import build_model
 from dnanet.tasks import Task
 
 BINARY = Task("binary", ["bound", "background"])
-SEQUENCES = [b"ACGTTGCANGGATCCATTGACGCA", b"TTGACCGATGCAAT", b"GGGCCCATATAT",
-             b"CATTGACGCAACGTTGCANGGATCC", b"ACGTACGTAC", b"TTTTGGGGCCCCAAAA", b"GATTACA"]
+SEQUENCES = [
+    b"ACGTTGCANGGATCCATTGACGCA",
+    b"TTGACCGATGCAAT",
+    b"GGGCCCATATAT",
+    b"CATTGACGCAACGTTGCANGGATCC",
+    b"ACGTACGTAC",
+    b"TTTTGGGGCCCCAAAA",
+    b"GATTACA",
+]
 COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
 
 
@@ -67,10 +74,12 @@ def test_the_batch_size_does_not_change_predictions(strands):
     model = small_cnn()
 
     def batches(size: int):
-        return [sequences_to_codes(SEQUENCES[i:i + size]) for i in range(0, len(SEQUENCES), size)]
+        return [sequences_to_codes(SEQUENCES[i : i + size]) for i in range(0, len(SEQUENCES), size)]
 
-    outputs = [predict(model, batches(size), strands, activate=BINARY.activate)
-               for size in (1, 3, len(SEQUENCES))]
+    outputs = [
+        predict(model, batches(size), strands, activate=BINARY.activate)
+        for size in (1, 3, len(SEQUENCES))
+    ]
     assert all(o.shape == (len(SEQUENCES), 2) and o.dtype == np.float32 for o in outputs)
     for other in outputs[1:]:
         np.testing.assert_allclose(other, outputs[0], rtol=0, atol=2e-6)
@@ -140,7 +149,8 @@ def test_write_predictions_of_some_records_without_a_header(tmp_path):
     fasta = tmp_path / "records.fa"
     ids = write_fasta(fasta, SEQUENCES)
     handle = io.StringIO()
-    count = write_predictions(handle, small_cnn(), BINARY, [fasta], 2, False, records=range(2, 5),
-                              header=False)
+    count = write_predictions(
+        handle, small_cnn(), BINARY, [fasta], 2, False, records=range(2, 5), header=False
+    )
     rows = list(csv.reader(io.StringIO(handle.getvalue()), delimiter="\t"))
     assert count == 3 and [r[0] for r in rows] == ids[2:5]

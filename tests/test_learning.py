@@ -50,7 +50,9 @@ def test_regression_against_the_training_mean():
     at_mean = check_learning(task, train, prior_outputs(task, train, 40), val)
     assert not at_mean.learned and at_mean.collapsed and "training mean" in at_mean.message
     assert check_learning(task, train, val.clone(), val).learned
-    few = torch.tensor([[4.0], [6.0], [2.0], [8.0], [5.0], [5.5]])  # too few records to tell from noise
+    few = torch.tensor(
+        [[4.0], [6.0], [2.0], [8.0], [5.0], [5.5]]
+    )  # too few records to tell from noise
     assert not check_learning(task, train, few.clone(), few).learned
 
 
@@ -58,18 +60,37 @@ def test_train_on_data_without_signal_says_the_model_did_not_learn(runner, tmp_p
     """Two classes drawn from one distribution: the run is written, flagged, and says so."""
     noise = planted_set({}, n_per_class=600, length=100, seed=4)  # motif-free records only
     for name, part in (("a", slice(0, 300)), ("b", slice(300, 600))):
-        (tmp_path / f"{name}.fa").write_bytes(b"".join(
-            b">" + i.encode() + b"\n" + s + b"\n" for i, s in zip(noise.ids[part], noise.sequences[part])))
+        (tmp_path / f"{name}.fa").write_bytes(
+            b"".join(
+                b">" + i.encode() + b"\n" + s + b"\n"
+                for i, s in zip(noise.ids[part], noise.sequences[part])
+            )
+        )
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", f"a={tmp_path / 'a.fa'}", f"b={tmp_path / 'b.fa'}", "--out", str(out),
-                                 "--epochs", "4", "--quiet", "--threads", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            f"a={tmp_path / 'a.fa'}",
+            f"b={tmp_path / 'b.fa'}",
+            "--out",
+            str(out),
+            "--epochs",
+            "4",
+            "--quiet",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "the model did not learn" in result.output and "(learned: false)" in result.output
     description = json.loads((out / "model.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     assert description["learned"] is False and metrics["learned"] is False
     assert description["learning"]["improvement"] < 0.01
-    predicted = runner.invoke(app, ["predict", str(out), str(tmp_path / "a.fa"), "--out", str(tmp_path / "p.tsv")])
+    predicted = runner.invoke(
+        app, ["predict", str(out), str(tmp_path / "a.fa"), "--out", str(tmp_path / "p.tsv")]
+    )
     assert predicted.exit_code == 0 and "the model did not learn" in predicted.output
 
 

@@ -11,12 +11,19 @@ from dnanet.experiment import model_arguments_of
 from dnanet.models import MODELS, build_model, model_arguments
 from dnanet.models.layers import NoPositionsError
 
-ENCODERS = [{"encoder": "onehot"}, {"encoder": "kmer", "k": 3, "stride": 1}, {"encoder": "kmer", "k": 4, "stride": 2}]
+ENCODERS = [
+    {"encoder": "onehot"},
+    {"encoder": "kmer", "k": 3, "stride": 1},
+    {"encoder": "kmer", "k": 4, "stride": 2},
+]
 
 
 def random_sequences(n: int, lengths: tuple[int, int], seed: int = 0) -> list[bytes]:
     rng = np.random.default_rng(seed)
-    return [rng.choice(list(b"ACGTN"), size=int(rng.integers(*lengths))).astype(np.uint8).tobytes() for _ in range(n)]
+    return [
+        rng.choice(list(b"ACGTN"), size=int(rng.integers(*lengths))).astype(np.uint8).tobytes()
+        for _ in range(n)
+    ]
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -34,7 +41,12 @@ def test_every_model_embeds_and_predicts(name, encoder, device):
     assert torch.allclose(logits.cpu(), model.head(embedding).cpu())
     if model.has_positions:  # per-position features (N, C, W) with their validity mask (N, W)
         x, mask = model.features(codes_t)
-        assert x.dim() == 3 and x.shape[0] == 5 and mask.shape == (5, x.shape[2]) and mask.dtype == torch.bool
+        assert (
+            x.dim() == 3
+            and x.shape[0] == 5
+            and mask.shape == (5, x.shape[2])
+            and mask.dtype == torch.bool
+        )
         assert mask.any(1).all() and (x * ~mask.unsqueeze(1) == 0).all()
     else:  # a family without positions says so, as a user-facing error
         with pytest.raises(NoPositionsError, match="no per-position features"):
@@ -53,7 +65,12 @@ def test_outputs_do_not_depend_on_batch_padding(name, encoder, device):
     batch_codes, _ = sequences_to_codes(sequences)
     with torch.no_grad():
         together = model(torch.from_numpy(batch_codes).to(device)).cpu()
-        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu() for s in sequences])
+        alone = torch.cat(
+            [
+                model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu()
+                for s in sequences
+            ]
+        )
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
 
 
@@ -69,12 +86,16 @@ def test_position_bins_keep_where_a_signal_sits():
     from dnanet.models.layers import masked_bin_max, masked_mean_max
 
     x = torch.zeros(3, 1, 12)
-    x[0, 0, 1] = x[1, 0, 8] = x[2, 0, 4] = 1.0  # rows 0, 1: length 10; row 2: length 6, signal at its end
+    x[0, 0, 1] = x[1, 0, 8] = x[2, 0, 4] = (
+        1.0  # rows 0, 1: length 10; row 2: length 6, signal at its end
+    )
     mask = torch.arange(12) < torch.tensor([[10], [10], [6]])
     assert torch.equal(masked_mean_max(x[:1], mask[:1]), masked_mean_max(x[1:2], mask[1:2]))
     bins = masked_bin_max(x, mask, 2)
     assert bins.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
-    assert torch.equal(masked_bin_max(x[2:, :, :6], mask[2:, :6], 2), bins[2:])  # no padding: same bins
+    assert torch.equal(
+        masked_bin_max(x[2:, :, :6], mask[2:, :6], 2), bins[2:]
+    )  # no padding: same bins
 
 
 def _train_readout(make_readout, steps: int = 300, seed: int = 0) -> float:
@@ -103,20 +124,37 @@ def test_dense_readout_never_stops_learning():
     def relu():
         return torch.nn.Sequential(torch.nn.Linear(1280, 128), torch.nn.ReLU())
 
-    assert all(_train_readout(relu, seed=seed) == 0.0 for seed in range(3))  # the failure is reproduced
-    assert all(_train_readout(lambda: dense_readout(1280, 128), seed=seed) > 1e-3 for seed in range(3))
+    assert all(
+        _train_readout(relu, seed=seed) == 0.0 for seed in range(3)
+    )  # the failure is reproduced
+    assert all(
+        _train_readout(lambda: dense_readout(1280, 128), seed=seed) > 1e-3 for seed in range(3)
+    )
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_transformer_position_bins_do_not_depend_on_batch_padding_or_windows(pooling, device):
     """The transformer's optional position bins read its token outputs, windows of a long sequence
     put back in order: a record scores the same alone or padded in a batch."""
-    arguments = {**model_arguments_of(load_config(model="transformer")), "encoder": "onehot", "k": 6, "stride": 1,
-                 "position_bins": 4, "pooling": pooling, "max_len": 8, "overlap": 2}
+    arguments = {
+        **model_arguments_of(load_config(model="transformer")),
+        "encoder": "onehot",
+        "k": 6,
+        "stride": 1,
+        "position_bins": 4,
+        "pooling": pooling,
+        "max_len": 8,
+        "overlap": 2,
+    }
     model = build_model("transformer", n_outputs=3, arguments=arguments).to(device).eval()
     sequences = random_sequences(6, (20, 90), seed=4)  # 5..23 tokens: one to four windows
     batch_codes, _ = sequences_to_codes(sequences)
     with torch.no_grad():
         together = model(torch.from_numpy(batch_codes).to(device)).cpu()
-        alone = torch.cat([model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu() for s in sequences])
+        alone = torch.cat(
+            [
+                model(torch.from_numpy(sequences_to_codes([s])[0]).to(device)).cpu()
+                for s in sequences
+            ]
+        )
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)

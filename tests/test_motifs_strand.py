@@ -18,7 +18,9 @@ from dnanet.motifs import alphabet, cluster, enrich
 from dnanet.motifs.compare import read_motif_file
 from dnanet.motifs.write import consensus
 
-PUM = "TGTAHATA"  # PUM2's site UGUAHAUA (H: A, C or U) as DNA letters; not its own reverse complement
+PUM = (
+    "TGTAHATA"  # PUM2's site UGUAHAUA (H: A, C or U) as DNA letters; not its own reverse complement
+)
 
 
 def read_tsv(path) -> list[dict]:
@@ -43,7 +45,7 @@ def rna_set(tmp_path_factory) -> dict:
             bases = rng.choice(list("ACGT"), 100, p=[0.29, 0.21, 0.21, 0.29])
             if name == "bound":
                 start = rng.integers(0, 92)
-                bases[start: start + 8] = list(PUM.replace("H", rng.choice(list("ACT"))))
+                bases[start : start + 8] = list(PUM.replace("H", rng.choice(list("ACT"))))
             sequences.append("".join(bases))
         paths[name] = folder / f"{name}.fa"
         write_rna_fasta(paths[name], sequences)
@@ -57,10 +59,27 @@ def rna_run(rna_set, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("rna_run")
     config = folder / "cnn.yaml"
-    config.write_text("model: {name: cnn, channels: 32, layers: 2, hidden: 32}\ntrain: {reverse_complement: false}\n")
-    result = CliRunner().invoke(app, ["train", *(f"{c}={p}" for c, p in rna_set.items()), "-c", str(config),
-                                      "--out", str(folder / "run"), "--epochs", "10", "--batch-size", "30",
-                                      "--quiet", "--threads", "1"])
+    config.write_text(
+        "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\ntrain: {reverse_complement: false}\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            *(f"{c}={p}" for c, p in rna_set.items()),
+            "-c",
+            str(config),
+            "--out",
+            str(folder / "run"),
+            "--epochs",
+            "10",
+            "--batch-size",
+            "30",
+            "--quiet",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return folder / "run"
 
@@ -85,7 +104,12 @@ def rna_db(tmp_path_factory):
         else:
             pum["ACGT".index(letter), column] = 0.94
     motifs = {"RBP_PUM2 PUM2": pum / pum.sum(0)}
-    motifs.update({f"RND{i} decoy{i}": rng.dirichlet(np.full(4, 0.4), rng.integers(6, 12)).T for i in range(30)})
+    motifs.update(
+        {
+            f"RND{i} decoy{i}": rng.dirichlet(np.full(4, 0.4), rng.integers(6, 12)).T
+            for i in range(30)
+        }
+    )
     path = tmp_path_factory.mktemp("db") / "rbp.meme"
     meme_file(path, motifs)
     return path
@@ -97,10 +121,13 @@ def test_forward_only_clustering_keeps_the_planted_orientation(motif):
     forward-only clustering must not."""
     rng = np.random.default_rng(0)
     site = sequences_to_codes([motif.encode()])[0][0]
-    regions, null = rng.integers(0, 4, (300, 35)).astype(np.uint8), rng.integers(0, 4, (300, 35)).astype(np.uint8)
+    regions, null = (
+        rng.integers(0, 4, (300, 35)).astype(np.uint8),
+        rng.integers(0, 4, (300, 35)).astype(np.uint8),
+    )
     for row in range(200):
         start = rng.integers(0, 35 - 8)
-        regions[row, start: start + 8] = site
+        regions[row, start : start + 8] = site
     found = cluster.find_pwms(regions, null, max_motifs=2, min_seqlets=10, both_strands=False)
     assert consensus(found[0].pwm) == motif and found[0].seqlets >= 190
 
@@ -126,54 +153,112 @@ def test_input_letters_tell_rna_from_dna(tmp_path):
     assert consensus(np.eye(4)[[3, 2, 3, 0]].T, "ACGU") == "UGUA"
 
 
-def test_rna_model_gets_forward_motifs_in_rna_letters_and_user_database(runner, rna_set, rna_run, rna_db, tmp_path):
+def test_rna_model_gets_forward_motifs_in_rna_letters_and_user_database(
+    runner, rna_set, rna_run, rna_db, tmp_path
+):
     out = tmp_path / "motifs"
-    result = runner.invoke(app, ["motifs", str(rna_run), *(f"{c}={p}" for c, p in rna_set.items()), "--out", str(out),
-                                 "--quiet", "--threads", "1", "--class", "bound", "--motif-db", str(rna_db)])
+    result = runner.invoke(
+        app,
+        [
+            "motifs",
+            str(rna_run),
+            *(f"{c}={p}" for c, p in rna_set.items()),
+            "--out",
+            str(out),
+            "--quiet",
+            "--threads",
+            "1",
+            "--class",
+            "bound",
+            "--motif-db",
+            str(rna_db),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "strands: forward only" in result.output and "JASPAR" not in result.output
     motifs = read_tsv(out / "motifs.tsv")
     assert motifs and all(re.fullmatch("UGUA[ACUHMWYN]AUA", m["consensus"]) for m in motifs), motifs
     top = motifs[0]
     assert float(top["q"]) < 1e-10 and top["best_match"] == "PUM2" and float(top["match_q"]) < 0.05
-    assert len(top["top_matches"].split("; ")) == 3 and top["top_matches"].startswith("PUM2 RBP_PUM2 q=")
+    assert len(top["top_matches"].split("; ")) == 3 and top["top_matches"].startswith(
+        "PUM2 RBP_PUM2 q="
+    )
     sites = read_tsv(out / "sites.tsv")
     assert len(sites) > 250 and {s["strand"] for s in sites} == {"+"}
     meme = (out / "motifs.meme").read_text()
-    assert "ALPHABET= ACGU" in meme and "strands: +\n" in meme and f"MOTIF {top['motif']} {top['consensus']}" in meme
+    assert (
+        "ALPHABET= ACGU" in meme
+        and "strands: +\n" in meme
+        and f"MOTIF {top['motif']} {top['consensus']}" in meme
+    )
     assert "ALPHABET= ACGU" in (out / "baseline.meme").read_text()
-    assert set(read_motif_file(out / "motifs.meme").motifs) == {f"{m['motif']} {m['consensus']}" for m in motifs}
+    assert set(read_motif_file(out / "motifs.meme").motifs) == {
+        f"{m['motif']} {m['consensus']}" for m in motifs
+    }
     summary = (out / "summary.html").read_text()
     for m in motifs:
-        assert f'src="logos/{m["motif"]}.png"' in summary and f'src="logos/{m["motif"]}_match.png"' in summary
+        assert (
+            f'src="logos/{m["motif"]}.png"' in summary
+            and f'src="logos/{m["motif"]}_match.png"' in summary
+        )
         assert (out / "logos" / f"{m['motif']}_match.png").stat().st_size > 1000
     assert "PUM2 <small>RBP_PUM2</small>" in summary and "forward only" in summary
 
 
-def test_rna_model_against_jaspar_says_jaspar_is_for_dna_binding_proteins(runner, rna_set, rna_run, tmp_path):
+def test_rna_model_against_jaspar_says_jaspar_is_for_dna_binding_proteins(
+    runner, rna_set, rna_run, tmp_path
+):
     out = tmp_path / "motifs"
-    result = runner.invoke(app, ["motifs", str(rna_run), *(f"{c}={p}" for c, p in rna_set.items()), "--out", str(out),
-                                 "--quiet", "--threads", "1", "--class", "bound", "--no-baseline"])
+    result = runner.invoke(
+        app,
+        [
+            "motifs",
+            str(rna_run),
+            *(f"{c}={p}" for c, p in rna_set.items()),
+            "--out",
+            str(out),
+            "--quiet",
+            "--threads",
+            "1",
+            "--class",
+            "bound",
+            "--no-baseline",
+        ],
+    )
     assert result.exit_code == 0, result.output
     note = [line for line in result.output.splitlines() if line.startswith("note: JASPAR CORE")]
     assert len(note) == 1 and "DNA-binding proteins" in note[0] and "--motif-db" in note[0]
-    assert "note: JASPAR CORE holds motifs of DNA-binding proteins" in (out / "summary.html").read_text()
+    assert (
+        "note: JASPAR CORE holds motifs of DNA-binding proteins"
+        in (out / "summary.html").read_text()
+    )
     assert re.fullmatch("UGUA.AUA", read_tsv(out / "motifs.tsv")[0]["consensus"])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
-     "line 5: expected 4 probabilities"),
-    ("MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n0.5 0.5 0.5 0.5\n",
-     "MOTIF a: each matrix row must be 4 probabilities summing to 1"),
-    ("just some text\n", "no motifs found"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
+            "line 5: expected 4 probabilities",
+        ),
+        (
+            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n0.5 0.5 0.5 0.5\n",
+            "MOTIF a: each matrix row must be 4 probabilities summing to 1",
+        ),
+        ("just some text\n", "no motifs found"),
+    ],
+)
 def test_malformed_motif_db_is_a_one_line_error(runner, rna_run, tmp_path, text, message):
     bad = tmp_path / "bad.meme"
     bad.write_text(text)
     out = tmp_path / "motifs"
-    result = runner.invoke(app, ["motifs", str(rna_run), "--out", str(out), "--quiet", "--motif-db", str(bad)])
-    assert result.exit_code == 1 and message in result.output and "bad.meme" in result.output, result.output
+    result = runner.invoke(
+        app, ["motifs", str(rna_run), "--out", str(out), "--quiet", "--motif-db", str(bad)]
+    )
+    assert result.exit_code == 1 and message in result.output and "bad.meme" in result.output, (
+        result.output
+    )
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
 
 
@@ -181,5 +266,7 @@ def test_kernel_cache_check_sees_an_empty_cache(tmp_path):
     """`compiled` (behind the first-use note) is False with an empty numba cache."""
     environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     check = "from dnanet.motifs.kernels import compiled; print(compiled())"
-    output = subprocess.run([sys.executable, "-c", check], env=environment, capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", check], env=environment, capture_output=True, text=True, check=True
+    )
     assert output.stdout.strip() == "False"

@@ -10,10 +10,18 @@ import pytest
 import torch
 
 from dnanet.config import load_config
-from dnanet.records import LabelledInput, read_labelled
 from dnanet.experiment import train_model
-from dnanet.planted import (NO_MOTIF, SPLICE_PWMS, bayes_posteriors, jaspar_pwm, planted_set, positioned_set,
-                            sample_site, site_likelihood_ratios)
+from dnanet.planted import (
+    NO_MOTIF,
+    SPLICE_PWMS,
+    bayes_posteriors,
+    jaspar_pwm,
+    planted_set,
+    positioned_set,
+    sample_site,
+    site_likelihood_ratios,
+)
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.tasks import infer_task
 
 COMPLEMENT = bytes.maketrans(b"ACGT", b"TGCA")
@@ -34,11 +42,13 @@ def test_jaspar_pwm_reads_the_bundled_release():
 def test_planted_sites_are_where_the_table_says_and_come_from_the_pwm(pwms):
     planted = planted_set(pwms, n_per_class=200, length=120, seed=3)
     assert planted.labels[:3] == [NO_MOTIF, "sp1", "cebpa"] and len(planted.ids) == 600
-    assert set(planted.sites["id"]) == {i for i, label in zip(planted.ids, planted.labels) if label != NO_MOTIF}
+    assert set(planted.sites["id"]) == {
+        i for i, label in zip(planted.ids, planted.labels) if label != NO_MOTIF
+    }
     assert len(planted.sites) == 400  # one site per motif sequence, none in the motif-free class
     sequences = dict(zip(planted.ids, planted.sequences))
     for row in planted.sites.itertuples():
-        site = sequences[row.id][row.start: row.end]
+        site = sequences[row.id][row.start : row.end]
         if row.strand == "-":
             site = site.translate(COMPLEMENT)[::-1]
         pwm = pwms[row.motif]
@@ -68,7 +78,7 @@ def test_likelihood_ratio_equals_brute_force_enumeration():
     codes = ["ACGT".index(chr(b)) for b in sequence]
     total, terms = 0.0, 0
     for start, strand in itertools.product(range(len(codes) - 2), "+-"):
-        window = codes[start: start + 3]
+        window = codes[start : start + 3]
         if strand == "-":
             window = [3 - c for c in window[::-1]]
         total += np.prod([pwm[c, j] / background[c] for j, c in enumerate(window)])
@@ -98,22 +108,31 @@ def test_every_family_learns_a_weak_motif_anywhere_with_its_shipped_config(famil
     assert result.description["learned"], result.description["learning"]["message"]
     assert result.test_metrics["accuracy"] >= 0.75, result.history
     truth = np.array([names.index(label) for label in planted.labels])
-    assert result.test_metrics["accuracy"] <= (posteriors.argmax(1) == truth).mean() + 0.05  # no model beats Bayes
+    assert (
+        result.test_metrics["accuracy"] <= (posteriors.argmax(1) == truth).mean() + 0.05
+    )  # no model beats Bayes
 
 
 def test_positioned_sites_are_centred_in_their_class_and_decoys_clear_of_the_middle():
-    planted = positioned_set(SPLICE_PWMS, n_per_class=200, length=60, jitter=1, decoy_rate=0.5, seed=3)
+    planted = positioned_set(
+        SPLICE_PWMS, n_per_class=200, length=60, jitter=1, decoy_rate=0.5, seed=3
+    )
     sites = planted.sites
     width = {name: pwm.shape[1] for name, pwm in SPLICE_PWMS.items()}
     middle = {name: (60 - w) // 2 for name, w in width.items()}
-    centred = sites[[abs(start - middle[motif]) <= 1 for start, motif in zip(sites.start, sites.motif)]]
+    centred = sites[
+        [abs(start - middle[motif]) <= 1 for start, motif in zip(sites.start, sites.motif)]
+    ]
     decoys = sites.drop(centred.index)
     assert (centred["class"] == centred["motif"]).all()  # a centred site is always its own class's
     assert set(centred.groupby("class").size()) == {200} and NO_MOTIF not in set(centred["class"])
     assert 0.4 < len(decoys) / len(planted.ids) < 0.6 and (sites.strand == "+").all()
-    for _, site in sites.iterrows():  # each site is where the table says, its bases drawn from the PWM
+    for (
+        _,
+        site,
+    ) in sites.iterrows():  # each site is where the table says, its bases drawn from the PWM
         sequence = planted.sequences[planted.ids.index(site.id)]
-        codes = np.frombuffer(sequence[site.start: site.end], dtype=np.uint8)
+        codes = np.frombuffer(sequence[site.start : site.end], dtype=np.uint8)
         pwm = SPLICE_PWMS[site.motif]
         assert all(pwm["ACGT".index(chr(base)), column] > 0 for column, base in enumerate(codes))
 
@@ -123,11 +142,20 @@ def test_a_family_sees_where_a_site_sits_with_its_shipped_config(family, tmp_pat
     """Splice-like sites centred vs decoys off-centre: the LSTM needs its position bins here.
     Measured on this set with `dnanet train` (seed 0, 60 epochs at most): LSTM 0.947 with its
     shipped position_bins 8, 0.913 without; CNN 0.948; transformer 0.942 (0.916 with 8 bins)."""
-    train = positioned_set(SPLICE_PWMS, n_per_class=700, length=60, jitter=0, decoy_rate=0.5,
-                           background=(0.25,) * 4, seed=0)
+    train = positioned_set(
+        SPLICE_PWMS,
+        n_per_class=700,
+        length=60,
+        jitter=0,
+        decoy_rate=0.5,
+        background=(0.25,) * 4,
+        seed=0,
+    )
     files = train.write_fasta(tmp_path)
     records = read_labelled([LabelledInput(label, path) for label, path in files.items()])
     task = infer_task(records.label_values, ["class"])
     sequences = records.with_targets(records.targets(task.encode))
-    result = train_model(load_config(model=family, epochs=30), sequences, task, [], torch.device("cpu"))
+    result = train_model(
+        load_config(model=family, epochs=30), sequences, task, [], torch.device("cpu")
+    )
     assert result.test_metrics["accuracy"] >= 0.93, result.history

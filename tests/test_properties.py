@@ -22,8 +22,18 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dnanet.config import load_config
-from dnanet.encode import (BYTE_TO_CODE, PAD, UNKNOWN, kmer_ids, one_hot, pad_flat_codes, reverse_complement,
-                           reverse_complement_ids, reverse_complement_one_hot, sequences_to_codes)
+from dnanet.encode import (
+    BYTE_TO_CODE,
+    PAD,
+    UNKNOWN,
+    kmer_ids,
+    one_hot,
+    pad_flat_codes,
+    reverse_complement,
+    reverse_complement_ids,
+    reverse_complement_one_hot,
+    sequences_to_codes,
+)
 from dnanet.errors import DnanetError
 from dnanet.experiment import model_arguments_of
 from dnanet.infer import predict_batch
@@ -35,24 +45,98 @@ from dnanet.record_ids import hash_repeats, refuse_repeated_ids
 from dnanet.records import LabelledInput
 from dnanet.sources import input_notes, input_records
 
-SCALE = float(os.environ.get("DNANET_PROPERTY_SCALE", "1"))  # e.g. 50 for a longer hunt for counterexamples
-FAST = settings(max_examples=int(40 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=int(8 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = float(
+    os.environ.get("DNANET_PROPERTY_SCALE", "1")
+)  # e.g. 50 for a longer hunt for counterexamples
+FAST = settings(
+    max_examples=int(40 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+SLOW = settings(
+    max_examples=int(8 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"(\xb5/\xfd", b"PK\x03\x04")
 
 # Byte soup that reaches deep into the FASTA parser: headers, bases, IUPAC codes, whitespace,
 # line ends, and bytes that are illegal or not UTF-8.
-FASTA_PIECES = [b">", b">r1", b">r1 desc", b"\n", b"\r\n", b"ACGT", b"acgtu", b"N", b"RYKM", b" ", b"\t",
-                b"-", b"*", b"1", b"\xff", b"\xe9", b"\xc3\xa9", b"\x00", b">\n", b"\n>"]
-fasta_like = st.one_of(st.binary(max_size=200),
-                       st.lists(st.sampled_from(FASTA_PIECES), max_size=40).map(b"".join))
-TABLE_PIECES = [b"id", b"label", b"split", b"\t", b",", b"\n", b"\r\n", b"r1", b"r2", b"bound", b"train", b"val",
-                b" ", b'"', b"'", b"#", b"\xff", b"\xe9", b"\x00", b"\\", b"NA", b"1e5"]
-table_like = st.one_of(st.binary(max_size=200),
-                       st.lists(st.sampled_from(TABLE_PIECES), max_size=40).map(b"".join))
-BED_PIECES = [b"chr1", b"chr2", b"\t", b" ", b"\n", b"0", b"10", b"100", b"-5", b"+", b"-", b".", b"#", b"track",
-              b"browser", b"1e3", b"99999999999999999999", b"\xff", b"\x00", b"peak", b"nan", b"\r\n"]
-bed_like = st.one_of(st.binary(max_size=200), st.lists(st.sampled_from(BED_PIECES), max_size=50).map(b"".join))
+FASTA_PIECES = [
+    b">",
+    b">r1",
+    b">r1 desc",
+    b"\n",
+    b"\r\n",
+    b"ACGT",
+    b"acgtu",
+    b"N",
+    b"RYKM",
+    b" ",
+    b"\t",
+    b"-",
+    b"*",
+    b"1",
+    b"\xff",
+    b"\xe9",
+    b"\xc3\xa9",
+    b"\x00",
+    b">\n",
+    b"\n>",
+]
+fasta_like = st.one_of(
+    st.binary(max_size=200), st.lists(st.sampled_from(FASTA_PIECES), max_size=40).map(b"".join)
+)
+TABLE_PIECES = [
+    b"id",
+    b"label",
+    b"split",
+    b"\t",
+    b",",
+    b"\n",
+    b"\r\n",
+    b"r1",
+    b"r2",
+    b"bound",
+    b"train",
+    b"val",
+    b" ",
+    b'"',
+    b"'",
+    b"#",
+    b"\xff",
+    b"\xe9",
+    b"\x00",
+    b"\\",
+    b"NA",
+    b"1e5",
+]
+table_like = st.one_of(
+    st.binary(max_size=200), st.lists(st.sampled_from(TABLE_PIECES), max_size=40).map(b"".join)
+)
+BED_PIECES = [
+    b"chr1",
+    b"chr2",
+    b"\t",
+    b" ",
+    b"\n",
+    b"0",
+    b"10",
+    b"100",
+    b"-5",
+    b"+",
+    b"-",
+    b".",
+    b"#",
+    b"track",
+    b"browser",
+    b"1e3",
+    b"99999999999999999999",
+    b"\xff",
+    b"\x00",
+    b"peak",
+    b"nan",
+    b"\r\n",
+]
+bed_like = st.one_of(
+    st.binary(max_size=200), st.lists(st.sampled_from(BED_PIECES), max_size=50).map(b"".join)
+)
 
 
 def outcome(read, path: Path):
@@ -93,43 +177,69 @@ def test_fasta_bytes_give_records_or_a_dnanet_error_alike_plain_and_gzip(data):
     assert_agree(plain, packed, data)
     if plain[0] == "ok":
         for record in plain[1]:
-            assert record.id and record.sequence and not record.sequence.translate(None, b"ACGTUacgtu" + AMBIGUOUS
-                                                                                   + AMBIGUOUS.lower())
+            assert (
+                record.id
+                and record.sequence
+                and not record.sequence.translate(
+                    None, b"ACGTUacgtu" + AMBIGUOUS + AMBIGUOUS.lower()
+                )
+            )
 
 
 GZIPPED = gzip.compress(b"".join(b">r%d\nACGTNacgt\n" % i for i in range(30)))
 
 
 @FAST
-@given(st.one_of(st.binary(max_size=120).map(lambda tail: b"\x1f\x8b" + tail),  # garbage after the magic
-                 st.integers(2, len(GZIPPED) - 1).map(lambda cut: GZIPPED[:cut]),  # cut short
-                 st.tuples(st.integers(10, len(GZIPPED) - 1), st.integers(1, 255)).map(  # one byte flipped
-                     lambda flip: GZIPPED[:flip[0]] + bytes([GZIPPED[flip[0]] ^ flip[1]]) + GZIPPED[flip[0] + 1:])))
+@given(
+    st.one_of(
+        st.binary(max_size=120).map(lambda tail: b"\x1f\x8b" + tail),  # garbage after the magic
+        st.integers(2, len(GZIPPED) - 1).map(lambda cut: GZIPPED[:cut]),  # cut short
+        st.tuples(st.integers(10, len(GZIPPED) - 1), st.integers(1, 255)).map(  # one byte flipped
+            lambda flip: (
+                GZIPPED[: flip[0]] + bytes([GZIPPED[flip[0]] ^ flip[1]]) + GZIPPED[flip[0] + 1 :]
+            )
+        ),
+    )
+)
 def test_damaged_gzip_gives_records_or_a_dnanet_error(data):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "reads.fa.gz"
         path.write_bytes(data)
         result = outcome(lambda p: list(read_fasta(p)), path)
-    if result[0] == "ok":  # a flip inside the header's optional fields can go unnoticed; the records cannot
-        assert [(r.id, r.sequence) for r in result[1]] == [(f"r{i}", b"ACGTNacgt") for i in range(30)]
+    if (
+        result[0] == "ok"
+    ):  # a flip inside the header's optional fields can go unnoticed; the records cannot
+        assert [(r.id, r.sequence) for r in result[1]] == [
+            (f"r{i}", b"ACGTNacgt") for i in range(30)
+        ]
 
 
 record_ids = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(
-    lambda text: text.split() == [text])
+    lambda text: text.split() == [text]
+)
 sequences = st.text("ACGTUNacgtunRYSWKMBDHVryswkmbdhv", min_size=1, max_size=150)
 
 
 @FAST
-@given(st.lists(st.tuples(record_ids, sequences, st.integers(1, 80), st.sampled_from(["\n", "\r\n"])),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(record_ids, sequences, st.integers(1, 80), st.sampled_from(["\n", "\r\n"])),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_written_fasta_reads_back_exactly(records):
     """Any UTF-8 ids (no whitespace), any legal letters, any line width and line end."""
-    text = "".join(f">{name} some description{end}"
-                   + "".join(sequence[i:i + width] + end for i in range(0, len(sequence), width))
-                   for name, sequence, width, end in records)
+    text = "".join(
+        f">{name} some description{end}"
+        + "".join(sequence[i : i + width] + end for i in range(0, len(sequence), width))
+        for name, sequence, width, end in records
+    )
     plain, packed = plain_and_gzip(text.encode(), "reads.fa", lambda path: list(read_fasta(path)))
     assert plain == packed and plain[0] == "ok"
-    assert [(r.id, r.sequence.decode()) for r in plain[1]] == [(name, sequence) for name, sequence, _, _ in records]
+    assert [(r.id, r.sequence.decode()) for r in plain[1]] == [
+        (name, sequence) for name, sequence, _, _ in records
+    ]
 
 
 # --- label tables --------------------------------------------------------------------------
@@ -149,11 +259,19 @@ words = st.text("ABCXYZabcxyz0123456789_.:-", min_size=1, max_size=10)
 
 
 @FAST
-@given(st.dictionaries(words, st.tuples(words, words), min_size=1, max_size=8), st.sampled_from(["\t", ","]))
+@given(
+    st.dictionaries(words, st.tuples(words, words), min_size=1, max_size=8),
+    st.sampled_from(["\t", ","]),
+)
 def test_written_label_table_reads_back_exactly(rows, sep):
-    text = f"id{sep}label{sep}cell\n" + "".join(f"{key}{sep}{a}{sep}{b}\n" for key, (a, b) in rows.items())
-    plain, packed = plain_and_gzip(text.encode(), "labels.csv" if sep == "," else "labels.tsv",
-                                   lambda path: read_label_table(path, label_columns=["label", "cell"]))
+    text = f"id{sep}label{sep}cell\n" + "".join(
+        f"{key}{sep}{a}{sep}{b}\n" for key, (a, b) in rows.items()
+    )
+    plain, packed = plain_and_gzip(
+        text.encode(),
+        "labels.csv" if sep == "," else "labels.tsv",
+        lambda path: read_label_table(path, label_columns=["label", "cell"]),
+    )
     assert plain == packed == ("ok", rows)
 
 
@@ -176,7 +294,9 @@ def test_bed_bytes_give_intervals_or_a_dnanet_error_alike_plain_and_gzip(data):
 
 # --- ids used twice --------------------------------------------------------------------------
 
-few_ids = st.lists(st.sampled_from(["a", "b", "c", "é", "peak_1", "peak_10"]), min_size=1, max_size=12)
+few_ids = st.lists(
+    st.sampled_from(["a", "b", "c", "é", "peak_1", "peak_10"]), min_size=1, max_size=12
+)
 
 
 def naive_repeats(ids: list[str]) -> list[tuple[int, int]]:
@@ -204,8 +324,12 @@ def test_repeated_ids_are_noted_and_refused_exactly_even_when_every_hash_collide
             blob = "".join(ids).encode()
             offsets = np.cumsum([0] + [len(name.encode()) for name in ids])
             places = np.column_stack([np.zeros(len(ids), np.int64), 2 * np.arange(len(ids)) + 1])
-            refused = outcome(lambda _: refuse_repeated_ids(np.frombuffer(blob, np.uint8), offsets, hashes, places,
-                                                             [item]), path)
+            refused = outcome(
+                lambda _: refuse_repeated_ids(
+                    np.frombuffer(blob, np.uint8), offsets, hashes, places, [item]
+                ),
+                path,
+            )
         finally:
             if original is None:
                 del record_ids.hash
@@ -216,10 +340,13 @@ def test_repeated_ids_are_noted_and_refused_exactly_even_when_every_hash_collide
         return
     (later, first), count = expected[0], len(expected)
     example = f"'{ids[later]}', lines {2 * first + 1} and {2 * later + 1}"
-    assert notes == [f"{path}: {count} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
-                     f"{example}); every record keeps its own row, in input order"]
-    assert refused[0] == "error" and refused[1].startswith(f"FILE lines {2 * first + 1} and {2 * later + 1}: "
-                                                           f"record id '{ids[later]}' is used twice")
+    assert notes == [
+        f"{path}: {count} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
+        f"{example}); every record keeps its own row, in input order"
+    ]
+    assert refused[0] == "error" and refused[1].startswith(
+        f"FILE lines {2 * first + 1} and {2 * later + 1}: record id '{ids[later]}' is used twice"
+    )
 
 
 @FAST
@@ -241,17 +368,27 @@ def test_codes_decode_back_and_reverse_complement_agrees_on_bytes_codes_and_one_
     codes, lengths = sequences_to_codes(raw)
     for row, sequence, length in zip(codes, raw, lengths):
         assert (row[length:] == PAD).all()
-        folded = sequence.upper().replace(b"U", b"T").translate(bytes.maketrans(AMBIGUOUS, b"N" * len(AMBIGUOUS)))
-        assert LETTERS[row[:length]].tobytes() == folded  # decode(encode(s)) is s, folded as the model sees it
+        folded = (
+            sequence.upper()
+            .replace(b"U", b"T")
+            .translate(bytes.maketrans(AMBIGUOUS, b"N" * len(AMBIGUOUS)))
+        )
+        assert (
+            LETTERS[row[:length]].tobytes() == folded
+        )  # decode(encode(s)) is s, folded as the model sees it
     flat = np.frombuffer(b"".join(raw).translate(BYTE_TO_CODE), dtype=np.uint8)
     assert np.array_equal(pad_flat_codes(flat, lengths), codes)
     codes_t, lengths_t = torch.from_numpy(codes), torch.from_numpy(lengths)
     flipped = reverse_complement(codes_t, lengths_t)
     assert torch.equal(reverse_complement(flipped, lengths_t), codes_t)
-    assert np.array_equal(flipped.numpy(), sequences_to_codes([reverse_complement_bytes(s) for s in raw])[0])
+    assert np.array_equal(
+        flipped.numpy(), sequences_to_codes([reverse_complement_bytes(s) for s in raw])[0]
+    )
     x = one_hot(codes_t)
     assert torch.equal(reverse_complement_one_hot(x, lengths_t), one_hot(flipped))
-    assert torch.equal(reverse_complement_one_hot(reverse_complement_one_hot(x, lengths_t), lengths_t), x)
+    assert torch.equal(
+        reverse_complement_one_hot(reverse_complement_one_hot(x, lengths_t), lengths_t), x
+    )
     assert torch.equal(x.sum(1) == 0, (codes_t == UNKNOWN) | (codes_t == PAD))
 
 
@@ -261,14 +398,19 @@ def test_kmer_ids_of_the_reverse_complement_are_the_complement_ids_reversed(sequ
     assume(len(sequence) >= k)
     codes, lengths = sequences_to_codes([sequence.encode()])
     forward = kmer_ids(torch.from_numpy(codes), k)[0]
-    backward = kmer_ids(reverse_complement(torch.from_numpy(codes), torch.from_numpy(lengths)), k)[0]
+    backward = kmer_ids(reverse_complement(torch.from_numpy(codes), torch.from_numpy(lengths)), k)[
+        0
+    ]
     assert torch.equal(backward, torch.from_numpy(reverse_complement_ids(k))[forward.flip(0)])
 
 
 # --- batch-size invariance of every model family ----------------------------------------------
 
-ENCODERS = {"onehot": {"encoder": "onehot"}, "kmer3": {"encoder": "kmer", "k": 3, "stride": 1},
-            "kmer4-stride2": {"encoder": "kmer", "k": 4, "stride": 2}}
+ENCODERS = {
+    "onehot": {"encoder": "onehot"},
+    "kmer3": {"encoder": "kmer", "k": 3, "stride": 1},
+    "kmer4-stride2": {"encoder": "kmer", "k": 4, "stride": 2},
+}
 
 
 @lru_cache(maxsize=None)
@@ -292,6 +434,10 @@ def test_a_records_outputs_do_not_depend_on_its_batch(name, encoder, batch, stra
     raw = [sequence.encode() for sequence in batch]
     codes, lengths = sequences_to_codes(raw)
     together = predict_batch(model, codes, lengths, strands, activate=torch.sigmoid)
-    alone = torch.cat([predict_batch(model, *sequences_to_codes([sequence]), strands, activate=torch.sigmoid)
-                       for sequence in raw])
+    alone = torch.cat(
+        [
+            predict_batch(model, *sequences_to_codes([sequence]), strands, activate=torch.sigmoid)
+            for sequence in raw
+        ]
+    )
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)

@@ -22,12 +22,18 @@ from dnanet.read import class_name_from_path, read_fasta, read_label_table
 from dnanet.records import LabelledInput, open_or_build_store, read_labelled, store_key
 
 # Real 101 bp records from the bundled CTCF example (DNABERT sample data, Apache-2.0).
-CTCF_00006 = ("GTGCGAGATGACGCACTTCCTGCCTGAGGCGGCCGCTGTTCTCGCGGCTTCCGGCAGGTGGCGCTGAGACCACGGG"
-              "AAGCCAGCCTGGCTGTCGGTTAGCC")
-CTCF_00010 = ("CCGCCAGGCTCCTCTGCAGCGCGGCGCGCAGCGCCCCCTCGCGGTAGGCGCGGAGGAAGCGGCCACAGGGCTGCCG"
-              "CCCGCAGAATCGCAGCTGCACGATC")
-CTCF_00000 = ("GTGGGGAGGGAGGCCGCCCCACTGCAGGTGGGCCTGTAGCAGCTGCACCTGAGGCAGGGCTGGCAGCCCCTGTGGG"
-              "GAGGGAGGCCGCCCCACTGCAGGTG")
+CTCF_00006 = (
+    "GTGCGAGATGACGCACTTCCTGCCTGAGGCGGCCGCTGTTCTCGCGGCTTCCGGCAGGTGGCGCTGAGACCACGGG"
+    "AAGCCAGCCTGGCTGTCGGTTAGCC"
+)
+CTCF_00010 = (
+    "CCGCCAGGCTCCTCTGCAGCGCGGCGCGCAGCGCCCCCTCGCGGTAGGCGCGGAGGAAGCGGCCACAGGGCTGCCG"
+    "CCCGCAGAATCGCAGCTGCACGATC"
+)
+CTCF_00000 = (
+    "GTGGGGAGGGAGGCCGCCCCACTGCAGGTGGGCCTGTAGCAGCTGCACCTGAGGCAGGGCTGGCAGCCCCTGTGGG"
+    "GAGGGAGGCCGCCCCACTGCAGGTG"
+)
 
 
 def random_dna(rng: random.Random, n: int = 100) -> str:
@@ -35,7 +41,7 @@ def random_dna(rng: random.Random, n: int = 100) -> str:
 
 
 def wrap(sequence: str, width: int = 60) -> str:
-    return "\n".join(sequence[i:i + width] for i in range(0, len(sequence), width))
+    return "\n".join(sequence[i : i + width] for i in range(0, len(sequence), width))
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -54,21 +60,28 @@ def where(path: Path, line: int | None = None) -> str:
 
 
 def test_records_stream_in_file_order_with_ids_and_header_line_numbers(tmp_path):
-    text = (f">ctcf_00006 chr7:27,139,870-27,139,970 CTCF peak\n{CTCF_00006}\n"
-            f">ctcf_00010\n{CTCF_00010}\n"
-            f">ctcf_00000 background GC-matched\n{CTCF_00000}\n")
+    text = (
+        f">ctcf_00006 chr7:27,139,870-27,139,970 CTCF peak\n{CTCF_00006}\n"
+        f">ctcf_00010\n{CTCF_00010}\n"
+        f">ctcf_00000 background GC-matched\n{CTCF_00000}\n"
+    )
     path = write(tmp_path / "ctcf.fa", text)
     records = read_fasta(path)
     assert not isinstance(records, list)  # a generator: files are streamed, not loaded
     first = next(records)
     assert first == ("ctcf_00006", CTCF_00006.encode(), 1)
-    assert [tuple(r) for r in records] == [("ctcf_00010", CTCF_00010.encode(), 3),
-                                           ("ctcf_00000", CTCF_00000.encode(), 5)]
+    assert [tuple(r) for r in records] == [
+        ("ctcf_00010", CTCF_00010.encode(), 3),
+        ("ctcf_00000", CTCF_00000.encode(), 5),
+    ]
 
 
 def test_id_is_the_first_header_token_even_with_tabs(tmp_path):
-    path = write(tmp_path / "ids.fa", f">NR_046018.2\tHomo sapiens DDX11L1\n{CTCF_00006}\n"
-                                      f">chr1:100-200(+)  strand plus\n{CTCF_00010}\n")
+    path = write(
+        tmp_path / "ids.fa",
+        f">NR_046018.2\tHomo sapiens DDX11L1\n{CTCF_00006}\n"
+        f">chr1:100-200(+)  strand plus\n{CTCF_00010}\n",
+    )
     assert [r.id for r in read_fasta(path)] == ["NR_046018.2", "chr1:100-200(+)"]
 
 
@@ -102,8 +115,10 @@ def test_header_only_line_with_crlf_has_a_clean_id(tmp_path):
 
 
 def test_blank_lines_and_spaces_are_ignored_but_counted(tmp_path):
-    text = (f"\n\n>first\n{CTCF_00006[:50]}\n\n{CTCF_00006[50:]}\n\n"
-            f">second\n  {CTCF_00010[:60]} \t\n{CTCF_00010[60:]}\n\n\n")
+    text = (
+        f"\n\n>first\n{CTCF_00006[:50]}\n\n{CTCF_00006[50:]}\n\n"
+        f">second\n  {CTCF_00010[:60]} \t\n{CTCF_00010[60:]}\n\n\n"
+    )
     records = list(read_fasta(write(tmp_path / "blank.fa", text)))
     assert [(r.id, r.sequence.decode(), r.line) for r in records] == [
         ("first", CTCF_00006, 3),
@@ -122,27 +137,36 @@ def test_rna_iupac_codes_and_n_are_accepted(tmp_path):
     text = f">rna_transcript\n{rna}\n>ambiguous\n{ambiguous}\n>gap_of_Ns\n{CTCF_00010[:50]}{'N' * 20}{CTCF_00010[50:]}\n"
     records = list(read_fasta(write(tmp_path / "letters.fa", text)))
     assert [r.sequence.decode() for r in records] == [
-        rna, ambiguous.replace(" ", ""), CTCF_00010[:50] + "N" * 20 + CTCF_00010[50:]]
+        rna,
+        ambiguous.replace(" ", ""),
+        CTCF_00010[:50] + "N" * 20 + CTCF_00010[50:],
+    ]
 
 
 # --- file names and compression ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("bound.fa.gz", "bound"),
-    ("x.fasta", "x"),
-    ("y.fna", "y"),
-    ("promoters.fas", "promoters"),
-    ("enhancers.FA", "enhancers"),
-    ("/data/chip-seq/ctcf_peaks.fasta.gz", "ctcf_peaks"),
-    ("hg38.chr1.fa", "hg38.chr1"),
-    ("prob_sigma24promoter.txt", "prob_sigma24promoter"),  # sequences as text: the class is still the stem
-    ("reads.txt.gz", "reads"),
-    ("sites.fa.txt", "sites"),
-    ("peaks.GZ", "peaks"),
-    ("ctcf.bed", "ctcf.bed"),  # only sequence-file endings are dropped
-    (".fa", ".fa"),  # nothing left: the name stays whole
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("bound.fa.gz", "bound"),
+        ("x.fasta", "x"),
+        ("y.fna", "y"),
+        ("promoters.fas", "promoters"),
+        ("enhancers.FA", "enhancers"),
+        ("/data/chip-seq/ctcf_peaks.fasta.gz", "ctcf_peaks"),
+        ("hg38.chr1.fa", "hg38.chr1"),
+        (
+            "prob_sigma24promoter.txt",
+            "prob_sigma24promoter",
+        ),  # sequences as text: the class is still the stem
+        ("reads.txt.gz", "reads"),
+        ("sites.fa.txt", "sites"),
+        ("peaks.GZ", "peaks"),
+        ("ctcf.bed", "ctcf.bed"),  # only sequence-file endings are dropped
+        (".fa", ".fa"),  # nothing left: the name stays whole
+    ],
+)
 def test_class_name_from_path(name, expected):
     assert class_name_from_path(name) == expected
     assert class_name_from_path(Path(name)) == expected
@@ -150,7 +174,10 @@ def test_class_name_from_path(name, expected):
 
 def _example_text(n: int = 60) -> str:
     rng = random.Random(3)
-    return "".join(f">peak_{i} chr2:{1000 * i}-{1000 * i + 100}\n{wrap(random_dna(rng), 60)}\n" for i in range(n))
+    return "".join(
+        f">peak_{i} chr2:{1000 * i}-{1000 * i + 100}\n{wrap(random_dna(rng), 60)}\n"
+        for i in range(n)
+    )
 
 
 def test_gzip_and_plain_give_identical_records(tmp_path):
@@ -200,25 +227,35 @@ def test_empty_file(tmp_path):
 
 def test_only_blank_lines(tmp_path):
     path = write(tmp_path / "blank.fa", "\n\n  \n")
-    with pytest.raises(DnanetError, match=f"^{where(path)}: no FASTA records \\(no line starts with '>'\\)$"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path)}: no FASTA records \\(no line starts with '>'\\)$"
+    ):
         list(read_fasta(path))
 
 
-@pytest.mark.parametrize("text, line, found", [
-    (f"{CTCF_00006}\n{CTCF_00010}\n", 1, CTCF_00006[:40] + "…"),  # bare sequences, no headers
-    ("@read1 1:N:0:1\nACGTACGTAC\n+\nIIIIIIIIII\n", 1, "@read1 1:N:0:1"),  # a FASTQ file
-    ("\n\nsequence\tlabel\nACGT\t1\n", 3, "sequence\tlabel"),  # a TSV, after blank lines
-])
+@pytest.mark.parametrize(
+    "text, line, found",
+    [
+        (f"{CTCF_00006}\n{CTCF_00010}\n", 1, CTCF_00006[:40] + "…"),  # bare sequences, no headers
+        ("@read1 1:N:0:1\nACGTACGTAC\n+\nIIIIIIIIII\n", 1, "@read1 1:N:0:1"),  # a FASTQ file
+        ("\n\nsequence\tlabel\nACGT\t1\n", 3, "sequence\tlabel"),  # a TSV, after blank lines
+    ],
+)
 def test_text_without_a_header(tmp_path, text, line, found):
     path = write(tmp_path / "reads.fa", text)
-    with pytest.raises(DnanetError, match=f"^{where(path, line)}: expected a FASTA header starting with '>', "
-                                          f"found {re.escape(repr(found))}$"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path, line)}: expected a FASTA header starting with '>', "
+        f"found {re.escape(repr(found))}$",
+    ):
         list(read_fasta(path))
 
 
 def test_binary_garbage(tmp_path):
     path = write(tmp_path / "image.fa", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00")
-    with pytest.raises(DnanetError, match=f"^{where(path, 1)}: expected a FASTA header starting with '>'"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path, 1)}: expected a FASTA header starting with '>'"
+    ):
         list(read_fasta(path))
 
 
@@ -239,21 +276,30 @@ def test_corrupt_gzip_crc(tmp_path):
 
 def test_bzip2_is_rejected_by_content(tmp_path):
     path = write(tmp_path / "peaks.fa", bz2.compress(_example_text(5).encode()))
-    with pytest.raises(DnanetError, match=f"^{where(path)}: bzip2-compressed files are not supported; use plain or gzip$"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path)}: bzip2-compressed files are not supported; use plain or gzip$",
+    ):
         list(read_fasta(path))
 
 
 def test_empty_sequence_names_the_record_and_its_header_line(tmp_path):
-    path = write(tmp_path / "peaks.fa", f">ok\n{CTCF_00006}\n>chr3:500-600 empty\n\n>next\n{CTCF_00010}\n")
+    path = write(
+        tmp_path / "peaks.fa", f">ok\n{CTCF_00006}\n>chr3:500-600 empty\n\n>next\n{CTCF_00010}\n"
+    )
     records = read_fasta(path)
     assert next(records).id == "ok"  # records before the bad one are still streamed
-    with pytest.raises(DnanetError, match=f"^{where(path, 3)}: record 'chr3:500-600' has an empty sequence$"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path, 3)}: record 'chr3:500-600' has an empty sequence$"
+    ):
         next(records)
 
 
 def test_empty_sequence_at_the_end_of_the_file(tmp_path):
     path = write(tmp_path / "peaks.fa", f">ok\n{CTCF_00006}\n>truncated\n")
-    with pytest.raises(DnanetError, match=f"^{where(path, 3)}: record 'truncated' has an empty sequence$"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path, 3)}: record 'truncated' has an empty sequence$"
+    ):
         list(read_fasta(path))
 
 
@@ -270,8 +316,10 @@ def test_illegal_character_names_file_line_column_record_and_character(tmp_path,
     text = f">ctcf_00006\n{CTCF_00006}\n>ctcf_00010 chr1\n{wrap(sequence, 30)}\n"
     path = write(tmp_path / "bound.fa", text)
     # sequence lines 4 (0-29), 5 (30-59), 6 (60-89): index 75 is line 6, column 16
-    expected = (f"{path} line 6, column 16: record 'ctcf_00010' has an illegal character {bad!r}; "
-                "allowed: A C G T U, the IUPAC codes B D H K M N R S V W Y (any case)")
+    expected = (
+        f"{path} line 6, column 16: record 'ctcf_00010' has an illegal character {bad!r}; "
+        "allowed: A C G T U, the IUPAC codes B D H K M N R S V W Y (any case)"
+    )
     with pytest.raises(DnanetError, match=f"^{re.escape(expected)}$"):
         list(read_fasta(path))
 
@@ -279,13 +327,18 @@ def test_illegal_character_names_file_line_column_record_and_character(tmp_path,
 def test_illegal_character_in_crlf_gzip_file(tmp_path):
     text = f">a\r\n{CTCF_00006}\r\n>b\r\nACGT-ACGT\r\n"
     path = write(tmp_path / "aln.fa.gz", gzip.compress(text.encode()))
-    with pytest.raises(DnanetError, match=f"^{where(path, 4)}, column 5: record 'b' has an illegal character '-'"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path, 4)}, column 5: record 'b' has an illegal character '-'"
+    ):
         list(read_fasta(path))
 
 
 def test_binary_bytes_inside_a_record(tmp_path):
     path = write(tmp_path / "peaks.fa", b">a\n" + CTCF_00006.encode() + b"\n>b\nACGT\x00\xffACGT\n")
-    with pytest.raises(DnanetError, match=f"^{where(path, 4)}, column 5: record 'b' has an illegal character '\\\\x00'"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path, 4)}, column 5: record 'b' has an illegal character '\\\\x00'",
+    ):
         list(read_fasta(path))
 
 
@@ -293,21 +346,35 @@ def test_binary_bytes_inside_a_record(tmp_path):
 
 
 def test_tsv_label_table(tmp_path):
-    path = write(tmp_path / "labels.tsv", "id\tlabel\tsource\nctcf_00006\tbound\tENCODE\n"
-                                          "ctcf_00010\tbound\tENCODE\nctcf_00000\tbackground\tshuffled\n")
-    assert read_label_table(path) == {"ctcf_00006": ("bound",), "ctcf_00010": ("bound",), "ctcf_00000": ("background",)}
+    path = write(
+        tmp_path / "labels.tsv",
+        "id\tlabel\tsource\nctcf_00006\tbound\tENCODE\n"
+        "ctcf_00010\tbound\tENCODE\nctcf_00000\tbackground\tshuffled\n",
+    )
+    assert read_label_table(path) == {
+        "ctcf_00006": ("bound",),
+        "ctcf_00010": ("bound",),
+        "ctcf_00000": ("background",),
+    }
 
 
 def test_label_table_with_several_label_columns(tmp_path):
     path = write(tmp_path / "labels.tsv", "id\tgata\tebox\tnote\nr1\t1\t0\tx\nr2\t0\t1\ty\n")
-    assert read_label_table(path, label_columns=["gata", "ebox"]) == {"r1": ("1", "0"), "r2": ("0", "1")}
+    assert read_label_table(path, label_columns=["gata", "ebox"]) == {
+        "r1": ("1", "0"),
+        "r2": ("0", "1"),
+    }
 
 
 def test_csv_label_table_with_crlf_and_other_column_names(tmp_path):
-    path = write(tmp_path / "labels.csv", "name,cell_type,class\r\nctcf_00006,K562,bound\r\n"
-                                          "ctcf_00000,K562,background\r\n")
+    path = write(
+        tmp_path / "labels.csv",
+        "name,cell_type,class\r\nctcf_00006,K562,bound\r\nctcf_00000,K562,background\r\n",
+    )
     assert read_label_table(path, id_column="name", label_columns="class") == {
-        "ctcf_00006": ("bound",), "ctcf_00000": ("background",)}
+        "ctcf_00006": ("bound",),
+        "ctcf_00000": ("background",),
+    }
 
 
 def test_gzipped_tsv_label_table(tmp_path):
@@ -316,14 +383,20 @@ def test_gzipped_tsv_label_table(tmp_path):
     assert read_label_table(path) == {"r1": ("NA",), "r2": ("null",)}
 
 
-@pytest.mark.parametrize("name, text, missing, found", [
-    ("labels.tsv", "id\tclass\nr1\tbound\n", "label", "id, class"),
-    ("labels.csv", "seq_id,label\nr1,bound\n", "id", "seq_id, label"),
-    ("labels.tsv", "id,label\nr1,bound\n", "id", "id,label"),  # a CSV named .tsv: one column
-])
+@pytest.mark.parametrize(
+    "name, text, missing, found",
+    [
+        ("labels.tsv", "id\tclass\nr1\tbound\n", "label", "id, class"),
+        ("labels.csv", "seq_id,label\nr1,bound\n", "id", "seq_id, label"),
+        ("labels.tsv", "id,label\nr1,bound\n", "id", "id,label"),  # a CSV named .tsv: one column
+    ],
+)
 def test_label_table_missing_column(tmp_path, name, text, missing, found):
     path = write(tmp_path / name, text)
-    with pytest.raises(DnanetError, match=f"^{where(path)} line 1: no column '{missing}' \\(columns found: {found}\\)$"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path)} line 1: no column '{missing}' \\(columns found: {found}\\)$",
+    ):
         read_label_table(path)
 
 
@@ -332,14 +405,19 @@ def test_label_table_duplicate_id(tmp_path, name, sep):
     rows = ["id", "r1", "r2", "r3", "r2"]
     labels = ["label", "bound", "bound", "background", "background"]
     path = write(tmp_path / name, "".join(f"{i}{sep}{l}\n" for i, l in zip(rows, labels)))
-    with pytest.raises(DnanetError, match=f"^{where(path)} lines 3 and 5: id 'r2' appears more than once; each id "
-                                          "names one record$"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path)} lines 3 and 5: id 'r2' appears more than once; each id "
+        "names one record$",
+    ):
         read_label_table(path)
 
 
 @pytest.mark.parametrize("name, sep", [("labels.tsv", "\t"), ("labels.csv", ",")])
 def test_label_table_empty_label(tmp_path, name, sep):
-    path = write(tmp_path / name, f"id{sep}label\nr1{sep}bound\nr2{sep}background\nr3{sep}  \nr4{sep}bound\n")
+    path = write(
+        tmp_path / name, f"id{sep}label\nr1{sep}bound\nr2{sep}background\nr3{sep}  \nr4{sep}bound\n"
+    )
     with pytest.raises(DnanetError, match=f"^{where(path, 4)}: id 'r3' has an empty label$"):
         read_label_table(path)
 
@@ -352,8 +430,12 @@ def test_label_table_row_without_label_field(tmp_path):
 
 def test_label_table_line_numbers_count_blank_lines(tmp_path):
     """Line numbers are lines of the file, even when blank lines precede the bad row."""
-    path = write(tmp_path / "labels.tsv", "id\tlabel\nr1\tbound\n\nr2\tbackground\nr1\tbackground\n")
-    with pytest.raises(DnanetError, match=f"^{where(path)} lines 2 and 5: id 'r1' appears more than once"):
+    path = write(
+        tmp_path / "labels.tsv", "id\tlabel\nr1\tbound\n\nr2\tbackground\nr1\tbackground\n"
+    )
+    with pytest.raises(
+        DnanetError, match=f"^{where(path)} lines 2 and 5: id 'r1' appears more than once"
+    ):
         read_label_table(path)
 
 
@@ -383,10 +465,16 @@ def test_label_table_missing_and_empty_files(tmp_path):
 # --- resources --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("compress, ending", [
-    (False, "complete"), (False, "illegal character"),
-    (True, "complete"), (True, "illegal character"), (True, "truncated"),
-])
+@pytest.mark.parametrize(
+    "compress, ending",
+    [
+        (False, "complete"),
+        (False, "illegal character"),
+        (True, "complete"),
+        (True, "illegal character"),
+        (True, "truncated"),
+    ],
+)
 def test_input_files_are_closed_after_reading(tmp_path, monkeypatch, compress, ending):
     """Every file read_fasta opens is closed when reading ends, normally or with an error."""
     opened = []
@@ -415,9 +503,14 @@ def test_input_files_are_closed_after_reading(tmp_path, monkeypatch, compress, e
 
 def test_headers_that_differ_only_in_non_utf8_bytes_are_an_error_not_one_id(tmp_path):
     """Latin-1 'é' (0xE9) and 'è' (0xE8) used to be replaced by U+FFFD: two records, one id, exit 0."""
-    path = write(tmp_path / "peaks.fa", b">peak_1\nACGT\n>caf\xe9_2 ChIP\nACGT\n>caf\xe8_2 ChIP\nACGT\n")
-    with pytest.raises(DnanetError, match=f"^{where(path, 3)}, column 5: the header has a byte that is not UTF-8 "
-                                          r"\(0xe9 in '>caf\\xe9_2 ChIP'\); ids must be UTF-8 text$"):
+    path = write(
+        tmp_path / "peaks.fa", b">peak_1\nACGT\n>caf\xe9_2 ChIP\nACGT\n>caf\xe8_2 ChIP\nACGT\n"
+    )
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path, 3)}, column 5: the header has a byte that is not UTF-8 "
+        r"\(0xe9 in '>caf\\xe9_2 ChIP'\); ids must be UTF-8 text$",
+    ):
         list(read_fasta(path))
     utf8 = write(tmp_path / "utf8.fa", ">café_2\nACGT\n>cafè_2\nACGT\n".encode())
     assert [record.id for record in read_fasta(utf8)] == ["café_2", "cafè_2"]
@@ -426,16 +519,24 @@ def test_headers_that_differ_only_in_non_utf8_bytes_are_an_error_not_one_id(tmp_
 def test_a_non_utf8_byte_in_a_gzip_fasta_names_the_header_line(tmp_path):
     text = _example_text(5).encode().replace(b">peak_3", b">peak\xff3")
     path = write(tmp_path / "peaks.fa.gz", gzip.compress(text))
-    with pytest.raises(DnanetError, match=f"^{where(path, 10)}, column 6: the header has a byte that is not UTF-8"):
+    with pytest.raises(
+        DnanetError, match=f"^{where(path, 10)}, column 6: the header has a byte that is not UTF-8"
+    ):
         list(read_fasta(path))
 
 
 @pytest.mark.parametrize("name", ["labels.tsv", "labels.tsv.gz"])
 def test_a_non_utf8_label_table_names_the_line_and_column(tmp_path, name):
-    data = "id\tlabel\nctcf_00023\tbound\nctcf_00026\tbound\n".encode() + b"ctcf_0\xe90036\tbackground\n"
+    data = (
+        "id\tlabel\nctcf_00023\tbound\nctcf_00026\tbound\n".encode()
+        + b"ctcf_0\xe90036\tbackground\n"
+    )
     path = write(tmp_path / name, gzip.compress(data) if name.endswith(".gz") else data)
-    with pytest.raises(DnanetError, match=f"^{where(path, 4)}, column 7: a byte that is not UTF-8; label tables "
-                                          "must be UTF-8 text$"):
+    with pytest.raises(
+        DnanetError,
+        match=f"^{where(path, 4)}, column 7: a byte that is not UTF-8; label tables "
+        "must be UTF-8 text$",
+    ):
         read_label_table(path)
 
 
@@ -444,15 +545,19 @@ def _with_repeated_ids(tmp_path: Path) -> Path:
     text = example_path("heldout_bound.fa").read_text()
     records = text.split(">")[1:9]
     names = ["peak_1", "peak_2", "peak_3", "peak_1", "peak_4", "peak_2", "peak_5", "peak_6"]
-    return write(tmp_path / "bound.fa", "".join(f">{name}\n{record.split(chr(10), 1)[1]}"
-                                                for name, record in zip(names, records)))
+    return write(
+        tmp_path / "bound.fa",
+        "".join(f">{name}\n{record.split(chr(10), 1)[1]}" for name, record in zip(names, records)),
+    )
 
 
 def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_path):
     path = _with_repeated_ids(tmp_path)
     background = LabelledInput("background", example_path("heldout_background.fa"))
-    message = (f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; ids name records in every output "
-               r"and in --labels tables, so each must be unique within a file \(rename or drop one\)$")
+    message = (
+        f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; ids name records in every output "
+        r"and in --labels tables, so each must be unique within a file \(rename or drop one\)$"
+    )
     with pytest.raises(DnanetError, match=message):
         read_labelled([LabelledInput("bound", path), background])
     inputs = [LabelledInput("bound", path), background]
@@ -462,36 +567,67 @@ def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_pat
     # the same id in two different files is allowed (each file's ids name its own records)
     first = write(tmp_path / "first.fa", ">peak_1\nACGTACGT\n")
     second = write(tmp_path / "second.fa", ">peak_1\nGGCCGGCC\n")
-    assert list(read_labelled([LabelledInput("bound", first), LabelledInput("background", second)]).ids) == \
-        ["peak_1", "peak_1"]
+    assert list(
+        read_labelled([LabelledInput("bound", first), LabelledInput("background", second)]).ids
+    ) == ["peak_1", "peak_1"]
 
 
 def test_train_cli_stops_at_a_repeated_id_with_one_line(runner, tmp_path):
     path = _with_repeated_ids(tmp_path)
-    result = runner.invoke(app, ["train", f"bound={path}", f"background={example_path('heldout_background.fa')}",
-                                 "--out", str(tmp_path / "run"), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            f"bound={path}",
+            f"background={example_path('heldout_background.fa')}",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 1
-    assert f"{path} lines 1 and 7: record id 'peak_1' is used twice" in " ".join(result.stderr.split())
+    assert f"{path} lines 1 and 7: record id 'peak_1' is used twice" in " ".join(
+        result.stderr.split()
+    )
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 
 
-def test_predict_and_embed_note_repeated_ids_and_keep_every_row_in_order(trained_run, runner, tmp_path):
+def test_predict_and_embed_note_repeated_ids_and_keep_every_row_in_order(
+    trained_run, runner, tmp_path
+):
     path = _with_repeated_ids(tmp_path)
-    note = (f"note: {path}: 2 records reuse an earlier record's id (first: 'peak_1', lines 1 and 7); every record "
-            "keeps its own row, in input order")
+    note = (
+        f"note: {path}: 2 records reuse an earlier record's id (first: 'peak_1', lines 1 and 7); every record "
+        "keeps its own row, in input order"
+    )
     out = tmp_path / "p.tsv"
-    result = runner.invoke(app, ["predict", str(trained_run), str(path), "--out", str(out), "--quiet"])
+    result = runner.invoke(
+        app, ["predict", str(trained_run), str(path), "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert note in " ".join(result.stderr.split())
     rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
-    assert [row[0] for row in rows] == ["peak_1", "peak_2", "peak_3", "peak_1", "peak_4", "peak_2", "peak_5", "peak_6"]
+    assert [row[0] for row in rows] == [
+        "peak_1",
+        "peak_2",
+        "peak_3",
+        "peak_1",
+        "peak_4",
+        "peak_2",
+        "peak_5",
+        "peak_6",
+    ]
     assert rows[0][2:] != rows[3][2:]  # two different records: each its own prediction
-    result = runner.invoke(app, ["embed", str(trained_run), str(path), "--out", str(tmp_path / "e.tsv"), "--quiet"])
+    result = runner.invoke(
+        app, ["embed", str(trained_run), str(path), "--out", str(tmp_path / "e.tsv"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert note in " ".join(result.stderr.split())
-    assert [line.split("\t")[0] for line in (tmp_path / "e.tsv").read_text().splitlines()[1:]][:4] == \
-        ["peak_1", "peak_2", "peak_3", "peak_1"]
+    assert [line.split("\t")[0] for line in (tmp_path / "e.tsv").read_text().splitlines()[1:]][
+        :4
+    ] == ["peak_1", "peak_2", "peak_3", "peak_1"]
     unique = write(tmp_path / "unique.fa", example_path("heldout_bound.fa").read_bytes())
-    result = runner.invoke(app, ["predict", str(trained_run), str(unique), "--out", str(out), "--quiet",
-                                 "--overwrite"])
+    result = runner.invoke(
+        app, ["predict", str(trained_run), str(unique), "--out", str(out), "--quiet", "--overwrite"]
+    )
     assert result.exit_code == 0 and "reuse" not in result.stderr

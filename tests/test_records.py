@@ -37,11 +37,14 @@ def test_read_labelled_keeps_labels_places_and_provenance(tmp_path):
 
 def test_label_table_assigns_labels_by_id(tmp_path):
     fasta = write_fasta(tmp_path / "all.fa", {"x": "ACGT", "y": "TTTT", "z": "GGGG"})
-    records = read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",), "z": ("up",)})
+    records = read_labelled(
+        [LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",), "z": ("up",)}
+    )
     assert records.labels == [("up",), ("down",), ("up",)]
-    with pytest.raises(DnanetError, match=r"all.fa line 5: record 'z' has no row in the label table"):
+    with pytest.raises(
+        DnanetError, match=r"all.fa line 5: record 'z' has no row in the label table"
+    ):
         read_labelled([LabelledInput(None, fasta)], {"x": ("up",), "y": ("down",)})
-
 
 
 def test_the_store_holds_what_reading_into_memory_gives_and_is_memory_mapped(tmp_path):
@@ -49,7 +52,9 @@ def test_the_store_holds_what_reading_into_memory_gives_and_is_memory_mapped(tmp
     memory = read_labelled(inputs)
     stored = open_or_build_store(tmp_path, store_key(inputs, None, {}), inputs)
     assert isinstance(stored.flat, np.memmap) and len(stored) == len(memory) == 850
-    assert np.array_equal(stored.flat, memory.flat) and np.array_equal(stored.offsets, memory.offsets)
+    assert np.array_equal(stored.flat, memory.flat) and np.array_equal(
+        stored.offsets, memory.offsets
+    )
     assert list(stored.ids) == list(memory.ids) and stored.ids[-1] == memory.ids[-1]
     assert stored.labels == memory.labels and stored.label_values == [("bound",), ("background",)]
     assert stored.where(849) == memory.where(849) and stored.provenance == memory.provenance
@@ -77,7 +82,9 @@ def test_a_failed_build_leaves_no_store_behind(tmp_path):
     good.write_text(">x\nACGT\n")
     bad.write_text(">y\nAC-GT\n")
     inputs = [LabelledInput("good", good), LabelledInput("bad", bad)]
-    with pytest.raises(DnanetError, match="bad.fa line 2, column 3: record 'y' has an illegal character '-'"):
+    with pytest.raises(
+        DnanetError, match="bad.fa line 2, column 3: record 'y' has an illegal character '-'"
+    ):
         open_or_build_store(tmp_path / "cache", store_key(inputs, None, {}), inputs)
     assert list((tmp_path / "cache").iterdir()) == []
 
@@ -86,7 +93,9 @@ def test_labels_from_a_table_reach_the_store_and_name_the_record_in_errors(tmp_p
     fasta = tmp_path / "all.fa"
     fasta.write_text(">x\nACGT\n>y\nTTTT\n>z\nGGGG\n")
     inputs = [LabelledInput(None, fasta)]
-    stored = open_or_build_store(tmp_path, "k", inputs, lambda: {"x": ("up",), "y": ("down",), "z": ("sideways",)})
+    stored = open_or_build_store(
+        tmp_path, "k", inputs, lambda: {"x": ("up",), "y": ("down",), "z": ("sideways",)}
+    )
     assert stored.labels == [("up",), ("down",), ("sideways",)]
     manifest = json.loads((tmp_path / "k" / "manifest.json").read_text())
     assert manifest["records"] == 3 and manifest["label_values"] == [["up"], ["down"], ["sideways"]]

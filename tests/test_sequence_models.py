@@ -13,7 +13,9 @@ MAX_LEN = 8
 def tiny_transformer(**arguments) -> Transformer:
     """A small transformer whose tokens are single bases (stem_pool 1), so max_len counts bases."""
     torch.manual_seed(0)
-    settings = dict(d_model=16, heads=2, layers=1, ff_dim=32, stem_kernel=5, stem_pool=1, max_len=MAX_LEN)
+    settings = dict(
+        d_model=16, heads=2, layers=1, ff_dim=32, stem_kernel=5, stem_pool=1, max_len=MAX_LEN
+    )
     return Transformer(n_outputs=2, **{**settings, **arguments}).eval()
 
 
@@ -37,8 +39,12 @@ def windowed_reference(model: Transformer, codes: torch.Tensor, overlap: int) ->
     tokens, mask = model.tokens(codes)  # (1, T, d), (1, T)
     length, step = tokens.shape[1], MAX_LEN - overlap
     starts = range(0, max(length - overlap, 1), step)
-    vectors = [model.encode_windows(tokens[:, s:s + MAX_LEN], mask[:, s:s + MAX_LEN]) for s in starts]
-    weights = torch.tensor([min(s + MAX_LEN, length) - s for s in starts], dtype=torch.float32, device=tokens.device)
+    vectors = [
+        model.encode_windows(tokens[:, s : s + MAX_LEN], mask[:, s : s + MAX_LEN]) for s in starts
+    ]
+    weights = torch.tensor(
+        [min(s + MAX_LEN, length) - s for s in starts], dtype=torch.float32, device=tokens.device
+    )
     return (torch.cat(vectors) * weights[:, None]).sum(0, keepdim=True) / weights.sum()
 
 
@@ -54,7 +60,9 @@ def test_long_sequence_is_chunked_and_pooled(pooling, overlap, device):
     torch.testing.assert_close(embedding, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("encoder", [{"encoder": "onehot"}, {"encoder": "kmer", "k": 3, "kmer_dim": 8}])
+@pytest.mark.parametrize(
+    "encoder", [{"encoder": "onehot"}, {"encoder": "kmer", "k": 3, "kmer_dim": 8}]
+)
 def test_long_sequence_does_not_depend_on_batch_padding(encoder, device):
     model = tiny_transformer(overlap=2, **encoder).to(device)
     sequences = [random_dna(n, seed=n) for n in (5, MAX_LEN + 1, 3 * MAX_LEN + 7, 5 * MAX_LEN)]
@@ -68,13 +76,18 @@ def test_windows_weigh_only_new_tokens_of_each_sequence():
     tokens, mask = torch.zeros(2, 10, 1), torch.arange(10) < torch.tensor([[10], [4]])
     windows, masks, weights = split_windows(tokens, mask, size=4, overlap=1)  # starts 0, 3, 6
     assert windows.shape == (2, 3, 4, 1) and masks.shape == (2, 3, 4)
-    assert weights.tolist() == [[4, 4, 4], [4, 0, 0]]  # the short row's 2nd window only repeats token 3
+    assert weights.tolist() == [
+        [4, 4, 4],
+        [4, 0, 0],
+    ]  # the short row's 2nd window only repeats token 3
 
 
 def test_too_short_and_unknown_sequences_give_finite_embeddings(device):
     model = tiny_transformer(encoder="kmer", k=4, kmer_dim=8, pooling="mean").to(device)
     with torch.no_grad():
-        embedding = model.embed(codes_of("AC", "NNNNNN", "ACGTAC").to(device)).cpu()  # "AC" has no 4-mer at all
+        embedding = model.embed(
+            codes_of("AC", "NNNNNN", "ACGTAC").to(device)
+        ).cpu()  # "AC" has no 4-mer at all
     assert torch.isfinite(embedding).all()
 
 
@@ -94,19 +107,31 @@ def test_lstm_ignores_padding(conv_channels, device):
     codes = codes_of(random_dna(21, seed=3))  # (1, 21)
     padded = torch.cat([codes, torch.full((1, 30), PAD, dtype=codes.dtype)], dim=1)  # (1, 51)
     with torch.no_grad():
-        torch.testing.assert_close(model.embed(padded.to(device)).cpu(), model.embed(codes.to(device)).cpu(),
-                                   rtol=1e-6, atol=1e-6)
-        states = model.read(torch.randn(2, 6, 8 if conv_channels else 4).to(device),
-                            (torch.arange(6) < torch.tensor([[6], [2]])).to(device)).cpu()
+        torch.testing.assert_close(
+            model.embed(padded.to(device)).cpu(),
+            model.embed(codes.to(device)).cpu(),
+            rtol=1e-6,
+            atol=1e-6,
+        )
+        states = model.read(
+            torch.randn(2, 6, 8 if conv_channels else 4).to(device),
+            (torch.arange(6) < torch.tensor([[6], [2]])).to(device),
+        ).cpu()
     assert states[1, 2:].abs().sum() == 0  # no state past a row's end
 
 
-@pytest.mark.parametrize("build", [
-    lambda: tiny_lstm(),
-    lambda: tiny_lstm(encoder="kmer", k=3, kmer_dim=8, layers=2),
-    lambda: tiny_transformer(pooling="cls"),
-    lambda: tiny_transformer(pooling="mean", positions="sinusoidal", encoder="kmer", k=3, kmer_dim=8),
-], ids=["lstm", "lstm-kmer", "transformer-cls", "transformer-mean-kmer"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: tiny_lstm(),
+        lambda: tiny_lstm(encoder="kmer", k=3, kmer_dim=8, layers=2),
+        lambda: tiny_transformer(pooling="cls"),
+        lambda: tiny_transformer(
+            pooling="mean", positions="sinusoidal", encoder="kmer", k=3, kmer_dim=8
+        ),
+    ],
+    ids=["lstm", "lstm-kmer", "transformer-cls", "transformer-mean-kmer"],
+)
 def test_one_training_step_reaches_every_parameter(build, device):
     model = build().to(device).train()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -121,12 +146,15 @@ def test_one_training_step_reaches_every_parameter(build, device):
     assert all(not torch.equal(p, before[name]) for name, p in model.named_parameters())
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"pooling": "max"}, "unknown pooling 'max'; valid: cls, mean"),
-    ({"positions": "rotary"}, "unknown positions 'rotary'"),
-    ({"d_model": 10, "heads": 4}, r"d_model \(10\) must be a multiple of heads \(4\)"),
-    ({"overlap": MAX_LEN}, "overlap"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"pooling": "max"}, "unknown pooling 'max'; valid: cls, mean"),
+        ({"positions": "rotary"}, "unknown positions 'rotary'"),
+        ({"d_model": 10, "heads": 4}, r"d_model \(10\) must be a multiple of heads \(4\)"),
+        ({"overlap": MAX_LEN}, "overlap"),
+    ],
+)
 def test_bad_transformer_arguments_are_named(arguments, message):
     with pytest.raises(ValueError, match=message):
         tiny_transformer(**arguments)
@@ -147,7 +175,9 @@ def test_attention_weights_are_per_layer_and_head_and_ignore_padding(pooling):
         tokens, mask = model.tokens(codes)  # (2, T, d), (2, T)
         maps, keys = model.attention_weights(tokens, mask)
     width = MAX_LEN + (pooling == "cls")
-    assert len(maps) == 2 and all(m.shape == (2, 2, width, width) for m in maps)  # layers; (B, heads, t', t')
+    assert len(maps) == 2 and all(
+        m.shape == (2, 2, width, width) for m in maps
+    )  # layers; (B, heads, t', t')
     assert keys.shape == (2, width) and int(keys[1].sum()) == 5 + (pooling == "cls")
     for weights in maps:  # each query's weights are a distribution over the valid keys only
         torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, width))

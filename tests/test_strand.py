@@ -8,9 +8,9 @@ import torch
 
 from dnanet.cli import app
 from dnanet.data import SequenceSet
-from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import reverse_complement
 from dnanet.examples import training_inputs
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.strand import excess_skew, kmer_counts, strand_test
 from tests.test_train import sequence_set
 
@@ -24,7 +24,9 @@ def labelled(pairs: list[tuple[str, Path]]) -> SequenceSet:
 
 
 def pum2() -> SequenceSet:
-    return labelled([("bound", PUM2 / "pum2.positive.fasta"), ("other", PUM2 / "pum2.negative.fasta")])
+    return labelled(
+        [("bound", PUM2 / "pum2.positive.fasta"), ("other", PUM2 / "pum2.negative.fasta")]
+    )
 
 
 def flip_half(sequences: SequenceSet, seed: int = 0) -> SequenceSet:
@@ -56,21 +58,37 @@ def test_rna_clip_sites_are_strand_specific_until_half_are_flipped():
 
 def test_excess_skew_discounts_sampling_noise():
     rng = np.random.default_rng(1)
-    symmetric = rng.multinomial(500, np.full(64, 1 / 64))  # few counts: a large raw skew from noise alone
+    symmetric = rng.multinomial(
+        500, np.full(64, 1 / 64)
+    )  # few counts: a large raw skew from noise alone
     skew, sd = excess_skew(symmetric)
     assert abs(skew) < 4 * sd
 
 
 def test_train_auto_turns_strand_averaging_off_for_rna(tmp_path, runner):
     out = tmp_path / "pum2"
-    result = runner.invoke(app, ["train", f"bound={PUM2 / 'pum2.positive.fasta'}",
-                                 f"other={PUM2 / 'pum2.negative.fasta'}", "--out", str(out), "--epochs", "1",
-                                 "--quiet", "--threads", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            f"bound={PUM2 / 'pum2.positive.fasta'}",
+            f"other={PUM2 / 'pum2.negative.fasta'}",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "reverse complement off (auto" in result.output
     description = json.loads((out / "model.json").read_text())
     assert description["reverse_complement_average"] is False
-    assert description["strand"]["setting"] == "auto" and description["strand"]["excess_skew"] > 0.02
+    assert (
+        description["strand"]["setting"] == "auto" and description["strand"]["excess_skew"] > 0.02
+    )
 
 
 def test_trained_example_keeps_both_strands(trained_run):
@@ -84,13 +102,17 @@ def test_kmer_counts_read_in_chunks_equal_counting_every_window_by_hand():
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 40, size=500)
-    flat = rng.integers(0, 5, size=lengths.sum()).astype(np.uint8)  # 4 = unknown base: its windows are skipped
+    flat = rng.integers(0, 5, size=lengths.sum()).astype(
+        np.uint8
+    )  # 4 = unknown base: its windows are skipped
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    sequences = SequenceSet([str(i) for i in range(500)], flat, offsets, np.zeros(500, dtype=np.int64))
+    sequences = SequenceSet(
+        [str(i) for i in range(500)], flat, offsets, np.zeros(500, dtype=np.int64)
+    )
     by_hand = np.zeros(64, dtype=np.int64)
     for start, end in zip(offsets[:-1], offsets[1:]):
         for position in range(start, end - 2):
-            window = flat[position: position + 3]
+            window = flat[position : position + 3]
             if (window <= 3).all():
                 by_hand[window @ [16, 4, 1]] += 1
     for chunk in (1, 100, 1 << 20):  # one sequence at a time, a few, all at once

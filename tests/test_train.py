@@ -8,9 +8,9 @@ import torch
 
 from dnanet.config import load_config
 from dnanet.data import SequenceSet
-from dnanet.records import LabelledInput, read_labelled
 from dnanet.encode import BYTE_TO_CODE
 from dnanet.experiment import train_model
+from dnanet.records import LabelledInput, read_labelled
 from dnanet.tasks import Task, infer_task
 from dnanet.train import balancing_weights
 
@@ -39,7 +39,9 @@ def test_same_seed_same_data_gives_the_same_model():
     assert not torch.equal(other_seed.model.head[1].weight, first.model.head[1].weight)
 
 
-def planted_sequences(motif_sets: list[list[bytes]], length: int = 60, seed: int = 0) -> list[bytes]:
+def planted_sequences(
+    motif_sets: list[list[bytes]], length: int = 60, seed: int = 0
+) -> list[bytes]:
     """Random DNA with the given motifs planted (one list of motifs per sequence, no overlap)."""
     rng = np.random.default_rng(seed)
     sequences = []
@@ -48,7 +50,7 @@ def planted_sequences(motif_sets: list[list[bytes]], length: int = 60, seed: int
         for slot, motif in enumerate(motifs):  # slot i: positions [i*length/2, (i+1)*length/2)
             half = length // 2
             start = slot * half + int(rng.integers(0, half - len(motif) + 1))
-            sequence[start:start + len(motif)] = motif
+            sequence[start : start + len(motif)] = motif
         sequences.append(bytes(sequence))
     return sequences
 
@@ -70,19 +72,26 @@ MULTICLASS = Task("multiclass", ["gata", "ebox", "none"])
 
 def small_cnn_config(**encoder):
     config = load_config(seed=0)
-    return dataclasses.replace(config, encoder=dataclasses.replace(config.encoder, **encoder),
-                               model={**config.model, "first_kernel": 9, "channels": 32, "hidden": 32})
+    return dataclasses.replace(
+        config,
+        encoder=dataclasses.replace(config.encoder, **encoder),
+        model={**config.model, "first_kernel": 9, "channels": 32, "hidden": 32},
+    )
 
 
 def test_multiclass_training_finds_planted_motifs():
     result = train_model(small_cnn_config(), planted_motif_set(), MULTICLASS, [], CPU)
     assert result.test_metrics["accuracy"] >= 0.8, result.test_metrics
     assert set(result.test_metrics["per_class"]) == {"gata", "ebox", "none"}
-    assert len(result.history) >= 1 and {"train_loss", "val_loss", "val_auroc", "lr"} <= set(result.history[0])
+    assert len(result.history) >= 1 and {"train_loss", "val_loss", "val_auroc", "lr"} <= set(
+        result.history[0]
+    )
 
 
 def test_kmer_encoder_trains_a_cnn():
-    result = train_model(small_cnn_config(name="kmer", k=3), planted_motif_set(), MULTICLASS, [], CPU)
+    result = train_model(
+        small_cnn_config(name="kmer", k=3), planted_motif_set(), MULTICLASS, [], CPU
+    )
     assert result.test_metrics["accuracy"] >= 0.8, result.test_metrics
 
 
@@ -103,18 +112,24 @@ def test_regression_learns_motif_counts_in_their_units():
     """Target = 10 x (number of planted E-boxes, 0..2) + 100: predictions come back in those units."""
     rng = np.random.default_rng(2)
     counts = rng.integers(0, 3, size=360)
-    sequences = sequence_set(planted_sequences([[EBOX] * c for c in counts], seed=2),
-                             (10.0 * counts[:, None] + 100).astype(np.float32))
+    sequences = sequence_set(
+        planted_sequences([[EBOX] * c for c in counts], seed=2),
+        (10.0 * counts[:, None] + 100).astype(np.float32),
+    )
     result = train_model(small_cnn_config(), sequences, Task("regression", ["signal"]), [], CPU)
     metrics = result.test_metrics
     assert metrics["pearson"] >= 0.8 and metrics["mse"] < 40, metrics
-    assert abs(result.description["task"]["mean"][0] - 110) < 5 and "val_pearson" in result.history[0]
+    assert (
+        abs(result.description["task"]["mean"][0] - 110) < 5 and "val_pearson" in result.history[0]
+    )
 
 
 def test_class_weights_balance_an_unbalanced_set():
     weights = balancing_weights(Task("binary", ["a", "b"]), np.array([0, 0, 0, 1]))
     assert torch.allclose(weights, torch.tensor([4 / 6, 2.0]))
-    positive = balancing_weights(Task("multilabel", ["a", "b"]), np.array([[1, 0], [0, 0], [0, 1], [0, 1]]))
+    positive = balancing_weights(
+        Task("multilabel", ["a", "b"]), np.array([[1, 0], [0, 0], [0, 1], [0, 1]])
+    )
     assert torch.allclose(positive, torch.tensor([3.0, 1.0]))
 
 
@@ -140,9 +155,17 @@ def test_steps_per_epoch_sets_the_epoch_length_whatever_the_data_size():
             self.steps[-1] += 1
 
     config = small_cnn_config()
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=3, steps_per_epoch=4))
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, epochs=3, steps_per_epoch=4)
+    )
     counter = CountSteps()
     result = train_model(config, planted_motif_set(), MULTICLASS, [], CPU, counter)
-    assert counter.steps == [4, 4, 4] and len(result.history) == 3  # 252 training records: 8 batches a pass
+    assert (
+        counter.steps == [4, 4, 4] and len(result.history) == 3
+    )  # 252 training records: 8 batches a pass
     drawn = list(TrainingSampler(10, 25, torch.Generator().manual_seed(0)))
-    assert len(drawn) == 25 and sorted(drawn[:10]) == list(range(10)) and sorted(drawn[10:20]) == list(range(10))
+    assert (
+        len(drawn) == 25
+        and sorted(drawn[:10]) == list(range(10))
+        and sorted(drawn[10:20]) == list(range(10))
+    )

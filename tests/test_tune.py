@@ -36,13 +36,34 @@ def planted(tmp_path_factory) -> dict:
     (folder / "base.yaml").write_text(BASE)
     (folder / "space.yaml").write_text(SPACE)
     inputs = [f"{label}={path}" for label, path in paths.items()]
-    return {"folder": folder, "inputs": inputs,
-            "options": ["-c", str(folder / "base.yaml"), "--space", str(folder / "space.yaml"), "--threads", "1"]}
+    return {
+        "folder": folder,
+        "inputs": inputs,
+        "options": [
+            "-c",
+            str(folder / "base.yaml"),
+            "--space",
+            str(folder / "space.yaml"),
+            "--threads",
+            "1",
+        ],
+    }
 
 
 def tune(runner, planted, out: Path, trials: int, *extra: str):
-    return runner.invoke(app, ["tune", *planted["inputs"], *planted["options"], "--trials", str(trials),
-                               "--out", str(out), *extra])
+    return runner.invoke(
+        app,
+        [
+            "tune",
+            *planted["inputs"],
+            *planted["options"],
+            "--trials",
+            str(trials),
+            "--out",
+            str(out),
+            *extra,
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +79,26 @@ def trials_of(out: Path) -> pd.DataFrame:
 
 
 def test_a_tiny_study_writes_its_files_and_one_line_per_trial(runner, planted, study):
-    for name in ("study.db", "best_config.yaml", "trials.tsv", "history.png", "importances.png", "importances.tsv"):
+    for name in (
+        "study.db",
+        "best_config.yaml",
+        "trials.tsv",
+        "history.png",
+        "importances.png",
+        "importances.tsv",
+    ):
         assert (study / name).stat().st_size > 0, name
     table = trials_of(study)
     assert list(table["state"]) == ["complete", "complete"]
     assert set(table["model.channels"]) <= {8, 16} and table["train.lr"].between(0.001, 0.02).all()
     assert table["val_auroc"].notna().all()
     importances = pd.read_csv(study / "importances.tsv", sep="\t")
-    assert set(importances["parameter"]) == {"train.lr", "model.channels", "model.dropout", "model.position_bins"}
+    assert set(importances["parameter"]) == {
+        "train.lr",
+        "model.channels",
+        "model.dropout",
+        "model.position_bins",
+    }
 
 
 def test_the_best_config_retrains_to_the_best_trials_validation_loss(runner, planted, study):
@@ -76,8 +109,20 @@ def test_the_best_config_retrains_to_the_best_trials_validation_loss(runner, pla
     assert config.train.lr == pytest.approx(best["train.lr"], rel=1e-12)
     assert config.model["channels"] == best["model.channels"]
     run = planted["folder"] / "retrained"
-    result = runner.invoke(app, ["train", *planted["inputs"], "-c", str(study / "best_config.yaml"), "--out", str(run),
-                                 "--threads", "1", "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            *planted["inputs"],
+            "-c",
+            str(study / "best_config.yaml"),
+            "--out",
+            str(run),
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     history = pd.read_csv(run / "history.csv")
     assert history["val_loss"].min() == pytest.approx(best["val_loss"], rel=1e-6)
@@ -89,7 +134,9 @@ def test_a_killed_study_resumes_keeping_its_finished_trials(runner, planted, stu
     shutil.copytree(study, out)
     before = trials_of(out)
     storage = f"sqlite:///{out / 'study.db'}"
-    optuna.load_study(study_name="study", storage=storage).ask()  # what a killed process leaves: a running trial
+    optuna.load_study(
+        study_name="study", storage=storage
+    ).ask()  # what a killed process leaves: a running trial
     result = tune(runner, planted, out, 3)
     assert result.exit_code == 0, result.output
     assert "trial 3/3 (#3)" in result.output
@@ -102,8 +149,9 @@ def test_a_killed_study_resumes_keeping_its_finished_trials(runner, planted, stu
     assert len(trials_of(out)) == 4
 
 
-def test_an_interrupted_search_writes_what_it_has_and_the_same_command_continues(runner, planted, tmp_path,
-                                                                                  monkeypatch):
+def test_an_interrupted_search_writes_what_it_has_and_the_same_command_continues(
+    runner, planted, tmp_path, monkeypatch
+):
     import dnanet.experiment
 
     train_model, calls = dnanet.experiment.train_model, []
@@ -132,7 +180,9 @@ def test_trials_never_score_the_test_split(runner, planted, tmp_path, monkeypatc
     def no_test_scoring(*args, **kwargs):
         raise AssertionError("the test split was scored")
 
-    monkeypatch.setattr(dnanet.experiment, "task_metrics", no_test_scoring)  # train_model's test scoring only
+    monkeypatch.setattr(
+        dnanet.experiment, "task_metrics", no_test_scoring
+    )  # train_model's test scoring only
     result = tune(runner, planted, tmp_path / "study", 1)
     assert result.exit_code == 0, result.output
     assert list(trials_of(tmp_path / "study")["state"]) == ["complete"]
@@ -144,27 +194,56 @@ def test_resuming_with_another_space_is_refused(runner, planted, study, tmp_path
     shutil.copytree(study, out)
     other = tmp_path / "other.yaml"
     other.write_text(SPACE.replace("[8, 16]", "[8, 32]"))
-    result = runner.invoke(app, ["tune", *planted["inputs"], "-c", str(planted["folder"] / "base.yaml"),
-                                 "--space", str(other), "--trials", "3", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            *planted["inputs"],
+            "-c",
+            str(planted["folder"] / "base.yaml"),
+            "--space",
+            str(other),
+            "--trials",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 1
     assert "was started with other settings (different space)" in result.output
 
 
-@pytest.mark.parametrize("parameters, message", [
-    ("  model.chanels: [8, 16]", "parameters.model.chanels: unknown key 'chanels' in model"),
-    ("  data.val_fraction: {low: 0.1, high: 0.2}", "parameters.data.val_fraction: the split"),
-    ("  train.lr: {low: 0.01, high: 0.001}", "parameters.train.lr: low (0.01) must be below high"),
-    ("  train.lr: {low: 0, high: 0.1, log: true}", "parameters.train.lr: a log range needs low > 0"),
-    ("  model.channels: [8, sixteen]", "parameters.model.channels: 'sixteen' is not a valid value"),
-    ("  model.layers: {low: 1, hihg: 3}", "parameters.model.layers: unknown field 'hihg'"),
-    ("  lr: [0.1]", "parameters.lr: not a config key path"),
-])
-def test_a_bad_space_file_is_a_one_line_error_naming_the_key(runner, planted, tmp_path, parameters, message):
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ("  model.chanels: [8, 16]", "parameters.model.chanels: unknown key 'chanels' in model"),
+        ("  data.val_fraction: {low: 0.1, high: 0.2}", "parameters.data.val_fraction: the split"),
+        (
+            "  train.lr: {low: 0.01, high: 0.001}",
+            "parameters.train.lr: low (0.01) must be below high",
+        ),
+        (
+            "  train.lr: {low: 0, high: 0.1, log: true}",
+            "parameters.train.lr: a log range needs low > 0",
+        ),
+        (
+            "  model.channels: [8, sixteen]",
+            "parameters.model.channels: 'sixteen' is not a valid value",
+        ),
+        ("  model.layers: {low: 1, hihg: 3}", "parameters.model.layers: unknown field 'hihg'"),
+        ("  lr: [0.1]", "parameters.lr: not a config key path"),
+    ],
+)
+def test_a_bad_space_file_is_a_one_line_error_naming_the_key(
+    runner, planted, tmp_path, parameters, message
+):
     space = tmp_path / "bad.yaml"
     space.write_text(f"model: cnn\nparameters:\n{parameters}\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["tune", *planted["inputs"], "--model", "cnn", "--space", str(space),
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app,
+        ["tune", *planted["inputs"], "--model", "cnn", "--space", str(space), "--out", str(out)],
+    )
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert str(space) in result.output and message in result.output
@@ -172,9 +251,22 @@ def test_a_bad_space_file_is_a_one_line_error_naming_the_key(runner, planted, tm
 
 
 def test_a_space_for_another_family_is_refused(runner, planted, tmp_path):
-    result = runner.invoke(app, ["tune", *planted["inputs"], "--model", "lstm", "--space",
-                                 str(planted["folder"] / "space.yaml"), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "'model' is 'cnn', but the search is for 'lstm'" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            *planted["inputs"],
+            "--model",
+            "lstm",
+            "--space",
+            str(planted["folder"] / "space.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert (
+        result.exit_code == 1 and "'model' is 'cnn', but the search is for 'lstm'" in result.output
+    )
 
 
 @pytest.mark.parametrize("family", ["cnn", "lstm", "transformer", "ternary_mlp"])
@@ -189,7 +281,9 @@ def test_every_family_has_a_shipped_space_that_fits_its_config(family):
 def test_a_trial_worse_than_the_median_is_pruned_but_never_after_its_last_epoch():
     from dnanet.tune import PruningMonitor
 
-    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+    study = optuna.create_study(
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    )
 
     def trial_reporting(losses: list[float], epochs: int):
         trial = study.ask()
@@ -206,14 +300,36 @@ def test_a_trial_worse_than_the_median_is_pruned_but_never_after_its_last_epoch(
     assert study.trials[-1].state == optuna.trial.TrialState.COMPLETE
 
 
-def test_trials_the_model_refuses_fail_with_their_reason_and_no_best_config(runner, planted, tmp_path):
+def test_trials_the_model_refuses_fail_with_their_reason_and_no_best_config(
+    runner, planted, tmp_path
+):
     space = tmp_path / "heads.yaml"
     space.write_text("model: transformer\nparameters:\n  model.d_model: [30]\n  model.heads: [4]\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["tune", *planted["inputs"], "--model", "transformer", "--space", str(space),
-                                 "--epochs", "1", "--trials", "2", "--threads", "1", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            *planted["inputs"],
+            "--model",
+            "transformer",
+            "--space",
+            str(space),
+            "--epochs",
+            "1",
+            "--trials",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 1
     assert "d_model (30) must be a multiple of heads (4)" in result.output
     table = trials_of(out)
-    assert list(table["state"]) == ["fail", "fail"] and table["error"].str.contains("multiple of heads").all()
+    assert (
+        list(table["state"]) == ["fail", "fail"]
+        and table["error"].str.contains("multiple of heads").all()
+    )
     assert not (out / "best_config.yaml").exists()
