@@ -2,14 +2,17 @@
 
 ``NAME.npz`` (uncompressed) holds:
 
-| key | array |
-|---|---|
-| ``arr_0`` | attributions float32 ``(N, 4, L)``, hypothetical (`dnanet.attribution`); the name modisco's CLI reads |
-| ``deltas`` | ISM only: output(mutant) - output(sequence) float32 ``(N, 4, L)``, 0 at the reference base |
-| ``reference`` | the output of each unchanged record float32 ``(N,)`` (so a mutant's output is reference + delta) |
-| ``ids``, ``lengths`` | record ids (unicode) and lengths int64 ``(N,)``, in input order |
-| ``method``, ``target``, ``output`` | strings: the method, the target's name, ``log_odds`` or ``value`` |
-| ``strands``, ``region`` | int64: 2 when both strands were averaged, else 1; ``[start, end)`` attributed |
+- ``arr_0``: attributions float32 ``(N, 4, L)``, hypothetical (`dnanet.attribution`); the name
+  modisco's CLI reads
+- ``deltas``: ISM only: output(mutant) - output(sequence) float32 ``(N, 4, L)``, 0 at the
+  reference base
+- ``reference``: the output of each unchanged record float32 ``(N,)`` (so a mutant's output is
+  reference + delta)
+- ``ids``, ``lengths``: record ids (unicode) and lengths int64 ``(N,)``, in input order
+- ``method``, ``target``, ``output``: strings: the method, the target's name, ``log_odds`` or
+  ``value``
+- ``strands``, ``region``: int64: 2 when both strands were averaged, else 1; ``[start, end)``
+  attributed
 
 ``NAME.ohe.npz`` (compressed) holds ``arr_0``: the one-hot sequences float32 ``(N, 4, L)``.
 Records shorter than the longest, L, are padded with zero columns. Then
@@ -80,7 +83,10 @@ class Layout:
 
     def place(self, index: int) -> str:
         """'FILE line N: record ID' of record `index`."""
-        return f"{input_name(self.paths[self.sources[index]])} line {self.lines[index]}: record {self.ids[index]}"
+        return (
+            f"{input_name(self.paths[self.sources[index]])} line {self.lines[index]}: "
+            f"record {self.ids[index]}"
+        )
 
 
 def read_layout(paths: list) -> Layout:
@@ -146,7 +152,8 @@ class AttributionArrays:
         self.reference = np.zeros(n, dtype=np.float32)
 
     def add(self, start: int, one_hot: np.ndarray, result: Attributions) -> None:
-        """Rows ``start..start+B`` from one batch: one-hot ``(B, 4, L_batch)`` and its attributions."""
+        """Rows ``start..start+B`` from one batch: one-hot ``(B, 4, L_batch)`` and its
+        attributions."""
         rows, width = slice(start, start + len(one_hot)), one_hot.shape[2]
         self.arrays["sequences"][rows, :, :width] = one_hot
         self.arrays[ATTRIBUTIONS_KEY][rows, :, :width] = result.values.detach().cpu().numpy()
@@ -168,7 +175,8 @@ class AttributionArrays:
 
     def save(self, out: Path, sequences_out: Path, metadata: dict[str, np.ndarray]) -> None:
         """Pack the attributions file (arrays + `metadata` + reference) into `out` and the one-hot
-        sequences into `sequences_out` (module docstring), copying the .npy files a block at a time."""
+        sequences into `sequences_out` (module docstring), copying the .npy files a block at a
+        time."""
         self.flush()
         merge_parts([self.folder], list(self.arrays), out, sequences_out, metadata)
         self.arrays.clear()
@@ -182,8 +190,8 @@ def merge_parts(
     metadata: dict[str, np.ndarray],
 ) -> None:
     """Pack the .npy files of `AttributionArrays` folders (blocks of records, in order; `names` the
-    arrays each holds, plus ``reference``) into the two archives, each array the folders' blocks laid
-    end to end along axis 0, streamed a block at a time (memory stays flat)."""
+    arrays each holds, plus ``reference``) into the two archives, each array the folders' blocks
+    laid end to end along axis 0, streamed a block at a time (memory stays flat)."""
     names = [name for name in names if name != "sequences"] + ["reference"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name in names:
@@ -236,7 +244,8 @@ def attribute_records(
     """Stream the records of `paths` (in order; only the record numbers in `records`, a shard's
     block, when given) through `dnanet.attribution.attribute` into `arrays` (row 0 = the first
     record streamed); return the number of records. ISM takes a few records at a time (about
-    `batch_size` mutants of each batch per pass); `progress` gets the records done after each batch."""
+    `batch_size` mutants of each batch per pass); `progress` gets the records done after each
+    batch."""
     device = next(model.parameters()).device
     width = region[1] - region[0] if region else max(1, arrays.arrays["sequences"].shape[2])
     per_batch = max(1, batch_size // (3 * width)) if method == "ism" else batch_size

@@ -74,7 +74,8 @@ class FitProgress:
 
 
 class Checkpoint:
-    """One run's checkpoint folder: `save` after each epoch, `restore` on resume, `remove` at the end."""
+    """One run's checkpoint folder: `save` after each epoch, `restore` on resume, `remove` at the
+    end."""
 
     def __init__(self, folder: Path, invocation: dict | None = None, write: bool = True):
         self.folder, self.invocation, self.write = (
@@ -158,7 +159,8 @@ class Checkpoint:
         best = _group(tensors, "best.")
         if best and {f"model.{name}" for name in best} != set(weights):
             raise DnanetError(
-                f"{self.folder / TENSOR_FILE}: the best epoch's weights (best.*) are not the model's"
+                f"{self.folder / TENSOR_FILE}: the best epoch's weights (best.*) "
+                "are not the model's"
             )
         _check_optimizer_tensors(
             self.folder / TENSOR_FILE, _group(tensors, "optimizer."), optimizer

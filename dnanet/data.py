@@ -313,8 +313,10 @@ def iter_batches(
         path = input_name(paths[source])
         if len(record.sequence) > max_record:
             raise DnanetError(
-                f"{path} line {record.line}: record {record.id} has {len(record.sequence):,} bases, more than "
-                f"the {max_record:,} a model reads at once; cut it into windows first (e.g. bedtools "
+                f"{path} line {record.line}: record {record.id} has "
+                f"{len(record.sequence):,} bases, more than "
+                f"the {max_record:,} a model reads at once; cut it into windows first "
+                "(e.g. bedtools "
                 "makewindows + getfasta, or seqkit sliding)"
             )
         if ids and (len(ids) + 1) * max(longest, len(record.sequence)) > max_bases:
@@ -384,7 +386,8 @@ class Shard(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> "Shard":
-        """``"K/N"`` (1 <= K <= N, e.g. ``"3/10"``, or ``$SLURM_ARRAY_TASK_ID/10`` with an array 1-10)."""
+        """``"K/N"`` (1 <= K <= N, e.g. ``"3/10"``, or ``$SLURM_ARRAY_TASK_ID/10`` with an array
+        1-10)."""
         match = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
         if not match or not 1 <= int(match[1]) <= int(match[2]):
             raise DnanetError(

@@ -81,7 +81,8 @@ def stop() -> None:
 
 
 def per_process_batch(batch_size: int, processes: Processes) -> int:
-    """The batch each process takes so that the global batch (all processes together) is `batch_size`."""
+    """The batch each process takes so that the global batch (all processes together) is
+    `batch_size`."""
     if batch_size % processes.world_size:
         raise DnanetError(
             f"train.batch_size {batch_size} must be a multiple of the {processes.world_size} "
@@ -117,7 +118,8 @@ def write_in_parts(
             for rank, message in enumerate(messages):
                 if message:
                     raise DnanetError(
-                        f"process {rank} of {processes.world_size} failed, so no output was written: "
+                        f"process {rank} of {processes.world_size} failed, "
+                        "so no output was written: "
                         f"{message}"
                     )
             if processes.is_main:
@@ -148,8 +150,9 @@ def _write_part(folder: Path, rank: int, write_part: Callable[[Path], None]) -> 
 
 
 def _shared_folder(near: Path, processes: Processes) -> Path:
-    """A new hidden folder beside `near` (``.NAME.PID-XXXX.parts``, `dnanet.outputs.temporary_prefix`: the
-    next run on `near` removes it if this one is killed), made by rank 0; every process gets its path."""
+    """A new hidden folder beside `near` (``.NAME.PID-XXXX.parts``,
+    `dnanet.outputs.temporary_prefix`: the next run on `near` removes it if this one is killed),
+    made by rank 0; every process gets its path."""
     from dnanet.outputs import temporary_prefix
 
     name, failure = "", None

@@ -69,7 +69,8 @@ def model_arguments_of(config: Config) -> dict:
 @dataclass
 class PreparedSplit:
     """The parts a run trains, validates and tests on, the train config with the strand settled,
-    and what model.json keeps about them (``strand``, ``duplicates``: `dnanet.duplicates.leakage`)."""
+    and what model.json keeps about them (``strand``, ``duplicates``:
+    `dnanet.duplicates.leakage`)."""
 
     split: Split
     train_config: TrainConfig
@@ -322,7 +323,8 @@ def resolve_strand(
 
 def write_run(folder: Path, result: TrainingResult) -> None:
     """Write the run's files (model.safetensors, model.json, metrics.json, history.csv) into
-    `folder`, a fresh temporary that the caller swaps into place (`dnanet.outputs.Output.writing`)."""
+    `folder`, a fresh temporary that the caller swaps into place
+    (`dnanet.outputs.Output.writing`)."""
     save_model(folder, result.model, result.description)
     write_json(folder / "metrics.json", result.test_metrics)
     with open(folder / "history.csv", "w", newline="") as handle:

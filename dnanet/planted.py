@@ -72,7 +72,8 @@ class PlantedSet:
     sites: pd.DataFrame
 
     def write_fasta(self, folder: Path) -> dict[str, Path]:
-        """One FASTA per class in `folder` ({class: path}), ready for ``dnanet train CLASS=PATH``."""
+        """One FASTA per class in `folder` ({class: path}), ready for
+        ``dnanet train CLASS=PATH``."""
         folder.mkdir(parents=True, exist_ok=True)
         paths = {label: folder / f"{label}.fa" for label in dict.fromkeys(self.labels)}
         handles = {label: open(path, "wb") for label, path in paths.items()}
@@ -115,7 +116,8 @@ def _latest(database, base_id: str):
 
 
 def sample_site(pwm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One instance of a PWM ``(4, W)``: base codes 0..3 ``(W,)``, each position drawn from its column."""
+    """One instance of a PWM ``(4, W)``: base codes 0..3 ``(W,)``, each position drawn from its
+    column."""
     cumulative = np.cumsum(pwm, axis=0)  # (4, W)
     draws = rng.random(pwm.shape[1])
     return np.minimum((draws[None, :] > cumulative).sum(0), 3)
@@ -168,10 +170,11 @@ def positioned_set(
 ) -> PlantedSet:
     """A set where *where* a site sits decides the class, like splice sites or promoters aligned on
     their start. A share ``decoy_rate`` of the sequences holds one decoy: a forward-strand site of
-    a random motif, clear of the middle; each motif's class also has a forward-strand site of its motif centred (start
-    within ``jitter`` of the middle); class ``none`` has at most the decoy. Which motifs a sequence
-    holds says little about its class; where they sit says it all. Records are interleaved by
-    class, ids are ``<prefix><index>``; ``sites`` lists both kinds (motif column = the motif)."""
+    a random motif, clear of the middle; each motif's class also has a forward-strand site of its
+    motif centred (start within ``jitter`` of the middle); class ``none`` has at most the decoy.
+    Which motifs a sequence holds says little about its class; where they sit says it all. Records
+    are interleaved by class, ids are ``<prefix><index>``; ``sites`` lists both kinds (motif
+    column = the motif)."""
     rng = np.random.default_rng(seed)
     probabilities = np.asarray(background, dtype=np.float64)
     classes = [NO_MOTIF] + list(motifs)

@@ -65,7 +65,8 @@ def prediction_figures(
             Figure(
                 "predicted_vs_true.png",
                 "Predicted vs true",
-                "Each record's prediction against its true value, one panel per target, in the data's "
+                "Each record's prediction against its true value, one panel per target, "
+                "in the data's "
                 "units; the dotted line is a perfect prediction.",
             )
         ]
@@ -89,7 +90,10 @@ def prediction_figures(
             folder / "confusion.png",
             f"Confusion matrix, {subject}",
         )
-        confusion = "True class (rows) against predicted class, the most probable (columns); counts of records."
+        confusion = (
+            "True class (rows) against predicted class, the most probable (columns); "
+            "counts of records."
+        )
     else:
         plots.plot_label_confusions(
             targets > 0.5,
@@ -98,7 +102,10 @@ def prediction_figures(
             folder / "confusion.png",
             f"Confusion matrix per label, {subject}",
         )
-        confusion = "Per label: true (rows) against predicted at probability 0.5 (columns); counts of records."
+        confusion = (
+            "Per label: true (rows) against predicted at probability 0.5 (columns); "
+            "counts of records."
+        )
     plots.plot_calibration(
         truth, scores, names, folder / "calibration.png", f"Calibration, {subject}"
     )
@@ -111,15 +118,18 @@ def prediction_figures(
         Figure(
             "precision_recall.png",
             "Precision-recall curve",
-            f"Precision against recall for {which}; AUPRC (average precision) in the legend; dotted: the "
+            f"Precision against recall for {which}; AUPRC (average precision) in the legend; "
+            "dotted: the "
             "share of positives, what a random model reaches.",
         ),
         Figure("confusion.png", "Confusion matrix", confusion),
         Figure(
             "calibration.png",
             "Calibration",
-            f"Observed share of positives against mean predicted probability, {plots.CALIBRATION_BINS} "
-            f"equal-width bins, for {which}; a calibrated model follows the dotted diagonal. Below: records "
+            "Observed share of positives against mean predicted probability, "
+            f"{plots.CALIBRATION_BINS} "
+            f"equal-width bins, for {which}; a calibrated model follows the dotted diagonal. "
+            "Below: records "
             "per bin.",
         ),
     ]
@@ -144,8 +154,10 @@ def write_run_report(
             Figure(
                 "history.png",
                 "Training history",
-                "Training and validation loss per epoch, then the validation metrics recorded each epoch; "
-                f"dashed: the kept epoch ({description['best_epoch']}, lowest validation loss), the model "
+                "Training and validation loss per epoch, then the validation metrics recorded "
+                "each epoch; "
+                f"dashed: the kept epoch ({description['best_epoch']}, lowest validation loss), "
+                "the model "
                 "saved and scored.",
             )
         ]
@@ -199,12 +211,18 @@ def write_evaluation_report(
     return out / "report.html"
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}
-figure{display:inline-block;vertical-align:top;margin:0 1em 1.5em 0;max-width:100%}
-figure img{max-width:100%;border:1px solid #ddd}figcaption{max-width:520px;font-size:.9em;color:#444}
-.warning{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}code{font-size:.95em}"""
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+    "color:#222}\n"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\n"
+    "figure{display:inline-block;vertical-align:top;margin:0 1em 1.5em 0;max-width:100%}\n"
+    "figure img{max-width:100%;border:1px solid #ddd}"
+    "figcaption{max-width:520px;font-size:.9em;color:#444}\n"
+    ".warning{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}"
+    "code{font-size:.95em}"
+)
 
 
 def _page(
@@ -222,8 +240,10 @@ def _page(
     parts = [
         f"<h1>{_text(title)}</h1>",
         f"<p>Task <b>{_text(task['kind'])}</b>: {_text(', '.join(task['names']))}. Model "
-        f"<b>{_text(description['model']['name'])}</b>, trained {_text(description.get('created', '?'))}; "
-        f"kept epoch {_text(description.get('best_epoch', '?'))}. Figures are PNG files linked beside "
+        f"<b>{_text(description['model']['name'])}</b>, "
+        f"trained {_text(description.get('created', '?'))}; "
+        f"kept epoch {_text(description.get('best_epoch', '?'))}. "
+        "Figures are PNG files linked beside "
         "this page.</p>",
     ]
     learning = description.get("learning") or {}
@@ -236,7 +256,8 @@ def _page(
         link = _text(prefix + figure.file)
         parts.append(
             f"<figure><a href='{link}'><img src='{link}' alt='{_text(figure.title)}'></a>"
-            f"<figcaption><b>{_text(figure.title)}.</b> {_text(figure.caption)}</figcaption></figure>"
+            f"<figcaption><b>{_text(figure.title)}.</b> {_text(figure.caption)}"
+            "</figcaption></figure>"
         )
     if evaluated is not None:
         parts += ["<h2>Evaluated inputs</h2>", _records_table(evaluated)]

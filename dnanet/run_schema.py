@@ -247,7 +247,8 @@ def _check_arguments(name: str, given: dict[str, Any], path: Path) -> dict[str, 
             and not low <= value <= high
         ):
             raise DnanetError(
-                f"{path}: 'model.arguments.{key}' must be between {low:g} and {high:g}, got {value!r}"
+                f"{path}: 'model.arguments.{key}' must be between {low:g} and {high:g}, "
+                f"got {value!r}"
             )
     if arguments["stride"] > arguments["k"]:
         raise DnanetError(
@@ -267,7 +268,8 @@ def _constructor_arguments(name: str) -> dict[str, tuple[Any, Any]]:
 
 
 def _check_encoder(encoder: Any, arguments: dict[str, Any], path: Path) -> None:
-    """The ``encoder`` section (name, k, stride), when present, must be what the model was built with."""
+    """The ``encoder`` section (name, k, stride), when present, must be what the model was built
+    with."""
     if encoder is None:
         return
     if not isinstance(encoder, dict):
@@ -275,7 +277,8 @@ def _check_encoder(encoder: Any, arguments: dict[str, Any], path: Path) -> None:
     for key, argument in (("name", "encoder"), ("k", "k"), ("stride", "stride")):
         if key in encoder and encoder[key] != arguments[argument]:
             raise DnanetError(
-                f"{path}: 'encoder.{key}' ({encoder[key]!r}) differs from 'model.arguments.{argument}' "
+                f"{path}: 'encoder.{key}' ({encoder[key]!r}) differs from "
+                f"'model.arguments.{argument}' "
                 f"({arguments[argument]!r})"
             )
 

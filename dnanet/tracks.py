@@ -84,7 +84,8 @@ def bed_regions(path: Path, sizes: dict[str, int]) -> list[Region]:
             )
         if interval.end > sizes[interval.chrom]:
             raise DnanetError(
-                f"{path} line {interval.line}: {interval.chrom}:{interval.start}-{interval.end} runs "
+                f"{path} line {interval.line}: "
+                f"{interval.chrom}:{interval.start}-{interval.end} runs "
                 f"past the chromosome's end ({sizes[interval.chrom]:,} bases)"
             )
         regions.append(Region(interval.chrom, interval.start, interval.end))
@@ -112,11 +113,11 @@ def track_values(
     counts: dict[str, int],
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(chrom, bin starts int64 ``(n,)``, bin ends ``(n,)``, outputs float32 ``(n, C)``) chunk by chunk,
-    in region order, for the bins that get a value (module docstring). `predict` maps codes uint8
-    ``(B, window)`` to outputs ``(B, C)``. `counts` gets ``bins`` (all bins), ``values``,
-    ``off_chromosome`` and ``unknown`` (bins without a value, and why) added up; `progress` hears the
-    bases of the regions done so far."""
+    """(chrom, bin starts int64 ``(n,)``, bin ends ``(n,)``, outputs float32 ``(n, C)``) chunk by
+    chunk, in region order, for the bins that get a value (module docstring). `predict` maps codes
+    uint8 ``(B, window)`` to outputs ``(B, C)``. `counts` gets ``bins`` (all bins), ``values``,
+    ``off_chromosome`` and ``unknown`` (bins without a value, and why) added up; `progress` hears
+    the bases of the regions done so far."""
     from dnanet.encode import BYTE_TO_CODE, UNKNOWN
 
     per_chunk = max(1, min(CHUNK_BYTES // window, CHUNK_SPAN // step))
@@ -154,7 +155,8 @@ def track_values(
 
 
 class BigWigWriter:
-    """Entries into a bigWig file whose header lists every chromosome of the genome (in its order)."""
+    """Entries into a bigWig file whose header lists every chromosome of the genome (in its
+    order)."""
 
     def __init__(self, path: Path, sizes: dict[str, int], name: str):
         try:

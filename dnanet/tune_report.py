@@ -46,9 +46,11 @@ def write_report(
         notes.append("no trial completed: no best config")
     else:
         header = (
-            f"dnanet tune: the best of {_count(trials, TrialState.COMPLETE)} complete trials of study "
-            f"'{study.study_name}':\ntrial #{best.number}, validation loss {best.value:.6g} at epoch "
-            f"{best.user_attrs.get('best_epoch')}. Train it on the same inputs (same split, same seed):\n"
+            f"dnanet tune: the best of {_count(trials, TrialState.COMPLETE)} complete trials "
+            f"of study '{study.study_name}':\n"
+            f"trial #{best.number}, validation loss {best.value:.6g} at epoch "
+            f"{best.user_attrs.get('best_epoch')}. "
+            "Train it on the same inputs (same split, same seed):\n"
             f"  dnanet train CLASS=FASTA ... -c {out / BEST_CONFIG} --out RUN"
             + (f" --threads {threads}" if threads else "")
         )

@@ -5,9 +5,10 @@ header up to its first space, ends in ``|ref`` or ``|alt``, lower case; either r
 first). ``NAME`` becomes the `id` column. Each pair becomes one `dnanet.variants.Variant`, scored by
 the same code as VCF variants (`dnanet.variants.write_effects`), with:
 
-- ``pos``: the 1-based position in the ref sequence where the two sequences first differ; ``ref`` and
-  ``alt``: the stretches that differ once the common prefix and suffix are trimmed (``-`` for an empty
-  one: an insertion or a deletion; both ``-`` when the sequences are identical); ``chrom`` empty.
+- ``pos``: the 1-based position in the ref sequence where the two sequences first differ; ``ref``
+  and ``alt``: the stretches that differ once the common prefix and suffix are trimmed (``-`` for
+  an empty one: an insertion or a deletion; both ``-`` when the sequences are identical); ``chrom``
+  empty.
 - the windows: a pair whose two sequences are both exactly the window W long is scored as it is;
   otherwise (longer sequences, or an indel pair of different lengths) each sequence is cut to W
   bases centred on the difference by the VCF path's rule (`dnanet.variants.allele_windows`), so a
@@ -38,8 +39,8 @@ def _split(record: FastaRecord) -> tuple[str, str | None]:
 
 
 def read_pairs(path: Path) -> Iterator[Variant]:
-    """One `Variant` per pair of `path` in file order (windows not yet cut: `prepare_pair`), and one per
-    record that cannot be paired (status and note set); streamed, a record at a time."""
+    """One `Variant` per pair of `path` in file order (windows not yet cut: `prepare_pair`), and one
+    per record that cannot be paired (status and note set); streamed, a record at a time."""
     pending: FastaRecord | None = None
     for record in read_fasta(path):
         name, tag = _split(record)
@@ -116,8 +117,8 @@ def _pair(name: str, ref: FastaRecord, alt: FastaRecord, line: int) -> Variant:
 
 
 def prepare_pair(variant: Variant, width: int | None) -> Variant:
-    """Cut a pair's sequences to `width`-base windows centred on their difference (module docstring);
-    as they are when both are `width` long, or when `width` is None."""
+    """Cut a pair's sequences to `width`-base windows centred on their difference (module
+    docstring); as they are when both are `width` long, or when `width` is None."""
     if (
         variant.status != "ok"
         or width is None
@@ -142,8 +143,10 @@ def prepare_pair(variant: Variant, width: int | None) -> Variant:
         variant.status = "too_short"
         variant.note = (
             f"line {variant.line}: a {width}-base window centred on the difference at position "
-            f"{variant.pos} needs bases {ref_start + 1}-{max(ref_end, alt_end)} of the ref sequence "
-            f"({len(variant.ref_window)} bases); give pairs of exactly {width} bases or longer context"
+            f"{variant.pos} needs bases {ref_start + 1}-{max(ref_end, alt_end)} "
+            "of the ref sequence "
+            f"({len(variant.ref_window)} bases); give pairs of exactly {width} bases "
+            "or longer context"
         )
     if variant.status != "ok":
         variant.ref_window = variant.alt_window = b""

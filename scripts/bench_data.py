@@ -166,7 +166,8 @@ def main() -> None:
         begin = time.perf_counter()
         plain, gz = write_fasta(directory, args.records, args.length)
         print(
-            f"Generated {args.records:,} records x {args.length} bp in {time.perf_counter() - begin:.1f} s: "
+            f"Generated {args.records:,} records x {args.length} bp "
+            f"in {time.perf_counter() - begin:.1f} s: "
             f"{plain.stat().st_size / 1e6:.1f} MB plain, {gz.stat().st_size / 1e6:.1f} MB gzip "
             f"({directory}); median of {args.repeats} runs\n"
         )
@@ -175,7 +176,8 @@ def main() -> None:
             ("dnanet loader (iter_batches, uint8 codes)", dnanet_loader, None),
             ("dnanet loader + one_hot (float32)", dnanet_one_hot, None),
             (
-                f"Bio.SeqIO.parse + naive per-base one-hot (first {naive_n:,} records, extrapolated)",
+                f"Bio.SeqIO.parse + naive per-base one-hot "
+                f"(first {naive_n:,} records, extrapolated)",
                 seqio_naive,
                 naive_n,
             ),

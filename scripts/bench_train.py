@@ -223,17 +223,20 @@ def main() -> None:
     ceiling = matmul_ceiling()
     print(
         f"# bench_train: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} thread(s), {os.cpu_count()} cores; fp32 matmul ceiling {ceiling:.1f} GFLOP/s\n"
+        f"{args.threads} thread(s), {os.cpu_count()} cores; "
+        f"fp32 matmul ceiling {ceiling:.1f} GFLOP/s\n"
     )
     print(
-        "| family | batch | train seq/s | MFLOP/seq | GFLOP/s | of ceiling | `train_model` / bare step |"
+        "| family | batch | train seq/s | MFLOP/seq | GFLOP/s | of ceiling "
+        "| `train_model` / bare step |"
     )
     print("|---|---|---|---|---|---|---|")
     for family in args.families.split(","):
         bare = bare_step(family, args.length, args.repeats)
         ratio = end_to_end(family, args.length, bare)
         print(
-            f"| {family} | {bare['batch']} | {bare['seq_per_s']:.0f} | {bare['mflop_per_seq']:.1f} | "
+            f"| {family} | {bare['batch']} | {bare['seq_per_s']:.0f} "
+            f"| {bare['mflop_per_seq']:.1f} | "
             f"{bare['gflop_per_s']:.1f} | {bare['gflop_per_s'] / ceiling:.2f} | {ratio:.2f} |",
             flush=True,
         )
@@ -241,7 +244,8 @@ def main() -> None:
     for name, share in padding_rows():
         print(f"| {name} | {share:.1%} |")
     print(
-        f"\n| records of {args.length} bp | peak RssAnon of `dnanet train` (MiB) | seconds |\n|---|---|---|"
+        f"\n| records of {args.length} bp | peak RssAnon of `dnanet train` (MiB) | seconds |\n"
+        "|---|---|---|"
     )
     rows = memory_rows([int(size) for size in args.records.split(",")], args.length, args.threads)
     for size, peak, seconds in rows:
@@ -253,7 +257,8 @@ def main() -> None:
         )
     if len(rows) > 1 and min(peak for _, peak, _ in rows) > 0:
         print(
-            f"\nlargest / smallest: {rows[-1][1] / rows[0][1]:.2f}x RssAnon for {rows[-1][0] / rows[0][0]:.0f}x records"
+            f"\nlargest / smallest: {rows[-1][1] / rows[0][1]:.2f}x RssAnon "
+            f"for {rows[-1][0] / rows[0][0]:.0f}x records"
         )
 
 

@@ -88,7 +88,8 @@ def bayes_accuracy(spec: PlantedSpec) -> float:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A benchmark task: training files (one per class, positive class first), optional fixed test files."""
+    """A benchmark task: training files (one per class, positive class first), optional fixed test
+    files."""
 
     name: str
     title: str

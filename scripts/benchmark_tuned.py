@@ -96,10 +96,14 @@ def tuning_lines(results: list[dict], families: list[str]) -> list[str]:
         "## Tuned columns",
         "",
         (
-            f"`<family>+tuned`: the family searched per data set and seed with {', '.join(map(str, budgets))} trials "
-            "of `dnanet tune` (the shipped space configs/search/<family>.yaml, TPE sampler seeded by the seed, "
-            "median pruner, trials scored on the validation part only), the best config retrained on the same "
-            "split and scored on the same test set as the default column. Search time per cell (mean over seeds) "
+            "`<family>+tuned`: the family searched per data set and seed with "
+            f"{', '.join(map(str, budgets))} trials "
+            "of `dnanet tune` (the shipped space configs/search/<family>.yaml, "
+            "TPE sampler seeded by the seed, "
+            "median pruner, trials scored on the validation part only), "
+            "the best config retrained on the same "
+            "split and scored on the same test set as the default column. "
+            "Search time per cell (mean over seeds) "
             "and pruned trials:"
         ),
         "",

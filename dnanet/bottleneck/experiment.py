@@ -42,7 +42,8 @@ DTYPE = torch.float32
 
 @dataclass(frozen=True)
 class Chain:
-    """One task: ``inputs`` int64 ``(P,)`` token ids mapped to ``targets`` int64 ``(P,)``, over ``n`` tokens."""
+    """One task: ``inputs`` int64 ``(P,)`` token ids mapped to ``targets`` int64 ``(P,)``, over
+    ``n`` tokens."""
 
     n: int
     inputs: torch.Tensor
@@ -72,8 +73,8 @@ def integer_chain(n: int) -> Chain:
 
 
 def de_bruijn(k: int, alphabet: int = 4) -> list[int]:
-    """The lexicographically least de Bruijn cycle B(alphabet, k) as a list of ``alphabet**k`` digits
-    (Fredricksen-Kessler-Maiorana: concatenated Lyndon words whose length divides k)."""
+    """The lexicographically least de Bruijn cycle B(alphabet, k) as a list of ``alphabet**k``
+    digits (Fredricksen-Kessler-Maiorana: concatenated Lyndon words whose length divides k)."""
     digits, sequence = [0] * (k + 1), []
 
     def lyndon(t: int, p: int) -> None:
@@ -103,7 +104,8 @@ def kmer_chain(k: int) -> Chain:
 
 
 def h1_bound(n: int) -> float:
-    """Best accuracy of one hidden unit without biases on the chain of n >= 4 tokens: 2 / (n - 1)."""
+    """Best accuracy of one hidden unit without biases on the chain of n >= 4 tokens:
+    2 / (n - 1)."""
     return 2 / (n - 1)
 
 
@@ -122,11 +124,13 @@ def chain_accuracy(
 
 
 def _init(hidden: int, n: int, seed: int, bias: bool) -> list[torch.Tensor]:
-    """Initial (w1 (n, H), w2 (H, n), b1 (H,), b2 (n,)) of one cell, as `nn.Linear`: U(±1/sqrt(fan_in))."""
+    """Initial (w1 (n, H), w2 (H, n), b1 (H,), b2 (n,)) of one cell, as `nn.Linear`:
+    U(±1/sqrt(fan_in))."""
     generator = torch.Generator().manual_seed(1_000_003 * seed + 1009 * hidden + n)
-    uniform = lambda shape, fan_in: (
-        (torch.rand(shape, generator=generator, dtype=DTYPE) * 2 - 1) / math.sqrt(fan_in)
-    )
+
+    def uniform(shape, fan_in):
+        return (torch.rand(shape, generator=generator, dtype=DTYPE) * 2 - 1) / math.sqrt(fan_in)
+
     w1, w2 = uniform((n, hidden), n), uniform((hidden, n), hidden)
     b1, b2 = uniform((hidden,), n), uniform((n,), hidden)
     return [w1, w2, b1 * bias, b2 * bias]
@@ -142,7 +146,8 @@ def train_cells(
     bias: bool = False,
     on_step: Optional[Callable[[int], None]] = None,
 ) -> list[CellResult]:
-    """Train one network per (chain, seed) with `hidden` tanh units, all at once (float64, full batch).
+    """Train one network per (chain, seed) with `hidden` tanh units, all at once (float64, full
+    batch).
 
     Batch layout: B = len(chains) * len(seeds) slices, chain-major; tokens padded to the largest n.
     Returns one `CellResult` per slice in that order. `on_step(done)` is called every 500 steps.
@@ -233,7 +238,8 @@ def largest_learned(results: list[CellResult]) -> dict[int, Optional[int]]:
 
 
 def buckets(chains: list[Chain]) -> list[list[Chain]]:
-    """Group chains so a bucket's largest n is at most twice its smallest (bounded padding waste)."""
+    """Group chains so a bucket's largest n is at most twice its smallest (bounded padding
+    waste)."""
     groups: list[list[Chain]] = []
     for chain in sorted(chains, key=lambda c: c.n, reverse=True):
         if groups and groups[-1][0].n <= 2 * chain.n:
@@ -253,8 +259,8 @@ def train_grid(
     bias: bool = False,
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> list[CellResult]:
-    """Every (hidden, chain, seed) cell, sorted by hidden, n, seed. `on_progress(done, total)` counts
-    training steps over all batches (one batch per hidden size and bucket of chains)."""
+    """Every (hidden, chain, seed) cell, sorted by hidden, n, seed. `on_progress(done, total)`
+    counts training steps over all batches (one batch per hidden size and bucket of chains)."""
     groups = buckets(chains)
     total, done, results = steps * len(hiddens) * len(groups), 0, []
     for hidden in hiddens:

@@ -192,11 +192,12 @@ def predict(
 
       dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv
 
-      torchrun --nproc-per-node 4 -m dnanet predict runs/ctcf unknown.fa.gz --out predictions.tsv --device cuda
+      torchrun --nproc-per-node 4 -m dnanet predict runs/ctcf unknown.fa.gz \\
+        --out predictions.tsv --device cuda
 
-    With --genome and --out X.bw (or .bedGraph), the model slides along the genome instead and writes a track,
-    streamed with a progress bar (bedGraph: memory does not grow with the region; bigWig keeps its zoom levels,
-    about 13 bytes per value, in memory until the file is closed):
+    With --genome and --out X.bw (or .bedGraph), the model slides along the genome instead and
+    writes a track, streamed with a progress bar (bedGraph: memory does not grow with the region;
+    bigWig keeps its zoom levels, about 13 bytes per value, in memory until the file is closed):
 
       dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
     """
@@ -370,5 +371,6 @@ def example(
         with output.writing() as temporary:
             shutil.copyfile(source, temporary)
     err.print(
-        f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, heldout_background.fa"
+        f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, "
+        "heldout_background.fa"
     )

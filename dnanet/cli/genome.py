@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from dnanet.run_loader import Run
 
 GENOME_INPUTS_HELP = (
-    " A BED file (BED3, BED6 with strand, narrowPeak with its summit; .bed, .narrowPeak, ... or BED content) "
+    " A BED file (BED3, BED6 with strand, narrowPeak with its summit; .bed, .narrowPeak, ... "
+    "or BED content) "
     "can stand for a FASTA with --genome: one record per interval, named chrom:start-end(strand). "
     "CLASS=gc-matched, CLASS=shuffle or CLASS=flank is a generated background for the other inputs."
 )
@@ -70,7 +71,8 @@ def genome_settings(
     run: Optional["Run"] = None,
 ):
     """The options as a `dnanet.sources.GenomeSettings`; with a loaded `run` (evaluate, predict,
-    embed, motifs), BED intervals are read with the run's training window unless --window is given."""
+    embed, motifs), BED intervals are read with the run's training window unless --window is
+    given."""
     from dnanet.sources import GenomeSettings
 
     return GenomeSettings(
@@ -86,7 +88,8 @@ def print_notes(notes: list[str]) -> None:
 
 @contextlib.contextmanager
 def base_progress(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr over `total` bases; yields the function to call with the bases done."""
+    """A progress bar on stderr over `total` bases; yields the function to call with the bases
+    done."""
     from dnanet.cli.progress import counting_bar
 
     with counting_bar(err, what, total, "bases", quiet) as update:
@@ -129,7 +132,8 @@ def write_track(
     width = window or run.window
     if width is None:
         raise DnanetError(
-            f"{run.folder}: its training inputs record no window width (they were not BED intervals read "
+            f"{run.folder}: its training inputs record no window width (they were not BED "
+            "intervals read "
             "with --window); give --window N, the length of the sequences it was trained on"
         )
     regions = [parse_region(text, genome.sizes) for text in region]
@@ -181,9 +185,12 @@ def write_track(
                 writer.close()
     err.print(
         escape(
-            f"{', '.join(str(path) for path, _, _ in files)}: {counts['values']:,} values in bins of {step} bases over "
-            f"{total:,} bases of {len(regions):,} region{'s' if len(regions) > 1 else ''} (window {width}); no value in "
-            f"{counts['unknown']:,} bins (window more than half N) and {counts['off_chromosome']:,} (window off the "
+            f"{', '.join(str(path) for path, _, _ in files)}: {counts['values']:,} values "
+            f"in bins of {step} bases over "
+            f"{total:,} bases of {len(regions):,} region{'s' if len(regions) > 1 else ''} "
+            f"(window {width}); no value in "
+            f"{counts['unknown']:,} bins (window more than half N) and "
+            f"{counts['off_chromosome']:,} (window off the "
             "chromosome end)"
         ),
         highlight=False,
@@ -208,7 +215,8 @@ def example_genome(
     peaks.narrowPeak: one peak per site (summit within a few bases of it); sites.tsv: the planted
     sites (0-based, half-open). Then, e.g.:
 
-      dnanet train bound=OUT/peaks.narrowPeak background=gc-matched --genome OUT/genome.fa --window 200 --out runs/g
+      dnanet train bound=OUT/peaks.narrowPeak background=gc-matched --genome OUT/genome.fa \\
+        --window 200 --out runs/g
 
       dnanet predict runs/g --genome OUT/genome.fa --region chr1:1-100000 --step 20 --out track.bw
     """

@@ -125,8 +125,8 @@ def motifs(
     (or --motif-db). Motifs are ranked by enrichment p-value. A model trained on the forward
     strand only (reverse_complement off, or auto on strand-specific data such as RNA or
     promoters; model.json "strand") gets forward-strand motifs and sites; RNA inputs (U, no T)
-    get RNA letters (logos, consensus, ALPHABET= ACGU). One line per class says how many sequences had a
-    seqlet, how many candidate PWMs were found and why motifs were dropped (classes.tsv). A
+    get RNA letters (logos, consensus, ALPHABET= ACGU). One line per class says how many sequences
+    had a seqlet, how many candidate PWMs were found and why motifs were dropped (classes.tsv). A
     model-free baseline (k-mers enriched in the class's whole sequences) runs beside it.
 
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
@@ -208,7 +208,8 @@ def motifs(
             (None, []) if no_baseline else discover_baseline(task.names, pool, options, known, say)
         )
     settings = (
-        f"run {run}; {n_sequences:,} sequences ({'RNA' if letters == RNA else 'DNA'}); scores: {label}; "
+        f"run {run}; {n_sequences:,} sequences ({'RNA' if letters == RNA else 'DNA'}); "
+        f"scores: {label}; "
         f"background: {background}; known motifs: {'none' if known is None else known.name}; "
         f"motifs kept at q <= {max_q:g}"
     )

@@ -1,4 +1,5 @@
-"""`dnanet train`: read the inputs into the store, train, write the run folder; `--resume` continues one."""
+"""`dnanet train`: read the inputs into the store, train, write the run folder; `--resume`
+continues one."""
 
 from __future__ import annotations
 
@@ -166,9 +167,11 @@ def train(
 
       dnanet train bound.fa background.fa --model cnn --out runs/ctcf
 
-      dnanet train peaks=peaks.fa bg=shuffled.fa --split chromosome --test-chroms chr8,chr9 --out runs/chr
+      dnanet train peaks=peaks.fa bg=shuffled.fa --split chromosome --test-chroms chr8,chr9 \\
+        --out runs/chr
 
-      dnanet train bound=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 200 --out runs/peaks
+      dnanet train bound=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 200 \\
+        --out runs/peaks
 
     Generated backgrounds are seeded by the config's seed.
     """
@@ -245,7 +248,8 @@ def train(
         checkpoint = Checkpoint(checkpoint_folder(out))
         if checkpoint.exists() and not overwrite:
             raise DnanetError(
-                f"{out}: an unfinished run of this name has a checkpoint; continue it with --resume "
+                f"{out}: an unfinished run of this name has a checkpoint; "
+                "continue it with --resume "
                 f"{out}, or pass --overwrite to start afresh"
             )
     check_output_kind(out, folder=True)
@@ -325,7 +329,8 @@ def train(
             terminated = isinstance(interruption, Terminated)
             if main:
                 err.print(
-                    f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; the finished epochs are kept: "
+                    f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+                    "the finished epochs are kept: "
                     f"continue with dnanet train --resume {out}",
                     highlight=False,
                     soft_wrap=True,
@@ -442,7 +447,8 @@ def _absolute(argument: str) -> str:
 
 
 def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
-    """A resumed run must read the same inputs: compare each file's SHA-256 (and genome) with the checkpoint's."""
+    """A resumed run must read the same inputs: compare each file's SHA-256 (and genome) with the
+    checkpoint's."""
     for before, after in zip(saved, now):
         if before.get("sha256") != after.get("sha256"):
             raise DnanetError(

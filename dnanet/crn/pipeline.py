@@ -103,8 +103,8 @@ def verify_run(
 ) -> dict:
     """Compile `run` into its full and reduced networks (and read `network_path`, when given, which
     must have the run's inputs and outputs), check them against the run on the records of `inputs`
-    (`dnanet.crn.verify`), and write the report as JSON to the claimed `output`. Returns the report; its
-    ``passed`` says whether every check passed."""
+    (`dnanet.crn.verify`), and write the report as JSON to the claimed `output`. Returns the report;
+    its ``passed`` says whether every check passed."""
     import torch
 
     from dnanet.crn.verify import verify
@@ -117,7 +117,8 @@ def verify_run(
         given["inputs"] != full["inputs"] or list(given["outputs"]) != list(full["outputs"])
     ):
         raise DnanetError(
-            f"{network_path}: its inputs or outputs are not those of {run} (export it from this run)"
+            f"{network_path}: its inputs or outputs are not those of {run} "
+            "(export it from this run)"
         )
     with torch.no_grad():
         ids, features = read_features(

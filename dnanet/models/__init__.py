@@ -46,12 +46,14 @@ def check_model_name(name: Any, where: str = "", key: str = "") -> None:
     or "--model foo") leads the message, `key` (e.g. "model.name") says which setting held it."""
     if not isinstance(name, str) or name not in MODELS:
         raise DnanetError(
-            f"{where + ': ' if where else ''}unknown model '{name}'{f' in {key!r}' if key else ''}; "
+            f"{where + ': ' if where else ''}unknown model '{name}'"
+            f"{f' in {key!r}' if key else ''}; "
             f"valid models: {', '.join(MODELS)}"
         )
 
 
 def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Module:
-    """Build a registered model from its name, output count and arguments (encoder ones included)."""
+    """Build a registered model from its name, output count and arguments (encoder ones
+    included)."""
     check_model_name(name)
     return MODELS[name](n_outputs=n_outputs, **arguments)

@@ -54,7 +54,8 @@ def attention_scores(
 def window_scores(
     model: nn.Module, tokens: torch.Tensor, mask: torch.Tensor, aggregation: str
 ) -> torch.Tensor:
-    """Windows of tokens ``(B, t, d)`` with prefix masks ``(B, t)`` -> one score per token ``(B, t)``."""
+    """Windows of tokens ``(B, t, d)`` with prefix masks ``(B, t)`` -> one score per token
+    ``(B, t)``."""
     empty = ~mask.any(1)  # windows past a sequence's end: give them one key, zero their scores
     mask = mask.clone()
     mask[empty, 0] = True

@@ -67,7 +67,8 @@ class FoundMotif:
 
 @dataclass
 class ClassReport:
-    """How one class's motifs came about (`source`: model or baseline); columns ``REPORT_COLUMNS``."""
+    """How one class's motifs came about (`source`: model or baseline); columns
+    ``REPORT_COLUMNS``."""
 
     source: str
     class_name: str

@@ -36,7 +36,8 @@ def matches_cell(motif: FoundMotif) -> str:
     if not motif.matches:
         return "<td>(not compared)</td>"
     lines = [
-        f"{html.escape(m.name)} <small>{html.escape(m.id)}</small>{' (&minus;)' if m.strand == '-' else ''}"
+        f"{html.escape(m.name)} <small>{html.escape(m.id)}</small>"
+        f"{' (&minus;)' if m.strand == '-' else ''}"
         f" q={m.q:.2g} <small>p={m.p:.2g}</small>"
         for m in motif.matches
     ]
@@ -110,7 +111,8 @@ def write_summary(
         )
     path.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif} td,th{border:1px solid #ccc;padding:3px;font-size:12px}"
+        "<style>body{font-family:sans-serif} "
+        "td,th{border:1px solid #ccc;padding:3px;font-size:12px}"
         "table{border-collapse:collapse}</style></head>"
         f"<body><h2>{html.escape(title)}</h2>{text}{''.join(sections)}</body></html>\n",
         encoding="utf-8",
