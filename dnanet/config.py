@@ -252,7 +252,8 @@ def coerce_value(value: Any, expected: Any, key: str, source: Path | str) -> Any
 
 
 def _coerce(value: Any, expected: Any, key: str, source: _Origin) -> Any:
-    """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming `key`."""
+    """Return `value` as type `expected` (int, float, bool, str or a Literal), or raise naming
+    `key`."""
     if typing.get_origin(expected) is Literal:
         choices = typing.get_args(expected)
         if not any(value == choice and type(value) is type(choice) for choice in choices):
@@ -321,7 +322,8 @@ def _check_ranges(config: Config, source: _Origin) -> None:
         (
             not shared,
             ("data.val_chroms", "data.test_chroms"),
-            f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be in one part only",
+            f"data.val_chroms and data.test_chroms share {', '.join(shared)}: a chromosome can be "
+            "in one part only",
         ),
         (
             data.val_fraction + data.test_fraction < 0.9,

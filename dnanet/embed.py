@@ -45,7 +45,8 @@ def check_representation(model: nn.Module, layer: str, pool: str | None) -> None
         raise DnanetError(f"unknown --pool '{pool}'; valid: {', '.join(POOLS)}")
     if layer == "embedding" and pool is not None:
         raise DnanetError(
-            "--pool applies to --layer tokens; the default embedding layer is pooled by the model itself"
+            "--pool applies to --layer tokens; the default embedding layer is pooled by the "
+            "model itself"
         )
     if layer == "tokens" and not getattr(model, "has_positions", True):
         raise DnanetError(
@@ -159,7 +160,8 @@ class _ParquetWriter:
 
 
 class _NpyWriter:
-    """Rows go to a raw side file; closing writes the .npy header for the final shape, then the rows."""
+    """Rows go to a raw side file; closing writes the .npy header for the final shape, then the
+    rows."""
 
     def __init__(self, path: Path, ids: Path):
         self.path, self.rows, self.width = path, 0, 0

@@ -41,7 +41,8 @@ def task_metrics(task: Task, targets: np.ndarray, outputs: np.ndarray) -> dict:
 
 
 def multilabel_metrics(targets: np.ndarray, probs: np.ndarray, names: list[str]) -> dict:
-    """Per-label one-vs-rest scores, macro-averaged, for 0/1 targets and probabilities ``(N, C)``."""
+    """Per-label one-vs-rest scores, macro-averaged, for 0/1 targets and probabilities
+    ``(N, C)``."""
     predicted = probs >= 0.5
     per_class = {
         name: {
@@ -112,7 +113,8 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: l
 
 
 def _macro_averages(per_class: dict[str, dict], keys: tuple[str, ...]) -> dict:
-    """The mean of each key over the classes present (``n`` > 0) where it is defined; ``None`` if none."""
+    """The mean of each key over the classes present (``n`` > 0) where it is defined; ``None`` if
+    none."""
     present = [scores for scores in per_class.values() if scores["n"] > 0]
     averages = {}
     for key in keys:
@@ -132,8 +134,8 @@ def _with_absent_note(result: dict, what: str) -> dict:
     elif absent:
         plural = "classes" if what == "class" else "labels"
         result["note"] = (
-            f"no records of {plural} {', '.join(absent)} here (n: 0): their AUROC, AUPRC, recall and "
-            "F1 are undefined and they are left out of every macro average"
+            f"no records of {plural} {', '.join(absent)} here (n: 0): their AUROC, AUPRC, recall "
+            "and F1 are undefined and they are left out of every macro average"
         )
     return result
 

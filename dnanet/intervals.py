@@ -1,4 +1,5 @@
-"""BED intervals: parsing (BED3, BED6 with strand, narrowPeak with its summit), windows and record ids.
+"""BED intervals: parsing (BED3, BED6 with strand, narrowPeak with its summit), windows and record
+ids.
 
 A BED line is ``chrom start end [name score strand ...]``, tab-separated, 0-based half-open.
 Lines that are blank or start with ``#``, ``track`` or ``browser`` are skipped. Column 6, when
@@ -145,7 +146,8 @@ def window_of(interval: Interval, width: int | None) -> tuple[int, int]:
 
 
 def record_id(chrom: str, start: int, end: int, strand: str) -> str:
-    """``chrom:start-end(strand)``, 0-based half-open: the id of the window a record was read from."""
+    """``chrom:start-end(strand)``, 0-based half-open: the id of the window a record was read
+    from."""
     return f"{chrom}:{start}-{end}({strand})"
 
 

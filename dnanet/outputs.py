@@ -80,7 +80,8 @@ def check_output_kind(path: Path, folder: bool) -> None:
 
 
 class Output:
-    """One output path of a command (a file, or a folder with `folder`), written under the rules above."""
+    """One output path of a command (a file, or a folder with `folder`), written under the rules
+    above."""
 
     def __init__(self, path: Path, overwrite: bool = False, folder: bool = False):
         self.path, self.overwrite, self.folder = Path(path), overwrite, folder
@@ -129,7 +130,8 @@ class Output:
         return self
 
     def release(self) -> None:
-        """Drop the lock (removing its file) and the parent folders `claim` made if nothing went in them."""
+        """Drop the lock (removing its file) and the parent folders `claim` made if nothing went in
+        them."""
         if self._lock is not None:
             try:
                 os.unlink(self.lock_path)
@@ -147,7 +149,8 @@ class Output:
     @contextmanager
     def writing(self) -> Iterator[Path]:
         """Yield a hidden temporary (a file path, or an empty folder); on success it becomes the
-        output, on any error or interruption it and its side files (same name, other suffix) are removed."""
+        output, on any error or interruption it and its side files (same name, other suffix) are
+        removed."""
         parent = self.path.absolute().parent
         try:
             if self.folder:
@@ -178,7 +181,8 @@ class Output:
 
     def scratch_folder(self) -> Path:
         """A hidden working folder beside the output (``.NAME.PID-XXXX.scratch``), for large
-        intermediate files; the caller removes it, and a killed run's is cleaned by the next claim."""
+        intermediate files; the caller removes it, and a killed run's is cleaned by the next
+        claim."""
         return Path(
             tempfile.mkdtemp(
                 prefix=temporary_prefix(self.path),
@@ -188,7 +192,8 @@ class Output:
         )
 
     def _take_lock(self) -> None:
-        """flock ``.NAME.lock``, non-blocking; retried when the file was replaced between open and lock."""
+        """flock ``.NAME.lock``, non-blocking; retried when the file was replaced between open and
+        lock."""
         while True:
             descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
             try:
@@ -250,8 +255,8 @@ class Output:
         exists = os.path.lexists(self.path)
         if exists and not self.overwrite:
             raise DnanetError(
-                f"{self.path}: appeared while this command ran; nothing was written (pass --overwrite "
-                "to replace it)"
+                f"{self.path}: appeared while this command ran; nothing was written (pass "
+                "--overwrite to replace it)"
             )
         if not self.folder or not exists:
             os.replace(
@@ -281,14 +286,16 @@ class Output:
             return error  # an input's problem, reported as it is
         kept = " (the old one is kept)" if os.path.lexists(self.path) else ""
         return DnanetError(
-            f"{self.path}: could not be written: {error.strerror or error}; nothing was written{kept}"
+            f"{self.path}: could not be written: {error.strerror or error}; nothing was "
+            f"written{kept}"
         )
 
 
 @contextmanager
 def write_atomically(path: Path, overwrite: bool = True, folder: bool = False) -> Iterator[Path]:
     """Claim, write and release one output in a block, for files a command makes beside its
-    claimed outputs (report figures, one PNG per variant): yields the temporary (`Output.writing`)."""
+    claimed outputs (report figures, one PNG per variant): yields the temporary
+    (`Output.writing`)."""
     output = Output(path, overwrite, folder).claim()
     try:
         with output.writing() as temporary:

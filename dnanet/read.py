@@ -235,7 +235,8 @@ def _shown(text) -> str:
 
 
 def _first_non_utf8(path: Path) -> str:
-    """'line N, column C' of a file's first byte that is not UTF-8 (a sequence cut by a line end counts)."""
+    """'line N, column C' of a file's first byte that is not UTF-8 (a sequence cut by a line end
+    counts)."""
     with open_binary(path) as handle:
         for number, line in enumerate(handle, start=1):
             try:
@@ -278,8 +279,8 @@ def read_label_table(
         line, repeated = duplicated.index[0], duplicated.iloc[0]
         first = ids.index[(ids == repeated).to_numpy()][0]
         raise DnanetError(
-            f"{path} lines {first} and {line}: id '{_shown(repeated)}' appears more than once; each "
-            "id names one record"
+            f"{path} lines {first} and {line}: id '{_shown(repeated)}' appears more than once; "
+            "each id names one record"
         )
     empty = labels[
         (labels[label_columns[:-1] if split_column is not None else label_columns] == "").any(
@@ -295,7 +296,8 @@ def read_label_table(
         bad = parts[parts.isna()]
         if len(bad):
             raise DnanetError(
-                f"{path} line {bad.index[0]}: split '{_shown(labels[split_column][bad.index[0]])}' of id "
+                f"{path} line {bad.index[0]}: split "
+                f"'{_shown(labels[split_column][bad.index[0]])}' of id "
                 f"'{_shown(ids[bad.index[0]])}' is not train, validation (or val) or test"
             )
         labels = labels.assign(**{split_column: parts})

@@ -80,7 +80,8 @@ class Run:
 
 
 def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
-    """Check a run folder (model.json + model.safetensors) and rebuild its model; see the module docstring."""
+    """Check a run folder (model.json + model.safetensors) and rebuild its model; see the module
+    docstring."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DnanetError(
@@ -183,7 +184,8 @@ def read_checked_tensors(
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise DnanetError(
-                f"{where}: tensor '{name}' holds NaN or infinite values (a damaged or diverged model)"
+                f"{where}: tensor '{name}' holds NaN or infinite values (a damaged or diverged "
+                "model)"
             )
     return tensors
 
@@ -201,11 +203,13 @@ def _check_header(
                 f"(tensor '{name}')"
             )
         raise DnanetError(
-            f"{where}: tensor '{name}' has shape {shape}, but {described_by} needs {list(want.shape)}"
+            f"{where}: tensor '{name}' has shape {shape}, but {described_by} needs "
+            f"{list(want.shape)}"
         )
     if dtype != _DTYPES.get(want.dtype):
         raise DnanetError(
-            f"{where}: tensor '{name}' is {dtype}; the model needs {_DTYPES.get(want.dtype, want.dtype)}"
+            f"{where}: tensor '{name}' is {dtype}; the model needs "
+            f"{_DTYPES.get(want.dtype, want.dtype)}"
         )
 
 

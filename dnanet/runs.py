@@ -40,7 +40,8 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def save_model(folder: Path, model: nn.Module, description: dict) -> None:
-    """Write ``model.safetensors`` and ``model.json`` (`description` + format marker) into `folder`."""
+    """Write ``model.safetensors`` and ``model.json`` (`description` + format marker) into
+    `folder`."""
     weights = {
         name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
     }

@@ -51,7 +51,8 @@ class Parameter:
         )
 
     def suggest(self, trial) -> Any:
-        """A value for this key from an Optuna trial (the trial's parameter is named by the key path)."""
+        """A value for this key from an Optuna trial (the trial's parameter is named by the key
+        path)."""
         if self.choices is not None:
             return trial.suggest_categorical(self.path, list(self.choices))
         if self.is_int:
@@ -89,7 +90,8 @@ class SearchSpace:
 
 
 def shipped_space_path(family: str) -> Path:
-    """configs/search/<family>.yaml: from the source tree (checkout, editable install) or the wheel."""
+    """configs/search/<family>.yaml: from the source tree (checkout, editable install) or the
+    wheel."""
     check_model_name(family)
     source_tree = Path(__file__).resolve().parent.parent / "configs" / "search"
     if source_tree.is_dir():
@@ -119,7 +121,8 @@ def load_space(path: Path | None, base: Config) -> SearchSpace:
     given = values.get("parameters")
     if not isinstance(given, dict) or not given:
         raise DnanetError(
-            f"{path}: 'parameters' must map config keys (e.g. train.lr) to ranges or lists of values"
+            f"{path}: 'parameters' must map config keys (e.g. train.lr) to ranges or lists of "
+            "values"
         )
     parameters = tuple(_parameter(str(key), spec, path, base) for key, spec in given.items())
     return SearchSpace(family, parameters, str(path))

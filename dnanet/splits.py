@@ -1,4 +1,5 @@
-"""Train / validation / test parts: drawn at random, whole chromosomes held out, or fixed by the inputs.
+"""Train / validation / test parts: drawn at random, whole chromosomes held out, or fixed by the
+inputs.
 
 Every record belongs to one part. The inputs may fix a part (``--val`` / ``--test`` files, or a
 ``split`` column in the label table): a fixed part is exactly those records, and nothing is drawn
@@ -137,7 +138,8 @@ class Split:
         }
 
     def describe(self) -> dict:
-        """``{"kind", "train", "validation", "test" (sizes), "fixed", "chromosomes"}`` for model.json."""
+        """``{"kind", "train", "validation", "test" (sizes), "fixed", "chromosomes"}`` for
+        model.json."""
         return {
             "kind": self.kind,
             **self.sizes(),
@@ -208,9 +210,9 @@ def _at_random(
                 ("--val", "val_fraction") if part == VALIDATION else ("--test", "test_fraction")
             )
             raise DnanetError(
-                f"data.{key} is 0 and no fixed {PART_NAMES[part]} set was given ({option} CLASS=PATH, "
-                f"or '{PART_NAMES[part]}' rows in a split column of --labels): the {PART_NAMES[part]} "
-                "part would be empty"
+                f"data.{key} is 0 and no fixed {PART_NAMES[part]} set was given ({option} "
+                f"CLASS=PATH, or '{PART_NAMES[part]}' rows in a split column of --labels): the "
+                f"{PART_NAMES[part]} part would be empty"
             )
     pool_strata = None if strata is None else np.asarray(strata)[pool]
     if len(wanted) == 2:
@@ -253,9 +255,10 @@ def _by_chromosome(
     if len(missing):
         first = int(missing[0])
         raise DnanetError(
-            f"{where(first)}: record '{ids[first]}' has no chromosome in its id, which a chromosome split needs "
-            "(chrom:start-end, e.g. chr2:1000-1200 or chr2:1000-1200(+), as bedtools getfasta writes); "
-            f"{len(missing):,} of {len(pool):,} training records lack one: use --split random for these inputs"
+            f"{where(first)}: record '{ids[first]}' has no chromosome in its id, which a "
+            "chromosome split needs (chrom:start-end, e.g. chr2:1000-1200 or chr2:1000-1200(+), "
+            f"as bedtools getfasta writes); {len(missing):,} of {len(pool):,} training records "
+            "lack one: use --split random for these inputs"
         )
     counts = np.bincount(index[pool], minlength=len(names))
     present = sorted((name for name, count in zip(names, counts) if count), key=chromosome_order)
@@ -269,8 +272,8 @@ def _by_chromosome(
         requested = getattr(data, key)
         if not requested:
             raise DnanetError(
-                f"data.{key} ({option}) is empty and no fixed {PART_NAMES[part]} set was given: the "
-                f"{PART_NAMES[part]} part would be empty"
+                f"data.{key} ({option}) is empty and no fixed {PART_NAMES[part]} set was given: "
+                f"the {PART_NAMES[part]} part would be empty"
             )
         for name in requested:
             matches = [
@@ -281,8 +284,8 @@ def _by_chromosome(
                     f", ... ({len(present)} in all)" if len(present) > 12 else ""
                 )
                 raise DnanetError(
-                    f"data.{key} ({option}): no training record lies on {name}; the training records' "
-                    f"chromosomes are {shown}"
+                    f"data.{key} ({option}): no training record lies on {name}; the training "
+                    f"records' chromosomes are {shown}"
                 )
             part_of[matches] = part
     drawn_parts = part_of[index[pool]]

@@ -36,8 +36,8 @@ class TrainingMonitor:
     """
 
     def started(self, settings: dict) -> None:
-        """`settings`: model, encoder, task, epochs, batch size, lr, device, precision, threads, split sizes,
-        strand."""
+        """`settings`: model, encoder, task, epochs, batch size, lr, device, precision, threads,
+        split sizes, strand."""
 
     def duplicates_counted(self, counts: dict) -> None:
         """Duplicate sequences within and across classes and parts, and how many held-out records
@@ -50,10 +50,12 @@ class TrainingMonitor:
         """One optimiser step is done."""
 
     def epoch_done(self, record: dict, best_epoch: int) -> None:
-        """An epoch's history record (see `fit`) and the best epoch so far (lowest validation loss)."""
+        """An epoch's history record (see `fit`) and the best epoch so far (lowest validation
+        loss)."""
 
     def stopped_early(self, epoch: int, best_epoch: int, patience: int) -> None:
-        """No lower validation loss for `patience` epochs: training stops after `epoch`, keeping `best_epoch`."""
+        """No lower validation loss for `patience` epochs: training stops after `epoch`, keeping
+        `best_epoch`."""
 
     def finished(self) -> None:
         """Training is over, or was interrupted (an exception is on its way)."""
@@ -200,7 +202,8 @@ def _train_epoch(
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int):
-    """Learning-rate multiplier per optimiser step: linear warm-up, then cosine decay or constant."""
+    """Learning-rate multiplier per optimiser step: linear warm-up, then cosine decay or
+    constant."""
     warmup = max(1, config.warmup_epochs * steps_per_epoch)
     total = max(warmup + 1, config.epochs * steps_per_epoch)
 

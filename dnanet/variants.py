@@ -4,13 +4,14 @@ A small plain VCF reader (text or gzip; the 8 fixed columns, ``#`` header lines 
 `Variant` per alternative allele (multi-allelic records are split), with its line number. Each
 variant gets a window of the model's input length W from the genome: the reference window holds
 REF with ``(W - len(REF)) // 2`` genome bases on its left; the alternative window holds ALT with
-``(W - len(ALT)) // 2`` genome bases on its left and the genome after REF on its right, so both are W
-long and the allele stays centred (indels shift the right flank). REF is checked against the genome
-(case-insensitive). A variant that cannot be scored keeps its row with a `status` and a `note`:
+``(W - len(ALT)) // 2`` genome bases on its left and the genome after REF on its right, so both are
+W long and the allele stays centred (indels shift the right flank). REF is checked against the
+genome (case-insensitive). A variant that cannot be scored keeps its row with a `status` and
+a `note`:
 
   ok                  scored
-  malformed           the line is not a VCF data line (fewer than 8 columns, POS not a positive integer,
-                      an empty or non-DNA allele)
+  malformed           the line is not a VCF data line (fewer than 8 columns, POS not a positive
+                      integer, an empty or non-DNA allele)
   unknown_chromosome  CHROM is not in the genome
   symbolic_allele     ALT is symbolic or a breakend (<DEL>, <*>, *, N[chr1:5[ ...) or missing (.)
   ref_mismatch        REF differs from the genome at POS
@@ -19,10 +20,11 @@ long and the allele stays centred (indels shift the right flank). REF is checked
   unpaired            (--pairs, `dnanet.variant_pairs`) a record without its ref/alt partner
   too_short           (--pairs) the pair's sequences do not reach the window around their difference
 
-Scoring is streamed in chunks (memory does not grow with the VCF) through `dnanet.infer.predict_batch`,
-strand-averaged when the run averages strands. Per output NAME: ``ref_NAME``, ``alt_NAME``,
-``diff_NAME`` (alt - ref) and, for classification and multilabel tasks, ``log_odds_diff_NAME``
-(logit(alt) - logit(ref), from the probabilities clipped to [1e-6, 1 - 1e-6]).
+Scoring is streamed in chunks (memory does not grow with the VCF) through
+`dnanet.infer.predict_batch`, strand-averaged when the run averages strands. Per output NAME:
+``ref_NAME``, ``alt_NAME``, ``diff_NAME`` (alt - ref) and, for classification and multilabel tasks,
+``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped to
+[1e-6, 1 - 1e-6]).
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ _EPSILON = 1e-6
 
 @dataclass
 class Variant:
-    """One alternative allele of one VCF line (`pos` 1-based as in the VCF); `status` and `note` as in
-    the module docstring, `ref_window` / `alt_window` set when the variant can be scored, with
+    """One alternative allele of one VCF line (`pos` 1-based as in the VCF); `status` and `note` as
+    in the module docstring, `ref_window` / `alt_window` set when the variant can be scored, with
     `ref_offset` / `alt_offset` the 0-based position of the allele's first base in each."""
 
     line: int
@@ -83,13 +85,15 @@ def open_text(path: Path) -> TextIO:
 
 
 def read_vcf(path: Path) -> Iterator[Variant]:
-    """The variants of a VCF in file order, one per ALT allele; malformed lines as `malformed` variants.
-    A file that cannot be read to its end (truncated gzip, not text) is an error naming it."""
+    """The variants of a VCF in file order, one per ALT allele; malformed lines as `malformed`
+    variants. A file that cannot be read to its end (truncated gzip, not text) is an error naming
+    it."""
     try:
         yield from _read_lines(path)
     except (EOFError, OSError, UnicodeDecodeError) as error:
         raise DnanetError(
-            f"{path}: cannot be read as a VCF ({' '.join(str(error).split()) or type(error).__name__})"
+            f"{path}: cannot be read as a VCF "
+            f"({' '.join(str(error).split()) or type(error).__name__})"
         ) from None
 
 
@@ -109,7 +113,8 @@ def _read_lines(path: Path) -> Iterator[Variant]:
                     "",
                     "",
                     "malformed",
-                    f"line {number}: {len(fields)} tab-separated columns, a VCF line has at least 8",
+                    f"line {number}: {len(fields)} tab-separated columns, a VCF line has "
+                    "at least 8",
                 )
                 continue
             chrom, pos, ident, ref, alts = fields[:5]
@@ -203,8 +208,9 @@ def allele_windows(
     """Where the `width`-base windows of an allele at `start` (0-based) lie on the reference:
     (ref_start, ref_end, alt_start, alt_end). The reference window holds REF with
     ``(width - ref_length) // 2`` bases on its left; the alternative window takes
-    ``(width - alt_length) // 2`` reference bases on the left of the allele, ALT, and the bases after
-    REF up to `alt_end` (module docstring). The one window rule of the VCF and the pairs input."""
+    ``(width - alt_length) // 2`` reference bases on the left of the allele, ALT, and the bases
+    after REF up to `alt_end` (module docstring). The one window rule of the VCF and the pairs
+    input."""
     ref_start = start - (width - ref_length) // 2
     alt_left = (width - alt_length) // 2
     return (
@@ -257,9 +263,9 @@ def write_effects(
     on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None,
 ) -> dict[str, int]:
     """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
-    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The header
-    row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)` sees
-    each scored variant's outputs ``(C,)``. Returns the count of each status."""
+    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The
+    header row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)`
+    sees each scored variant's outputs ``(C,)``. Returns the count of each status."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     header_row = effect_header(task)
     if header:
@@ -301,9 +307,10 @@ def write_effects(
 def window_scorer(
     model, description: dict, task, batch_size: int
 ) -> Callable[[list[bytes]], np.ndarray]:
-    """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of each
-    window, through `dnanet.infer.predict_batch` in batches of at most `batch_size` windows (fewer for
-    long ones), strand-averaged when the run averages strands, as `dnanet predict` reports them."""
+    """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of
+    each window, through `dnanet.infer.predict_batch` in batches of at most `batch_size` windows
+    (fewer for long ones), strand-averaged when the run averages strands, as `dnanet predict`
+    reports them."""
     from dnanet.data import inference_batch_size
     from dnanet.encode import sequences_to_codes
     from dnanet.infer import predict_batch

@@ -13,9 +13,9 @@ splits leave them out of the test part, as ``train_model`` does by default).
 Each finished (task, model, seed) cell is saved at once to the JSON beside the page
 (docs/benchmark.json), so an interrupted run keeps its results; ``--resume`` skips those cells.
 
-With ``--tuned``, each family also gets a tuned column (``<family>+tuned``, scripts/benchmark_tuned.py):
-searched per task and seed with ``--tuned-trials`` trials of `dnanet.tune` on the validation part,
-the best config retrained and scored on the same test set.
+With ``--tuned``, each family also gets a tuned column (``<family>+tuned``,
+scripts/benchmark_tuned.py): searched per task and seed with ``--tuned-trials`` trials of
+`dnanet.tune` on the validation part, the best config retrained and scored on the same test set.
 
 Run:  python scripts/benchmark.py [--data ../shared/data] [--quick] [--seeds 3]
       [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--jobs 2] [--threads 1] [--resume]
@@ -325,7 +325,8 @@ def results_table(
 
 
 def timing_table(results: list[dict], families: list[str]) -> list[str]:
-    """Markdown lines: per task and family, mean seconds per run, epochs run and seconds per epoch."""
+    """Markdown lines: per task and family, mean seconds per run, epochs run and seconds per
+    epoch."""
     lines = ["| task | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
     for task in dict.fromkeys(r["task"] for r in results):
         cells = []
@@ -334,7 +335,8 @@ def timing_table(results: list[dict], families: list[str]) -> list[str]:
             cells.append(
                 "—"
                 if not runs
-                else f"{np.mean([r['seconds'] for r in runs]):.0f} s ({np.mean([r['epochs'] for r in runs]):.0f} "
+                else f"{np.mean([r['seconds'] for r in runs]):.0f} s "
+                f"({np.mean([r['epochs'] for r in runs]):.0f} "
                 f"epochs × {np.mean([r['seconds_per_epoch'] for r in runs]):.1f} s)"
             )
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
@@ -345,8 +347,8 @@ def duplicates_table(tasks: dict[str, TaskSpec], results: list[dict]) -> list[st
     """Markdown lines: per task, its test records that are also in its training data (from the
     lowest seed's GC cell, which counts them: `split_duplicates`)."""
     lines = [
-        "| task | test records | also in training | left out of the scores | sequences under two classes "
-        "(training data) | strands compared |",
+        "| task | test records | also in training | left out of the scores | sequences under two "
+        "classes (training data) | strands compared |",
         "|---|---|---|---|---|---|",
     ]
     for name in tasks:
@@ -359,8 +361,9 @@ def duplicates_table(tasks: dict[str, TaskSpec], results: list[dict]) -> list[st
         counts = cells[0]["duplicates"]
         share = f" ({counts['in_training'] / counts['test']:.1%})" if counts["test"] else ""
         lines.append(
-            f"| {name} | {counts['test']:,} | {counts['in_training']:,}{share} | {counts['removed']:,} | "
-            f"{counts['across_classes']:,} | {'both' if counts['both_strands'] else 'forward'} |"
+            f"| {name} | {counts['test']:,} | {counts['in_training']:,}{share} | "
+            f"{counts['removed']:,} | {counts['across_classes']:,} | "
+            f"{'both' if counts['both_strands'] else 'forward'} |"
         )
     return lines if len(lines) > 2 else []
 
@@ -373,9 +376,10 @@ def duplicates_section(tasks: dict[str, TaskSpec], results: list[dict]) -> list[
     return [
         "## Duplicates across splits (seed 0)",
         "",
-        "Test records whose exact sequence (either strand where the run averages strands) is also in the "
-        "training data. Internal splits leave them out of the test part, as `dnanet train` does by default; "
-        "fixed test files are scored whole, as the published references were.",
+        "Test records whose exact sequence (either strand where the run averages strands) is "
+        "also in the training data. Internal splits leave them out of the test part, as "
+        "`dnanet train` does by default; fixed test files are scored whole, as the published "
+        "references were.",
         "",
         *table,
         "",
@@ -396,17 +400,20 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
     lines = ["# dnanet benchmark", ""]
     if meta["quick"]:
         lines += [
-            f"> **Quick smoke run** (1 seed, at most {QUICK_EPOCHS} epochs): not benchmark results.",
+            f"> **Quick smoke run** (1 seed, at most {QUICK_EPOCHS} epochs): not benchmark "
+            "results.",
             "",
         ]
     lines += [
         f"Each model family with its shipped config, {meta['seeds']} seed(s) per cell"
         + (
-            f"; `+tuned` columns: searched with {meta['tuned_trials']} trials per cell (see Tuned columns). "
+            f"; `+tuned` columns: searched with {meta['tuned_trials']} trials per cell (see Tuned "
+            "columns). "
             if meta.get("tuned_trials")
             else ". "
         )
-        + f"Generated by `scripts/benchmark.py`; raw per-seed results in `{path.with_suffix('.json').name}`.",
+        + "Generated by `scripts/benchmark.py`; raw per-seed results in "
+        f"`{path.with_suffix('.json').name}`.",
         "",
         *results_table(tasks, results, families),
         "",
@@ -419,8 +426,8 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
         "## Run",
         "",
         f"- date: {meta['date']}",
-        f"- machine: {meta['machine']}; {meta.get('jobs', 1)} parallel job(s) × {meta['threads']} torch thread(s); "
-        f"device: {meta['device']}",
+        f"- machine: {meta['machine']}; {meta.get('jobs', 1)} parallel job(s) × {meta['threads']} "
+        f"torch thread(s); device: {meta['device']}",
         f"- torch {meta['torch']}, dnanet {meta['dnanet']}",
         f"- command: `{meta['command']}`",
         f"- wall time of this invocation: {meta['wall_seconds'] / 60:.1f} min; "
@@ -538,7 +545,8 @@ def print_cell(cell: dict) -> None:
         else ""
     )
     print(
-        f"{cell['task']:16} {cell['model']:12} seed {cell['seed']}  {scores}  {cell['seconds']:7.1f} s{epochs}",
+        f"{cell['task']:16} {cell['model']:12} seed {cell['seed']}  {scores}  "
+        f"{cell['seconds']:7.1f} s{epochs}",
         flush=True,
     )
 

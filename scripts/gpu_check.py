@@ -92,7 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def consensus_pwm(consensus: str, match: float = 0.91) -> np.ndarray:
-    """A PWM ``(4, W)`` giving each consensus base probability `match`, the others the rest evenly."""
+    """A PWM ``(4, W)`` giving each consensus base probability `match`, the others the rest
+    evenly."""
     pwm = np.full((4, len(consensus)), (1 - match) / 3)
     pwm[["ACGT".index(base) for base in consensus], np.arange(len(consensus))] = match
     return pwm
@@ -211,17 +212,17 @@ def check_family(
 def table(rows: list[dict]) -> str:
     """The results as a Markdown table."""
     lines = [
-        "| model | precision | batch | steps | train seq/s | inference seq/s | peak GPU MiB | test accuracy "
-        "| max abs prob diff vs CPU fp32 | tolerance | ok |",
+        "| model | precision | batch | steps | train seq/s | inference seq/s | peak GPU MiB | "
+        "test accuracy | max abs prob diff vs CPU fp32 | tolerance | ok |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         peak = "-" if row["peak_gpu_mib"] is None else f"{row['peak_gpu_mib']:,.0f}"
         lines.append(
-            f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['steps']} "
-            f"| {row['train_seq_per_s']:,.0f} | {row['infer_seq_per_s']:,.0f} | {peak} "
-            f"| {row['test_accuracy']:.3f} | {row['max_prob_difference']:.2e} | {row['tolerance']:.0e} "
-            f"| {'yes' if row['ok'] else 'NO'} |"
+            f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['steps']} | "
+            f"{row['train_seq_per_s']:,.0f} | {row['infer_seq_per_s']:,.0f} | {peak} | "
+            f"{row['test_accuracy']:.3f} | {row['max_prob_difference']:.2e} | "
+            f"{row['tolerance']:.0e} | {'yes' if row['ok'] else 'NO'} |"
         )
     return "\n".join(lines)
 
@@ -242,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print(
             f"gpu_check: CUDA is not available here (torch {torch.__version__}, built for CUDA "
-            f"{torch.version.cuda}); run it on a machine with an NVIDIA GPU, or add --device cpu for a "
-            "smoke run of this script",
+            f"{torch.version.cuda}); run it on a machine with an NVIDIA GPU, or add --device cpu "
+            "for a smoke run of this script",
             file=sys.stderr,
         )
         return 2
@@ -271,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [row["model"] for row in rows if not row["ok"]]
     if failed:
         print(
-            f"gpu_check: {', '.join(failed)}: GPU predictions differ from the CPU's by more than the tolerance",
+            f"gpu_check: {', '.join(failed)}: GPU predictions differ from the CPU's by more than "
+            "the tolerance",
             file=sys.stderr,
         )
         return 1

@@ -1,4 +1,5 @@
-"""How much a tiny tanh layer can hold: the chain n -> n + 1 (Skarupke 2016), for `dnanet bottleneck`.
+"""How much a tiny tanh layer can hold: the chain n -> n + 1 (Skarupke 2016), for
+`dnanet bottleneck`.
 
 - `experiment`: the chains (integers, k-mers along a de Bruijn sequence), training every
   (hidden, chain, seed) cell batched, the one-unit bound, the largest chain each size learns.

@@ -142,7 +142,8 @@ def attribute(
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        claimed = {}  # refused at once if it exists (without --overwrite) or another process writes it
+        # refused at once if it exists (without --overwrite) or another process writes it
+        claimed = {}
         if processes.is_main:
             from dnanet.attribution_files import sequences_path
 
@@ -218,8 +219,9 @@ def attribute(
     where = f"shard {given_shard}: " if given_shard is not None else ""
     by = f" by {processes.world_size} processes" if processes.distributed else ""
     err.print(
-        f"{where}{len(written):,} records: {method} attributions toward {target_name} ({output.replace('_', '-')}"
-        f"{', both strands averaged' if strands == 2 else ''}) written to {out}{by}, one-hot sequences to "
+        f"{where}{len(written):,} records: {method} attributions toward {target_name} "
+        f"({output.replace('_', '-')}{', both strands averaged' if strands == 2 else ''}) written "
+        f"to {out}{by}, one-hot sequences to "
         f"{sequences_path(out)}" + (f"; logos in {plot}" if drawn else ""),
         highlight=False,
         soft_wrap=True,
@@ -227,7 +229,8 @@ def attribute(
 
 
 class _Job:
-    """The attribution of one process's block of records (`rows`), written as one file or as a part."""
+    """The attribution of one process's block of records (`rows`), written as one file or as a
+    part."""
 
     def __init__(
         self,
@@ -352,7 +355,8 @@ def _plotted(
         if missing or not names:
             shard = "" if len(rows) == len(layout.ids) else " of this shard"
             raise DnanetError(
-                f"--records: no record named {', '.join(missing) or '(none given)'} in the input{shard}"
+                f"--records: no record named {', '.join(missing) or '(none given)'} in the "
+                f"input{shard}"
             )
         chosen = [index[name] for name in names]
     drawn = [

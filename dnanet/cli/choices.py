@@ -2,11 +2,12 @@
 methods, embedding layers and pools, ...), so that --help and tab completion list exactly what the
 library accepts: a model added to `dnanet.models.MODELS` shows up in `dnanet train --help`.
 
-An option completes its values from a registry (``typer.Option(..., autocompletion=choices.MODELS)``)
-and `show_choices` ends the help of every option completed from a closed list with that list
-("Choices: cnn, lstm, ..."). The registries live in modules that import torch (about a second),
-which `dnanet --help` and the completion of a command name should not wait for, so a registry is
-read only when a command's own help is shown or one of its values is completed.
+An option completes its values from a registry
+(``typer.Option(..., autocompletion=choices.MODELS)``) and `show_choices` ends the help of every
+option completed from a closed list with that list ("Choices: cnn, lstm, ..."). The registries
+live in modules that import torch (about a second), which `dnanet --help` and the completion of a
+command name should not wait for, so a registry is read only when a command's own help is shown or
+one of its values is completed.
 
 A value is not checked here: each command refuses a value outside the same registry in the one
 line every user error gets (Typer's own check would print its usage box and exit 2).

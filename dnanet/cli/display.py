@@ -16,7 +16,8 @@ from dnanet.train import TrainingMonitor
 
 
 def training_monitor(console: Console, quiet: bool) -> TrainingMonitor:
-    """A bar on a terminal, plain lines otherwise; with `quiet`, the settings and stopping lines only."""
+    """A bar on a terminal, plain lines otherwise; with `quiet`, the settings and stopping lines
+    only."""
     if quiet:
         return LineMonitor(console, per_epoch=False)
     return BarMonitor(console) if console.is_terminal else LineMonitor(console)
@@ -35,8 +36,9 @@ def epoch_line(record: dict, epochs: int, best_epoch: int) -> str:
         if key.startswith("val_") and key != "val_loss" and value is not None
     )
     return (
-        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  val loss {record['val_loss']:.4f}"
-        f"  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  best epoch {best_epoch}"
+        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  val loss "
+        f"{record['val_loss']:.4f}  {metrics}  lr {record['lr']:.3g}  {record['seconds']:.1f} s  "
+        f"best epoch {best_epoch}"
     )
 
 
@@ -45,8 +47,8 @@ def duplicates_line(counts: dict) -> str:
     strands = "both strands" if counts["both_strands"] else "forward strand"
     found = [
         f"{counts['within_class']:,} extra copies within a class" if counts["within_class"] else "",
-        f"{counts['across_classes']:,} sequences in two or more classes ({counts['across_classes_records']:,} "
-        "records)"
+        f"{counts['across_classes']:,} sequences in two or more classes "
+        f"({counts['across_classes_records']:,} records)"
         if counts["across_classes"]
         else "",
     ]
@@ -57,7 +59,8 @@ def duplicates_line(counts: dict) -> str:
     if any(leaked.values()):
         removed = counts["removed"]
         found.append(
-            f"{leaked['validation']:,} validation and {leaked['test']:,} test records also in an earlier part"
+            f"{leaked['validation']:,} validation and {leaked['test']:,} test records also in an "
+            "earlier part"
             + (
                 ": removed from the held-out parts (--keep-duplicates keeps them)"
                 if any(removed.values())
@@ -76,7 +79,8 @@ def stopped_line(epoch: int, best_epoch: int, patience: int) -> str:
 
 
 class LineMonitor(TrainingMonitor):
-    """Plain lines, for logs: the settings, one line per epoch (unless not `per_epoch`), the stop."""
+    """Plain lines, for logs: the settings, one line per epoch (unless not `per_epoch`), the
+    stop."""
 
     def __init__(self, console: Console, per_epoch: bool = True):
         self.console, self.per_epoch, self.epochs = console, per_epoch, 0

@@ -103,7 +103,8 @@ def embed(
     and averaged (its "chunk and pool" policy). Under torchrun the processes split the records
     and rank 0 writes the one output (and plot).
 
-      dnanet embed runs/ctcf bound=bound.fa background=background.fa --out emb.parquet --plot emb.png
+      dnanet embed runs/ctcf bound=bound.fa background=background.fa \\
+        --out emb.parquet --plot emb.png
     """
     from dnanet import distributed
     from dnanet.data import count_records, iter_batches
@@ -176,14 +177,16 @@ def embed(
 
 class _Output:
     """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks;
-    `claimed`: their `dnanet.outputs.Output`s (the file, the .npy's ids file, the plot), on rank 0."""
+    `claimed`: their `dnanet.outputs.Output`s (the file, the .npy's ids file, the plot), on rank
+    0."""
 
     def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool, claimed: list):
         self.out, self.plot, self.title, self.quiet = out, plot, title, quiet
         self.claimed = {output.path: output for output in claimed if output is not None}
 
     def write(self, chunks, sample: "_PlotSample", what: str, header: bool = True) -> int:
-        """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the count."""
+        """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the
+        count."""
         from dnanet.embed import ids_path, write_embeddings
 
         with record_progress(what, self.quiet) as progress, ExitStack() as outputs:

@@ -148,7 +148,8 @@ def tune(
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
-    """Search hyperparameters of a model family on labelled FASTA files (Optuna: TPE sampler, median pruner).
+    """Search hyperparameters of a model family on labelled FASTA files (Optuna: TPE sampler, median
+    pruner).
 
     Inputs, labels and split options are those of `dnanet train`. The split is made once, from
     the base config's seed; each trial trains the base config with the trial's values on the
@@ -160,7 +161,8 @@ def tune(
 
       dnanet tune bound=bound.fa background=background.fa --model cnn --trials 30 --out tune/ctcf
 
-      dnanet train bound=bound.fa background=background.fa -c tune/ctcf/best_config.yaml --out runs/best
+      dnanet train bound=bound.fa background=background.fa \\
+        -c tune/ctcf/best_config.yaml --out runs/best
     """
     from dnanet.config import load_config
     from dnanet.search_space import load_space
@@ -255,8 +257,9 @@ def load_data(
     seed: int,
     notes: bool = False,
 ):
-    """Read the inputs exactly as `dnanet train` does (the same store, task and targets) -> TuneData.
-    Top-level so that --jobs processes can call it; only the first call (`notes`) prints notes."""
+    """Read the inputs exactly as `dnanet train` does (the same store, task and targets) ->
+    TuneData. Top-level so that --jobs processes can call it; only the first call (`notes`) prints
+    notes."""
     from dnanet.examples import training_inputs
     from dnanet.tasks import infer_task
     from dnanet.tune import TuneData

@@ -69,9 +69,11 @@ def structure_checks(networks: dict[str, dict], layers: Layers) -> dict:
                 for c in counts.values()
             ),
             **counts,
-            "formulas": "full: reactions F + 4H, species F + 5H + 2C; reduced: reactions U + R, species "
-            "F + 2R + 2C (F features, H hidden neurons, C classes, U used inputs, R live "
-            "ReLU neurons)",
+            "formulas": (
+                "full: reactions F + 4H, species F + 5H + 2C; reduced: reactions U + R, species "
+                "F + 2R + 2C (F features, H hidden neurons, C classes, U used inputs, R live "
+                "ReLU neurons)"
+            ),
         },
         "weights_rebuilt": {
             "passed": max(weights.values()) == 0 and max(biases.values()) <= ORDER_TOL,
@@ -83,7 +85,8 @@ def structure_checks(networks: dict[str, dict], layers: Layers) -> dict:
 
 
 def order_check(networks: dict[str, dict], features: np.ndarray, expected: np.ndarray) -> dict:
-    """Fire every reaction to completion in order on features ``(N, F)``; compare with ``(N, C)``."""
+    """Fire every reaction to completion in order on features ``(N, F)``; compare
+    with ``(N, C)``."""
     worst = {
         name: max(
             (float(np.abs(fire_in_order(net, f) - e).max()) for f, e in zip(features, expected)),
@@ -116,9 +119,12 @@ def kinetic_checks(
             simulate(network, f, rates=rng.uniform(*RATE_RANGE, len(network["reactions"])))
         )
         on_record()
-    same = lambda runs: float(
-        np.mean([r.final_outputs.argmax() == e.argmax() for r, e in zip(runs, expected)])
-    )
+
+    def same(runs):
+        return float(
+            np.mean([r.final_outputs.argmax() == e.argmax() for r, e in zip(runs, expected)])
+        )
+
     ode_gap = max(
         (float(np.abs(r.final_outputs - e).max()) for r, e in zip(unit, expected)), default=0.0
     )
@@ -139,7 +145,9 @@ def kinetic_checks(
     }
     rates = {
         "passed": state_gap <= OUTPUT_TOL and rate_gap <= OUTPUT_TOL and same(random) == 1.0,
-        "rates": f"uniform in [{RATE_RANGE[0]}, {RATE_RANGE[1]}], one draw per record (seed {seed})",
+        "rates": (
+            f"uniform in [{RATE_RANGE[0]}, {RATE_RANGE[1]}], one draw per record (seed {seed})"
+        ),
         "max_state_difference_from_unit_rates": state_gap,
         "max_output_difference": rate_gap,
         "tolerance": OUTPUT_TOL,
@@ -176,14 +184,19 @@ def convergence_vs_confidence(times: list[float], expected: np.ndarray) -> dict:
         if len(times) > 2 and np.ptp(times) > 0 and np.ptp(margin) > 0
         else (np.nan, np.nan)
     )
-    clean = lambda value: None if not np.isfinite(value) else float(value)
+
+    def clean(value):
+        return None if not np.isfinite(value) else float(value)
+
     return {
         "spearman_rho": clean(rho),
         "p_value": clean(p),
         "records": len(times),
         "confidence": "largest minus second-largest network output (logit margin)",
-        "convergence_time": "earliest time from which every output stays within 1e-3 of its steady state "
-        "(unit rates)",
+        "convergence_time": (
+            "earliest time from which every output stays within 1e-3 of its steady state "
+            "(unit rates)"
+        ),
         "median_convergence_time": clean(np.median(times)) if times else None,
     }
 

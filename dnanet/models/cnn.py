@@ -55,7 +55,8 @@ class CNN(SequenceModel):
             or position_bins < 0
         ):
             raise ValueError(
-                "cnn: layers, channels, hidden, kernels and pool must be at least 1, position_bins at least 0"
+                "cnn: layers, channels, hidden, kernels and pool must be at least 1, "
+                "position_bins at least 0"
             )
         self.input = SequenceInput(encoder, k, stride, kmer_dim)
         widths = [first_kernel] + [kernel] * (layers - 1)
@@ -78,7 +79,8 @@ class CNN(SequenceModel):
         return self.dense(self.pooling(x, mask))  # (N, (2 + bins) * channels) -> (N, hidden)
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes ``(N, L)`` -> the last conv block's output ``(N, channels, W')`` and its mask ``(N, W')``."""
+        """Codes ``(N, L)`` -> the last conv block's output ``(N, channels, W')`` and its mask
+        ``(N, W')``."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         for index, block in enumerate(self.blocks):
             x = zero_padding(block(x), mask)  # padded positions stay zero

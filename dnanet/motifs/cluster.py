@@ -113,7 +113,8 @@ def aligned(regions: np.ndarray, start: np.ndarray, strand: np.ndarray, width: i
 
 
 def trim(pwm: np.ndarray, minimum_bits: float, minimum_width: int) -> tuple[int, int]:
-    """First and past-last column of `pwm` once flanks under `minimum_bits` of information are cut."""
+    """First and past-last column of `pwm` once flanks under `minimum_bits` of information are
+    cut."""
     information = 2 + (pwm * np.log2(pwm)).sum(0)  # (W,)
     strong = np.flatnonzero(information >= minimum_bits)
     if len(strong) == 0:

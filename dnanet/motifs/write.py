@@ -65,7 +65,8 @@ def write_meme(
 
 
 def top_matches_text(motif: FoundMotif) -> str:
-    """The known motifs that match best, e.g. ``CTCF MA0139.2 q=1.2e-08; CTCFL MA1102.3 q=0.003``."""
+    """The known motifs that match best, e.g.
+    ``CTCF MA0139.2 q=1.2e-08; CTCFL MA1102.3 q=0.003``."""
     return "; ".join(f"{m.name} {m.id} q={m.q:.2g}" for m in motif.matches)
 
 
@@ -106,7 +107,8 @@ def write_tsv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def write_tables(folder: Path, motifs: list[FoundMotif], letters: str = DNA) -> None:
-    """motifs.tsv (columns ``TSV_COLUMNS``) and sites.tsv (motif, sequence id, start, end, strand, score)."""
+    """motifs.tsv (columns ``TSV_COLUMNS``) and sites.tsv (motif, sequence id, start, end, strand,
+    score)."""
     write_tsv(folder / "motifs.tsv", TSV_COLUMNS, motif_rows(motifs, letters))
     with open(folder / "sites.tsv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
