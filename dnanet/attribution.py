@@ -115,8 +115,8 @@ def check_method(model: nn.Module, method: str) -> None:
         raise DnanetError(f"--method {method}: valid values: {', '.join(METHODS)}")
     if method != "ism" and not has_one_hot_input(model):
         raise DnanetError(
-            f"--method {method} needs a model with one-hot input (this one reads k-mers, not bases); "
-            "use --method ism"
+            f"--method {method} needs a model with one-hot input (this one reads k-mers, not "
+            "bases); use --method ism"
         )
 
 
@@ -169,7 +169,8 @@ def outputs(
     objective: Objective,
     strands: int = 1,
 ) -> torch.Tensor:
-    """The objective ``(B,)`` of codes ``(B, L)`` (both strands' logits with ``strands=2``), float32."""
+    """The objective ``(B,)`` of codes ``(B, L)`` (both strands' logits with ``strands=2``),
+    float32."""
     with evaluation_mode(model):
         logits = [model(codes)] + (
             [model(reverse_complement(codes, lengths))] if strands == 2 else []

@@ -115,7 +115,8 @@ class BackgroundSource:
         if not self.stats["generated"]:
             raise DnanetError(
                 f"{self.kind}: no background window could be found for any of the "
-                f"{self.stats['positives']:,} positives (is the genome mostly N, or covered by them?)"
+                f"{self.stats['positives']:,} positives (is the genome mostly N, or covered by "
+                "them?)"
             )
 
     def count(self) -> int:
@@ -253,19 +254,20 @@ class BackgroundSource:
         stats, notes = self.stats, []
         if stats.get("gc_unmatched"):
             notes.append(
-                f"{self.kind}: {stats['gc_unmatched']:,} of {stats['generated']:,} backgrounds are from a "
-                f"neighbouring GC bin (no window in the positive's bin within {MAX_DRAWS:,} draws)"
+                f"{self.kind}: {stats['gc_unmatched']:,} of {stats['generated']:,} backgrounds are "
+                f"from a neighbouring GC bin (no window in the positive's bin within {MAX_DRAWS:,} "
+                "draws)"
             )
         if stats.get("missing"):
             why = (
                 "no window of the positive's length and GC found"
                 if self.kind == "gc-matched"
-                else f"every flank within {self.ratio + 1} widths ran off the chromosome, overlapped a positive or "
-                "another flank, or was N-rich"
+                else f"every flank within {self.ratio + 1} widths ran off the chromosome, "
+                "overlapped a positive or another flank, or was N-rich"
             )
             notes.append(
-                f"{self.kind}: {stats['missing']:,} of {stats['positives'] * self.ratio:,} backgrounds "
-                f"missing ({why})"
+                f"{self.kind}: {stats['missing']:,} of {stats['positives'] * self.ratio:,} "
+                f"backgrounds missing ({why})"
             )
         return notes
 

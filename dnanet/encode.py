@@ -51,7 +51,8 @@ COMPLEMENT_CODES = torch.tensor([T, G, C, A, UNKNOWN, PAD], dtype=torch.long)
 def sequences_to_codes(sequences: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Encode validated sequences as padded codes.
 
-    Returns codes uint8 ``(N, L_max)`` (``PAD`` after each sequence's end) and lengths int64 ``(N,)``.
+    Returns codes uint8 ``(N, L_max)`` (``PAD`` after each sequence's end) and lengths int64
+    ``(N,)``.
     """
     lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
     flat = np.frombuffer(b"".join(sequences).translate(BYTE_TO_CODE), dtype=np.uint8)
@@ -172,7 +173,8 @@ def reverse_complement_one_hot(x: torch.Tensor, lengths: torch.Tensor) -> torch.
     """Reverse complement of one-hot-layout values ``(N, 4, L)`` (a one-hot sequence, or per-base
     values such as attributions): position ``i`` of each sequence's first ``lengths[n]`` goes to
     ``lengths[n] - 1 - i`` and channel A C G T to T G C A; past the end is zero. Differentiable;
-    `one_hot(reverse_complement(codes))` equals it applied to `one_hot(codes)`; twice is the identity."""
+    `one_hot(reverse_complement(codes))` equals it applied to `one_hot(codes)`; twice is the
+    identity."""
     positions = torch.arange(x.shape[2], device=x.device)
     source = lengths[:, None].to(x.device) - 1 - positions  # (N, L), negative past the end
     flipped = x.flip(1).gather(2, source.clamp(min=0).unsqueeze(1).expand(-1, 4, -1))

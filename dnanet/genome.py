@@ -25,7 +25,8 @@ _OPEN: dict[tuple[str, int, int], "Genome"] = {}
 
 
 def is_bgzf(header: bytes) -> bool:
-    """Whether a gzip file's first 18 bytes are a BGZF block header (gzip with the 'BC' extra field)."""
+    """Whether a gzip file's first 18 bytes are a BGZF block header (gzip with the 'BC' extra
+    field)."""
     return len(header) >= 14 and header[:4] == b"\x1f\x8b\x08\x04" and header[12:14] == b"BC"
 
 
@@ -40,9 +41,9 @@ class Genome:
             header = handle.read(18)
         if header[:2] == b"\x1f\x8b" and not is_bgzf(header):
             raise DnanetError(
-                f"{self.path}: a plain-gzip FASTA cannot be read at random positions; recompress it "
-                f"with bgzip (gunzip {self.path.name} && bgzip {self.path.name.removesuffix('.gz')}) or "
-                "gunzip it"
+                f"{self.path}: a plain-gzip FASTA cannot be read at random positions; recompress "
+                f"it with bgzip (gunzip {self.path.name} && bgzip "
+                f"{self.path.name.removesuffix('.gz')}) or gunzip it"
             )
         _build_index(self.path)
         try:
@@ -71,7 +72,8 @@ class Genome:
             raise DnanetError(f"{self.path}: the genome has no sequences")
 
     def fetch(self, chrom: str, start: int, end: int) -> bytes:
-        """The bases of ``chrom[start:end]`` (0-based, half-open) as ASCII bytes, case as in the file.
+        """The bases of ``chrom[start:end]`` (0-based, half-open) as ASCII bytes, case as in the
+        file.
 
         The caller keeps `start`..`end` inside the chromosome (`sizes`)."""
         if chrom not in self.sizes:
@@ -86,16 +88,16 @@ class Genome:
             offset = sequence.index(bad[:1])
             raise DnanetError(
                 f"{self.path}: {chrom} position {start + offset + 1:,} has an illegal character "
-                f"{chr(bad[0])!r}; allowed: A C G T U, the IUPAC codes {' '.join(AMBIGUOUS.decode())} "
-                "(any case)"
+                f"{chr(bad[0])!r}; allowed: A C G T U, the IUPAC codes "
+                f"{' '.join(AMBIGUOUS.decode())} (any case)"
             )
         return sequence
 
     def fingerprint(self) -> dict:
-        """What identifies this genome cheaply (a whole-genome SHA-256 would reread gigabytes each run): its
-        absolute path, size in bytes, modification time and the SHA-256 of its index (names, lengths,
-        offsets). Kept in model.json and in what names a sequence store, so an edited genome is never
-        mistaken for the old one."""
+        """What identifies this genome cheaply (a whole-genome SHA-256 would reread gigabytes each
+        run): its absolute path, size in bytes, modification time and the SHA-256 of its index
+        (names, lengths, offsets). Kept in model.json and in what names a sequence store, so an
+        edited genome is never mistaken for the old one."""
         stat = self.path.stat()
         index = Path(f"{self.path}.fai").read_bytes()
         return {
@@ -120,7 +122,8 @@ def open_genome(path: str | Path) -> Genome:
 
 
 def _build_index(path: Path) -> None:
-    """Write ``PATH.fai`` (and ``PATH.gzi`` for bgzip) when missing or older than the FASTA, atomically."""
+    """Write ``PATH.fai`` (and ``PATH.gzi`` for bgzip) when missing or older than the FASTA,
+    atomically."""
     import pyfaidx
 
     fai, gzi = Path(f"{path}.fai"), Path(f"{path}.gzi")
@@ -140,8 +143,8 @@ def _build_index(path: Path) -> None:
             ).close()
         except OSError as error:
             raise DnanetError(
-                f"{path}: cannot write its index {fai} beside it ({error.strerror or error}); copy the "
-                "genome to a folder you can write, or index it there once (samtools faidx)"
+                f"{path}: cannot write its index {fai} beside it ({error.strerror or error}); copy "
+                "the genome to a folder you can write, or index it there once (samtools faidx)"
             ) from None
         except (
             pyfaidx.FastaIndexingError,

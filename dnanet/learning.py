@@ -47,7 +47,8 @@ class LearningCheck:
 
 
 def prior_outputs(task: Task, train_targets: np.ndarray, n: int) -> torch.Tensor:
-    """What a model that knows only the training split's prior answers for each of `n` records ``(n, C)``."""
+    """What a model that knows only the training split's prior answers for each of `n` records
+    ``(n, C)``."""
     if task.is_classification:
         counts = np.bincount(train_targets, minlength=task.n_outputs) + 0.5
         row = counts / counts.sum()
@@ -99,8 +100,8 @@ def check_learning(
             "multilabel": "predicting each label's training frequency",
         }.get(task.kind, "predicting the training class frequencies")
         reasons.append(
-            f"validation loss {model_loss.mean():.4f} is not clearly below {mean_prior:.4f}, the loss of "
-            f"{baseline} (improvement {improvement:.1%}, {z:.1f} standard errors)"
+            f"validation loss {model_loss.mean():.4f} is not clearly below {mean_prior:.4f}, the "
+            f"loss of {baseline} (improvement {improvement:.1%}, {z:.1f} standard errors)"
         )
     if same is not None:
         reasons.append(f"it predicts {same} for every validation record")

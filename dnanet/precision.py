@@ -38,7 +38,8 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class Precision:
-    """The precision a model runs at: ``name`` fp32, bf16 or fp16, on ``device_type`` cpu or cuda."""
+    """The precision a model runs at: ``name`` fp32, bf16 or fp16, on ``device_type`` cpu or
+    cuda."""
 
     name: str = "fp32"
     device_type: str = "cpu"
@@ -77,8 +78,8 @@ def choose_precision(device_type: str, bf16_supported: bool, setting: str = "aut
         return "bf16" if bf16_supported else "fp16"
     if setting == "bf16" and not bf16_supported:
         raise DnanetError(
-            "train.precision bf16: this GPU has no native bfloat16 (it needs compute capability 8.0, "
-            "Ampere, or later); use fp16 or auto"
+            "train.precision bf16: this GPU has no native bfloat16 (it needs compute capability "
+            "8.0, Ampere, or later); use fp16 or auto"
         )
     return setting
 

@@ -44,7 +44,8 @@ def noting_repeats(
     name: str, records: Iterator[FastaRecord], reread: Callable[[], Iterator[FastaRecord]]
 ) -> Iterator[FastaRecord]:
     """Yield `records` unchanged; once they are read to the end, note the ids used twice
-    (`repeat_notes(name)`), confirmed on a second reading (`reread()`) made only when hashes repeat."""
+    (`repeat_notes(name)`), confirmed on a second reading (`reread()`) made only when hashes
+    repeat."""
     _NOTES.pop(name, None)
     hashes = array.array("q")
     for record in records:
@@ -79,8 +80,8 @@ def _confirmed_note(name: str, members: np.ndarray, records: Iterator[FastaRecor
     if not count:
         return ""
     return (
-        f"{name}: {count:,} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
-        f"{example}); every record keeps its own row, in input order"
+        f"{name}: {count:,} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id "
+        f"(first: {example}); every record keeps its own row, in input order"
     )
 
 
@@ -108,7 +109,9 @@ def refuse_repeated_ids(
             for earlier in np.flatnonzero(own[:later] == own[later]):
                 if id_bytes(start + earlier) == id_bytes(start + later):
                     raise DnanetError(
-                        f"{item.path} lines {places[start + earlier, 1]} and {places[start + later, 1]}: record id "
-                        f"'{id_bytes(start + later).decode()}' is used twice; ids name records in every output and "
-                        "in --labels tables, so each must be unique within a file (rename or drop one)"
+                        f"{item.path} lines {places[start + earlier, 1]} and "
+                        f"{places[start + later, 1]}: record id "
+                        f"'{id_bytes(start + later).decode()}' is used twice; ids name records in "
+                        "every output and in --labels tables, so each must be unique within a file "
+                        "(rename or drop one)"
                     )

@@ -153,8 +153,9 @@ def read_labelled(
 
 def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settings: dict) -> str:
     """SHA-256 naming a store: the store format, each input's class and bytes (intervals and
-    generated backgrounds: their genome, window and generation settings, `dnanet.sources.input_key`),
-    the label table's bytes and the reading settings (`settings`: id and label columns)."""
+    generated backgrounds: their genome, window and generation settings,
+    `dnanet.sources.input_key`), the label table's bytes and the reading settings (`settings`: id
+    and label columns)."""
     digest = hashlib.sha256(
         json.dumps({"format": STORE_FORMAT, **settings}, sort_keys=True).encode()
     )
@@ -181,7 +182,8 @@ def open_or_build_store(
 
 
 def open_store(store: Path, inputs: list[LabelledInput]) -> LabelledRecords:
-    """A built store's records, memory-mapped (`inputs`: the files it was built from, for messages)."""
+    """A built store's records, memory-mapped (`inputs`: the files it was built from, for
+    messages)."""
     try:
         manifest = json.loads((store / "manifest.json").read_text())
         if manifest.get("format") != STORE_FORMAT:
@@ -251,7 +253,8 @@ def _build(
 
 
 def _remove_stale_partials(store: Path) -> None:
-    """Half-built stores of this key left by processes that were killed (their pid ends the name)."""
+    """Half-built stores of this key left by processes that were killed (their pid ends the
+    name)."""
     from dnanet.outputs import process_alive
 
     for entry in store.parent.glob(f".{store.name}.partial-*") if store.parent.is_dir() else []:

@@ -1,4 +1,5 @@
-"""What an input argument names: a FASTA file, BED intervals read from a genome, or a generated background.
+"""What an input argument names: a FASTA file, BED intervals read from a genome, or a generated
+background.
 
 Every command that takes FASTA inputs reads them through `input_records`, which yields
 `dnanet.read.FastaRecord`s for any of the three kinds, so the rest of dnanet never knows the
@@ -52,7 +53,8 @@ class GenomeSettings:
     """How interval inputs are read and backgrounds generated: the genome FASTA (``--genome``),
     the window width (``--window``; None: each interval as it is), backgrounds per positive
     (``--background-ratio``) and the seed of their generation. `trained_window`: the window a
-    run was trained on, used by evaluate, predict, embed and motifs when ``--window`` is not given."""
+    run was trained on, used by evaluate, predict, embed and motifs when ``--window`` is not
+    given."""
 
     genome: Path | None = None
     window: int | None = None
@@ -125,15 +127,16 @@ class IntervalSource:
             size = sizes.get(interval.chrom)
             if size is None:
                 raise DnanetError(
-                    f"{self.path} line {interval.line}: chromosome '{interval.chrom}' is not in the "
-                    f"genome {self.genome_path}{_naming_hint(interval.chrom, sizes)}; remove such lines "
-                    "(e.g. grep -v) or give the genome the intervals refer to"
+                    f"{self.path} line {interval.line}: chromosome '{interval.chrom}' is not in "
+                    f"the genome {self.genome_path}{_naming_hint(interval.chrom, sizes)}; remove "
+                    "such lines (e.g. grep -v) or give the genome the intervals refer to"
                 )
             start, end = window_of(interval, self.window)
             if start < 0 or end > size:
                 self.skipped += 1
                 self.first_skipped = self.first_skipped or (
-                    f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base chromosome"
+                    f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base "
+                    "chromosome"
                 )
                 continue
             yield Window(interval.chrom, start, end, interval.strand, interval)
@@ -165,16 +168,16 @@ class IntervalSource:
         nothing was skipped)."""
         notes = (
             [
-                f"{self.path}: intervals read as {self.window}-base windows around their summits or centres, the "
-                "run's training window (--window changes it)"
+                f"{self.path}: intervals read as {self.window}-base windows around their summits "
+                "or centres, the run's training window (--window changes it)"
             ]
             if self.trained
             else []
         )
         if self.skipped:
             notes.append(
-                f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: {self.skip_reason()} "
-                f"(first: {self.first_skipped})"
+                f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: "
+                f"{self.skip_reason()} (first: {self.first_skipped})"
             )
         return notes
 
@@ -214,7 +217,10 @@ def _naming_hint(chrom: str, sizes: dict[str, int]) -> str:
     if other in sizes:
         return f" (it has '{other}': the BED and the genome name chromosomes differently)"
     names = list(sizes)
-    return f" (its {len(names)} chromosomes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+    return (
+        f" (its {len(names)} chromosomes: {', '.join(names[:5])}"
+        f"{', ...' if len(names) > 5 else ''})"
+    )
 
 
 def _digest(data: dict) -> str:
@@ -243,8 +249,8 @@ def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
             if item.label is None:
                 raise DnanetError(
                     f"{name}: a generated background is a class of its own, given as CLASS={name} "
-                    f"beside one input per positive class (e.g. bound=peaks.bed background={name}); "
-                    "not with --labels, and not for predict"
+                    "beside one input per positive class (e.g. bound=peaks.bed "
+                    f"background={name}); not with --labels, and not for predict"
                 )
             backgrounds.append(index)
             resolved.append(item)
@@ -278,8 +284,8 @@ def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
 
 
 def check_settings_used(items: list, settings: GenomeSettings | None) -> None:
-    """``--genome`` or ``--window`` given where no input (of `resolve_inputs`' result) is a BED file or
-    a generated background is an error: an option that does nothing would be silently ignored."""
+    """``--genome`` or ``--window`` given where no input (of `resolve_inputs`' result) is a BED file
+    or a generated background is an error: an option that does nothing would be silently ignored."""
     if (
         settings is not None
         and (settings.genome is not None or settings.window is not None)
@@ -363,7 +369,8 @@ def input_argument(item) -> str:
 
 
 def input_notes(items: list) -> list[str]:
-    """Lines about skipped intervals, background shortfalls and repeated ids of the inputs' last reading."""
+    """Lines about skipped intervals, background shortfalls and repeated ids of the inputs' last
+    reading."""
     return [
         note
         for item in items

@@ -1,4 +1,5 @@
-"""A small synthetic genome with motif sites planted at known coordinates, and its peaks as narrowPeak.
+"""A small synthetic genome with motif sites planted at known coordinates, and its peaks as
+narrowPeak.
 
 The known truth the genome workflow is checked against (`dnanet example-genome`, the tests,
 the README's walk-through): chromosomes of random DNA in 20 kb isochores of differing GC content
@@ -30,8 +31,8 @@ _LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
 
 @dataclass
 class SyntheticGenome:
-    """Paths of a written genome (FASTA), its peaks (narrowPeak) and planted sites (TSV: chrom, start,
-    end, strand, motif; 0-based half-open), and the sites as a table."""
+    """Paths of a written genome (FASTA), its peaks (narrowPeak) and planted sites (TSV: chrom,
+    start, end, strand, motif; 0-based half-open), and the sites as a table."""
 
     genome: Path
     peaks: Path
@@ -46,7 +47,8 @@ def write_synthetic_genome(
     seed: int = 0,
     chromosomes: tuple[tuple[str, int], ...] = CHROMOSOMES,
 ) -> SyntheticGenome:
-    """Write ``genome.fa``, ``peaks.narrowPeak`` and ``sites.tsv`` into `folder` (see the module docstring)."""
+    """Write ``genome.fa``, ``peaks.narrowPeak`` and ``sites.tsv`` into `folder` (see the module
+    docstring)."""
     from dnanet.planted import jaspar_pwm, sample_site
 
     rng = np.random.default_rng(seed)
@@ -109,8 +111,9 @@ def write_synthetic_genome(
 def _summits(
     rng: np.random.Generator, chromosomes, gc_of: dict, count: int
 ) -> list[tuple[str, int]]:
-    """`count` summit positions, at least MIN_SPACING apart and 1 kb from N runs and chromosome ends,
-    accepted with a probability that rises with the isochore's GC (peaks favour GC-rich DNA)."""
+    """`count` summit positions, at least MIN_SPACING apart and 1 kb from N runs and chromosome
+    ends, accepted with a probability that rises with the isochore's GC (peaks favour GC-rich
+    DNA)."""
     names = [chrom for chrom, _ in chromosomes]
     sizes = np.array([size for _, size in chromosomes], dtype=np.float64)
     chosen: dict[str, list[int]] = {chrom: [] for chrom in names}

@@ -1,10 +1,13 @@
 """Task types: what a label is, how it becomes a target tensor, the loss, and the outputs.
 
-| kind | labels | targets | outputs (``activate``) | loss |
-|---|---|---|---|---|
-| binary, multiclass | one class per record | int64 ``(N,)`` class index | softmax probabilities ``(N, C)`` | cross-entropy |
-| multilabel | several per record (label columns of 0/1, or ``a;b`` in one column) | float32 ``(N, C)`` of 0/1 | sigmoid probabilities ``(N, C)`` | binary cross-entropy |
-| regression | one number per label column | float32 ``(N, T)`` | values ``(N, T)`` in the data's units | mean squared error on standardised targets |
+Per kind: labels; targets; outputs (``activate``); loss.
+
+- binary, multiclass: one class per record; int64 ``(N,)`` class index; softmax probabilities
+  ``(N, C)``; cross-entropy.
+- multilabel: several per record (label columns of 0/1, or ``a;b`` in one column); float32
+  ``(N, C)`` of 0/1; sigmoid probabilities ``(N, C)``; binary cross-entropy.
+- regression: one number per label column; float32 ``(N, T)``; values ``(N, T)`` in the data's
+  units; mean squared error on standardised targets.
 
 Regression targets are standardised with the training split's mean and standard deviation
 (stored in model.json), so one learning rate suits any unit; outputs are put back in the units.
@@ -82,7 +85,8 @@ class Task:
         return F.mse_loss(logits, self._standardise(targets))
 
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
-        """Raw model outputs ``(B, C)`` -> probabilities or values in the data's units ``(B, C)``."""
+        """Raw model outputs ``(B, C)`` -> probabilities or values in the data's units
+        ``(B, C)``."""
         logits = logits.float()
         if self.is_classification:
             return torch.softmax(logits, dim=-1)
@@ -109,7 +113,8 @@ class Task:
         ).mean(1)
 
     def with_statistics(self, targets: np.ndarray) -> "Task":
-        """A regression task standardised by these (training) targets ``(N, T)``; others unchanged."""
+        """A regression task standardised by these (training) targets ``(N, T)``; others
+        unchanged."""
         if self.kind != "regression":
             return self
         std = np.where(targets.std(0) > 0, targets.std(0), 1.0)
@@ -207,7 +212,8 @@ def _multilabel_targets(
             for column, value in enumerate(values):
                 if value not in ("0", "1"):
                     raise DnanetError(
-                        f"{where(row)}: multilabel column '{names[column]}' must be 0 or 1, got '{value}'"
+                        f"{where(row)}: multilabel column '{names[column]}' must be 0 or 1, got "
+                        f"'{value}'"
                     )
                 targets[row, column] = value == "1"
         return targets

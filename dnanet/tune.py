@@ -3,10 +3,10 @@
 Every trial is one `dnanet.experiment.train_model` run of the base config with the trial's
 values filled in, on the same split (fixed by the base config's seed and data section): it is
 scored by its lowest validation loss (the epoch a run keeps) and the test split is never scored.
-A TPE sampler (seeded) proposes values; a median pruner stops a trial whose validation loss, reported
-after every epoch (`PruningMonitor`, a `dnanet.train.TrainingMonitor`), is worse than the median
-of earlier trials at the same epoch. The study lives in a database (SQLite in the output folder by
-default), so a search that is stopped continues where it was, and several processes (or
+A TPE sampler (seeded) proposes values; a median pruner stops a trial whose validation loss,
+reported after every epoch (`PruningMonitor`, a `dnanet.train.TrainingMonitor`), is worse than the
+median of earlier trials at the same epoch. The study lives in a database (SQLite in the output
+folder by default), so a search that is stopped continues where it was, and several processes (or
 machines, with a shared database) can add trials to it at once.
 """
 
@@ -120,7 +120,8 @@ def objective(trial: optuna.Trial, search: Search, data: TuneData, device) -> fl
 
 
 def storage_of(search: Search) -> optuna.storages.RDBStorage:
-    """The study's database; a shared one gets heartbeats, so a trial whose machine died is failed."""
+    """The study's database; a shared one gets heartbeats, so a trial whose machine died is
+    failed."""
     kwargs = (
         {"connect_args": {"timeout": SQLITE_TIMEOUT}} if search.storage.startswith("sqlite") else {}
     )
@@ -216,8 +217,8 @@ def run_search(
     remaining = search.trials - finished_count(study)
     if remaining <= 0:
         say(
-            f"the study already has {finished_count(study)} finished trials (--trials {search.trials}): "
-            "no new trial"
+            f"the study already has {finished_count(study)} finished trials (--trials "
+            f"{search.trials}): no new trial"
         )
         return study
     first = len(study.trials)

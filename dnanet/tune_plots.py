@@ -1,4 +1,5 @@
-"""Plots of a `dnanet tune` study (matplotlib, PNG): the search history and the parameter importances."""
+"""Plots of a `dnanet tune` study (matplotlib, PNG): the search history and the parameter
+importances."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ writes one PNG with three panels over the variant's allele and `flank` bases eac
    value, strand-averaged when the run averages strands) changes when that base is put at that
    position (mutant - reference; 0 at the reference base, marked with a dot);
 2. and 3. the attribution logos of the reference and the alternative window (centred ISM times the
-   one-hot sequence, `dnanet.attribution` and `dnanet.attribution_plots.draw_logo`), the allele shaded.
+   one-hot sequence, `dnanet.attribution` and `dnanet.attribution_plots.draw_logo`), the allele
+   shaded.
 
 Exact ISM of the drawn stretch only (3 x its length passes per window, 6 with strand averaging).
 """
@@ -27,7 +28,8 @@ from dnanet.variants import Variant
 
 
 class TopVariants:
-    """The `count` scored variants of largest |alt - ref| of output `target`, first seen first on ties."""
+    """The `count` scored variants of largest |alt - ref| of output `target`, first seen first on
+    ties."""
 
     def __init__(self, count: int, target: int, target_name: str = ""):
         self.count, self.target, self.target_name, self.seen = count, target, target_name, 0
@@ -51,7 +53,8 @@ class TopVariants:
 
 
 def file_name(rank: int, variant: Variant) -> str:
-    """``NN_CHROM_POS_REF_ALT`` (pairs: ``NN_NAME``), characters outside [A-Za-z0-9._-] replaced, + .png."""
+    """``NN_CHROM_POS_REF_ALT`` (pairs: ``NN_NAME``), characters outside [A-Za-z0-9._-] replaced, +
+    .png."""
     parts = (
         [
             f"{rank:02d}",
@@ -73,7 +76,8 @@ def _span(offset: int, allele: str, length: int, flank: int) -> tuple[int, int]:
 
 
 def _ism(model, window: bytes, objective, strands: int, region: tuple[int, int]):
-    """Deltas and centred attributions ``(4, L)`` and one-hot ``(4, L)`` of one window over `region`."""
+    """Deltas and centred attributions ``(4, L)`` and one-hot ``(4, L)`` of one window over
+    `region`."""
     from dnanet.attribution import attribute
     from dnanet.encode import one_hot, sequences_to_codes
 

@@ -37,7 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     cls=EverydayFirst,  # --help: the everyday commands first, the research commands apart
-    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    add_completion=True,
 )
 err = Console(stderr=True)
 out_console = Console()
@@ -94,7 +95,8 @@ def print_error(kind: str, message: str) -> None:
 
 
 def not_learned(description: dict, what: str) -> str:
-    """'WHAT: the model did not learn: REASON' for a run whose model.json says so (`dnanet.learning`), else ''."""
+    """'WHAT: the model did not learn: REASON' for a run whose model.json says so
+    (`dnanet.learning`), else ''."""
     if description.get("learned", True) is not False:
         return ""
     return (
@@ -112,7 +114,8 @@ def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
 
 
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
-    """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name does."""
+    """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name
+    does."""
     from dnanet.read import class_name_from_path
     from dnanet.records import LabelledInput
 
@@ -186,10 +189,12 @@ def shard_option(merging: str) -> typer.models.OptionInfo:
         show_default=False,
         help=(
             "Compute only shard K of N (K from 1), for job arrays without torchrun (e.g. --shard "
-            "$SLURM_ARRAY_TASK_ID/10 with --array 1-10): the K-th of N contiguous blocks of the records, numbered "
-            "across all FASTA files in input order (blocks differ by at most one record). "
+            "$SLURM_ARRAY_TASK_ID/10 with --array 1-10): the K-th of N contiguous blocks of the "
+            "records, numbered across all FASTA files in input order (blocks differ by at most one "
+            "record). "
             + merging
-            + " Under torchrun, leave it out: the processes split the input themselves and rank 0 writes one output."
+            + " Under torchrun, leave it out: the processes split the input themselves and rank 0 "
+            "writes one output."
         ),
     )
 
@@ -215,7 +220,8 @@ def inference_shard(text: Optional[str]):
 def record_progress(
     what: str, quiet: bool, unit: str = "records"
 ) -> Iterator[Callable[[int], None]]:
-    """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with N."""
+    """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with
+    N."""
     from dnanet.cli.progress import progress_bar
 
     with progress_bar(err, quiet, unit=None) as bar:

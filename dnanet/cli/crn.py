@@ -131,8 +131,8 @@ def simulate_command(
     runs, seconds = simulation.runs, simulation.seconds
     times = np.array([r.convergence_time for r in runs])
     out_console.print(
-        f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence time "
-        f"median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
+        f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence "
+        f"time median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
         f"{sum(r.steady for r in runs)}/{len(runs)}",
         highlight=False,
     )
@@ -179,10 +179,10 @@ def verify_command(
 ):
     """Check RUN's reaction networks against RUN on FASTA records; exit code 0 only if all pass.
 
-    Compiles RUN into its full and reduced networks and checks them on every record. Checks: at most two reactants
-    per reaction; each species consumed by at most one reaction; reaction and species counts
-    match the formulas; weights and biases rebuilt from the reactions; firing each reaction to
-    completion in order (within 1e-9); the ODE steady state (within 1e-3, same class, every
+    Compiles RUN into its full and reduced networks and checks them on every record. Checks: at most
+    two reactants per reaction; each species consumed by at most one reaction; reaction and species
+    counts match the formulas; weights and biases rebuilt from the reactions; firing each reaction
+    to completion in order (within 1e-9); the ODE steady state (within 1e-3, same class, every
     record); random rate constants in [0.1, 10] reach the same state. It also reports how
     convergence time relates to the network's confidence (Spearman), without asserting.
 

@@ -36,7 +36,8 @@ _command_scope: contextvars.ContextVar[Optional[contextlib.ExitStack]] = context
 def sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block, SIGTERM acts like Ctrl-C (`Terminated`): the command's temporaries are
     removed on the way out. A second SIGTERM during that cleanup is ignored. Every command gets
-    this from `user_errors`; a no-op outside the main thread (signals go to the main thread only)."""
+    this from `user_errors`; a no-op outside the main thread (signals go to the main thread
+    only)."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGTERM) is _terminate

@@ -92,18 +92,18 @@ def variants(
     threads: Optional[int] = ThreadsOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ):
-    """Score the effect of each variant (SNVs and short indels): model outputs on the reference and the
-    alternative window of the model's input length centred on the variant. Give --vcf with --genome,
-    or --pairs.
+    """Score the effect of each variant (SNVs and short indels): model outputs on the reference and
+    the alternative window of the model's input length centred on the variant. Give --vcf with
+    --genome, or --pairs.
 
     Columns: chrom, pos (1-based, as in the VCF), id, ref, alt, status, note, then per output NAME
     (class, label or regression target): ref_NAME, alt_NAME, diff_NAME (alt - ref) and, for
-    classification, log_odds_diff_NAME (logit of alt's probability - logit of ref's). Strand-averaged
-    when the run averages strands. REF is checked against the genome; a variant that is not scored keeps
-    its row with empty cells and a status (malformed, unknown_chromosome, symbolic_allele, ref_mismatch,
-    allele_too_long, off_chromosome_end) and a note naming the VCF line; the counts are printed at the end.
-    The input is streamed, so memory does not grow with its length. Under torchrun the processes split
-    the rows and rank 0 writes the one TSV.
+    classification, log_odds_diff_NAME (logit of alt's probability - logit of ref's).
+    Strand-averaged when the run averages strands. REF is checked against the genome; a variant that
+    is not scored keeps its row with empty cells and a status (malformed, unknown_chromosome,
+    symbolic_allele, ref_mismatch, allele_too_long, off_chromosome_end) and a note naming the VCF
+    line; the counts are printed at the end. The input is streamed, so memory does not grow with its
+    length. Under torchrun the processes split the rows and rank 0 writes the one TSV.
 
     --pairs FILE.fa: records NAME|ref and NAME|alt, one after the other. Row: chrom empty, id NAME,
     pos the 1-based position in the ref sequence where the two first differ, ref / alt the differing
@@ -111,7 +111,8 @@ def variants(
     (an id without |ref or |alt: malformed); a pair too short for the window around its difference:
     too_short.
 
-      dnanet variants runs/ctcf --vcf variants.vcf.gz --genome hg38.fa --out effects.tsv --plot effects-plots
+      dnanet variants runs/ctcf --vcf variants.vcf.gz --genome hg38.fa --out effects.tsv \\
+        --plot effects-plots
 
       dnanet variants runs/ctcf --pairs pairs.fa --out effects.tsv
     """
@@ -218,8 +219,9 @@ def _inputs(
         width = window or loaded.window
         if width is None:
             raise DnanetError(
-                f"{run}: its training inputs record no window width (they were not BED intervals read "
-                "with --window); give --window N, the length of the sequences it was trained on"
+                f"{run}: its training inputs record no window width (they were not BED intervals "
+                "read with --window); give --window N, the length of the sequences it was trained "
+                "on"
             )
         return width
 
@@ -259,10 +261,10 @@ def _draw(folder: Path, top, model, description: dict, task, flank: int, quiet: 
 
 
 def _in_parts(write, out: Path, output, processes, quiet: bool) -> dict[str, int]:
-    """Under torchrun: each process writes its shard's rows to a part (rank 0's alone with the header)
-    and its status counts beside it; rank 0 copies the parts in rank order into `out` and adds the
-    counts (returned on rank 0; every process's own elsewhere). `output`: rank 0's claimed output
-    (`dnanet.outputs.Output`), None elsewhere."""
+    """Under torchrun: each process writes its shard's rows to a part (rank 0's alone with the
+    header) and its status counts beside it; rank 0 copies the parts in rank order into `out` and
+    adds the counts (returned on rank 0; every process's own elsewhere). `output`: rank 0's claimed
+    output (`dnanet.outputs.Output`), None elsewhere."""
     from dnanet.distributed import concatenate, write_in_parts
 
     totals: dict[str, int] = {}
@@ -306,7 +308,8 @@ def _summary(
         if status != "ok" and count:
             err.print(
                 escape(
-                    f"note: {count:,} {status.replace('_', ' ')} (status {status}; see the note column)"
+                    f"note: {count:,} {status.replace('_', ' ')} (status {status}; see the note "
+                    "column)"
                 ),
                 highlight=False,
                 soft_wrap=True,
@@ -314,7 +317,8 @@ def _summary(
     if plot is not None:
         err.print(
             escape(
-                f"ISM maps of the top {len(top.heap)} variants (by |diff_{top.target_name}|) in {plot}/"
+                f"ISM maps of the top {len(top.heap)} variants (by |diff_{top.target_name}|) in "
+                f"{plot}/"
             ),
             highlight=False,
             soft_wrap=True,

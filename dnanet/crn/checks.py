@@ -30,7 +30,8 @@ def multiply_consumed(network: dict) -> list[str]:
 
 
 def live_neurons(layers: Layers) -> list[np.ndarray]:
-    """Per hidden layer, bool ``(hidden,)``: the neurons with a path of non-zero weights to an output."""
+    """Per hidden layer, bool ``(hidden,)``: the neurons with a path of non-zero weights to an
+    output."""
     live = [np.ones(layers[-1][0].shape[0], dtype=bool)]
     for weight, _ in reversed(layers[1:]):
         live.insert(0, (weight[live[0]] != 0).any(0))
@@ -77,7 +78,10 @@ def rebuild_layers(network: dict, shapes: list[tuple[int, int]]) -> Layers:
     """
     species, initial = set(network["species"]), network["initial"]
     consumer = {s: r for r in network["reactions"] for s in r["reactants"]}
-    amount = lambda names: np.array([initial.get(s, 0.0) for s in names])
+
+    def amount(names) -> np.ndarray:
+        return np.array([initial.get(s, 0.0) for s in names])
+
     layers, carried = [], np.zeros(shapes[0][1])
     for depth, (out, inp) in enumerate(shapes):
         last = depth == len(shapes) - 1

@@ -9,7 +9,8 @@ network (`compile_network`), layer ``l`` (``0`` = first hidden layer, the head l
   all are 0). Run to completion it adds the source's value to every target: ``z = W x + b``;
 - a bias is an initial amount of the pre-activation's positive (b > 0) or negative rail;
 - a ReLU ``h = max(0, z)`` is ``z<l>_<j>p -> m<l>_<j> + h<l>_<j>p`` and
-  ``m<l>_<j> + z<l>_<j>n -> h<l>_<j>n``: ``hp = zp`` and ``hn = min(zp, zn)``, so ``hp - hn = max(0, z)``;
+  ``m<l>_<j> + z<l>_<j>n -> h<l>_<j>n``: ``hp = zp`` and ``hn = min(zp, zn)``, so
+  ``hp - hn = max(0, z)``;
 - the head's pre-activations are the outputs ``o<k>p - o<k>n``, one pair per class; the class is
   the largest. Full: ``F + 4H`` reactions over ``F + 5H + 2C`` species (F features, H hidden
   neurons, C classes): per neuron two ReLU reactions and a fan-out of each output rail.
@@ -44,7 +45,8 @@ Layers = list[
 
 
 def layer_weights(model) -> Layers:
-    """A ternary `TernaryMLP` -> (ternary weight int64 ``(out, in)``, bias float64 ``(out,)``) per layer, head last."""
+    """A ternary `TernaryMLP` -> (ternary weight int64 ``(out, in)``, bias float64 ``(out,)``) per
+    layer, head last."""
     from dnanet.models.ternary_mlp import TernaryMLP
 
     if not isinstance(model, TernaryMLP) or not model.ternary:
@@ -73,15 +75,16 @@ def feature_definition(model) -> dict:
         "strand": "forward",
         "scaling": "none",
         "kmers": kmer_names(model.k),
-        "definition": f"x_KMER starts at {what} windows of the sequence's forward strand equal to KMER; windows "
-        f"of {model.k} bases start at positions 0, {model.stride}, {2 * model.stride}, ...; windows "
-        "with a base other than A/C/G/T(U), any case, are not counted (all inputs 0 when no "
-        "window is)",
+        "definition": f"x_KMER starts at {what} windows of the sequence's forward strand equal "
+        f"to KMER; windows of {model.k} bases start at positions 0, {model.stride}, "
+        f"{2 * model.stride}, ...; windows with a base other than A/C/G/T(U), any case, are not "
+        "counted (all inputs 0 when no window is)",
     }
 
 
 def compile_network(model, classes: list[str]) -> dict:
-    """A ternary `TernaryMLP` and its class names -> the full reaction network (module docstring)."""
+    """A ternary `TernaryMLP` and its class names -> the full reaction network (module
+    docstring)."""
     layers = layer_weights(model)
     definition = feature_definition(model)
     inputs = [f"x_{name}" for name in definition["kmers"]]
@@ -129,7 +132,8 @@ def _reaction(reactants: dict[str, int], products: dict[str, int]) -> dict:
 def _finish(
     reactions: list[dict], initial: dict, inputs: list[str], outputs: dict, features: dict
 ) -> dict:
-    """Assemble the network dict; ``species`` lists the inputs first, then in order of appearance."""
+    """Assemble the network dict; ``species`` lists the inputs first, then in order of
+    appearance."""
     species = list(inputs)
     for reaction in reactions:
         species += [*reaction["reactants"], *reaction["products"]]
@@ -190,7 +194,10 @@ def _expand(amounts: dict, expansion: dict[str, dict]) -> dict:
 
 def network_text(network: dict) -> str:
     """One line per reaction (``A + B -> C``), then the initial amounts, inputs and outputs."""
-    side = lambda terms: " + ".join(f"{c} {s}" if c != 1 else s for s, c in terms.items()) or "0"
+
+    def side(terms: dict) -> str:
+        return " + ".join(f"{c} {s}" if c != 1 else s for s, c in terms.items()) or "0"
+
     lines = [f"{side(r['reactants'])} -> {side(r['products'])}" for r in network["reactions"]]
     lines += [f"initial {s} = {v!r}" for s, v in network["initial"].items()]
     lines.append("inputs " + " ".join(network["inputs"]))

@@ -51,7 +51,8 @@ def write_network(network: dict, output) -> None:
 
 
 def load_network(path) -> dict:
-    """Read and check a network JSON file (`dnanet crn export`); one-line errors name the problem."""
+    """Read and check a network JSON file (`dnanet crn export`); one-line errors name the
+    problem."""
     try:
         network = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -87,7 +88,10 @@ def _network_problem(network) -> str | None:
             )
             or not sides[0]
         ):
-            return f"reaction {i}: 'reactants' (not empty) and 'products' must map listed species to positive whole counts"
+            return (
+                f"reaction {i}: 'reactants' (not empty) and 'products' must map listed species to "
+                "positive whole counts"
+            )
         if (
             not isinstance(r.get("rate"), number)
             or isinstance(r.get("rate"), bool)
@@ -121,7 +125,8 @@ def _network_problem(network) -> str | None:
 def read_features(
     paths: list[Path], limit: Optional[int], featurize: Callable[[np.ndarray], np.ndarray]
 ) -> tuple[list[str], np.ndarray]:
-    """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit` records."""
+    """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit`
+    records."""
     from dnanet.data import iter_batches
 
     ids, blocks = [], []

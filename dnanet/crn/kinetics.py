@@ -19,7 +19,8 @@ from scipy import sparse
 from dnanet.errors import DnanetError
 
 T_MAX = 1e9  # give up (steady = False) if the fluxes are not below flux_tol by then
-FLUX_TOL = 1e-12  # a bimolecular reaction at flux 1e-12 and rate >= 0.1 has at most ~3e-6 of each reactant left
+# a bimolecular reaction at flux 1e-12 and rate >= 0.1 has at most ~3e-6 of each reactant left
+FLUX_TOL = 1e-12
 OUTPUT_TOL = 1e-3
 
 
@@ -29,7 +30,8 @@ def initial_state(network: dict, features: np.ndarray) -> np.ndarray:
     features = np.asarray(features, dtype=np.float64)
     if features.shape != (len(network["inputs"]),) or not (features >= 0).all():
         raise DnanetError(
-            f"expected {len(network['inputs'])} non-negative input amounts, got shape {features.shape}"
+            f"expected {len(network['inputs'])} non-negative input amounts, got shape "
+            f"{features.shape}"
         )
     index = {s: i for i, s in enumerate(network["species"])}
     state = np.zeros(len(index))
@@ -40,7 +42,8 @@ def initial_state(network: dict, features: np.ndarray) -> np.ndarray:
 
 
 def output_values(network: dict, states: np.ndarray) -> np.ndarray:
-    """States ``(..., S)`` -> outputs ``(..., C)``: ``pos - neg`` per class, in ``outputs`` order."""
+    """States ``(..., S)`` -> outputs ``(..., C)``: ``pos - neg`` per class, in ``outputs``
+    order."""
     index = {s: i for i, s in enumerate(network["species"])}
     pos, neg = zip(*[(index[p], index[n]) for p, n in network["outputs"].values()])
     return states[..., list(pos)] - states[..., list(neg)]
@@ -60,7 +63,8 @@ def fire_in_order(network: dict, features: np.ndarray) -> np.ndarray:
 
 
 class MassAction:
-    """The mass-action ODE of a network, rate constants ``rates`` ``(R,)`` (default: the network's)."""
+    """The mass-action ODE of a network, rate constants ``rates`` ``(R,)`` (default: the
+    network's)."""
 
     def __init__(self, network: dict, rates: np.ndarray | None = None):
         index = {s: i for i, s in enumerate(network["species"])}

@@ -107,7 +107,8 @@ class TernaryMLP(SequenceModel):
         )
 
     def input_features(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes uint8 ``(N, L)`` -> k-mer counts or frequencies ``(N, 4**k)`` in the head's dtype."""
+        """Codes uint8 ``(N, L)`` -> k-mer counts or frequencies ``(N, 4**k)`` in the head's
+        dtype."""
         return kmer_features(codes, self.k, self.stride, self.feature_kind, self.head.weight.dtype)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
@@ -121,5 +122,6 @@ class TernaryMLP(SequenceModel):
         return x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Features ``(N, 4**k)`` -> raw outputs (logits) ``(N, n_outputs)``: what the network computes."""
+        """Features ``(N, 4**k)`` -> raw outputs (logits) ``(N, n_outputs)``: what the network
+        computes."""
         return self.head(self.embed_features(x))

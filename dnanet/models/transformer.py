@@ -142,7 +142,8 @@ class Transformer(SequenceModel):
     def embed_with_positions(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes ``(N, L)`` -> ``(N, d_model)``: each window encoded once; its [CLS]/mean vectors
         averaged as in `embed` ``(N, d)``, its token outputs put back in order ``(N, d, T)`` and
-        max-pooled within ``position_bins`` stretches ``(N, bins * d)``; both through ``readout``."""
+        max-pooled within ``position_bins`` stretches ``(N, bins * d)``; both through
+        ``readout``."""
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
         windows, masks, weights = split_windows(
             tokens, mask, self.max_len, self.overlap
@@ -169,7 +170,8 @@ class Transformer(SequenceModel):
         self, windows: torch.Tensor, masks: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode every window ``(N, n, t, d)`` that holds at least one token (mask ``(N, n, t)``)
-        -> encoder outputs ``(B, t', d)`` of those windows and which windows they are ``(N * n,)``."""
+        -> encoder outputs ``(B, t', d)`` of those windows and which windows they are
+        ``(N * n,)``."""
         flat_masks = masks.flatten(0, 1)
         filled = flat_masks.any(1)  # windows with at least one token (others stay zero)
         outputs, _ = self.encode_tokens(windows.flatten(0, 1)[filled], flat_masks[filled])
@@ -253,8 +255,8 @@ class Transformer(SequenceModel):
         return maps, mask
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes ``(N, L)`` -> the last encoder layer's token outputs ``(N, d_model, T)`` (windows of
-        a long sequence put back in order; [CLS] left out) and the token mask ``(N, T)``."""
+        """Codes ``(N, L)`` -> the last encoder layer's token outputs ``(N, d_model, T)`` (windows
+        of a long sequence put back in order; [CLS] left out) and the token mask ``(N, T)``."""
         tokens, mask = self.tokens(codes)  # (N, T, d), (N, T)
         windows, masks, _ = split_windows(
             tokens, mask, self.max_len, self.overlap

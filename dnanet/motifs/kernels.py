@@ -70,7 +70,8 @@ if __name__ == "__main__":
         print("setup: memelite's FIMO and TomTom kernels are already compiled")
     else:
         print(
-            "setup: compiling memelite's FIMO and TomTom kernels for `dnanet motifs` (numba, once) ...",
+            "setup: compiling memelite's FIMO and TomTom kernels for `dnanet motifs` (numba, once) "
+            "...",
             flush=True,
         )
         print(f"setup: compiled and cached in {warm_up():.0f} s")
