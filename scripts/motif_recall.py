@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from dnanet.config import load_config
+from dnanet.data import SequenceSet
 from dnanet.experiment import train_model
 from dnanet.motifs.baseline import discover_baseline
 from dnanet.motifs.compare import jaspar_motifs
-from dnanet.motifs.pipeline import MotifOptions, Pool, discover, with_background
+from dnanet.motifs.pipeline import MotifOptions, discover, with_background
 from dnanet.planted import jaspar_pwm, planted_set
 from dnanet.records import LabelledInput, read_labelled
 from dnanet.tasks import infer_task
@@ -93,7 +94,7 @@ def main() -> None:
             records = read_labelled([LabelledInput(label, path) for label, path in files.items()])
         task = infer_task(records.label_values, ["class"])
         sequences = records.with_targets(records.targets(task.encode))
-        pool = Pool(list(records.ids), records.flat, records.offsets, sequences.targets)
+        pool = SequenceSet(list(records.ids), records.flat, records.offsets, sequences.targets)
         options = MotifOptions()
         start = time.perf_counter()
         baseline, _ = discover_baseline(task.names, with_background(pool, options), options, known)
@@ -157,7 +158,7 @@ def row(
     print(lines[-1], flush=True)
 
 
-def _sample(pool: Pool, per_class: int, seed: int) -> Pool:
+def _sample(pool: SequenceSet, per_class: int, seed: int) -> SequenceSet:
     """At most `per_class` sequences of each class (seeded), for in-silico mutagenesis's cost."""
     rng = np.random.default_rng(seed)
     keep = np.sort(
@@ -170,7 +171,7 @@ def _sample(pool: Pool, per_class: int, seed: int) -> Pool:
     )
     lengths = np.diff(pool.offsets)[keep]
     flat = np.concatenate([pool.flat[pool.offsets[i] : pool.offsets[i + 1]] for i in keep])
-    return Pool(
+    return SequenceSet(
         [pool.ids[i] for i in keep],
         flat,
         np.concatenate([[0], np.cumsum(lengths)]),
