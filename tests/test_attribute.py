@@ -34,7 +34,8 @@ def planted(tmp_path_factory) -> dict:
     )
     config = folder / "cnn.yaml"
     config.write_text(
-        "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\ntrain: {reverse_complement: true}\n"
+        "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\n"
+        "train: {reverse_complement: true}\n"
     )
     result = CliRunner().invoke(
         app,

@@ -1,5 +1,6 @@
-"""Generated backgrounds (`dnanet.backgrounds`) on the synthetic genome: GC-matched windows, shuffles
-that keep dinucleotides, flanks beside their peak; reading them writes nothing but the genome index."""
+"""Generated backgrounds (`dnanet.backgrounds`) on the synthetic genome: GC-matched windows,
+shuffles that keep dinucleotides, flanks beside their peak; reading them writes nothing but the
+genome index."""
 
 from __future__ import annotations
 

@@ -350,7 +350,8 @@ def test_evaluate_class_the_model_does_not_know(tmp_path, tiny_run, bound_fa, ba
     assert_user_error(
         result,
         out,
-        f"{background_fa} line 1: class 'enhancer' is not one of the model's classes: bound, background",
+        f"{background_fa} line 1: class 'enhancer' is not one of the model's classes: "
+        "bound, background",
     )
 
 

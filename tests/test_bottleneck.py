@@ -1,4 +1,5 @@
-"""`dnanet.bottleneck` and `dnanet bottleneck`: the chain task, the exact one-unit result, the CLI."""
+"""`dnanet.bottleneck` and `dnanet bottleneck`: the chain task, the exact one-unit result,
+the CLI."""
 
 from __future__ import annotations
 

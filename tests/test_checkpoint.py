@@ -153,8 +153,8 @@ def test_sigterm_leaves_a_resumable_checkpoint_and_no_run_folder(runner, tmp_pat
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 143, output  # 128 + SIGTERM, as a shell reports a terminated job
     assert (
-        f"terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume {out}"
-        in output
+        "terminated (SIGTERM); the finished epochs are kept: "
+        f"continue with dnanet train --resume {out}" in output
     )
     assert not out.exists() and checkpoint_folder(out).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -218,8 +218,8 @@ def _optimizer_shape(tensors):
         (_poison, "state.safetensors: tensor 'model.dense.0.weight' holds NaN or infinite values"),
         (
             _reshape,
-            "state.safetensors: tensor 'model.dense.0.weight' has shape [3, 3], but the model of the run's "
-            "config needs",
+            "state.safetensors: tensor 'model.dense.0.weight' has shape [3, 3], "
+            "but the model of the run's config needs",
         ),
         (
             lambda tensors: tensors.pop("model.head.1.bias"),

@@ -94,7 +94,8 @@ def test_predict_writes_one_row_per_record_in_input_order(trained_run, runner, t
 
 
 def test_predictions_do_not_depend_on_batch_size(trained_run, runner, tmp_path):
-    """Same ids, classes and probabilities (to float32 rounding: batched kernels sum in other orders)."""
+    """Same ids, classes and probabilities (to float32 rounding: batched kernels sum in other
+    orders)."""
     outputs = []
     for batch_size in ("1", "7", "256"):
         out = tmp_path / f"p{batch_size}.tsv"
@@ -216,8 +217,8 @@ def test_train_log_has_settings_a_line_per_epoch_and_the_early_stop(runner, tmp_
     )
     kept = json.loads((tmp_path / "run" / "model.json").read_text())["best_epoch"]
     assert (
-        f"stopped early after epoch {len(history)}: no lower validation loss for 2 epochs; kept epoch {kept}"
-        in result.output
+        f"stopped early after epoch {len(history)}: no lower validation loss for 2 epochs; "
+        f"kept epoch {kept}" in result.output
     )
     assert not any(
         "━" in line for line in lines if line.startswith(("training", "epoch"))

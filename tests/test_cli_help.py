@@ -42,7 +42,8 @@ def help_text(*command: str) -> str:
 
 
 def one_line_error(result, *fragments: str) -> str:
-    """Exit code 1, no usage box, nothing on stdout, and one 'error:' line holding every fragment."""
+    """Exit code 1, no usage box, nothing on stdout, and one 'error:' line holding every
+    fragment."""
     assert result.exit_code == 1, result.output
     assert "Usage" not in result.output and "Traceback" not in result.output, result.output
     assert result.stdout == "", result.stdout

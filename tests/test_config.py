@@ -59,7 +59,8 @@ def test_partial_config_fills_defaults_and_reads_exponents(tmp_path):
         ),
         (
             "train:\n  epoch: 3\n",
-            r"unknown key 'train.epoch'; valid keys in 'train': epochs, steps_per_epoch, batch_size",
+            r"unknown key 'train.epoch'; valid keys in 'train': "
+            r"epochs, steps_per_epoch, batch_size",
         ),
         ("train:\n  epochs: ten\n", r"'train.epochs' must be an integer, got 'ten'"),
         (

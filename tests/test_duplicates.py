@@ -119,8 +119,8 @@ def test_planted_duplicates_are_counted_and_removed_from_the_held_out_metrics(ru
     assert description["split"]["test"] == test_size - 8
     line = next(line for line in result.output.splitlines() if line.startswith("duplicates"))
     assert (
-        "10 extra copies within a class; 3 sequences in two or more classes (6 records); 2 validation and 8 test "
-        "records also in an earlier part: removed" in line
+        "10 extra copies within a class; 3 sequences in two or more classes (6 records); "
+        "2 validation and 8 test records also in an earlier part: removed" in line
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == test_size - 8 and metrics["duplicates_removed"] == 8
@@ -224,8 +224,9 @@ def test_one_file_for_two_classes_is_refused(runner, tmp_path):
 
 
 def test_a_resumed_run_keeps_its_split_options(runner, tmp_path, monkeypatch):
-    """Interrupted after epoch 1 (like Ctrl-C), `--resume` alone continues with the chromosome split,
-    the fixed test file and --keep-duplicates, and ends as the run that was never stopped."""
+    """Interrupted after epoch 1 (like Ctrl-C), `--resume` alone continues with the chromosome
+    split, the fixed test file and --keep-duplicates, and ends as the run that was never
+    stopped."""
     import dnanet.cli.display as display
     from dnanet.train import TrainingMonitor
 

@@ -56,7 +56,8 @@ def test_padding_is_an_all_zero_column():
 def test_kmer_ids_are_base4_numbers_with_unknown_and_padding_ids():
     codes, _ = sequences_to_codes([b"ACGTA", b"ANGT"])
     ids = kmer_ids(torch.from_numpy(codes), k=2)
-    # AC=0*4+1, CG=1*4+2, GT=2*4+3, TA=3*4+0; AN and NG are unknown (16), GT=11, T+pad is padding (17)
+    # AC=0*4+1, CG=1*4+2, GT=2*4+3, TA=3*4+0; AN and NG are unknown (16), GT=11,
+    # T+pad is padding (17)
     assert ids.tolist() == [[1, 6, 11, 12], [16, 16, 11, 17]]
     assert kmer_vocabulary_size(2) == 18
 

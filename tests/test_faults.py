@@ -25,12 +25,16 @@ from dnanet.cli import app
 from dnanet.errors import DnanetError
 
 REPO = Path(dnanet.__file__).resolve().parent.parent
-TINY = "model:\n  name: cnn\n  channels: 8\n  hidden: 8\ntrain:\n  epochs: {epochs}\n  patience: 1000\n"
+TINY = (
+    "model:\n  name: cnn\n  channels: 8\n  hidden: 8\n"
+    "train:\n  epochs: {epochs}\n  patience: 1000\n"
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, runner) -> Path:
-    """A small CNN trained for 2 epochs on the bundled CTCF example (enough to predict and embed)."""
+    """A small CNN trained for 2 epochs on the bundled CTCF example (enough to predict and
+    embed)."""
     folder = tmp_path_factory.mktemp("faults")
     (folder / "tiny.yaml").write_text(TINY.format(epochs=2))
     result = runner.invoke(
@@ -209,8 +213,8 @@ def test_train_overwrite_that_fails_keeps_the_old_run(runner, tiny_run, tmp_path
     )
     assert result.exit_code == 1
     assert (
-        f"error: {run}: could not be written: No space left on device; nothing was written (the old one is kept)"
-        in result.output
+        f"error: {run}: could not be written: No space left on device; "
+        "nothing was written (the old one is kept)" in result.output
     )
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert not _partials(tmp_path, "run") and ".run.lock" not in _hidden(tmp_path)
@@ -307,8 +311,8 @@ def test_sigterm_and_a_concurrent_train_then_sigkill_and_the_next_run(
     _, stderr = first.communicate(timeout=60)
     assert first.returncode == 143, stderr
     assert (
-        "terminated (SIGTERM); the finished epochs are kept: continue with dnanet train --resume runs/r"
-        in stderr
+        "terminated (SIGTERM); the finished epochs are kept: "
+        "continue with dnanet train --resume runs/r" in stderr
     )
     assert (
         _hidden(tmp_path / "runs") == [".r.checkpoint"] and not (tmp_path / "runs" / "r").exists()

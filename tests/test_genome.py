@@ -29,7 +29,7 @@ def small_genome(folder: Path) -> Path:
     return write(folder / "small.fa", "\n".join(lines) + "\n")
 
 
-# --- the genome ------------------------------------------------------------------------------------
+# --- the genome ------------------------------------------------------------------------------
 
 
 def test_plain_and_bgzip_genomes_read_the_same_and_plain_gzip_is_refused(tmp_path):

@@ -1,7 +1,7 @@
-"""The genome workflow through the real CLI, on a synthetic genome with CTCF sites planted at known
-coordinates (`dnanet.synthetic_genome`): train on peaks with generated backgrounds, evaluate, predict
-and embed BED intervals, slide the model along the genome into bigWig and bedGraph tracks, and the
-errors of bad genome input."""
+"""The genome workflow through the real CLI, on a synthetic genome with CTCF sites planted at
+known coordinates (`dnanet.synthetic_genome`): train on peaks with generated backgrounds,
+evaluate, predict and embed BED intervals, slide the model along the genome into bigWig and
+bedGraph tracks, and the errors of bad genome input."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ def train(genome, out: Path, background: str, *extra: str, epochs: int = 30):
 
 @pytest.fixture(scope="module")
 def genome_run(synthetic_genome, tmp_path_factory) -> Path:
-    """The shipped CNN trained on the 400 planted peaks against a GC-matched background, chr3 held out
-    for validation and chr4 for the test (`dnanet.splits`: the chromosome comes from the record ids)."""
+    """The shipped CNN trained on the 400 planted peaks against a GC-matched background, chr3 held
+    out for validation and chr4 for the test (`dnanet.splits`: the chromosome comes from the record
+    ids)."""
     out = tmp_path_factory.mktemp("genome-runs") / "gc"
     result = train(
         synthetic_genome,
@@ -203,8 +204,9 @@ def test_evaluate_predict_and_embed_read_bed_intervals(genome_run, synthetic_gen
         json.loads((tmp_path / "m.json").read_text())["auroc"] > 0.95
     )  # fresh backgrounds (seed 7)
     assert (
-        f"note: {synthetic_genome.peaks}: intervals read as 200-base windows around their summits or centres, the "
-        "run's training window (--window changes it)" in " ".join(result.stderr.split())
+        f"note: {synthetic_genome.peaks}: intervals read as 200-base windows around their summits "
+        "or centres, the run's training window (--window changes it)"
+        in " ".join(result.stderr.split())
     )
     bed = tmp_path / "some.bed"
     sites = synthetic_genome.sites.head(5)
@@ -235,8 +237,9 @@ def test_evaluate_predict_and_embed_read_bed_intervals(genome_run, synthetic_gen
     )
     assert result.exit_code == 0, result.output
     assert (
-        f"note: {bed}: 1 of 11 intervals skipped: the window runs off the chromosome end (first: line 11, "
-        "chr4:149895-150095 on a 150,000-base chromosome)" in " ".join(result.stderr.split())
+        f"note: {bed}: 1 of 11 intervals skipped: the window runs off the chromosome end "
+        "(first: line 11, chr4:149895-150095 on a 150,000-base chromosome)"
+        in " ".join(result.stderr.split())
     )
     predictions = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert (
@@ -332,8 +335,8 @@ def test_a_bigwig_track_peaks_at_the_planted_sites(genome_run, synthetic_genome,
     assert result.exit_code == 0, result.output
     # 7,500 bins: 95 at the start more than half N, 5 + 5 with the window off an end
     assert (
-        "7,395 values in bins of 20 bases over 150,000 bases of 1 region (window 200); no value in 95 bins "
-        "(window more than half N) and 10 (window off the chromosome end)"
+        "7,395 values in bins of 20 bases over 150,000 bases of 1 region (window 200); "
+        "no value in 95 bins (window more than half N) and 10 (window off the chromosome end)"
         in " ".join(result.stderr.split())
     )
     track = pyBigWig.open(str(out))

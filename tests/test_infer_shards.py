@@ -27,7 +27,8 @@ HELDOUT = [
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory, runner) -> Path:
-    """A run trained for one epoch on the bundled example: predictions need a model, not a good one."""
+    """A run trained for one epoch on the bundled example: predictions need a model, not a good
+    one."""
     out = tmp_path_factory.mktemp("shards") / "run"
     result = runner.invoke(
         app, ["train", "--out", str(out), "--epochs", "1", "--threads", "1", "--quiet"]

@@ -100,7 +100,8 @@ def test_position_bins_keep_where_a_signal_sits():
 
 def _train_readout(make_readout, steps: int = 300, seed: int = 0) -> float:
     """AdamW at the shipped lr on all-positive pooled features ``(32, 1280)`` (what a CNN with 8
-    position bins feeds its dense layer), random labels; returns the readout's last gradient norm."""
+    position bins feeds its dense layer), random labels; returns the readout's last gradient
+    norm."""
     torch.manual_seed(seed)
     readout = make_readout()
     model = torch.nn.Sequential(readout, torch.nn.Linear(128, 3))

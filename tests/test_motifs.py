@@ -188,7 +188,8 @@ PLANTED = {"ctcf": "MA0139", "rest": "MA0138"}  # JASPAR CTCF and REST: distinct
 
 @pytest.fixture(scope="module")
 def planted_binary(tmp_path_factory) -> dict:
-    """A binary planted set: class ctcf carries two CTCF sites per sequence, class rest two REST sites."""
+    """A binary planted set: class ctcf carries two CTCF sites per sequence, class rest two REST
+    sites."""
     from dnanet.planted import jaspar_pwm, planted_set
 
     folder = tmp_path_factory.mktemp("planted_binary")
@@ -202,8 +203,10 @@ def train_tiny(runner, fastas: dict, folder, model: str, epochs: int):
     config.write_text(
         {
             "cnn": "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\n",
-            "transformer": "model: {name: transformer, d_model: 32, heads: 2, layers: 1, ff_dim: 64}\n"
-            "train: {lr: 0.002}\n",
+            "transformer": (
+                "model: {name: transformer, d_model: 32, heads: 2, layers: 1, ff_dim: 64}\n"
+                "train: {lr: 0.002}\n"
+            ),
         }[model]
     )
     result = runner.invoke(

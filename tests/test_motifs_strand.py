@@ -60,7 +60,8 @@ def rna_run(rna_set, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rna_run")
     config = folder / "cnn.yaml"
     config.write_text(
-        "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\ntrain: {reverse_complement: false}\n"
+        "model: {name: cnn, channels: 32, layers: 2, hidden: 32}\n"
+        "train: {reverse_complement: false}\n"
     )
     result = CliRunner().invoke(
         app,
@@ -239,11 +240,13 @@ def test_rna_model_against_jaspar_says_jaspar_is_for_dna_binding_proteins(
     "text, message",
     [
         (
-            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
+            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 2\n"
+            "0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
             "line 5: expected 4 probabilities",
         ),
         (
-            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n0.5 0.5 0.5 0.5\n",
+            "MEME version 4\n\nMOTIF a\nletter-probability matrix: alength= 4 w= 1\n"
+            "0.5 0.5 0.5 0.5\n",
             "MOTIF a: each matrix row must be 4 probabilities summing to 1",
         ),
         ("just some text\n", "no motifs found"),

@@ -341,8 +341,8 @@ def test_repeated_ids_are_noted_and_refused_exactly_even_when_every_hash_collide
     (later, first), count = expected[0], len(expected)
     example = f"'{ids[later]}', lines {2 * first + 1} and {2 * later + 1}"
     assert notes == [
-        f"{path}: {count} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id (first: "
-        f"{example}); every record keeps its own row, in input order"
+        f"{path}: {count} record{'s reuse' if count > 1 else ' reuses'} an earlier record's id "
+        f"(first: {example}); every record keeps its own row, in input order"
     ]
     assert refused[0] == "error" and refused[1].startswith(
         f"FILE lines {2 * first + 1} and {2 * later + 1}: record id '{ids[later]}' is used twice"
@@ -415,7 +415,8 @@ ENCODERS = {
 
 @lru_cache(maxsize=None)
 def small_model(name: str, encoder: str) -> torch.nn.Module:
-    """The family's shipped config (its default sizes are small) with random weights, in eval mode."""
+    """The family's shipped config (its default sizes are small) with random weights, in eval
+    mode."""
     torch.manual_seed(0)
     arguments = {**model_arguments_of(load_config(model=name)), **ENCODERS[encoder]}
     return build_model(name, n_outputs=3, arguments=arguments).eval()

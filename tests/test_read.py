@@ -134,7 +134,10 @@ def test_last_record_without_final_newline(tmp_path):
 def test_rna_iupac_codes_and_n_are_accepted(tmp_path):
     rna = CTCF_00006.replace("T", "U")
     ambiguous = "ACGTNNNNNRYSWKMBDHVacgtnrysw kmbdhv"
-    text = f">rna_transcript\n{rna}\n>ambiguous\n{ambiguous}\n>gap_of_Ns\n{CTCF_00010[:50]}{'N' * 20}{CTCF_00010[50:]}\n"
+    text = (
+        f">rna_transcript\n{rna}\n>ambiguous\n{ambiguous}\n"
+        f">gap_of_Ns\n{CTCF_00010[:50]}{'N' * 20}{CTCF_00010[50:]}\n"
+    )
     records = list(read_fasta(write(tmp_path / "letters.fa", text)))
     assert [r.sequence.decode() for r in records] == [
         rna,
@@ -404,7 +407,7 @@ def test_label_table_missing_column(tmp_path, name, text, missing, found):
 def test_label_table_duplicate_id(tmp_path, name, sep):
     rows = ["id", "r1", "r2", "r3", "r2"]
     labels = ["label", "bound", "bound", "background", "background"]
-    path = write(tmp_path / name, "".join(f"{i}{sep}{l}\n" for i, l in zip(rows, labels)))
+    path = write(tmp_path / name, "".join(f"{i}{sep}{label}\n" for i, label in zip(rows, labels)))
     with pytest.raises(
         DnanetError,
         match=f"^{where(path)} lines 3 and 5: id 'r2' appears more than once; each id "
@@ -502,7 +505,8 @@ def test_input_files_are_closed_after_reading(tmp_path, monkeypatch, compress, e
 
 
 def test_headers_that_differ_only_in_non_utf8_bytes_are_an_error_not_one_id(tmp_path):
-    """Latin-1 'é' (0xE9) and 'è' (0xE8) used to be replaced by U+FFFD: two records, one id, exit 0."""
+    """Latin-1 'é' (0xE9) and 'è' (0xE8) used to be replaced by U+FFFD: two records, one id,
+    exit 0."""
     path = write(
         tmp_path / "peaks.fa", b">peak_1\nACGT\n>caf\xe9_2 ChIP\nACGT\n>caf\xe8_2 ChIP\nACGT\n"
     )
@@ -541,7 +545,8 @@ def test_a_non_utf8_label_table_names_the_line_and_column(tmp_path, name):
 
 
 def _with_repeated_ids(tmp_path: Path) -> Path:
-    """Held-out CTCF records with two ids used again (two exports concatenated, renumbered alike)."""
+    """Held-out CTCF records with two ids used again (two exports concatenated, renumbered
+    alike)."""
     text = example_path("heldout_bound.fa").read_text()
     records = text.split(">")[1:9]
     names = ["peak_1", "peak_2", "peak_3", "peak_1", "peak_4", "peak_2", "peak_5", "peak_6"]
@@ -555,8 +560,9 @@ def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_pat
     path = _with_repeated_ids(tmp_path)
     background = LabelledInput("background", example_path("heldout_background.fa"))
     message = (
-        f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; ids name records in every output "
-        r"and in --labels tables, so each must be unique within a file \(rename or drop one\)$"
+        f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; "
+        r"ids name records in every output and in --labels tables, "
+        r"so each must be unique within a file \(rename or drop one\)$"
     )
     with pytest.raises(DnanetError, match=message):
         read_labelled([LabelledInput("bound", path), background])
@@ -597,8 +603,8 @@ def test_predict_and_embed_note_repeated_ids_and_keep_every_row_in_order(
 ):
     path = _with_repeated_ids(tmp_path)
     note = (
-        f"note: {path}: 2 records reuse an earlier record's id (first: 'peak_1', lines 1 and 7); every record "
-        "keeps its own row, in input order"
+        f"note: {path}: 2 records reuse an earlier record's id (first: 'peak_1', lines 1 and 7); "
+        "every record keeps its own row, in input order"
     )
     out = tmp_path / "p.tsv"
     result = runner.invoke(

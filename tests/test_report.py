@@ -45,7 +45,8 @@ class Links(HTMLParser):
 
 
 def linked_pngs(page: Path) -> set[Path]:
-    """The PNGs a page shows, each checked: linked as image and as link, present, a PNG that opens."""
+    """The PNGs a page shows, each checked: linked as image and as link, present, a PNG that
+    opens."""
     links = Links()
     links.feed(page.read_text(encoding="utf-8"))
     assert links.images and sorted(links.images) == sorted(links.anchors)
@@ -178,7 +179,8 @@ def test_curves_are_for_the_positive_class_of_a_binary_task_and_every_class_othe
 
 
 def test_a_class_absent_from_the_evaluated_set_still_gets_every_figure(tmp_path):
-    """A held-out set without one class (e.g. evaluating on bound records only) is reported, not refused."""
+    """A held-out set without one class (e.g. evaluating on bound records only) is reported, not
+    refused."""
     targets, outputs = predictions("multiclass")
     keep = targets != 2
     targets, outputs = targets[keep], outputs[keep]

@@ -1,4 +1,5 @@
-"""The LSTM and transformer families: long sequences (chunk and pool), padding, pooling, gradients."""
+"""The LSTM and transformer families: long sequences (chunk and pool), padding, pooling,
+gradients."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""reverse_complement: auto — strand-symmetric data keep both strands, strand-specific data do not."""
+"""reverse_complement: auto — strand-symmetric data keep both strands, strand-specific data do
+not."""
 
 import json
 from pathlib import Path

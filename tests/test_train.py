@@ -109,7 +109,8 @@ def test_multilabel_training_finds_each_planted_motif():
 
 
 def test_regression_learns_motif_counts_in_their_units():
-    """Target = 10 x (number of planted E-boxes, 0..2) + 100: predictions come back in those units."""
+    """Target = 10 x (number of planted E-boxes, 0..2) + 100: predictions come back in those
+    units."""
     rng = np.random.default_rng(2)
     counts = rng.integers(0, 3, size=360)
     sequences = sequence_set(
@@ -134,7 +135,8 @@ def test_class_weights_balance_an_unbalanced_set():
 
 
 def test_shipped_cnn_learns_ctcf_binding(trained_run):
-    """Real data: the run from `dnanet train` on the bundled CTCF example scores well on its test split."""
+    """Real data: the run from `dnanet train` on the bundled CTCF example scores well on its test
+    split."""
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["auroc"] >= 0.93, metrics
     assert metrics["n"] == 128 and metrics["positive_class"] == "bound"

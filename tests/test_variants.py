@@ -22,7 +22,8 @@ COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 @pytest.fixture(scope="module")
 def variant_run(synthetic_genome, tmp_path_factory) -> Path:
-    """The shipped CNN trained on the 400 planted peaks against a GC-matched background (window 200)."""
+    """The shipped CNN trained on the 400 planted peaks against a GC-matched background
+    (window 200)."""
     out = tmp_path_factory.mktemp("variant-runs") / "gc"
     result = runner.invoke(
         app,
@@ -74,8 +75,8 @@ def score(run: Path, genome: Path, vcf: Path, out: Path, *extra: str):
 
 
 def site_snvs(synthetic_genome) -> list[str]:
-    """One SNV per planted site (chr1-chr4): at a high-information base of the motif that the site holds
-    as the consensus, changed to the base the motif least expects."""
+    """One SNV per planted site (chr1-chr4): at a high-information base of the motif that the site
+    holds as the consensus, changed to the base the motif least expects."""
     from dnanet.planted import jaspar_pwm
 
     _, pwm = jaspar_pwm("MA0139")
@@ -97,7 +98,8 @@ def site_snvs(synthetic_genome) -> list[str]:
 
 
 def far_positions(synthetic_genome, count: int, seed: int = 1) -> list[tuple[str, int, str]]:
-    """(chrom, 0-based position, base) of `count` random A/C/G/T bases at least 2 kb from every site."""
+    """(chrom, 0-based position, base) of `count` random A/C/G/T bases at least 2 kb from every
+    site."""
     genome = open_genome(synthetic_genome.genome)
     rng = np.random.default_rng(seed)
     found = []
@@ -425,8 +427,8 @@ def test_a_malformed_pairs_fasta_is_counted_and_explained(variant_run, synthetic
     ]
     notes = list(table["note"])
     assert (
-        notes[1]
-        == "line 5: record 'x|ref' has no partner 'x|alt' next to it (the next record, line 7, is 'y|alt')"
+        notes[1] == "line 5: record 'x|ref' has no partner 'x|alt' next to it "
+        "(the next record, line 7, is 'y|alt')"
     )
     assert "line 7: record 'y|alt' has no partner 'y|ref'" in notes[2]
     assert notes[3] == "line 9: record id 'untagged' does not end in |ref or |alt"
