@@ -275,7 +275,7 @@ def test_binary_planted_set_gets_each_class_motif(runner, planted_binary, tmp_pa
 
 
 def test_baseline_finds_planted_motifs_without_a_model(planted_binary):
-    from dnanet.cli.common import read_labelled_inputs
+    from dnanet.cli.labelled_inputs import read_labelled_inputs
     from dnanet.data import SequenceSet
     from dnanet.motifs.baseline import discover_baseline
     from dnanet.motifs.compare import jaspar_motifs

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import shutil
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import typer
 
 from dnanet.cli import choices  # option completions from the registries
+from dnanet.cli.attribution_job import AttributionJob
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
@@ -173,7 +171,7 @@ def attribute(
             task.names[target_index],
             "value" if task.kind == "regression" else "log_odds",
         )
-        job = _Job(
+        job = AttributionJob(
             model,
             inputs,
             method,
@@ -228,101 +226,6 @@ def attribute(
     )
 
 
-class _Job:
-    """The attribution of one process's block of records (`rows`), written as one file or as a
-    part."""
-
-    def __init__(
-        self,
-        model,
-        inputs: list,
-        method: str,
-        objective,
-        strands: int,
-        span,
-        batch_size: int,
-        longest: int,
-        rows: range,
-        quiet: bool,
-    ):
-        self.model, self.inputs, self.method, self.objective = model, inputs, method, objective
-        self.strands, self.span, self.batch_size, self.longest, self.rows = (
-            strands,
-            span,
-            batch_size,
-            longest,
-            rows,
-        )
-        self.quiet = quiet
-
-    def fill(self, folder: Path, quiet: bool):
-        """The block's arrays (`dnanet.attribution_files.AttributionArrays`) filled in `folder`."""
-        from dnanet.attribution_files import AttributionArrays, attribute_records
-
-        arrays = AttributionArrays(
-            folder, len(self.rows), self.longest, deltas=self.method == "ism"
-        )
-        with _bar(f"attributing ({self.method})", len(self.rows), quiet) as progress:
-            attribute_records(
-                arrays,
-                self.model,
-                self.inputs,
-                self.method,
-                self.objective,
-                self.strands,
-                self.span,
-                self.batch_size,
-                progress,
-                records=self.rows,
-            )
-        return arrays
-
-    def write(
-        self,
-        claimed: dict,
-        out: Path,
-        metadata: dict,
-        plot: Optional[Path],
-        drawn: list,
-        title: str,
-    ) -> None:
-        """One process: the file (and the logos of `drawn`), each written atomically through its
-        claimed output (`claimed`: path -> `dnanet.outputs.Output`)."""
-        from dnanet.attribution_files import sequences_path
-
-        with ExitStack() as stack:
-            temporary = stack.enter_context(claimed[out].writing())
-            sequences_temporary = stack.enter_context(claimed[sequences_path(out)].writing())
-            folder = claimed[
-                out
-            ].scratch_folder()  # the (N, 4, L) memory-mapped arrays while they fill
-            stack.callback(shutil.rmtree, folder, True)
-            arrays = self.fill(folder, self.quiet)
-            if drawn:
-                _draw(stack.enter_context(claimed[plot].writing()), arrays, drawn, title)
-            arrays.save(temporary, sequences_temporary, metadata)
-
-    def in_parts(self, claimed: dict, out: Path, processes, metadata: dict) -> None:
-        """Under torchrun: each process fills its block in a part folder; rank 0 packs the parts,
-        in rank order, into the one file (`dnanet.attribution_files.merge_parts`)."""
-        from dnanet.attribution_files import ATTRIBUTIONS_KEY, merge_parts, sequences_path
-        from dnanet.distributed import write_in_parts
-
-        def write_part(stem: Path) -> None:
-            stem.mkdir()
-            self.fill(stem, self.quiet or not processes.is_main).flush()
-
-        def merge(stems: list[Path]) -> None:
-            names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
-            with (
-                claimed[out].writing() as temporary,
-                claimed[sequences_path(out)].writing() as sequences_temporary,
-            ):
-                merge_parts(stems, names, temporary, sequences_temporary, metadata)
-
-        write_in_parts(out, processes, write_part, merge)
-
-
 def _parse_region(text: Optional[str]) -> Optional[tuple[int, int]]:
     """``"START:END"`` -> (start, end), 0-based half-open, start < end."""
     if text is None:
@@ -369,27 +272,3 @@ def _plotted(
                 f"{MAX_PLOTTED_BASES:,}; choose a stretch with --region"
             )
     return drawn
-
-
-def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str) -> None:
-    from dnanet.attribution_plots import plot_attribution_logos
-
-    values, one_hot = arrays.rows([index for _, index, _, _ in drawn])
-    plot_attribution_logos(
-        path,
-        values,
-        one_hot,
-        [identifier for identifier, *_ in drawn],
-        [(start, end) for *_, start, end in drawn],
-        title,
-    )
-
-
-@contextlib.contextmanager
-def _bar(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (records done of `total`, time left); yields the function to call
-    with the records done."""
-    from dnanet.cli.progress import counting_bar
-
-    with counting_bar(err, what, total, "records", quiet) as update:
-        yield update

@@ -23,7 +23,6 @@ from dnanet.cli.common import (
     inference_shard,
     out_console,
     parse_inputs,
-    read_labelled_inputs,
     record_progress,
     setup_torch,
     shard_option,
@@ -41,6 +40,7 @@ from dnanet.cli.genome import (
     print_notes,
     write_track,
 )
+from dnanet.cli.labelled_inputs import read_labelled_inputs
 from dnanet.errors import DnanetError
 
 

@@ -131,7 +131,7 @@ def motifs(
 
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
     """
-    from dnanet.cli.common import read_labelled_inputs
+    from dnanet.cli.labelled_inputs import read_labelled_inputs
     from dnanet.data import SequenceSet
     from dnanet.examples import training_inputs
     from dnanet.motifs.alphabet import RNA

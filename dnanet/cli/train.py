@@ -8,7 +8,6 @@ from typing import List, Optional
 
 import typer
 
-from dnanet.cli import choices
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -21,7 +20,6 @@ from dnanet.cli.common import (
     claim_output,
     err,
     out_console,
-    read_training_inputs,
     setup_torch,
     sigterm_as_interrupt,
     user_errors,
@@ -34,6 +32,29 @@ from dnanet.cli.genome import (
     WindowOption,
     genome_settings,
 )
+from dnanet.cli.labelled_inputs import read_training_inputs
+from dnanet.cli.train_options import (
+    BatchSizeOption,
+    CacheOption,
+    ConfigOption,
+    EpochsOption,
+    KeepDuplicatesOption,
+    LrOption,
+    ModelOption,
+    OutOption,
+    OverwriteRunOption,
+    PrecisionOption,
+    QuietOption,
+    ResumeOption,
+    SeedOption,
+    SplitOption,
+    TaskOption,
+    TestChromsOption,
+    TestOption,
+    ValChromsOption,
+    ValOption,
+)
+from dnanet.cli.train_resume import absolute_input, check_unchanged, run_invocation, unfinished_run
 from dnanet.errors import DnanetError
 
 
@@ -43,117 +64,33 @@ def train(
     inputs: List[str] = typer.Argument(
         None, help=INPUTS_HELP + GENOME_INPUTS_HELP, show_default=False
     ),
-    out: Optional[Path] = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Run folder to create: model, metrics.json, history.csv. Required unless --resume.",
-    ),
+    out: Optional[Path] = OutOption,
     labels: Optional[Path] = LabelsOption,
     id_column: str = IdColumnOption,
     label_column: List[str] = LabelColumnOption,
-    task: str = typer.Option(
-        "auto",
-        help="auto, binary, multiclass, multilabel or regression. auto: several label "
-        "columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
-        "(or has > 20 values) -> regression; else one class per label.",
-        autocompletion=choices.TASKS,
-    ),
-    config: Optional[Path] = typer.Option(
-        None, "--config", "-c", help="YAML config (default: configs/<model>.yaml)."
-    ),
-    model: Optional[str] = typer.Option(
-        None,
-        "--model",
-        "-m",
-        autocompletion=choices.MODELS,
-        help="Model family: its "
-        "shipped config (configs/<model>.yaml); with --config, replaces that config's "
-        "model section when it names another model.",
-    ),
-    epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
-    seed: Optional[int] = typer.Option(None, help="Override seed."),
-    batch_size: Optional[int] = typer.Option(None, help="Override train.batch_size."),
-    lr: Optional[float] = typer.Option(None, help="Override train.lr."),
-    precision: Optional[str] = typer.Option(
-        None,
-        help="Override train.precision: auto (float32 on a CPU; CUDA: "
-        "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16.",
-        autocompletion=choices.PRECISIONS,
-    ),
-    split: Optional[str] = typer.Option(
-        None,
-        "--split",
-        help="Override data.split: random (seeded, stratified by "
-        "class: data.val_fraction and data.test_fraction of the inputs) or chromosome "
-        "(whole chromosomes held out, --val-chroms and --test-chroms, so no held-out "
-        "window overlaps a training window; record ids must be chrom:start-end, e.g. "
-        "chr2:1000-1200 or chr2:1000-1200(+), as bedtools getfasta writes).",
-    ),
-    val_chroms: Optional[str] = typer.Option(
-        None,
-        "--val-chroms",
-        help="Override data.val_chroms, comma-separated "
-        "(default chr10): the validation chromosomes of --split chromosome "
-        "('chr' optional: 10 matches chr10).",
-    ),
-    test_chroms: Optional[str] = typer.Option(
-        None,
-        "--test-chroms",
-        help="Override data.test_chroms, comma-separated "
-        "(default chr8,chr9): the test chromosomes of --split chromosome.",
-    ),
-    val: List[str] = typer.Option(
-        None,
-        "--val",
-        metavar="CLASS=PATH",
-        show_default=False,
-        help="A fixed validation "
-        "set: FASTA files like the inputs (repeat per class; PATH alone with --labels). It "
-        "replaces the validation part drawn from the inputs (data.val_fraction may be 0).",
-    ),
-    test: List[str] = typer.Option(
-        None,
-        "--test",
-        metavar="CLASS=PATH",
-        show_default=False,
-        help="A fixed test set, "
-        "as --val: metrics.json scores exactly these records (less duplicates of training "
-        "records); data.test_fraction may be 0. A 'split' column (train, validation, test) "
-        "in the --labels table fixes parts the same way.",
-    ),
-    keep_duplicates: bool = typer.Option(
-        False,
-        "--keep-duplicates",
-        help="Set data.keep_duplicates: keep held-out "
-        "records whose sequence (either strand when the run averages strands) is also "
-        "in training (test: or validation). By default they are removed; the counts "
-        "are printed and kept in model.json either way.",
-    ),
-    overwrite: bool = typer.Option(
-        False, help="Replace an existing run folder (and an unfinished run's checkpoint)."
-    ),
-    resume: Optional[Path] = typer.Option(
-        None,
-        "--resume",
-        help="Continue the unfinished run OUT from its last "
-        "finished epoch (a run killed or stopped; its inputs, labels and config "
-        "come from the checkpoint: give no FASTA, --labels or config options).",
-    ),
-    cache: Optional[Path] = typer.Option(
-        None,
-        "--cache",
-        help="Folder for the sequence store (default: "
-        ".dnanet-cache beside OUT). The inputs are read once into a memory-mapped "
-        "store there, named by their SHA-256, so memory does not grow with the data "
-        "and a later run on the same inputs skips reading; delete it to free disk.",
-    ),
+    task: str = TaskOption,
+    config: Optional[Path] = ConfigOption,
+    model: Optional[str] = ModelOption,
+    epochs: Optional[int] = EpochsOption,
+    seed: Optional[int] = SeedOption,
+    batch_size: Optional[int] = BatchSizeOption,
+    lr: Optional[float] = LrOption,
+    precision: Optional[str] = PrecisionOption,
+    split: Optional[str] = SplitOption,
+    val_chroms: Optional[str] = ValChromsOption,
+    test_chroms: Optional[str] = TestChromsOption,
+    val: List[str] = ValOption,
+    test: List[str] = TestOption,
+    keep_duplicates: bool = KeepDuplicatesOption,
+    overwrite: bool = OverwriteRunOption,
+    resume: Optional[Path] = ResumeOption,
+    cache: Optional[Path] = CacheOption,
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = WindowOption,
     background_ratio: int = BackgroundRatioOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOption,
 ):
     """Train a model on labelled FASTA files and write a run folder.
 
@@ -213,7 +150,7 @@ def train(
             )
             if value
         ]
-        out, checkpoint, invocation = resume, *_unfinished_run(resume, given)
+        out, checkpoint, invocation = resume, *unfinished_run(resume, given)
         inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
         val, test = invocation.get("val", []), invocation.get("test", [])
         id_column, label_column, task = (
@@ -279,13 +216,13 @@ def train(
             torch.distributed.barrier()
     checkpoint.write = main
     if resume is not None:
-        _check_unchanged(invocation["provenance"], records.provenance)
+        check_unchanged(invocation["provenance"], records.provenance)
     else:
         if main:
             checkpoint.remove()
         if processes.distributed:
             torch.distributed.barrier()  # no process may see the old checkpoint
-        checkpoint.invocation = _invocation(
+        checkpoint.invocation = run_invocation(
             records,
             labels,
             id_column,
@@ -296,8 +233,8 @@ def train(
             genome_settings(genome, window, background_ratio, cfg.seed),
         )
         checkpoint.invocation.update(
-            val=[_absolute(given) for given in val or []],
-            test=[_absolute(given) for given in test or []],
+            val=[absolute_input(given) for given in val or []],
+            test=[absolute_input(given) for given in test or []],
         )
     the_task = infer_task(
         records.label_values, label_column if labels is not None else ["class"], task
@@ -384,79 +321,3 @@ def _write_report(out: Path, result) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _unfinished_run(out: Path, given: list[str]):
-    """`--resume OUT`: (its checkpoint, the invocation saved with it); nothing else may be given."""
-    from dnanet.checkpoint import Checkpoint, checkpoint_folder
-
-    if given:
-        raise DnanetError(
-            f"--resume takes its inputs and settings from the checkpoint; drop {', '.join(given)}"
-        )
-    checkpoint = Checkpoint(checkpoint_folder(out))
-    if not checkpoint.exists():
-        raise DnanetError(
-            f"{out}: no unfinished run to resume (no checkpoint in {checkpoint.folder})"
-        )
-    return checkpoint, checkpoint.read_invocation()
-
-
-def _invocation(
-    records,
-    labels: Optional[Path],
-    id_column: str,
-    label_column: List[str],
-    task: str,
-    cfg,
-    cache: Path,
-    genome,
-) -> dict:
-    """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
-    the inputs (absolute paths, with their classes), label-table options, task, full config, the
-    store folder, the genome settings, and each input's SHA-256 (`records.provenance`)."""
-    from dnanet.sources import input_argument
-
-    training = [
-        item
-        for item, entry in zip(records.inputs, records.provenance)
-        if entry.get("part", "train") == "train"
-    ]  # --val and --test files are saved apart
-    return {
-        "inputs": [input_argument(item) for item in training],
-        "genome": genome.to_dict(),
-        "labels": str(labels.resolve()) if labels is not None else None,
-        "id_column": id_column,
-        "label_column": list(label_column),
-        "task": task,
-        "config": cfg.to_dict(),
-        "cache": str(cache.resolve()),
-        "provenance": records.provenance,
-    }
-
-
-def _absolute(argument: str) -> str:
-    """A --val/--test argument (CLASS=PATH or PATH) with its path made absolute, for --resume (a
-    generated background, CLASS=gc-matched, stays as it is)."""
-    from dnanet.sources import BACKGROUND_KINDS
-
-    label, sep, path = argument.partition("=")
-    if not sep or Path(argument).exists():
-        return str(Path(argument).resolve())
-    return f"{label}={path if path in BACKGROUND_KINDS else Path(path).resolve()}"
-
-
-def _check_unchanged(saved: list[dict], now: list[dict]) -> None:
-    """A resumed run must read the same inputs: compare each file's SHA-256 (and genome) with the
-    checkpoint's."""
-    for before, after in zip(saved, now):
-        if before.get("sha256") != after.get("sha256"):
-            raise DnanetError(
-                f"{after.get('path')}: changed since the run was started (SHA-256 differs); "
-                "train afresh with --overwrite"
-            )
-        if before.get("genome") != after.get("genome"):
-            raise DnanetError(
-                f"{(after.get('genome') or {}).get('path')}: the genome changed since the run was "
-                "started (size, time or index differ); train afresh with --overwrite"
-            )

@@ -20,7 +20,6 @@ from dnanet.cli.common import (
     ThreadsOption,
     app,
     err,
-    read_training_inputs,
     sigterm_as_interrupt,
     user_errors,
 )
@@ -31,6 +30,7 @@ from dnanet.cli.genome import (
     WindowOption,
     genome_settings,
 )
+from dnanet.cli.labelled_inputs import read_training_inputs
 from dnanet.errors import DnanetError
 from dnanet.threads import use_threads
 

@@ -1,0 +1,130 @@
+"""The options of `dnanet train` that are its own (the run folder, task, config and its overrides,
+the split and held-out sets, --resume, the store): their long help texts, kept apart from
+`train.py` so that module holds the command's flow. Options shared with other commands (inputs,
+labels, device, threads, genome) stay in `common.py` and `genome.py`."""
+
+import typer
+
+from dnanet.cli import choices
+
+OutOption = typer.Option(
+    None,
+    "--out",
+    "-o",
+    help="Run folder to create: model, metrics.json, history.csv. Required unless --resume.",
+)
+
+TaskOption = typer.Option(
+    "auto",
+    help="auto, binary, multiclass, multilabel or regression. auto: several label "
+    "columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
+    "(or has > 20 values) -> regression; else one class per label.",
+    autocompletion=choices.TASKS,
+)
+
+ConfigOption = typer.Option(
+    None, "--config", "-c", help="YAML config (default: configs/<model>.yaml)."
+)
+
+ModelOption = typer.Option(
+    None,
+    "--model",
+    "-m",
+    autocompletion=choices.MODELS,
+    help="Model family: its "
+    "shipped config (configs/<model>.yaml); with --config, replaces that config's "
+    "model section when it names another model.",
+)
+
+EpochsOption = typer.Option(None, help="Override train.epochs.")
+
+SeedOption = typer.Option(None, help="Override seed.")
+
+BatchSizeOption = typer.Option(None, help="Override train.batch_size.")
+
+LrOption = typer.Option(None, help="Override train.lr.")
+
+PrecisionOption = typer.Option(
+    None,
+    help="Override train.precision: auto (float32 on a CPU; CUDA: "
+    "bf16 mixed precision where the GPU has it, else fp16), fp32, bf16 or fp16.",
+    autocompletion=choices.PRECISIONS,
+)
+
+SplitOption = typer.Option(
+    None,
+    "--split",
+    help="Override data.split: random (seeded, stratified by "
+    "class: data.val_fraction and data.test_fraction of the inputs) or chromosome "
+    "(whole chromosomes held out, --val-chroms and --test-chroms, so no held-out "
+    "window overlaps a training window; record ids must be chrom:start-end, e.g. "
+    "chr2:1000-1200 or chr2:1000-1200(+), as bedtools getfasta writes).",
+)
+
+ValChromsOption = typer.Option(
+    None,
+    "--val-chroms",
+    help="Override data.val_chroms, comma-separated "
+    "(default chr10): the validation chromosomes of --split chromosome "
+    "('chr' optional: 10 matches chr10).",
+)
+
+TestChromsOption = typer.Option(
+    None,
+    "--test-chroms",
+    help="Override data.test_chroms, comma-separated "
+    "(default chr8,chr9): the test chromosomes of --split chromosome.",
+)
+
+ValOption = typer.Option(
+    None,
+    "--val",
+    metavar="CLASS=PATH",
+    show_default=False,
+    help="A fixed validation "
+    "set: FASTA files like the inputs (repeat per class; PATH alone with --labels). It "
+    "replaces the validation part drawn from the inputs (data.val_fraction may be 0).",
+)
+
+TestOption = typer.Option(
+    None,
+    "--test",
+    metavar="CLASS=PATH",
+    show_default=False,
+    help="A fixed test set, "
+    "as --val: metrics.json scores exactly these records (less duplicates of training "
+    "records); data.test_fraction may be 0. A 'split' column (train, validation, test) "
+    "in the --labels table fixes parts the same way.",
+)
+
+KeepDuplicatesOption = typer.Option(
+    False,
+    "--keep-duplicates",
+    help="Set data.keep_duplicates: keep held-out "
+    "records whose sequence (either strand when the run averages strands) is also "
+    "in training (test: or validation). By default they are removed; the counts "
+    "are printed and kept in model.json either way.",
+)
+
+OverwriteRunOption = typer.Option(
+    False, help="Replace an existing run folder (and an unfinished run's checkpoint)."
+)
+
+ResumeOption = typer.Option(
+    None,
+    "--resume",
+    help="Continue the unfinished run OUT from its last "
+    "finished epoch (a run killed or stopped; its inputs, labels and config "
+    "come from the checkpoint: give no FASTA, --labels or config options).",
+)
+
+CacheOption = typer.Option(
+    None,
+    "--cache",
+    help="Folder for the sequence store (default: "
+    ".dnanet-cache beside OUT). The inputs are read once into a memory-mapped "
+    "store there, named by their SHA-256, so memory does not grow with the data "
+    "and a later run on the same inputs skips reading; delete it to free disk.",
+)
+
+QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bar.")
