@@ -43,10 +43,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.data import BATCH_BASES
 from dnanet.encode import reverse_complement, reverse_complement_one_hot
 from dnanet.errors import DnanetError
 from dnanet.infer import evaluation_mode
+from dnanet.loaders import BATCH_BASES
 from dnanet.tasks import Task
 
 METHODS = ("ism", "saliency", "grad_x_input")
@@ -205,7 +205,7 @@ def mutagenesis(
     """Exact in-silico mutagenesis of codes ``(B, L)``: deltas float32 ``(B, 4, L)``, the objective
     of each `substitutions` mutant minus the sequence's (0 elsewhere), and the sequences'
     objective ``(B,)``. Mutants are predicted `batch_size` at a time (fewer when they would pass
-    `dnanet.data.BATCH_BASES` padded bases)."""
+    `dnanet.loaders.BATCH_BASES` padded bases)."""
     lengths = lengths.to(codes.device)
     reference = outputs(model, codes, lengths, objective, strands)
     deltas = torch.zeros(codes.shape[0], 4, codes.shape[1], device=codes.device)

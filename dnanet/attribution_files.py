@@ -52,10 +52,10 @@ from numpy.lib.format import (
 )
 
 from dnanet.attribution import Attributions, Objective, attribute
-from dnanet.data import iter_batches
 from dnanet.encode import one_hot
 from dnanet.errors import DnanetError
 from dnanet.sources import input_name, input_records
+from dnanet.streaming import iter_batches
 
 ATTRIBUTIONS_KEY = "arr_0"  # modisco's CLI reads arr_0 of each .npz
 

@@ -26,18 +26,25 @@ which a resumed run and the sequence store rely on.
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from dnanet.background_windows import (
+    MAX_UNKNOWN,
+    ExcludedRegions,
+    TakenWindows,
+    WindowDraws,
+    composition,
+    gc_bin,
+    nearest_spare,
+    pop_spare,
+)
 from dnanet.errors import DnanetError
 from dnanet.intervals import read_intervals, record_id
 from dnanet.read import FastaRecord
 
-MAX_UNKNOWN = 0.10  # windows with a larger share of N / IUPAC codes are never backgrounds
-GC_BINS = 50  # GC fraction bins (0.02 wide)
 MAX_DRAWS = 5_000  # random windows drawn for one background before taking the nearest GC bin
 POOL_CAP = 1_000  # most spare windows kept per (length, GC bin)
 _LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
@@ -52,19 +59,6 @@ class _Positive(NamedTuple):
     gc_bin: int  # -1: no called base
     interval_start: int
     interval_end: int
-
-
-def composition(sequence: bytes) -> tuple[float, float]:
-    """(GC fraction of the called bases (NaN if none), share of unknown bases) of ASCII bases."""
-    upper = sequence.upper()
-    gc = upper.count(b"G") + upper.count(b"C")
-    called = gc + upper.count(b"A") + upper.count(b"T") + upper.count(b"U")
-    return (gc / called if called else float("nan")), 1 - called / max(len(sequence), 1)
-
-
-def gc_bin(gc: float) -> int:
-    """The GC bin (0..GC_BINS - 1) of a GC fraction; -1 for NaN."""
-    return -1 if gc != gc else min(int(gc * GC_BINS), GC_BINS - 1)
 
 
 class BackgroundSource:
@@ -139,14 +133,14 @@ class BackgroundSource:
         positives, excluded = self._positive_windows(genome)
         order = list(genome.sizes)
         chroms = sorted({p.chrom for p in positives}, key=order.index)
-        draws = _Draws(rng, chroms, [genome.sizes[c] for c in chroms])
-        taken, pool = _Taken(), {}
+        draws = WindowDraws(rng, chroms, [genome.sizes[c] for c in chroms])
+        taken, pool = TakenWindows(), {}
         self.stats.update(gc_unmatched=0, missing=0)
         for positive in positives:
             length = positive.end - positive.start
             for _ in range(self.ratio):
                 found = (
-                    _pop(pool, (length, positive.gc_bin), taken, length)
+                    pop_spare(pool, (length, positive.gc_bin), taken, length)
                     if positive.gc_bin >= 0
                     else None
                 )
@@ -166,7 +160,7 @@ class BackgroundSource:
                     if len(spare) < POOL_CAP:
                         spare.append((chrom, start))
                 if found is None:
-                    found = _nearest(pool, length, positive.gc_bin, taken)
+                    found = nearest_spare(pool, length, positive.gc_bin, taken)
                     self.stats["gc_unmatched" if found is not None else "missing"] += 1
                     if found is None:
                         continue
@@ -177,7 +171,7 @@ class BackgroundSource:
     def _flanks(self, rng: np.random.Generator) -> Iterator[FastaRecord]:
         genome = self.genome
         positives, excluded = self._positive_windows(genome)
-        taken = _Taken()
+        taken = TakenWindows()
         self.stats.update(short_positives=0, missing=0)
         for positive in positives:
             width, size, got = positive.end - positive.start, genome.sizes[positive.chrom], 0
@@ -213,7 +207,7 @@ class BackgroundSource:
                 self.stats["missing"] += self.ratio - got
 
     def _record(self, genome, chrom: str, start: int, end: int, positive: _Positive) -> FastaRecord:
-        from dnanet.sources import Window, read_window
+        from dnanet.interval_source import Window, read_window
 
         window = Window(chrom, start, end, positive.strand, None)
         return FastaRecord(
@@ -222,10 +216,10 @@ class BackgroundSource:
             positive.line,
         )
 
-    def _positive_windows(self, genome) -> tuple[list[_Positive], "_Excluded"]:
+    def _positive_windows(self, genome) -> tuple[list[_Positive], "ExcludedRegions"]:
         """Every positive's window with its GC bin, and the regions no background may touch: every
         interval of every positive file (skipped ones included) and every window read."""
-        positives, excluded = [], _Excluded()
+        positives, excluded = [], ExcludedRegions()
         for item in self.positives:
             for window in item.source.windows():
                 gc, _ = composition(genome.fetch(window.chrom, window.start, window.end))
@@ -305,101 +299,3 @@ def _codes(sequence: bytes) -> bytes:
     from dnanet.encode import BYTE_TO_CODE
 
     return sequence.translate(BYTE_TO_CODE)
-
-
-class _Draws:
-    """Random window starts on `chroms` (chosen in proportion to their `sizes`), drawn in blocks."""
-
-    def __init__(
-        self, rng: np.random.Generator, chroms: list[str], sizes: list[int], block: int = 256
-    ):
-        self.rng, self.chroms, self.sizes, self.block = (
-            rng,
-            chroms,
-            np.asarray(sizes, dtype=np.int64),
-            block,
-        )
-        self.weights = self.sizes / self.sizes.sum()
-        self.which, self.where, self.used = np.zeros(0, np.int64), np.zeros(0), 0
-
-    def next(self, length: int) -> tuple[str, int]:
-        """(chrom, start) of a window of `length`, start -1 when the chromosome is too short."""
-        if self.used == len(self.which):
-            self.which = self.rng.choice(len(self.chroms), self.block, p=self.weights)
-            self.where, self.used = self.rng.random(self.block), 0
-        index, fraction = int(self.which[self.used]), float(self.where[self.used])
-        self.used += 1
-        room = int(self.sizes[index]) - length + 1
-        return self.chroms[index], int(fraction * room) if room > 0 else -1
-
-
-class _Excluded:
-    """Regions no background may overlap: intervals added in any order, merged by `freeze`."""
-
-    def __init__(self):
-        self.parts: dict[str, list[tuple[int, int]]] = {}
-        self.merged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def add(self, chrom: str, start: int, end: int) -> None:
-        self.parts.setdefault(chrom, []).append((max(start, 0), end))
-
-    def freeze(self) -> None:
-        for chrom, parts in self.parts.items():
-            parts.sort()
-            starts, ends = [parts[0][0]], [parts[0][1]]
-            for start, end in parts[1:]:
-                if start <= ends[-1]:
-                    ends[-1] = max(ends[-1], end)
-                else:
-                    starts.append(start)
-                    ends.append(end)
-            self.merged[chrom] = (np.array(starts), np.array(ends))
-
-    def overlaps(self, chrom: str, start: int, end: int) -> bool:
-        if chrom not in self.merged:
-            return False
-        starts, ends = self.merged[chrom]
-        index = int(np.searchsorted(ends, start, side="right"))  # first region ending after `start`
-        return index < len(starts) and starts[index] < end
-
-
-class _Taken:
-    """Backgrounds already chosen: disjoint intervals per chromosome, kept sorted."""
-
-    def __init__(self):
-        self.starts: dict[str, list[int]] = {}
-        self.ends: dict[str, list[int]] = {}
-
-    def add(self, chrom: str, start: int, end: int) -> None:
-        starts, ends = self.starts.setdefault(chrom, []), self.ends.setdefault(chrom, [])
-        index = bisect.bisect_left(starts, start)
-        starts.insert(index, start)
-        ends.insert(index, end)
-
-    def overlaps(self, chrom: str, start: int, end: int) -> bool:
-        ends = self.ends.get(chrom)
-        if not ends:
-            return False
-        index = bisect.bisect_right(ends, start)
-        return index < len(ends) and self.starts[chrom][index] < end
-
-
-def _pop(pool: dict, key: tuple[int, int], taken: _Taken, length: int) -> tuple[str, int] | None:
-    """A spare window of `key` = (length, GC bin) that overlaps no chosen background, or None."""
-    spare = pool.get(key)
-    while spare:
-        chrom, start = spare.popleft()
-        if not taken.overlaps(chrom, start, start + length):
-            return chrom, start
-    return None
-
-
-def _nearest(pool: dict, length: int, target: int, taken: _Taken) -> tuple[str, int] | None:
-    """A spare window of `length` from the GC bin nearest `target` (any bin when `target` is -1)."""
-    target = target if target >= 0 else GC_BINS // 2
-    for distance in range(GC_BINS):
-        for candidate in dict.fromkeys((target - distance, target + distance)):
-            found = _pop(pool, (length, candidate), taken, length)
-            if found is not None:
-                return found
-    return None

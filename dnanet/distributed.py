@@ -6,7 +6,7 @@ rendezvous), each process trains a `DistributedDataParallel` copy of the model o
 every epoch (`torch.utils.data.DistributedSampler`), gradients are averaged across processes,
 and rank 0 alone prints and writes. Without torchrun (WORLD_SIZE unset or 1) nothing changes.
 
-Inference (`predict`, `embed`) splits the input instead: rank r of N takes `dnanet.data.Shard`
+Inference (`predict`, `embed`) splits the input instead: rank r of N takes `dnanet.streaming.Shard`
 r of N (a contiguous block of the records), writes its part of the output to a hidden folder
 beside it, and rank 0 streams the parts in rank order into the one output (`write_in_parts`):
 memory stays flat however large the input, and the output is the records in input order.
@@ -24,8 +24,8 @@ from typing import BinaryIO, Callable, Iterable
 
 import torch
 
-from dnanet.data import Shard
 from dnanet.errors import DnanetError
+from dnanet.streaming import Shard
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnanet.data import Batch
 from dnanet.errors import DnanetError
 from dnanet.infer import evaluation_mode
 from dnanet.models.layers import masked_mean_max
 from dnanet.precision import precision_for
+from dnanet.streaming import Batch
 
 LAYERS = ("embedding", "tokens")
 POOLS = ("mean", "max", "cls")

@@ -26,13 +26,14 @@ from torch.utils.data import DistributedSampler
 import dnanet
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import Config, TrainConfig
-from dnanet.data import SequenceSet, code_batches, make_loader
+from dnanet.data import SequenceSet
 from dnanet.distributed import Processes, per_process_batch
 from dnanet.duplicates import leakage
 from dnanet.errors import DnanetError
 from dnanet.evaluate import task_metrics
 from dnanet.infer import predict
 from dnanet.learning import check_learning
+from dnanet.loaders import code_batches, make_loader
 from dnanet.models import build_model
 from dnanet.precision import precision_for
 from dnanet.runs import save_model, write_json

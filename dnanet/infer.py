@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnanet.data import iter_batches
 from dnanet.encode import reverse_complement
 from dnanet.precision import Precision, precision_for
+from dnanet.streaming import iter_batches
 from dnanet.tasks import Task
 
 
@@ -116,7 +116,7 @@ def write_predictions(
 ) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
     (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
-    number of records. `records`: only these record numbers (a `dnanet.data.Shard`'s block).
+    number of records. `records`: only these record numbers (a `dnanet.streaming.Shard`'s block).
     `progress` is called with the number of records written so far after each batch."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     if header:

@@ -311,9 +311,9 @@ def window_scorer(
     each window, through `dnanet.infer.predict_batch` in batches of at most `batch_size` windows
     (fewer for long ones), strand-averaged when the run averages strands, as `dnanet predict`
     reports them."""
-    from dnanet.data import inference_batch_size
     from dnanet.encode import sequences_to_codes
     from dnanet.infer import predict_batch
+    from dnanet.loaders import inference_batch_size
 
     def score(windows: list[bytes]) -> np.ndarray:
         codes, lengths = sequences_to_codes(windows)

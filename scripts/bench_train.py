@@ -39,8 +39,9 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from dnanet.config import load_config
-from dnanet.data import SequenceSet, TrainingSampler, padding_overhead
+from dnanet.data import SequenceSet
 from dnanet.experiment import model_arguments_of, train_model
+from dnanet.loaders import TrainingSampler, padding_overhead
 from dnanet.models import build_model
 from dnanet.tasks import Task
 

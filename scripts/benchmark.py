@@ -55,12 +55,13 @@ from benchmark_tuned import DEFAULT_TRIALS, family_of, run_tuned, tuned_name, tu
 
 import dnanet  # noqa: E402
 from dnanet.config import load_config  # noqa: E402
-from dnanet.data import SequenceSet, make_loader  # noqa: E402
+from dnanet.data import SequenceSet  # noqa: E402
 from dnanet.duplicates import overlap  # noqa: E402
 from dnanet.errors import DnanetError  # noqa: E402
 from dnanet.evaluate import classification_metrics  # noqa: E402
 from dnanet.experiment import PreparedSplit, prepare_split, train_model  # noqa: E402
 from dnanet.infer import predict, resolve_device  # noqa: E402
+from dnanet.loaders import make_loader  # noqa: E402
 from dnanet.models import MODELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -38,11 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # runs from a checkout without an install
 
 from dnanet.config import load_config  # noqa: E402
-from dnanet.data import SequenceSet, make_loader  # noqa: E402
+from dnanet.data import SequenceSet  # noqa: E402
 from dnanet.encode import BYTE_TO_CODE  # noqa: E402
 from dnanet.errors import DnanetError  # noqa: E402
 from dnanet.experiment import train_model  # noqa: E402
 from dnanet.infer import predict  # noqa: E402
+from dnanet.loaders import make_loader  # noqa: E402
 from dnanet.planted import planted_set  # noqa: E402
 from dnanet.precision import SETTINGS, TOLERANCE, precision_for  # noqa: E402
 from dnanet.tasks import Task  # noqa: E402

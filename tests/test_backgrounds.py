@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.backgrounds import MAX_UNKNOWN, composition, gc_bin
+from dnanet.background_windows import MAX_UNKNOWN, composition, gc_bin
 from dnanet.genome import open_genome
 from dnanet.intervals import parse_record_id, read_intervals
 from dnanet.records import LabelledInput, read_labelled, store_key

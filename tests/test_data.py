@@ -8,22 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.data import (
-    SequenceSet,
-    Shard,
-    TrainingSampler,
-    code_batches,
-    count_records,
-    iter_batches,
-    make_loader,
-    padding_overhead,
-    split_indices,
-)
+from dnanet.data import SequenceSet, split_indices
 from dnanet.encode import PAD
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
+from dnanet.loaders import TrainingSampler, code_batches, make_loader, padding_overhead
 from dnanet.read import read_fasta
 from dnanet.records import LabelledInput, read_labelled
+from dnanet.streaming import Shard, count_records, iter_batches
 
 
 def write_fasta(
@@ -103,8 +95,8 @@ def test_bundled_example_is_balanced_ctcf_data():
 
 
 def test_streamed_batches_shrink_for_long_records_and_refuse_a_chromosome(tmp_path):
-    from dnanet.data import iter_batches
     from dnanet.errors import DnanetError
+    from dnanet.streaming import iter_batches
 
     path = tmp_path / "mixed.fa"
     records = [("short1", 100), ("short2", 100), ("long", 5_000), ("short3", 100), ("short4", 100)]

@@ -16,16 +16,17 @@ from test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_con
 import dnanet.train
 from dnanet.checkpoint import Checkpoint
 from dnanet.config import load_config
-from dnanet.data import iter_batches, make_loader
 from dnanet.distributed import Processes
 from dnanet.embed import represent
 from dnanet.errors import DnanetError
 from dnanet.examples import heldout_inputs
 from dnanet.experiment import loader_settings, train_model
 from dnanet.infer import predict_batch
+from dnanet.loaders import make_loader
 from dnanet.models import build_model
 from dnanet.precision import TOLERANCE, Precision
 from dnanet.runs import load_run
+from dnanet.streaming import iter_batches
 
 CPU = torch.device("cpu")
 

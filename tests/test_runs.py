@@ -22,12 +22,12 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from dnanet.cli import app
-from dnanet.data import iter_batches
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path, heldout_inputs
 from dnanet.infer import predict_batch
 from dnanet.models import build_model
 from dnanet.runs import load_run, save_model
+from dnanet.streaming import iter_batches
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent

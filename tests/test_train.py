@@ -143,7 +143,7 @@ def test_shipped_cnn_learns_ctcf_binding(trained_run):
 
 
 def test_steps_per_epoch_sets_the_epoch_length_whatever_the_data_size():
-    from dnanet.data import TrainingSampler
+    from dnanet.loaders import TrainingSampler
     from dnanet.train import TrainingMonitor
 
     class CountSteps(TrainingMonitor):

@@ -161,7 +161,7 @@ def keep_freed_memory() -> None:
     """Let glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of returning them to
     the system: a model's activations are allocated and freed every batch, and with glibc's
     defaults each time costs fresh pages. Measured predicting 4,000 x 1 kbp (CNN, batches capped
-    at `dnanet.data.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
+    at `dnanet.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
     memory stayed flat over 240,000 records. Inference commands only: in `train` the same
     settings let anonymous memory grow through every validation pass (1.0-1.5 GB after 100,000
     validation records, 0.44 GB without). The same as MALLOC_MMAP_THRESHOLD_=33554432 and
@@ -200,10 +200,10 @@ def shard_option(merging: str) -> typer.models.OptionInfo:
 
 
 def inference_shard(text: Optional[str]):
-    """`--shard K/N` -> its `dnanet.data.Shard` (None without the option). Refused under torchrun,
+    """`--shard K/N` -> its `dnanet.streaming.Shard` (None without the option). Refused under torchrun,
     whose processes split the input themselves."""
-    from dnanet.data import Shard
     from dnanet.distributed import launched_processes
+    from dnanet.streaming import Shard
 
     if text is None:
         return None

@@ -86,10 +86,10 @@ def evaluate(
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
     from dnanet.cli.display import metrics_table
-    from dnanet.data import code_batches
     from dnanet.evaluate import task_metrics
     from dnanet.examples import heldout_inputs
     from dnanet.infer import predict
+    from dnanet.loaders import code_batches
     from dnanet.runs import load_run, write_json
     from dnanet.tasks import Task
 
@@ -202,13 +202,13 @@ def predict(
       dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
     """
     from dnanet import distributed
-    from dnanet.data import count_records
     from dnanet.examples import heldout_inputs
     from dnanet.infer import write_predictions
     from dnanet.outputs import check_output_kind
     from dnanet.records import LabelledInput
     from dnanet.runs import load_run
     from dnanet.sources import check_settings_used, input_notes, resolve_inputs
+    from dnanet.streaming import count_records
     from dnanet.tasks import Task
     from dnanet.tracks import track_format
 

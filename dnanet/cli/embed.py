@@ -107,12 +107,12 @@ def embed(
         --out emb.parquet --plot emb.png
     """
     from dnanet import distributed
-    from dnanet.data import count_records, iter_batches
     from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings
     from dnanet.examples import heldout_inputs
     from dnanet.outputs import check_output_kind
     from dnanet.runs import load_run
     from dnanet.sources import check_settings_used, input_notes, resolve_inputs
+    from dnanet.streaming import count_records, iter_batches
 
     check_output_kind(out, folder=False)
     check_output_format(out)

@@ -110,9 +110,9 @@ def write_track(
 ) -> None:
     """`dnanet predict RUN --genome G [--region R ...] [BED ...] --step N --out X.bw|X.bedGraph`:
     slide the model along the regions (`dnanet.tracks`), one file per output, written atomically."""
-    from dnanet.data import inference_batch_size
     from dnanet.genome import open_genome
     from dnanet.infer import predict_batch
+    from dnanet.loaders import inference_batch_size
     from dnanet.tracks import (
         WRITERS,
         Region,

@@ -127,7 +127,7 @@ def read_features(
 ) -> tuple[list[str], np.ndarray]:
     """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit`
     records."""
-    from dnanet.data import iter_batches
+    from dnanet.streaming import iter_batches
 
     ids, blocks = [], []
     for batch in iter_batches(paths, 256):
