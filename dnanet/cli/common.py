@@ -200,8 +200,8 @@ def shard_option(merging: str) -> typer.models.OptionInfo:
 
 
 def inference_shard(text: Optional[str]):
-    """`--shard K/N` -> its `dnanet.streaming.Shard` (None without the option). Refused under torchrun,
-    whose processes split the input themselves."""
+    """`--shard K/N` -> its `dnanet.streaming.Shard` (None without the option). Refused under
+    torchrun, whose processes split the input themselves."""
     from dnanet.distributed import launched_processes
     from dnanet.streaming import Shard
 
