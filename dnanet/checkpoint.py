@@ -36,8 +36,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from dnanet.errors import DnanetError
+from dnanet.json_files import parse_json, read_regular_file
 from dnanet.run_loader import read_checked_tensors
-from dnanet.run_schema import parse_json, read_regular_file
 
 STATE_FILE, TENSOR_FILE = "state.json", "state.safetensors"
 STATE_LIMIT = (

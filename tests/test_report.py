@@ -13,7 +13,8 @@ from PIL import Image
 
 from dnanet.cli import app
 from dnanet.evaluate import task_metrics
-from dnanet.report import one_vs_rest, write_evaluation_report, write_run_report
+from dnanet.report import write_evaluation_report, write_run_report
+from dnanet.report_figures import one_vs_rest
 from dnanet.tasks import Task
 
 NAMES = {

@@ -11,6 +11,7 @@ from dnanet.cli import (  # noqa: F401  (modules register their commands on the 
     embed,
     genome,
     motifs,
+    predict,
     train,  # noqa: F401  (train first: the everyday commands' order in --help)
     tune,  # noqa: F401  (dnanet tune: hyperparameter search)
     variants,
