@@ -5,7 +5,9 @@ Every data set is read in place from the data folder (see its README.md and SOUR
 nothing is copied: chipseq-ebox-236bp is GPL-3.0. All files are FASTA with quirks that dnanet's
 reader handles (CRLF line ends, mixed case, RNA letters, headers with spaces), so no conversion
 is needed. The σ-type independent test set names each record's class by its header alone
-(``>70``, ``>24``, ...); a {header: class} label table maps these to the training classes.
+(``>70``, ``>24``, ...), so its ids repeat, which dnanet refuses for labelled inputs; it is read
+through a temporary copy whose ids are made unique (``24_1``, ``24_2``, ...), and a label table
+maps each to its header's training class (`unique_ids_copy`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from Bio.SeqIO.FastaIO import SimpleFastaParser
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -307,10 +310,33 @@ def load_task(spec: TaskSpec) -> TaskData:
     task = infer_task(records.label_values, ["class"])
     train = records.with_targets(records.targets(task.encode))
     test = None
-    if spec.test:
-        tests = read_labelled(list(spec.test), label_table=spec.test_labels)
+    if spec.test and spec.test_labels:
+        with tempfile.TemporaryDirectory() as folder:
+            inputs, labels = unique_ids_copy(spec.test, spec.test_labels, Path(folder))
+            tests = read_labelled(inputs, label_table=labels)
+        test = tests.with_targets(tests.targets(task.encode))
+    elif spec.test:
+        tests = read_labelled(list(spec.test))
         test = tests.with_targets(tests.targets(task.encode))
     return TaskData(train, task, records.provenance, test)
+
+
+def unique_ids_copy(
+    inputs: tuple[LabelledInput, ...], by_header: dict[str, tuple[str]], folder: Path
+) -> tuple[list[LabelledInput], dict[str, tuple[str]]]:
+    """Copies of FASTA `inputs` whose headers name a class (`by_header`: header -> labels) with
+    ids made unique (``HEADER_n``), and the label table of the new ids."""
+    copies, labels = [], {}
+    for index, item in enumerate(inputs):
+        copy, counts = folder / f"test{index}.fa", {}
+        with open(copy, "w") as out, open(item.path, encoding="utf-8") as source:
+            for header, sequence in SimpleFastaParser(source):
+                counts[header] = counts.get(header, 0) + 1
+                new_id = f"{header}_{counts[header]}"
+                labels[new_id] = by_header[header]
+                out.write(f">{new_id}\n{sequence}\n")
+        copies.append(LabelledInput(None, copy))
+    return copies, labels
 
 
 def gc_features(sequences: SequenceSet, with_length: bool) -> np.ndarray:
