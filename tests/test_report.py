@@ -271,6 +271,14 @@ def test_evaluate_report_on_new_records_and_refuses_an_existing_folder(
         and "already exists" in again.output
         and len(again.output.strip().splitlines()) == 1
     )
+    (report / "stale.png").write_bytes(b"old")  # --overwrite replaces the folder as a whole
+    replaced = runner.invoke(
+        app,
+        ["evaluate", str(planted_run), *inputs, "--report", str(report), "--threads", "1"]
+        + ["--overwrite"],
+    )
+    assert replaced.exit_code == 0, replaced.output
+    assert (report / "report.html").exists() and not (report / "stale.png").exists()
 
 
 def test_a_report_that_fails_leaves_the_finished_run_and_says_so(

@@ -86,8 +86,8 @@ def evaluate(
     from dnanet.runs import load_run, write_json
     from dnanet.tasks import Task
 
-    if report is not None and report.exists():  # before any work
-        raise DnanetError(f"{report}: already exists; name a new folder for --report")
+    if report is not None and report.exists() and not overwrite:  # before any work
+        raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
     output = claim_output(out, overwrite) if out is not None else None
     loaded = load_run(run, setup_torch(threads, device))
     model, description = loaded.model, loaded.record
@@ -117,7 +117,14 @@ def evaluate(
         from dnanet.report import write_evaluation_report
 
         page = write_evaluation_report(
-            report, run, description, metrics, records.provenance, sequences.targets, outputs
+            report,
+            run,
+            description,
+            metrics,
+            records.provenance,
+            sequences.targets,
+            outputs,
+            overwrite=overwrite,
         )
         err.print(f"report: {page}", highlight=False, soft_wrap=True)
 
