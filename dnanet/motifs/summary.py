@@ -27,6 +27,24 @@ COLUMNS = [
 ]
 
 
+def motif_cells(m: FoundMotif, letters: str = DNA) -> list:
+    """A motif's values for ``COLUMNS`` (summary.html; the first columns of motifs.tsv)."""
+    return [
+        m.id,
+        m.class_name,
+        m.method,
+        consensus(m.pwm, letters),
+        m.pwm.shape[1],
+        m.seqlets,
+        len(m.sites),
+        f"{m.p:.3g}",
+        f"{m.q:.3g}",
+        f"{m.with_site_class / m.n_class:.3f}",
+        f"{m.with_site_background / m.n_background:.3f}",
+        f"{m.faithfulness:.4f}",
+    ]
+
+
 def _cells(values) -> str:
     return "".join(f"<td>{html.escape(str(v))}</td>" for v in values)
 
@@ -59,20 +77,7 @@ def motif_table(motifs: list[FoundMotif], letters: str = DNA) -> str:
             if m.match is not None and m.match.pwm is not None
             else ""
         )
-        values = [
-            m.id,
-            m.class_name,
-            m.method,
-            consensus(m.pwm, letters),
-            m.pwm.shape[1],
-            m.seqlets,
-            len(m.sites),
-            f"{m.p:.3g}",
-            f"{m.q:.3g}",
-            f"{m.with_site_class / m.n_class:.3f}",
-            f"{m.with_site_background / m.n_background:.3f}",
-            f"{m.faithfulness:.4f}",
-        ]
+        values = motif_cells(m, letters)
         body.append(
             f'<tr><td><img src="logos/{html.escape(m.id)}.png" height="70"></td><td>{known}</td>'
             f"{matches_cell(m)}{_cells(values)}</tr>"

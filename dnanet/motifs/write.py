@@ -13,7 +13,7 @@ from pathlib import Path
 from dnanet.motifs.alphabet import DNA, IUPAC, consensus  # noqa: F401 (consensus: the writers' API)
 from dnanet.motifs.logos import write_logos
 from dnanet.motifs.select import REPORT_COLUMNS, ClassReport, FoundMotif
-from dnanet.motifs.summary import write_summary
+from dnanet.motifs.summary import motif_cells, write_summary
 
 TSV_COLUMNS = [
     "motif",
@@ -77,18 +77,7 @@ def motif_rows(motifs: list[FoundMotif], letters: str = DNA) -> list[list]:
         match = m.match
         rows.append(
             [
-                m.id,
-                m.class_name,
-                m.method,
-                consensus(m.pwm, letters),
-                m.pwm.shape[1],
-                m.seqlets,
-                len(m.sites),
-                f"{m.p:.3g}",
-                f"{m.q:.3g}",
-                f"{m.with_site_class / m.n_class:.3f}",
-                f"{m.with_site_background / m.n_background:.3f}",
-                f"{m.faithfulness:.4f}",
+                *motif_cells(m, letters),
                 match.name if match else "",
                 match.id if match else "",
                 f"{match.p:.3g}" if match else "",
