@@ -29,4 +29,19 @@ class EverydayFirst(typer.core.TyperGroup):
             from dnanet.cli.choices import show_choices
 
             show_choices(command, ctx)
+            command.help = reflowed(command.help)
         return name, command, rest
+
+
+def reflowed(help_text: str | None) -> str | None:
+    """A command's docstring with each prose paragraph on one line, so --help wraps it to the
+    terminal's width (rich keeps a docstring's line breaks: at 80 columns, lines written for 100
+    broke in two). Paragraphs that start indented (examples, continued commands) are kept as
+    written."""
+    if not help_text:
+        return help_text
+    paragraphs = help_text.split("\n\n")
+    return "\n\n".join(
+        paragraph if paragraph[:1].isspace() else " ".join(paragraph.split("\n"))
+        for paragraph in paragraphs
+    )
