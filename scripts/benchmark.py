@@ -569,7 +569,10 @@ def main(argv: list[str] | None = None) -> None:
         "command": shlex.join(["python", *sys.argv]),
         "quick": args.quick,
         "seeds": args.seeds,
-        "tuned_trials": args.tuned_trials if args.tuned else None,
+        # a resumed run without --tuned keeps the tuned cells it found, and says their budget
+        "tuned_trials": args.tuned_trials
+        if args.tuned
+        else max((r["tuned"]["trials"] for r in results if "tuned" in r), default=None),
         "wall_seconds": 0.0,
     }
     start = time.perf_counter()
