@@ -61,6 +61,21 @@ class Parameter:
             )
         return trial.suggest_float(self.path, self.low, self.high, step=self.step, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one this parameter can take (a choice; in the range, on its grid)."""
+        if self.choices is not None:
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.is_int and value != int(value):
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        if self.step:
+            steps = (value - self.low) / self.step
+            return abs(steps - round(steps)) < 1e-9
+        return True
+
     def describe(self) -> str:
         if self.choices is not None:
             return f"{self.path} in {list(self.choices)}"
@@ -84,6 +99,19 @@ class SearchSpace:
     def suggest(self, trial) -> dict[str, Any]:
         """{key path: value} for one trial."""
         return {parameter.path: parameter.suggest(trial) for parameter in self.parameters}
+
+    def base_values(self, base: Config) -> dict[str, Any]:
+        """{key path: the base config's value} for each parameter whose range holds it: the
+        first trial of a new study, so a search starts from the shipped (or given) config and its
+        best is never worse on validation than training with the base config as it is."""
+        values = base.to_dict()
+        found = {}
+        for parameter in self.parameters:
+            section, key = parameter.path.split(".", 1)
+            value = values[section].get(key)
+            if parameter.contains(value):
+                found[parameter.path] = value
+        return found
 
     def to_dict(self) -> dict:
         return {"model": self.family, "parameters": {p.path: p.to_dict() for p in self.parameters}}

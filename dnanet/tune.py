@@ -171,6 +171,9 @@ def open_study(search: Search, data: TuneData) -> optuna.Study:
     saved = study.user_attrs.get("dnanet")
     if saved is None:
         study.set_user_attr("dnanet", mine)
+        base = search.space.base_values(search.base)
+        if base and not study.trials:  # trial 0: the base config itself, as the yardstick
+            study.enqueue_trial(base, user_attrs={"base_config": True}, skip_if_exists=True)
     elif saved != mine:
         differs = [
             name
@@ -289,6 +292,8 @@ def trial_line(trial: FrozenTrial, done: int, total: int) -> str:
     params = " ".join(
         f"{path.split('.', 1)[1]}={_short(value)}" for path, value in trial.params.items()
     )
+    if trial.user_attrs.get("base_config"):
+        params = f"(the base config) {params}"
     seconds = trial.duration.total_seconds() if trial.duration else 0.0
     if trial.state == TrialState.COMPLETE:
         outcome = (

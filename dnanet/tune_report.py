@@ -75,7 +75,8 @@ def write_report(
 
 def trials_table(trials: list[FrozenTrial], space: SearchSpace) -> pd.DataFrame:
     """One row per trial: number, state, val_loss (best epoch; empty unless complete), best_epoch,
-    epochs trained, seconds, the other validation metrics at the best epoch, then each parameter."""
+    epochs trained, seconds, the other validation metrics at the best epoch, each parameter, then
+    base_config (true for the trial that ran the base config as it is) and error."""
     rows = []
     for trial in trials:
         attrs = trial.user_attrs
@@ -91,11 +92,15 @@ def trials_table(trials: list[FrozenTrial], space: SearchSpace) -> pd.DataFrame:
         row.update(
             {parameter.path: trial.params.get(parameter.path) for parameter in space.parameters}
         )
+        row["base_config"] = bool(attrs.get("base_config"))
         row["error"] = attrs.get("error", "")
         rows.append(row)
     columns = ["trial", "state", "val_loss", "best_epoch", "epochs", "seconds"]
     frame = pd.DataFrame(
-        rows, columns=None if rows else columns + [p.path for p in space.parameters] + ["error"]
+        rows,
+        columns=None
+        if rows
+        else columns + [p.path for p in space.parameters] + ["base_config", "error"],
     )
     return frame.astype({"best_epoch": "Int64", "epochs": "Int64"})
 

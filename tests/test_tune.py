@@ -101,6 +101,33 @@ def test_a_tiny_study_writes_its_files_and_one_line_per_trial(runner, planted, s
     }
 
 
+def test_the_first_trial_is_the_base_config_so_tuning_never_loses_to_it(runner, planted, study):
+    """Trial 0 runs the base config as it is (each searched key at its base value), so the best
+    trial's validation loss is at most the base config's: a search cannot end worse than no
+    search."""
+    table = trials_of(study)
+    first = table.iloc[0]
+    assert bool(first["base_config"]) and not table["base_config"].iloc[1:].any()
+    base = load_config(planted["folder"] / "base.yaml")
+    assert first["train.lr"] == pytest.approx(base.train.lr)
+    assert first["model.channels"] == base.model["channels"] == 16
+    assert first["model.dropout"] == pytest.approx(base.model["dropout"])
+    assert first["model.position_bins"] == 0
+    assert table["val_loss"].min() <= first["val_loss"]
+
+
+def test_a_base_value_outside_the_space_is_left_to_the_sampler():
+    from dnanet.search_space import Parameter
+
+    assert Parameter("model.dropout", low=0.0, high=0.5, step=0.05).contains(0.2)
+    assert not Parameter("model.dropout", low=0.0, high=0.5, step=0.05).contains(0.22)
+    assert not Parameter("model.layers", low=1, high=4).contains(5)
+    assert not Parameter("model.layers", low=1, high=4).contains(2.5)
+    assert Parameter("train.batch_size", choices=(16, 32)).contains(32)
+    assert not Parameter("train.batch_size", choices=(16, 64)).contains(32)
+    assert not Parameter("model.hidden", low=8, high=64).contains(True)
+
+
 def test_the_best_config_retrains_to_the_best_trials_validation_loss(runner, planted, study):
     table = trials_of(study)
     best = table.loc[table["val_loss"].idxmin()]
