@@ -127,7 +127,7 @@ RBP = {  # protein: (pysster test AUROC, GraphProt test AUROC), Budach & Marsico
 }
 DEFAULT_RBP = ("pum2", "qki")
 CHIPSEQ = "chipseq-ebox-236bp/raw/wgEncodeSydhTfbsGm12878Nfe2hStdAlnRep0"
-SPLICE = Path(__file__).resolve().parent / "data" / "splice-uci-60bp"  # in the repo: CC BY 4.0
+SPLICE = Path(__file__).resolve().parent.parent / "tests" / "data" / "splice-uci-60bp"  # CC BY 4.0
 
 NOTES = """\
 Notes
@@ -149,7 +149,7 @@ Notes
   strands for the ChIP-seq sets (ctcf-101bp, chipseq-ebox) and uses the forward strand only for the
   promoter and RNA sets, whose strand is part of the signal.
 - chipseq-ebox-236bp (GPL-3.0) is read in place and never copied.
-- splice-60bp is the UCI splice-junction set (CC BY 4.0), kept in scripts/data/splice-uci-60bp
+- splice-60bp is the UCI splice-junction set (CC BY 4.0), kept in tests/data/splice-uci-60bp
   (SOURCE.txt: provenance; 12 records listed twice in the original are kept once): 60 bp of
   primate DNA centred on an exon/intron (EI) or intron/exon (IE) boundary, or on neither (N). The
   GT/AG at the centre decides the class only where it sits, so it is the real counterpart of
