@@ -108,10 +108,35 @@ def refuse_repeated_ids(
         for later, _ in zip(*hash_repeats(own)):
             for earlier in np.flatnonzero(own[:later] == own[later]):
                 if id_bytes(start + earlier) == id_bytes(start + later):
+                    lines = (int(places[start + earlier, 1]), int(places[start + later, 1]))
                     raise DnanetError(
-                        f"{item.path} lines {places[start + earlier, 1]} and "
-                        f"{places[start + later, 1]}: record id "
+                        f"{item.path} lines {lines[0]} and {lines[1]}: record id "
                         f"'{id_bytes(start + later).decode()}' is used twice; ids name records in "
                         "every output and in --labels tables, so each must be unique within a file "
-                        "(rename or drop one)"
+                        f"({_how_to_fix(item.path, lines)})"
                     )
+
+
+def _how_to_fix(path, lines: tuple[int, int]) -> str:
+    """What to do about a repeated id: rename or drop one record; where the two header lines
+    differ after the id (``>Escherichia coli K-12 2486131_2486212``: the id is the header's first
+    word), say so and show how to make the whole header the id."""
+    from dnanet.read import open_binary
+
+    wanted, headers = set(lines), {}
+    try:
+        with open_binary(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                if number in wanted:
+                    headers[number] = line.rstrip(b"\r\n")
+                if number >= max(lines):
+                    break
+    except OSError:
+        return "rename or drop one"
+    if len(headers) == 2 and headers[lines[0]] != headers[lines[1]]:
+        return (
+            "rename or drop one; the id is the header up to its first space, and these headers "
+            "differ after it: to use whole headers as ids, replace their spaces, e.g. "
+            "sed '/^>/s/ /_/g'"
+        )
+    return "rename or drop one"

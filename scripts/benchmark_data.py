@@ -7,14 +7,16 @@ reader handles (CRLF line ends, mixed case, RNA letters, headers with spaces), s
 is needed. The σ-type independent test set names each record's class by its header alone
 (``>70``, ``>24``, ...), so its ids repeat, which dnanet refuses for labelled inputs; it is read
 through a temporary copy whose ids are made unique (``24_1``, ``24_2``, ...), and a label table
-maps each to its header's training class (`unique_ids_copy`).
+maps each to its header's training class (`unique_ids_copy`). Every E. coli non-promoter header
+starts with ``Escherichia coli K-12``, so its ids (first words) repeat too: that task reads copies
+whose ids are the whole headers (`whole_header_copy`).
 """
 
 from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +105,7 @@ class TaskSpec:
         None  # {record id: (class,)} when headers give the class
     )
     planted: PlantedSpec | None = None  # generated, not read: train and test are empty
+    whole_headers: bool = False  # ids = whole headers (spaces as '_'): first words repeat
 
 
 @dataclass
@@ -206,6 +209,7 @@ def all_tasks(data: Path) -> dict[str, TaskSpec]:
                 ("nonpromoter", f"{ecoli}/negative2860.txt"),
             ),
             (Metric("auroc"), Metric("accuracy", "— (README GC-only 0.768)")),
+            whole_headers=True,  # every negative header starts '>Escherichia coli K-12 ...'
         ),
         TaskSpec(
             "ecoli-sigma",
@@ -320,6 +324,13 @@ def load_task(spec: TaskSpec) -> TaskData:
             return load_task(
                 TaskSpec(spec.name, spec.title, files["train"], spec.metrics, files["test"])
             )
+    if spec.whole_headers:
+        with tempfile.TemporaryDirectory() as folder:
+            copies = tuple(
+                LabelledInput(item.label, whole_header_copy(item.path, Path(folder) / str(index)))
+                for index, item in enumerate(spec.train)
+            )
+            return load_task(replace(spec, train=copies, whole_headers=False))
     records = read_labelled(list(spec.train))
     task = infer_task(records.label_values, ["class"])
     train = records.with_targets(records.targets(task.encode))
@@ -333,6 +344,15 @@ def load_task(spec: TaskSpec) -> TaskData:
         tests = read_labelled(list(spec.test))
         test = tests.with_targets(tests.targets(task.encode))
     return TaskData(train, task, records.provenance, test)
+
+
+def whole_header_copy(path: Path, copy: Path) -> Path:
+    """A copy of FASTA `path` whose ids are its whole headers, spaces replaced by '_' (what dnanet's
+    repeated-id error suggests: ``sed '/^>/s/ /_/g'``)."""
+    with open(copy, "w") as out, open(path, encoding="utf-8") as source:
+        for header, sequence in SimpleFastaParser(source):
+            out.write(f">{header.replace(' ', '_')}\n{sequence}\n")
+    return copy
 
 
 def unique_ids_copy(

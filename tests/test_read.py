@@ -10,6 +10,7 @@ import bz2
 import gzip
 import random
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -576,6 +577,27 @@ def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_pat
     assert list(
         read_labelled([LabelledInput("bound", first), LabelledInput("background", second)]).ids
     ) == ["peak_1", "peak_1"]
+
+
+def test_ids_repeated_because_headers_share_a_first_word_get_a_fix_that_works(tmp_path):
+    """The E. coli non-promoter file names every record '>Escherichia coli K-12 ...': ids (the
+    first word) repeat though the headers differ. The error says so and gives the sed line, and
+    the file that line makes reads."""
+    source = "".join(
+        f">Escherichia coli K-12 {start}_{start + 81}\n{'ACGT' * 20}A\n"
+        for start in (2486131, 3292866, 2846911)
+    )
+    path = write(tmp_path / "negative.fa", source)
+    with pytest.raises(DnanetError) as error:
+        read_labelled([LabelledInput("negative", path)])
+    message = str(error.value)
+    assert "lines 1 and 3: record id 'Escherichia' is used twice" in message
+    assert "these headers differ after it" in message and "sed '/^>/s/ /_/g'" in message
+    fixed = subprocess.run(
+        ["sed", "/^>/s/ /_/g", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    records = read_labelled([LabelledInput("negative", write(tmp_path / "fixed.fa", fixed))])
+    assert list(records.ids)[0] == "Escherichia_coli_K-12_2486131_2486212"
 
 
 def test_train_cli_stops_at_a_repeated_id_with_one_line(runner, tmp_path):
