@@ -18,13 +18,14 @@ from dnanet.cli.common import (
     parse_inputs,
     user_errors,
 )
-from dnanet.cli.group import RESEARCH_PANEL
+from dnanet.cli.group import RESEARCH_PANEL, EverydayFirst
 from dnanet.errors import DnanetError
 
 crn_app = typer.Typer(
     help="Compile a trained ternary_mlp into a chemical reaction network (JSON), simulate it "
     "with mass-action kinetics, and verify it against the network.",
     no_args_is_help=True,
+    cls=EverydayFirst,  # a subcommand's --help wraps its prose like every other command's
 )
 app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
 
