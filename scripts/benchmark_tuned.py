@@ -57,6 +57,7 @@ def search_best_config(
         "complete": states.count("complete"),
         "pruned": states.count("pruned"),
         "best_trial": best.number,
+        "best_is_base": bool(best.user_attrs.get("base_config")),  # trial 0: the shipped config
         "val_loss": best.value,
         "params": best.params,
         "search_seconds": round(time.perf_counter() - start, 1),
@@ -100,11 +101,12 @@ def tuning_lines(results: list[dict], families: list[str]) -> list[str]:
             f"{', '.join(map(str, budgets))} trials "
             "of `dnanet tune` (the shipped space configs/search/<family>.yaml, "
             "TPE sampler seeded by the seed, "
-            "median pruner, trials scored on the validation part only), "
+            "median pruner, trials scored on the validation part only; "
+            "the first trial is the shipped config itself), "
             "the best config retrained on the same "
             "split and scored on the same test set as the default column. "
-            "Search time per cell (mean over seeds) "
-            "and pruned trials:"
+            "Search time per cell (mean over seeds), pruned trials, and the cells whose best "
+            "trial was the shipped config (their numbers equal the default's):"
         ),
         "",
         "| task | " + " | ".join(f for f in families if f.endswith(TUNED)) + " |",
@@ -118,7 +120,13 @@ def tuning_lines(results: list[dict], families: list[str]) -> list[str]:
                 "—"
                 if not runs
                 else f"{sum(r['search_seconds'] for r in runs) / len(runs) / 60:.1f} min "
-                f"({sum(r['pruned'] for r in runs) / len(runs):.0f} of {runs[0]['trials']} pruned)"
+                f"({sum(r['pruned'] for r in runs) / len(runs):.0f} of {runs[0]['trials']} pruned"
+                + (
+                    f"; best = shipped in {sum(bool(r.get('best_is_base')) for r in runs)}"
+                    f" of {len(runs)})"
+                    if any("best_is_base" in r for r in runs)
+                    else ")"
+                )
             )
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return [*lines, ""]
