@@ -20,7 +20,8 @@ def _pyplot():
 
 def plot_history(trials: list[FrozenTrial], path: Path) -> None:
     """Validation loss per trial (in the order they were started): complete trials as dots, pruned
-    ones as crosses at their last reported loss, and the best loss so far as a step line."""
+    ones as crosses at their last reported loss, the base config's trial ringed, and the best loss
+    so far as a step line."""
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
@@ -44,6 +45,17 @@ def plot_history(trials: list[FrozenTrial], path: Path) -> None:
             color="tab:gray",
             label="pruned (its last epoch)",
             zorder=3,
+        )
+    base = [t for t in done if t.user_attrs.get("base_config")]
+    if base:
+        axes.scatter(
+            [t.number for t in base],
+            [t.value for t in base],
+            s=160,
+            facecolors="none",
+            edgecolors="black",
+            label="the base config",
+            zorder=4,
         )
     if done:
         numbers, best, lowest = [], [], float("inf")
