@@ -171,9 +171,6 @@ def open_study(search: Search, data: TuneData) -> optuna.Study:
     saved = study.user_attrs.get("dnanet")
     if saved is None:
         study.set_user_attr("dnanet", mine)
-        base = search.space.base_values(search.base)
-        if base and not study.trials:  # trial 0: the base config itself, as the yardstick
-            study.enqueue_trial(base, user_attrs={"base_config": True}, skip_if_exists=True)
     elif saved != mine:
         differs = [
             name
@@ -188,7 +185,24 @@ def open_study(search: Search, data: TuneData) -> optuna.Study:
         not search.shared
     ):  # the output folder is locked: a running trial is left from a killed search
         fail_running(study)
+    enqueue_base(study, search)
     return study
+
+
+def enqueue_base(study: optuna.Study, search: Search) -> None:
+    """Make the base config itself (each searched key at its base value, where the space holds
+    it) the study's next trial, unless it has run, is running or waits: the yardstick every
+    search starts from. A base trial that a kill cut off is queued again; one that failed on an
+    error of its own (user attr ``error``) is not."""
+    base = search.space.base_values(search.base)
+    if not base:
+        return
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get("base_config") and (
+            trial.state != TrialState.FAIL or "error" in trial.user_attrs
+        ):
+            return
+    study.enqueue_trial(base, user_attrs={"base_config": True})
 
 
 def fail_running(study: optuna.Study) -> None:

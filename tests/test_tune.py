@@ -201,6 +201,28 @@ def test_an_interrupted_search_writes_what_it_has_and_the_same_command_continues
     assert list(trials_of(out)["state"]) == ["complete", "fail", "complete", "complete"]
 
 
+def test_a_search_cut_off_in_its_base_trial_runs_the_base_config_when_continued(
+    runner, planted, tmp_path, monkeypatch
+):
+    import dnanet.experiment
+
+    train_model = dnanet.experiment.train_model
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dnanet.experiment, "train_model", interrupted)
+    out = tmp_path / "study"
+    assert tune(runner, planted, out, 2).exit_code == 130
+    monkeypatch.setattr(dnanet.experiment, "train_model", train_model)
+    result = tune(runner, planted, out, 2)
+    assert result.exit_code == 0, result.output
+    table = trials_of(out)
+    assert list(table["state"]) == ["fail", "complete", "complete"]
+    assert list(table["base_config"]) == [True, True, False]  # queued again, run first
+    assert "(the base config)" in result.output
+
+
 def test_trials_never_score_the_test_split(runner, planted, tmp_path, monkeypatch):
     import dnanet.experiment
 
