@@ -14,6 +14,8 @@ from dnanet.cli.attribution_job import AttributionJob
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
+    QuietOption,
+    RunArgument,
     ThreadsOption,
     app,
     claim_output,
@@ -35,7 +37,7 @@ PLOTTED_RECORDS = 3
 @app.command()
 @user_errors
 def attribute(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
+    run: Path = RunArgument,
     fasta: List[Path] = typer.Argument(
         None,
         help="FASTA files (plain or .gz). Default: the bundled CTCF held-out "
@@ -99,7 +101,7 @@ def attribute(
     ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Write per-base attributions of every record toward one output of the run.
 

@@ -8,7 +8,15 @@ from typing import Optional
 import typer
 
 from dnanet.cli import choices
-from dnanet.cli.common import ThreadsOption, app, claim_output, err, out_console, user_errors
+from dnanet.cli.common import (
+    QuietOption,
+    ThreadsOption,
+    app,
+    claim_output,
+    err,
+    out_console,
+    user_errors,
+)
 from dnanet.cli.group import RESEARCH_PANEL
 from dnanet.errors import DnanetError
 
@@ -60,7 +68,7 @@ def bottleneck(
     ),
     overwrite: bool = typer.Option(False, help="Replace --out if it exists."),
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Train one-hot -> H tanh -> softmax networks on the chain n -> n + 1 (Skarupke 2016) for every
     H, N and seed (full batch, cross-entropy) and report the largest N each H learns perfectly.

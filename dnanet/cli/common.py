@@ -237,6 +237,8 @@ def record_progress(
             raise
 
 
+RunArgument = typer.Argument(..., help="A run folder made by `dnanet train`.")
+QuietOption = typer.Option(False, "--quiet", "-q", help="No progress display.")
 ThreadsOption = typer.Option(
     None, "--threads", help="CPU threads for torch (default: torch's choice)."
 )

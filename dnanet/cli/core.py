@@ -16,6 +16,7 @@ from dnanet.cli.common import (
     LabelColumnOption,
     LabelsOption,
     OverwriteOption,
+    RunArgument,
     ThreadsOption,
     app,
     claim_output,
@@ -40,7 +41,7 @@ from dnanet.errors import DnanetError
 @app.command()
 @user_errors
 def evaluate(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
+    run: Path = RunArgument,
     inputs: List[str] = typer.Argument(
         None,
         help=INPUTS_HELP.replace("CTCF example", "CTCF held-out files") + GENOME_INPUTS_HELP,

@@ -10,6 +10,7 @@ import typer
 
 from dnanet.cli.common import (
     OverwriteOption,
+    QuietOption,
     ThreadsOption,
     app,
     claim_output,
@@ -111,7 +112,7 @@ def simulate_command(
     ),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N records."),
     overwrite: bool = typer.Option(False, help="Replace --out if it exists."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Simulate NET.json's mass-action kinetics on FASTA records: outputs, classes, plots.
 
@@ -176,7 +177,7 @@ def verify_command(
     ),
     seed: int = typer.Option(0, help="Seed of the random rate constants."),
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Check RUN's reaction networks against RUN on FASTA records; exit code 0 only if all pass.
 

@@ -13,6 +13,8 @@ from dnanet.cli import choices
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
+    QuietOption,
+    RunArgument,
     ThreadsOption,
     app,
     claim_output,
@@ -43,7 +45,7 @@ PLOT_SAMPLE = 20_000
 @app.command()
 @user_errors
 def embed(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
+    run: Path = RunArgument,
     inputs: List[str] = typer.Argument(
         None,
         help="FASTA files (plain or .gz); CLASS=PATH names the group a file's "
@@ -94,7 +96,7 @@ def embed(
     seed: int = BackgroundSeedOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Write one embedding vector per FASTA record, streamed in batches (constant memory).
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from dnanet.cli import choices
 from dnanet.cli.common import (
     DeviceOption,
+    QuietOption,
     ThreadsOption,
     app,
     claim_output,
@@ -114,7 +115,7 @@ def motifs(
     background_ratio: int = BackgroundRatioOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Find the sequence motifs that drive a model's predictions, and name them.
 

@@ -13,6 +13,8 @@ import typer
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
+    QuietOption,
+    RunArgument,
     ThreadsOption,
     app,
     claim_output,
@@ -38,7 +40,7 @@ from dnanet.errors import DnanetError
 @app.command()
 @user_errors
 def predict(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
+    run: Path = RunArgument,
     fasta: List[Path] = typer.Argument(
         None,
         help="FASTA files (plain or .gz), or BED files with --genome (one "
@@ -87,7 +89,7 @@ def predict(
     ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Predict every record: a TSV with one row per record, in input order.
 

@@ -14,6 +14,8 @@ from rich.markup import escape
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
+    QuietOption,
+    RunArgument,
     ThreadsOption,
     app,
     claim_output,
@@ -32,7 +34,7 @@ from dnanet.errors import DnanetError
 @app.command()
 @user_errors
 def variants(
-    run: Path = typer.Argument(..., help="A run folder made by `dnanet train`."),
+    run: Path = RunArgument,
     vcf: Optional[Path] = typer.Option(
         None,
         "--vcf",
@@ -90,7 +92,7 @@ def variants(
     ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    quiet: bool = QuietOption,
 ):
     """Score the effect of each variant (SNVs and short indels): model outputs on the reference and
     the alternative window of the model's input length centred on the variant. Give --vcf with
