@@ -155,9 +155,9 @@ def tune(
     the base config's seed; each trial trains the base config with the trial's values on the
     training part and is scored by its lowest validation loss; the test part is never scored
     (train the best config and evaluate it once). The first trial is the base config as it is,
-    so the best is never worse than no search. A trial whose validation loss after an epoch
-    is worse than the median of earlier trials at that epoch is stopped (pruned). One line per
-    finished trial. The study is kept in OUT/study.db: stopped (Ctrl-C, killed), the same
+    so the best is never worse on validation than no search. A trial whose validation loss after
+    an epoch is worse than the median of earlier trials at that epoch is stopped (pruned). One
+    line per finished trial. The study is kept in OUT/study.db: stopped (Ctrl-C, killed), the same
     command continues it. Examples:
 
       dnanet tune bound=bound.fa background=background.fa --model cnn --trials 30 --out tune/ctcf
