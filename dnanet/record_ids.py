@@ -118,22 +118,34 @@ def refuse_repeated_ids(
 
 
 def _how_to_fix(path, lines: tuple[int, int]) -> str:
-    """What to do about a repeated id: rename or drop one record; where the two header lines
-    differ after the id (``>Escherichia coli K-12 2486131_2486212``: the id is the header's first
-    word), say so and show how to make the whole header the id."""
+    """What to do about a repeated id: rename or drop one record. Where the two records are
+    identical (the same record listed twice, common in published CLIP and splice sets), show how to
+    keep one of each; where the two header lines differ after the id (``>Escherichia coli K-12
+    2486131_2486212``: the id is the header's first word), show how to make whole headers the
+    ids."""
     from dnanet.read import open_binary
 
-    wanted, headers = set(lines), {}
+    records: dict[int, list[bytes]] = {}  # header line -> [header, sequence lines...]
+    current = None
     try:
         with open_binary(path) as handle:
             for number, line in enumerate(handle, start=1):
-                if number in wanted:
-                    headers[number] = line.rstrip(b"\r\n")
-                if number >= max(lines):
-                    break
+                line = line.rstrip(b"\r\n")
+                if line.startswith(b">"):
+                    if number > max(lines):
+                        break
+                    current = records.setdefault(number, []) if number in lines else None
+                if current is not None:
+                    current.append(line.strip() if current else line)
     except OSError:
         return "rename or drop one"
-    if len(headers) == 2 and headers[lines[0]] != headers[lines[1]]:
+    first, second = (records.get(number) for number in lines)
+    if first and second and first == second:
+        return (
+            "rename or drop one; these two records are identical: to keep the first of each id, "
+            "awk '/^>/{keep=!seen[$1]++} keep' FILE > deduplicated.fa"
+        )
+    if first and second and first[0] != second[0]:
         return (
             "rename or drop one; the id is the header up to its first space, and these headers "
             "differ after it: to use whole headers as ids, replace their spaces, e.g. "

@@ -13,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from Bio import bgzf
 
@@ -598,6 +599,29 @@ def test_ids_repeated_because_headers_share_a_first_word_get_a_fix_that_works(tm
     ).stdout
     records = read_labelled([LabelledInput("negative", write(tmp_path / "fixed.fa", fixed))])
     assert list(records.ids)[0] == "Escherichia_coli_K-12_2486131_2486212"
+
+
+def test_a_record_listed_twice_gets_a_fix_that_keeps_one_of_each(tmp_path):
+    """Published CLIP negatives list some sites twice, word for word (PUM2: lines 446 and 2036).
+    The error says the records are identical and gives an awk line; its output reads, every id
+    once, and a repeated id with different sequences is not mistaken for a copy."""
+    source = ">site_1\nACGTACGTAC\nGGTT\n>site_2\nTTTTGGGGCC\n>site_1\nACGTACGTAC\nGGTT\n"
+    path = write(tmp_path / "negative.fa", source)
+    with pytest.raises(DnanetError) as error:
+        read_labelled([LabelledInput("negative", path)])
+    message = str(error.value)
+    assert "lines 1 and 6: record id 'site_1' is used twice" in message
+    assert "these two records are identical" in message
+    command = message.split("to keep the first of each id, ")[1].removesuffix(")")
+    assert command == "awk '/^>/{keep=!seen[$1]++} keep' FILE > deduplicated.fa"
+    awk = command.split(" FILE")[0].removeprefix("awk '").removesuffix("'")
+    kept = subprocess.run(["awk", awk, str(path)], capture_output=True, text=True, check=True)
+    records = read_labelled([LabelledInput("negative", write(tmp_path / "kept.fa", kept.stdout))])
+    assert list(records.ids) == ["site_1", "site_2"] and list(np.diff(records.offsets)) == [14, 10]
+    different = write(tmp_path / "different.fa", source.replace("GGTT\n>site_2", "GGTA\n>site_2"))
+    with pytest.raises(DnanetError) as error:
+        read_labelled([LabelledInput("negative", different)])
+    assert "identical" not in str(error.value) and "(rename or drop one)" in str(error.value)
 
 
 def test_train_cli_stops_at_a_repeated_id_with_one_line(runner, tmp_path):
