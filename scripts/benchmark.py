@@ -445,8 +445,9 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
         f"- torch {meta['torch']}, dnanet {meta['dnanet']}",
         "- invocations (a later one with `--resume` keeps the cells of those before):",
         *(
-            f"  - {run['date'][:16].replace('T', ' ')}: `{run['command']}`: "
-            f"{run['cells']} cell(s), {run['wall_seconds'] / 60:.1f} min"
+            f"  - {run['date'][:16].replace('T', ' ')}: `{run['command']}`"
+            + (f" ({run['note']})" if run.get("note") else "")
+            + f": {run['cells']} cell(s), {run['wall_seconds'] / 60:.1f} min"
             for run in meta["invocations"]
         ),
         f"- sum of all cells' times: {cell_seconds / 60:.1f} min",
@@ -609,6 +610,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         meta["wall_seconds"] = time.perf_counter() - start
         meta["invocations"][-1]["wall_seconds"] = meta["wall_seconds"]
+        if not meta["invocations"][-1]["cells"]:  # nothing ran: the page is only redrawn
+            meta["invocations"].pop()
         if results:
             print(render(args.out, tasks, results, meta))
         print(
