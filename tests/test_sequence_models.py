@@ -6,7 +6,8 @@ import torch
 
 from dnanet.encode import PAD, sequences_to_codes
 from dnanet.models.lstm import LSTM
-from dnanet.models.transformer import Transformer, fastpath_disabled, split_windows
+from dnanet.models.token_windows import split_windows
+from dnanet.models.transformer import Transformer, fastpath_disabled
 
 MAX_LEN = 8
 

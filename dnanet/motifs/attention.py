@@ -33,7 +33,7 @@ def attention_scores(
 ) -> torch.Tensor:
     """Codes uint8 ``(B, L)`` -> attention scores float32 ``(B, L)``, zero past each end."""
     from dnanet.infer import evaluation_mode
-    from dnanet.models.transformer import split_windows
+    from dnanet.models.token_windows import split_windows
 
     with evaluation_mode(model):
         tokens, mask = model.tokens(codes)  # (B, T, d), (B, T)
@@ -93,7 +93,7 @@ def _unwindow(
 ) -> torch.Tensor:
     """Window token scores ``(B, n, t)`` -> sequence token scores ``(B, T)``; a token in two
     windows gets their mean, counting only the windows its sequence uses (``used (B, n)``), as
-    `dnanet.models.transformer.split_windows` weights them."""
+    `dnanet.models.token_windows.split_windows` weights them."""
     n, size = per_window.shape[1], per_window.shape[2]
     if n == 1:
         return F.pad(per_window[:, 0], (0, n_tokens - size))[:, :n_tokens]
