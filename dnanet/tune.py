@@ -185,7 +185,6 @@ def open_study(search: Search, data: TuneData) -> optuna.Study:
         not search.shared
     ):  # the output folder is locked: a running trial is left from a killed search
         fail_running(study)
-    enqueue_base(study, search)
     return study
 
 
@@ -238,6 +237,7 @@ def run_search(
             f"{search.trials}): no new trial"
         )
         return study
+    enqueue_base(study, search)  # only when trials will run: a full study gets no waiting trial
     first = len(study.trials)
     if jobs <= 1:
         run_worker(search, None, say, remaining, first, data)
