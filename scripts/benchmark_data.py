@@ -16,7 +16,7 @@ scored, as in the published numbers.
 from __future__ import annotations
 
 import functools
-import gzip
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from dnanet.data import SequenceSet
 from dnanet.encode import A, C, G, T
 from dnanet.planted import SPLICE_PWMS, bayes_posteriors, jaspar_pwm, planted_set, positioned_set
+from dnanet.read import open_binary
 from dnanet.records import LabelledInput, read_labelled
 from dnanet.tasks import Task, infer_task
 
@@ -347,25 +348,20 @@ def distinct_ids(inputs: tuple[LabelledInput, ...], folder: Path) -> list[Labell
     folder.mkdir(parents=True, exist_ok=True)
     kept = []
     for index, item in enumerate(inputs):
-        with open_text(item.path) as source:
-            ids = [header.split(None, 1)[0] for header, _ in SimpleFastaParser(source)]
+        with io.TextIOWrapper(open_binary(item.path), encoding="utf-8") as source:
+            records = list(SimpleFastaParser(source))  # read once: the files are small
+        ids = [header.split(None, 1)[0] for header, _ in records]
         if len(set(ids)) == len(ids):
             kept.append(item)
             continue
         copy, counts = folder / f"{index}.fa", {}
-        with open(copy, "w") as out, open_text(item.path) as source:
-            for header, sequence in SimpleFastaParser(source):
-                name = header.split(None, 1)[0]
+        with open(copy, "w") as out:
+            for name, (_, sequence) in zip(ids, records):
                 counts[name] = counts.get(name, 0) + 1
                 numbered = name if counts[name] == 1 else f"{name}_{counts[name]}"
                 out.write(f">{numbered}\n{sequence}\n")
         kept.append(LabelledInput(item.label, copy))
     return kept
-
-
-def open_text(path: Path):
-    """A FASTA file (plain or gzip) as text."""
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
 def unique_ids_copy(
