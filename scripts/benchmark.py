@@ -533,8 +533,8 @@ def run_cells(
     def finished(cell: dict) -> None:
         results.append(cell)
         meta["wall_seconds"] = time.perf_counter() - start
-        meta["invocations"][-1].update(cells=meta["invocations"][-1]["cells"] + 1)
-        meta["invocations"][-1].update(wall_seconds=meta["wall_seconds"])
+        this_run = meta["invocations"][-1]
+        this_run["cells"], this_run["wall_seconds"] = this_run["cells"] + 1, meta["wall_seconds"]
         save_results(json_path, meta, results)
         print_cell(cell)
 
