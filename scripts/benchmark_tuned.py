@@ -2,7 +2,7 @@
 seed with a fixed trial budget, then retrained with the best values and scored on the same test
 set as its shipped-default column.
 
-A tuned cell (task, ``<family>+tuned``, seed) runs `dnanet.tune`'s search exactly as
+A tuned cell (task, ``<family>+tuned``, seed) runs `dnanet.tune.study`'s search exactly as
 ``dnanet tune --model <family> --trials N`` would on the task's training files: the family's
 shipped config with this seed as the base (so the same split as the default cell), the shipped
 search space (configs/search/<family>.yaml), TPE + median pruner, trials scored on the validation
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from dnanet.config import Config, load_config
-from dnanet.search_space import apply_params, load_space
-from dnanet.tune import Search, TuneData, best_trial, run_search
+from dnanet.config.run_config import Config, load_config
+from dnanet.tune.search_space import apply_params, load_space
+from dnanet.tune.study import Search, TuneData, best_trial, run_search
 
 TUNED = "+tuned"  # suffix of a tuned family's model name in the JSON and the page
 DEFAULT_TRIALS = 20

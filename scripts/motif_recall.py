@@ -2,7 +2,7 @@
 
 For each planted set (a motif-free class plus 2, 3 or 4 classes, each sequence carrying one
 PWM-sampled site of its class's JASPAR motif on a random strand at a random position;
-dnanet.planted), each model family is trained with its shipped config, then motifs are found with
+dnanet.synthetic.planted), each model family is trained with its shipped config, then motifs are found with
 each scoring method that applies (attention for the transformer, gradient × input for every family,
 in-silico mutagenesis for the CNN on the smallest set) and by the model-free k-mer baseline. A
 planted motif counts as recalled by a method when one of the top `--top` motifs of its class (by
@@ -23,15 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dnanet.config import load_config
-from dnanet.data import SequenceSet
-from dnanet.experiment import train_model
-from dnanet.motifs.baseline import discover_baseline
-from dnanet.motifs.compare import jaspar_motifs
-from dnanet.motifs.pipeline import MotifOptions, discover, with_background
-from dnanet.planted import jaspar_pwm, planted_set
-from dnanet.records import LabelledInput, read_labelled
-from dnanet.tasks import infer_task
+from dnanet.config.run_config import load_config
+from dnanet.data.sets import SequenceSet
+from dnanet.training.experiment import train_model
+from dnanet.interpret.motifs.baseline import discover_baseline
+from dnanet.interpret.motifs.compare import jaspar_motifs
+from dnanet.interpret.motifs.pipeline import MotifOptions, discover, with_background
+from dnanet.synthetic.planted import jaspar_pwm, planted_set
+from dnanet.inputs.sources import LabelledInput
+from dnanet.data.store import read_labelled
+from dnanet.data.tasks import infer_task
 
 REPO = Path(__file__).resolve().parent.parent
 # Distinct families, strong to moderate (information content 12-19 bits).

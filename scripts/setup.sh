@@ -25,5 +25,5 @@ fi
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/python -c "import dnanet, torch; print(f'setup: dnanet {dnanet.__version__} with torch {torch.__version__} in .venv')"
 if [ -z "${DNANET_NO_WARMUP:-}" ]; then
-    .venv/bin/python -m dnanet.motifs.kernels
+    .venv/bin/python -m dnanet.interpret.motifs.kernels
 fi

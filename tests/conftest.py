@@ -49,7 +49,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> 
 @pytest.fixture(scope="session")
 def synthetic_genome(tmp_path_factory: pytest.TempPathFactory):
     """A 1 Mb genome with 400 CTCF sites planted at known coordinates and their peaks as narrowPeak
-    (`dnanet.synthetic_genome`); tests that change files copy them first."""
-    from dnanet.synthetic_genome import write_synthetic_genome
+    (`dnanet.synthetic.genome`); tests that change files copy them first."""
+    from dnanet.synthetic.genome import write_synthetic_genome
 
     return write_synthetic_genome(tmp_path_factory.mktemp("genome"))

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from dnanet.cli import app
 from dnanet.examples import example_path
-from dnanet.runs import load_run
+from dnanet.runs.load import load_run
 
 METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
 
@@ -164,7 +164,7 @@ def test_help_explains_each_command(runner, command):
 
 def test_train_log_has_settings_a_line_per_epoch_and_the_early_stop(runner, tmp_path):
     """Not a terminal (a batch job's log): plain lines, no progress bar."""
-    from dnanet.planted import planted_set
+    from dnanet.synthetic.planted import planted_set
 
     noise = planted_set({}, n_per_class=200, length=60, seed=2)
     for name, part in (("a", slice(0, 100)), ("b", slice(100, 200))):

@@ -115,13 +115,13 @@ def test_completion_can_be_installed_and_completes_commands_and_registry_values(
     "command, option, registry, extra",
     [
         ("train", "--model", ("dnanet.models", "MODELS"), ()),
-        ("train", "--task", ("dnanet.tasks", "KINDS"), ("auto",)),
-        ("train", "--precision", ("dnanet.precision", "SETTINGS"), ()),
-        ("attribute", "--method", ("dnanet.attribution", "METHODS"), ()),
-        ("motifs", "--method", ("dnanet.motifs.scores", "METHODS"), ("auto",)),
-        ("motifs", "--aggregation", ("dnanet.motifs.scores", "AGGREGATIONS"), ()),
-        ("embed", "--pool", ("dnanet.embed", "POOLS"), ()),
-        ("embed", "--layer", ("dnanet.embed", "LAYERS"), ()),
+        ("train", "--task", ("dnanet.data.tasks", "KINDS"), ("auto",)),
+        ("train", "--precision", ("dnanet.runtime.precision", "SETTINGS"), ()),
+        ("attribute", "--method", ("dnanet.interpret.attribution", "METHODS"), ()),
+        ("motifs", "--method", ("dnanet.interpret.motifs.scores", "METHODS"), ("auto",)),
+        ("motifs", "--aggregation", ("dnanet.interpret.motifs.scores", "AGGREGATIONS"), ()),
+        ("embed", "--pool", ("dnanet.inference.embed", "POOLS"), ()),
+        ("embed", "--layer", ("dnanet.inference.embed", "LAYERS"), ()),
         ("bottleneck", "--optimizer", ("dnanet.bottleneck", "OPTIMIZERS"), ()),
     ],
 )
@@ -142,11 +142,11 @@ def test_model_help_names_ternary_mlp_and_every_registered_model():
 
 
 def test_the_precision_choices_are_the_ones_the_config_accepts():
-    """--precision is listed from dnanet.precision.SETTINGS and checked by the config's Literal."""
+    """--precision is listed from dnanet.runtime.precision.SETTINGS and checked by the config's Literal."""
     import typing
 
-    from dnanet.config import TrainConfig
-    from dnanet.precision import SETTINGS
+    from dnanet.config.run_config import TrainConfig
+    from dnanet.runtime.precision import SETTINGS
 
     assert typing.get_args(typing.get_type_hints(TrainConfig)["precision"]) == SETTINGS
 

@@ -9,14 +9,14 @@ import shutil
 
 import numpy as np
 import pytest
-from test_splits import genome, small_config, windows, write_fasta
+from tests.data.test_splits import genome, small_config, windows, write_fasta
 
 from dnanet.cli import app
-from dnanet.data import SequenceSet
-from dnanet.duplicates import leakage, sequence_digests
-from dnanet.encode import BYTE_TO_CODE
+from dnanet.data.sets import SequenceSet
+from dnanet.data.leakage import leakage, sequence_digests
+from dnanet.inputs.encode import BYTE_TO_CODE
 from dnanet.errors import DnanetError
-from dnanet.splits import Split
+from dnanet.data.splits import Split
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -228,7 +228,7 @@ def test_a_resumed_run_keeps_its_split_options(runner, tmp_path, monkeypatch):
     split, the fixed test file and --keep-duplicates, and ends as the run that was never
     stopped."""
     import dnanet.cli.display as display
-    from dnanet.train import TrainingMonitor
+    from dnanet.training.loop import TrainingMonitor
 
     arguments, _ = planted_leaks(tmp_path)
     config = small_config(tmp_path)

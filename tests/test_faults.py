@@ -1,6 +1,6 @@
 """Fault injection: signals, kills, full disks, unwritable and odd --out paths, concurrent writers.
 
-The promise under test (`dnanet.outputs`, README "What dnanet guarantees"): an output is either
+The promise under test (`dnanet.files.outputs`, README "What dnanet guarantees"): an output is either
 the old one or the complete new one, never half-written; nothing hidden is left behind after an
 error, Ctrl-C or SIGTERM, and what a kill -9 leaves is cleaned up by the next run on that output.
 """
@@ -165,27 +165,27 @@ def test_an_existing_output_is_refused_unless_overwrite(runner, tiny_run, tmp_pa
 def test_disk_full_while_predicting_keeps_the_old_output_and_names_the_path(
     runner, tiny_run, tmp_path, monkeypatch
 ):
-    import dnanet.infer
+    import dnanet.inference.predict
 
     out = tmp_path / "p.tsv"
     out.write_text("old predictions\n")
-    real = dnanet.infer.write_predictions
+    real = dnanet.inference.predict.write_predictions
 
     def fills_the_disk(handle, *args, **kwargs):
         handle.write("id\tpredicted\n" + "half a row")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(dnanet.infer, "write_predictions", fills_the_disk)
+    monkeypatch.setattr(dnanet.inference.predict, "write_predictions", fills_the_disk)
     result = runner.invoke(app, ["predict", str(tiny_run), "--out", str(out), "--overwrite", "-q"])
     assert result.exit_code == 1
     assert f"error: {out}: could not be written: No space left on device" in result.output
     assert ".partial" not in result.output
     assert out.read_text() == "old predictions\n" and _hidden(tmp_path) == []
-    monkeypatch.setattr(dnanet.infer, "write_predictions", real)
+    monkeypatch.setattr(dnanet.inference.predict, "write_predictions", real)
 
 
 def test_train_overwrite_that_fails_keeps_the_old_run(runner, tiny_run, tmp_path, monkeypatch):
-    import dnanet.experiment
+    import dnanet.training.experiment
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
@@ -196,7 +196,7 @@ def test_train_overwrite_that_fails_keeps_the_old_run(runner, tiny_run, tmp_path
         (folder / "model.json").write_text("{")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "model.json"))
 
-    monkeypatch.setattr(dnanet.experiment, "write_run", fills_the_disk)
+    monkeypatch.setattr(dnanet.training.experiment, "write_run", fills_the_disk)
     result = runner.invoke(
         app,
         [
@@ -375,7 +375,7 @@ def _dead_pid() -> int:
 def test_a_run_killed_mid_swap_is_put_back_by_the_next_claim(tmp_path):
     """Killed after setting the old folder aside and before renaming the new one in: the old one
     is restored (the new one might be incomplete), and the half-made new one removed."""
-    from dnanet.outputs import Output
+    from dnanet.files.outputs import Output
 
     pid = _dead_pid()
     (tmp_path / f".run.{pid}-abc.old").mkdir()
@@ -389,7 +389,7 @@ def test_a_run_killed_mid_swap_is_put_back_by_the_next_claim(tmp_path):
 
 
 def test_a_live_process_temporaries_are_named_not_removed(tmp_path):
-    from dnanet.outputs import Output
+    from dnanet.files.outputs import Output
 
     mine = tmp_path / f".p.tsv.{os.getppid()}-xyz.partial"  # a process that runs: our parent
     mine.write_text("in progress")

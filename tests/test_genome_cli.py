@@ -1,5 +1,5 @@
 """The genome workflow through the real CLI, on a synthetic genome with CTCF sites planted at
-known coordinates (`dnanet.synthetic_genome`): train on peaks with generated backgrounds,
+known coordinates (`dnanet.synthetic.genome`): train on peaks with generated backgrounds,
 evaluate, predict and embed BED intervals, slide the model along the genome into bigWig and
 bedGraph tracks, and the errors of bad genome input."""
 
@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dnanet.cli import app
-from dnanet.intervals import parse_record_id
+from dnanet.inputs.bed import parse_record_id
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def train(genome, out: Path, background: str, *extra: str, epochs: int = 30):
 @pytest.fixture(scope="module")
 def genome_run(synthetic_genome, tmp_path_factory) -> Path:
     """The shipped CNN trained on the 400 planted peaks against a GC-matched background, chr3 held
-    out for validation and chr4 for the test (`dnanet.splits`: the chromosome comes from the record
+    out for validation and chr4 for the test (`dnanet.data.splits`: the chromosome comes from the record
     ids)."""
     out = tmp_path_factory.mktemp("genome-runs") / "gc"
     result = train(

@@ -1,4 +1,4 @@
-"""Planted-motif data (dnanet.planted) and the known truth it gives: every model family, with its
+"""Planted-motif data (dnanet.synthetic.planted) and the known truth it gives: every model family, with its
 shipped config, learns a weak single motif that may sit anywhere, on either strand."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.config import load_config
-from dnanet.experiment import train_model
-from dnanet.planted import (
+from dnanet.config.run_config import load_config
+from dnanet.training.experiment import train_model
+from dnanet.synthetic.planted import (
     NO_MOTIF,
     SPLICE_PWMS,
     bayes_posteriors,
@@ -21,8 +21,9 @@ from dnanet.planted import (
     sample_site,
     site_likelihood_ratios,
 )
-from dnanet.records import LabelledInput, read_labelled
-from dnanet.tasks import infer_task
+from dnanet.inputs.sources import LabelledInput
+from dnanet.data.store import read_labelled
+from dnanet.data.tasks import infer_task
 
 COMPLEMENT = bytes.maketrans(b"ACGT", b"TGCA")
 
@@ -156,6 +157,6 @@ def test_a_family_sees_where_a_site_sits_with_its_shipped_config(family, tmp_pat
     task = infer_task(records.label_values, ["class"])
     sequences = records.with_targets(records.targets(task.encode))
     result = train_model(
-        load_config(model=family, epochs=30), sequences, task, [], torch.device("cpu")
+        load_config(model=family, epochs=60), sequences, task, [], torch.device("cpu")
     )
     assert result.test_metrics["accuracy"] >= 0.93, result.history

@@ -21,8 +21,8 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dnanet.config import load_config
-from dnanet.encode import (
+from dnanet.config.run_config import load_config
+from dnanet.inputs.encode import (
     BYTE_TO_CODE,
     PAD,
     UNKNOWN,
@@ -35,15 +35,15 @@ from dnanet.encode import (
     sequences_to_codes,
 )
 from dnanet.errors import DnanetError
-from dnanet.experiment import model_arguments_of
-from dnanet.infer import predict_batch
-from dnanet.intervals import is_interval_file, read_intervals
-from dnanet.intervals import reverse_complement as reverse_complement_bytes
+from dnanet.training.experiment import model_arguments_of
+from dnanet.inference.predict import predict_batch
+from dnanet.inputs.bed import is_interval_file, read_intervals
+from dnanet.inputs.bed import reverse_complement as reverse_complement_bytes
 from dnanet.models import MODELS, build_model
-from dnanet.read import AMBIGUOUS, read_fasta, read_label_table
-from dnanet.record_ids import hash_repeats, refuse_repeated_ids
-from dnanet.records import LabelledInput
-from dnanet.sources import input_notes, input_records
+from dnanet.inputs.read import AMBIGUOUS, read_fasta, read_label_table
+from dnanet.inputs.record_ids import hash_repeats, refuse_repeated_ids
+from dnanet.inputs.sources import LabelledInput
+from dnanet.inputs.sources import input_notes, input_records
 
 SCALE = float(
     os.environ.get("DNANET_PROPERTY_SCALE", "1")
@@ -308,7 +308,7 @@ def naive_repeats(ids: list[str]) -> list[tuple[int, int]]:
 @given(few_ids, st.booleans())
 def test_repeated_ids_are_noted_and_refused_exactly_even_when_every_hash_collides(ids, collide):
     """The hash only proposes candidates: with every id hashed alike the ids still decide."""
-    import dnanet.record_ids as record_ids
+    import dnanet.inputs.record_ids as record_ids
 
     hashed = (lambda text: 0) if collide else hash
     expected = naive_repeats(ids)

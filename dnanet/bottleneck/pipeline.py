@@ -31,7 +31,7 @@ def run_experiment(
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> tuple[list[CellResult], float]:
     """Train every (hidden, chain, seed) cell and write the claimed folder `output`
-    (`dnanet.outputs.Output`; module docstring).
+    (`dnanet.files.outputs.Output`; module docstring).
 
     Returns the results sorted by hidden, n, seed, and the seconds training took. `kmers`: the
     chains are `make_chains`' k-mer ones (capacity.tsv gets a K column)."""

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from dnanet.cli import choices  # option completions from the registries
-from dnanet.cli.attribution_job import AttributionJob
+from dnanet.interpret.attribution_job import AttributionJob
 from dnanet.cli.common import (
     DeviceOption,
     OverwriteOption,
@@ -118,14 +118,15 @@ def attribute(
 
       modisco motifs -s attr.ohe.npz -a attr.npz -n 2000 -w 101
     """
-    from dnanet import attribution, distributed
-    from dnanet.attribution_files import check_disk, check_region, read_layout
+    from dnanet.interpret import attribution
+    from dnanet.runtime import distributed
+    from dnanet.interpret.attribution_files import check_disk, check_region, read_layout
     from dnanet.cli.genome import genome_settings, print_notes
     from dnanet.examples import heldout_inputs
-    from dnanet.records import LabelledInput
-    from dnanet.runs import load_run
-    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
-    from dnanet.tasks import Task
+    from dnanet.inputs.sources import LabelledInput
+    from dnanet.runs.load import load_run
+    from dnanet.inputs.sources import check_settings_used, input_notes, resolve_inputs
+    from dnanet.data.tasks import Task
 
     if out.suffix.lower() != ".npz":
         raise DnanetError(f"{out}: --out writes NumPy .npz files; name it NAME.npz")
@@ -145,7 +146,7 @@ def attribute(
         # refused at once if it exists (without --overwrite) or another process writes it
         claimed = {}
         if processes.is_main:
-            from dnanet.attribution_files import sequences_path
+            from dnanet.interpret.attribution_files import sequences_path
 
             claimed = {
                 path: claim_output(path, overwrite)
@@ -213,7 +214,7 @@ def attribute(
         distributed.stop()
     if not processes.is_main:
         return
-    from dnanet.attribution_files import sequences_path
+    from dnanet.interpret.attribution_files import sequences_path
 
     print_notes(notes)
     where = f"shard {given_shard}: " if given_shard is not None else ""
@@ -247,7 +248,7 @@ def _plotted(
     """(id, row, start, end) of each record to draw (row: its place among `rows`, the records this
     run writes): those `records` names (comma-separated), else the first few; the stretch drawn is
     `span`, else the whole record (checked up front)."""
-    from dnanet.attribution_plots import MAX_PLOTTED_BASES
+    from dnanet.interpret.attribution_plots import MAX_PLOTTED_BASES
 
     if records is None:
         chosen = list(rows[:PLOTTED_RECORDS])

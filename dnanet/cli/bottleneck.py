@@ -79,7 +79,7 @@ def bottleneck(
     from dnanet.bottleneck.experiment import OPTIMIZERS
     from dnanet.bottleneck.pipeline import make_chains, run_experiment
     from dnanet.cli.progress import progress_bar
-    from dnanet.threads import use_threads
+    from dnanet.runtime.threads import use_threads
 
     if optimizer not in OPTIMIZERS:
         raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")

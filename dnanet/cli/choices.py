@@ -51,12 +51,12 @@ def show_choices(command, ctx) -> None:
 
 # The completion functions, one per registry (Typer needs a function, not a callable object).
 MODELS = RegistryChoice("dnanet.models", "MODELS").complete
-TASKS = RegistryChoice("dnanet.tasks", "KINDS", extra=("auto",)).complete
-PRECISIONS = RegistryChoice("dnanet.precision", "SETTINGS").complete
-ATTRIBUTION_METHODS = RegistryChoice("dnanet.attribution", "METHODS").complete
-MOTIF_METHODS = RegistryChoice("dnanet.motifs.scores", "METHODS", extra=("auto",)).complete
-AGGREGATIONS = RegistryChoice("dnanet.motifs.scores", "AGGREGATIONS").complete
-MOTIF_BACKGROUNDS = RegistryChoice("dnanet.motifs.pipeline", "BACKGROUNDS").complete
-LAYERS = RegistryChoice("dnanet.embed", "LAYERS").complete
-POOLS = RegistryChoice("dnanet.embed", "POOLS").complete
+TASKS = RegistryChoice("dnanet.data.tasks", "KINDS", extra=("auto",)).complete
+PRECISIONS = RegistryChoice("dnanet.runtime.precision", "SETTINGS").complete
+ATTRIBUTION_METHODS = RegistryChoice("dnanet.interpret.attribution", "METHODS").complete
+MOTIF_METHODS = RegistryChoice("dnanet.interpret.motifs.scores", "METHODS", extra=("auto",)).complete
+AGGREGATIONS = RegistryChoice("dnanet.interpret.motifs.scores", "AGGREGATIONS").complete
+MOTIF_BACKGROUNDS = RegistryChoice("dnanet.interpret.motifs.pipeline", "BACKGROUNDS").complete
+LAYERS = RegistryChoice("dnanet.inference.embed", "LAYERS").complete
+POOLS = RegistryChoice("dnanet.inference.embed", "POOLS").complete
 OPTIMIZERS = RegistryChoice("dnanet.bottleneck", "OPTIMIZERS").complete

@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from dnanet import __version__
 from dnanet.cli.group import EverydayFirst
+from dnanet.cli.report import (  # noqa: F401 (re-exported: the commands print through these)
+    ConsoleReporter,
+    err,
+    out_console,
+    print_error,
+)
 from dnanet.cli.outputs import (  # noqa: F401 (OverwriteOption, claim_output: re-exported)
     OverwriteOption,
     Terminated,
@@ -40,9 +45,6 @@ app = typer.Typer(
     # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     add_completion=True,
 )
-err = Console(stderr=True)
-out_console = Console()
-
 INPUTS_HELP = (
     "FASTA files (plain or .gz), one per class: the class is the file name without "
     ".fa/.fasta/.fna/.txt/.gz, or name it as CLASS=PATH. Default: the bundled CTCF example."
@@ -87,16 +89,9 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def print_error(kind: str, message: str) -> None:
-    """One line on stderr; the message is printed verbatim (file names may contain [brackets])."""
-    err.print(
-        f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True
-    )
-
-
 def not_learned(description: dict, what: str) -> str:
     """'WHAT: the model did not learn: REASON' for a run whose model.json says so
-    (`dnanet.learning`), else ''."""
+    (`dnanet.training.learning_check`), else ''."""
     if description.get("learned", True) is not False:
         return ""
     return (
@@ -116,8 +111,8 @@ def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
     """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name
     does."""
-    from dnanet.read import class_name_from_path
-    from dnanet.records import LabelledInput
+    from dnanet.inputs.read import class_name_from_path
+    from dnanet.inputs.sources import LabelledInput
 
     if not arguments:
         inputs = default()
@@ -142,8 +137,8 @@ def setup_torch(threads: Optional[int], device: str, inference: bool = True):
     command that runs a model; returns the device."""
     import torch
 
-    from dnanet.infer import resolve_device
-    from dnanet.threads import use_threads
+    from dnanet.inference.predict import resolve_device
+    from dnanet.runtime.threads import use_threads
 
     if inference:
         keep_freed_memory()
@@ -161,7 +156,7 @@ def keep_freed_memory() -> None:
     """Let glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of returning them to
     the system: a model's activations are allocated and freed every batch, and with glibc's
     defaults each time costs fresh pages. Measured predicting 4,000 x 1 kbp (CNN, batches capped
-    at `dnanet.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
+    at `dnanet.data.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
     memory stayed flat over 240,000 records. Inference commands only: in `train` the same
     settings let anonymous memory grow through every validation pass (1.0-1.5 GB after 100,000
     validation records, 0.44 GB without). The same as MALLOC_MMAP_THRESHOLD_=33554432 and
@@ -200,10 +195,10 @@ def shard_option(merging: str) -> typer.models.OptionInfo:
 
 
 def inference_shard(text: Optional[str]):
-    """`--shard K/N` -> its `dnanet.streaming.Shard` (None without the option). Refused under
+    """`--shard K/N` -> its `dnanet.data.streaming.Shard` (None without the option). Refused under
     torchrun, whose processes split the input themselves."""
-    from dnanet.distributed import launched_processes
-    from dnanet.streaming import Shard
+    from dnanet.runtime.distributed import launched_processes
+    from dnanet.data.streaming import Shard
 
     if text is None:
         return None
@@ -222,19 +217,8 @@ def record_progress(
 ) -> Iterator[Callable[[int], None]]:
     """A spinner on stderr reading 'WHAT: N records' (or N `unit`); yields the function to call with
     N."""
-    from dnanet.cli.progress import progress_bar
-
-    with progress_bar(err, quiet, unit=None) as bar:
-        counter = bar.add_task(f"{what}: 0 {unit}")
-        try:
-            yield lambda done: bar.update(counter, description=f"{what}: {done:,} {unit}")
-        except (
-            BaseException
-        ):  # on an error the one-line message is all that is printed: no last frame
-            bar.live.transient = True
-            bar.live.stop()
-            bar.disable = True  # (Progress.stop would end a log's spinner line with a blank line)
-            raise
+    with ConsoleReporter(quiet).counter(what, None, unit) as update:
+        yield update
 
 
 RunArgument = typer.Argument(..., help="A run folder made by `dnanet train`.")

@@ -34,7 +34,7 @@ from dnanet.cli.genome import (
     RunWindowOption,
     genome_settings,
 )
-from dnanet.cli.labelled_inputs import read_labelled_inputs
+from dnanet.data.labelled import read_labelled_inputs
 from dnanet.errors import DnanetError
 
 
@@ -80,12 +80,13 @@ def evaluate(
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
     from dnanet.cli.display import metrics_table
-    from dnanet.evaluate import task_metrics
+    from dnanet.training.metrics import task_metrics
     from dnanet.examples import heldout_inputs
-    from dnanet.infer import predict
-    from dnanet.loaders import code_batches
-    from dnanet.runs import load_run, write_json
-    from dnanet.tasks import Task
+    from dnanet.inference.predict import predict
+    from dnanet.data.loaders import code_batches
+    from dnanet.runs.load import load_run
+    from dnanet.runs.save import write_json
+    from dnanet.data.tasks import Task
 
     if report is not None and report.exists() and not overwrite:  # before any work
         raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
@@ -115,7 +116,7 @@ def evaluate(
     out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
     warn_if_not_learned(description, str(run))
     if report is not None:
-        from dnanet.report import write_evaluation_report
+        from dnanet.report.page import write_evaluation_report
 
         page = write_evaluation_report(
             report,

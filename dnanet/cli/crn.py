@@ -192,7 +192,7 @@ def verify_command(
     """
     from dnanet.crn.pipeline import verify_run
     from dnanet.examples import heldout_inputs
-    from dnanet.threads import use_threads
+    from dnanet.runtime.threads import use_threads
 
     output = claim_output(out, overwrite)
     use_threads(threads)

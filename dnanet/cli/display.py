@@ -1,7 +1,7 @@
 """What the terminal shows: training (a progress bar on a terminal, one plain line per epoch in a
 batch-job log when stderr is not a terminal, and in both a first line with the resolved settings
 and a line when early stopping ends the run) and metrics tables. The library reports through
-`dnanet.train.TrainingMonitor` and returns plain dicts; terminal code lives here."""
+`dnanet.training.loop.TrainingMonitor` and returns plain dicts; terminal code lives here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dnanet.cli.progress import progress_bar
-from dnanet.train import TrainingMonitor
+from dnanet.training.loop import TrainingMonitor
 
 
 def training_monitor(console: Console, quiet: bool) -> TrainingMonitor:
@@ -43,7 +43,7 @@ def epoch_line(record: dict, epochs: int, best_epoch: int) -> str:
 
 
 def duplicates_line(counts: dict) -> str:
-    """One line of `dnanet.duplicates.leakage`'s counts: 'duplicates (both strands): ...'."""
+    """One line of `dnanet.data.leakage.leakage`'s counts: 'duplicates (both strands): ...'."""
     strands = "both strands" if counts["both_strands"] else "forward strand"
     found = [
         f"{counts['within_class']:,} extra copies within a class" if counts["within_class"] else "",
@@ -133,7 +133,7 @@ class BarMonitor(LineMonitor):
 
 def metrics_table(metrics: dict, title: str) -> Table:
     """A metrics dict as a rich table: the overall row, then one row per class or target; the
-    metrics' ``note`` (classes with no records, `dnanet.evaluate`) as its caption."""
+    metrics' ``note`` (classes with no records, `dnanet.training.metrics`) as its caption."""
     regression = "per_target" in metrics
     keys = (
         ["pearson", "spearman", "mse"]

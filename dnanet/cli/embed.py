@@ -108,13 +108,13 @@ def embed(
       dnanet embed runs/ctcf bound=bound.fa background=background.fa \\
         --out emb.parquet --plot emb.png
     """
-    from dnanet import distributed
-    from dnanet.embed import check_output_format, check_representation, ids_path, iter_embeddings
+    from dnanet.runtime import distributed
+    from dnanet.inference.embed import check_output_format, check_representation, ids_path, iter_embeddings
     from dnanet.examples import heldout_inputs
-    from dnanet.outputs import check_output_kind
-    from dnanet.runs import load_run
-    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
-    from dnanet.streaming import count_records, iter_batches
+    from dnanet.files.outputs import check_output_kind
+    from dnanet.runs.load import load_run
+    from dnanet.inputs.sources import check_settings_used, input_notes, resolve_inputs
+    from dnanet.data.streaming import count_records, iter_batches
 
     check_output_kind(out, folder=False)
     check_output_format(out)
@@ -138,7 +138,7 @@ def embed(
         settings = genome_settings(genome, window, background_ratio, seed, loaded)
         parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
         check_settings_used(parsed, settings)
-        paths = parsed  # FASTA paths and BED / background inputs alike (dnanet.sources)
+        paths = parsed  # FASTA paths and BED / background inputs alike (dnanet.inputs.sources)
         part = given_shard or processes.shard
         counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
         records = part.records(sum(counts)) if counts is not None else None
@@ -179,7 +179,7 @@ def embed(
 
 class _Output:
     """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks;
-    `claimed`: their `dnanet.outputs.Output`s (the file, the .npy's ids file, the plot), on rank
+    `claimed`: their `dnanet.files.outputs.Output`s (the file, the .npy's ids file, the plot), on rank
     0."""
 
     def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool, claimed: list):
@@ -189,7 +189,7 @@ class _Output:
     def write(self, chunks, sample: "_PlotSample", what: str, header: bool = True) -> int:
         """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the
         count."""
-        from dnanet.embed import ids_path, write_embeddings
+        from dnanet.inference.embed import ids_path, write_embeddings
 
         with record_progress(what, self.quiet) as progress, ExitStack() as outputs:
 
@@ -216,8 +216,8 @@ def _embed_in_parts(
     """Under torchrun: each process writes its shard's vectors (`chunks`) to a .npy part (ids
     beside it); rank 0 then streams the parts in rank order into the output, as one process would
     write it. Returns the number of records (rank 0; 0 elsewhere)."""
-    from dnanet.distributed import write_in_parts
-    from dnanet.embed import ids_path, write_embeddings
+    from dnanet.runtime.distributed import write_in_parts
+    from dnanet.inference.embed import ids_path, write_embeddings
 
     written = []
 
@@ -249,7 +249,7 @@ def _part_chunks(stems: list[Path], counts: list[int], sample: "_PlotSample", ro
     file index (known from the records per file, `counts`), for the plot's groups."""
     from itertools import islice
 
-    from dnanet.embed import ids_path
+    from dnanet.inference.embed import ids_path
 
     ends = np.cumsum(counts)
     number = 0
@@ -310,8 +310,8 @@ class _PlotSample:
 
 
 def _draw(sample: _PlotSample, output, title: str) -> None:
-    """The projection plot into `output` (its `dnanet.outputs.Output`)."""
-    from dnanet.plots import plot_projection
+    """The projection plot into `output` (its `dnanet.files.outputs.Output`)."""
+    from dnanet.inference.embed_plots import plot_projection
 
     if not sample.vectors:
         return

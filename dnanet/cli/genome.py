@@ -16,7 +16,7 @@ from dnanet.cli.common import app, claim_output, err, user_errors
 from dnanet.errors import DnanetError
 
 if TYPE_CHECKING:
-    from dnanet.run_loader import Run
+    from dnanet.runs.load import Run
 
 GENOME_INPUTS_HELP = (
     " A BED file (BED3, BED6 with strand, narrowPeak with its summit; .bed, .narrowPeak, ... "
@@ -70,10 +70,10 @@ def genome_settings(
     seed: int = 0,
     run: Optional["Run"] = None,
 ):
-    """The options as a `dnanet.sources.GenomeSettings`; with a loaded `run` (evaluate, predict,
+    """The options as a `dnanet.inputs.sources.GenomeSettings`; with a loaded `run` (evaluate, predict,
     embed, motifs), BED intervals are read with the run's training window unless --window is
     given."""
-    from dnanet.sources import GenomeSettings
+    from dnanet.inputs.sources import GenomeSettings
 
     return GenomeSettings(
         genome, window, background_ratio, seed, run.window if run is not None else None
@@ -109,11 +109,11 @@ def write_track(
     overwrite: bool = False,
 ) -> None:
     """`dnanet predict RUN --genome G [--region R ...] [BED ...] --step N --out X.bw|X.bedGraph`:
-    slide the model along the regions (`dnanet.tracks`), one file per output, written atomically."""
-    from dnanet.genome import open_genome
-    from dnanet.infer import predict_batch
-    from dnanet.loaders import inference_batch_size
-    from dnanet.tracks import (
+    slide the model along the regions (`dnanet.inference.tracks`), one file per output, written atomically."""
+    from dnanet.inputs.genome import open_genome
+    from dnanet.inference.predict import predict_batch
+    from dnanet.data.loaders import inference_batch_size
+    from dnanet.inference.tracks import (
         WRITERS,
         Region,
         bed_regions,
@@ -220,7 +220,7 @@ def example_genome(
 
       dnanet predict runs/g --genome OUT/genome.fa --region chr1:1-100000 --step 20 --out track.bw
     """
-    from dnanet.synthetic_genome import write_synthetic_genome
+    from dnanet.synthetic.genome import write_synthetic_genome
 
     with claim_output(out, overwrite, folder=True).writing() as folder:
         write_synthetic_genome(folder, peaks=peaks, seed=seed)

@@ -132,18 +132,18 @@ def motifs(
 
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
     """
-    from dnanet.cli.labelled_inputs import read_labelled_inputs
-    from dnanet.data import SequenceSet
+    from dnanet.data.labelled import read_labelled_inputs
+    from dnanet.data.sets import SequenceSet
     from dnanet.examples import training_inputs
-    from dnanet.motifs.alphabet import RNA
-    from dnanet.motifs.baseline import discover_baseline
-    from dnanet.motifs.compare import JASPAR_RNA_NOTE
-    from dnanet.motifs.kernels import COMPILING_NOTE, compiled
-    from dnanet.motifs.pipeline import BACKGROUNDS, MotifOptions, discover, with_background
-    from dnanet.motifs.scores import AGGREGATIONS, METHODS
-    from dnanet.motifs.write import consensus, write_all
-    from dnanet.runs import load_run
-    from dnanet.tasks import Task
+    from dnanet.interpret.motifs.alphabet import RNA
+    from dnanet.interpret.motifs.baseline import discover_baseline
+    from dnanet.interpret.motifs.compare import JASPAR_RNA_NOTE
+    from dnanet.interpret.motifs.kernels import COMPILING_NOTE, compiled
+    from dnanet.interpret.motifs.pipeline import BACKGROUNDS, MotifOptions, discover, with_background
+    from dnanet.interpret.motifs.scores import AGGREGATIONS, METHODS
+    from dnanet.interpret.motifs.write import consensus, write_all
+    from dnanet.runs.load import load_run
+    from dnanet.data.tasks import Task
 
     _check_choice("--method", method, ("auto", *METHODS))
     _check_choice("--aggregation", aggregation, AGGREGATIONS)
@@ -269,7 +269,7 @@ def _check_choice(option: str, value: str, choices) -> None:
 
 
 def _known_motifs(motif_db: Optional[Path], no_compare: bool):
-    from dnanet.motifs.compare import jaspar_database, read_motif_file
+    from dnanet.interpret.motifs.compare import jaspar_database, read_motif_file
 
     if no_compare:
         return None
@@ -290,9 +290,9 @@ def _strand_note(description: dict) -> str:
 
 
 def _letters(inputs: list[str]) -> str:
-    """ACGU when the FASTA inputs are RNA (`dnanet.motifs.alphabet`), else ACGT."""
+    """ACGU when the FASTA inputs are RNA (`dnanet.interpret.motifs.alphabet`), else ACGT."""
     from dnanet.cli.common import parse_inputs
-    from dnanet.motifs.alphabet import DNA, input_letters
+    from dnanet.interpret.motifs.alphabet import DNA, input_letters
 
     return input_letters([item.path for item in parse_inputs(inputs, list)]) if inputs else DNA
 

@@ -1,4 +1,4 @@
-"""The command side of `dnanet.outputs`: SIGTERM handled like Ctrl-C, and outputs claimed for
+"""The command side of `dnanet.files.outputs`: SIGTERM handled like Ctrl-C, and outputs claimed for
 the running command (checked and locked before its long work, released when it ends).
 
 `dnanet.cli.common.user_errors` runs every command inside `sigterm_as_interrupt` and an
@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
-from rich.markup import escape
+
+from dnanet.cli.report import print_note
+from dnanet.files.outputs import claimed
 
 
 class Terminated(KeyboardInterrupt):
@@ -52,20 +54,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def claim_output(path: Path, overwrite: bool, folder: bool = False, min_free: Optional[int] = None):
-    """Check, lock and prepare an output of the running command (`dnanet.outputs.Output.claim`):
+    """Check, lock and prepare an output of the running command (`dnanet.files.outputs.Output.claim`):
     call it before the long work, so a wrong or busy --out fails at once. Its lock is released
     when the command ends; stale temporaries it cleaned up are printed as notes."""
-    from dnanet.outputs import MIN_FREE_BYTES, Output
-
     scope = _command_scope.get()
     if scope is None:
         raise RuntimeError("claim_output outside a @user_errors command")
-    output = Output(path, overwrite, folder).claim(MIN_FREE_BYTES if min_free is None else min_free)
-    scope.callback(output.release)
-    from dnanet.cli.common import err
-
+    output = scope.enter_context(claimed(path, overwrite, folder, min_free))
     for note in output.notes:
-        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+        print_note(note)
     return output
 
 

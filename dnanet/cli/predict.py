@@ -109,16 +109,16 @@ def predict(
 
       dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
     """
-    from dnanet import distributed
+    from dnanet.runtime import distributed
     from dnanet.examples import heldout_inputs
-    from dnanet.infer import write_predictions
-    from dnanet.outputs import check_output_kind
-    from dnanet.records import LabelledInput
-    from dnanet.runs import load_run
-    from dnanet.sources import check_settings_used, input_notes, resolve_inputs
-    from dnanet.streaming import count_records
-    from dnanet.tasks import Task
-    from dnanet.tracks import track_format
+    from dnanet.inference.predict import write_predictions
+    from dnanet.files.outputs import check_output_kind
+    from dnanet.inputs.sources import LabelledInput
+    from dnanet.runs.load import load_run
+    from dnanet.inputs.sources import check_settings_used, input_notes, resolve_inputs
+    from dnanet.data.streaming import count_records
+    from dnanet.data.tasks import Task
+    from dnanet.inference.tracks import track_format
 
     given_shard = inference_shard(shard)
     to_stdout = str(out) == "-"
@@ -152,7 +152,7 @@ def predict(
         model, description = loaded.model, loaded.record
         warn_if_not_learned(description, str(run))
         the_task = Task.from_dict(description["task"])
-        paths = list(fasta) if fasta else [path for _, path in parse_inputs([], heldout_inputs)]
+        paths = list(fasta) if fasta else [item.path for item in parse_inputs([], heldout_inputs)]
         settings = genome_settings(genome, window, run=loaded)
         paths = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
         check_settings_used(paths, settings)
@@ -230,8 +230,8 @@ class _HeaderWithFirstRow:
 def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:
     """Under torchrun: each process writes its shard's rows (`write(handle, progress)`; rank 0's
     part alone has the header) to a part file, and rank 0 copies the parts in rank order into `out`
-    (through `output`, its `dnanet.outputs.Output`; None for standard output)."""
-    from dnanet.distributed import concatenate, write_in_parts
+    (through `output`, its `dnanet.files.outputs.Output`; None for standard output)."""
+    from dnanet.runtime.distributed import concatenate, write_in_parts
 
     def write_part(stem: Path) -> None:
         with (

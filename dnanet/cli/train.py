@@ -32,7 +32,7 @@ from dnanet.cli.genome import (
     WindowOption,
     genome_settings,
 )
-from dnanet.cli.labelled_inputs import read_training_inputs
+from dnanet.data.labelled import read_training_inputs
 from dnanet.cli.train_options import (
     BatchSizeOption,
     CacheOption,
@@ -54,7 +54,7 @@ from dnanet.cli.train_options import (
     ValChromsOption,
     ValOption,
 )
-from dnanet.cli.train_resume import absolute_input, check_unchanged, run_invocation, unfinished_run
+from dnanet.training.resume import absolute_input, check_unchanged, run_invocation, unfinished_run
 from dnanet.errors import DnanetError
 
 
@@ -114,14 +114,14 @@ def train(
     """
     import torch
 
-    from dnanet import distributed
-    from dnanet.checkpoint import Checkpoint, checkpoint_folder
+    from dnanet.runtime import distributed
+    from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
     from dnanet.cli.display import metrics_table, training_monitor
-    from dnanet.config import config_from_dict, load_config
+    from dnanet.config.run_config import config_from_dict, load_config
     from dnanet.examples import training_inputs
-    from dnanet.experiment import train_model, write_run
-    from dnanet.outputs import check_output_kind
-    from dnanet.tasks import infer_task
+    from dnanet.training.experiment import train_model, write_run
+    from dnanet.files.outputs import check_output_kind
+    from dnanet.data.tasks import infer_task
 
     if resume is not None:
         given = [
@@ -293,11 +293,11 @@ def train(
 
 
 def _write_report(out: Path, result) -> None:
-    """RUN/report.html and its figures (`dnanet.report`). The run is already written: a report
+    """RUN/report.html and its figures (`dnanet.report.page`). The run is already written: a report
     that fails costs a one-line warning, not the finished training."""
     from rich.markup import escape
 
-    from dnanet.report import write_run_report
+    from dnanet.report.page import write_run_report
 
     try:
         page = write_run_report(

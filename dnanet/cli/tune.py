@@ -1,5 +1,5 @@
 """`dnanet tune`: a hyperparameter search (Optuna) over the inputs of `dnanet train`; writes the
-best config, the trials table and plots of the search (`dnanet.tune`, `dnanet.tune_report`)."""
+best config, the trials table and plots of the search (`dnanet.tune.study`, `dnanet.tune.report`)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from dnanet.cli.genome import (
     WindowOption,
     genome_settings,
 )
-from dnanet.cli.labelled_inputs import read_training_inputs
+from dnanet.data.labelled import read_training_inputs
 from dnanet.errors import DnanetError
-from dnanet.threads import use_threads
+from dnanet.runtime.threads import use_threads
 
 STUDY_FILE = "study.db"
 
@@ -165,10 +165,10 @@ def tune(
       dnanet train bound=bound.fa background=background.fa \\
         -c tune/ctcf/best_config.yaml --out runs/best
     """
-    from dnanet.config import load_config
-    from dnanet.search_space import load_space
-    from dnanet.tune import Search, default_jobs_threads, run_search, storage_of
-    from dnanet.tune_report import write_report
+    from dnanet.config.run_config import load_config
+    from dnanet.tune.search_space import load_space
+    from dnanet.tune.study import Search, default_jobs_threads, run_search, storage_of
+    from dnanet.tune.report import write_report
 
     data_overrides = {
         "split": split,
@@ -262,8 +262,8 @@ def load_data(
     TuneData. Top-level so that --jobs processes can call it; only the first call (`notes`) prints
     notes."""
     from dnanet.examples import training_inputs
-    from dnanet.tasks import infer_task
-    from dnanet.tune import TuneData
+    from dnanet.data.tasks import infer_task
+    from dnanet.tune.study import TuneData
 
     err.quiet = not notes
     records, parts = read_training_inputs(

@@ -1,5 +1,5 @@
 """`dnanet variants`: the effect of variants (a VCF with its genome, or ref/alt pairs) on a trained
-model's outputs (`dnanet.variants`, `dnanet.variant_pairs`, `dnanet.variant_plots`)."""
+model's outputs (`dnanet.interpret.variants`, `dnanet.interpret.variant_pairs`, `dnanet.interpret.variant_plots`)."""
 
 from __future__ import annotations
 
@@ -118,10 +118,10 @@ def variants(
 
       dnanet variants runs/ctcf --pairs pairs.fa --out effects.tsv
     """
-    from dnanet import distributed
-    from dnanet.runs import load_run
-    from dnanet.tasks import Task
-    from dnanet.variants import window_scorer, write_effects
+    from dnanet.runtime import distributed
+    from dnanet.runs.load import load_run
+    from dnanet.data.tasks import Task
+    from dnanet.interpret.variants import window_scorer, write_effects
 
     if (vcf is None) == (pairs is None):
         raise DnanetError("give exactly one of --vcf FILE (with --genome) or --pairs FASTA")
@@ -195,10 +195,10 @@ def _inputs(
 ):
     """(items(width) -> prepared Variants in input order (width None: unprepared, for counting),
     width(run) -> the window), the input checked before any model is loaded."""
-    from dnanet.read import check_input_file
+    from dnanet.inputs.read import check_input_file
 
     if pairs is not None:
-        from dnanet.variant_pairs import prepare_pair, read_pairs
+        from dnanet.interpret.variant_pairs import prepare_pair, read_pairs
 
         if genome is not None:
             raise DnanetError("--genome is for --vcf; --pairs holds its own sequences")
@@ -207,8 +207,8 @@ def _inputs(
             lambda width: (prepare_pair(v, width) for v in read_pairs(pairs)),
             lambda loaded: window or loaded.window,
         )
-    from dnanet.genome import open_genome
-    from dnanet.variants import prepare, read_vcf
+    from dnanet.inputs.genome import open_genome
+    from dnanet.interpret.variants import prepare, read_vcf
 
     if genome is None:
         raise DnanetError(
@@ -238,18 +238,18 @@ def _inputs(
 
 
 def _top(task, target: Optional[str], count: int):
-    from dnanet.attribution import resolve_target
-    from dnanet.variant_plots import TopVariants
+    from dnanet.interpret.attribution import resolve_target
+    from dnanet.interpret.variant_plots import TopVariants
 
     index = resolve_target(task, target)
     return TopVariants(count, index, task.names[index])
 
 
 def _draw(folder: Path, top, model, description: dict, task, flank: int, quiet: bool) -> None:
-    """One PNG per top variant (`dnanet.variant_plots.draw_variant`), each written atomically."""
-    from dnanet.attribution import target_output
-    from dnanet.outputs import write_atomically
-    from dnanet.variant_plots import draw_variant, file_name
+    """One PNG per top variant (`dnanet.interpret.variant_plots.draw_variant`), each written atomically."""
+    from dnanet.interpret.attribution import target_output
+    from dnanet.files.outputs import write_atomically
+    from dnanet.interpret.variant_plots import draw_variant, file_name
 
     folder.mkdir(parents=True, exist_ok=True)
     objective = target_output(task, top.target)
@@ -266,8 +266,8 @@ def _in_parts(write, out: Path, output, processes, quiet: bool) -> dict[str, int
     """Under torchrun: each process writes its shard's rows to a part (rank 0's alone with the
     header) and its status counts beside it; rank 0 copies the parts in rank order into `out` and
     adds the counts (returned on rank 0; every process's own elsewhere). `output`: rank 0's claimed
-    output (`dnanet.outputs.Output`), None elsewhere."""
-    from dnanet.distributed import concatenate, write_in_parts
+    output (`dnanet.files.outputs.Output`), None elsewhere."""
+    from dnanet.runtime.distributed import concatenate, write_in_parts
 
     totals: dict[str, int] = {}
 

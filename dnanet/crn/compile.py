@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnanet.encode import kmer_names
+from dnanet.inputs.encode import kmer_names
 from dnanet.errors import DnanetError
 
 Layers = list[

@@ -18,7 +18,7 @@ def load_ternary(run: Path):
     """A run folder -> (its TernaryMLP in float64, class names); only runs that compile."""
     import torch
 
-    from dnanet.runs import load_run
+    from dnanet.runs.load import load_run
 
     loaded = load_run(run, "cpu")
     model = loaded.model
@@ -42,7 +42,7 @@ def load_ternary(run: Path):
 
 
 def write_network(network: dict, output) -> None:
-    """Write `network` as JSON to the claimed `output` (`dnanet.outputs.Output`), atomically (no
+    """Write `network` as JSON to the claimed `output` (`dnanet.files.outputs.Output`), atomically (no
     half-written file on error)."""
     with output.writing() as temporary:
         temporary.write_text(
@@ -127,7 +127,7 @@ def read_features(
 ) -> tuple[list[str], np.ndarray]:
     """Record ids and their input amounts ``(N, F)`` (``featurize(codes)``), the first `limit`
     records."""
-    from dnanet.streaming import iter_batches
+    from dnanet.data.streaming import iter_batches
 
     ids, blocks = [], []
     for batch in iter_batches(paths, 256):

@@ -18,7 +18,7 @@ from dnanet.crn.kinetics import Trajectory, simulate
 from dnanet.errors import DnanetError
 
 if TYPE_CHECKING:
-    from dnanet.outputs import Output
+    from dnanet.files.outputs import Output
 
 Progress = Callable[[int, int], None]
 
@@ -29,7 +29,7 @@ def _no_progress(done: int, total: int) -> None:
 
 def export_network(run: Path, output: "Output", reduce: bool = False) -> dict:
     """Compile the ternary run `run` (reduced when `reduce`) and write it as JSON to the claimed
-    `output` (`dnanet.outputs.Output`)."""
+    `output` (`dnanet.files.outputs.Output`)."""
     model, classes = load_ternary(run)
     network = compile_network(model, classes)
     if reduce:
@@ -108,7 +108,7 @@ def verify_run(
     import torch
 
     from dnanet.crn.verify import verify
-    from dnanet.runs import write_json
+    from dnanet.runs.save import write_json
 
     model, classes = load_ternary(run)
     given = load_network(network_path) if network_path is not None else None

@@ -1,7 +1,7 @@
 """Building blocks every model shares: the input layer (codes -> features), masked pooling,
 and the trunk + head contract.
 
-Every model takes codes uint8 ``(N, L)`` (layout in dnanet.encode) and keeps the
+Every model takes codes uint8 ``(N, L)`` (layout in dnanet.inputs.encode) and keeps the
 `SequenceModel` contract: ``features(codes) -> (x (N, C, W), mask (N, W))`` per position (or a
 clear error for a model without positions), ``embed(codes) -> (N, D)`` float32, one vector per
 sequence, and ``forward(codes) = head(embed(codes)) -> (N, n_outputs)`` raw scores (logits).
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
+from dnanet.inputs.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
 from dnanet.errors import DnanetError
 
 ENCODERS = ("onehot", "kmer")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.encode import kmer_ids
+from dnanet.inputs.encode import kmer_ids
 from dnanet.models.layers import NoPositionsError, SequenceModel
 
 THRESHOLD = 0.5

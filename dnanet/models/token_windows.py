@@ -1,6 +1,6 @@
 """Chunk and pool: the windows a transformer encodes a long sequence's tokens in, and the mean that
 pools a window's valid tokens (`dnanet.models.transformer.Transformer`, and the attention motifs
-of `dnanet.motifs.attention`, which weigh windows the same way)."""
+of `dnanet.interpret.motifs.attention`, which weigh windows the same way)."""
 
 from __future__ import annotations
 

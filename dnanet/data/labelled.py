@@ -1,0 +1,170 @@
+"""Reading a command's labelled inputs into records: FASTA files one per class or with a
+--labels table, BED inputs and generated backgrounds (`dnanet.inputs.sources`), in memory or through the
+memory-mapped store (`dnanet.data.store`); for training also the fixed --val/--test files and a
+--labels 'split' column, giving each record its part (`dnanet.data.splits`). Apart from `common.py`,
+which parses the arguments (`parse_inputs`) and holds the app and error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from rich.markup import escape
+
+from dnanet.cli.common import err, parse_inputs
+from dnanet.errors import DnanetError
+
+
+def read_labelled_inputs(
+    inputs: list[str],
+    labels: Optional[Path],
+    id_column: str,
+    label_columns: list[str],
+    default,
+    store: Optional[Path] = None,
+    genome=None,
+):
+    """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords: in memory, or
+    with `store` (a folder of stores) memory-mapped from the store of these inputs, built first
+    when missing (`dnanet.data.store`). The same file (by path or by contents) given twice is refused.
+    `genome` (`dnanet.inputs.sources.GenomeSettings`): how BED inputs and generated backgrounds are read;
+    their notes (skipped intervals, missing backgrounds) are printed."""
+    return read_training_inputs(
+        inputs,
+        [],
+        [],
+        labels,
+        id_column,
+        label_columns,
+        default,
+        store,
+        split_column=False,
+        genome=genome,
+    )[0]
+
+
+SPLIT_COLUMN = (
+    "split"  # a --labels column that fixes each record's part: train, validation (val) or test
+)
+
+
+def read_training_inputs(
+    inputs: list[str],
+    val: list[str],
+    test: list[str],
+    labels: Optional[Path],
+    id_column: str,
+    label_columns: list[str],
+    default,
+    store: Optional[Path] = None,
+    split_column: bool = True,
+    genome=None,
+):
+    """`read_labelled_inputs` for training, with fixed held-out files (`val`, `test`: CLASS=PATH,
+    or PATH with --labels) read into the same records after the training inputs, and the
+    --labels table's `SPLIT_COLUMN` when it has one (and `split_column`). Returns the records and
+    each record's part, int8 ``(N,)`` (`dnanet.data.splits`: TRAIN for the training inputs' records
+    not marked otherwise by the table); each input's provenance names its part. BED inputs and
+    generated backgrounds (`genome`: `dnanet.inputs.sources.GenomeSettings`) are resolved per group, so a
+    background among --test inputs is made from the --test positives."""
+    import numpy as np
+
+    from dnanet.inputs.read import check_input_file, read_label_table, table_columns
+    from dnanet.inputs.sources import LabelledInput
+    from dnanet.data.store import open_or_build_store, read_labelled, store_key
+    from dnanet.inputs.sources import check_settings_used, provenance_notes, resolve_inputs
+    from dnanet.data.splits import PART_NAMES, TEST, TRAIN, VALIDATION
+
+    if (val or test) and not inputs:
+        raise DnanetError(
+            "--val and --test add fixed held-out files to the training inputs: give the training "
+            "FASTA files too"
+        )
+    if labels is None:
+        groups = [
+            parse_inputs(inputs, default),
+            *(parse_inputs(given, default) if given else [] for given in (val, test)),
+        ]
+        table = split = None
+    elif not inputs:
+        raise DnanetError("--labels needs the FASTA files whose record ids it labels")
+    else:
+        groups = [
+            [LabelledInput(None, Path(path)) for path in given] for given in (inputs, val, test)
+        ]
+        table = check_input_file(labels)
+        split = SPLIT_COLUMN if split_column and SPLIT_COLUMN in table_columns(table) else None
+    groups = [resolve_inputs(group, genome) for group in groups]
+    items = [item for group in groups for item in group]
+    check_settings_used(items, genome)
+    part_of_input = np.repeat(
+        np.array([TRAIN, VALIDATION, TEST], dtype=np.int8), [len(group) for group in groups]
+    )
+    named = [
+        ("" if part == TRAIN else f"--{'val' if part == VALIDATION else 'test'} ")
+        + (f"{item.label}={item.path}" if item.label is not None else str(item.path))
+        for item, part in zip(items, part_of_input)
+    ]
+    _check_distinct(named, [item.path.resolve() for item in items], "are the same file")
+
+    def read_table():
+        return read_label_table(table, id_column, label_columns, split) if table else None
+
+    if store is None:
+        records = read_labelled(items, read_table())
+    else:
+        settings = {"id_column": id_column, "label_columns": list(label_columns)} if table else {}
+        key = store_key(items, table, {**settings, **({"split_column": split} if split else {})})
+        records = open_or_build_store(store, key, items, read_table)
+    _check_distinct(
+        named,
+        [entry.get("sha256") for entry in records.provenance],
+        "have the same contents (SHA-256)",
+    )
+    for note in provenance_notes(records.provenance):
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    parts = part_of_input[np.asarray(records.places[:, 0])]
+    if split:
+        records, marked = _take_split_column(records)
+        parts = np.where(parts == TRAIN, marked, parts).astype(np.int8)
+    for entry, part in zip(records.provenance, part_of_input):
+        entry["part"] = PART_NAMES[part]
+    return records, parts
+
+
+def _check_distinct(named: list[str], keys: list, what: str) -> None:
+    """Refuse two inputs with the same key (resolved path, or SHA-256; None: a generated background,
+    no file), naming both arguments."""
+    seen: dict = {}
+    for name, key in zip(named, keys):
+        if key is None:
+            continue
+        if key in seen:
+            raise DnanetError(
+                f"{seen[key]} and {name} {what}: each class and each part needs records of its own "
+                "(one file given for two classes teaches nothing and scores as chance)"
+            )
+        seen[key] = name
+
+
+def _take_split_column(records):
+    """Records whose label tuples end with the split column's part name -> (the records with that
+    value dropped from their labels, each record's part int8 ``(N,)``)."""
+    import dataclasses
+
+    import numpy as np
+
+    from dnanet.data.splits import PART_NAMES
+
+    labels: dict[tuple[str, ...], int] = {}
+    relabel = np.array(
+        [labels.setdefault(value[:-1], len(labels)) for value in records.label_values],
+        dtype=np.int32,
+    )
+    part_of = np.array(
+        [PART_NAMES.index(value[-1]) for value in records.label_values], dtype=np.int8
+    )
+    index = np.asarray(records.label_index)
+    return dataclasses.replace(
+        records, label_values=list(labels), label_index=relabel[index]
+    ), part_of[index]

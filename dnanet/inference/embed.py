@@ -1,0 +1,201 @@
+"""Embeddings: one vector per sequence from a trained model, streamed to analysts' formats.
+
+Representations (``layer``):
+
+- ``embedding`` (default): ``model.embed(codes)``, the trunk output that feeds the head. CNN
+  and LSTM: the dense layer after masked mean+max pooling (``hidden`` values); transformer: the
+  [CLS] output, or the mean of the tokens, as the model was trained (``d_model`` values; long
+  sequences: the length-weighted mean over windows).
+- ``tokens``: the per-position output of the trunk's last sequence layer (CNN: last conv block;
+  LSTM: both directions of the last layer; transformer: the last encoder layer's tokens), pooled
+  over each sequence's valid positions by ``pool``: ``mean``, ``max`` or, for a transformer
+  trained with ``pooling: cls``, ``cls`` (its [CLS] vector, before the head).
+
+Vectors are computed in batches, in eval mode, forward strand only; they do not depend on the
+batch size (models mask padding). On CUDA under mixed precision (`dnanet.runtime.precision`), returned
+as float32.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from dnanet.errors import DnanetError
+from dnanet.inference.predict import evaluation_mode
+from dnanet.models.layers import masked_mean_max
+from dnanet.runtime.precision import precision_for
+from dnanet.data.streaming import Batch
+
+LAYERS = ("embedding", "tokens")
+POOLS = ("mean", "max", "cls")
+
+
+def check_representation(model: nn.Module, layer: str, pool: str | None) -> None:
+    """Raise a DnanetError if this model cannot give the asked representation."""
+    if layer not in LAYERS:
+        raise DnanetError(f"unknown --layer '{layer}'; valid: {', '.join(LAYERS)}")
+    if pool is not None and pool not in POOLS:
+        raise DnanetError(f"unknown --pool '{pool}'; valid: {', '.join(POOLS)}")
+    if layer == "embedding" and pool is not None:
+        raise DnanetError(
+            "--pool applies to --layer tokens; the default embedding layer is pooled by the "
+            "model itself"
+        )
+    if layer == "tokens" and not getattr(model, "has_positions", True):
+        raise DnanetError(
+            f"--layer tokens: this {type(model).__name__} model has no per-position features "
+            "(it reads k-mer counts of the whole sequence); use --layer embedding"
+        )
+    if pool == "cls" and getattr(model, "pooling", None) != "cls":
+        raise DnanetError(
+            "--pool cls needs a transformer trained with 'pooling: cls' (it has a [CLS] token)"
+        )
+
+
+def represent(
+    model: nn.Module, codes: torch.Tensor, layer: str = "embedding", pool: str | None = None
+) -> torch.Tensor:
+    """Codes uint8 ``(B, L)`` -> vectors float32 ``(B, D)`` (see the module docstring)."""
+    if layer == "embedding" or pool == "cls":
+        return model.embed(codes)
+    x, mask = model.features(codes)  # (B, C, W), (B, W)
+    mean, maximum = masked_mean_max(x, mask).split(x.shape[1], dim=1)  # (B, C) each
+    return maximum if pool == "max" else mean
+
+
+def iter_embeddings(
+    model: nn.Module, batches: Iterator[Batch], layer: str = "embedding", pool: str | None = None
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(ids, vectors float32 ``(B, D)``) per streamed batch, in input order."""
+    check_representation(model, layer, pool)
+    device = next(model.parameters()).device
+    precision = precision_for(device)
+    for batch in batches:
+        with evaluation_mode(model), precision.autocast():
+            vectors = represent(
+                model, torch.from_numpy(batch.codes).to(device), layer, pool or "mean"
+            )
+        yield batch.ids, vectors.float().cpu().numpy()
+
+
+FORMATS = (".parquet", ".npy", ".tsv")
+
+
+def ids_path(path: Path) -> Path:
+    """Where `.npy` output keeps its record ids: ``NAME.npy`` -> ``NAME.ids.txt``, one per line."""
+    return path.with_suffix(".ids.txt")
+
+
+def check_output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise DnanetError(
+            f"{path}: unknown output format '{suffix}'; use one of {', '.join(FORMATS)}"
+        )
+    return suffix
+
+
+def write_embeddings(
+    path: Path,
+    temporary: Path,
+    chunks: Iterator[tuple[list[str], np.ndarray]],
+    ids_temporary: Path | None = None,
+    on_chunk=None,
+    header: bool = True,
+) -> int:
+    """Stream (ids, vectors ``(B, D)``) chunks into `temporary` in the format of `path`'s suffix
+    (.parquet: ``id`` + ``dim_0..`` float32 columns; .npy: an ``(N, D)`` float32 array, with the
+    ids one per line in `ids_temporary`; .tsv: ``id`` + ``dim_0..``, the header row only with
+    `header`, so that shards concatenate). Memory holds one chunk at a time. `on_chunk(ids,
+    vectors)` sees every chunk (progress, plot sampling). Returns N. An empty chunk (no ids,
+    vectors ``(0, D)``) still sets the width: a shard without records gets a file without rows."""
+    fmt = check_output_format(path)
+    if fmt == ".npy":
+        writer = _NpyWriter(temporary, ids_temporary)
+    else:
+        writer = _ParquetWriter(temporary) if fmt == ".parquet" else _TsvWriter(temporary, header)
+    count = 0
+    try:
+        for ids, vectors in chunks:
+            writer.write(ids, vectors)
+            count += len(ids)
+            if on_chunk is not None:
+                on_chunk(ids, vectors)
+    finally:
+        writer.close()
+    return count
+
+
+def _columns(width: int) -> list[str]:
+    return [f"dim_{i}" for i in range(width)]
+
+
+class _ParquetWriter:
+    def __init__(self, path: Path):
+        self.path, self.writer = path, None
+
+    def write(self, ids: list[str], vectors: np.ndarray) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrays = [
+            pa.array(ids, pa.string()),
+            *[pa.array(vectors[:, i]) for i in range(vectors.shape[1])],
+        ]
+        table = pa.Table.from_arrays(arrays, names=["id", *_columns(vectors.shape[1])])
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(str(self.path), table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _NpyWriter:
+    """Rows go to a raw side file; closing writes the .npy header for the final shape, then the
+    rows."""
+
+    def __init__(self, path: Path, ids: Path):
+        self.path, self.rows, self.width = path, 0, 0
+        self.raw = open(path.with_suffix(".rows"), "wb")
+        self.ids = open(ids, "w", encoding="utf-8")
+
+    def write(self, ids: list[str], vectors: np.ndarray) -> None:
+        self.raw.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+        self.ids.writelines(f"{record_id}\n" for record_id in ids)
+        self.rows, self.width = self.rows + len(ids), vectors.shape[1]
+
+    def close(self) -> None:
+        self.raw.close()
+        self.ids.close()
+        if not os.path.exists(self.raw.name):
+            return
+        with open(self.path, "wb") as out, open(self.raw.name, "rb") as rows:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (self.rows, self.width)}
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(rows, out, 1 << 20)
+        os.remove(self.raw.name)
+
+
+class _TsvWriter:
+    def __init__(self, path: Path, header: bool = True):
+        self.handle, self.header_written = open(path, "w", encoding="utf-8"), not header
+
+    def write(self, ids: list[str], vectors: np.ndarray) -> None:
+        if not self.header_written:
+            self.handle.write("\t".join(["id", *_columns(vectors.shape[1])]) + "\n")
+            self.header_written = True
+        self.handle.writelines(
+            f"{i}\t" + "\t".join(f"{v:.7g}" for v in row) + "\n" for i, row in zip(ids, vectors)
+        )
+
+    def close(self) -> None:
+        self.handle.close()

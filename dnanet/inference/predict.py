@@ -1,0 +1,136 @@
+"""Inference: the one batched prediction path that evaluate, predict, embed and motifs share.
+
+`predict_batch` runs a model on a batch of codes in eval mode, under no_grad, optionally
+averaging with the reverse-complement strand; the model's train/eval state is restored after.
+Results do not depend on batch size (models mask padding; see dnanet.models.layers). On CUDA the
+model runs under mixed precision (`dnanet.runtime.precision`: bf16 or fp16 autocast), outputs are
+activated in float32; on the CPU it runs in float32.
+"""
+
+from __future__ import annotations
+
+import csv
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from dnanet.inputs.encode import reverse_complement
+from dnanet.runtime.precision import Precision, precision_for
+from dnanet.data.streaming import iter_batches
+from dnanet.data.tasks import Task
+
+
+def resolve_device(name: str | None = None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when present, else CPU; otherwise the named device."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode with gradients off, restoring its previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def predict_batch(
+    model: nn.Module,
+    codes: torch.Tensor | np.ndarray,
+    lengths: torch.Tensor | np.ndarray,
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+) -> torch.Tensor:
+    """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
+
+    `activate` turns logits into outputs (`dnanet.data.tasks.Task.activate`: probabilities or
+    values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
+    the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
+    of the forward pass (default: the ``auto`` choice for the model's device, `dnanet.runtime.precision`).
+    """
+    device = next(model.parameters()).device
+    precision = precision or precision_for(device)
+    codes = torch.as_tensor(codes).to(device, non_blocking=True)
+    lengths = torch.as_tensor(lengths).to(device, non_blocking=True)
+    with evaluation_mode(model):
+        with precision.autocast():
+            logits = model(codes)  # (B, C), 16-bit under autocast
+            reverse = (
+                model(reverse_complement(codes, lengths)) if reverse_complement_average else None
+            )
+        outputs = activate(logits.cpu())
+        if reverse is not None:
+            outputs = (outputs + activate(reverse.cpu())) / 2
+    return outputs
+
+
+def predict(
+    model: nn.Module,
+    batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+) -> np.ndarray:
+    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order (`precision`: see
+    `predict_batch`)."""
+    parts = [
+        predict_batch(
+            model,
+            codes,
+            lengths,
+            reverse_complement_average,
+            activate=activate,
+            precision=precision,
+        ).numpy()
+        for codes, lengths in batches
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def write_predictions(
+    handle: TextIO,
+    model: nn.Module,
+    task: Task,
+    paths: list[Path],
+    batch_size: int,
+    reverse_complement_average: bool,
+    progress: Callable[[int], None] | None = None,
+    *,
+    records: range | None = None,
+    header: bool = True,
+) -> int:
+    """Stream FASTA records through `model` and write one TSV row per record, in input order
+    (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
+    number of records. `records`: only these record numbers (a `dnanet.data.streaming.Shard`'s block).
+    `progress` is called with the number of records written so far after each batch."""
+    writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+    if header:
+        writer.writerow(["id", *task.prediction_header()])
+    count = 0
+    for batch in iter_batches(paths, batch_size, records=records):
+        outputs = predict_batch(
+            model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate
+        )
+        writer.writerows(
+            [record_id, *task.prediction_cells(row)]
+            for record_id, row in zip(batch.ids, outputs.numpy())
+        )
+        count += len(batch.ids)
+        if progress is not None:
+            progress(count)
+    return count

@@ -1,0 +1,223 @@
+"""Tracks along a genome: a model slid along regions, one value per step, as bigWig or bedGraph.
+
+Each region ``[start, end)`` is tiled by bins of `step` bases (the last may be shorter). A bin's
+value is the model's output for the `window`-base window centred on the bin's middle
+(``bin start + step // 2``), so the track shows, at each place, the prediction for the sequence
+around it. A bin gets no value (a gap in the track) when its window runs off the chromosome or
+is more than half N (assembly gaps: nothing to predict from). Regions are read in chunks of at
+most `CHUNK_SPAN` bases and `CHUNK_BYTES` of windows, so memory stays flat however long a region is.
+
+Regions: ``chr1`` (a whole chromosome) or ``chr1:1-2000000`` (1-based, inclusive, as genome
+browsers write them), the intervals of a BED file, or every chromosome; they are sorted in the
+genome's order and overlapping ones merged (bigWig needs entries in order).
+
+bigWig goes through pyBigWig (its header holds every chromosome of the genome, sizes from the
+.fai); bedGraph is text with a ``track type=bedGraph`` line. IGV and the UCSC browser open both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from dnanet.errors import DnanetError
+
+TRACK_FORMATS = {".bw": "bigwig", ".bigwig": "bigwig", ".bedgraph": "bedgraph"}
+MAX_UNKNOWN = 0.5  # windows with a larger share of N / IUPAC codes get no value
+CHUNK_BYTES = 8 << 20  # most windows (uint8 codes) cut from a region at a time
+CHUNK_SPAN = 1 << 20  # most genome bases read at a time
+
+
+class Region(NamedTuple):
+    """``[start, end)`` on `chrom`, 0-based half-open."""
+
+    chrom: str
+    start: int
+    end: int
+
+
+def track_format(path: Path) -> str | None:
+    """'bigwig' for .bw / .bigWig, 'bedgraph' for .bedGraph (any case), else None."""
+    return TRACK_FORMATS.get(path.suffix.lower())
+
+
+def parse_region(text: str, sizes: dict[str, int]) -> Region:
+    """``chrom`` or ``chrom:start-end`` (1-based inclusive; commas allowed) -> a 0-based Region."""
+    match = re.fullmatch(r"\s*([^:\s]+)(?::([0-9,]+)-([0-9,]+))?\s*", text)
+    if match is None:
+        raise DnanetError(
+            f"--region {text!r}: expected CHROM or CHROM:START-END, e.g. chr1:1-2000000"
+        )
+    chrom = match[1]
+    if chrom not in sizes:
+        names = list(sizes)
+        raise DnanetError(
+            f"--region {text}: no chromosome '{chrom}' in the genome (its chromosomes: "
+            f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+        )
+    if match[2] is None:
+        return Region(chrom, 0, sizes[chrom])
+    start, end = int(match[2].replace(",", "")), int(match[3].replace(",", ""))
+    if start < 1 or end < start:
+        raise DnanetError(f"--region {text}: expected 1 <= START <= END (1-based, inclusive)")
+    if end > sizes[chrom]:
+        raise DnanetError(
+            f"--region {text}: runs past the end of {chrom} ({sizes[chrom]:,} bases); "
+            f"give --region {chrom} for the whole chromosome"
+        )
+    return Region(chrom, start - 1, end)
+
+
+def bed_regions(path: Path, sizes: dict[str, int]) -> list[Region]:
+    """The intervals of a BED file as regions; a chromosome missing from the genome, or an interval
+    past its end, is an error naming the line."""
+    from dnanet.inputs.bed import read_intervals
+
+    regions = []
+    for interval in read_intervals(path):
+        if interval.chrom not in sizes:
+            raise DnanetError(
+                f"{path} line {interval.line}: chromosome '{interval.chrom}' is not in the genome"
+            )
+        if interval.end > sizes[interval.chrom]:
+            raise DnanetError(
+                f"{path} line {interval.line}: "
+                f"{interval.chrom}:{interval.start}-{interval.end} runs "
+                f"past the chromosome's end ({sizes[interval.chrom]:,} bases)"
+            )
+        regions.append(Region(interval.chrom, interval.start, interval.end))
+    return regions
+
+
+def merged(regions: list[Region], sizes: dict[str, int]) -> list[Region]:
+    """Regions sorted in the genome's chromosome order and by start, overlapping ones merged."""
+    order = {chrom: index for index, chrom in enumerate(sizes)}
+    result: list[Region] = []
+    for region in sorted(regions, key=lambda r: (order[r.chrom], r.start, r.end)):
+        if result and result[-1].chrom == region.chrom and region.start <= result[-1].end:
+            result[-1] = result[-1]._replace(end=max(result[-1].end, region.end))
+        else:
+            result.append(region)
+    return result
+
+
+def track_values(
+    predict: Callable[[np.ndarray], np.ndarray],
+    genome,
+    regions: list[Region],
+    window: int,
+    step: int,
+    counts: dict[str, int],
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(chrom, bin starts int64 ``(n,)``, bin ends ``(n,)``, outputs float32 ``(n, C)``) chunk by
+    chunk, in region order, for the bins that get a value (module docstring). `predict` maps codes
+    uint8 ``(B, window)`` to outputs ``(B, C)``. `counts` gets ``bins`` (all bins), ``values``,
+    ``off_chromosome`` and ``unknown`` (bins without a value, and why) added up; `progress` hears
+    the bases of the regions done so far."""
+    from dnanet.inputs.encode import BYTE_TO_CODE, UNKNOWN
+
+    per_chunk = max(1, min(CHUNK_BYTES // window, CHUNK_SPAN // step))
+    for key in ("bins", "values", "off_chromosome", "unknown"):
+        counts.setdefault(key, 0)
+    done = 0
+    for region in regions:
+        size = genome.sizes[region.chrom]
+        for chunk_start in range(region.start, region.end, per_chunk * step):
+            chunk_end = min(chunk_start + per_chunk * step, region.end)
+            bins = np.arange(chunk_start, chunk_end, step, dtype=np.int64)
+            window_starts = bins + step // 2 - window // 2
+            inside = (window_starts >= 0) & (window_starts + window <= size)
+            counts["bins"] += len(bins)
+            counts["off_chromosome"] += int((~inside).sum())
+            bins, window_starts = bins[inside], window_starts[inside]
+            if len(bins):
+                span_start, span_end = int(window_starts[0]), int(window_starts[-1]) + window
+                codes = np.frombuffer(
+                    genome.fetch(region.chrom, span_start, span_end).translate(BYTE_TO_CODE),
+                    dtype=np.uint8,
+                )
+                unknown = np.concatenate([[0], np.cumsum(codes == UNKNOWN, dtype=np.int32)])
+                offsets = window_starts - span_start
+                called = (unknown[offsets + window] - unknown[offsets]) <= MAX_UNKNOWN * window
+                counts["unknown"] += int((~called).sum())
+                bins, offsets = bins[called], offsets[called]
+                if len(bins):
+                    counts["values"] += len(bins)
+                    windows = np.lib.stride_tricks.sliding_window_view(codes, window)[offsets]
+                    yield region.chrom, bins, np.minimum(bins + step, region.end), predict(windows)
+            done += chunk_end - chunk_start
+            if progress is not None:
+                progress(done)
+
+
+class BigWigWriter:
+    """Entries into a bigWig file whose header lists every chromosome of the genome (in its
+    order)."""
+
+    def __init__(self, path: Path, sizes: dict[str, int], name: str):
+        try:
+            import pyBigWig
+        except ImportError:
+            raise DnanetError(
+                "writing bigWig needs pyBigWig (pip install pyBigWig); or name --out .bedGraph"
+            ) from None
+        self.handle = pyBigWig.open(str(path), "w")
+        if self.handle is None:
+            raise DnanetError(f"{path}: cannot create a bigWig file here")
+        self.handle.addHeader(list(sizes.items()), maxZooms=10)
+
+    def add(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        self.handle.addEntries(
+            [chrom] * len(starts),
+            starts.tolist(),
+            ends=ends.tolist(),
+            values=values.astype(np.float64).tolist(),
+        )
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class BedGraphWriter:
+    """bedGraph text: a track line, then ``chrom start end value`` per bin."""
+
+    def __init__(self, path: Path, sizes: dict[str, int], name: str):
+        self.handle = open(path, "w", encoding="utf-8", newline="\n")
+        self.handle.write(
+            f'track type=bedGraph name="{_quoted(name)}" description="{_quoted(name)}"\n'
+        )
+
+    def add(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        self.handle.write(
+            "".join(
+                f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
+                for s, e, v in zip(starts.tolist(), ends.tolist(), values.tolist())
+            )
+        )
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+WRITERS = {"bigwig": BigWigWriter, "bedgraph": BedGraphWriter}
+
+
+def output_files(out: Path, kind: str, names: list[str]) -> list[tuple[Path, int, str]]:
+    """(file, output column, name) of each track: one file `out` for a binary task (the first,
+    positive class's probability) or a task with one output; else ``OUT-STEM.<name>.<suffix>`` per
+    output (class, label or target), names made file-safe."""
+    if kind == "binary" or len(names) == 1:
+        return [(out, 0, names[0])]
+    files = []
+    for column, name in enumerate(names):
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or f"output{column}"
+        files.append((out.with_name(f"{out.stem}.{safe}{out.suffix}"), column, name))
+    return files
+
+
+def _quoted(text: str) -> str:
+    return text.replace('"', "'")

@@ -1,0 +1,3 @@
+"""Why a model predicts what it does: per-base attributions (`attribution` and its files,
+job and plots), variant effects (`variants`, `variant_pairs`, `variant_plots`) and motifs
+(`motifs/`)."""

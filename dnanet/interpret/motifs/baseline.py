@@ -1,0 +1,100 @@
+"""A model-free baseline: discriminative k-mer motifs of each class's whole sequences.
+
+The seed-and-refine search the model's seqlets go through (`cluster.search_pwms`), run on whole
+sequences instead: the regions are the class's sequences, the null regions its background
+sequences (the other classes, or shuffles), so the seeds are the canonical 6-mers whose presence
+is most enriched in the class (one-sided binomial test). Candidates then pass the same tests as
+the model's motifs (`select`: Fisher enrichment, distinct sites, Benjamini-Hochberg q, TomTom),
+but on held-out sequences: each class and background is split in halves (seeded), one half to
+search, the other to test, since a PWM seeded and refined on a set of sequences is always
+somewhat enriched in that same set (a motif-free class would otherwise get chance motifs).
+It searches the strands the run was trained on (`MotifOptions.both_strands`).
+No model is involved: it shows what is in the data whatever the model learned, so a known motif
+the model's scores miss stays visible, and a model that did not learn still gets an answer.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from dnanet.data.sets import SequenceSet
+from dnanet.interpret.motifs import cluster, compare, seqlets
+from dnanet.interpret.motifs.pipeline import MotifOptions, class_sets
+from dnanet.interpret.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
+
+METHOD = "kmer_enrichment"
+
+
+def sequence_regions(
+    pool: SequenceSet, indices: np.ndarray, most: int, length: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Codes uint8 ``(S, R)`` of up to `most` of sequences `indices` (a seeded sample), each cut
+    to its central `length` bases; R is the longest kept length, shorter sequences end in PAD."""
+    if len(indices) > most:
+        indices = np.sort(rng.choice(indices, most, replace=False))
+    lengths = np.diff(pool.offsets)[indices]
+    width = int(min(length, lengths.max()))
+    starts = np.maximum(0, (lengths - width) // 2)
+    return seqlets.cut_regions(pool.flat, pool.offsets, indices, starts, width)
+
+
+def halves(indices: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of `indices` into a search half and a test half (each sorted)."""
+    order = rng.permutation(indices)
+    middle = (len(order) + 1) // 2
+    return np.sort(order[:middle]), np.sort(order[middle:])
+
+
+def discover_baseline(
+    names: list[str],
+    pool: SequenceSet,
+    options: MotifOptions,
+    known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> tuple[list[FoundMotif], list[ClassReport]]:
+    """Baseline motifs of each class of `pool` (a `pipeline.with_background` pool; targets index
+    `names`), named ``B<rank>_<class>``, most significant first, and a report per class."""
+    sets, reports = class_sets(pool, names, options, "baseline")
+    by_class = {report.class_name: report for report in reports}
+    found: list[FoundMotif] = []
+    for group in sets:
+        say(f"{group.name}: baseline k-mer search")
+        rng = np.random.default_rng(options.seed)
+        (search_members, test_members), (search_background, test_background) = (
+            halves(group.members, rng),
+            halves(group.background, rng),
+        )
+        regions = sequence_regions(
+            pool, search_members, options.baseline_sequences, options.baseline_length, rng
+        )
+        null_regions = sequence_regions(
+            pool, search_background, options.baseline_sequences, options.baseline_length, rng
+        )
+        report = by_class[group.name]
+        search = cluster.search_pwms(
+            regions,
+            null_regions,
+            max_motifs=options.max_motifs,
+            min_seqlets=max(5, int(0.02 * len(regions))),
+            both_strands=options.both_strands,
+        )
+        report.with_seqlet = report.seqlets = len(regions)
+        report.min_seqlets, report.stopped, report.candidates = (
+            search.min_seqlets,
+            search.stopped,
+            len(search.motifs),
+        )
+        found += distinct_motifs(
+            search.motifs,
+            group.name,
+            METHOD,
+            pool,
+            test_members,
+            test_background,
+            options.site_p,
+            report,
+            options.both_strands,
+        )
+    return finish(found, reports, options.max_q, "B", known, say, options.both_strands), reports

@@ -1,0 +1,334 @@
+"""Variant effects: score VCF variants with a trained model (`dnanet variants`).
+
+A small plain VCF reader (text or gzip; the 8 fixed columns, ``#`` header lines skipped) yields one
+`Variant` per alternative allele (multi-allelic records are split), with its line number. Each
+variant gets a window of the model's input length W from the genome: the reference window holds
+REF with ``(W - len(REF)) // 2`` genome bases on its left; the alternative window holds ALT with
+``(W - len(ALT)) // 2`` genome bases on its left and the genome after REF on its right, so both are
+W long and the allele stays centred (indels shift the right flank). REF is checked against the
+genome (case-insensitive). A variant that cannot be scored keeps its row with a `status` and
+a `note`:
+
+  ok                  scored
+  malformed           the line is not a VCF data line (fewer than 8 columns, POS not a positive
+                      integer, an empty or non-DNA allele)
+  unknown_chromosome  CHROM is not in the genome
+  symbolic_allele     ALT is symbolic or a breakend (<DEL>, <*>, *, N[chr1:5[ ...) or missing (.)
+  ref_mismatch        REF differs from the genome at POS
+  allele_too_long     REF or ALT is longer than the window
+  off_chromosome_end  the window runs off a chromosome end
+  unpaired            (--pairs, `dnanet.interpret.variant_pairs`) a record without its ref/alt partner
+  too_short           (--pairs) the pair's sequences do not reach the window around their difference
+
+Scoring is streamed in chunks (memory does not grow with the VCF) through
+`dnanet.inference.predict.predict_batch`, strand-averaged when the run averages strands. Per output NAME:
+``ref_NAME``, ``alt_NAME``, ``diff_NAME`` (alt - ref) and, for classification and multilabel tasks,
+``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped to
+[1e-6, 1 - 1e-6]).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from dnanet.errors import DnanetError
+
+STATUSES = (
+    "ok",
+    "malformed",
+    "unknown_chromosome",
+    "symbolic_allele",
+    "ref_mismatch",
+    "allele_too_long",
+    "off_chromosome_end",
+    "unpaired",
+    "too_short",
+)
+BASE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "status", "note"]
+_DNA = re.compile(r"^[ACGTNacgtn]+$")
+_EPSILON = 1e-6
+
+
+@dataclass
+class Variant:
+    """One alternative allele of one VCF line (`pos` 1-based as in the VCF); `status` and `note` as
+    in the module docstring, `ref_window` / `alt_window` set when the variant can be scored, with
+    `ref_offset` / `alt_offset` the 0-based position of the allele's first base in each."""
+
+    line: int
+    chrom: str
+    pos: str
+    id: str
+    ref: str
+    alt: str
+    status: str = "ok"
+    note: str = ""
+    ref_window: bytes = b""
+    alt_window: bytes = b""
+    ref_offset: int = 0
+    alt_offset: int = 0
+
+
+def open_text(path: Path) -> TextIO:
+    """A VCF as text, gzip (and bgzip) or plain."""
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if gzipped else open(path, "r")
+
+
+def read_vcf(path: Path) -> Iterator[Variant]:
+    """The variants of a VCF in file order, one per ALT allele; malformed lines as `malformed`
+    variants. A file that cannot be read to its end (truncated gzip, not text) is an error naming
+    it."""
+    try:
+        yield from _read_lines(path)
+    except (EOFError, OSError, UnicodeDecodeError) as error:
+        raise DnanetError(
+            f"{path}: cannot be read as a VCF "
+            f"({' '.join(str(error).split()) or type(error).__name__})"
+        ) from None
+
+
+def _read_lines(path: Path) -> Iterator[Variant]:
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) < 8:
+                yield Variant(
+                    number,
+                    fields[0],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "malformed",
+                    f"line {number}: {len(fields)} tab-separated columns, a VCF line has "
+                    "at least 8",
+                )
+                continue
+            chrom, pos, ident, ref, alts = fields[:5]
+            if not pos.isdigit() or int(pos) < 1:
+                yield Variant(
+                    number,
+                    chrom,
+                    pos,
+                    ident,
+                    ref,
+                    alts,
+                    "malformed",
+                    f"line {number}: POS '{pos}' is not a positive integer",
+                )
+                continue
+            for alt in alts.split(","):
+                yield Variant(number, chrom, pos, ident, ref, alt)
+
+
+def prepare(variant: Variant, genome, width: int) -> Variant:
+    """Check `variant` against the genome and build its windows (or set its status and note)."""
+    if variant.status != "ok":
+        return variant
+    where = f"line {variant.line}"
+    if not _DNA.match(variant.ref):
+        return _fail(variant, "malformed", f"{where}: REF '{variant.ref}' is not DNA (A C G T N)")
+    alt = variant.alt
+    if alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
+        return _fail(
+            variant,
+            "symbolic_allele",
+            f"{where}: ALT '{alt}' is symbolic, a breakend or missing; only "
+            "sequence alleles are scored",
+        )
+    if not _DNA.match(alt):
+        return _fail(variant, "malformed", f"{where}: ALT '{alt}' is not DNA (A C G T N)")
+    if variant.chrom not in genome.sizes:
+        other = variant.chrom[3:] if variant.chrom.startswith("chr") else f"chr{variant.chrom}"
+        hint = (
+            f" (it has '{other}': the VCF and the genome name chromosomes differently)"
+            if other in genome.sizes
+            else ""
+        )
+        return _fail(
+            variant,
+            "unknown_chromosome",
+            f"{where}: chromosome '{variant.chrom}' is not in the genome{hint}",
+        )
+    if max(len(variant.ref), len(alt)) > width:
+        return _fail(
+            variant, "allele_too_long", f"{where}: an allele is longer than the window ({width})"
+        )
+    start, size = int(variant.pos) - 1, genome.sizes[variant.chrom]
+    end = start + len(variant.ref)
+    ref_start, ref_end, alt_start, alt_end = allele_windows(
+        start, len(variant.ref), len(alt), width
+    )
+    if end > size:
+        return _fail(
+            variant,
+            "ref_mismatch",
+            f"{where}: REF runs past the end of {variant.chrom} ({size:,} bases)",
+        )
+    found = genome.fetch(variant.chrom, start, end).decode()
+    if found.upper() != variant.ref.upper():
+        return _fail(
+            variant,
+            "ref_mismatch",
+            f"{where}: REF '{variant.ref}' but the genome has '{found}' at "
+            f"{variant.chrom}:{variant.pos}",
+        )
+    if min(ref_start, alt_start) < 0 or max(ref_end, alt_end) > size:
+        return _fail(
+            variant,
+            "off_chromosome_end",
+            f"{where}: the {width}-base window runs off {variant.chrom} ({size:,} bases)",
+        )
+    variant.ref_window = genome.fetch(variant.chrom, ref_start, ref_end)
+    variant.alt_window = (
+        genome.fetch(variant.chrom, alt_start, start)
+        + alt.encode()
+        + genome.fetch(variant.chrom, end, alt_end)
+    )
+    variant.ref_offset, variant.alt_offset = start - ref_start, start - alt_start
+    return variant
+
+
+def allele_windows(
+    start: int, ref_length: int, alt_length: int, width: int
+) -> tuple[int, int, int, int]:
+    """Where the `width`-base windows of an allele at `start` (0-based) lie on the reference:
+    (ref_start, ref_end, alt_start, alt_end). The reference window holds REF with
+    ``(width - ref_length) // 2`` bases on its left; the alternative window takes
+    ``(width - alt_length) // 2`` reference bases on the left of the allele, ALT, and the bases
+    after REF up to `alt_end` (module docstring). The one window rule of the VCF and the pairs
+    input."""
+    ref_start = start - (width - ref_length) // 2
+    alt_left = (width - alt_length) // 2
+    return (
+        ref_start,
+        ref_start + width,
+        start - alt_left,
+        start + ref_length + (width - alt_left - alt_length),
+    )
+
+
+def _fail(variant: Variant, status: str, note: str) -> Variant:
+    variant.status, variant.note = status, note
+    return variant
+
+
+def effect_header(task) -> list[str]:
+    """The TSV's columns: `BASE_COLUMNS`, then per output ref_, alt_, diff_ (and log_odds_diff_)."""
+    columns = list(BASE_COLUMNS)
+    for name in task.names:
+        columns += [f"ref_{name}", f"alt_{name}", f"diff_{name}"]
+        if task.kind != "regression":
+            columns.append(f"log_odds_diff_{name}")
+    return columns
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p.astype(np.float64), _EPSILON, 1 - _EPSILON)
+    return np.log(p / (1 - p))
+
+
+def effect_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
+    """One variant's cells after `BASE_COLUMNS`, from its ref and alt outputs ``(C,)``."""
+    cells = []
+    log_odds = _logit(alt) - _logit(ref) if task.kind != "regression" else None
+    for i in range(len(task.names)):
+        cells += [f"{ref[i]:.6g}", f"{alt[i]:.6g}", f"{alt[i] - ref[i]:.6g}"]
+        if log_odds is not None:
+            cells.append(f"{log_odds[i]:.6g}")
+    return cells
+
+
+def write_effects(
+    handle: TextIO,
+    variants: Iterable[Variant],
+    score: Callable,
+    task,
+    chunk: int = 256,
+    progress: Callable[[int], None] | None = None,
+    header: bool = True,
+    on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None,
+) -> dict[str, int]:
+    """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
+    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The
+    header row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)`
+    sees each scored variant's outputs ``(C,)``. Returns the count of each status."""
+    writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+    header_row = effect_header(task)
+    if header:
+        writer.writerow(header_row)
+    counts = {status: 0 for status in STATUSES}
+    empty = [""] * (len(header_row) - len(BASE_COLUMNS))
+    done = 0
+    pending: list[Variant] = []
+
+    def flush() -> None:
+        nonlocal done
+        scored = [v for v in pending if v.status == "ok"]
+        outputs = iter(())
+        if scored:
+            values = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
+            outputs = iter(zip(values[: len(scored)], values[len(scored) :]))
+        for v in pending:
+            cells = empty
+            if v.status == "ok":
+                ref, alt = next(outputs)
+                cells = effect_cells(task, ref, alt)
+                if on_scored is not None:
+                    on_scored(v, ref, alt)
+            writer.writerow([v.chrom, v.pos, v.id, v.ref, v.alt, v.status, v.note, *cells])
+            counts[v.status] += 1
+        done += len(pending)
+        pending.clear()
+        if progress is not None:
+            progress(done)
+
+    for variant in variants:
+        pending.append(variant)
+        if len(pending) >= chunk:
+            flush()
+    flush()
+    return counts
+
+
+def window_scorer(
+    model, description: dict, task, batch_size: int
+) -> Callable[[list[bytes]], np.ndarray]:
+    """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of
+    each window, through `dnanet.inference.predict.predict_batch` in batches of at most `batch_size` windows
+    (fewer for long ones), strand-averaged when the run averages strands, as `dnanet predict`
+    reports them."""
+    from dnanet.inputs.encode import sequences_to_codes
+    from dnanet.inference.predict import predict_batch
+    from dnanet.data.loaders import inference_batch_size
+
+    def score(windows: list[bytes]) -> np.ndarray:
+        codes, lengths = sequences_to_codes(windows)
+        rows = inference_batch_size(batch_size, codes.shape[1])
+        return np.concatenate(
+            [
+                predict_batch(
+                    model,
+                    codes[i : i + rows],
+                    lengths[i : i + rows],
+                    description["reverse_complement_average"],
+                    activate=task.activate,
+                ).numpy()
+                for i in range(0, len(codes), rows)
+            ]
+        )
+
+    return score

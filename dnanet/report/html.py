@@ -1,0 +1,166 @@
+"""The HTML text of a report page (`dnanet.report.page`): the style, the metrics tables, the figures
+linked by relative paths, and the run's description (inputs, split, strand, duplicates,
+settings, versions) as tables. Pure text from dicts: no files are written here."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from dnanet.report.figures import Figure
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+    "color:#222}\n"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\n"
+    "figure{display:inline-block;vertical-align:top;margin:0 1em 1.5em 0;max-width:100%}\n"
+    "figure img{max-width:100%;border:1px solid #ddd}"
+    "figcaption{max-width:520px;font-size:.9em;color:#444}\n"
+    ".warning{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}"
+    "code{font-size:.95em}"
+)
+
+
+def page_html(
+    title: str,
+    description: dict,
+    metrics: dict,
+    scored: str,
+    figures: list[Figure],
+    prefix: str,
+    evaluated: list[dict] | None,
+) -> str:
+    """The HTML text: title, learning warning, metrics, figures (linked as `prefix` + file), then
+    the run's description; with `evaluated` inputs, those first."""
+    task = description["task"]
+    parts = [
+        f"<h1>{_text(title)}</h1>",
+        f"<p>Task <b>{_text(task['kind'])}</b>: {_text(', '.join(task['names']))}. Model "
+        f"<b>{_text(description['model']['name'])}</b>, "
+        f"trained {_text(description.get('created', '?'))}; "
+        f"kept epoch {_text(description.get('best_epoch', '?'))}. "
+        "Figures are PNG files linked beside "
+        "this page.</p>",
+    ]
+    learning = description.get("learning") or {}
+    if description.get("learned") is False:
+        parts.append(
+            f"<p class='warning'>The model did not learn: {_text(learning.get('message', ''))}</p>"
+        )
+    parts += [f"<h2>Metrics: {_text(scored)}</h2>", _metrics_tables(metrics), "<h2>Figures</h2>"]
+    for figure in figures:
+        link = _text(prefix + figure.file)
+        parts.append(
+            f"<figure><a href='{link}'><img src='{link}' alt='{_text(figure.title)}'></a>"
+            f"<figcaption><b>{_text(figure.title)}.</b> {_text(figure.caption)}"
+            "</figcaption></figure>"
+        )
+    if evaluated is not None:
+        parts += ["<h2>Evaluated inputs</h2>", _records_table(evaluated)]
+    parts += [
+        "<h2>Run</h2>",
+        "<h3>Training inputs</h3>",
+        _records_table(description.get("inputs", [])),
+        "<h3>Split</h3>",
+        _flat_table(description.get("split", {})),
+        "<h3>Strand</h3>",
+        _strand_text(description),
+        _flat_table(description.get("strand", {})),
+        "<h3>Duplicates</h3>",
+        _flat_table(description.get("duplicates", {})),
+        "<h3>Settings</h3>",
+        _flat_table(description.get("config", {})),
+        "<h3>Versions</h3>",
+        _flat_table(description.get("versions", {})),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_text(title)}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
+
+
+def _metrics_tables(metrics: dict) -> str:
+    """The overall numbers, then one row per class, label or target."""
+    overall = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+    rows = "".join(
+        f"<tr><th>{_text(key)}</th>{_cell(value)}</tr>" for key, value in overall.items()
+    )
+    table = f"<table>{rows}</table>"
+    each = metrics.get("per_class") or metrics.get("per_target") or {}
+    if each:
+        columns = list(dict.fromkeys(key for values in each.values() for key in values))
+        head = "".join(
+            f"<th>{_text(key)}</th>"
+            for key in ["class" if "per_class" in metrics else "target", *columns]
+        )
+        body = "".join(
+            f"<tr><th>{_text(name)}</th>"
+            + "".join(_cell(values.get(key)) for key in columns)
+            + "</tr>"
+            for name, values in each.items()
+        )
+        table += f"<table><tr>{head}</tr>{body}</table>"
+    return table
+
+
+def _records_table(inputs: list[dict]) -> str:
+    """Input files (provenance records): one row each, a column per key."""
+    if not inputs:
+        return "<p>none recorded</p>"
+    columns = list(dict.fromkeys(key for entry in inputs for key in entry))
+    head = "".join(f"<th>{_text(key)}</th>" for key in columns)
+    body = "".join(
+        "<tr>" + "".join(_cell(entry.get(key)) for key in columns) + "</tr>" for entry in inputs
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _flat_table(data: dict) -> str:
+    """A nested dict as rows 'a.b | value' (lists and leaf values as text)."""
+    rows = []
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            rows.append(f"<tr><th>{_text(prefix)}</th>{_cell(value)}</tr>")
+
+    walk("", data)
+    return f"<table>{''.join(rows)}</table>" if rows else "<p>none recorded</p>"
+
+
+def _strand_text(description: dict) -> str:
+    strand = description.get("strand") or {}
+    averaged = description.get("reverse_complement_average")
+    decision = "both strands, averaged" if averaged else "the forward strand only"
+    how = (
+        f"decided by the data (reverse_complement: auto): {strand.get('verdict', '')}"
+        if strand.get("setting") == "auto"
+        else f"set by the config (reverse_complement: {strand.get('setting')})"
+    )
+    return f"<p>The model reads {decision}; {_text(how)}.</p>"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "<td>–</td>"
+    if isinstance(value, bool):
+        return f"<td>{str(value).lower()}</td>"
+    if isinstance(value, float):
+        return f"<td class='num'>{value:.4g}</td>"
+    if isinstance(value, int):
+        return f"<td class='num'>{value:,}</td>"
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(map(str, value)) if value else "none"
+    elif isinstance(value, dict):
+        value = json.dumps(value)
+    return f"<td>{_text(value)}</td>"
+
+
+def _text(value) -> str:
+    return html.escape(str(value), quote=True)

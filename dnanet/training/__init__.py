@@ -1,0 +1,3 @@
+"""Training a model: one run end to end (`experiment`), the loop (`loop`), checkpoints and
+`--resume` (`checkpoint`, `resume`), metrics for every task (`metrics`), and the check that the
+model learned more than the class prior (`learning_check`)."""
