@@ -1,3 +1,3 @@
 """dnanet: deep learning on DNA sequences, from FASTA to trained model, metrics and predictions."""
 
-__version__ = "0.1.0"
+from dnanet.version import __version__  # noqa: F401

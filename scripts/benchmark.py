@@ -60,7 +60,8 @@ from dnanet.data.leakage import overlap  # noqa: E402
 from dnanet.errors import DnanetError  # noqa: E402
 from dnanet.training.metrics import classification_metrics  # noqa: E402
 from dnanet.training.experiment import PreparedSplit, prepare_split, train_model  # noqa: E402
-from dnanet.inference.predict import predict, resolve_device  # noqa: E402
+from dnanet.inference.predict import predict  # noqa: E402
+from dnanet.runtime.device import resolve_device  # noqa: E402
 from dnanet.data.loaders import make_loader  # noqa: E402
 from dnanet.models import MODELS  # noqa: E402
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import typer
 from rich.markup import escape
 
-from dnanet import __version__
+from dnanet.version import __version__
 from dnanet.cli.group import EverydayFirst
 from dnanet.cli.report import (  # noqa: F401 (re-exported: the commands print through these)
     ConsoleReporter,
@@ -89,14 +88,7 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def not_learned(description: dict, what: str) -> str:
-    """'WHAT: the model did not learn: REASON' for a run whose model.json says so
-    (`dnanet.training.learning_check`), else ''."""
-    if description.get("learned", True) is not False:
-        return ""
-    return (
-        f"{what}: the model did not learn: {(description.get('learning') or {}).get('message', '')}"
-    )
+from dnanet.runs.load import not_learned  # noqa: E402 (re-exported for the commands)
 
 
 def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
@@ -109,70 +101,19 @@ def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
 
 
 def parse_inputs(arguments: list[str], default: Callable[[], list]) -> list:
-    """CLI input strings -> LabelledInput list; CLASS=PATH names the class, else the file name
-    does."""
-    from dnanet.inputs.read import class_name_from_path
-    from dnanet.inputs.sources import LabelledInput
+    """CLI input strings -> LabelledInput list (`dnanet.inputs.sources.parse_inputs`); the note
+    that the bundled example is used goes to stderr."""
+    from dnanet.inputs.sources import parse_inputs as parse
 
-    if not arguments:
-        inputs = default()
-        names = ", ".join(f"{label}={path.name}" for label, path in inputs)
-        err.print(
-            f"no FASTA given: using the bundled CTCF example files {escape(names)}", highlight=False
-        )
-        return [LabelledInput(label, path) for label, path in inputs]
-    parsed = []
-    for argument in arguments:
-        label, sep, path = argument.partition("=")
-        if not sep or Path(argument).exists():
-            label, path = class_name_from_path(argument), argument
-        if not label:
-            raise DnanetError(f"{argument}: empty class name before '='")
-        parsed.append(LabelledInput(label, Path(path)))
-    return parsed
+    return parse(arguments, default, ConsoleReporter())
 
 
 def setup_torch(threads: Optional[int], device: str, inference: bool = True):
-    """Threads, the allocator (`keep_freed_memory`, for `inference` commands) and the device for a
-    command that runs a model; returns the device."""
-    import torch
+    """`dnanet.runtime.device.prepare_device` (threads, allocator, device) for a command."""
+    from dnanet.runtime.device import prepare_device
 
-    from dnanet.inference.predict import resolve_device
-    from dnanet.runtime.threads import use_threads
+    return prepare_device(threads, device, inference)
 
-    if inference:
-        keep_freed_memory()
-    use_threads(threads)
-    try:
-        resolved = resolve_device(device)
-    except RuntimeError as error:
-        raise DnanetError(f"--device {device}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DnanetError(f"--device {device}: CUDA is not available on this machine")
-    return resolved
-
-
-def keep_freed_memory() -> None:
-    """Let glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of returning them to
-    the system: a model's activations are allocated and freed every batch, and with glibc's
-    defaults each time costs fresh pages. Measured predicting 4,000 x 1 kbp (CNN, batches capped
-    at `dnanet.data.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
-    memory stayed flat over 240,000 records. Inference commands only: in `train` the same
-    settings let anonymous memory grow through every validation pass (1.0-1.5 GB after 100,000
-    validation records, 0.44 GB without). The same as MALLOC_MMAP_THRESHOLD_=33554432 and
-    MALLOC_TRIM_THRESHOLD_=134217728 in the environment, which win when set. No-op off glibc."""
-    import ctypes
-    import os
-    import platform
-
-    if platform.libc_ver()[0] != "glibc":
-        return
-    libc = ctypes.CDLL(None)
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        libc.mallopt(m_mmap_threshold, 32 << 20)
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        libc.mallopt(m_trim_threshold, 128 << 20)
 
 
 def shard_option(merging: str) -> typer.models.OptionInfo:
@@ -198,7 +139,7 @@ def inference_shard(text: Optional[str]):
     """`--shard K/N` -> its `dnanet.data.streaming.Shard` (None without the option). Refused under
     torchrun, whose processes split the input themselves."""
     from dnanet.runtime.distributed import launched_processes
-    from dnanet.data.streaming import Shard
+    from dnanet.runtime.shards import Shard
 
     if text is None:
         return None

@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -101,6 +102,7 @@ def evaluate(
         label_column,
         heldout_inputs,
         genome=genome_settings(genome, window, background_ratio, seed, loaded),
+        reporter=ConsoleReporter(),
     )
     sequences = records.with_targets(records.targets(the_task.encode))
     batches = code_batches(sequences, batch_size)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from dnanet.cli import choices
+from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     DeviceOption,
     QuietOption,
@@ -167,6 +168,7 @@ def motifs(
         ["label"],
         training_inputs,
         genome=genome_settings(genome, window, background_ratio, seed, loaded),
+        reporter=ConsoleReporter(),
     )
     letters, both_strands = _letters(inputs), bool(description["reverse_complement_average"])
     options = MotifOptions(

@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -211,6 +212,7 @@ def train(
                 training_inputs,
                 cache,
                 genome=genome_settings(genome, window, background_ratio, cfg.seed),
+                reporter=ConsoleReporter(),
             )
         if processes.distributed:
             torch.distributed.barrier()

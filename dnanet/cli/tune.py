@@ -11,6 +11,7 @@ from typing import Iterator, List, Optional
 
 import typer
 
+from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -276,6 +277,7 @@ def load_data(
         training_inputs,
         cache,
         genome=genome_settings(genome, window, background_ratio, seed),
+        reporter=ConsoleReporter(),
     )
     err.quiet = False
     the_task = infer_task(

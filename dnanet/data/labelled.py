@@ -1,18 +1,29 @@
 """Reading a command's labelled inputs into records: FASTA files one per class or with a
 --labels table, BED inputs and generated backgrounds (`dnanet.inputs.sources`), in memory or through the
 memory-mapped store (`dnanet.data.store`); for training also the fixed --val/--test files and a
---labels 'split' column, giving each record its part (`dnanet.data.splits`). Apart from `common.py`,
-which parses the arguments (`parse_inputs`) and holds the app and error handling."""
+--labels 'split' column, giving each record its part (`dnanet.data.splits`). Notes (skipped
+intervals, missing backgrounds, the bundled example used) go to a `dnanet.progress.Reporter`."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
-from rich.markup import escape
+import numpy as np
 
-from dnanet.cli.common import err, parse_inputs
+from dnanet.data.splits import PART_NAMES, TEST, TRAIN, VALIDATION
+from dnanet.data.store import open_or_build_store, read_labelled, store_key
 from dnanet.errors import DnanetError
+from dnanet.inputs.read import check_input_file, read_label_table, table_columns
+from dnanet.inputs.sources import (
+    LabelledInput,
+    check_settings_used,
+    parse_inputs,
+    provenance_notes,
+    resolve_inputs,
+)
+from dnanet.progress import Reporter
 
 
 def read_labelled_inputs(
@@ -23,6 +34,7 @@ def read_labelled_inputs(
     default,
     store: Optional[Path] = None,
     genome=None,
+    reporter: Reporter | None = None,
 ):
     """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords: in memory, or
     with `store` (a folder of stores) memory-mapped from the store of these inputs, built first
@@ -40,6 +52,7 @@ def read_labelled_inputs(
         store,
         split_column=False,
         genome=genome,
+        reporter=reporter,
     )[0]
 
 
@@ -59,6 +72,7 @@ def read_training_inputs(
     store: Optional[Path] = None,
     split_column: bool = True,
     genome=None,
+    reporter: Reporter | None = None,
 ):
     """`read_labelled_inputs` for training, with fixed held-out files (`val`, `test`: CLASS=PATH,
     or PATH with --labels) read into the same records after the training inputs, and the
@@ -66,15 +80,9 @@ def read_training_inputs(
     each record's part, int8 ``(N,)`` (`dnanet.data.splits`: TRAIN for the training inputs' records
     not marked otherwise by the table); each input's provenance names its part. BED inputs and
     generated backgrounds (`genome`: `dnanet.inputs.sources.GenomeSettings`) are resolved per group, so a
-    background among --test inputs is made from the --test positives."""
-    import numpy as np
-
-    from dnanet.inputs.read import check_input_file, read_label_table, table_columns
-    from dnanet.inputs.sources import LabelledInput
-    from dnanet.data.store import open_or_build_store, read_labelled, store_key
-    from dnanet.inputs.sources import check_settings_used, provenance_notes, resolve_inputs
-    from dnanet.data.splits import PART_NAMES, TEST, TRAIN, VALIDATION
-
+    background among --test inputs is made from the --test positives. `inputs`, `val` and
+    `test` are argument strings or `LabelledInput`s (`dnanet.inputs.sources.parse_inputs`)."""
+    reporter = reporter if reporter is not None else Reporter()
     if (val or test) and not inputs:
         raise DnanetError(
             "--val and --test add fixed held-out files to the training inputs: give the training "
@@ -82,15 +90,19 @@ def read_training_inputs(
         )
     if labels is None:
         groups = [
-            parse_inputs(inputs, default),
-            *(parse_inputs(given, default) if given else [] for given in (val, test)),
+            parse_inputs(inputs, default, reporter),
+            *(parse_inputs(given, default, reporter) if given else [] for given in (val, test)),
         ]
         table = split = None
     elif not inputs:
         raise DnanetError("--labels needs the FASTA files whose record ids it labels")
     else:
         groups = [
-            [LabelledInput(None, Path(path)) for path in given] for given in (inputs, val, test)
+            [
+                path if isinstance(path, LabelledInput) else LabelledInput(None, Path(path))
+                for path in given
+            ]
+            for given in (inputs, val, test)
         ]
         table = check_input_file(labels)
         split = SPLIT_COLUMN if split_column and SPLIT_COLUMN in table_columns(table) else None
@@ -122,7 +134,7 @@ def read_training_inputs(
         "have the same contents (SHA-256)",
     )
     for note in provenance_notes(records.provenance):
-        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+        reporter.note(note)
     parts = part_of_input[np.asarray(records.places[:, 0])]
     if split:
         records, marked = _take_split_column(records)
@@ -150,12 +162,6 @@ def _check_distinct(named: list[str], keys: list, what: str) -> None:
 def _take_split_column(records):
     """Records whose label tuples end with the split column's part name -> (the records with that
     value dropped from their labels, each record's part int8 ``(N,)``)."""
-    import dataclasses
-
-    import numpy as np
-
-    from dnanet.data.splits import PART_NAMES
-
     labels: dict[tuple[str, ...], int] = {}
     relabel = np.array(
         [labels.setdefault(value[:-1], len(labels)) for value in records.label_values],

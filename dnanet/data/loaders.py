@@ -18,7 +18,7 @@ from dnanet.data.sets import SequenceSet
 
 # Most padded bases (records x longest record) in one inference batch: a CNN layer's activations
 # (128 channels, float32) then stay under 32 MiB, the largest block glibc's malloc keeps for reuse
-# (`dnanet.cli.common.keep_freed_memory`); bigger blocks are mapped fresh from the kernel each
+# (`dnanet.runtime.device.keep_freed_memory`); bigger blocks are mapped fresh from the kernel each
 # batch. Measured: predicting 4,000 x 1 kbp, batch 256 took 18.4 s (9.2 s in the kernel), batch 64
 # 8.8 s (0.2 s). Results do not depend on the batch size.
 BATCH_BASES = 65_536

@@ -1,7 +1,7 @@
 """Batches streamed record by record from FASTA files (and `dnanet.inputs.sources` inputs), and shards.
 
 `iter_batches` reads the inputs record by record, so prediction memory does not grow with file
-size; `count_records` counts records without parsing them, so that every `Shard` (one contiguous
+size; `count_records` counts records without parsing them, so that every `dnanet.runtime.shards.Shard` (one contiguous
 block of the records, what one job of an array or one torchrun process predicts) knows its block
 before predicting.
 """
@@ -9,7 +9,6 @@ before predicting.
 from __future__ import annotations
 
 import gzip
-import re
 import zlib
 from typing import Iterator, NamedTuple, Sequence
 
@@ -126,35 +125,3 @@ def count_records(paths: Sequence, block: int = 1 << 20) -> list[int]:
     return counts
 
 
-class Shard(NamedTuple):
-    """Shard `index` (0-based) of `count`: one contiguous block of the input records, numbered
-    0.. across all input files in order. Of T records, shard k holds numbers
-    ``k * T // count`` up to (not including) ``(k + 1) * T // count``: blocks differ by at most
-    one record, and the shards' outputs laid end to end in shard order are the records in input
-    order (so a job array's outputs concatenate with `cat`). Written ``K/N`` with K from 1."""
-
-    index: int = 0
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> "Shard":
-        """``"K/N"`` (1 <= K <= N, e.g. ``"3/10"``, or ``$SLURM_ARRAY_TASK_ID/10`` with an array
-        1-10)."""
-        match = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
-        if not match or not 1 <= int(match[1]) <= int(match[2]):
-            raise DnanetError(
-                f"--shard '{text}': expected K/N with 1 <= K <= N, e.g. 3/10 for the third of "
-                "ten shards"
-            )
-        return cls(int(match[1]) - 1, int(match[2]))
-
-    def __str__(self) -> str:
-        return f"{self.index + 1}/{self.count}"
-
-    @property
-    def first(self) -> bool:
-        return self.index == 0
-
-    def records(self, total: int) -> range:
-        """The record numbers of this shard among `total` records."""
-        return range(self.index * total // self.count, (self.index + 1) * total // self.count)

@@ -24,13 +24,6 @@ from dnanet.data.streaming import iter_batches
 from dnanet.data.tasks import Task
 
 
-def resolve_device(name: str | None = None) -> torch.device:
-    """``None`` or ``"auto"``: CUDA when present, else CPU; otherwise the named device."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 @contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put `model` in eval mode with gradients off, restoring its previous mode afterwards."""

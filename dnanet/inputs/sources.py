@@ -40,14 +40,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, NamedTuple, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from dnanet.errors import DnanetError
 from dnanet.inputs.backgrounds import BACKGROUND_KINDS, BackgroundSource
 from dnanet.inputs.bed import is_interval_file
 from dnanet.inputs.digest import digest, file_sha256
 from dnanet.inputs.interval_source import IntervalSource
-from dnanet.inputs.read import FastaRecord, check_input_file, read_fasta, record_from_text
+from dnanet.inputs.read import (
+    FastaRecord,
+    check_input_file,
+    class_name_from_path,
+    read_fasta,
+    record_from_text,
+)
 from dnanet.inputs.record_ids import noting_repeats, repeat_notes
 
 
@@ -148,6 +154,33 @@ def source_of(item) -> Source:
     if isinstance(item, LabelledInput):
         return item.source if item.source is not None else FastaSource(item.path)
     return FastaSource(Path(item))
+
+
+def parse_inputs(arguments: list, default: Callable[[], list], reporter=None) -> list[LabelledInput]:
+    """Input arguments -> `LabelledInput`s without sources (`resolve_inputs` gives them theirs):
+    ``CLASS=PATH`` names the class, a bare path's class is its file name
+    (`dnanet.inputs.read.class_name_from_path`; a path that exists is taken whole even with a
+    '='), and a `LabelledInput` is kept as it is. None or empty: `default()`, ``(class, path)``
+    pairs (the bundled example), which `reporter` is told of."""
+    if not arguments:
+        inputs = default()
+        names = ", ".join(f"{label}={path.name}" for label, path in inputs)
+        if reporter is not None:
+            reporter.note(f"no FASTA given: using the bundled CTCF example files {names}", "info")
+        return [LabelledInput(label, path) for label, path in inputs]
+    parsed = []
+    for argument in arguments:
+        if isinstance(argument, LabelledInput):
+            parsed.append(argument)
+            continue
+        argument = str(argument)
+        label, sep, path = argument.partition("=")
+        if not sep or Path(argument).exists():
+            label, path = class_name_from_path(argument), argument
+        if not label:
+            raise DnanetError(f"{argument}: empty class name before '='")
+        parsed.append(LabelledInput(label, Path(path)))
+    return parsed
 
 
 def sequences_input(sequences) -> LabelledInput:

@@ -221,3 +221,13 @@ def _check_regular_file(path: Path, where: str) -> None:
         raise DnanetError(f"{where}: cannot read ({error.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise DnanetError(f"{where} is not a regular file (a FIFO, device or folder)")
+
+
+def not_learned(description: dict, what: str) -> str:
+    """'WHAT: the model did not learn: REASON' for a run whose model.json says so
+    (`dnanet.training.learning_check`), else ''."""
+    if description.get("learned", True) is not False:
+        return ""
+    return (
+        f"{what}: the model did not learn: {(description.get('learning') or {}).get('message', '')}"
+    )

@@ -25,7 +25,7 @@ from typing import BinaryIO, Callable, Iterable
 import torch
 
 from dnanet.errors import DnanetError
-from dnanet.data.streaming import Shard
+from dnanet.runtime.shards import Shard
 
 
 @dataclass(frozen=True)

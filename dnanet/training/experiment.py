@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-import dnanet
+from dnanet.version import __version__
 from dnanet.training.checkpoint import Checkpoint
 from dnanet.config.run_config import Config, TrainConfig
 from dnanet.data.sets import SequenceSet
@@ -224,7 +224,7 @@ def train_model(
         "learned": learning.learned,
         "learning": learning.to_dict(),
         "versions": {
-            "dnanet": dnanet.__version__,
+            "dnanet": __version__,
             "torch": torch.__version__,
             "python": platform.python_version(),
         },

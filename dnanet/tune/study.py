@@ -271,7 +271,7 @@ def run_worker(
     """Run `n_trials` trials of the study (one process's share). The TPE sampler is seeded with the
     base seed plus `sampler_seed` (the trials already in the study, plus the worker's index), so a
     resumed or parallel search does not repeat the first one's proposals."""
-    from dnanet.inference.predict import resolve_device
+    from dnanet.runtime.device import resolve_device
     from dnanet.runtime.threads import use_threads
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial says it all

@@ -16,7 +16,8 @@ from dnanet.data.loaders import TrainingSampler, code_batches, make_loader, padd
 from dnanet.inputs.read import read_fasta
 from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled
-from dnanet.data.streaming import Shard, count_records, iter_batches
+from dnanet.data.streaming import count_records, iter_batches
+from dnanet.runtime.shards import Shard
 
 
 def write_fasta(

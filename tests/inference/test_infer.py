@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from dnanet.inputs.encode import sequences_to_codes
-from dnanet.inference.predict import evaluation_mode, predict, predict_batch, resolve_device, write_predictions
+from dnanet.inference.predict import evaluation_mode, predict, predict_batch, write_predictions
+from dnanet.runtime.device import resolve_device
 from dnanet.models import build_model
 from dnanet.data.tasks import Task
 
