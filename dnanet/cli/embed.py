@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
 import typer
 
 from dnanet.cli import choices
 from dnanet.cli.common import (
+    ConsoleReporter,
     DeviceOption,
     OverwriteOption,
     QuietOption,
     RunArgument,
     ThreadsOption,
     app,
-    claim_output,
     err,
     inference_shard,
-    parse_inputs,
-    record_progress,
     setup_torch,
     shard_option,
-    sigterm_as_interrupt,
     user_errors,
-    warn_if_not_learned,
 )
 from dnanet.cli.genome import (
     GENOME_INPUTS_HELP,
@@ -34,12 +28,9 @@ from dnanet.cli.genome import (
     BackgroundSeedOption,
     GenomeOption,
     RunWindowOption,
-    genome_settings,
-    print_notes,
 )
-from dnanet.errors import DnanetError
 
-PLOT_SAMPLE = 20_000
+PLOT_SAMPLE = 20_000  # dnanet.inference.embed_files.PLOT_SAMPLE (not imported: a fast --help)
 
 
 @app.command()
@@ -108,215 +99,38 @@ def embed(
       dnanet embed runs/ctcf bound=bound.fa background=background.fa \\
         --out emb.parquet --plot emb.png
     """
+    from dnanet.inference.embed_files import check_embed_outputs, embed_to_file
+    from dnanet.inputs.sources import GenomeSettings
     from dnanet.runtime import distributed
-    from dnanet.inference.embed import check_output_format, check_representation, ids_path, iter_embeddings
-    from dnanet.examples import heldout_inputs
-    from dnanet.files.outputs import check_output_kind
-    from dnanet.runs.load import load_run
-    from dnanet.inputs.sources import check_settings_used, input_notes, resolve_inputs
-    from dnanet.data.streaming import count_records, iter_batches
 
-    check_output_kind(out, folder=False)
-    check_output_format(out)
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise DnanetError(f"{plot}: --plot writes a PNG; name it .png")
+    check_embed_outputs(out, plot)  # before the device: a wrong --out is refused at once
     given_shard = inference_shard(shard)
     processes, torch_device = distributed.start(setup_torch(threads, device))
     err.quiet = not processes.is_main  # rank 0 speaks for all
     try:
-        claimed = [
-            claim_output(path, overwrite) if processes.is_main else None
-            for path in (out, ids_path(out) if out.suffix.lower() == ".npy" else None, plot)
-            if path is not None
-        ]  # before the long work; rank 0 writes
-        loaded = load_run(run, torch_device)
-        model = loaded.model
-        check_representation(
-            model, layer, pool
-        )  # before any warning: a refused request is one line
-        warn_if_not_learned(loaded.record, str(run))
-        settings = genome_settings(genome, window, background_ratio, seed, loaded)
-        parsed = resolve_inputs(parse_inputs(inputs, heldout_inputs), settings)
-        check_settings_used(parsed, settings)
-        paths = parsed  # FASTA paths and BED / background inputs alike (dnanet.inputs.sources)
-        part = given_shard or processes.shard
-        counts = count_records(paths) if part.count > 1 else None  # a shard needs the total first
-        records = part.records(sum(counts)) if counts is not None else None
-        sample = _PlotSample(PLOT_SAMPLE, [item.label for item in parsed])
-        output = _Output(
-            out, plot, f"{run.name}: {layer}{f' ({pool})' if pool else ''}", quiet, claimed
+        done = embed_to_file(
+            run,
+            inputs,
+            out,
+            layer=layer,
+            pool=pool,
+            plot=plot,
+            batch_size=batch_size,
+            shard=given_shard,
+            settings=GenomeSettings(genome, window, background_ratio, seed),
+            overwrite=overwrite,
+            device=torch_device,
+            processes=processes,
+            reporter=ConsoleReporter(quiet),
         )
-
-        batches = iter_batches(paths, batch_size, records=records)
-        if (
-            records is not None and not records
-        ):  # more shards than records: the first record gives the width
-            chunks = _width_only(
-                iter_embeddings(model, iter_batches(paths, 1, records=range(1)), layer, pool)
-            )
-        else:
-            chunks = iter_embeddings(
-                model, batches if processes.distributed else _tracking(batches, sample), layer, pool
-            )
-        with sigterm_as_interrupt():
-            if processes.distributed:
-                count = _embed_in_parts(chunks, output, sample, counts, processes)
-            else:
-                count = output.write(chunks, sample, "embedding", header=part.first)
     finally:
         distributed.stop()
     if processes.is_main:
-        print_notes(input_notes(parsed))
         err.print(
             (f"shard {given_shard}: " if given_shard else "")
-            + f"{count:,} vectors of {sample.width} values written to {out}"
-            + (f" (ids in {ids_path(out)})" if out.suffix.lower() == ".npy" else "")
+            + f"{done.count:,} vectors of {done.width} values written to {out}"
+            + (f" (ids in {done.ids_file})" if done.ids_file else "")
             + (f"; plot in {plot}" if plot else "")
             + (f" by {processes.world_size} processes" if processes.distributed else ""),
             highlight=False,
         )
-
-
-class _Output:
-    """The output file (and plot) of `embed`, written atomically from (ids, vectors) chunks;
-    `claimed`: their `dnanet.files.outputs.Output`s (the file, the .npy's ids file, the plot), on rank
-    0."""
-
-    def __init__(self, out: Path, plot: Optional[Path], title: str, quiet: bool, claimed: list):
-        self.out, self.plot, self.title, self.quiet = out, plot, title, quiet
-        self.claimed = {output.path: output for output in claimed if output is not None}
-
-    def write(self, chunks, sample: "_PlotSample", what: str, header: bool = True) -> int:
-        """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the
-        count."""
-        from dnanet.inference.embed import ids_path, write_embeddings
-
-        with record_progress(what, self.quiet) as progress, ExitStack() as outputs:
-
-            def on_chunk(ids, vectors):
-                sample.add(vectors, keep=self.plot is not None)  # no plot: count, keep nothing
-                progress(sample.seen)
-
-            temporary = outputs.enter_context(self.claimed[self.out].writing())
-            npy = self.out.suffix.lower() == ".npy"
-            ids_temporary = (
-                outputs.enter_context(self.claimed[ids_path(self.out)].writing()) if npy else None
-            )
-            count = write_embeddings(
-                self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header
-            )
-            if self.plot is not None:
-                _draw(sample, self.claimed[self.plot], f"{self.title}, {count:,} records")
-        return count
-
-
-def _embed_in_parts(
-    chunks, output: _Output, sample: "_PlotSample", counts: list[int], processes
-) -> int:
-    """Under torchrun: each process writes its shard's vectors (`chunks`) to a .npy part (ids
-    beside it); rank 0 then streams the parts in rank order into the output, as one process would
-    write it. Returns the number of records (rank 0; 0 elsewhere)."""
-    from dnanet.runtime.distributed import write_in_parts
-    from dnanet.inference.embed import ids_path, write_embeddings
-
-    written = []
-
-    def write_part(stem: Path) -> None:
-        part = stem.with_suffix(".npy")
-        seen = 0
-
-        def on_chunk(ids, vectors):
-            nonlocal seen
-            seen += len(ids)
-            progress(seen)
-
-        with record_progress(
-            f"embedding (process 0 of {processes.world_size})",
-            output.quiet or not processes.is_main,
-        ) as progress:
-            write_embeddings(part, part, chunks, ids_path(part), on_chunk=on_chunk)
-
-    def merge(stems: list[Path]) -> None:
-        written.append(output.write(_part_chunks(stems, counts, sample), sample, "writing"))
-
-    write_in_parts(output.out, processes, write_part, merge)
-    return sum(written)
-
-
-def _part_chunks(stems: list[Path], counts: list[int], sample: "_PlotSample", rows: int = 4096):
-    """(ids, vectors float32 ``(B, D)``) chunks of up to `rows` read back from the .npy parts in
-    order (memory-mapped: one chunk in memory at a time); `sample.sources` gets each row's input
-    file index (known from the records per file, `counts`), for the plot's groups."""
-    from itertools import islice
-
-    from dnanet.inference.embed import ids_path
-
-    ends = np.cumsum(counts)
-    number = 0
-    for stem in stems:
-        part = stem.with_suffix(".npy")
-        vectors = np.load(part, mmap_mode="r")
-        with open(ids_path(part), encoding="utf-8") as handle:
-            ids = (line.rstrip("\n") for line in handle)
-            for start in range(0, len(vectors), rows):
-                chunk = np.array(vectors[start : start + rows])
-                sample.sources = np.searchsorted(
-                    ends, np.arange(number, number + len(chunk)), side="right"
-                ).tolist()
-                number += len(chunk)
-                yield list(islice(ids, len(chunk))), chunk
-
-
-def _width_only(chunks):
-    """The first (ids, vectors ``(B, D)``) chunk emptied to ([], ``(0, D)``): an empty shard's
-    file still has the vectors' width (a TSV header, a ``(0, D)`` array, Parquet columns)."""
-    for ids, vectors in chunks:
-        yield [], vectors[:0]
-        return
-
-
-def _tracking(batches, sample: "_PlotSample"):
-    for batch in batches:
-        sample.sources = batch.sources
-        yield batch
-
-
-class _PlotSample:
-    """An even random sample (reservoir) of vectors and their groups, for the projection plot."""
-
-    def __init__(self, size: int, groups: list[str]):
-        self.size, self.groups, self.seen, self.width = size, groups, 0, 0
-        self.vectors: list[np.ndarray] = []
-        self.labels: list[str] = []
-        self.sources: list[int] = []
-        self.rng = np.random.default_rng(0)
-
-    def add(self, vectors: np.ndarray, keep: bool = True) -> None:
-        """Count a batch's vectors ``(B, D)``; with `keep`, sample copies of them (a row view would
-        keep its whole batch alive: memory grew with the number of records)."""
-        self.width = vectors.shape[1]
-        if not keep:
-            self.seen += len(vectors)
-            return
-        for vector, source in zip(vectors, self.sources):
-            if len(self.vectors) < self.size:
-                self.vectors.append(vector.copy())
-                self.labels.append(self.groups[source])
-            else:
-                slot = int(self.rng.integers(0, self.seen + 1))
-                if slot < self.size:
-                    self.vectors[slot], self.labels[slot] = vector.copy(), self.groups[source]
-            self.seen += 1
-
-
-def _draw(sample: _PlotSample, output, title: str) -> None:
-    """The projection plot into `output` (its `dnanet.files.outputs.Output`)."""
-    from dnanet.inference.embed_plots import plot_projection
-
-    if not sample.vectors:
-        return
-    with output.writing() as temporary:
-        plot_projection(
-            np.stack(sample.vectors), sample.labels, temporary.with_suffix(".png"), title
-        )
-        temporary.with_suffix(".png").replace(temporary)

@@ -140,13 +140,19 @@ def check_disk(out: Path, n: int, length: int, deltas: bool) -> None:
 
 
 class AttributionArrays:
-    """The (N, 4, L) arrays, memory-mapped as .npy files in `folder`, filled batch by batch."""
+    """The (N, 4, L) arrays, memory-mapped as .npy files in `folder`, filled batch by batch
+    (`folder` None: plain arrays in memory, for `dnanet.interpret.attribution_workflow.
+    attribute_arrays`; those are never flushed or saved)."""
 
-    def __init__(self, folder: Path, n: int, length: int, deltas: bool):
+    def __init__(self, folder: Path | None, n: int, length: int, deltas: bool):
         self.folder = folder
         names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if deltas else [])
         self.arrays = {
-            name: open_memmap(folder / f"{name}.npy", "w+", np.float32, (n, 4, length))
+            name: (
+                np.zeros((n, 4, length), np.float32)
+                if folder is None
+                else open_memmap(folder / f"{name}.npy", "w+", np.float32, (n, 4, length))
+            )
             for name in names
         }
         self.reference = np.zeros(n, dtype=np.float32)

@@ -1,17 +1,24 @@
-"""Running `dnanet attribute` on one process's block of records: the (N, 4, L) arrays filled in
-memory-mapped scratch files with a progress bar, then written atomically as one file (with the
---plot logos) or, under torchrun, as per-rank parts that rank 0 merges. Apart from
-`attribute.py`, which holds the command: its options, checks and choice of records."""
+"""Attributing one process's block of records: the (N, 4, L) arrays filled in memory-mapped
+scratch files (or in memory) with a progress count, then written atomically as one file (with the
+--plot logos) or, under torchrun, as per-rank parts that rank 0 merges. The workflow around it
+(options, checks, choice of records) is `dnanet.interpret.attribution_workflow`."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Optional
 
-from dnanet.cli.common import err
+from dnanet.interpret.attribution_files import (
+    ATTRIBUTIONS_KEY,
+    AttributionArrays,
+    attribute_records,
+    merge_parts,
+    sequences_path,
+)
+from dnanet.progress import Reporter
+from dnanet.runtime.distributed import Processes, write_in_parts
 
 
 class AttributionJob:
@@ -29,7 +36,7 @@ class AttributionJob:
         batch_size: int,
         longest: int,
         rows: range,
-        quiet: bool,
+        reporter: Reporter,
     ):
         self.model, self.inputs, self.method, self.objective = model, inputs, method, objective
         self.strands, self.span, self.batch_size, self.longest, self.rows = (
@@ -39,16 +46,16 @@ class AttributionJob:
             longest,
             rows,
         )
-        self.quiet = quiet
+        self.reporter = reporter
 
-    def fill(self, folder: Path, quiet: bool):
-        """The block's arrays (`dnanet.interpret.attribution_files.AttributionArrays`) filled in `folder`."""
-        from dnanet.interpret.attribution_files import AttributionArrays, attribute_records
-
+    def fill(self, folder: Optional[Path], reporter: Reporter) -> AttributionArrays:
+        """The block's arrays (`dnanet.interpret.attribution_files.AttributionArrays`) filled in
+        `folder` (None: in memory); the records done go to `reporter`."""
         arrays = AttributionArrays(
             folder, len(self.rows), self.longest, deltas=self.method == "ism"
         )
-        with _bar(f"attributing ({self.method})", len(self.rows), quiet) as progress:
+        what = f"attributing ({self.method})"
+        with reporter.counter(what, len(self.rows), "records") as progress:
             attribute_records(
                 arrays,
                 self.model,
@@ -74,8 +81,6 @@ class AttributionJob:
     ) -> None:
         """One process: the file (and the logos of `drawn`), each written atomically through its
         claimed output (`claimed`: path -> `dnanet.files.outputs.Output`)."""
-        from dnanet.interpret.attribution_files import sequences_path
-
         with ExitStack() as stack:
             temporary = stack.enter_context(claimed[out].writing())
             sequences_temporary = stack.enter_context(claimed[sequences_path(out)].writing())
@@ -83,20 +88,19 @@ class AttributionJob:
                 out
             ].scratch_folder()  # the (N, 4, L) memory-mapped arrays while they fill
             stack.callback(shutil.rmtree, folder, True)
-            arrays = self.fill(folder, self.quiet)
+            arrays = self.fill(folder, self.reporter)
             if drawn:
                 _draw(stack.enter_context(claimed[plot].writing()), arrays, drawn, title)
             arrays.save(temporary, sequences_temporary, metadata)
 
-    def in_parts(self, claimed: dict, out: Path, processes, metadata: dict) -> None:
+    def in_parts(self, claimed: dict, out: Path, processes: Processes, metadata: dict) -> None:
         """Under torchrun: each process fills its block in a part folder; rank 0 packs the parts,
         in rank order, into the one file (`dnanet.interpret.attribution_files.merge_parts`)."""
-        from dnanet.interpret.attribution_files import ATTRIBUTIONS_KEY, merge_parts, sequences_path
-        from dnanet.runtime.distributed import write_in_parts
+        speaker = self.reporter if processes.is_main else Reporter()  # rank 0 shows progress
 
         def write_part(stem: Path) -> None:
             stem.mkdir()
-            self.fill(stem, self.quiet or not processes.is_main).flush()
+            self.fill(stem, speaker).flush()
 
         def merge(stems: list[Path]) -> None:
             names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
@@ -110,7 +114,8 @@ class AttributionJob:
 
 
 def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str) -> None:
-    from dnanet.interpret.attribution_plots import plot_attribution_logos
+    """The logos of the `drawn` records (id, row, start, end) into `path`."""
+    from dnanet.interpret.attribution_plots import plot_attribution_logos  # matplotlib: if drawn
 
     values, one_hot = arrays.rows([index for _, index, _, _ in drawn])
     plot_attribution_logos(
@@ -122,12 +127,3 @@ def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str
         title,
     )
 
-
-@contextlib.contextmanager
-def _bar(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (records done of `total`, time left); yields the function to call
-    with the records done."""
-    from dnanet.cli.progress import counting_bar
-
-    with counting_bar(err, what, total, "records", quiet) as update:
-        yield update
