@@ -72,12 +72,14 @@ def test_attribute_arrays_equal_the_files_dnanet_attribute_writes(
         assert result.deltas is None and "deltas" not in written.files
 
 
-def test_records_of_different_lengths_are_padded_with_zero_columns(run):
-    """As in the file: L is the longest record; a shorter one's columns past its end are 0, and its
-    attributions are those it has alone."""
+@pytest.mark.parametrize("batch_size", [128, 1], ids=["one-batch", "a-batch-each"])
+def test_records_of_different_lengths_are_padded_with_zero_columns(run, batch_size):
+    """As in the file: L is the longest record; a shorter one's columns past its end are 0 (whether
+    it shared a padded batch with the longer one or not), and its attributions are those it has
+    alone."""
     record = next(iter(read_fasta(BOUND))).sequence.decode()
     sequences = {"short": record[:60], "long": record}
-    result = attribute_arrays(run, [sequences_input(sequences)])
+    result = attribute_arrays(run, [sequences_input(sequences)], batch_size=batch_size)
     alone = attribute_arrays(run, [sequences_input({"short": record[:60]})])
     assert result.ids == ["short", "long"] and result.lengths.tolist() == [60, len(record)]
     assert result.attributions.shape == result.sequences.shape == (2, 4, len(record))
