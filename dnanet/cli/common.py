@@ -88,11 +88,11 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-from dnanet.runs.load import not_learned  # noqa: E402 (re-exported for the commands)
-
-
 def warn_if_not_learned(description: dict, what: str, advice: str = "") -> str:
-    """Print `not_learned` (plus `advice`) as one warning line; return the warning ('' if none)."""
+    """Print `dnanet.runs.load.not_learned` (plus `advice`) as one warning line; return the
+    warning ('' if none)."""
+    from dnanet.runs.load import not_learned
+
     warning = not_learned(description, what)
     if warning:
         warning += advice

@@ -184,10 +184,11 @@ def parse_inputs(arguments: list, default: Callable[[], list], reporter=None) ->
 
 
 def sequences_input(sequences) -> LabelledInput:
-    """The input of a notebook's sequences: a FASTA path (str or Path), or sequences in memory
-    (`SequencesSource`)."""
+    """The input of a notebook's sequences: a file path (str or Path: FASTA, or BED with a genome;
+    `resolve_inputs` gives it its source), or sequences in memory (`SequencesSource`: a list of
+    strings, or a mapping id -> sequence)."""
     if isinstance(sequences, (str, Path)):
-        return LabelledInput(None, Path(sequences), FastaSource(Path(sequences)))
+        return LabelledInput(None, Path(sequences))
     return LabelledInput(None, Path("<sequences>"), SequencesSource(sequences))
 
 
