@@ -1,14 +1,14 @@
 """`dnanet train`: read the inputs into the store, train, write the run folder; `--resume`
-continues one."""
+continues one (`dnanet.training.workflow`: `train_run`, `resume_run`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -18,22 +18,17 @@ from dnanet.cli.common import (
     Terminated,
     ThreadsOption,
     app,
-    claim_output,
     err,
     out_console,
-    setup_torch,
-    sigterm_as_interrupt,
     user_errors,
-    warn_if_not_learned,
 )
 from dnanet.cli.genome import (
     GENOME_INPUTS_HELP,
     BackgroundRatioOption,
     GenomeOption,
     WindowOption,
-    genome_settings,
 )
-from dnanet.data.labelled import read_training_inputs
+from dnanet.cli.report import ConsoleReporter, print_note
 from dnanet.cli.train_options import (
     BatchSizeOption,
     CacheOption,
@@ -55,8 +50,6 @@ from dnanet.cli.train_options import (
     ValChromsOption,
     ValOption,
 )
-from dnanet.training.resume import absolute_input, check_unchanged, run_invocation, unfinished_run
-from dnanet.errors import DnanetError
 
 
 @app.command()
@@ -113,213 +106,37 @@ def train(
 
     Generated backgrounds are seeded by the config's seed.
     """
-    import torch
-
-    from dnanet.runtime import distributed
-    from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
+    options = dict(locals())  # train_run's keywords are these options' names
     from dnanet.cli.display import metrics_table, training_monitor
-    from dnanet.config.run_config import config_from_dict, load_config
-    from dnanet.examples import training_inputs
-    from dnanet.training.experiment import train_model, write_run
-    from dnanet.files.outputs import check_output_kind
-    from dnanet.data.tasks import infer_task
+    from dnanet.report import page
+    from dnanet.training.workflow import TrainingStopped, resume_run, train_run
 
-    if resume is not None:
-        given = [
-            name
-            for name, value in (
-                ("FASTA inputs", inputs),
-                ("--out", out),
-                ("--labels", labels),
-                ("--config", config),
-                ("--model", model),
-                ("--epochs", epochs),
-                ("--seed", seed),
-                ("--batch-size", batch_size),
-                ("--lr", lr),
-                ("--cache", cache),
-                ("--precision", precision),
-                ("--split", split),
-                ("--val-chroms", val_chroms),
-                ("--test-chroms", test_chroms),
-                ("--val", val),
-                ("--test", test),
-                ("--keep-duplicates", keep_duplicates),
-                ("--genome", genome),
-                ("--window", window),
-                ("--background-ratio", background_ratio != 1),
-            )
-            if value
-        ]
-        out, checkpoint, invocation = resume, *unfinished_run(resume, given)
-        inputs, labels = invocation["inputs"], invocation["labels"] and Path(invocation["labels"])
-        val, test = invocation.get("val", []), invocation.get("test", [])
-        id_column, label_column, task = (
-            invocation["id_column"],
-            invocation["label_column"],
-            invocation["task"],
-        )
-        cfg = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
-        cache = Path(invocation["cache"]) if invocation.get("cache") else None
-        saved = invocation.get("genome") or {}
-        genome, window = saved.get("genome") and Path(saved["genome"]), saved.get("window")
-        background_ratio = saved.get("background_ratio", 1)
-    else:
-        if out is None:
-            raise DnanetError("--out is required (the run folder to create), or --resume OUT")
-        data = {
-            "split": split,
-            "val_chroms": val_chroms,
-            "test_chroms": test_chroms,
-            "keep_duplicates": True if keep_duplicates else None,
-        }
-        cfg = load_config(
-            config,
-            model,
-            seed=seed,
-            data=data,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            precision=precision,
-        )
-        checkpoint = Checkpoint(checkpoint_folder(out))
-        if checkpoint.exists() and not overwrite:
-            raise DnanetError(
-                f"{out}: an unfinished run of this name has a checkpoint; "
-                "continue it with --resume "
-                f"{out}, or pass --overwrite to start afresh"
-            )
-    check_output_kind(out, folder=True)
-    cache = cache or out.parent / ".dnanet-cache"
-    processes, torch_device = distributed.start(setup_torch(threads, device, inference=False))
-    main = processes.is_main
-    output = (
-        claim_output(out, overwrite, folder=True) if main else None
-    )  # before training: fails at once
-    err.quiet = (
-        not main
-    )  # rank 0 speaks for all (the same inputs give every rank the same messages)
-    for rank_reads in (main, not main):  # rank 0 builds the store, then the others open it
-        if rank_reads:
-            records, parts = read_training_inputs(
-                inputs,
-                val or [],
-                test or [],
-                labels,
-                id_column,
-                label_column,
-                training_inputs,
-                cache,
-                genome=genome_settings(genome, window, background_ratio, cfg.seed),
-                reporter=ConsoleReporter(),
-            )
-        if processes.distributed:
-            torch.distributed.barrier()
-    checkpoint.write = main
-    if resume is not None:
-        check_unchanged(invocation["provenance"], records.provenance)
-    else:
-        if main:
-            checkpoint.remove()
-        if processes.distributed:
-            torch.distributed.barrier()  # no process may see the old checkpoint
-        checkpoint.invocation = run_invocation(
-            records,
-            labels,
-            id_column,
-            label_column,
-            task,
-            cfg,
-            cache,
-            genome_settings(genome, window, background_ratio, cfg.seed),
-        )
-        checkpoint.invocation.update(
-            val=[absolute_input(given) for given in val or []],
-            test=[absolute_input(given) for given in test or []],
-        )
-    the_task = infer_task(
-        records.label_values, label_column if labels is not None else ["class"], task
+    err.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 speaks for all
+    for name in ("resume", "device", "threads", "quiet"):
+        del options[name]
+    run = dict(
+        device=device,
+        threads=threads,
+        reporter=ConsoleReporter(quiet),
+        monitor=training_monitor(err, quiet),
+        write_report=page.write_run_report,
     )
-    sequences = records.with_targets(records.targets(the_task.encode))
-    if main:
-        err.print(
-            f"{len(sequences):,} sequences read"
-            + (f"; resuming from {checkpoint.folder}" if resume else "")
-            + (f"; {processes.world_size} processes" if processes.distributed else ""),
-            highlight=False,
-        )
     try:
-        with sigterm_as_interrupt():
-            result = train_model(
-                cfg,
-                sequences,
-                the_task,
-                records.provenance,
-                torch_device,
-                training_monitor(err, quiet) if main else None,
-                checkpoint,
-                processes,
-                parts=parts,
-                where=records.where,
-            )
-    except KeyboardInterrupt as interruption:
-        if checkpoint.exists():
-            terminated = isinstance(interruption, Terminated)
-            if main:
-                err.print(
-                    f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; "
-                    "the finished epochs are kept: "
-                    f"continue with dnanet train --resume {out}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            raise typer.Exit(143 if terminated else 130)
-        raise
-    finally:
-        distributed.stop()
-    if not main:
-        return
-    with output.writing() as folder:
-        write_run(folder, result)
-    checkpoint.remove()
-    out_console.print(
-        metrics_table(result.test_metrics, f"test split ({result.test_metrics['n']} sequences)")
-    )
-    warn_if_not_learned(result.description, str(out))
-    err.print(
-        f"run written to {out}" + ("" if result.description["learned"] else " (learned: false)"),
-        soft_wrap=True,
-    )
-    _write_report(out, result)
-
-
-def _write_report(out: Path, result) -> None:
-    """RUN/report.html and its figures (`dnanet.report.page`). The run is already written: a report
-    that fails costs a one-line warning, not the finished training."""
-    from rich.markup import escape
-
-    from dnanet.report.page import write_run_report
-
-    try:
-        page = write_run_report(
-            out,
-            result.description,
-            result.test_metrics,
-            result.history,
-            result.test_targets,
-            result.test_outputs,
-        )
-    except Exception as error:  # noqa: BLE001 (any drawing failure; the run itself is kept)
+        if resume is None:
+            outcome = train_run(**options, **run)
+        else:
+            outcome = resume_run(resume, given=options, **run)
+    except TrainingStopped as stopped:
+        terminated = isinstance(stopped.__cause__, Terminated)
         err.print(
-            f"[yellow]warning:[/yellow] {escape(str(out))}: report not written "
-            f"({type(error).__name__}: {escape(str(error))})",
+            f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; {stopped}",
             highlight=False,
             soft_wrap=True,
         )
+        raise typer.Exit(143 if terminated else 130)
+    if not outcome.written:  # a torchrun process other than rank 0
         return
-    err.print(
-        f"report: {escape(str(page))} (figures in {escape(str(page.parent / 'report'))})",
-        highlight=False,
-        soft_wrap=True,
-    )
+    metrics = outcome.metrics
+    out_console.print(metrics_table(metrics, f"test split ({metrics['n']} sequences)"))
+    for kind, text in outcome.summary:
+        print_note(text, kind)

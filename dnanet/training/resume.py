@@ -1,20 +1,56 @@
 """`dnanet train --resume`: what a run saves with its checkpoint so that `--resume OUT` needs
 nothing else (inputs, labels, task, config, store, genome, each input's SHA-256), and the checks
-that a resumed run is given nothing more and reads the same inputs. Apart from `train.py`, which
-holds the command and its training flow."""
+that a resumed run is given nothing more and reads the same inputs. The run itself is
+`dnanet.training.workflow` (`resume_run`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 from dnanet.errors import DnanetError
+from dnanet.inputs.sources import input_argument
+from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
+
+# The options of a new run, as `dnanet train` names them: a resumed run takes them all from its
+# checkpoint, so none may be given with --resume.
+NEW_RUN_OPTIONS = (
+    ("inputs", "FASTA inputs"),
+    ("out", "--out"),
+    ("labels", "--labels"),
+    ("config", "--config"),
+    ("model", "--model"),
+    ("epochs", "--epochs"),
+    ("seed", "--seed"),
+    ("batch_size", "--batch-size"),
+    ("lr", "--lr"),
+    ("cache", "--cache"),
+    ("precision", "--precision"),
+    ("split", "--split"),
+    ("val_chroms", "--val-chroms"),
+    ("test_chroms", "--test-chroms"),
+    ("val", "--val"),
+    ("test", "--test"),
+    ("keep_duplicates", "--keep-duplicates"),
+    ("genome", "--genome"),
+    ("window", "--window"),
+    ("background_ratio", "--background-ratio"),
+)
+
+
+def given_with_resume(options: Mapping[str, object]) -> list[str]:
+    """The new-run options set in `options` (name: value, as `dnanet train` got them), by their
+    command-line names, in `NEW_RUN_OPTIONS` order; --background-ratio counts when it is not 1."""
+    return [
+        flag
+        for name, flag in NEW_RUN_OPTIONS
+        if (options.get(name, 1) != 1 if name == "background_ratio" else options.get(name))
+    ]
 
 
 def unfinished_run(out: Path, given: list[str]):
-    """`--resume OUT`: (its checkpoint, the invocation saved with it); nothing else may be given."""
-    from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
-
+    """`--resume OUT`: (its checkpoint, the invocation saved with it); nothing else may be given
+    (`given`: the options' command-line names, `given_with_resume`)."""
     if given:
         raise DnanetError(
             f"--resume takes its inputs and settings from the checkpoint; drop {', '.join(given)}"
@@ -38,17 +74,19 @@ def run_invocation(
     genome,
 ) -> dict:
     """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
-    the inputs (absolute paths, with their classes), label-table options, task, full config, the
-    store folder, the genome settings, and each input's SHA-256 (`records.provenance`)."""
-    from dnanet.inputs.sources import input_argument
+    the inputs (absolute paths, with their classes; --val and --test files apart), label-table
+    options, task, full config, the store folder, the genome settings, and each input's SHA-256
+    (`records.provenance`)."""
 
-    training = [
-        item
-        for item, entry in zip(records.inputs, records.provenance)
-        if entry.get("part", "train") == "train"
-    ]  # --val and --test files are saved apart
+    def arguments(part: str) -> list[str]:
+        return [
+            input_argument(item)
+            for item, entry in zip(records.inputs, records.provenance)
+            if entry.get("part", "train") == part
+        ]
+
     return {
-        "inputs": [input_argument(item) for item in training],
+        "inputs": arguments("train"),
         "genome": genome.to_dict(),
         "labels": str(labels.resolve()) if labels is not None else None,
         "id_column": id_column,
@@ -57,18 +95,9 @@ def run_invocation(
         "config": cfg.to_dict(),
         "cache": str(cache.resolve()),
         "provenance": records.provenance,
+        "val": arguments("validation"),
+        "test": arguments("test"),
     }
-
-
-def absolute_input(argument: str) -> str:
-    """A --val/--test argument (CLASS=PATH or PATH) with its path made absolute, for --resume (a
-    generated background, CLASS=gc-matched, stays as it is)."""
-    from dnanet.inputs.sources import BACKGROUND_KINDS
-
-    label, sep, path = argument.partition("=")
-    if not sep or Path(argument).exists():
-        return str(Path(argument).resolve())
-    return f"{label}={path if path in BACKGROUND_KINDS else Path(path).resolve()}"
 
 
 def check_unchanged(saved: list[dict], now: list[dict]) -> None:

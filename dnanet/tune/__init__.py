@@ -1,2 +1,3 @@
-"""Hyperparameter search (`dnanet tune`): the search space (`search_space`), the Optuna study
-(`study`), and what a study writes (`report`, `plots`)."""
+"""Hyperparameter search (`dnanet tune`): one search end to end (`workflow`: `run_search`), the
+search space (`search_space`), the Optuna study and its trials (`study`), and what a study writes
+(`report`, `plots`)."""

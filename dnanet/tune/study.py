@@ -4,19 +4,20 @@ Every trial is one `dnanet.training.experiment.train_model` run of the base conf
 values filled in, on the same split (fixed by the base config's seed and data section): it is
 scored by its lowest validation loss (the epoch a run keeps) and the test split is never scored.
 A TPE sampler (seeded) proposes values; a median pruner stops a trial whose validation loss,
-reported after every epoch (`PruningMonitor`, a `dnanet.training.loop.TrainingMonitor`), is worse than the
-median of earlier trials at the same epoch. The study lives in a database (SQLite in the output
-folder by default), so a search that is stopped continues where it was, and several processes (or
-machines, with a shared database) can add trials to it at once.
+reported after every epoch (`PruningMonitor`, a `dnanet.training.loop.TrainingMonitor`), is worse
+than the median of earlier trials at the same epoch. The study lives in a database (SQLite in the
+output folder by default), so a search that is stopped continues where it was, and several
+processes (or machines, with a shared database) can add trials to it at once.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,10 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dnanet.config.run_config import Config
 from dnanet.data.sets import SequenceSet
-from dnanet.errors import DnanetError
-from dnanet.tune.search_space import SearchSpace, apply_params
 from dnanet.data.tasks import Task
+from dnanet.errors import DnanetError
+from dnanet.progress import Reporter
 from dnanet.training.loop import TrainingMonitor
+from dnanet.tune.search_space import SearchSpace, apply_params
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards --trials
 PRUNER_STARTUP_TRIALS = 3  # no trial is pruned before this many have completed
@@ -219,45 +221,86 @@ def finished_count(study: optuna.Study, by: FrozenTrial | None = None) -> int:
     return sum(trial.datetime_complete <= by.datetime_complete for trial in finished)
 
 
-def run_search(
+def run_trials(
     search: Search,
     data: TuneData,
     load: Callable[[], TuneData],
-    say: Callable[[str], None],
+    reporter: Reporter,
     jobs: int = 1,
 ) -> optuna.Study:
     """Add trials until the study has `search.trials` finished (complete or pruned) ones: in this
-    process, or shared out among `jobs` spawned processes (each reads the data with `load`).
-    Each finished trial is reported to `say` as one line."""
+    process, or shared out among `jobs` spawned processes (each reads the data with `load`, a
+    picklable function). Each finished trial is one "info" note to `reporter`, from whichever
+    process ran it."""
     study = open_study(search, data)
     remaining = search.trials - finished_count(study)
     if remaining <= 0:
-        say(
+        reporter.note(
             f"the study already has {finished_count(study)} finished trials (--trials "
-            f"{search.trials}): no new trial"
+            f"{search.trials}): no new trial",
+            "info",
         )
         return study
     enqueue_base(study, search)  # only when trials will run: a full study gets no waiting trial
     first = len(study.trials)
     if jobs <= 1:
+        say = functools.partial(reporter.note, kind="info")
         run_worker(search, None, say, remaining, first, data)
     else:
-        shares = [remaining // jobs + (index < remaining % jobs) for index in range(jobs)]
-        context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
         try:
-            with ProcessPoolExecutor(len(shares), mp_context=context) as pool:
-                runs = [
-                    pool.submit(run_worker, search, load, say, share, first + index, None)
-                    for index, share in enumerate(shares)
-                    if share
-                ]
-                for run in runs:
-                    run.result()
+            run_workers(search, load, reporter, remaining, first, jobs)
         except KeyboardInterrupt:
             if not search.shared:  # the pool has shut down: a trial still running was cut off
                 fail_running(study)
             raise
     return optuna.load_study(study_name=search.study_name, storage=storage_of(search))
+
+
+def run_workers(
+    search: Search,
+    load: Callable[[], TuneData],
+    reporter: Reporter,
+    trials: int,
+    first: int,
+    jobs: int,
+) -> None:
+    """`trials` trials shared out among `jobs` spawned processes (numbered from `first` for their
+    samplers' seeds). Their trial lines come back through a queue and go to `reporter` here."""
+    shares = [trials // jobs + (index < trials % jobs) for index in range(jobs)]
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
+    lines = context.SimpleQueue()  # put returns once the line is in the pipe: none is lost
+    with ProcessPoolExecutor(
+        len(shares), mp_context=context, initializer=_send_lines_to, initargs=(lines,)
+    ) as pool:
+        runs = [
+            pool.submit(run_worker, search, load, _say, share, first + index, None)
+            for index, share in enumerate(shares)
+            if share
+        ]
+        while not all(run.done() for run in runs):  # the lines of a run that ended are all sent
+            wait(runs, timeout=0.2)
+            _relay(lines, reporter)
+        for run in runs:
+            run.result()
+
+
+_lines = None  # in a --jobs process: the queue its trial lines go to (`_send_lines_to`)
+
+
+def _send_lines_to(queue) -> None:
+    global _lines
+    _lines = queue
+
+
+def _say(line: str) -> None:
+    """A --jobs process's trial line, sent to the searching process."""
+    _lines.put(line)
+
+
+def _relay(lines, reporter: Reporter) -> None:
+    """The trial lines the --jobs processes have sent so far, as notes to `reporter`."""
+    while not lines.empty():
+        reporter.note(lines.get(), "info")
 
 
 def run_worker(
