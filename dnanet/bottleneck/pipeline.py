@@ -1,15 +1,33 @@
 """`dnanet bottleneck` end to end: the chains, every (hidden, chain, seed) cell trained, and the
 results written atomically into one folder: ``capacity.tsv`` (hidden, n, seed, accuracy, and the
 k-mer size K for the DNA flavour), ``capacity.png`` and ``network_h2.png`` (the best two-unit
-network, when H = 2 was run)."""
+network, when H = 2 was run). Training progress goes to a `dnanet.progress.Reporter`; the
+outcome holds the results and the lines a terminal shows of them."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional, Sequence
 
-from dnanet.bottleneck.experiment import CellResult, Chain, integer_chain, kmer_chain, train_grid
+from dnanet.bottleneck.experiment import (
+    OPTIMIZERS,
+    CellResult,
+    Chain,
+    buckets,
+    h1_bound,
+    integer_chain,
+    kmer_chain,
+    largest_learned,
+    train_grid,
+)
+from dnanet.errors import DnanetError
+from dnanet.files.outputs import claimed
+from dnanet.progress import Reporter
+from dnanet.runtime.threads import use_threads
+
+DEFAULT_LR = {"sgd": 1.0, "adam": 0.01}
 
 
 def make_chains(sizes: list[int], kmers: bool) -> list[Chain]:
@@ -18,34 +36,107 @@ def make_chains(sizes: list[int], kmers: bool) -> list[Chain]:
     return [kmer_chain(k) for k in sizes] if kmers else [integer_chain(size) for size in sizes]
 
 
-def run_experiment(
-    output,
-    hiddens: list[int],
-    chains: list[Chain],
-    kmers: bool,
-    seeds: int,
-    optimizer: str,
-    lr: float,
-    steps: int,
-    bias: bool,
-    on_progress: Optional[Callable[[int, int], None]] = None,
-) -> tuple[list[CellResult], float]:
-    """Train every (hidden, chain, seed) cell and write the claimed folder `output`
-    (`dnanet.files.outputs.Output`; module docstring).
+@dataclass(frozen=True)
+class BottleneckOutcome:
+    """What `run_experiment` trained and wrote: every cell's result (sorted by hidden, n, seed),
+    the seconds training took, the folder `out` and its `files`, and the notes told."""
 
-    Returns the results sorted by hidden, n, seed, and the seconds training took. `kmers`: the
-    chains are `make_chains`' k-mer ones (capacity.tsv gets a K column)."""
-    started = time.perf_counter()
-    results = train_grid(
-        hiddens, chains, list(range(seeds)), optimizer, lr, steps, bias, on_progress=on_progress
+    out: Path
+    results: list[CellResult]
+    seconds: float
+    bias: bool
+    files: list[Path]
+    notes: list[str]
+
+    def title(self) -> str:
+        return f"Largest N learned perfectly by every seed ({self.seconds:.0f} s)"
+
+    def largest_rows(self) -> list[tuple[str, str, str]]:
+        """Per hidden size H: H, the largest N every seed learned ('none', or '>= N (grid max)'
+        when it is the largest N tried) and the N tried, comma-separated."""
+        rows = []
+        for hidden, largest in largest_learned(self.results).items():
+            tried = sorted({r.n for r in self.results if r.hidden == hidden})
+            shown = (
+                "none"
+                if largest is None
+                else f">= {largest} (grid max)"
+                if largest == max(tried)
+                else str(largest)
+            )
+            rows.append((str(hidden), shown, ",".join(map(str, tried))))
+        return rows
+
+    def one_unit_line(self) -> str | None:
+        """How often one tanh unit without biases reached exactly 2/(N-1) (None: no such cell)."""
+        single = [r for r in self.results if r.hidden == 1 and r.n >= 4]
+        if not single or self.bias:
+            return None
+        exact = sum(abs(r.accuracy - h1_bound(r.n)) < 1e-9 for r in single)
+        return (
+            f"H=1 without biases: accuracy is exactly 2/(N-1) in {exact} of {len(single)} cells "
+            "with N >= 4 (one tanh unit can make only two outputs win)"
+        )
+
+    def files_line(self) -> str:
+        return f"results in {self.out}/capacity.tsv, capacity.png" + (
+            ", network_h2.png" if any(r.hidden == 2 for r in self.results) else ""
+        )
+
+
+def run_experiment(
+    out: str | Path,
+    hiddens: Sequence[int],
+    sizes: Sequence[int],
+    *,
+    kmers: bool = False,
+    seeds: int = 3,
+    optimizer: str = "sgd",
+    lr: Optional[float] = None,
+    steps: int = 20_000,
+    bias: bool = False,
+    overwrite: bool = False,
+    threads: Optional[int] = None,
+    reporter: Reporter | None = None,
+) -> BottleneckOutcome:
+    """Train every (hidden, chain, seed) cell and write the folder `out` (module docstring; an
+    existing one only with `overwrite`). `sizes`: token counts N, or k-mer sizes K when `kmers`
+    (`make_chains`; capacity.tsv then gets a K column). `lr` None: `DEFAULT_LR` of the optimizer.
+    Training steps are counted on `reporter`."""
+    reporter = reporter if reporter is not None else Reporter()
+    told_before = len(reporter.notes)
+    if optimizer not in OPTIMIZERS:
+        raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    chains = make_chains(list(sizes), kmers)
+    rate = DEFAULT_LR[optimizer] if lr is None else lr
+    if not rate > 0:
+        raise DnanetError(f"--lr {rate:g}: must be positive")
+    with claimed(Path(out), overwrite, folder=True, reporter=reporter) as output:
+        use_threads(threads)
+        started = time.perf_counter()
+        total = steps * len(hiddens) * len(buckets(chains))
+        with reporter.counter("training", total, "steps") as update:
+            results = train_grid(
+                list(hiddens),
+                chains,
+                list(range(seeds)),
+                optimizer,
+                rate,
+                steps,
+                bias,
+                on_progress=lambda done, _: update(done),
+            )
+        seconds = time.perf_counter() - started
+        settings = (
+            f"{optimizer}, lr {rate:g}, {steps:,} steps, {'with' if bias else 'no'} biases, "
+            f"{seeds} seeds"
+        )
+        with output.writing() as folder:
+            write_results(folder, results, kmers, settings)
+    files = sorted(path for path in Path(out).iterdir() if path.is_file())
+    return BottleneckOutcome(
+        Path(out), results, seconds, bias, files, reporter.texts()[told_before:]
     )
-    seconds = time.perf_counter() - started
-    settings = (
-        f"{optimizer}, lr {lr:g}, {steps:,} steps, {'with' if bias else 'no'} biases, {seeds} seeds"
-    )
-    with output.writing() as folder:
-        write_results(folder, results, kmers, settings)
-    return results, seconds
 
 
 def write_results(folder: Path, results: list[CellResult], kmers: bool, settings: str) -> None:

@@ -12,15 +12,13 @@ from dnanet.cli.common import (
     QuietOption,
     ThreadsOption,
     app,
-    claim_output,
     err,
     out_console,
     user_errors,
 )
 from dnanet.cli.group import RESEARCH_PANEL
+from dnanet.cli.report import ConsoleReporter
 from dnanet.errors import DnanetError
-
-DEFAULT_LR = {"sgd": 1.0, "adam": 0.01}
 
 
 def parse_ints(text: str, option: str, minimum: int) -> list[int]:
@@ -76,70 +74,31 @@ def bottleneck(
       dnanet bottleneck --out runs/bottleneck
       dnanet bottleneck --optimizer adam --lr 0.01 --bias --out runs/bottleneck_adam
     """
-    from dnanet.bottleneck.experiment import OPTIMIZERS
-    from dnanet.bottleneck.pipeline import make_chains, run_experiment
-    from dnanet.cli.progress import progress_bar
-    from dnanet.runtime.threads import use_threads
-
-    if optimizer not in OPTIMIZERS:
-        raise DnanetError(f"--optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-    hiddens = parse_ints(hidden, "--hidden", 1)
-    chains = make_chains(
-        parse_ints(kmer, "--kmer", 1) if kmer is not None else parse_ints(n, "--n", 3),
-        kmers=kmer is not None,
-    )
-    rate = DEFAULT_LR[optimizer] if lr is None else lr
-    if not rate > 0:
-        raise DnanetError(f"--lr {rate:g}: must be positive")
-    output = claim_output(out, overwrite, folder=True)
-    use_threads(threads)
-    with progress_bar(err, quiet, "steps", elapsed=True) as bar:
-        task = bar.add_task("training", total=1)
-        results, seconds = run_experiment(
-            output,
-            hiddens,
-            chains,
-            kmer is not None,
-            seeds,
-            optimizer,
-            rate,
-            steps,
-            bias,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    _report(results, bias, seconds, out)
-
-
-def _report(results, bias: bool, seconds: float, out: Path) -> None:
     from rich.table import Table
 
-    from dnanet.bottleneck.experiment import h1_bound, largest_learned
+    from dnanet.bottleneck.pipeline import run_experiment
 
-    table = Table(title=f"Largest N learned perfectly by every seed ({seconds:.0f} s)")
+    outcome = run_experiment(
+        out,
+        parse_ints(hidden, "--hidden", 1),
+        parse_ints(kmer, "--kmer", 1) if kmer is not None else parse_ints(n, "--n", 3),
+        kmers=kmer is not None,
+        seeds=seeds,
+        optimizer=optimizer,
+        lr=lr,
+        steps=steps,
+        bias=bias,
+        overwrite=overwrite,
+        threads=threads,
+        reporter=ConsoleReporter(quiet),
+    )
+    table = Table(title=outcome.title())
     table.add_column("hidden H", justify="right")
     table.add_column("largest N", justify="right")
     table.add_column("N tried", justify="left")
-    for hidden, largest in largest_learned(results).items():
-        tried = sorted({r.n for r in results if r.hidden == hidden})
-        shown = (
-            "none"
-            if largest is None
-            else f">= {largest} (grid max)"
-            if largest == max(tried)
-            else str(largest)
-        )
-        table.add_row(str(hidden), shown, ",".join(map(str, tried)))
+    for row in outcome.largest_rows():
+        table.add_row(*row)
     out_console.print(table)
-    single = [r for r in results if r.hidden == 1 and r.n >= 4]
-    if single and not bias:
-        exact = sum(abs(r.accuracy - h1_bound(r.n)) < 1e-9 for r in single)
-        out_console.print(
-            f"H=1 without biases: accuracy is exactly 2/(N-1) in {exact} of {len(single)} cells "
-            "with N >= 4 (one tanh unit can make only two outputs win)",
-            highlight=False,
-        )
-    err.print(
-        f"results in {out}/capacity.tsv, capacity.png"
-        + (", network_h2.png" if any(r.hidden == 2 for r in results) else ""),
-        highlight=False,
-    )
+    if outcome.one_unit_line():
+        out_console.print(outcome.one_unit_line(), highlight=False)
+    err.print(outcome.files_line(), highlight=False)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 
@@ -13,13 +12,12 @@ from dnanet.cli.common import (
     QuietOption,
     ThreadsOption,
     app,
-    claim_output,
     err,
     out_console,
-    parse_inputs,
     user_errors,
 )
 from dnanet.cli.group import RESEARCH_PANEL, EverydayFirst
+from dnanet.cli.report import ConsoleReporter
 from dnanet.errors import DnanetError
 
 crn_app = typer.Typer(
@@ -29,23 +27,6 @@ crn_app = typer.Typer(
     cls=EverydayFirst,  # a subcommand's --help wraps its prose like every other command's
 )
 app.add_typer(crn_app, name="crn", rich_help_panel=RESEARCH_PANEL)
-
-
-@contextmanager
-def _progress(description: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A transient progress bar of records, shown from the first report; yields the callback
-    ``(records done, records in all)`` that the `dnanet.crn.pipeline` functions take."""
-    from dnanet.cli.progress import progress_bar
-
-    with progress_bar(err, quiet, "records", elapsed=True, transient=True) as bar:
-        tasks = []
-
-        def report(done: int, total: int) -> None:
-            if not tasks:
-                tasks.append(bar.add_task(description, total=total))
-            bar.update(tasks[0], completed=done)
-
-        yield report
 
 
 @crn_app.command("export")
@@ -78,21 +59,14 @@ def export(
 
       dnanet crn export runs/ternary --out net.json --reduce --text
     """
-    from dnanet.crn.compile import network_text
     from dnanet.crn.pipeline import export_network
 
-    output = claim_output(out, overwrite)
-    network = export_network(run, output, reduce)
-    if text:
-        out_console.print(
-            network_text(network), end="", highlight=False, markup=False, soft_wrap=True
-        )
-    err.print(
-        f"{len(network['reactions'])} reactions over {len(network['species'])} species "
-        f"({'reduced' if reduce else 'full'}) written to {out}",
-        highlight=False,
-        markup=False,
+    exported = export_network(
+        run, out, reduce=reduce, overwrite=overwrite, reporter=ConsoleReporter()
     )
+    if text:
+        out_console.print(exported.text(), end="", highlight=False, markup=False, soft_wrap=True)
+    err.print(exported.summary(), highlight=False, markup=False)
 
 
 @crn_app.command("simulate")
@@ -123,26 +97,19 @@ def simulate_command(
 
       dnanet crn simulate net.json heldout.fa --out runs/net_sim
     """
-    import numpy as np
-
     from dnanet.crn.pipeline import simulate_fasta
 
-    output = claim_output(out, overwrite, folder=True)
-    with _progress("simulating", quiet) as on_progress:
-        simulation = simulate_fasta(network_path, inputs, output, plots, limit, on_progress)
-    runs, seconds = simulation.runs, simulation.seconds
-    times = np.array([r.convergence_time for r in runs])
-    out_console.print(
-        f"{len(runs)} records in {seconds:.1f} s ({seconds / len(runs):.3f} s each); convergence "
-        f"time median {np.median(times):.4g}, max {times.max():.4g}; steady state reached by "
-        f"{sum(r.steady for r in runs)}/{len(runs)}",
-        highlight=False,
+    simulation = simulate_fasta(
+        network_path,
+        inputs,
+        out,
+        plots=plots,
+        limit=limit,
+        overwrite=overwrite,
+        reporter=ConsoleReporter(quiet),
     )
-    err.print(
-        f"results in {out}/outputs.tsv" + (", trajectory_*.png" if plots else ""),
-        highlight=False,
-        markup=False,
-    )
+    out_console.print(simulation.summary(), highlight=False)
+    err.print(simulation.files_line(), highlight=False, markup=False)
 
 
 @crn_app.command("verify")
@@ -190,66 +157,28 @@ def verify_command(
 
       dnanet crn verify runs/ternary heldout_bound.fa heldout_background.fa --out report.json
     """
-    from dnanet.crn.pipeline import verify_run
-    from dnanet.examples import heldout_inputs
-    from dnanet.runtime.threads import use_threads
-
-    output = claim_output(out, overwrite)
-    use_threads(threads)
-    paths = [item.path for item in parse_inputs(inputs, heldout_inputs)]
-    with _progress("ODE at unit and random rates", quiet) as on_progress:
-        report = verify_run(
-            run, paths, output, network_path, limit, seed, full_records, on_progress
-        )
-    _print_checks(report, out)
-    if not report["passed"]:
-        failed = [name for name, check in report["checks"].items() if not check["passed"]]
-        raise DnanetError(f"{len(failed)} check(s) failed: {', '.join(failed)} (details in {out})")
-
-
-def _print_checks(report: dict, out: Path) -> None:
     from rich.table import Table
 
-    table = Table(
-        title=f"{len(report['records'])} records; networks "
-        + ", ".join(
-            f"{name} {size['reactions']} reactions / {size['species']} species"
-            for name, size in report["networks"].items()
-        )
+    from dnanet.crn.pipeline import verify_run
+
+    verification = verify_run(
+        run,
+        inputs,
+        out,
+        network_path=network_path,
+        limit=limit,
+        seed=seed,
+        full_records=full_records,
+        overwrite=overwrite,
+        threads=threads,
+        reporter=ConsoleReporter(quiet),
     )
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("measured")
-    for name, check in report["checks"].items():
-        table.add_row(name, "pass" if check["passed"] else "[red]FAIL[/red]", _measured(check))
+    table = Table(title=verification.title())
+    for column in ("check", "result", "measured"):
+        table.add_column(column)
+    for name, passed, measured in verification.rows():
+        table.add_row(name, "pass" if passed else "[red]FAIL[/red]", measured)
     out_console.print(table)
-    relation = report["convergence_vs_confidence"]
-    rho, p = relation["spearman_rho"], relation["p_value"]
-    numbers = "undefined" if rho is None or p is None else f"Spearman rho {rho:.3f}, p {p:.2g}"
-    out_console.print(
-        f"convergence time vs confidence (logit margin): {numbers} (reported, not checked); "
-        f"report in {out}",
-        highlight=False,
-    )
-
-
-def _measured(check: dict) -> str:
-    """A check's measured values in one short line (the JSON report has them in full)."""
-    parts = []
-    for key, value in check.items():
-        if isinstance(value, dict) and "expected_reactions" in value:
-            parts.append(
-                f"{key} {value['reactions']}/{value['expected_reactions']} reactions, "
-                f"{value['species']}/{value['expected_species']} species"
-            )
-        elif key.startswith(("max_", "same_class", "species_consumed")):
-            shown = (
-                ", ".join(
-                    f"{k} {v if isinstance(v, list) else format(v, '.2g')}"
-                    for k, v in value.items()
-                )
-                if isinstance(value, dict)
-                else format(value, ".3g")
-            )
-            parts.append(f"{key.replace('_', ' ')}: {shown}")
-    return "; ".join(parts)
+    out_console.print(verification.convergence_line(), highlight=False)
+    if not verification.passed:
+        raise DnanetError(verification.failure())

@@ -8,7 +8,8 @@
 - `plots`: output trajectories (PNG).
 - `files`: run folder -> model, network JSON read/checked/written, FASTA -> input amounts,
   outputs.tsv.
-- `pipeline`: each command end to end (read, run, write atomically).
+- `pipeline`: each command end to end (claim the output, read, run, write atomically), notes and
+  progress to a `dnanet.progress.Reporter`; `results`: what each returns, and its terminal lines.
 """
 
 from dnanet.crn.compile import (

@@ -25,5 +25,7 @@ One module per stage, data flowing one way:
 
 A run trained on the forward strand only (RNA, promoters) gets forward-strand seqlet PWMs,
 enrichment and sites (`MotifOptions.both_strands`); both-strand runs merge reverse complements.
-- `pipeline`: the stages joined, for `dnanet motifs`.
+- `pipeline`: the stages joined.
+- `job`: `dnanet motifs` as one call, `find_motifs`: run and inputs read, the search, the baseline,
+  every file written atomically; notes and progress go to a `dnanet.progress.Reporter`.
 """

@@ -15,14 +15,13 @@ the model's scores miss stays visible, and a model that did not learn still gets
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from dnanet.data.sets import SequenceSet
 from dnanet.interpret.motifs import cluster, compare, seqlets
-from dnanet.interpret.motifs.pipeline import MotifOptions, class_sets
+from dnanet.interpret.motifs.pipeline import ClassSet, MotifOptions, class_sets
 from dnanet.interpret.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
+from dnanet.progress import Reporter
 
 METHOD = "kmer_enrichment"
 
@@ -52,49 +51,60 @@ def discover_baseline(
     pool: SequenceSet,
     options: MotifOptions,
     known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
-    say: Callable[[str], None] = lambda message: None,
+    reporter: Reporter | None = None,
 ) -> tuple[list[FoundMotif], list[ClassReport]]:
     """Baseline motifs of each class of `pool` (a `pipeline.with_background` pool; targets index
-    `names`), named ``B<rank>_<class>``, most significant first, and a report per class."""
+    `names`), named ``B<rank>_<class>``, most significant first, and a report per class; progress
+    (classes searched, TomTom) goes to `reporter`."""
+    reporter = reporter if reporter is not None else Reporter()
     sets, reports = class_sets(pool, names, options, "baseline")
     by_class = {report.class_name: report for report in reports}
     found: list[FoundMotif] = []
-    for group in sets:
-        say(f"{group.name}: baseline k-mer search")
-        rng = np.random.default_rng(options.seed)
-        (search_members, test_members), (search_background, test_background) = (
-            halves(group.members, rng),
-            halves(group.background, rng),
-        )
-        regions = sequence_regions(
-            pool, search_members, options.baseline_sequences, options.baseline_length, rng
-        )
-        null_regions = sequence_regions(
-            pool, search_background, options.baseline_sequences, options.baseline_length, rng
-        )
-        report = by_class[group.name]
-        search = cluster.search_pwms(
-            regions,
-            null_regions,
-            max_motifs=options.max_motifs,
-            min_seqlets=max(5, int(0.02 * len(regions))),
-            both_strands=options.both_strands,
-        )
-        report.with_seqlet = report.seqlets = len(regions)
-        report.min_seqlets, report.stopped, report.candidates = (
-            search.min_seqlets,
-            search.stopped,
-            len(search.motifs),
-        )
-        found += distinct_motifs(
-            search.motifs,
-            group.name,
-            METHOD,
-            pool,
-            test_members,
-            test_background,
-            options.site_p,
-            report,
-            options.both_strands,
-        )
-    return finish(found, reports, options.max_q, "B", known, say, options.both_strands), reports
+    with reporter.counter("baseline k-mer search", len(sets), "classes") as update:
+        for done, group in enumerate(sets, 1):
+            found += class_baseline(pool, group, options, by_class[group.name])
+            update(done)
+    kept = finish(found, reports, options.max_q, "B", known, reporter, options.both_strands)
+    return kept, reports
+
+
+def class_baseline(
+    pool: SequenceSet, group: ClassSet, options: MotifOptions, report: ClassReport
+) -> list[FoundMotif]:
+    """One class's baseline motifs before the q cut: PWMs searched in one half of its sequences
+    against one half of its background, tested on the other halves."""
+    rng = np.random.default_rng(options.seed)
+    (search_members, test_members), (search_background, test_background) = (
+        halves(group.members, rng),
+        halves(group.background, rng),
+    )
+    regions = sequence_regions(
+        pool, search_members, options.baseline_sequences, options.baseline_length, rng
+    )
+    null_regions = sequence_regions(
+        pool, search_background, options.baseline_sequences, options.baseline_length, rng
+    )
+    search = cluster.search_pwms(
+        regions,
+        null_regions,
+        max_motifs=options.max_motifs,
+        min_seqlets=max(5, int(0.02 * len(regions))),
+        both_strands=options.both_strands,
+    )
+    report.with_seqlet = report.seqlets = len(regions)
+    report.min_seqlets, report.stopped, report.candidates = (
+        search.min_seqlets,
+        search.stopped,
+        len(search.motifs),
+    )
+    return distinct_motifs(
+        search.motifs,
+        group.name,
+        METHOD,
+        pool,
+        test_members,
+        test_background,
+        options.site_p,
+        report,
+        options.both_strands,
+    )

@@ -6,6 +6,7 @@ batch of model activations."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +18,7 @@ from dnanet.data.sets import SequenceSet
 from dnanet.inputs import shuffle
 from dnanet.interpret.motifs import cluster, compare, enrich, scores, seqlets
 from dnanet.interpret.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
+from dnanet.progress import Reporter
 
 __all__ = [
     "BACKGROUNDS",
@@ -194,13 +196,15 @@ def discover(
     options: MotifOptions,
     activate,
     known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
-    say: Callable[[str], None] = lambda message: None,
+    reporter: Reporter | None = None,
 ) -> tuple[list[FoundMotif], list[ClassReport], str]:
     """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
     significant first, a report per class, and the scoring method used. `known`: motifs to
     compare with (None: no comparison). With ``options.both_strands`` False (a model trained on the
     forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
-    already are (the model is read on the strand it was given)."""
+    already are (the model is read on the strand it was given). Progress (scoring, clustering,
+    TomTom, faithfulness) goes to `reporter`."""
+    reporter = reporter if reporter is not None else Reporter()
     method = resolve_method(model, options.method)
     label = (
         f"attention:{options.aggregation}*gradient"
@@ -211,23 +215,63 @@ def discover(
     by_class = {report.class_name: report for report in reports}
     found: list[FoundMotif] = []
     for group in sets:
-        counter = _Counter(
-            say, f"{group.name}: scoring ({label})", len(group.members) + len(group.background)
+        found += group_motifs(
+            model, pool, group, (method, label), options, by_class[group.name], reporter
         )
+    found = finish(found, reports, options.max_q, "M", known, reporter, options.both_strands)
+    measuring = (  # no bar when there is nothing to measure
+        reporter.counter("faithfulness", len(found), "motifs")
+        if found
+        else contextlib.nullcontext(lambda done: None)
+    )
+    with measuring as update:
+        for done, motif in enumerate(found, 1):
+            target = names.index(motif.class_name)
+            motif.faithfulness = enrich.faithfulness(
+                model,
+                pool.flat,
+                pool.offsets,
+                motif.site_table,
+                np.flatnonzero(pool.targets == target),
+                target,
+                activate,
+                options.faithfulness_sequences,
+                options.batch_size,
+                options.seed,
+            )
+            update(done)
+    return found, reports, label
+
+
+def group_motifs(
+    model: nn.Module,
+    pool: SequenceSet,
+    group: ClassSet,
+    method: tuple[str, str],
+    options: MotifOptions,
+    report: ClassReport,
+    reporter: Reporter,
+) -> list[FoundMotif]:
+    """One class's motifs before the q cut: its members and background scored (`method`: the
+    resolved method and its label), seqlets clustered into PWMs, each tested (`select`)."""
+    resolved, label = method
+    total = len(group.members) + len(group.background)
+    with reporter.counter(f"{group.name}: scoring ({label})", total, "sequences") as update:
         flat_scores = score_pool(
             model,
             pool,
             np.concatenate([group.members, group.background]),
-            method,
+            resolved,
             group.target,
             options,
-            counter,
+            _tally(update),
         )
-        say(f"{group.name}: clustering seqlets")
+    with reporter.counter(f"{group.name}: clustering seqlets", None, "candidate PWMs") as update:
         candidates = class_motifs(
-            pool, flat_scores, group.members, group.background, options, by_class[group.name]
+            pool, flat_scores, group.members, group.background, options, report
         )
-        found += distinct_motifs(
+        update(len(candidates))
+        return distinct_motifs(
             candidates,
             group.name,
             label,
@@ -235,34 +279,17 @@ def discover(
             group.members,
             group.background,
             options.site_p,
-            by_class[group.name],
+            report,
             options.both_strands,
         )
-    found = finish(found, reports, options.max_q, "M", known, say, options.both_strands)
-    for motif in found:
-        say(f"{motif.id}: faithfulness")
-        target = names.index(motif.class_name)
-        motif.faithfulness = enrich.faithfulness(
-            model,
-            pool.flat,
-            pool.offsets,
-            motif.site_table,
-            np.flatnonzero(pool.targets == target),
-            target,
-            activate,
-            options.faithfulness_sequences,
-            options.batch_size,
-            options.seed,
-        )
-    return found, reports, label
 
 
-class _Counter:
-    """A progress callback: counts scored sequences and reports them through `say`."""
+def _tally(update: Callable[[int], None]) -> Callable[[int], None]:
+    """A `score_pool` tick (sequences in the batch just scored) that reports the running total."""
+    done = [0]
 
-    def __init__(self, say: Callable[[str], None], what: str, total: int):
-        self.say, self.what, self.total, self.done = say, what, total, 0
+    def tick(count: int) -> None:
+        done[0] += count
+        update(done[0])
 
-    def __call__(self, count: int) -> None:
-        self.done += count
-        self.say(f"{self.what}: {self.done:,}/{self.total:,} sequences")
+    return tick

@@ -14,7 +14,6 @@ False: a model trained on one strand; every site is then on ``+``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import torch
 from dnanet.data.sets import SequenceSet
 from dnanet.inputs.encode import one_hot
 from dnanet.interpret.motifs import cluster, compare, enrich
+from dnanet.progress import Reporter
 
 REPORT_COLUMNS = [
     "source",
@@ -216,12 +216,13 @@ def finish(
     max_q: float,
     prefix: str,
     known: compare.MotifDatabase | dict[str, np.ndarray] | None,
-    say: Callable[[str], None],
+    reporter: Reporter | None = None,
     both_strands: bool = True,
 ) -> list[FoundMotif]:
     """q-values over `found`, drop ``q > max_q`` (counted in the class's report), rank by p,
     name ``<prefix><rank>_<class>``, and compare with `known` (None: no comparison; motifs of a
-    one-strand model meet an RNA database in their own orientation only)."""
+    one-strand model meet an RNA database in their own orientation only); the comparison's
+    progress goes to `reporter`."""
     for motif, q in zip(found, enrich.q_values([m.p for m in found])):
         motif.q = q
     by_class = {report.class_name: report for report in reports}
@@ -236,10 +237,13 @@ def finish(
     for rank, motif in enumerate(kept, 1):
         motif.id = f"{prefix}{rank}_{motif.class_name}"
     if known is not None and kept:
-        say("comparing with known motifs (TomTom)")
-        database = compare.as_database(known)
-        for motif, matches in zip(
-            kept, compare.top_matches([m.pwm for m in kept], database, not both_strands)
-        ):
-            motif.matches, motif.match = matches, (matches[0] if matches else None)
+        reporter = reporter if reporter is not None else Reporter()
+        what = "comparing with known motifs (TomTom)"
+        with reporter.counter(what, len(kept), "motifs") as update:
+            database = compare.as_database(known)
+            for motif, matches in zip(
+                kept, compare.top_matches([m.pwm for m in kept], database, not both_strands)
+            ):
+                motif.matches, motif.match = matches, (matches[0] if matches else None)
+            update(len(kept))
     return kept
