@@ -1,2 +1,4 @@
-"""A trained model applied to sequences: the one batched prediction path (`predict`),
-embeddings (`embed`, `embed_plots`), and tracks slid along a genome (`tracks`)."""
+"""A trained model applied to sequences: the one batched prediction path (`predict`), a run's
+predictions as a TSV or a DataFrame (`predictions`: `dnanet predict`), embeddings (`embed`,
+`embed_plots`), and tracks slid along a genome (`tracks`); `jobs` holds what these workflows share
+(a run folder or a loaded run, the not-learned warning, a call's notes)."""

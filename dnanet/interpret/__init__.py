@@ -1,3 +1,3 @@
 """Why a model predicts what it does: per-base attributions (`attribution` and its files,
-job and plots), variant effects (`variants`, `variant_pairs`, `variant_plots`) and motifs
-(`motifs/`)."""
+job and plots), variant effects (`variants`, `variant_pairs`, `variant_plots`; the workflow of
+`dnanet variants` and its DataFrame: `variant_job`) and motifs (`motifs/`)."""
