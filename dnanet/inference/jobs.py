@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from dnanet.errors import DnanetError
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run, load_run, not_learned
 from dnanet.runtime.device import prepare_device
@@ -35,6 +36,19 @@ def loaded_run(run: RunOrFolder, device: torch.device) -> Run:
     """The `Run`: a loaded one as it is, a folder loaded onto `device`
     (`dnanet.runs.load.load_run`)."""
     return run if isinstance(run, Run) else load_run(run, device)
+
+
+def window_width(run: Run, window: int | None) -> int:
+    """The bases the model reads at each place: `window` (``--window``), else the window the run
+    was trained with; a run trained on FASTA records has none, and then `window` is needed."""
+    width = window or run.window
+    if width is None:
+        raise DnanetError(
+            f"{run.folder}: its training inputs record no window width (they were not BED "
+            "intervals read with --window); give --window N, the length of the sequences it was "
+            "trained on"
+        )
+    return width
 
 
 def note_not_learned(loaded: Run, reporter: Reporter) -> None:

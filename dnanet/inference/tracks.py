@@ -36,6 +36,7 @@ from dnanet.inference.jobs import (
     loaded_run,
     note_not_learned,
     notes_since,
+    window_width,
     work_device,
 )
 from dnanet.inference.predict import predict_batch
@@ -298,13 +299,7 @@ def write_tracks(
             f"{out}: a track needs --genome FILE, the genome to slide the model along"
         )
     the_genome = open_genome(genome)
-    width = window or loaded.window
-    if width is None:
-        raise DnanetError(
-            f"{loaded.folder}: its training inputs record no window width (they were not BED "
-            "intervals read "
-            "with --window); give --window N, the length of the sequences it was trained on"
-        )
+    width = window_width(loaded, window)
     covered = track_regions(the_genome.sizes, list(regions), list(beds))
     files = output_files(out, loaded.task.kind, loaded.task.names)
     counts: dict[str, int] = {}

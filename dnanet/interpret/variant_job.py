@@ -27,7 +27,7 @@ from dnanet.inference.jobs import (
     loaded_run,
     note_not_learned,
     notes_since,
-    run_folder,
+    window_width,
     work_device,
 )
 from dnanet.inputs.genome import open_genome
@@ -110,16 +110,12 @@ class VariantInput:
         check_input_file(vcf)
         self.genome = open_genome(genome)
 
-    def width(self, run: Run, folder: Path) -> int | None:
-        """The window: --window, else the run's; a VCF needs one (the error names `folder`)."""
-        width = self.window or run.window
-        if width is None and self.vcf is not None:
-            raise DnanetError(
-                f"{folder}: its training inputs record no window width (they were not BED "
-                "intervals read with --window); give --window N, the length of the sequences it "
-                "was trained on"
-            )
-        return width
+    def width(self, run: Run) -> int | None:
+        """The window: --window, else the run's; a VCF needs one, pairs without one are scored
+        as they are (None)."""
+        if self.vcf is not None:
+            return window_width(run, self.window)
+        return self.window or run.window
 
     def variants(self, width: int | None) -> Iterator[Variant]:
         """The variants in input order, prepared for `width` (windows cut, or a status); a VCF's
@@ -151,7 +147,7 @@ def variants_frame(
     hears the progress."""
     reporter = reporter if reporter is not None else Reporter()
     source = VariantInput(vcf, genome, pairs, window)
-    width = source.width(run, run.folder)
+    width = source.width(run)
     text = io.StringIO()
     with reporter.counter("scoring", None, "variants") as progress:
         _effects(run, partial(source.variants, width), batch_size, True, None, text, progress)
@@ -208,7 +204,7 @@ def score_variants(
         with _claimed(out, overwrite, processes, speaker) as output:
             loaded = loaded_run(run, torch_device)
             note_not_learned(loaded, speaker)
-            width = source.width(loaded, run_folder(run))
+            width = source.width(loaded)
             top = _top(loaded, target, plot_top) if plot is not None else None
             part = shard or processes.shard
             rows = part.records(source.count()) if part.count > 1 else None
