@@ -1,4 +1,5 @@
-"""`dnanet evaluate` and `example`: parse, load, call the library, write (`predict` is in
+"""`dnanet evaluate` and `example`: parse the options, call the library
+(`dnanet.report.evaluation.evaluate_run`, `dnanet.examples.copy_example`), print (`predict` is in
 `dnanet.cli.predict`)."""
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from dnanet.cli.common import (
     claim_output,
     err,
     out_console,
-    setup_torch,
     user_errors,
-    warn_if_not_learned,
 )
 from dnanet.cli.genome import (
     GENOME_INPUTS_HELP,
@@ -33,10 +32,7 @@ from dnanet.cli.genome import (
     BackgroundSeedOption,
     GenomeOption,
     RunWindowOption,
-    genome_settings,
 )
-from dnanet.data.labelled import read_labelled_inputs
-from dnanet.errors import DnanetError
 
 
 @app.command()
@@ -81,56 +77,31 @@ def evaluate(
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
     """
     from dnanet.cli.display import metrics_table
-    from dnanet.training.metrics import task_metrics
     from dnanet.examples import heldout_inputs
-    from dnanet.inference.predict import predict
-    from dnanet.data.loaders import code_batches
-    from dnanet.runs.load import load_run
-    from dnanet.runs.save import write_json
-    from dnanet.data.tasks import Task
+    from dnanet.report.evaluation import evaluate_run
 
-    if report is not None and report.exists() and not overwrite:  # before any work
-        raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
-    output = claim_output(out, overwrite) if out is not None else None
-    loaded = load_run(run, setup_torch(threads, device))
-    model, description = loaded.model, loaded.record
-    the_task = Task.from_dict(description["task"])
-    records = read_labelled_inputs(
-        inputs,
-        labels,
-        id_column,
-        label_column,
-        heldout_inputs,
-        genome=genome_settings(genome, window, background_ratio, seed, loaded),
+    evaluated = evaluate_run(
+        run,
+        inputs or [],
+        labels=labels,
+        id_column=id_column,
+        label_columns=label_column,
+        default=heldout_inputs,
+        genome=genome,
+        window=window,
+        background_ratio=background_ratio,
+        seed=seed,
+        batch_size=batch_size,
+        out=out,
+        report=report,
+        overwrite=overwrite,
+        device=device,
+        threads=threads,
         reporter=ConsoleReporter(),
     )
-    sequences = records.with_targets(records.targets(the_task.encode))
-    batches = code_batches(sequences, batch_size)
-    outputs = predict(
-        model, batches, description["reverse_complement_average"], activate=the_task.activate
-    )
-    metrics = task_metrics(the_task, sequences.targets, outputs)
-    if "learned" in description:
-        metrics["learned"] = description["learned"]
-    if out is not None:
-        with output.writing() as temporary:
-            write_json(temporary, metrics)
-    out_console.print(metrics_table(metrics, f"{run} on {len(sequences)} sequences"))
-    warn_if_not_learned(description, str(run))
-    if report is not None:
-        from dnanet.report.page import write_evaluation_report
-
-        page = write_evaluation_report(
-            report,
-            run,
-            description,
-            metrics,
-            records.provenance,
-            sequences.targets,
-            outputs,
-            overwrite=overwrite,
-        )
-        err.print(f"report: {page}", highlight=False, soft_wrap=True)
+    out_console.print(metrics_table(evaluated.metrics, f"{run} on {evaluated.count} sequences"))
+    if evaluated.report is not None:
+        err.print(f"report: {evaluated.report}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -145,15 +116,9 @@ def example(
 ):
     """Copy the bundled CTCF example FASTA files (training and held-out) into a folder (other files
     in it are left alone; files of the same names are refused unless --overwrite)."""
-    from dnanet.examples import example_path, heldout_inputs, training_inputs
+    from dnanet.examples import copy_example
 
-    sources = [path for _, path in [*training_inputs(), *heldout_inputs()]] + [
-        example_path("SOURCE.txt")
-    ]
-    outputs = [claim_output(out / source.name, overwrite) for source in sources]
-    for source, output in zip(sources, outputs):
-        with output.writing() as temporary:
-            shutil.copyfile(source, temporary)
+    copy_example(out, overwrite, reporter=ConsoleReporter())
     err.print(
         f"wrote {out}/bound.fa, background.fa (training) and heldout_bound.fa, "
         "heldout_background.fa"

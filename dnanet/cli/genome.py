@@ -1,19 +1,16 @@
 """Genome coordinates on the command line: the --genome / --window / --background-ratio options that
-train, evaluate, predict, embed and motifs share, tracks from `dnanet predict ... --out X.bw`, and
-`dnanet example-genome`."""
+train, evaluate, predict, embed and motifs share, and `dnanet example-genome` (tracks from
+`dnanet predict ... --out X.bw` are `dnanet.inference.tracks.write_tracks`)."""
 
 from __future__ import annotations
 
-import contextlib
-from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 
-from dnanet.cli.common import app, claim_output, err, user_errors
-from dnanet.errors import DnanetError
+from dnanet.cli.common import ConsoleReporter, app, err, user_errors
 
 if TYPE_CHECKING:
     from dnanet.runs.load import Run
@@ -86,118 +83,6 @@ def print_notes(notes: list[str]) -> None:
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
 
 
-@contextlib.contextmanager
-def base_progress(what: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr over `total` bases; yields the function to call with the bases
-    done."""
-    from dnanet.cli.progress import counting_bar
-
-    with counting_bar(err, what, total, "bases", quiet) as update:
-        yield update
-
-
-def write_track(
-    run: "Run",
-    genome_path: Optional[Path],
-    window: Optional[int],
-    region: List[str],
-    beds: List[Path],
-    step: int,
-    batch_size: int,
-    out: Path,
-    quiet: bool,
-    overwrite: bool = False,
-) -> None:
-    """`dnanet predict RUN --genome G [--region R ...] [BED ...] --step N --out X.bw|X.bedGraph`:
-    slide the model along the regions (`dnanet.inference.tracks`), one file per output, written atomically."""
-    from dnanet.inputs.genome import open_genome
-    from dnanet.inference.predict import predict_batch
-    from dnanet.data.loaders import inference_batch_size
-    from dnanet.inference.tracks import (
-        WRITERS,
-        Region,
-        bed_regions,
-        merged,
-        output_files,
-        parse_region,
-        track_format,
-        track_values,
-    )
-
-    if genome_path is None:
-        raise DnanetError(
-            f"{out}: a track needs --genome FILE, the genome to slide the model along"
-        )
-    genome = open_genome(genome_path)
-    width = window or run.window
-    if width is None:
-        raise DnanetError(
-            f"{run.folder}: its training inputs record no window width (they were not BED "
-            "intervals read "
-            "with --window); give --window N, the length of the sequences it was trained on"
-        )
-    regions = [parse_region(text, genome.sizes) for text in region]
-    for bed in beds:
-        regions += bed_regions(bed, genome.sizes)
-    regions = merged(
-        regions or [Region(chrom, 0, size) for chrom, size in genome.sizes.items()], genome.sizes
-    )
-    task = run.task
-    files = output_files(out, task.kind, task.names)
-    outputs = [claim_output(path, overwrite) for path, _, _ in files]  # before the long work
-    rows = inference_batch_size(batch_size, width)
-
-    def predict(codes):
-        import numpy as np
-
-        lengths = np.full(len(codes), width, dtype=np.int64)
-        return np.concatenate(
-            [
-                predict_batch(
-                    run.model,
-                    codes[i : i + rows],
-                    lengths[i : i + rows],
-                    run.reverse_complement_average,
-                    activate=task.activate,
-                ).numpy()
-                for i in range(0, len(codes), rows)
-            ]
-        )
-
-    counts: dict[str, int] = {}
-    total = sum(r.end - r.start for r in regions)
-    with ExitStack() as stack:
-        temporaries = [stack.enter_context(output.writing()) for output in outputs]
-        writers = []
-        try:
-            for temporary, (_, _, name) in zip(temporaries, files):
-                writers.append(
-                    WRITERS[track_format(out)](temporary, genome.sizes, f"{run.folder.name} {name}")
-                )
-            with base_progress("track", total, quiet) as progress:
-                for chrom, starts, ends, values in track_values(
-                    predict, genome, regions, width, step, counts, progress
-                ):
-                    for writer, (_, column, _) in zip(writers, files):
-                        writer.add(chrom, starts, ends, values[:, column])
-        finally:
-            for writer in writers:
-                writer.close()
-    err.print(
-        escape(
-            f"{', '.join(str(path) for path, _, _ in files)}: {counts['values']:,} values "
-            f"in bins of {step} bases over "
-            f"{total:,} bases of {len(regions):,} region{'s' if len(regions) > 1 else ''} "
-            f"(window {width}); no value in "
-            f"{counts['unknown']:,} bins (window more than half N) and "
-            f"{counts['off_chromosome']:,} (window off the "
-            "chromosome end)"
-        ),
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
 @app.command("example-genome")
 @user_errors
 def example_genome(
@@ -220,10 +105,11 @@ def example_genome(
 
       dnanet predict runs/g --genome OUT/genome.fa --region chr1:1-100000 --step 20 --out track.bw
     """
-    from dnanet.synthetic.genome import write_synthetic_genome
+    from dnanet.synthetic.genome import write_example_genome
 
-    with claim_output(out, overwrite, folder=True).writing() as folder:
-        write_synthetic_genome(folder, peaks=peaks, seed=seed)
+    write_example_genome(
+        out, peaks=peaks, seed=seed, overwrite=overwrite, reporter=ConsoleReporter()
+    )
     err.print(
         escape(
             f"wrote {out}/genome.fa, {out}/peaks.narrowPeak ({peaks} peaks) and {out}/sites.tsv"

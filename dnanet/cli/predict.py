@@ -1,39 +1,30 @@
-"""`dnanet predict`: a TSV of every record's predictions (streamed, shardable, torchrun-aware), or
-a track along a genome. Its own module because it is the largest command of the everyday three
-(`evaluate` and `example` stay in `dnanet.cli.core`)."""
+"""`dnanet predict`: a TSV of every record's predictions (streamed, shardable, torchrun-aware:
+`dnanet.inference.predictions`), or a track along a genome (`dnanet.inference.tracks`). Its own
+module because it is the largest command of the everyday three (`evaluate` and `example` stay in
+`dnanet.cli.core`)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from dnanet.cli.common import (
+    ConsoleReporter,
     DeviceOption,
     OverwriteOption,
     QuietOption,
     RunArgument,
     ThreadsOption,
     app,
-    claim_output,
     err,
     inference_shard,
-    parse_inputs,
-    record_progress,
-    setup_torch,
     shard_option,
-    sigterm_as_interrupt,
     user_errors,
-    warn_if_not_learned,
 )
-from dnanet.cli.genome import (
-    GenomeOption,
-    genome_settings,
-    print_notes,
-    write_track,
-)
+from dnanet.cli.genome import GenomeOption
 from dnanet.errors import DnanetError
 
 
@@ -109,149 +100,30 @@ def predict(
 
       dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
     """
-    from dnanet.runtime import distributed
     from dnanet.examples import heldout_inputs
-    from dnanet.inference.predict import write_predictions
     from dnanet.files.outputs import check_output_kind
-    from dnanet.inputs.sources import LabelledInput
-    from dnanet.runs.load import load_run
-    from dnanet.inputs.sources import check_settings_used, input_notes, resolve_inputs
-    from dnanet.data.streaming import count_records
-    from dnanet.data.tasks import Task
-    from dnanet.inference.tracks import track_format
+    from dnanet.inference.predictions import write_prediction_table
+    from dnanet.inference.tracks import track_format, write_tracks
+    from dnanet.runtime import distributed
 
     given_shard = inference_shard(shard)
-    to_stdout = str(out) == "-"
-    if not to_stdout:
+    if str(out) != "-":
         check_output_kind(out, folder=False)
+    options = dict(window=window, batch_size=batch_size, overwrite=overwrite, device=device)
+    options.update(genome=genome, threads=threads, reporter=ConsoleReporter(quiet))
     if track_format(out) is not None:
         if given_shard is not None or distributed.launched_processes() > 1:
             raise DnanetError(f"{out}: a track is written by one process; drop --shard / torchrun")
-        loaded = load_run(run, setup_torch(threads, device))
-        warn_if_not_learned(loaded.record, str(run))
-        with sigterm_as_interrupt():
-            return write_track(
-                loaded,
-                genome,
-                window,
-                region or [],
-                list(fasta or []),
-                step,
-                batch_size,
-                out,
-                quiet,
-                overwrite,
-            )
+        written = write_tracks(
+            run, out, regions=region or [], beds=fasta or [], step=step, **options
+        )
+        err.print(escape(written.summary()), highlight=False, soft_wrap=True)
+        return
     if region:
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
-    processes, torch_device = distributed.start(setup_torch(threads, device))
-    err.quiet = not processes.is_main  # rank 0 speaks for all
-    try:
-        output = claim_output(out, overwrite) if processes.is_main and not to_stdout else None
-        loaded = load_run(run, torch_device)
-        model, description = loaded.model, loaded.record
-        warn_if_not_learned(description, str(run))
-        the_task = Task.from_dict(description["task"])
-        paths = list(fasta) if fasta else [item.path for item in parse_inputs([], heldout_inputs)]
-        settings = genome_settings(genome, window, run=loaded)
-        paths = resolve_inputs([LabelledInput(None, path) for path in paths], settings)
-        check_settings_used(paths, settings)
-        part = given_shard or processes.shard
-        total = (
-            sum(count_records(paths)) if part.count > 1 else None
-        )  # a shard needs the total first
-        records = part.records(total) if total is not None else None
-
-        def write(handle, progress=None) -> int:
-            return write_predictions(
-                handle,
-                model,
-                the_task,
-                paths,
-                batch_size,
-                description["reverse_complement_average"],
-                progress,
-                records=records,
-                header=part.first,
-            )
-
-        with sigterm_as_interrupt():
-            if processes.distributed:
-                _predict_in_parts(write, out, output, processes, quiet)
-            elif to_stdout:
-                held = _HeaderWithFirstRow(sys.stdout)
-                write(held)
-                held.finish()
-                print_notes(input_notes(paths))
-                return
-            else:
-                with (
-                    output.writing() as temporary,
-                    open(temporary, "w", newline="") as handle,
-                    record_progress("predicting", quiet) as progress,
-                ):
-                    count = write(handle, progress)
-    finally:
-        distributed.stop()
-    if processes.is_main:
-        print_notes(input_notes(paths))
-    if processes.distributed:
-        if str(out) != "-":
-            err.print(f"{total} predictions written to {out} by {processes.world_size} processes")
-    elif given_shard is not None:
-        err.print(f"shard {given_shard}: {count} predictions written to {out}")
-    else:
-        err.print(f"{count} predictions written to {out}")
-
-
-class _HeaderWithFirstRow:
-    """Standard output for `predict --out -` that holds the header row until the first record's row
-    is written, so an input that fails before its first record (missing, unreadable, not FASTA)
-    leaves nothing on standard output but the error on stderr; `finish` writes a header held alone
-    (no records). Rows are streamed: an error further in comes after the rows before it."""
-
-    def __init__(self, stream):
-        self.stream, self.held = stream, None
-
-    def write(self, text: str) -> None:
-        if self.held is None:
-            self.held = text
-            return
-        if self.held:
-            text, self.held = self.held + text, ""
-        self.stream.write(text)
-
-    def finish(self) -> None:
-        if self.held:
-            self.stream.write(self.held)
-            self.held = ""
-
-
-def _predict_in_parts(write, out: Path, output, processes, quiet: bool) -> None:
-    """Under torchrun: each process writes its shard's rows (`write(handle, progress)`; rank 0's
-    part alone has the header) to a part file, and rank 0 copies the parts in rank order into `out`
-    (through `output`, its `dnanet.files.outputs.Output`; None for standard output)."""
-    from dnanet.runtime.distributed import concatenate, write_in_parts
-
-    def write_part(stem: Path) -> None:
-        with (
-            open(stem.with_suffix(".tsv"), "w", newline="") as handle,
-            record_progress(
-                f"predicting (process 0 of {processes.world_size})", quiet or not processes.is_main
-            ) as progress,
-        ):
-            write(handle, progress)
-
-    def merge(stems: list[Path]) -> None:
-        parts = [stem.with_suffix(".tsv") for stem in stems]
-        if str(out) == "-":
-            sys.stdout.flush()
-            concatenate(parts, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            return
-        with output.writing() as temporary, open(temporary, "wb") as target:
-            concatenate(parts, target)
-
-    write_in_parts(
-        Path("predictions.tsv") if str(out) == "-" else out, processes, write_part, merge
+    err.quiet = distributed.launched_rank() != 0  # rank 0 speaks for all
+    predicted = write_prediction_table(
+        run, fasta or [], out, default=heldout_inputs, shard=given_shard, **options
     )
+    if predicted.summary() is not None:
+        err.print(predicted.summary())

@@ -13,17 +13,35 @@ genome's order and overlapping ones merged (bigWig needs entries in order).
 
 bigWig goes through pyBigWig (its header holds every chromosome of the genome, sizes from the
 .fai); bedGraph is text with a ``track type=bedGraph`` line. IGV and the UCSC browser open both.
+
+`write_tracks` is `dnanet predict RUN --genome G --out X.bw|X.bedGraph` as a library call: the
+regions, one file per output, each claimed before the work and written atomically.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from dnanet.data.loaders import inference_batch_size
 from dnanet.errors import DnanetError
+from dnanet.files.outputs import check_output_kind, claimed
+from dnanet.inference.jobs import (
+    RunOrFolder,
+    loaded_run,
+    note_not_learned,
+    notes_since,
+    window_width,
+    work_device,
+)
+from dnanet.inference.predict import predict_batch
+from dnanet.inputs.genome import open_genome
+from dnanet.progress import Reporter
 
 TRACK_FORMATS = {".bw": "bigwig", ".bigwig": "bigwig", ".bedgraph": "bedgraph"}
 MAX_UNKNOWN = 0.5  # windows with a larger share of N / IUPAC codes get no value
@@ -221,3 +239,146 @@ def output_files(out: Path, kind: str, names: list[str]) -> list[tuple[Path, int
 
 def _quoted(text: str) -> str:
     return text.replace('"', "'")
+
+
+@dataclass(frozen=True)
+class TrackOutcome:
+    """What `write_tracks` wrote: the `files`, `counts` of bins (``bins``, ``values``,
+    ``unknown``, ``off_chromosome``: `track_values`), the `bases` of the `regions` covered, the
+    `window` and `step`, and the notes told (the model did not learn)."""
+
+    files: list[Path]
+    counts: dict[str, int]
+    bases: int
+    regions: int
+    window: int
+    step: int
+    notes: list[str]
+
+    def summary(self) -> str:
+        """The closing line of `dnanet predict ... --out X.bw`."""
+        counts = self.counts
+        return (
+            f"{', '.join(str(path) for path in self.files)}: {counts['values']:,} values "
+            f"in bins of {self.step} bases over "
+            f"{self.bases:,} bases of {self.regions:,} region{'s' if self.regions > 1 else ''} "
+            f"(window {self.window}); no value in "
+            f"{counts['unknown']:,} bins (window more than half N) and "
+            f"{counts['off_chromosome']:,} (window off the "
+            "chromosome end)"
+        )
+
+
+def write_tracks(
+    run: RunOrFolder,
+    out: Path,
+    *,
+    genome: Path | None,
+    window: int | None = None,
+    regions: Sequence[str] = (),
+    beds: Sequence[Path] = (),
+    step: int = 50,
+    batch_size: int = 256,
+    overwrite: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+    reporter: Reporter | None = None,
+) -> TrackOutcome:
+    """Slide the run's model along `regions` (``CHROM`` or ``CHROM:START-END``) and the intervals
+    of the `beds` (none of either: every chromosome) of `genome`, reading `window` bases (default:
+    the run's training window) every `step` bases, into `out` (.bw or .bedGraph; one file per
+    output for a task of several, `output_files`). `run`: a run folder (loaded on `device` with
+    `threads`) or a loaded `Run`. `reporter` hears the progress in bases."""
+    reporter = reporter if reporter is not None else Reporter()
+    start = len(reporter.notes)
+    check_output_kind(out, folder=False)
+    loaded = loaded_run(run, work_device(run, device, threads))
+    note_not_learned(loaded, reporter)
+    if genome is None:
+        raise DnanetError(
+            f"{out}: a track needs --genome FILE, the genome to slide the model along"
+        )
+    the_genome = open_genome(genome)
+    width = window_width(loaded, window)
+    covered = track_regions(the_genome.sizes, list(regions), list(beds))
+    files = output_files(out, loaded.task.kind, loaded.task.names)
+    counts: dict[str, int] = {}
+    bases = sum(r.end - r.start for r in covered)
+    with ExitStack() as stack:  # every file claimed before the long work
+        outputs = [
+            stack.enter_context(claimed(path, overwrite, reporter=reporter)) for path, _, _ in files
+        ]
+        predict = window_predictor(loaded, width, batch_size)
+        _write_files(
+            lambda progress: track_values(
+                predict, the_genome, covered, width, step, counts, progress
+            ),
+            outputs,
+            files,
+            track_format(out),
+            the_genome.sizes,
+            f"{loaded.folder.name} ",
+            reporter.counter("track", bases, "bases"),
+        )
+    return TrackOutcome(
+        [path for path, _, _ in files],
+        counts,
+        bases,
+        len(covered),
+        width,
+        step,
+        notes_since(reporter, start),
+    )
+
+
+def track_regions(sizes: dict[str, int], regions: list[str], beds: list[Path]) -> list[Region]:
+    """The regions to cover: `regions` (``CHROM`` or ``CHROM:START-END``) and the intervals of the
+    `beds`, or every chromosome when there are none; sorted and merged (`merged`)."""
+    found = [parse_region(text, sizes) for text in regions]
+    for bed in beds:
+        found += bed_regions(bed, sizes)
+    return merged(found or [Region(chrom, 0, size) for chrom, size in sizes.items()], sizes)
+
+
+def window_predictor(run, width: int, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict(codes uint8 (B, width)) -> outputs float32 (B, C)``: the run's outputs
+    (probabilities or values, strand-averaged when the run averages strands) in batches of at most
+    `batch_size` windows (fewer for long ones, `dnanet.data.loaders.inference_batch_size`)."""
+    rows = inference_batch_size(batch_size, width)
+
+    def predict(codes: np.ndarray) -> np.ndarray:
+        lengths = np.full(len(codes), width, dtype=np.int64)
+        return np.concatenate(
+            [
+                predict_batch(
+                    run.model,
+                    codes[i : i + rows],
+                    lengths[i : i + rows],
+                    run.reverse_complement_average,
+                    activate=run.task.activate,
+                ).numpy()
+                for i in range(0, len(codes), rows)
+            ]
+        )
+
+    return predict
+
+
+def _write_files(values, outputs, files, kind: str, sizes: dict[str, int], title: str, counter):
+    """Each output's column of ``values(progress)`` (`track_values`) into its file, through the
+    claimed `outputs`' temporaries (renamed into place together once every file is complete); the
+    files are opened before `counter` (the progress) starts, so a file that cannot be made is
+    the only thing said."""
+    with ExitStack() as stack:
+        temporaries = [stack.enter_context(output.writing()) for output in outputs]
+        writers = []
+        try:
+            for temporary, (_, _, name) in zip(temporaries, files):
+                writers.append(WRITERS[kind](temporary, sizes, f"{title}{name}"))
+            with counter as progress:
+                for chrom, starts, ends, columns in values(progress):
+                    for writer, (_, column, _) in zip(writers, files):
+                        writer.add(chrom, starts, ends, columns[:, column])
+        finally:
+            for writer in writers:
+                writer.close()

@@ -6,21 +6,23 @@ rendezvous), each process trains a `DistributedDataParallel` copy of the model o
 every epoch (`torch.utils.data.DistributedSampler`), gradients are averaged across processes,
 and rank 0 alone prints and writes. Without torchrun (WORLD_SIZE unset or 1) nothing changes.
 
-Inference (`predict`, `embed`) splits the input instead: rank r of N takes `dnanet.data.streaming.Shard`
-r of N (a contiguous block of the records), writes its part of the output to a hidden folder
-beside it, and rank 0 streams the parts in rank order into the one output (`write_in_parts`):
-memory stays flat however large the input, and the output is the records in input order.
+Inference (`predict`, `embed`, `variants`, `attribute`) splits the input instead: rank r of N
+takes `dnanet.runtime.shards.Shard` r of N (a contiguous block of the records), writes its part of
+the output to a hidden folder beside it, and rank 0 streams the parts in rank order into the one
+output (`write_in_parts`; a TSV's parts with `write_tsv_in_parts`): memory stays flat however
+large the input, and the output is the records in input order.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, TextIO
 
 import torch
 
@@ -53,6 +55,12 @@ class Processes:
 def launched_processes() -> int:
     """How many processes torchrun started (its WORLD_SIZE; 1 without torchrun)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def launched_rank() -> int:
+    """This process's rank among torchrun's processes (its RANK; 0 without torchrun), known before
+    `start`: a command quietens its console on every rank but 0."""
+    return int(os.environ.get("RANK", "0")) if launched_processes() > 1 else 0
 
 
 def start(device: torch.device) -> tuple[Processes, torch.device]:
@@ -127,6 +135,39 @@ def write_in_parts(
         finally:
             if processes.is_main:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_tsv_in_parts(
+    near: Path,
+    processes: Processes,
+    write_rows: Callable[[TextIO], dict[str, int]],
+    open_target: Callable[[], AbstractContextManager[BinaryIO]],
+) -> dict[str, int]:
+    """One TSV from all processes (`write_in_parts`); every process calls this.
+
+    Each process writes its rows with ``write_rows(handle)`` into a text part (rank 0's part alone
+    should begin with the header row, so the parts laid end to end are the table) and returns its
+    counts (e.g. ``{"records": n}``, or rows per status), kept beside the part as JSON. Rank 0 then
+    opens the output with ``open_target()`` (a context manager yielding a binary handle: an
+    `dnanet.files.outputs.Output`'s temporary, or standard output), copies the parts into it in
+    rank order, and adds up the counts key by key. Returns the counts of all processes on rank 0,
+    this process's own elsewhere."""
+    totals: dict[str, int] = {}
+
+    def write_part(stem: Path) -> None:
+        with open(stem.with_suffix(".tsv"), "w", newline="") as handle:
+            counts = write_rows(handle)
+        stem.with_suffix(".json").write_text(json.dumps(counts))
+        totals.update(counts)
+
+    def merge(stems: list[Path]) -> None:
+        with open_target() as target:
+            concatenate([stem.with_suffix(".tsv") for stem in stems], target)
+        parts = [json.loads(stem.with_suffix(".json").read_text()) for stem in stems]
+        totals.update({key: sum(part[key] for part in parts) for key in parts[0]})
+
+    write_in_parts(near, processes, write_part, merge)
+    return totals
 
 
 def concatenate(parts: Iterable[Path], target: BinaryIO) -> None:

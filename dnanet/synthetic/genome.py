@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dnanet.files.outputs import claimed
+from dnanet.progress import Reporter
+
 CHROMOSOMES = (("chr1", 350_000), ("chr2", 280_000), ("chr3", 220_000), ("chr4", 150_000))
 ISOCHORE = 20_000
 TELOMERE = 2_000  # N bases at each chromosome's start
@@ -38,6 +41,30 @@ class SyntheticGenome:
     peaks: Path
     sites_path: Path
     sites: pd.DataFrame
+
+
+def write_example_genome(
+    out: Path,
+    *,
+    peaks: int = 400,
+    seed: int = 0,
+    overwrite: bool = False,
+    reporter: Reporter | None = None,
+) -> SyntheticGenome:
+    """`dnanet example-genome`: `write_synthetic_genome` into the folder `out` as a whole: claimed
+    first (refused if it exists, unless `overwrite`; what the claim cleaned up goes to `reporter`)
+    and swapped in once complete (`dnanet.files.outputs`). Returns the paths under `out`."""
+    with (
+        claimed(Path(out), overwrite, folder=True, reporter=reporter) as output,
+        output.writing() as folder,
+    ):
+        made = write_synthetic_genome(folder, peaks=peaks, seed=seed)
+    return SyntheticGenome(
+        Path(out) / made.genome.name,
+        Path(out) / made.peaks.name,
+        Path(out) / made.sites_path.name,
+        made.sites,
+    )
 
 
 def write_synthetic_genome(

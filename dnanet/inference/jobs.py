@@ -1,0 +1,65 @@
+"""What every workflow that runs a trained model shares (predictions, tracks, evaluation, variant
+effects): the run it is given, either a run folder (loaded here, on the device chosen for the
+work, at the point the command line has always loaded it: after the outputs are claimed) or a
+`dnanet.runs.load.Run` a notebook loaded already; the warning that its model did not learn; and
+the notes one call told its `dnanet.progress.Reporter`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dnanet.errors import DnanetError
+from dnanet.progress import Reporter
+from dnanet.runs.load import Run, load_run, not_learned
+from dnanet.runtime.device import prepare_device
+
+RunOrFolder = Run | Path | str
+
+
+def work_device(run: RunOrFolder, device: str = "auto", threads: int | None = None) -> torch.device:
+    """The device the work runs on: for a run folder, `device` prepared
+    (`dnanet.runtime.device.prepare_device`: threads, allocator; ``--device`` errors); for a
+    loaded `Run`, the device its model is on (`device` and `threads` are not used)."""
+    if isinstance(run, Run):
+        return next(run.model.parameters()).device
+    return prepare_device(threads, device)
+
+
+def run_folder(run: RunOrFolder) -> Path:
+    """The run's folder, as the user named it (for messages and reports)."""
+    return run.folder if isinstance(run, Run) else Path(run)
+
+
+def loaded_run(run: RunOrFolder, device: torch.device) -> Run:
+    """The `Run`: a loaded one as it is, a folder loaded onto `device`
+    (`dnanet.runs.load.load_run`)."""
+    return run if isinstance(run, Run) else load_run(run, device)
+
+
+def window_width(run: Run, window: int | None) -> int:
+    """The bases the model reads at each place: `window` (``--window``), else the window the run
+    was trained with; a run trained on FASTA records has none, and then `window` is needed."""
+    width = window or run.window
+    if width is None:
+        raise DnanetError(
+            f"{run.folder}: its training inputs record no window width (they were not BED "
+            "intervals read with --window); give --window N, the length of the sequences it was "
+            "trained on"
+        )
+    return width
+
+
+def note_not_learned(loaded: Run, reporter: Reporter) -> None:
+    """Tell `reporter` the warning 'RUN: the model did not learn: ...' when the run's model.json
+    says so (`dnanet.runs.load.not_learned`)."""
+    warning = not_learned(loaded.record, str(loaded.folder))
+    if warning:
+        reporter.note(warning, "warning")
+
+
+def notes_since(reporter: Reporter, start: int) -> list[str]:
+    """The texts of the notes `reporter` was told after its first `start` (``len(reporter.notes)``
+    when the call began): the notes of one call, for its result."""
+    return [text for _, text in reporter.notes[start:]]

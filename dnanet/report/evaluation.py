@@ -1,0 +1,135 @@
+"""A trained run scored on labelled inputs (`dnanet evaluate`): its metrics, written as JSON on
+request, and the report folder (`dnanet.report.page.write_evaluation_report`). Here, above
+`dnanet.training` (the metrics) and beside the report pages, because it writes both."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dnanet.data.labelled import read_labelled_inputs
+from dnanet.data.loaders import code_batches
+from dnanet.errors import DnanetError
+from dnanet.files.outputs import claimed
+from dnanet.inference.jobs import (
+    RunOrFolder,
+    loaded_run,
+    note_not_learned,
+    notes_since,
+    run_folder,
+    work_device,
+)
+from dnanet.inference.predict import predict
+from dnanet.inputs.sources import GenomeSettings
+from dnanet.progress import Reporter
+from dnanet.report.page import write_evaluation_report
+from dnanet.runs.load import Run
+from dnanet.runs.save import write_json
+from dnanet.training.metrics import task_metrics
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """What `evaluate_run` found: the `metrics` (the keys of a run's metrics.json, plus
+    ``learned`` when the run records it) of `count` sequences, the `report` page written (None:
+    none asked for), and the notes it told its reporter (skipped intervals, missing backgrounds,
+    the bundled example used, the model did not learn)."""
+
+    metrics: dict
+    count: int
+    report: Path | None
+    notes: list[str]
+
+
+def evaluate_run(
+    run: RunOrFolder,
+    inputs: list,
+    *,
+    labels: Path | None = None,
+    id_column: str = "id",
+    label_columns: Sequence[str] = ("label",),
+    default: Callable[[], list] | None = None,
+    genome: Path | None = None,
+    window: int | None = None,
+    background_ratio: int = 1,
+    seed: int = 0,
+    batch_size: int = 256,
+    out: Path | None = None,
+    report: Path | None = None,
+    overwrite: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+    reporter: Reporter | None = None,
+) -> EvaluationOutcome:
+    """Score `run` on labelled `inputs` (CLASS=PATH strings, or `LabelledInput`s with their
+    sources; with `labels`, a table of `id_column` and `label_columns` for FASTA files' ids; none:
+    `default()`'s (class, path) pairs) and return the metrics. BED inputs are read from `genome` at
+    `window` (default: the run's training window), generated backgrounds at `background_ratio` per
+    positive from `seed`. `out`: the metrics written as JSON; `report`: a folder with report.html
+    and its figures (both refused if they exist, unless `overwrite`, before any work). `run`: a run
+    folder (loaded after `out` is claimed, on `device` with `threads`) or a loaded `Run`."""
+    reporter = reporter if reporter is not None else Reporter()
+    start = len(reporter.notes)
+    if report is not None and report.exists() and not overwrite:
+        raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
+    with _claimed(out, overwrite, reporter) as output:
+        loaded = loaded_run(run, work_device(run, device, threads))
+        settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
+        records = read_labelled_inputs(
+            inputs,
+            labels,
+            id_column,
+            list(label_columns),
+            default,
+            genome=settings,
+            reporter=reporter,
+        )
+        sequences = records.with_targets(records.targets(loaded.task.encode))
+        outputs, metrics = _scored(loaded, sequences, batch_size)
+        if output is not None:
+            with output.writing() as temporary:
+                write_json(temporary, metrics)
+        note_not_learned(loaded, reporter)
+        page = None
+        if report is not None:
+            page = write_evaluation_report(
+                report,
+                run_folder(run),
+                loaded.record,
+                metrics,
+                records.provenance,
+                sequences.targets,
+                outputs,
+                overwrite=overwrite,
+            )
+    return EvaluationOutcome(metrics, len(sequences), page, notes_since(reporter, start))
+
+
+def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, dict]:
+    """The run's outputs ``(N, C)`` for the labelled `sequences` (`dnanet.data.sets`, with
+    targets) and their metrics (`dnanet.training.metrics.task_metrics`; ``learned`` added when
+    the run records it)."""
+    outputs = predict(
+        run.model,
+        code_batches(sequences, batch_size),
+        run.reverse_complement_average,
+        activate=run.task.activate,
+    )
+    metrics = task_metrics(run.task, sequences.targets, outputs)
+    if "learned" in run.record:
+        metrics["learned"] = run.record["learned"]
+    return outputs, metrics
+
+
+@contextlib.contextmanager
+def _claimed(out: Path | None, overwrite: bool, reporter: Reporter):
+    """`out` claimed for the block (`dnanet.files.outputs.claimed`); None without one."""
+    if out is None:
+        yield None
+        return
+    with claimed(out, overwrite, reporter=reporter) as output:
+        yield output
