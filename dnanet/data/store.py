@@ -43,7 +43,6 @@ from dnanet.inputs.sources import (
     input_key,
     input_provenance,
     input_records,
-    source_of,
 )
 
 STORE_FORMAT = 1
@@ -289,8 +288,7 @@ def _stream(
 
 
 def _refuse_repeated_ids(ids: np.ndarray, columns: dict, inputs: list[LabelledInput]) -> None:
-    checked = [(item.path, source_of(item).kind == "fasta") for item in inputs]
-    refuse_repeated_ids(ids, columns["id_offsets"], columns["id_hashes"], columns["places"], checked)
+    refuse_repeated_ids(ids, columns["id_offsets"], columns["id_hashes"], columns["places"], inputs)
 
 
 def _records(

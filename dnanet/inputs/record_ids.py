@@ -14,7 +14,6 @@ candidates, confirmed by comparing the ids themselves (the UTF-8 id bytes of
 from __future__ import annotations
 
 import array
-from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -87,7 +86,7 @@ def _confirmed_note(name: str, members: np.ndarray, records: Iterator[FastaRecor
 
 
 def refuse_repeated_ids(
-    ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray, inputs: list[tuple[Path, bool]]
+    ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray, inputs: list
 ) -> None:
     """Refuse a FASTA input that uses one record id twice, naming both lines.
 
@@ -95,16 +94,17 @@ def refuse_repeated_ids(
     `hashes` int64 ``(N,)``: each id's hash; `places` int64 ``(N, 2)``: (input index, line), input
     indices ascending. BED intervals and generated backgrounds are not checked: one window read
     twice (e.g. a narrowPeak peak listed once per summit) is a duplicate sequence, which
-    `dnanet.data.leakage` handles. `inputs`: each input's path and whether it is a FASTA file
-    (the inputs checked)."""
+    `dnanet.data.leakage` handles. `inputs`: `dnanet.inputs.sources.LabelledInput`s (those
+    whose source is a FASTA file, or not resolved yet, are checked)."""
     bounds = np.searchsorted(places[:, 0], np.arange(len(inputs) + 1))  # each input's records
 
     def id_bytes(index: int) -> bytes:
         return bytes(ids[id_offsets[index] : id_offsets[index + 1]])
 
-    for source, (path, is_fasta) in enumerate(inputs):
-        if not is_fasta:
+    for source, item in enumerate(inputs):
+        if item.source is not None and item.source.kind != "fasta":
             continue
+        path = item.path
         start, end = int(bounds[source]), int(bounds[source + 1])
         own = hashes[start:end]
         for later, _ in zip(*hash_repeats(own)):
