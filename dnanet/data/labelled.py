@@ -7,6 +7,7 @@ intervals, missing backgrounds, the bundled example used) go to a `dnanet.progre
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -15,8 +16,10 @@ import numpy as np
 from dnanet.data.splits import PART_NAMES, TEST, TRAIN, VALIDATION
 from dnanet.data.store import open_or_build_store, read_labelled, store_key
 from dnanet.errors import DnanetError
+from dnanet.examples import training_inputs
 from dnanet.inputs.read import check_input_file, read_label_table, table_columns
 from dnanet.inputs.sources import (
+    GenomeSettings,
     LabelledInput,
     check_settings_used,
     parse_inputs,
@@ -143,6 +146,44 @@ def read_training_inputs(
         entry["part"] = PART_NAMES[part]
     return records, parts
 
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What a training run reads, as `dnanet train` takes it: the inputs, the fixed held-out
+    `val` and `test` files, the label table with its id and label columns, the task, the store
+    folder `cache` and the genome settings. Picklable: each process of a search gets one."""
+
+    inputs: list
+    val: list
+    test: list
+    labels: Path | None
+    id_column: str
+    label_column: list[str]
+    task: str
+    cache: Path
+    genome: GenomeSettings
+
+    def read(self, reporter: Reporter | None = None):
+        """(records, each record's part): `read_training_inputs`, the bundled CTCF example when
+        there are no inputs."""
+        return read_training_inputs(
+            self.inputs,
+            self.val,
+            self.test,
+            self.labels,
+            self.id_column,
+            self.label_column,
+            training_inputs,
+            self.cache,
+            genome=self.genome,
+            reporter=reporter,
+        )
+
+    @property
+    def label_names(self) -> list[str]:
+        """The names a task's outputs take their labels from: the table's columns, or "class"."""
+        return self.label_column if self.labels is not None else ["class"]
 
 def _check_distinct(named: list[str], keys: list, what: str) -> None:
     """Refuse two inputs with the same key (resolved path, or SHA-256; None: a generated background,

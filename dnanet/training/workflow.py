@@ -3,7 +3,7 @@ notebook's `dnanet.train` runs it: `train_run` starts a run, `resume_run` contin
 stopped, from what its checkpoint saved (`dnanet.training.resume`).
 
 Both take the same steps: the inputs are read into the store
-(`dnanet.data.labelled.read_training_inputs`), the task is inferred from their labels, the model is
+(`dnanet.data.labelled.TrainingInputs`), the task is inferred from their labels, the model is
 trained with a checkpoint after every epoch (`dnanet.training.experiment.train_model`), the run
 folder is written (`write_run`, claimed before the reading so a wrong or busy OUT fails at once)
 and, given a `write_report`, its report page.
@@ -27,10 +27,9 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from dnanet.config.run_config import Config, config_from_dict, load_config
-from dnanet.data.labelled import read_training_inputs
+from dnanet.data.labelled import TrainingInputs
 from dnanet.data.tasks import infer_task
 from dnanet.errors import DnanetError
-from dnanet.examples import training_inputs
 from dnanet.files.outputs import check_output_kind, claimed
 from dnanet.inputs.sources import GenomeSettings
 from dnanet.progress import Reporter
@@ -93,15 +92,7 @@ class RunPlan:
     out: Path
     config: Config
     checkpoint: Checkpoint
-    inputs: list
-    val: list
-    test: list
-    labels: Path | None
-    id_column: str
-    label_column: list[str]
-    task: str
-    cache: Path
-    genome: GenomeSettings
+    data: TrainingInputs
     overwrite: bool = False
     resumed: dict | None = None
 
@@ -167,15 +158,17 @@ def train_run(
         out,
         settings,
         checkpoint,
-        list(inputs or []),
-        list(val or []),
-        list(test or []),
-        Path(labels) if labels is not None else None,
-        id_column,
-        list(label_column),
-        task,
-        Path(cache) if cache is not None else out.parent / CACHE,
-        GenomeSettings(genome and Path(genome), window, background_ratio, settings.seed),
+        TrainingInputs(
+            list(inputs or []),
+            list(val or []),
+            list(test or []),
+            Path(labels) if labels is not None else None,
+            id_column,
+            list(label_column),
+            task,
+            Path(cache) if cache is not None else out.parent / CACHE,
+            GenomeSettings(genome and Path(genome), window, background_ratio, settings.seed),
+        ),
         overwrite,
     )
     return run_plan(plan, device, threads, reporter, monitor, write_report)
@@ -203,19 +196,21 @@ def resume_run(
         out,
         settings,
         checkpoint,
-        invocation["inputs"],
-        invocation.get("val", []),
-        invocation.get("test", []),
-        Path(invocation["labels"]) if invocation["labels"] else None,
-        invocation["id_column"],
-        invocation["label_column"],
-        invocation["task"],
-        Path(invocation["cache"]) if invocation.get("cache") else out.parent / CACHE,
-        GenomeSettings(
-            genome.get("genome") and Path(genome["genome"]),
-            genome.get("window"),
-            genome.get("background_ratio", 1),
-            settings.seed,
+        TrainingInputs(
+            invocation["inputs"],
+            invocation.get("val", []),
+            invocation.get("test", []),
+            Path(invocation["labels"]) if invocation["labels"] else None,
+            invocation["id_column"],
+            invocation["label_column"],
+            invocation["task"],
+            Path(invocation["cache"]) if invocation.get("cache") else out.parent / CACHE,
+            GenomeSettings(
+                genome.get("genome") and Path(genome["genome"]),
+                genome.get("window"),
+                genome.get("background_ratio", 1),
+                settings.seed,
+            ),
         ),
         resumed=invocation,
     )
@@ -243,11 +238,7 @@ def run_plan(
         speaker = reporter if main else Reporter()  # rank 0 speaks for all
         records, parts = _read_inputs(plan, processes, speaker)
         _prepare_checkpoint(plan, records, processes)
-        the_task = infer_task(
-            records.label_values,
-            plan.label_column if plan.labels is not None else ["class"],
-            plan.task,
-        )
+        the_task = infer_task(records.label_values, plan.data.label_names, plan.data.task)
         sequences = records.with_targets(records.targets(the_task.encode))
         speaker.note(
             f"{len(sequences):,} sequences read"
@@ -269,18 +260,7 @@ def _read_inputs(plan: RunPlan, processes, reporter: Reporter):
     the other processes open it. A resumed run checks its inputs are those it started on."""
     for rank_reads in (processes.is_main, not processes.is_main):
         if rank_reads:
-            records, parts = read_training_inputs(
-                plan.inputs,
-                plan.val,
-                plan.test,
-                plan.labels,
-                plan.id_column,
-                plan.label_column,
-                training_inputs,
-                plan.cache,
-                genome=plan.genome,
-                reporter=reporter,
-            )
+            records, parts = plan.data.read(reporter)
         if processes.distributed:
             torch.distributed.barrier()
     if plan.resumed is not None:
@@ -301,13 +281,13 @@ def _prepare_checkpoint(plan: RunPlan, records, processes) -> None:
         torch.distributed.barrier()
     checkpoint.invocation = run_invocation(
         records,
-        plan.labels,
-        plan.id_column,
-        plan.label_column,
-        plan.task,
+        plan.data.labels,
+        plan.data.id_column,
+        plan.data.label_column,
+        plan.data.task,
         plan.config,
-        plan.cache,
-        plan.genome,
+        plan.data.cache,
+        plan.data.genome,
     )
 
 

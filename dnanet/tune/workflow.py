@@ -7,7 +7,7 @@ interrupted search.
 Nothing is printed: the notes while it runs ('N sequences read; tuning ...', one line per
 finished trial, from every --jobs process) go to the `reporter`; the lines that close the search
 come back in `SearchOutcome` (`best_line`, `summary`), for the caller to show. The --jobs
-processes read the data with `load_tune_data` from a picklable `TuneInputs`.
+processes read the data with `load_tune_data` from a picklable `TrainingInputs`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from dnanet.config.run_config import load_config
-from dnanet.data.labelled import read_training_inputs
+from dnanet.data.labelled import TrainingInputs
 from dnanet.data.tasks import infer_task
 from dnanet.errors import DnanetError
-from dnanet.examples import training_inputs
 from dnanet.inputs.sources import GenomeSettings
 from dnanet.progress import Reporter
 from dnanet.runtime.threads import use_threads
@@ -42,43 +41,11 @@ INTERRUPTED = (
 )
 
 
-@dataclass(frozen=True)
-class TuneInputs:
-    """What every search process reads (picklable, for --jobs processes): the inputs, fixed
-    held-out files, label table, task, store folder and genome settings, as `dnanet train` takes
-    them."""
-
-    inputs: list
-    val: list
-    test: list
-    labels: Path | None
-    id_column: str
-    label_column: list[str]
-    task: str
-    cache: Path
-    genome: GenomeSettings
-
-
-def load_tune_data(inputs: TuneInputs, reporter: Reporter | None = None) -> TuneData:
+def load_tune_data(inputs: TrainingInputs, reporter: Reporter | None = None) -> TuneData:
     """Read the inputs exactly as `dnanet train` does (the same store, task and targets). The
     reading's notes go to `reporter` (None: dropped, as in the --jobs processes)."""
-    records, parts = read_training_inputs(
-        inputs.inputs,
-        inputs.val,
-        inputs.test,
-        inputs.labels,
-        inputs.id_column,
-        inputs.label_column,
-        training_inputs,
-        inputs.cache,
-        genome=inputs.genome,
-        reporter=reporter,
-    )
-    task = infer_task(
-        records.label_values,
-        inputs.label_column if inputs.labels is not None else ["class"],
-        inputs.task,
-    )
+    records, parts = inputs.read(reporter)
+    task = infer_task(records.label_values, inputs.label_names, inputs.task)
     sequences = records.with_targets(records.targets(task.encode))
     return TuneData(sequences, task, records.provenance, parts, records.where)
 
@@ -190,7 +157,7 @@ def run_search(
     if storage is not None:
         storage_of(search)  # a bad URL or an unreachable server fails before the inputs are read
     use_threads(threads)
-    reading = TuneInputs(
+    reading = TrainingInputs(
         list(inputs or []),
         list(val or []),
         list(test or []),
@@ -206,7 +173,7 @@ def run_search(
 
 def _search_and_write(
     search: Search,
-    reading: TuneInputs,
+    reading: TrainingInputs,
     out: Path,
     jobs: int,
     reporter: Reporter,
