@@ -36,7 +36,6 @@ from dnanet.progress import Reporter
 from dnanet.runs import load as run_folder
 from dnanet.runtime.device import prepare_device
 
-
 METRICS_LIMIT = 1 << 20  # metrics.json is a few kB; anything far larger is not a run's
 TRAIN_OPTIONS = (
     "labels", "id_column", "label_column", "task", "model", "epochs", "seed", "batch_size", "lr",

@@ -6,8 +6,8 @@ In one run, on this machine:
 2. Per family (shipped configs/<family>.yaml, batch and length as configured/``--length``):
    a bare training step (forward, loss, backward, AdamW) on random 200 bp sequences: seq/s,
    FLOPs per sequence (torch's FLOP counter; the LSTM cell, which it misses, counted by hand),
-   achieved GFLOP/s and its fraction of the ceiling; then `dnanet.training.experiment.train_model` end
-   to end on as many planted sequences (validation and test included) and the ratio of its
+   achieved GFLOP/s and its fraction of the ceiling; then `dnanet.training.experiment.train_model`
+   end to end on as many planted sequences (validation and test included) and the ratio of its
    training throughput to the bare step's.
 3. Padding overhead on variable-length data (lengths uniform in 100-1,000): the share of padded
    positions that are padding, random batches vs the length-bucketed `TrainingSampler`.
@@ -39,11 +39,11 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from dnanet.config.run_config import load_config
-from dnanet.data.sets import SequenceSet
-from dnanet.training.experiment import model_arguments_of, train_model
 from dnanet.data.loaders import TrainingSampler, padding_overhead
-from dnanet.models import build_model
+from dnanet.data.sets import SequenceSet
 from dnanet.data.tasks import Task
+from dnanet.models import build_model
+from dnanet.training.experiment import model_arguments_of, train_model
 
 TASK = Task("binary", ["background", "bound"])
 

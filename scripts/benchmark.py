@@ -5,8 +5,8 @@ trains with the family's shipped config (``load_config(model=name, seed=seed)``,
 for the seed) through ``dnanet.training.experiment.train_model``. Tasks without fixed test files are
 scored on train_model's internal seeded test split; tasks with fixed test files are trained on
 the training files (split internally into train/validation/test, the internal test unused) and
-scored on the test files with ``dnanet.inference.predict.predict``. A GC-content logistic regression is
-scored the same way on every task and seed; its cell also counts the test records whose sequence
+scored on the test files with ``dnanet.inference.predict.predict``. A GC-content logistic regression
+is scored the same way on every task and seed; its cell also counts the test records whose sequence
 is in the training data (``split_duplicates``), which the page reports per data set (internal
 splits leave them out of the test part, as ``train_model`` does by default).
 
@@ -15,7 +15,8 @@ Each finished (task, model, seed) cell is saved at once to the JSON beside the p
 
 With ``--tuned``, each family also gets a tuned column (``<family>+tuned``,
 scripts/benchmark_tuned.py): searched per task and seed with ``--tuned-trials`` trials of
-`dnanet.tune.study` on the validation part, the best config retrained and scored on the same test set.
+`dnanet.tune.study` on the validation part, the best config retrained and scored on the same test
+set.
 
 Run:  python scripts/benchmark.py [--data ../shared/data] [--quick] [--seeds 3]
       [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--jobs 2] [--threads 1] [--resume]
@@ -55,15 +56,15 @@ from benchmark_tuned import DEFAULT_TRIALS, family_of, run_tuned, tuned_name, tu
 
 import dnanet  # noqa: E402
 from dnanet.config.run_config import load_config  # noqa: E402
-from dnanet.data.sets import SequenceSet  # noqa: E402
 from dnanet.data.leakage import overlap  # noqa: E402
-from dnanet.errors import DnanetError  # noqa: E402
-from dnanet.training.metrics import classification_metrics  # noqa: E402
-from dnanet.training.experiment import PreparedSplit, prepare_split, train_model  # noqa: E402
-from dnanet.inference.predict import predict  # noqa: E402
-from dnanet.runtime.device import resolve_device  # noqa: E402
 from dnanet.data.loaders import make_loader  # noqa: E402
+from dnanet.data.sets import SequenceSet  # noqa: E402
+from dnanet.errors import DnanetError  # noqa: E402
+from dnanet.inference.predict import predict  # noqa: E402
 from dnanet.models import MODELS  # noqa: E402
+from dnanet.runtime.device import resolve_device  # noqa: E402
+from dnanet.training.experiment import PreparedSplit, prepare_split, train_model  # noqa: E402
+from dnanet.training.metrics import classification_metrics  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK_EPOCHS = 5

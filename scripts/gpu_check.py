@@ -3,12 +3,13 @@
 For each family (cnn, lstm, transformer, each with its shipped configs/<name>.yaml), trains a
 few hundred optimiser steps on a planted 3-class set (GATA site, E-box, neither; random DNA, seeded)
 through ``dnanet.training.experiment.train_model`` on the GPU, with the precision ``--device`` gets
-(``dnanet.runtime.precision``: bf16 autocast where the GPU has it, else fp16 with loss scaling), then
+(``dnanet.runtime.precision``: bf16 autocast where the GPU has it, else fp16 with loss scaling),
+then
 reports:
 
 - training throughput (sequences per second over the optimiser steps after the first epoch,
-  which holds cuDNN's warm-up) and inference throughput (``dnanet.inference.predict.predict`` over the whole
-  set, both strands when the run averages them);
+  which holds cuDNN's warm-up) and inference throughput (``dnanet.inference.predict.predict`` over
+  the whole set, both strands when the run averages them);
 - peak GPU memory of the training run (``torch.cuda.max_memory_allocated``);
 - the largest difference between a probability computed on the GPU and on the CPU in float32,
   same weights, same sequences, against ``dnanet.runtime.precision.TOLERANCE`` for that precision.
@@ -38,15 +39,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # runs from a checkout without an install
 
 from dnanet.config.run_config import load_config  # noqa: E402
-from dnanet.data.sets import SequenceSet  # noqa: E402
-from dnanet.inputs.encode import BYTE_TO_CODE  # noqa: E402
-from dnanet.errors import DnanetError  # noqa: E402
-from dnanet.training.experiment import train_model  # noqa: E402
-from dnanet.inference.predict import predict  # noqa: E402
 from dnanet.data.loaders import make_loader  # noqa: E402
-from dnanet.synthetic.planted import planted_set  # noqa: E402
-from dnanet.runtime.precision import SETTINGS, TOLERANCE, precision_for  # noqa: E402
+from dnanet.data.sets import SequenceSet  # noqa: E402
 from dnanet.data.tasks import Task  # noqa: E402
+from dnanet.errors import DnanetError  # noqa: E402
+from dnanet.inference.predict import predict  # noqa: E402
+from dnanet.inputs.encode import BYTE_TO_CODE  # noqa: E402
+from dnanet.runtime.precision import SETTINGS, TOLERANCE, precision_for  # noqa: E402
+from dnanet.synthetic.planted import planted_set  # noqa: E402
+from dnanet.training.experiment import train_model  # noqa: E402
 from dnanet.training.loop import TrainingMonitor  # noqa: E402
 
 FAMILIES = ("cnn", "lstm", "transformer")

@@ -2,12 +2,12 @@
 
 For each planted set (a motif-free class plus 2, 3 or 4 classes, each sequence carrying one
 PWM-sampled site of its class's JASPAR motif on a random strand at a random position;
-dnanet.synthetic.planted), each model family is trained with its shipped config, then motifs are found with
-each scoring method that applies (attention for the transformer, gradient × input for every family,
-in-silico mutagenesis for the CNN on the smallest set) and by the model-free k-mer baseline. A
-planted motif counts as recalled by a method when one of the top `--top` motifs of its class (by
-enrichment p) has a best JASPAR2024 match (TomTom) with the planted factor's name. Writes a Markdown
-table (docs/motif_recall.md by default) and prints each row as it finishes.
+dnanet.synthetic.planted), each model family is trained with its shipped config, then motifs are
+found with each scoring method that applies (attention for the transformer, gradient × input for
+every family, in-silico mutagenesis for the CNN on the smallest set) and by the model-free k-mer
+baseline. A planted motif counts as recalled by a method when one of the top `--top` motifs of its
+class (by enrichment p) has a best JASPAR2024 match (TomTom) with the planted factor's name. Writes
+a Markdown table (docs/motif_recall.md by default) and prints each row as it finishes.
 
 Run:  python scripts/motif_recall.py [--sets 2,3,4] [--families cnn,lstm,transformer] [--n 800]
 """
@@ -25,14 +25,14 @@ import torch
 
 from dnanet.config.run_config import load_config
 from dnanet.data.sets import SequenceSet
-from dnanet.training.experiment import train_model
+from dnanet.data.store import read_labelled
+from dnanet.data.tasks import infer_task
+from dnanet.inputs.sources import LabelledInput
 from dnanet.interpret.motifs.baseline import discover_baseline
 from dnanet.interpret.motifs.compare import jaspar_motifs
 from dnanet.interpret.motifs.pipeline import MotifOptions, discover, with_background
 from dnanet.synthetic.planted import jaspar_pwm, planted_set
-from dnanet.inputs.sources import LabelledInput
-from dnanet.data.store import read_labelled
-from dnanet.data.tasks import infer_task
+from dnanet.training.experiment import train_model
 
 REPO = Path(__file__).resolve().parent.parent
 # Distinct families, strong to moderate (information content 12-19 bits).

@@ -5,7 +5,8 @@
 - no two modules import each other, directly or round a loop (deferred imports included);
 - a command of the CLI is its options, one library call and printing: at most 40 lines below its
   signature and docstring;
-- the wheel lists every package (pyproject.toml's explicit list), so an installed dnanet has them all.
+- the wheel lists every package (pyproject.toml's explicit list), so an installed dnanet has them
+all.
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     """(line, module) for every dnanet import of a file, at any depth of the code."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dnanet":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "dnanet"
+        ):
             if node.module == "dnanet":  # from dnanet import x: x may be a module or a name
                 found += [(node.lineno, f"dnanet.{alias.name}") for alias in node.names]
             else:
@@ -70,7 +75,8 @@ def library_files() -> list[Path]:
 
 
 def existing_module(name: str, modules: set[str]) -> str | None:
-    """The longest prefix of `name` that is a module of the package ('dnanet.x.y.Name' -> 'dnanet.x.y')."""
+    """The longest prefix of `name` that is a module of the package ('dnanet.x.y.Name' ->
+    'dnanet.x.y')."""
     parts = name.split(".")
     for end in range(len(parts), 0, -1):
         candidate = ".".join(parts[:end])
@@ -93,7 +99,9 @@ def test_imports_never_run_back_up_the_stages():
             if there == "version" or there not in STAGE_OF:
                 continue
             if STAGE_OF[there] > STAGE_OF[here]:
-                upward.append(f"{path.relative_to(ROOT)}:{line} imports {target} ({here} -> {there})")
+                upward.append(
+                    f"{path.relative_to(ROOT)}:{line} imports {target} ({here} -> {there})"
+                )
     assert not upward, "imports up the stages:\n" + "\n".join(upward)
 
 
@@ -103,7 +111,8 @@ def test_no_module_imports_itself_round_a_loop():
         name: {
             target
             for _, imported in imports_of(path)
-            if (target := existing_module(imported, set(modules))) and target != name
+            if (target := existing_module(imported, set(modules)))
+            and target != name
             # a package's __init__ is imported on the way to any of its modules: not an edge here
             and not name.startswith(target + ".")
         }
@@ -116,7 +125,11 @@ def test_no_module_imports_itself_round_a_loop():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                loops.append(" -> ".join(trail[trail.index(nxt):] + [node, nxt]) if nxt in trail else f"{node} -> {nxt}")
+                loops.append(
+                    " -> ".join(trail[trail.index(nxt) :] + [node, nxt])
+                    if nxt in trail
+                    else f"{node} -> {nxt}"
+                )
             elif nxt not in state:
                 visit(nxt, trail + [node])
         state[node] = 2
@@ -152,7 +165,9 @@ def test_cli_commands_are_thin():
 
 def test_the_wheel_lists_every_package():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    listed = set(re.findall(r'"(dnanet(?:\.[a-z_]+)*)"', text.split("packages = [", 1)[1].split("]", 1)[0]))
+    listed = set(
+        re.findall(r'"(dnanet(?:\.[a-z_]+)*)"', text.split("packages = [", 1)[1].split("]", 1)[0])
+    )
     packages = {module_name(init) for init in PACKAGE.rglob("__init__.py")}
     assert packages <= listed, f"not in pyproject.toml's packages: {sorted(packages - listed)}"
 
@@ -170,6 +185,7 @@ def test_the_command_line_starts_without_torch():
     import subprocess
     import sys
 
-    code = "import sys, dnanet.cli; print(sorted(m for m in ('torch', 'pandas', 'sklearn') if m in sys.modules))"
+    heavy = "('torch', 'pandas', 'sklearn')"
+    code = f"import sys, dnanet.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]", shown.stdout

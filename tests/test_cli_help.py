@@ -142,7 +142,8 @@ def test_model_help_names_ternary_mlp_and_every_registered_model():
 
 
 def test_the_precision_choices_are_the_ones_the_config_accepts():
-    """--precision is listed from dnanet.runtime.precision.SETTINGS and checked by the config's Literal."""
+    """--precision is listed from dnanet.runtime.precision.SETTINGS and checked by the config's
+    Literal."""
     import typing
 
     from dnanet.config.run_config import TrainConfig

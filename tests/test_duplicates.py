@@ -9,14 +9,14 @@ import shutil
 
 import numpy as np
 import pytest
-from tests.data.test_splits import genome, small_config, windows, write_fasta
 
 from dnanet.cli import app
-from dnanet.data.sets import SequenceSet
 from dnanet.data.leakage import leakage, sequence_digests
-from dnanet.inputs.encode import BYTE_TO_CODE
-from dnanet.errors import DnanetError
+from dnanet.data.sets import SequenceSet
 from dnanet.data.splits import Split
+from dnanet.errors import DnanetError
+from dnanet.inputs.encode import BYTE_TO_CODE
+from tests.data.test_splits import genome, small_config, windows, write_fasta
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 

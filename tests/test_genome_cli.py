@@ -48,8 +48,8 @@ def train(genome, out: Path, background: str, *extra: str, epochs: int = 30):
 @pytest.fixture(scope="module")
 def genome_run(synthetic_genome, tmp_path_factory) -> Path:
     """The shipped CNN trained on the 400 planted peaks against a GC-matched background, chr3 held
-    out for validation and chr4 for the test (`dnanet.data.splits`: the chromosome comes from the record
-    ids)."""
+    out for validation and chr4 for the test (`dnanet.data.splits`: the chromosome comes from the
+    record ids)."""
     out = tmp_path_factory.mktemp("genome-runs") / "gc"
     result = train(
         synthetic_genome,

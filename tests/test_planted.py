@@ -1,5 +1,5 @@
-"""Planted-motif data (dnanet.synthetic.planted) and the known truth it gives: every model family, with its
-shipped config, learns a weak single motif that may sit anywhere, on either strand."""
+"""Planted-motif data (dnanet.synthetic.planted) and the known truth it gives: every model family,
+with its shipped config, learns a weak single motif that may sit anywhere, on either strand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from dnanet.config.run_config import load_config
-from dnanet.training.experiment import train_model
+from dnanet.data.store import read_labelled
+from dnanet.data.tasks import infer_task
+from dnanet.inputs.sources import LabelledInput
 from dnanet.synthetic.planted import (
     NO_MOTIF,
     SPLICE_PWMS,
@@ -21,9 +23,7 @@ from dnanet.synthetic.planted import (
     sample_site,
     site_likelihood_ratios,
 )
-from dnanet.inputs.sources import LabelledInput
-from dnanet.data.store import read_labelled
-from dnanet.data.tasks import infer_task
+from dnanet.training.experiment import train_model
 
 COMPLEMENT = bytes.maketrans(b"ACGT", b"TGCA")
 

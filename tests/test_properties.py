@@ -22,6 +22,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dnanet.config.run_config import load_config
+from dnanet.errors import DnanetError
+from dnanet.inference.predict import predict_batch
+from dnanet.inputs.bed import is_interval_file, read_intervals
+from dnanet.inputs.bed import reverse_complement as reverse_complement_bytes
 from dnanet.inputs.encode import (
     BYTE_TO_CODE,
     PAD,
@@ -34,16 +38,11 @@ from dnanet.inputs.encode import (
     reverse_complement_one_hot,
     sequences_to_codes,
 )
-from dnanet.errors import DnanetError
-from dnanet.training.experiment import model_arguments_of
-from dnanet.inference.predict import predict_batch
-from dnanet.inputs.bed import is_interval_file, read_intervals
-from dnanet.inputs.bed import reverse_complement as reverse_complement_bytes
-from dnanet.models import MODELS, build_model
 from dnanet.inputs.read import AMBIGUOUS, read_fasta, read_label_table
 from dnanet.inputs.record_ids import hash_repeats, refuse_repeated_ids
-from dnanet.inputs.sources import LabelledInput
-from dnanet.inputs.sources import input_notes, input_records
+from dnanet.inputs.sources import LabelledInput, input_notes, input_records
+from dnanet.models import MODELS, build_model
+from dnanet.training.experiment import model_arguments_of
 
 SCALE = float(
     os.environ.get("DNANET_PROPERTY_SCALE", "1")

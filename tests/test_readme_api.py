@@ -30,6 +30,7 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch, runner):
     assert (tmp_path / "runs" / "notebook" / "model.json").is_file()
     assert scope["metrics"]["auroc"] > 0.8  # CTCF bound vs background: the model learned
     assert scope["vectors"].shape[0] == len(scope["ids"]) == 2
+    assert len(table) == 75 and set(table["predicted"]) <= {"bound", "background"}
 
     result = runner.invoke(
         app, ["predict", str(run.path), "--out", str(tmp_path / "cli.tsv"), "--quiet"]

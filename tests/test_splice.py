@@ -1,5 +1,5 @@
-"""Real position-dependent data: the UCI splice-junction set (tests/fixtures/splice-uci-60bp, CC BY 4.0;
-60 bp centred on an exon/intron or intron/exon boundary, or on neither). The GT and AG of the
+"""Real position-dependent data: the UCI splice-junction set (tests/fixtures/splice-uci-60bp, CC BY
+4.0; 60 bp centred on an exon/intron or intron/exon boundary, or on neither). The GT and AG of the
 boundaries also occur off the centre, so a model must see where they sit. The LSTM and the
 transformer, whose position settings were chosen for such data (position bins 8 and 0), reach
 0.93 test accuracy (the bar of issue 16) with their shipped config and seed, as `dnanet train
@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from dnanet.config.run_config import load_config
-from dnanet.training.experiment import train_model
-from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled
 from dnanet.data.tasks import infer_task
+from dnanet.inputs.sources import LabelledInput
+from dnanet.training.experiment import train_model
 
 SPLICE = Path(__file__).parent / "fixtures" / "splice-uci-60bp"
 CLASSES = ("EI", "IE", "N")

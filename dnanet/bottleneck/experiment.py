@@ -33,8 +33,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from dnanet.inputs.encode import kmer_ids
 from dnanet.errors import DnanetError
+from dnanet.inputs.encode import kmer_ids
 
 OPTIMIZERS = ("sgd", "adam")
 DTYPE = torch.float32
@@ -93,8 +93,8 @@ def de_bruijn(k: int, alphabet: int = 4) -> list[int]:
 
 
 def kmer_chain(k: int) -> Chain:
-    """k-mer ids (base-4, AA..A = 0, as `dnanet.inputs.encode.kmer_ids`) chained along the linear de Bruijn
-    sequence: window i -> window i + 1, 4**k - 1 pairs (see the module docstring)."""
+    """k-mer ids (base-4, AA..A = 0, as `dnanet.inputs.encode.kmer_ids`) chained along the linear de
+    Bruijn sequence: window i -> window i + 1, 4**k - 1 pairs (see the module docstring)."""
     if not 1 <= k <= 6:
         raise DnanetError(f"--kmer {k}: choose K from 1 to 6 (4**K tokens)")
     cycle = de_bruijn(k)

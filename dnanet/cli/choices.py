@@ -54,7 +54,9 @@ MODELS = RegistryChoice("dnanet.models", "MODELS").complete
 TASKS = RegistryChoice("dnanet.data.tasks", "KINDS", extra=("auto",)).complete
 PRECISIONS = RegistryChoice("dnanet.runtime.precision", "SETTINGS").complete
 ATTRIBUTION_METHODS = RegistryChoice("dnanet.interpret.attribution", "METHODS").complete
-MOTIF_METHODS = RegistryChoice("dnanet.interpret.motifs.scores", "METHODS", extra=("auto",)).complete
+MOTIF_METHODS = RegistryChoice(
+    "dnanet.interpret.motifs.scores", "METHODS", extra=("auto",)
+).complete
 AGGREGATIONS = RegistryChoice("dnanet.interpret.motifs.scores", "AGGREGATIONS").complete
 MOTIF_BACKGROUNDS = RegistryChoice("dnanet.interpret.motifs.pipeline", "BACKGROUNDS").complete
 LAYERS = RegistryChoice("dnanet.inference.embed", "LAYERS").complete

@@ -14,14 +14,7 @@ from typing import Callable, Iterator, Optional
 import typer
 from rich.markup import escape
 
-from dnanet.version import __version__
 from dnanet.cli.group import EverydayFirst
-from dnanet.cli.report import (  # noqa: F401 (re-exported: the commands print through these)
-    ConsoleReporter,
-    err,
-    out_console,
-    print_error,
-)
 from dnanet.cli.outputs import (  # noqa: F401 (OverwriteOption, claim_output: re-exported)
     OverwriteOption,
     Terminated,
@@ -29,7 +22,14 @@ from dnanet.cli.outputs import (  # noqa: F401 (OverwriteOption, claim_output: r
     claim_output,
     sigterm_as_interrupt,
 )
+from dnanet.cli.report import (  # noqa: F401 (re-exported: the commands print through these)
+    ConsoleReporter,
+    err,
+    out_console,
+    print_error,
+)
 from dnanet.errors import DnanetError
+from dnanet.version import __version__
 
 app = typer.Typer(
     help="Deep learning on DNA sequences: train, evaluate and predict from FASTA files, embed "
@@ -113,7 +113,6 @@ def setup_torch(threads: Optional[int], device: str, inference: bool = True):
     from dnanet.runtime.device import prepare_device
 
     return prepare_device(threads, device, inference)
-
 
 
 def shard_option(merging: str) -> typer.models.OptionInfo:

@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from dnanet.cli.report import ConsoleReporter
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -21,7 +19,6 @@ from dnanet.cli.common import (
     RunArgument,
     ThreadsOption,
     app,
-    claim_output,
     err,
     out_console,
     user_errors,
@@ -33,6 +30,7 @@ from dnanet.cli.genome import (
     GenomeOption,
     RunWindowOption,
 )
+from dnanet.cli.report import ConsoleReporter
 
 
 @app.command()

@@ -67,9 +67,9 @@ def genome_settings(
     seed: int = 0,
     run: Optional["Run"] = None,
 ):
-    """The options as a `dnanet.inputs.sources.GenomeSettings`; with a loaded `run` (evaluate, predict,
-    embed, motifs), BED intervals are read with the run's training window unless --window is
-    given."""
+    """The options as a `dnanet.inputs.sources.GenomeSettings`; with a loaded `run` (evaluate,
+    predict, embed, motifs), BED intervals are read with the run's training window unless --window
+    is given."""
     from dnanet.inputs.sources import GenomeSettings
 
     return GenomeSettings(

@@ -54,9 +54,10 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def claim_output(path: Path, overwrite: bool, folder: bool = False, min_free: Optional[int] = None):
-    """Check, lock and prepare an output of the running command (`dnanet.files.outputs.Output.claim`):
-    call it before the long work, so a wrong or busy --out fails at once. Its lock is released
-    when the command ends; stale temporaries it cleaned up are printed as notes."""
+    """Check, lock and prepare an output of the running command
+    (`dnanet.files.outputs.Output.claim`): call it before the long work, so a wrong or busy --out
+    fails at once. Its lock is released when the command ends; stale temporaries it cleaned up are
+    printed as notes."""
     scope = _command_scope.get()
     if scope is None:
         raise RuntimeError("claim_output outside a @user_errors command")

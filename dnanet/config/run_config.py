@@ -99,9 +99,7 @@ _SECTIONS = {"encoder": EncoderConfig, "data": DataConfig, "train": TrainConfig}
 def shipped_config_path(model_name: str) -> Path:
     """The path of the shipped config for a registered model (configs/<name>.yaml)."""
     check_model_name(model_name)
-    source_tree = (
-        Path(__file__).resolve().parents[2] / "configs"
-    )  # a checkout or editable install
+    source_tree = Path(__file__).resolve().parents[2] / "configs"  # a checkout or editable install
     if (source_tree / f"{model_name}.yaml").exists():
         return source_tree / f"{model_name}.yaml"
     return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel

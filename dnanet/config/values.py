@@ -1,7 +1,7 @@
-"""A config's values checked one by one (`dnanet.config.run_config`): each value against its type (converted
-where lossless), unknown keys, sections that must be mappings. Every error is one line naming the
-key and where the value came from, the config file or the command-line flag that overrode it
-(`_Origin`); model.json's keys are checked with the same rules (`coerce_value`)."""
+"""A config's values checked one by one (`dnanet.config.run_config`): each value against its type
+(converted where lossless), unknown keys, sections that must be mappings. Every error is one line
+naming the key and where the value came from, the config file or the command-line flag that overrode
+it (`_Origin`); model.json's keys are checked with the same rules (`coerce_value`)."""
 
 from __future__ import annotations
 

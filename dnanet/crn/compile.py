@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnanet.inputs.encode import kmer_names
 from dnanet.errors import DnanetError
+from dnanet.inputs.encode import kmer_names
 
 Layers = list[
     tuple[np.ndarray, np.ndarray]

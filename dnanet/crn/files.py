@@ -42,8 +42,8 @@ def load_ternary(run: Path):
 
 
 def write_network(network: dict, output) -> None:
-    """Write `network` as JSON to the claimed `output` (`dnanet.files.outputs.Output`), atomically (no
-    half-written file on error)."""
+    """Write `network` as JSON to the claimed `output` (`dnanet.files.outputs.Output`), atomically
+    (no half-written file on error)."""
     with output.writing() as temporary:
         temporary.write_text(
             json.dumps(network, indent=1, allow_nan=False) + "\n", encoding="utf-8"

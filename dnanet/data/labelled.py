@@ -1,6 +1,6 @@
 """Reading a command's labelled inputs into records: FASTA files one per class or with a
---labels table, BED inputs and generated backgrounds (`dnanet.inputs.sources`), in memory or through the
-memory-mapped store (`dnanet.data.store`); for training also the fixed --val/--test files and a
+--labels table, BED inputs and generated backgrounds (`dnanet.inputs.sources`), in memory or through
+the memory-mapped store (`dnanet.data.store`); for training also the fixed --val/--test files and a
 --labels 'split' column, giving each record its part (`dnanet.data.splits`). Notes (skipped
 intervals, missing backgrounds, the bundled example used) go to a `dnanet.progress.Reporter`."""
 
@@ -41,9 +41,9 @@ def read_labelled_inputs(
 ):
     """FASTA inputs (one per class, or with a --labels table) -> LabelledRecords: in memory, or
     with `store` (a folder of stores) memory-mapped from the store of these inputs, built first
-    when missing (`dnanet.data.store`). The same file (by path or by contents) given twice is refused.
-    `genome` (`dnanet.inputs.sources.GenomeSettings`): how BED inputs and generated backgrounds are read;
-    their notes (skipped intervals, missing backgrounds) are printed."""
+    when missing (`dnanet.data.store`). The same file (by path or by contents) given twice is
+    refused. `genome` (`dnanet.inputs.sources.GenomeSettings`): how BED inputs and generated
+    backgrounds are read; their notes (skipped intervals, missing backgrounds) are printed."""
     return read_training_inputs(
         inputs,
         [],
@@ -82,8 +82,8 @@ def read_training_inputs(
     --labels table's `SPLIT_COLUMN` when it has one (and `split_column`). Returns the records and
     each record's part, int8 ``(N,)`` (`dnanet.data.splits`: TRAIN for the training inputs' records
     not marked otherwise by the table); each input's provenance names its part. BED inputs and
-    generated backgrounds (`genome`: `dnanet.inputs.sources.GenomeSettings`) are resolved per group, so a
-    background among --test inputs is made from the --test positives. `inputs`, `val` and
+    generated backgrounds (`genome`: `dnanet.inputs.sources.GenomeSettings`) are resolved per group,
+    so a background among --test inputs is made from the --test positives. `inputs`, `val` and
     `test` are argument strings or `LabelledInput`s (`dnanet.inputs.sources.parse_inputs`)."""
     reporter = reporter if reporter is not None else Reporter()
     if (val or test) and not inputs:
@@ -147,7 +147,6 @@ def read_training_inputs(
     return records, parts
 
 
-
 @dataclass(frozen=True)
 class TrainingInputs:
     """What a training run reads, as `dnanet train` takes it: the inputs, the fixed held-out
@@ -184,6 +183,7 @@ class TrainingInputs:
     def label_names(self) -> list[str]:
         """The names a task's outputs take their labels from: the table's columns, or "class"."""
         return self.label_column if self.labels is not None else ["class"]
+
 
 def _check_distinct(named: list[str], keys: list, what: str) -> None:
     """Refuse two inputs with the same key (resolved path, or SHA-256; None: a generated background,

@@ -21,8 +21,8 @@ import hashlib
 import numpy as np
 
 from dnanet.data.sets import SequenceSet
-from dnanet.inputs.encode import COMPLEMENT_CODES
 from dnanet.data.splits import Split, check_parts
+from dnanet.inputs.encode import COMPLEMENT_CODES
 
 DIGEST = np.dtype("V16")
 _COMPLEMENT = bytes(COMPLEMENT_CODES.tolist()) + bytes(

@@ -184,8 +184,8 @@ def code_batches(
     sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None, **loading
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``) of each in-order `make_loader` batch
-    of the sequences at `indices` (default: all): what `dnanet.inference.predict.predict` reads. `loading`:
-    `make_loader`'s ``pin_memory`` and ``workers``."""
+    of the sequences at `indices` (default: all): what `dnanet.inference.predict.predict` reads.
+    `loading`: `make_loader`'s ``pin_memory`` and ``workers``."""
     return (
         (batch["codes"], batch["lengths"])
         for batch in make_loader(sequences, batch_size, indices, **loading)

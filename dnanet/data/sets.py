@@ -2,8 +2,9 @@
 
 A `SequenceSet` keeps every sequence as uint8 codes back to back in one flat buffer (no padding
 in memory, so lengths may differ widely); a batch is cut out and padded to its own longest
-sequence (codes layout in dnanet.inputs.encode). Batches of a set for training and prediction come from
-`dnanet.data.loaders`; batches streamed from FASTA files record by record from `dnanet.data.streaming`.
+sequence (codes layout in dnanet.inputs.encode). Batches of a set for training and prediction come
+from `dnanet.data.loaders`; batches streamed from FASTA files record by record from
+`dnanet.data.streaming`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from dnanet.inputs.encode import pad_flat_codes
 from dnanet.errors import DnanetError
+from dnanet.inputs.encode import pad_flat_codes
 
 
 @dataclass

@@ -35,7 +35,8 @@ TRAIN, VALIDATION, TEST = (
 PART_NAMES = ("train", "validation", "test")
 
 CHROMOSOME_ID = re.compile(
-    rb"(?:\S*::)?(?P<chrom>\S+):(?P<start>[0-9]+)-(?P<end>[0-9]+)(?:\((?P<strand>[-+.])\))?(?:/\S*)?"
+    rb"(?:\S*::)?(?P<chrom>\S+):(?P<start>[0-9]+)-(?P<end>[0-9]+)"
+    rb"(?:\((?P<strand>[-+.])\))?(?:/\S*)?"
 )
 """A record id that names a genomic interval (0-based, half-open): ``chrom:start-end``, then an
 optional strand ``(+)``, ``(-)`` or ``(.)``, then an optional suffix from ``/`` on (e.g.
@@ -156,7 +157,8 @@ def make_split(
     parts: np.ndarray | None = None,
     where: Callable[[int], str] | None = None,
 ) -> Split:
-    """Split N records by `data` (`dnanet.config.run_config.DataConfig`): `ids` ``(N,)`` (for chromosome
+    """Split N records by `data` (`dnanet.config.run_config.DataConfig`): `ids` ``(N,)`` (for
+    chromosome
     splits), `strata` int ``(N,)`` class labels to stratify a random split, `parts` int8 ``(N,)``
     each record's part as fixed by the inputs (TRAIN for the training inputs; default all
     TRAIN), `where(i)` 'FILE line N' of record i for messages."""

@@ -33,10 +33,10 @@ from typing import BinaryIO, Callable, Sequence
 
 import numpy as np
 
-from dnanet.inputs.encode import BYTE_TO_CODE
 from dnanet.errors import DnanetError
-from dnanet.inputs.record_ids import refuse_repeated_ids
 from dnanet.inputs.digest import file_sha256
+from dnanet.inputs.encode import BYTE_TO_CODE
+from dnanet.inputs.record_ids import refuse_repeated_ids
 from dnanet.inputs.sources import (
     LabelledInput,
     check_input,
@@ -119,7 +119,6 @@ class LabelledRecords:
         return SequenceSet(self.ids, self.flat, self.offsets, targets)
 
 
-
 def read_labelled(
     inputs: list[LabelledInput], label_table: LabelTable | None = None
 ) -> LabelledRecords:
@@ -145,8 +144,8 @@ def read_labelled(
 def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settings: dict) -> str:
     """SHA-256 naming a store: the store format, each input's class and bytes (intervals and
     generated backgrounds: their genome, window and generation settings,
-    `dnanet.inputs.sources.input_key`), the label table's bytes and the reading settings (`settings`: id
-    and label columns)."""
+    `dnanet.inputs.sources.input_key`), the label table's bytes and the reading settings
+    (`settings`: id and label columns)."""
     digest = hashlib.sha256(
         json.dumps({"format": STORE_FORMAT, **settings}, sort_keys=True).encode()
     )

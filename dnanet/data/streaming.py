@@ -1,9 +1,10 @@
-"""Batches streamed record by record from FASTA files (and `dnanet.inputs.sources` inputs), and shards.
+"""Batches streamed record by record from FASTA files (and `dnanet.inputs.sources` inputs), and
+shards.
 
 `iter_batches` reads the inputs record by record, so prediction memory does not grow with file
-size; `count_records` counts records without parsing them, so that every `dnanet.runtime.shards.Shard` (one contiguous
-block of the records, what one job of an array or one torchrun process predicts) knows its block
-before predicting.
+size; `count_records` counts records without parsing them, so that every
+`dnanet.runtime.shards.Shard` (one contiguous block of the records, what one job of an array or one
+torchrun process predicts) knows its block before predicting.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from dnanet.inputs.encode import sequences_to_codes
-from dnanet.errors import DnanetError
 from dnanet.data.loaders import BATCH_BASES
+from dnanet.errors import DnanetError
+from dnanet.inputs.encode import sequences_to_codes
 from dnanet.inputs.read import FastaRecord, check_input_file, open_binary
 from dnanet.inputs.sources import check_input, input_count, input_name, input_records
 
@@ -44,8 +45,8 @@ def iter_batches(
     records: range | None = None,
 ) -> Iterator[Batch]:
     """Stream batches of encoded records from FASTA files, in input order (constant memory).
-    `paths`: FASTA paths, or `dnanet.inputs.sources.LabelledInput`s of any kind (`dnanet.inputs.sources`: BED
-    intervals read from a genome, generated backgrounds).
+    `paths`: FASTA paths, or `dnanet.inputs.sources.LabelledInput`s of any kind
+    (`dnanet.inputs.sources`: BED intervals read from a genome, generated backgrounds).
 
     A batch ends at `batch_size` records or before its padded size (records x longest record)
     would pass `max_bases`, so long records come in smaller batches; a record longer than
@@ -100,8 +101,8 @@ def _records_in(paths: Sequence, records: range | None) -> Iterator[tuple[int, F
 
 
 def count_records(paths: Sequence, block: int = 1 << 20) -> list[int]:
-    """Records per FASTA file (lines starting with '>', as `dnanet.inputs.read.read_fasta` counts them),
-    read in blocks of `block` bytes without parsing: the pass that lets every shard know the
+    """Records per FASTA file (lines starting with '>', as `dnanet.inputs.read.read_fasta` counts
+    them), read in blocks of `block` bytes without parsing: the pass that lets every shard know the
     total before predicting. Plain or gzip files; the records themselves are validated when read.
     BED inputs and generated backgrounds (`dnanet.inputs.sources`) count the records they yield."""
     counts = []
@@ -123,5 +124,3 @@ def count_records(paths: Sequence, block: int = 1 << 20) -> list[int]:
             raise DnanetError(f"{path}: no FASTA records (no line starts with '>')")
         counts.append(count)
     return counts
-
-

@@ -2,8 +2,8 @@
 most a given size (a FIFO, a device such as /dev/zero, or a symlink to one is refused from its
 stat, before it is opened, so nothing hangs or reads without end), and `parse_json` parses strict
 JSON (UTF-8, no NaN/Infinity, no key given twice). Used for a run's model.json
-(`dnanet.runs.schema`) and a checkpoint's training state (`dnanet.training.checkpoint`); every problem is
-one `DnanetError` naming the file."""
+(`dnanet.runs.schema`) and a checkpoint's training state (`dnanet.training.checkpoint`); every
+problem is one `DnanetError` naming the file."""
 
 from __future__ import annotations
 

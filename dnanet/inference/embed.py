@@ -12,8 +12,8 @@ Representations (``layer``):
   trained with ``pooling: cls``, ``cls`` (its [CLS] vector, before the head).
 
 Vectors are computed in batches, in eval mode, forward strand only; they do not depend on the
-batch size (models mask padding). On CUDA under mixed precision (`dnanet.runtime.precision`), returned
-as float32.
+batch size (models mask padding). On CUDA under mixed precision (`dnanet.runtime.precision`),
+returned as float32.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from dnanet.data.streaming import Batch
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
 from dnanet.models.layers import masked_mean_max
 from dnanet.runtime.precision import precision_for
-from dnanet.data.streaming import Batch
 
 LAYERS = ("embedding", "tokens")
 POOLS = ("mean", "max", "cls")

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnanet.inputs.encode import reverse_complement
-from dnanet.runtime.precision import Precision, precision_for
 from dnanet.data.streaming import iter_batches
 from dnanet.data.tasks import Task
+from dnanet.inputs.encode import reverse_complement
+from dnanet.runtime.precision import Precision, precision_for
 
 
 @contextmanager
@@ -53,7 +53,8 @@ def predict_batch(
     `activate` turns logits into outputs (`dnanet.data.tasks.Task.activate`: probabilities or
     values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
     the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
-    of the forward pass (default: the ``auto`` choice for the model's device, `dnanet.runtime.precision`).
+    of the forward pass (default: the ``auto`` choice for the model's device,
+    `dnanet.runtime.precision`).
     """
     device = next(model.parameters()).device
     precision = precision or precision_for(device)
@@ -109,7 +110,8 @@ def write_predictions(
 ) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
     (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
-    number of records. `records`: only these record numbers (a `dnanet.data.streaming.Shard`'s block).
+    number of records. `records`: only these record numbers (a `dnanet.data.streaming.Shard`'s
+    block).
     `progress` is called with the number of records written so far after each batch."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     if header:

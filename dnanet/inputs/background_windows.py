@@ -1,4 +1,5 @@
-"""The genome-window bookkeeping behind gc-matched and flank backgrounds (`dnanet.inputs.backgrounds`).
+"""The genome-window bookkeeping behind gc-matched and flank backgrounds
+(`dnanet.inputs.backgrounds`).
 
 A window's composition and GC bin; random window starts drawn in proportion to chromosome size
 (`WindowDraws`); the regions no background may overlap (`ExcludedRegions`: positive intervals and

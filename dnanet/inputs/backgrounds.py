@@ -31,6 +31,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from dnanet.errors import DnanetError
 from dnanet.inputs.background_windows import (
     MAX_UNKNOWN,
     ExcludedRegions,
@@ -41,7 +42,6 @@ from dnanet.inputs.background_windows import (
     nearest_spare,
     pop_spare,
 )
-from dnanet.errors import DnanetError
 from dnanet.inputs.bed import read_intervals, record_id
 from dnanet.inputs.digest import digest
 from dnanet.inputs.encode import BYTE_TO_CODE

@@ -7,8 +7,8 @@ it). A missing index is built beside the genome once (under a temporary name, th
 a killed build never leaves a truncated index that would hide chromosomes); a folder that cannot
 be written is a clear error. Coordinates are 0-based, half-open, as in BED.
 
-Every window read is checked against `dnanet.inputs.read`'s letter policy (A C G T U, N and the IUPAC
-codes, any case): another character is an error naming the genome, chromosome and position.
+Every window read is checked against `dnanet.inputs.read`'s letter policy (A C G T U, N and the
+IUPAC codes, any case): another character is an error naming the genome, chromosome and position.
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from typing import Iterator, NamedTuple
 
 from dnanet.errors import DnanetError
 from dnanet.inputs.bed import Interval, read_intervals, record_id, reverse_complement, window_of
-from dnanet.inputs.read import FastaRecord, check_input_file
 from dnanet.inputs.digest import digest, file_sha256
 from dnanet.inputs.genome import open_genome
+from dnanet.inputs.read import FastaRecord, check_input_file
 
 
 class Window(NamedTuple):

@@ -307,8 +307,8 @@ def read_label_table(
 def record_from_text(record_id: str, sequence: str, position: int, where: str) -> FastaRecord:
     """A sequence held in memory (a notebook's list or mapping) as a record, under the same letter
     policy as a FASTA file's. `where` names it in errors, e.g. "sequences[3]"; the record's `line`
-    is its 1-based `position`. Raises DnanetError for an empty id or sequence, or an illegal character
-    (naming its position)."""
+    is its 1-based `position`. Raises DnanetError for an empty id or sequence, or an illegal
+    character (naming its position)."""
     if not isinstance(sequence, (str, bytes)):
         raise DnanetError(f"{where}: a sequence must be a string, not {type(sequence).__name__}")
     if not str(record_id).strip() or any(c.isspace() for c in str(record_id)):

@@ -111,7 +111,9 @@ class SequencesSource:
                 "not one string"
             )
         if isinstance(sequences, Mapping):
-            self.items = [(str(key), value, f"sequences[{key!r}]") for key, value in sequences.items()]
+            self.items = [
+                (str(key), value, f"sequences[{key!r}]") for key, value in sequences.items()
+            ]
         else:
             self.items = [(str(i), value, f"sequences[{i}]") for i, value in enumerate(sequences)]
         if not self.items:
@@ -156,7 +158,9 @@ def source_of(item) -> Source:
     return FastaSource(Path(item))
 
 
-def parse_inputs(arguments: list, default: Callable[[], list], reporter=None) -> list[LabelledInput]:
+def parse_inputs(
+    arguments: list, default: Callable[[], list], reporter=None
+) -> list[LabelledInput]:
     """Input arguments -> `LabelledInput`s without sources (`resolve_inputs` gives them theirs):
     ``CLASS=PATH`` names the class, a bare path's class is its file name
     (`dnanet.inputs.read.class_name_from_path`; a path that exists is taken whole even with a
@@ -194,7 +198,6 @@ def sequences_input(sequences) -> LabelledInput:
 
 @dataclass(frozen=True)
 class GenomeSettings:
-
     """How interval inputs are read and backgrounds generated: the genome FASTA (``--genome``),
     the window width (``--window``; None: each interval as it is), backgrounds per positive
     (``--background-ratio``) and the seed of their generation. `trained_window`: the window a

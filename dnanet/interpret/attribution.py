@@ -43,11 +43,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.inputs.encode import reverse_complement, reverse_complement_one_hot
-from dnanet.errors import DnanetError
-from dnanet.inference.predict import evaluation_mode
 from dnanet.data.loaders import BATCH_BASES
 from dnanet.data.tasks import Task
+from dnanet.errors import DnanetError
+from dnanet.inference.predict import evaluation_mode
+from dnanet.inputs.encode import reverse_complement, reverse_complement_one_hot
 
 METHODS = ("ism", "saliency", "grad_x_input")
 Objective = Callable[[list[torch.Tensor]], torch.Tensor]

@@ -2,7 +2,8 @@
 
 ``NAME.npz`` (uncompressed) holds:
 
-- ``arr_0``: attributions float32 ``(N, 4, L)``, hypothetical (`dnanet.interpret.attribution`); the name
+- ``arr_0``: attributions float32 ``(N, 4, L)``, hypothetical (`dnanet.interpret.attribution`); the
+name
   modisco's CLI reads
 - ``deltas``: ISM only: output(mutant) - output(sequence) float32 ``(N, 4, L)``, 0 at the
   reference base
@@ -51,11 +52,11 @@ from numpy.lib.format import (
     write_array_header_1_0,
 )
 
-from dnanet.interpret.attribution import Attributions, Objective, attribute
-from dnanet.inputs.encode import one_hot
-from dnanet.errors import DnanetError
-from dnanet.inputs.sources import input_name, input_records
 from dnanet.data.streaming import iter_batches
+from dnanet.errors import DnanetError
+from dnanet.inputs.encode import one_hot
+from dnanet.inputs.sources import input_name, input_records
+from dnanet.interpret.attribution import Attributions, Objective, attribute
 
 ATTRIBUTIONS_KEY = "arr_0"  # modisco's CLI reads arr_0 of each .npz
 
@@ -68,7 +69,8 @@ def sequences_path(out: Path) -> Path:
 @dataclass
 class Layout:
     """Every record's id, length int64 ``(N,)``, input (index into `paths`: FASTA paths or
-    `dnanet.inputs.sources` inputs such as BED intervals) and line, read once before any model runs: the
+    `dnanet.inputs.sources` inputs such as BED intervals) and line, read once before any model runs:
+    the
     output's shape, and a check of every record."""
 
     paths: list
@@ -90,8 +92,8 @@ class Layout:
 
 
 def read_layout(paths: list) -> Layout:
-    """The `Layout` of FASTA files, or of any `dnanet.inputs.sources` input (BED intervals read from a
-    genome: one record per window); every record is validated here, so a bad file fails first."""
+    """The `Layout` of FASTA files, or of any `dnanet.inputs.sources` input (BED intervals read from
+    a genome: one record per window); every record is validated here, so a bad file fails first."""
     ids, lengths, sources, lines = [], [], [], []
     for source, path in enumerate(paths):
         for record in input_records(path):
@@ -248,8 +250,8 @@ def attribute_records(
     records: range | None = None,
 ) -> int:
     """Stream the records of `paths` (in order; only the record numbers in `records`, a shard's
-    block, when given) through `dnanet.interpret.attribution.attribute` into `arrays` (row 0 = the first
-    record streamed); return the number of records. ISM takes a few records at a time (about
+    block, when given) through `dnanet.interpret.attribution.attribute` into `arrays` (row 0 = the
+    first record streamed); return the number of records. ISM takes a few records at a time (about
     `batch_size` mutants of each batch per pass); `progress` gets the records done after each
     batch."""
     device = next(model.parameters()).device

@@ -126,4 +126,3 @@ def _draw(path: Path, arrays, drawn: list[tuple[str, int, int, int]], title: str
         [(start, end) for *_, start, end in drawn],
         title,
     )
-

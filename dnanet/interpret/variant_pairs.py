@@ -2,7 +2,8 @@
 
 The format: records come in consecutive pairs named ``NAME|ref`` and ``NAME|alt`` (the id, the
 header up to its first space, ends in ``|ref`` or ``|alt``, lower case; either record may come
-first). ``NAME`` becomes the `id` column. Each pair becomes one `dnanet.interpret.variants.Variant`, scored by
+first). ``NAME`` becomes the `id` column. Each pair becomes one `dnanet.interpret.variants.Variant`,
+scored by
 the same code as VCF variants (`dnanet.interpret.variants.write_effects`), with:
 
 - ``pos``: the 1-based position in the ref sequence where the two sequences first differ; ``ref``
@@ -11,9 +12,10 @@ the same code as VCF variants (`dnanet.interpret.variants.write_effects`), with:
   empty.
 - the windows: a pair whose two sequences are both exactly the window W long is scored as it is;
   otherwise (longer sequences, or an indel pair of different lengths) each sequence is cut to W
-  bases centred on the difference by the VCF path's rule (`dnanet.interpret.variants.allele_windows`), so a
-  pair cut from the genome around a VCF variant scores as the VCF variant does. Without a known
-  window (a run trained on FASTA, no --window) both sequences are scored as they are.
+  bases centred on the difference by the VCF path's rule
+  (`dnanet.interpret.variants.allele_windows`), so a pair cut from the genome around a VCF variant
+  scores as the VCF variant does. Without a known window (a run trained on FASTA, no --window) both
+  sequences are scored as they are.
 
 A record that cannot be paired keeps a row of its own, never dropped: status ``malformed`` (an id
 without ``|ref`` / ``|alt``) or ``unpaired`` (no partner next to it: the next record has another

@@ -5,12 +5,12 @@ of one output (their windows only: memory does not grow with the input). For eac
 writes one PNG with three panels over the variant's allele and `flank` bases each side:
 
 1. the ISM map of the reference window: a heatmap (rows A C G T, one column per position) of how
-   much the explained output (`dnanet.interpret.attribution.target_output`: log-odds of the class, or the
-   value, strand-averaged when the run averages strands) changes when that base is put at that
-   position (mutant - reference; 0 at the reference base, marked with a dot);
+   much the explained output (`dnanet.interpret.attribution.target_output`: log-odds of the class,
+   or the value, strand-averaged when the run averages strands) changes when that base is put at
+   that position (mutant - reference; 0 at the reference base, marked with a dot);
 2. and 3. the attribution logos of the reference and the alternative window (centred ISM times the
-   one-hot sequence, `dnanet.interpret.attribution` and `dnanet.interpret.attribution_plots.draw_logo`), the allele
-   shaded.
+   one-hot sequence, `dnanet.interpret.attribution` and
+   `dnanet.interpret.attribution_plots.draw_logo`), the allele shaded.
 
 Exact ISM of the drawn stretch only (3 x its length passes per window, 6 with strand averaging).
 """
@@ -78,8 +78,8 @@ def _span(offset: int, allele: str, length: int, flank: int) -> tuple[int, int]:
 def _ism(model, window: bytes, objective, strands: int, region: tuple[int, int]):
     """Deltas and centred attributions ``(4, L)`` and one-hot ``(4, L)`` of one window over
     `region`."""
-    from dnanet.interpret.attribution import attribute
     from dnanet.inputs.encode import one_hot, sequences_to_codes
+    from dnanet.interpret.attribution import attribute
 
     codes, lengths = sequences_to_codes([window])
     device = next(model.parameters()).device

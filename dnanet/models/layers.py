@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.inputs.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
 from dnanet.errors import DnanetError
+from dnanet.inputs.encode import PAD, kmer_ids, kmer_vocabulary_size, one_hot
 
 ENCODERS = ("onehot", "kmer")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.report import plots
 from dnanet.data.tasks import Task
+from dnanet.report import plots
 
 
 @dataclass(frozen=True)

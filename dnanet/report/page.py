@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.report import plots
+from dnanet.data.tasks import Task
 from dnanet.files.outputs import write_atomically
+from dnanet.report import plots
 from dnanet.report.figures import Figure, prediction_figures
 from dnanet.report.html import page_html
-from dnanet.data.tasks import Task
 
 RUN_FIGURES = "report"  # RUN/report/: the PNGs of RUN/report.html
 
@@ -33,8 +33,8 @@ def write_run_report(
     outputs: np.ndarray,
 ) -> Path:
     """RUN/report.html and RUN/report/*.png for a finished run: the per-epoch `history`
-    (`dnanet.training.loop.fit`'s records) and the test split's `targets` and `outputs` (``(N, C)``),
-    scored in `metrics` (metrics.json). Returns the page's path."""
+    (`dnanet.training.loop.fit`'s records) and the test split's `targets` and `outputs` (``(N,
+    C)``), scored in `metrics` (metrics.json). Returns the page's path."""
     task = Task.from_dict(description["task"])
     page = run / "report.html"
     with write_atomically(run / RUN_FIGURES, overwrite=True, folder=True) as folder:

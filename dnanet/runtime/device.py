@@ -40,8 +40,8 @@ def keep_freed_memory() -> None:
     """Let glibc's malloc keep freed blocks of up to 32 MiB for reuse instead of returning them to
     the system: a model's activations are allocated and freed every batch, and with glibc's
     defaults each time costs fresh pages. Measured predicting 4,000 x 1 kbp (CNN, batches capped
-    at `dnanet.data.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with these;
-    memory stayed flat over 240,000 records. Inference commands only: in `train` the same
+    at `dnanet.data.loaders.BATCH_BASES`): 2.9 s of kernel time with glibc's defaults, 0.3 s with
+    these; memory stayed flat over 240,000 records. Inference commands only: in `train` the same
     settings let anonymous memory grow through every validation pass (1.0-1.5 GB after 100,000
     validation records, 0.44 GB without). The same as MALLOC_MMAP_THRESHOLD_=33554432 and
     MALLOC_TRIM_THRESHOLD_=134217728 in the environment, which win when set. No-op off glibc."""

@@ -192,8 +192,8 @@ def _write_part(folder: Path, rank: int, write_part: Callable[[Path], None]) -> 
 
 def _shared_folder(near: Path, processes: Processes) -> Path:
     """A new hidden folder beside `near` (``.NAME.PID-XXXX.parts``,
-    `dnanet.files.outputs.temporary_prefix`: the next run on `near` removes it if this one is killed),
-    made by rank 0; every process gets its path."""
+    `dnanet.files.outputs.temporary_prefix`: the next run on `near` removes it if this one is
+    killed), made by rank 0; every process gets its path."""
     from dnanet.files.outputs import temporary_prefix
 
     name, failure = "", None

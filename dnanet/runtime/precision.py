@@ -12,7 +12,8 @@ bit-identical to what they were before AMP existed (seeded runs, resumes, batch-
 
 ``train.precision`` (configs/*.yaml) picks: ``auto`` (the above), ``fp32`` (no autocast, also on
 CUDA), ``bf16`` (also on the CPU, where torch's autocast supports it) or ``fp16`` (CUDA only).
-Inference (`dnanet.inference.predict.predict_batch`, `dnanet.inference.embed`) takes the ``auto`` choice of its device.
+Inference (`dnanet.inference.predict.predict_batch`, `dnanet.inference.embed`) takes the ``auto``
+choice of its device.
 """
 
 from __future__ import annotations

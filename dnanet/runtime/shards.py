@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from dnanet.errors import DnanetError
 
+
 class Shard(NamedTuple):
     """Shard `index` (0-based) of `count`: one contiguous block of the input records, numbered
     0.. across all input files in order. Of T records, shard k holds numbers

@@ -23,24 +23,24 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from dnanet.version import __version__
-from dnanet.training.checkpoint import Checkpoint
 from dnanet.config.run_config import Config, TrainConfig
-from dnanet.data.sets import SequenceSet
-from dnanet.runtime.distributed import Processes, per_process_batch
 from dnanet.data.leakage import leakage
-from dnanet.errors import DnanetError
-from dnanet.training.metrics import task_metrics
-from dnanet.inference.predict import predict
-from dnanet.training.learning_check import check_learning
 from dnanet.data.loaders import code_batches, make_loader
-from dnanet.models import build_model
-from dnanet.runtime.precision import precision_for
-from dnanet.runs.save import save_model, write_json
+from dnanet.data.sets import SequenceSet
 from dnanet.data.splits import Split, make_split
 from dnanet.data.strand import strand_test
 from dnanet.data.tasks import Task
+from dnanet.errors import DnanetError
+from dnanet.inference.predict import predict
+from dnanet.models import build_model
+from dnanet.runs.save import save_model, write_json
+from dnanet.runtime.distributed import Processes, per_process_batch
+from dnanet.runtime.precision import precision_for
+from dnanet.training.checkpoint import Checkpoint
+from dnanet.training.learning_check import check_learning
 from dnanet.training.loop import TrainingMonitor, balancing_weights, fit
+from dnanet.training.metrics import task_metrics
+from dnanet.version import __version__
 
 STRAND_SAMPLE = 50_000  # most training records the strand test reads
 INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size; capped by bases)
@@ -86,9 +86,9 @@ def prepare_split(
     parts: np.ndarray | None = None,
     where: Callable[[int], str] | None = None,
 ) -> PreparedSplit:
-    """Split `sequences` as ``config.data`` says (`dnanet.data.splits.make_split`; `parts` int8 ``(N,)``
-    marks the records of fixed validation and test inputs, `where(i)` names record i's file and
-    line), settle ``reverse_complement: auto`` on the training part, then count duplicate
+    """Split `sequences` as ``config.data`` says (`dnanet.data.splits.make_split`; `parts` int8
+    ``(N,)`` marks the records of fixed validation and test inputs, `where(i)` names record i's file
+    and line), settle ``reverse_complement: auto`` on the training part, then count duplicate
     sequences (on both strands when the run averages them) and, unless
     ``data.keep_duplicates``, leave held-out records already seen in an earlier part out."""
     strata = sequences.targets if task.is_classification else None
@@ -117,13 +117,14 @@ def train_model(
     classification, or by chromosome, or fixed by `parts`; duplicates counted and held-out ones
     removed), train the configured model for `task`, and score the test split. `monitor` hears the
     resolved settings, the duplicate counts and the training's progress
-    (`dnanet.training.loop.TrainingMonitor`); with a `checkpoint`, training saves its state after every
-    epoch and resumes from it when it exists (`dnanet.training.checkpoint`). Under
-    torchrun (`processes`, `dnanet.runtime.distributed`) every process trains a DistributedDataParallel
-    copy on its shard of each epoch, with train.batch_size as the global batch. On CUDA, mixed
-    precision (``train.precision``, `dnanet.runtime.precision`), pinned batches and loader workers
-    (`loader_settings`). ``score_test=False`` leaves the test split unscored (``test_metrics``
-    empty): a hyperparameter search (`dnanet.tune.study`) selects on validation only and must not look."""
+    (`dnanet.training.loop.TrainingMonitor`); with a `checkpoint`, training saves its state after
+    every epoch and resumes from it when it exists (`dnanet.training.checkpoint`). Under
+    torchrun (`processes`, `dnanet.runtime.distributed`) every process trains a
+    DistributedDataParallel copy on its shard of each epoch, with train.batch_size as the global
+    batch. On CUDA, mixed precision (``train.precision``, `dnanet.runtime.precision`), pinned
+    batches and loader workers (`loader_settings`). ``score_test=False`` leaves the test split
+    unscored (``test_metrics`` empty): a hyperparameter search (`dnanet.tune.study`) selects on
+    validation only and must not look."""
     precision = precision_for(
         device, config.train.precision
     )  # an impossible setting fails before any work

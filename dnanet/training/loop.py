@@ -17,13 +17,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from dnanet.training.checkpoint import Checkpoint, FitProgress
 from dnanet.config.run_config import TrainConfig
-from dnanet.inputs.encode import reverse_complement
-from dnanet.training.metrics import HEADLINE, task_metrics
-from dnanet.inference.predict import predict_batch
-from dnanet.runtime.precision import Precision, precision_for
 from dnanet.data.tasks import Task
+from dnanet.inference.predict import predict_batch
+from dnanet.inputs.encode import reverse_complement
+from dnanet.runtime.precision import Precision, precision_for
+from dnanet.training.checkpoint import Checkpoint, FitProgress
+from dnanet.training.metrics import HEADLINE, task_metrics
 
 
 class TrainingMonitor:
@@ -76,11 +76,11 @@ def fit(
 
     Returns one record per epoch: epoch, train_loss, val_loss, the task's headline validation
     metrics (val_accuracy and val_auroc, or val_pearson and val_mse), lr, seconds. With a
-    `checkpoint` (`dnanet.training.checkpoint`), training starts from it when it exists and saves it after
-    every epoch: a resumed run ends with the same weights as one that was never stopped (on the
-    CPU; GPU kernels need not be deterministic). ``config.precision`` picks the arithmetic
-    (`dnanet.runtime.precision`): float32 on the CPU, mixed precision on CUDA (fp16 with a loss scaler,
-    whose state the checkpoint keeps).
+    `checkpoint` (`dnanet.training.checkpoint`), training starts from it when it exists and saves it
+    after every epoch: a resumed run ends with the same weights as one that was never stopped (on
+    the CPU; GPU kernels need not be deterministic). ``config.precision`` picks the arithmetic
+    (`dnanet.runtime.precision`): float32 on the CPU, mixed precision on CUDA (fp16 with a loss
+    scaler, whose state the checkpoint keeps).
     """
     monitor = monitor or TrainingMonitor()
     core = getattr(

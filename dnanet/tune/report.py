@@ -14,9 +14,9 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from dnanet.tune.plots import plot_history, plot_importances
 from dnanet.tune.search_space import SearchSpace, apply_params, config_yaml
 from dnanet.tune.study import best_trial
-from dnanet.tune.plots import plot_history, plot_importances
 
 BEST_CONFIG = "best_config.yaml"
 TRIALS_TABLE = "trials.tsv"

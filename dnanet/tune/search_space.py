@@ -13,7 +13,8 @@ A space is YAML (configs/search/<family>.yaml are the shipped ones, installed as
 Each key is a config key path (``section.key``, as in configs/<family>.yaml). ``seed`` and
 ``data.*`` cannot be searched: the split is fixed once by the base config, so every trial is
 scored on the same validation records. Every bound and choice is checked against the config
-schema (`dnanet.config.run_config`) before any training; an error is one line naming the file and the key.
+schema (`dnanet.config.run_config`) before any training; an error is one line naming the file and
+the key.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from dnanet.bottleneck import (
     train_grid,
 )
 from dnanet.cli import app
-from dnanet.inputs.encode import kmer_name
 from dnanet.errors import DnanetError
+from dnanet.inputs.encode import kmer_name
 
 
 def test_integer_chain_pairs():

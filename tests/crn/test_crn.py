@@ -14,9 +14,9 @@ from dnanet.cli import app
 from dnanet.crn import compile_network, layer_weights, load_network, network_text, reduce_network
 from dnanet.crn.checks import effective_layers, expected_counts, rebuild_layers
 from dnanet.crn.kinetics import fire_in_order, simulate
-from dnanet.inputs.encode import sequences_to_codes
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path
+from dnanet.inputs.encode import sequences_to_codes
 from dnanet.models import build_model
 from dnanet.models.ternary_mlp import ternarise
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.data.sets import SequenceSet, split_indices
-from dnanet.inputs.encode import PAD
-from dnanet.errors import DnanetError
-from dnanet.examples import training_inputs
 from dnanet.data.loaders import TrainingSampler, code_batches, make_loader, padding_overhead
-from dnanet.inputs.read import read_fasta
-from dnanet.inputs.sources import LabelledInput
+from dnanet.data.sets import SequenceSet, split_indices
 from dnanet.data.store import read_labelled
 from dnanet.data.streaming import count_records, iter_batches
+from dnanet.errors import DnanetError
+from dnanet.examples import training_inputs
+from dnanet.inputs.encode import PAD
+from dnanet.inputs.read import read_fasta
+from dnanet.inputs.sources import LabelledInput
 from dnanet.runtime.shards import Shard
 
 
@@ -97,8 +97,8 @@ def test_bundled_example_is_balanced_ctcf_data():
 
 
 def test_streamed_batches_shrink_for_long_records_and_refuse_a_chromosome(tmp_path):
-    from dnanet.errors import DnanetError
     from dnanet.data.streaming import iter_batches
+    from dnanet.errors import DnanetError
 
     path = tmp_path / "mixed.fa"
     records = [("short1", 100), ("short2", 100), ("long", 5_000), ("short3", 100), ("short4", 100)]

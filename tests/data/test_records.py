@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnanet.inputs.encode import PAD
+from dnanet.data.store import open_or_build_store, read_labelled, store_key
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
+from dnanet.inputs.encode import PAD
 from dnanet.inputs.sources import LabelledInput
-from dnanet.data.store import open_or_build_store, read_labelled, store_key
 
 
 def example_inputs():

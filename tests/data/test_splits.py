@@ -11,10 +11,10 @@ import pytest
 
 from dnanet.cli import app
 from dnanet.config.run_config import DataConfig, load_config
+from dnanet.data.splits import chromosome_index, interval_of, make_split
+from dnanet.data.store import RecordIds, read_labelled
 from dnanet.errors import DnanetError
 from dnanet.inputs.sources import LabelledInput
-from dnanet.data.store import RecordIds, read_labelled
-from dnanet.data.splits import chromosome_index, interval_of, make_split
 
 EBOX = "CACGTG"
 CHROMOSOMES = [f"chr{number}" for number in range(1, 13)]

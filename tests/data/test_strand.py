@@ -9,14 +9,16 @@ import torch
 
 from dnanet.cli import app
 from dnanet.data.sets import SequenceSet
-from dnanet.inputs.encode import reverse_complement
-from dnanet.examples import training_inputs
-from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled
 from dnanet.data.strand import excess_skew, kmer_counts, strand_test
+from dnanet.examples import training_inputs
+from dnanet.inputs.encode import reverse_complement
+from dnanet.inputs.sources import LabelledInput
 from tests.training.test_train import sequence_set
 
-PUM2 = Path(__file__).resolve().parents[1] / "fixtures" / "pum2"  # real RNA CLIP sites (see its SOURCE.txt)
+PUM2 = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "pum2"
+)  # real RNA CLIP sites (see its SOURCE.txt)
 
 
 def labelled(pairs: list[tuple[str, Path]]) -> SequenceSet:

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from dnanet.cli import app
+from dnanet.data.tasks import Task, infer_task
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path
-from dnanet.data.tasks import Task, infer_task
 
 
 def rows(*labels):

@@ -106,8 +106,8 @@ def test_token_features_of_every_family_pool_to_finite_vectors(name):
     from dnanet.config.run_config import load_config
     from dnanet.inference.embed import represent
     from dnanet.inputs.encode import sequences_to_codes
-    from dnanet.training.experiment import model_arguments_of
     from dnanet.models import build_model
+    from dnanet.training.experiment import model_arguments_of
 
     arguments = {
         **model_arguments_of(load_config(model=name)),

@@ -1,5 +1,5 @@
-"""dnanet.inference.predict, the one batched prediction path: strand averaging against predictions worked out
-by hand, outputs that do not depend on the batch size, the model's mode restored, and the
+"""dnanet.inference.predict, the one batched prediction path: strand averaging against predictions
+worked out by hand, outputs that do not depend on the batch size, the model's mode restored, and the
 streamed TSV of `write_predictions`."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from dnanet.inputs.encode import sequences_to_codes
-from dnanet.inference.predict import evaluation_mode, predict, predict_batch, write_predictions
-from dnanet.runtime.device import resolve_device
-from dnanet.models import build_model
 from dnanet.data.tasks import Task
+from dnanet.inference.predict import evaluation_mode, predict, predict_batch, write_predictions
+from dnanet.inputs.encode import sequences_to_codes
+from dnanet.models import build_model
+from dnanet.runtime.device import resolve_device
 
 BINARY = Task("binary", ["bound", "background"])
 SEQUENCES = [

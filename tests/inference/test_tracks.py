@@ -1,5 +1,5 @@
-"""Tracks without a model (`dnanet.inference.tracks`): regions parsed and merged, output files per class, and
-sliding windows checked against a model-free score."""
+"""Tracks without a model (`dnanet.inference.tracks`): regions parsed and merged, output files per
+class, and sliding windows checked against a model-free score."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.inputs.test_genome import small_genome
 
 from dnanet.errors import DnanetError
-from dnanet.inputs.genome import open_genome
 from dnanet.inference.tracks import Region, merged, output_files, parse_region, track_values
+from dnanet.inputs.genome import open_genome
+from tests.inputs.test_genome import small_genome
 
 
 def test_regions_parse_one_based_and_merge_in_genome_order():

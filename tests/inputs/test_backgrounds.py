@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.inputs.background_windows import MAX_UNKNOWN, composition, gc_bin
-from dnanet.inputs.genome import open_genome
-from dnanet.inputs.bed import parse_record_id, read_intervals
-from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled, store_key
-from dnanet.inputs.sources import GenomeSettings, resolve_inputs
+from dnanet.inputs.background_windows import MAX_UNKNOWN, composition, gc_bin
+from dnanet.inputs.bed import parse_record_id, read_intervals
+from dnanet.inputs.genome import open_genome
+from dnanet.inputs.sources import GenomeSettings, LabelledInput, resolve_inputs
 
 
 def labelled(synthetic_genome, kind: str, ratio: int = 1, seed: int = 0, window: int | None = 200):

@@ -1,6 +1,6 @@
-"""The indexed genome (`dnanet.inputs.genome`): plain and bgzip FASTA read alike, plain gzip refused, clear
-errors for an index that cannot be written and an illegal letter. The helpers here (`write`,
-`small_genome`) serve test_intervals, test_sources and test_tracks too."""
+"""The indexed genome (`dnanet.inputs.genome`): plain and bgzip FASTA read alike, plain gzip
+refused, clear errors for an index that cannot be written and an illegal letter. The helpers here
+(`write`, `small_genome`) serve test_intervals, test_sources and test_tracks too."""
 
 from __future__ import annotations
 

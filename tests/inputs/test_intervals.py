@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.inputs.test_genome import write
 
 from dnanet.errors import DnanetError
 from dnanet.inputs.bed import (
@@ -16,6 +15,7 @@ from dnanet.inputs.bed import (
     reverse_complement,
     window_of,
 )
+from tests.inputs.test_genome import write
 
 
 def test_bed3_bed6_and_narrowpeak_lines_are_read_with_strand_and_summit(tmp_path):

@@ -1,4 +1,5 @@
-"""dnanet.inputs.read on realistic FASTA files and label tables: streaming, the letter policy, errors.
+"""dnanet.inputs.read on realistic FASTA files and label tables: streaming, the letter policy,
+errors.
 
 Every error is a DnanetError whose message names the file and the place (line, record, column,
 the offending character), so the expected messages below are spelled out in full.
@@ -18,11 +19,11 @@ import pytest
 from Bio import bgzf
 
 from dnanet.cli import app
+from dnanet.data.store import open_or_build_store, read_labelled, store_key
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path
 from dnanet.inputs.read import class_name_from_path, read_fasta, read_label_table
 from dnanet.inputs.sources import LabelledInput
-from dnanet.data.store import open_or_build_store, read_labelled, store_key
 
 # Real 101 bp records from the bundled CTCF example (DNABERT sample data, Apache-2.0).
 CTCF_00006 = (

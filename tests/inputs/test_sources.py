@@ -1,6 +1,6 @@
-"""Interval records read from a genome (`dnanet.inputs.sources`): named by window, reverse-complemented on
-the minus strand, windows off a chromosome end skipped and reported, and inputs that need a genome
-or positives saying so."""
+"""Interval records read from a genome (`dnanet.inputs.sources`): named by window,
+reverse-complemented on the minus strand, windows off a chromosome end skipped and reported, and
+inputs that need a genome or positives saying so."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.inputs.test_genome import small_genome, write
 
-from dnanet.inputs.encode import BYTE_TO_CODE
-from dnanet.errors import DnanetError
-from dnanet.inputs.genome import open_genome
-from dnanet.inputs.bed import reverse_complement
-from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled
-from dnanet.inputs.sources import GenomeSettings, check_settings_used, resolve_inputs
+from dnanet.errors import DnanetError
+from dnanet.inputs.bed import reverse_complement
+from dnanet.inputs.encode import BYTE_TO_CODE
+from dnanet.inputs.genome import open_genome
+from dnanet.inputs.sources import GenomeSettings, LabelledInput, check_settings_used, resolve_inputs
+from tests.inputs.test_genome import small_genome, write
 
 
 def records_of(items) -> dict[str, bytes]:

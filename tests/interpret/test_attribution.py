@@ -1,12 +1,15 @@
-"""dnanet.interpret.attribution: exact ISM against brute-force predictions of every mutant, gradients
-through both strands, the target's output, and the motifs scores drawn from the same code."""
+"""dnanet.interpret.attribution: exact ISM against brute-force predictions of every mutant,
+gradients through both strands, the target's output, and the motifs scores drawn from the same
+code."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from dnanet.interpret import attribution
+from dnanet.data.tasks import Task
+from dnanet.errors import DnanetError
+from dnanet.inference.predict import predict_batch
 from dnanet.inputs.encode import (
     PAD,
     UNKNOWN,
@@ -15,11 +18,9 @@ from dnanet.inputs.encode import (
     reverse_complement_one_hot,
     sequences_to_codes,
 )
-from dnanet.errors import DnanetError
-from dnanet.inference.predict import predict_batch
-from dnanet.models import build_model
+from dnanet.interpret import attribution
 from dnanet.interpret.motifs import scores
-from dnanet.data.tasks import Task
+from dnanet.models import build_model
 
 TASKS = {
     "binary": Task("binary", ["bound", "background"]),

@@ -1,5 +1,5 @@
-"""dnanet.interpret.motifs and `dnanet motifs`: scores, shuffles, clustering, and the command end to end
-on a CNN trained on the bundled CTCF example (the session's `trained_run`)."""
+"""dnanet.interpret.motifs and `dnanet motifs`: scores, shuffles, clustering, and the command end to
+end on a CNN trained on the bundled CTCF example (the session's `trained_run`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from dnanet.cli import app
-from dnanet.inputs.encode import PAD, sequences_to_codes
-from dnanet.models import build_model
 from dnanet.inputs import shuffle
+from dnanet.inputs.encode import PAD, sequences_to_codes
 from dnanet.interpret.motifs import cluster, scores
 from dnanet.interpret.motifs.attention import attention_scores
 from dnanet.interpret.motifs.write import consensus
+from dnanet.models import build_model
 
 
 def random_codes(rng: np.random.Generator, n: int, length: int) -> np.ndarray:

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from dnanet.config.run_config import load_config
-from dnanet.inputs.encode import sequences_to_codes
 from dnanet.errors import DnanetError
-from dnanet.training.experiment import model_arguments_of
+from dnanet.inputs.encode import sequences_to_codes
 from dnanet.models import MODELS, build_model, model_arguments
 from dnanet.models.layers import NoPositionsError
+from dnanet.training.experiment import model_arguments_of
 
 ENCODERS = [
     {"encoder": "onehot"},

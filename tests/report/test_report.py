@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from dnanet.cli import app
-from dnanet.training.metrics import task_metrics
-from dnanet.report.page import write_evaluation_report, write_run_report
-from dnanet.report.figures import one_vs_rest
 from dnanet.data.tasks import Task
+from dnanet.report.figures import one_vs_rest
+from dnanet.report.page import write_evaluation_report, write_run_report
+from dnanet.training.metrics import task_metrics
 
 NAMES = {
     "binary": ["bound", "background"],
@@ -63,7 +63,8 @@ def linked_pngs(page: Path) -> set[Path]:
 
 
 def predictions(kind: str, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Targets and informative (noisy) outputs ``(n, C)`` as `dnanet.inference.predict.predict` returns them."""
+    """Targets and informative (noisy) outputs ``(n, C)`` as `dnanet.inference.predict.predict`
+    returns them."""
     rng = np.random.default_rng(seed)
     names = NAMES[kind]
     if kind == "regression":

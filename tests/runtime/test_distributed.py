@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from dnanet.cli import app
-from dnanet.runtime.distributed import Processes, per_process_batch
 from dnanet.errors import DnanetError
 from dnanet.runs.load import load_run
+from dnanet.runtime.distributed import Processes, per_process_batch
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,23 +10,23 @@ import json
 
 import pytest
 import torch
-from tests.training.test_checkpoint import StopAfter, small_config
-from tests.training.test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
 import dnanet.training.loop
-from dnanet.training.checkpoint import Checkpoint
 from dnanet.config.run_config import load_config
-from dnanet.runtime.distributed import Processes
-from dnanet.inference.embed import represent
+from dnanet.data.loaders import make_loader
+from dnanet.data.streaming import iter_batches
 from dnanet.errors import DnanetError
 from dnanet.examples import heldout_inputs
-from dnanet.training.experiment import loader_settings, train_model
+from dnanet.inference.embed import represent
 from dnanet.inference.predict import predict_batch
-from dnanet.data.loaders import make_loader
 from dnanet.models import build_model
-from dnanet.runtime.precision import TOLERANCE, Precision
 from dnanet.runs.load import load_run
-from dnanet.data.streaming import iter_batches
+from dnanet.runtime.distributed import Processes
+from dnanet.runtime.precision import TOLERANCE, Precision
+from dnanet.training.checkpoint import Checkpoint
+from dnanet.training.experiment import loader_settings, train_model
+from tests.training.test_checkpoint import StopAfter, small_config
+from tests.training.test_train import MULTICLASS, example_set, planted_motif_set, small_cnn_config
 
 CPU = torch.device("cpu")
 
@@ -129,7 +129,9 @@ class EagerFp16(Precision):
 def test_fp16_loss_scaler_survives_a_resume(tmp_path, monkeypatch):
     """A resumed fp16 run continues with the saved scale (JSON numbers in state.json) and ends
     with the weights of the uninterrupted run."""
-    monkeypatch.setattr(dnanet.training.loop, "precision_for", lambda device, setting="auto": EagerFp16())
+    monkeypatch.setattr(
+        dnanet.training.loop, "precision_for", lambda device, setting="auto": EagerFp16()
+    )
     sequences, task = example_set()
     straight = train_model(small_config(), sequences, task, [], CPU)
     checkpoint = Checkpoint(tmp_path / ".run.checkpoint", invocation={})
@@ -149,7 +151,9 @@ def test_scaler_state_round_trips_and_float32_saves_none(tmp_path):
     scaler = torch.amp.GradScaler("cpu", init_scale=512.0)
     scaler.load_state_dict({**scaler.state_dict(), "scale": 128.0, "_growth_tracker": 7})
     checkpoint = Checkpoint(tmp_path / "state", invocation={})
-    checkpoint.save(dnanet.training.loop.FitProgress(epoch=1), model, optimizer, scheduler, {}, scaler)
+    checkpoint.save(
+        dnanet.training.loop.FitProgress(epoch=1), model, optimizer, scheduler, {}, scaler
+    )
     fresh = torch.amp.GradScaler("cpu")
     checkpoint.restore(model, optimizer, scheduler, {}, fresh)
     assert fresh.get_scale() == 128.0 and fresh.state_dict()["_growth_tracker"] == 7

@@ -1,5 +1,5 @@
-"""dnanet.runtime.precision: the arithmetic each device gets (float32 on the CPU unless asked, bf16 or
-fp16 autocast on CUDA), and the settings no device can run."""
+"""dnanet.runtime.precision: the arithmetic each device gets (float32 on the CPU unless asked, bf16
+or fp16 autocast on CUDA), and the settings no device can run."""
 
 from __future__ import annotations
 

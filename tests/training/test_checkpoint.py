@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tests.training.test_train import example_set
 
-from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.cli import app
 from dnanet.config.run_config import load_config
 from dnanet.errors import DnanetError
+from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.training.experiment import train_model
 from dnanet.training.loop import TrainingMonitor
+from tests.training.test_train import example_set
 
 CPU = torch.device("cpu")
 

@@ -4,13 +4,13 @@ it has n 0, undefined one-vs-rest scores, and is left out of every macro average
 import numpy as np
 import pytest
 
+from dnanet.data.tasks import Task
 from dnanet.training.metrics import (
     classification_metrics,
     multilabel_metrics,
     regression_metrics,
     task_metrics,
 )
-from dnanet.data.tasks import Task
 
 # Four records of classes a, a, b, b; class c has none. Predicted (argmax): a, b, b, c.
 LABELS = np.array([0, 0, 1, 1])

@@ -1,4 +1,5 @@
-"""A model that learned nothing never passes for a result (dnanet.training.learning_check and `dnanet train`)."""
+"""A model that learned nothing never passes for a result (dnanet.training.learning_check and
+`dnanet train`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import numpy as np
 import torch
 
 from dnanet.cli import app
-from dnanet.training.learning_check import check_learning, prior_outputs
-from dnanet.synthetic.planted import planted_set
 from dnanet.data.tasks import Task
+from dnanet.synthetic.planted import planted_set
+from dnanet.training.learning_check import check_learning, prior_outputs
 
 BINARY = Task("binary", ["bound", "background"])
 

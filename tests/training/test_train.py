@@ -8,11 +8,11 @@ import torch
 
 from dnanet.config.run_config import load_config
 from dnanet.data.sets import SequenceSet
-from dnanet.inputs.encode import BYTE_TO_CODE
-from dnanet.training.experiment import train_model
-from dnanet.inputs.sources import LabelledInput
 from dnanet.data.store import read_labelled
 from dnanet.data.tasks import Task, infer_task
+from dnanet.inputs.encode import BYTE_TO_CODE
+from dnanet.inputs.sources import LabelledInput
+from dnanet.training.experiment import train_model
 from dnanet.training.loop import balancing_weights
 
 CPU = torch.device("cpu")

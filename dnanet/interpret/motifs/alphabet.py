@@ -1,7 +1,7 @@
 """DNA or RNA letters for the motifs of a run, from the FASTA files given to `dnanet motifs`.
 
-The reader encodes ``U`` as ``T`` (`dnanet.inputs.read`), so the codes cannot tell; the files can. The
-inputs are RNA when their FASTA records (the first `SAMPLE_BASES` bases of each file) hold ``U``
+The reader encodes ``U`` as ``T`` (`dnanet.inputs.read`), so the codes cannot tell; the files can.
+The inputs are RNA when their FASTA records (the first `SAMPLE_BASES` bases of each file) hold ``U``
 and no ``T``: motifs, consensus strings, logos and MEME files then use ``A C G U``. Intervals
 (BED) and generated backgrounds are cut from a genome: DNA, so they do not count.
 """

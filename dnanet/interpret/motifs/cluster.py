@@ -43,8 +43,8 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def presence(ids: np.ndarray, canonical: np.ndarray) -> np.ndarray:
-    """k-mer ids ``(S, W)`` (`dnanet.inputs.encode.kmer_ids`) -> how many rows contain each canonical
-    k-mer ``(4**k,)``; windows with N or PAD (ids 4**k and above) count for none."""
+    """k-mer ids ``(S, W)`` (`dnanet.inputs.encode.kmer_ids`) -> how many rows contain each
+    canonical k-mer ``(4**k,)``; windows with N or PAD (ids 4**k and above) count for none."""
     rows = np.repeat(np.arange(len(ids)), ids.shape[1])
     flat = ids.ravel()
     keep = flat < len(canonical)

@@ -20,8 +20,8 @@ import torch
 from scipy.stats import false_discovery_control, fisher_exact
 from torch import nn
 
-from dnanet.inputs.encode import pad_flat_codes
 from dnanet.inference.predict import predict_batch
+from dnanet.inputs.encode import pad_flat_codes
 
 SITE_COLUMNS = ["sequence", "start", "end", "strand", "score", "p"]
 

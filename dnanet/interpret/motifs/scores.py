@@ -1,7 +1,7 @@
 """A score per nucleotide: how much each base drives the model's output for one class.
 
-Gradients and mutagenesis come from `dnanet.interpret.attribution` (the code `dnanet attribute` runs),
-toward its `centred_logit` objective, forward strand only; this module reduces them to one
+Gradients and mutagenesis come from `dnanet.interpret.attribution` (the code `dnanet attribute`
+runs), toward its `centred_logit` objective, forward strand only; this module reduces them to one
 score per base.
 
 Methods (``METHODS``):
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dnanet.interpret import attribution
 from dnanet.inputs.encode import PAD, UNKNOWN, spread_windows
+from dnanet.interpret import attribution
 from dnanet.interpret.motifs.attention import attention_scores
 
 METHODS = ("gradient", "ism", "attention")
