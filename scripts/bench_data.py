@@ -3,12 +3,11 @@
 Generates one random-ACGT FASTA file (default 200,000 records x 200 bp, 60-column lines) and a
 gzip copy in a temporary directory, then times, on both files in the same run:
 
-1. dnanet loader: ``dnanet.data.streaming.iter_batches([path], batch_size=256)``, consuming every
-batch
-   (uint8 codes ``(B, L_max)``, the loader's real output; one-hot happens in the model).
+1. dnanet loader: ``dnanet.data.streaming.iter_batches([path], batch_size=256)``, consuming
+   every batch (uint8 codes ``(B, L_max)``, the loader's real output; one-hot happens in the model).
 2. dnanet loader + one-hot: the same plus ``dnanet.inputs.encode.one_hot`` per batch (float32
-(B,4,L)). 3. Bio.SeqIO.parse + a naive per-base Python loop one-hot into a float32 array per record.
-This
+   (B,4,L)).
+3. Bio.SeqIO.parse + a naive per-base Python loop one-hot into a float32 array per record. This
    is slow, so it is timed on the first ``--naive-records`` records and the rate extrapolated.
 4. Bio.SeqIO.parse raw read: ``str(record.seq)`` per record, no encoding.
 5. pyfastx raw read: iterating ``pyfastx.Fastx(path)``, no encoding.

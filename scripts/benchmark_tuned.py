@@ -19,11 +19,19 @@ from pathlib import Path
 import torch
 
 from dnanet.config.run_config import Config, load_config
+from dnanet.progress import Reporter
 from dnanet.tune.search_space import apply_params, load_space
-from dnanet.tune.study import Search, TuneData, best_trial, run_search
+from dnanet.tune.study import Search, TuneData, best_trial, run_trials
 
 TUNED = "+tuned"  # suffix of a tuned family's model name in the JSON and the page
 DEFAULT_TRIALS = 20
+
+
+class TrialLines(Reporter):
+    """Each finished trial's line on stdout, indented under its cell."""
+
+    def say(self, text: str, kind: str) -> None:
+        print(f"  {text}", flush=True)
 
 
 def tuned_name(family: str) -> str:
@@ -47,7 +55,7 @@ def search_best_config(
             base, space, f"sqlite:///{Path(folder) / 'study.db'}", "benchmark", trials, str(device)
         )
         data = TuneData(task_data.train, task_data.task, task_data.provenance)
-        study = run_search(search, data, None, lambda line: print(f"  {line}", flush=True))
+        study = run_trials(search, data, None, TrialLines())
         best = best_trial(study)
         states = [trial.state.name.lower() for trial in study.trials]
     if best is None:

@@ -4,8 +4,7 @@ For each family (cnn, lstm, transformer, each with its shipped configs/<name>.ya
 few hundred optimiser steps on a planted 3-class set (GATA site, E-box, neither; random DNA, seeded)
 through ``dnanet.training.experiment.train_model`` on the GPU, with the precision ``--device`` gets
 (``dnanet.runtime.precision``: bf16 autocast where the GPU has it, else fp16 with loss scaling),
-then
-reports:
+then reports:
 
 - training throughput (sequences per second over the optimiser steps after the first epoch,
   which holds cuDNN's warm-up) and inference throughput (``dnanet.inference.predict.predict`` over

@@ -59,7 +59,7 @@ def test_predict_equals_the_command_to_the_printed_digit(run, runner, tmp_path):
 
 def test_evaluate_equals_the_command(run, runner, tmp_path):
     out = tmp_path / "heldout.json"
-    result = runner.invoke(app, ["evaluate", str(run.path), "--out", str(out), "--quiet"])
+    result = runner.invoke(app, ["evaluate", str(run.path), "--out", str(out)])
     assert result.exit_code == 0, result.output
 
     metrics = run.evaluate()  # no inputs: the bundled held-out files, as the command

@@ -158,9 +158,8 @@ def make_split(
     where: Callable[[int], str] | None = None,
 ) -> Split:
     """Split N records by `data` (`dnanet.config.run_config.DataConfig`): `ids` ``(N,)`` (for
-    chromosome
-    splits), `strata` int ``(N,)`` class labels to stratify a random split, `parts` int8 ``(N,)``
-    each record's part as fixed by the inputs (TRAIN for the training inputs; default all
+    chromosome splits), `strata` int ``(N,)`` class labels to stratify a random split, `parts` int8
+    ``(N,)`` each record's part as fixed by the inputs (TRAIN for the training inputs; default all
     TRAIN), `where(i)` 'FILE line N' of record i for messages."""
     parts = np.zeros(len(ids), dtype=np.int8) if parts is None else np.asarray(parts)
     pool = np.flatnonzero(parts == TRAIN)

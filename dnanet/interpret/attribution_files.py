@@ -3,8 +3,7 @@
 ``NAME.npz`` (uncompressed) holds:
 
 - ``arr_0``: attributions float32 ``(N, 4, L)``, hypothetical (`dnanet.interpret.attribution`); the
-name
-  modisco's CLI reads
+  name modisco's CLI reads
 - ``deltas``: ISM only: output(mutant) - output(sequence) float32 ``(N, 4, L)``, 0 at the
   reference base
 - ``reference``: the output of each unchanged record float32 ``(N,)`` (so a mutant's output is
@@ -70,8 +69,7 @@ def sequences_path(out: Path) -> Path:
 class Layout:
     """Every record's id, length int64 ``(N,)``, input (index into `paths`: FASTA paths or
     `dnanet.inputs.sources` inputs such as BED intervals) and line, read once before any model runs:
-    the
-    output's shape, and a check of every record."""
+    the output's shape, and a check of every record."""
 
     paths: list
     ids: list[str]

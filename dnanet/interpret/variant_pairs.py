@@ -3,8 +3,7 @@
 The format: records come in consecutive pairs named ``NAME|ref`` and ``NAME|alt`` (the id, the
 header up to its first space, ends in ``|ref`` or ``|alt``, lower case; either record may come
 first). ``NAME`` becomes the `id` column. Each pair becomes one `dnanet.interpret.variants.Variant`,
-scored by
-the same code as VCF variants (`dnanet.interpret.variants.write_effects`), with:
+scored by the same code as VCF variants (`dnanet.interpret.variants.write_effects`), with:
 
 - ``pos``: the 1-based position in the ref sequence where the two sequences first differ; ``ref``
   and ``alt``: the stretches that differ once the common prefix and suffix are trimmed (``-`` for

@@ -18,14 +18,14 @@ a `note`:
   allele_too_long     REF or ALT is longer than the window
   off_chromosome_end  the window runs off a chromosome end
   unpaired            (--pairs, `dnanet.interpret.variant_pairs`) a record without its ref/alt
-  partner too_short           (--pairs) the pair's sequences do not reach the window around their
-  difference
+                      partner
+  too_short           (--pairs) the pair's sequences do not reach the window around their
+                      difference
 
 Scoring is streamed in chunks (memory does not grow with the VCF) through
 `dnanet.inference.predict.predict_batch`, strand-averaged when the run averages strands. Per output
-NAME:
-``ref_NAME``, ``alt_NAME``, ``diff_NAME`` (alt - ref) and, for classification and multilabel tasks,
-``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped to
+NAME: ``ref_NAME``, ``alt_NAME``, ``diff_NAME`` (alt - ref) and, for classification and multilabel
+tasks, ``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped to
 [1e-6, 1 - 1e-6]).
 """
 
@@ -311,9 +311,8 @@ def window_scorer(
 ) -> Callable[[list[bytes]], np.ndarray]:
     """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of
     each window, through `dnanet.inference.predict.predict_batch` in batches of at most `batch_size`
-    windows
-    (fewer for long ones), strand-averaged when the run averages strands, as `dnanet predict`
-    reports them."""
+    windows (fewer for long ones), strand-averaged when the run averages strands, as
+    `dnanet predict` reports them."""
     from dnanet.data.loaders import inference_batch_size
     from dnanet.inference.predict import predict_batch
     from dnanet.inputs.encode import sequences_to_codes

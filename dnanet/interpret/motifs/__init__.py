@@ -6,8 +6,8 @@ One module per stage, data flowing one way:
   mutagenesis (every family; computed by `dnanet.interpret.attribution`, the code of `dnanet
   attribute`), or attention mapped back to bases and weighted by the class's gradient × input
   (transformer).
-- `dnanet.inputs.shuffle`: dinucleotide-preserving shuffles (the background when there is no other
-class).
+- `dnanet.inputs.shuffle`: dinucleotide-preserving shuffles (the background when there is no
+  other class).
 - `seqlets`: high-scoring windows of each class's sequences.
 - `cluster`: seqlets -> position weight matrices, reverse complements merged (k-mer seed,
   then PWM refinement).
