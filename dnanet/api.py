@@ -30,11 +30,19 @@ import pandas as pd
 import torch
 
 from dnanet.errors import DnanetError
+from dnanet.examples import heldout_inputs
 from dnanet.files.json_files import parse_json, read_regular_file
+from dnanet.inference.embed_files import embed_arrays
+from dnanet.inference.predictions import predictions_frame
 from dnanet.inputs.sources import GenomeSettings, resolve_inputs, sequences_input
+from dnanet.interpret.attribution_workflow import attribute_arrays
+from dnanet.interpret.variant_job import variants_frame
 from dnanet.progress import Reporter
+from dnanet.report.evaluation import evaluate_run
+from dnanet.report.page import write_run_report
 from dnanet.runs import load as run_folder
 from dnanet.runtime.device import prepare_device
+from dnanet.training.workflow import train_run
 
 METRICS_LIMIT = 1 << 20  # metrics.json is a few kB; anything far larger is not a run's
 TRAIN_OPTIONS = (
@@ -94,8 +102,6 @@ class Run:
         """One row per record, in input order: ``id`` and the prediction columns, the same columns,
         order and values as the TSV `dnanet predict` writes (each class's probability and the
         predicted class; or the regression targets in the data's units)."""
-        from dnanet.inference.predictions import predictions_frame
-
         items, settings, kept = self._call(sequences, genome, window, reporter)
         items = resolve_inputs(items, settings)
         return predictions_frame(self.loaded, items, batch_size=batch_size, reporter=kept)
@@ -113,8 +119,6 @@ class Run:
     ) -> tuple[list[str], np.ndarray]:
         """One vector per record: (ids, float32 array ``(N, D)``), the vectors `dnanet embed`
         writes for the same `layer` (embedding, trunk, tokens) and `pool`."""
-        from dnanet.inference.embed_files import embed_arrays
-
         items, settings, kept = self._call(sequences, genome, window, reporter)
         return embed_arrays(
             self.loaded,
@@ -142,8 +146,6 @@ class Run:
         as `dnanet attribute` writes them: a `dnanet.interpret.attribution_workflow.
         RecordAttributions` with ``ids``, ``attributions`` and one-hot ``sequences``, float32
         ``(N, 4, L)`` (shorter records padded with zero columns), and for ISM the ``deltas``."""
-        from dnanet.interpret.attribution_workflow import attribute_arrays
-
         items, settings, kept = self._call(sequences, genome, window, reporter)
         return attribute_arrays(
             self.loaded,
@@ -173,8 +175,6 @@ class Run:
         """The metrics of the run on labelled `inputs` (what `dnanet evaluate` takes: paths or
         ``CLASS=PATH``, a `labels` table, BED with `genome`; None: the bundled held-out example),
         with metrics.json's keys."""
-        from dnanet.examples import heldout_inputs
-        from dnanet.report.evaluation import evaluate_run
 
         columns = [label_column] if isinstance(label_column, str) else list(label_column)
         outcome = evaluate_run(
@@ -206,8 +206,6 @@ class Run:
         """The effect of each variant on the run's outputs, one row per variant in input order:
         the columns `dnanet variants` writes (chrom, pos, id, ref, alt, status, note, then ref,
         alt and diff per output). A VCF with its `genome`, or a FASTA of ref/alt `pairs`."""
-        from dnanet.interpret.variant_job import variants_frame
-
         return variants_frame(
             self.loaded,
             vcf=Path(vcf) if vcf is not None else None,
@@ -262,8 +260,6 @@ def train(
     ``precision``, ``labels``, ``id_column``, ``label_column``, ``task``, ``split``,
     ``val_chroms``, ``test_chroms``, ``val``, ``test``, ``keep_duplicates``, ``overwrite``,
     ``cache``, ``genome``, ``window``, ``background_ratio``, ``device``, ``threads``."""
-    from dnanet.report.page import write_run_report
-    from dnanet.training.workflow import train_run
 
     if out is None:
         raise DnanetError("out is required: the run folder to create")
@@ -286,5 +282,5 @@ def train(
         **overrides,
     )
     run = load_run(out, overrides.get("device", "auto"), overrides.get("threads"))
-    run.notes[:0] = notes
+    run.notes[:0] = [note for note in notes if note not in run.notes]
     return run
