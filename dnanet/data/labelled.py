@@ -147,6 +147,9 @@ def read_training_inputs(
     return records, parts
 
 
+CACHE = ".dnanet-cache"  # the store's folder beside the run's OUT unless a cache folder is given
+
+
 @dataclass(frozen=True)
 class TrainingInputs:
     """What a training run reads, as `dnanet train` takes it: the inputs, the fixed held-out
@@ -162,6 +165,25 @@ class TrainingInputs:
     task: str
     cache: Path
     genome: GenomeSettings
+
+    @classmethod
+    def from_options(
+        cls, out: Path, *, inputs, val, test, labels, id_column, label_column, task, cache, genome,
+        window, background_ratio, seed: int
+    ) -> "TrainingInputs":  # fmt: skip
+        """From `dnanet train`'s (or `dnanet tune`'s) option values for the run folder `out`: the
+        store in `cache`, else beside `out`; backgrounds generated from `seed`."""
+        return cls(
+            list(inputs or []),
+            list(val or []),
+            list(test or []),
+            Path(labels) if labels is not None else None,
+            id_column,
+            list(label_column),
+            task,
+            Path(cache) if cache is not None else out.parent / CACHE,
+            GenomeSettings(genome and Path(genome), window, background_ratio, seed),
+        )
 
     def read(self, reporter: Reporter | None = None):
         """(records, each record's part): `read_training_inputs`, the bundled CTCF example when

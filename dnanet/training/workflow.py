@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from dnanet.config.run_config import Config, config_from_dict, load_config
-from dnanet.data.labelled import TrainingInputs
+from dnanet.data.labelled import CACHE, TrainingInputs
 from dnanet.data.tasks import infer_task
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind, claimed
@@ -47,7 +47,6 @@ from dnanet.training.resume import (
     unfinished_run,
 )
 
-CACHE = ".dnanet-cache"  # the store's folder beside OUT unless `cache` is given
 ReportWriter = Callable[..., Path]  # `dnanet.report.page.write_run_report`'s signature
 
 
@@ -158,16 +157,20 @@ def train_run(
         out,
         settings,
         checkpoint,
-        TrainingInputs(
-            list(inputs or []),
-            list(val or []),
-            list(test or []),
-            Path(labels) if labels is not None else None,
-            id_column,
-            list(label_column),
-            task,
-            Path(cache) if cache is not None else out.parent / CACHE,
-            GenomeSettings(genome and Path(genome), window, background_ratio, settings.seed),
+        TrainingInputs.from_options(
+            out,
+            inputs=inputs,
+            val=val,
+            test=test,
+            labels=labels,
+            id_column=id_column,
+            label_column=label_column,
+            task=task,
+            cache=cache,
+            genome=genome,
+            window=window,
+            background_ratio=background_ratio,
+            seed=settings.seed,
         ),
         overwrite,
     )

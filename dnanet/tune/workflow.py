@@ -26,7 +26,6 @@ from dnanet.config.run_config import load_config
 from dnanet.data.labelled import TrainingInputs
 from dnanet.data.tasks import infer_task
 from dnanet.errors import DnanetError
-from dnanet.inputs.sources import GenomeSettings
 from dnanet.progress import Reporter
 from dnanet.runtime.threads import use_threads
 from dnanet.tune.report import write_report
@@ -35,7 +34,6 @@ from dnanet.tune.study import Search, TuneData, default_jobs_threads, run_trials
 
 STUDY_FILE = "study.db"
 LOCK_FILE = ".tune.lock"
-CACHE = ".dnanet-cache"  # the store's folder beside OUT unless `cache` is given, as for training
 INTERRUPTED = (
     "interrupted; the finished trials are kept in the study: the same command continues it"
 )
@@ -157,16 +155,20 @@ def run_search(
     if storage is not None:
         storage_of(search)  # a bad URL or an unreachable server fails before the inputs are read
     use_threads(threads)
-    reading = TrainingInputs(
-        list(inputs or []),
-        list(val or []),
-        list(test or []),
-        Path(labels) if labels is not None else None,
-        id_column,
-        list(label_column),
-        task,
-        Path(cache) if cache is not None else out.parent / CACHE,
-        GenomeSettings(genome and Path(genome), window, background_ratio, base.seed),
+    reading = TrainingInputs.from_options(
+        out,
+        inputs=inputs,
+        val=val,
+        test=test,
+        labels=labels,
+        id_column=id_column,
+        label_column=label_column,
+        task=task,
+        cache=cache,
+        genome=genome,
+        window=window,
+        background_ratio=background_ratio,
+        seed=base.seed,
     )
     return _search_and_write(search, reading, out, jobs, reporter, first_note)
 
