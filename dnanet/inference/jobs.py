@@ -6,11 +6,14 @@ the notes one call told its `dnanet.progress.Reporter`."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from dnanet.errors import DnanetError
+from dnanet.files.outputs import Output, claimed
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run, load_run, not_learned
 from dnanet.runtime.device import prepare_device
@@ -63,3 +66,17 @@ def notes_since(reporter: Reporter, start: int) -> list[str]:
     """The texts of the notes `reporter` was told after its first `start` (``len(reporter.notes)``
     when the call began): the notes of one call, for its result."""
     return [text for _, text in reporter.notes[start:]]
+
+
+@contextlib.contextmanager
+def claimed_by(
+    writer: bool, out: Path, overwrite: bool, reporter: Reporter
+) -> Iterator[Output | None]:
+    """`out` claimed for the block (`dnanet.files.outputs.claimed`: refused at once if it exists
+    without `overwrite`, or another process writes it) by the process that writes it (`writer`:
+    rank 0, writing a file); None for the others (torchrun's other ranks, standard output)."""
+    if not writer:
+        yield None
+        return
+    with claimed(Path(out), overwrite, reporter=reporter) as output:
+        yield output

@@ -23,10 +23,11 @@ from typing import Callable, Iterator, TextIO
 import pandas as pd
 
 from dnanet.data.streaming import count_records
-from dnanet.files.outputs import check_output_kind, claimed
+from dnanet.files.outputs import check_output_kind
 from dnanet.inference import predict
 from dnanet.inference.jobs import (
     RunOrFolder,
+    claimed_by,
     loaded_run,
     note_not_learned,
     notes_since,
@@ -129,7 +130,9 @@ def write_prediction_table(
     speaker = reporter if processes.is_main else Reporter()  # rank 0 speaks for all
     start = len(speaker.notes)
     try:
-        with _claimed(out, overwrite, processes, speaker) as output:
+        with claimed_by(
+            processes.is_main and str(out) != STANDARD_OUTPUT, out, overwrite, speaker
+        ) as output:
             loaded = loaded_run(run, torch_device)
             note_not_learned(loaded, speaker)
             items = _prediction_inputs(inputs, default, genome, window, loaded, speaker)
@@ -160,17 +163,6 @@ def _prediction_inputs(
     items = resolve_inputs(items, settings)
     check_settings_used(items, settings)
     return items
-
-
-@contextlib.contextmanager
-def _claimed(out, overwrite: bool, processes, reporter: Reporter) -> Iterator:
-    """The claimed output on rank 0 (`dnanet.files.outputs.claimed`); None for standard output
-    and on the other ranks."""
-    if processes.is_main and str(out) != STANDARD_OUTPUT:
-        with claimed(Path(out), overwrite, reporter=reporter) as output:
-            yield output
-    else:
-        yield None
 
 
 def _write_rows(

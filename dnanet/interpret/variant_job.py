@@ -21,9 +21,10 @@ from typing import Callable, Iterator, TextIO
 import pandas as pd
 
 from dnanet.errors import DnanetError
-from dnanet.files.outputs import claimed, write_atomically
+from dnanet.files.outputs import write_atomically
 from dnanet.inference.jobs import (
     RunOrFolder,
+    claimed_by,
     loaded_run,
     note_not_learned,
     notes_since,
@@ -201,7 +202,7 @@ def score_variants(
     speaker = reporter if processes.is_main else Reporter()  # rank 0 speaks for all
     start = len(speaker.notes)
     try:
-        with _claimed(out, overwrite, processes, speaker) as output:
+        with claimed_by(processes.is_main, out, overwrite, speaker) as output:
             loaded = loaded_run(run, torch_device)
             note_not_learned(loaded, speaker)
             width = source.width(loaded)
@@ -281,17 +282,6 @@ def _effects(
         header=header,
         on_scored=top.add if top is not None else None,
     )
-
-
-@contextlib.contextmanager
-def _claimed(out: Path, overwrite: bool, processes, reporter: Reporter) -> Iterator:
-    """`out` claimed on rank 0 (`dnanet.files.outputs.claimed`): refused at once if it exists
-    (without `overwrite`) or another process writes it; None on the other ranks."""
-    if processes.is_main:
-        with claimed(out, overwrite, reporter=reporter) as output:
-            yield output
-    else:
-        yield None
 
 
 def _write_table(write, out: Path, output, processes, reporter: Reporter) -> dict[str, int]:
