@@ -553,10 +553,13 @@ def test_example_genome_writes_the_walkthrough_files(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
+        "control.bw",
         "genome.fa",
         "peaks.narrowPeak",
+        "signal.bw",
         "sites.tsv",
     ]
+    assert "signal.bw and" in result.stderr and "control.bw" in result.stderr
     assert len((tmp_path / "demo" / "peaks.narrowPeak").read_text().splitlines()) == 50
     again = runner.invoke(app, ["example-genome", str(tmp_path / "demo")])
     assert again.exit_code == 1 and "already exists" in again.stderr

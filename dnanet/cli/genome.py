@@ -88,17 +88,23 @@ def print_notes(notes: list[str]) -> None:
 def example_genome(
     out: Path = typer.Argument(
         Path("genome-example"),
-        help="Folder to write genome.fa, peaks.narrowPeak and sites.tsv into.",
+        help="Folder to write genome.fa, peaks.narrowPeak, sites.tsv, signal.bw and control.bw "
+        "into.",
     ),
     peaks: int = typer.Option(400, min=1, help="Number of planted sites (one peak each)."),
-    seed: int = typer.Option(0, help="Seed of the genome, the sites and the peaks."),
+    seed: int = typer.Option(0, help="Seed of the genome, the sites, the peaks and the coverage."),
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
+    coverage: bool = typer.Option(
+        True, help="Also write the coverage tracks signal.bw and control.bw."
+    ),
 ):
     """Write a small synthetic genome (4 chromosomes, 1 Mb) with CTCF sites planted at known places.
 
     genome.fa: random DNA in isochores of 36-54% GC, soft-masked stretches and runs of N;
     peaks.narrowPeak: one peak per site (summit within a few bases of it); sites.tsv: the planted
-    sites (0-based, half-open). Then, e.g.:
+    sites (0-based, half-open); signal.bw: ChIP-like read counts per base, each site's expected
+    reads (20-600) rising with its motif score, in a Gaussian footprint (sd 20 bases), over a
+    smooth background; control.bw: that background alone. Then, e.g.:
 
       dnanet train bound=OUT/peaks.narrowPeak background=gc-matched --genome OUT/genome.fa \\
         --window 200 --out runs/g
@@ -108,11 +114,18 @@ def example_genome(
     from dnanet.synthetic.genome import write_example_genome
 
     write_example_genome(
-        out, peaks=peaks, seed=seed, overwrite=overwrite, reporter=ConsoleReporter()
+        out,
+        peaks=peaks,
+        seed=seed,
+        overwrite=overwrite,
+        reporter=ConsoleReporter(),
+        coverage=coverage,
     )
+    tracks = f", {out}/signal.bw and {out}/control.bw" if coverage else ""
     err.print(
         escape(
-            f"wrote {out}/genome.fa, {out}/peaks.narrowPeak ({peaks} peaks) and {out}/sites.tsv"
+            f"wrote {out}/genome.fa, {out}/peaks.narrowPeak ({peaks} peaks), {out}/sites.tsv"
+            f"{tracks}"
         ),
         highlight=False,
     )

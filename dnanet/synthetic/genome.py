@@ -9,7 +9,8 @@ sampled from its PWM, random strand). Peaks favour GC-rich isochores, as real Ch
 so GC content alone separates peaks from random windows a little, and a GC-matched background
 takes that shortcut away. Each site is a narrowPeak line: an interval of 160-600 bases around the
 site, whose summit (column 10) is the site's centre plus a peak caller's error (normal, sd 15
-bases, at most 40). Everything is seeded.
+bases, at most 40). Everything is seeded. Coverage tracks of ChIP-like reads on such a genome
+(signal and control bigWigs) come from `dnanet.synthetic.coverage`.
 """
 
 from __future__ import annotations
@@ -50,15 +51,22 @@ def write_example_genome(
     seed: int = 0,
     overwrite: bool = False,
     reporter: Reporter | None = None,
+    coverage: bool = True,
 ) -> SyntheticGenome:
     """`dnanet example-genome`: `write_synthetic_genome` into the folder `out` as a whole: claimed
     first (refused if it exists, unless `overwrite`; what the claim cleaned up goes to `reporter`)
-    and swapped in once complete (`dnanet.files.outputs`). Returns the paths under `out`."""
+    and swapped in once complete (`dnanet.files.outputs`). With `coverage`, also ``signal.bw`` and
+    ``control.bw`` (`dnanet.synthetic.coverage.write_synthetic_coverage`, same seed). Returns the
+    paths under `out`."""
+    from dnanet.synthetic.coverage import write_synthetic_coverage
+
     with (
         claimed(Path(out), overwrite, folder=True, reporter=reporter) as output,
         output.writing() as folder,
     ):
         made = write_synthetic_genome(folder, peaks=peaks, seed=seed)
+        if coverage:
+            write_synthetic_coverage(made, folder, seed=seed)
     return SyntheticGenome(
         Path(out) / made.genome.name,
         Path(out) / made.peaks.name,

@@ -1,6 +1,6 @@
 """`dnanet.synthetic.genome.write_example_genome` (`dnanet example-genome`): the folder written
-whole, its paths returned under it, the same seed giving the same genome, an existing folder
-refused unless overwritten."""
+whole (with its coverage tracks unless told not to), its paths returned under it, the same seed
+giving the same genome, an existing folder refused unless overwritten."""
 
 from __future__ import annotations
 
@@ -19,13 +19,20 @@ def test_the_folder_holds_the_genome_its_peaks_and_sites(tmp_path):
         out / "sites.tsv",
     )
     assert sorted(path.name for path in out.iterdir()) == [
+        "control.bw",
+        "genome.fa",
+        "peaks.narrowPeak",
+        "signal.bw",
+        "sites.tsv",
+    ]
+    assert len(made.sites) == 30 == len(made.peaks.read_text().splitlines())
+    again = write_example_genome(tmp_path / "again", peaks=30, seed=3, coverage=False)
+    assert again.genome.read_bytes() == made.genome.read_bytes()
+    assert sorted(path.name for path in again.genome.parent.iterdir()) == [
         "genome.fa",
         "peaks.narrowPeak",
         "sites.tsv",
     ]
-    assert len(made.sites) == 30 == len(made.peaks.read_text().splitlines())
-    again = write_example_genome(tmp_path / "again", peaks=30, seed=3)
-    assert again.genome.read_bytes() == made.genome.read_bytes()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["again", "g"]  # no temporaries
 
 
