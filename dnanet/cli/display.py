@@ -134,6 +134,8 @@ class BarMonitor(LineMonitor):
 def metrics_table(metrics: dict, title: str) -> Table:
     """A metrics dict as a rich table: the overall row, then one row per class or target; the
     metrics' ``note`` (classes with no records, `dnanet.training.metrics`) as its caption."""
+    if "per_track" in metrics:
+        return signal_table(metrics, title)
     regression = "per_target" in metrics
     keys = (
         ["pearson", "spearman", "mse"]
@@ -159,6 +161,32 @@ def metrics_table(metrics: dict, title: str) -> Table:
             *[format_value(values.get(key)) if key in values else "" for key in keys],
             str(values.get("n", "")),
         )
+    return table
+
+
+SIGNAL_COLUMNS = {
+    "pearson": "pearson log counts",
+    "spearman": "spearman",
+    "mse": "mse",
+    "baseline_mse": "mse of mean",
+    "jsd": "profile JSD",
+    "baseline_jsd": "JSD of mean profile",
+    "profile_pearson": "profile pearson",
+}
+
+
+def signal_table(metrics: dict, title: str) -> Table:
+    """A counts or profile task's metrics (`dnanet.training.signal_metrics`): the mean over
+    tracks, then one row per track, each score beside its baseline's."""
+    keys = [key for key in SIGNAL_COLUMNS if key in metrics]
+    table = Table(title=title)
+    table.add_column("track")
+    for key in keys:
+        table.add_column(SIGNAL_COLUMNS[key], justify="right")
+    table.add_column("n", justify="right")
+    table.add_row("all (mean)", *[format_value(metrics[key]) for key in keys], str(metrics["n"]))
+    for name, values in metrics["per_track"].items():
+        table.add_row(name, *[format_value(values.get(key)) for key in keys], "")
     return table
 
 

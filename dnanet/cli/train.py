@@ -33,17 +33,22 @@ from dnanet.cli.train_options import (
     BatchSizeOption,
     CacheOption,
     ConfigOption,
+    CountsWeightOption,
     EpochsOption,
+    JitterOption,
     KeepDuplicatesOption,
     LrOption,
     ModelOption,
     OutOption,
     OverwriteRunOption,
     PrecisionOption,
+    ProfileLossOption,
     QuietOption,
     ResumeOption,
     SeedOption,
+    SignalOption,
     SplitOption,
+    TargetWidthOption,
     TaskOption,
     TestChromsOption,
     TestOption,
@@ -82,6 +87,11 @@ def train(
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = WindowOption,
     background_ratio: int = BackgroundRatioOption,
+    signal: List[str] = SignalOption,
+    target_width: Optional[int] = TargetWidthOption,
+    jitter: int = JitterOption,
+    profile_loss: str = ProfileLossOption,
+    counts_weight: float = CountsWeightOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = QuietOption,
@@ -103,6 +113,9 @@ def train(
 
       dnanet train bound=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 200 \\
         --out runs/peaks
+
+      dnanet train peaks=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 1000 \\
+        --signal chip=chip.bw --task profile --jitter 64 --split chromosome --out runs/signal
 
     Generated backgrounds are seeded by the config's seed.
     """

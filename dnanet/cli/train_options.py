@@ -16,9 +16,10 @@ OutOption = typer.Option(
 
 TaskOption = typer.Option(
     "auto",
-    help="auto, binary, multiclass, multilabel or regression. auto: several label "
-    "columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
-    "(or has > 20 values) -> regression; else one class per label.",
+    help="auto, binary, multiclass, multilabel, regression, counts or profile. auto: several "
+    "label columns or 'a;b' labels -> multilabel; a numeric column that is not all whole numbers "
+    "(or has > 20 values) -> regression; else one class per label; with --signal tracks, counts. "
+    "counts and profile are trained on --signal coverage.",
     autocompletion=choices.TASKS,
 )
 
@@ -128,3 +129,43 @@ CacheOption = typer.Option(
 )
 
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
+SignalOption = typer.Option(
+    None,
+    "--signal",
+    metavar="NAME=TRACK.bw",
+    show_default=False,
+    help="Train on coverage instead of labels: a bigWig track (repeat: one task output per track) "
+    "read over each window of the BED inputs (--genome and --window needed; backgrounds: "
+    "gc-matched or flank, which get their real coverage). --task counts (default): log(1 + reads) "
+    "over --target-width; --task profile: the reads at each base as well (BPNet-style).",
+)
+
+TargetWidthOption = typer.Option(
+    None,
+    "--target-width",
+    help="Bases at the window's centre whose reads are the targets: summed (counts) or the "
+    "profile's output width (default: the whole --window; window - width must be even).",
+)
+
+JitterOption = typer.Option(
+    0,
+    "--jitter",
+    help="Shift each training window (sequence and targets together) by a random 0 to N bases "
+    "either way each time it is drawn (bpnet-lite's max_jitter); windows are read 2N wider. "
+    "Validation, test and prediction use the centre.",
+)
+
+ProfileLossOption = typer.Option(
+    "multinomial",
+    "--profile-loss",
+    help="multinomial (bpnet-lite, ChromBPNet: the profile's multinomial NLL + lambda x MSE of "
+    "log counts) or poisson (the per-base Poisson NLL of the predicted reads).",
+)
+
+CountsWeightOption = typer.Option(
+    0.0,
+    "--counts-weight",
+    help="Lambda, the weight of the log-counts error in the multinomial profile loss (0: "
+    "ChromBPNet's choice, the median reads of the training windows / 10).",
+)

@@ -13,10 +13,13 @@ from typing import Optional
 
 import numpy as np
 
+from dnanet.data.signal import SignalSettings, signal_set
 from dnanet.data.splits import PART_NAMES, TEST, TRAIN, VALIDATION
 from dnanet.data.store import open_or_build_store, read_labelled, store_key
+from dnanet.data.tasks import infer_task
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
+from dnanet.inputs.genome import open_genome
 from dnanet.inputs.read import check_input_file, read_label_table, table_columns
 from dnanet.inputs.sources import (
     GenomeSettings,
@@ -165,14 +168,21 @@ class TrainingInputs:
     task: str
     cache: Path
     genome: GenomeSettings
+    signal: SignalSettings | None = None
 
     @classmethod
     def from_options(
         cls, out: Path, *, inputs, val, test, labels, id_column, label_column, task, cache, genome,
-        window, background_ratio, seed: int
+        window, background_ratio, seed: int, signal: SignalSettings | None = None
     ) -> "TrainingInputs":  # fmt: skip
         """From `dnanet train`'s (or `dnanet tune`'s) option values for the run folder `out`: the
-        store in `cache`, else beside `out`; backgrounds generated from `seed`."""
+        store in `cache`, else beside `out`; backgrounds generated from `seed`. With `signal`
+        (coverage targets), intervals are read ``2 x jitter`` bases wider than `window`."""
+        if signal is not None and window is None:
+            raise DnanetError(
+                "--signal needs --window: every window must have one width (e.g. --window 1000)"
+            )
+        read_width = window + 2 * signal.jitter if signal is not None else window
         return cls(
             list(inputs or []),
             list(val or []),
@@ -182,7 +192,8 @@ class TrainingInputs:
             list(label_column),
             task,
             Path(cache) if cache is not None else out.parent / CACHE,
-            GenomeSettings(genome and Path(genome), window, background_ratio, seed),
+            GenomeSettings(genome and Path(genome), read_width, background_ratio, seed),
+            signal,
         )
 
     def read(self, reporter: Reporter | None = None):
@@ -200,6 +211,28 @@ class TrainingInputs:
             genome=self.genome,
             reporter=reporter,
         )
+
+    @property
+    def window(self) -> int | None:
+        """The model's input width: the read width less the jitter on both sides."""
+        width = self.genome.window
+        return width - 2 * self.signal.jitter if self.signal and width else width
+
+    def read_set(self, reporter: Reporter | None = None):
+        """(records, each record's part, the task, the `SequenceSet` it trains on): labels make
+        the targets (the task inferred from them), or with `signal` the coverage of every window
+        (`dnanet.data.signal`)."""
+        reporter = reporter if reporter is not None else Reporter()
+        records, parts = self.read(reporter)
+        if self.signal is None:
+            task = infer_task(records.label_values, self.label_names, self.task)
+            return records, parts, task, records.with_targets(records.targets(task.encode))
+        if self.genome.genome is None:
+            raise DnanetError("--signal needs --genome and BED intervals as inputs")
+        task = self.signal.task(self.window)
+        genome = open_genome(self.genome.genome)
+        sequences = signal_set(records, self.signal, genome, self.window, self.cache, reporter)
+        return records, parts, task, sequences
 
     @property
     def label_names(self) -> list[str]:

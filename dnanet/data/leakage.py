@@ -61,7 +61,10 @@ def sequence_digests(
 
 def label_keys(targets: np.ndarray) -> np.ndarray:
     """int64 ``(N,)``: equal keys, equal labels (a class index, or a row of multilabel flags or
-    regression values)."""
+    regression values). Coverage targets (`dnanet.data.signal.SignalTargets`) are not labels:
+    one key for all, so duplicates count as within one class."""
+    if not isinstance(targets, np.ndarray):
+        return np.zeros(len(targets), dtype=np.int64)
     if targets.ndim == 1:
         return np.asarray(targets, dtype=np.int64)
     return np.unique(targets, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)

@@ -131,24 +131,26 @@ def make_loader(
     """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}`` of
     the sequences at `indices` (default: all), which the data set's positions 0, 1, ... stand for.
 
-    Training (`shuffle`): a `TrainingSampler` (each pass `steps` batches drawn afresh when `steps`
-    > 0; length-bucketed when lengths differ). Pass a `torch.utils.data.DistributedSampler` as
-    `sampler` to shard across processes. Otherwise batches come in order, cut to at most
-    `BATCH_BASES` padded bases (`inference_batch_size`).
+    Training (`shuffle`, or a `sampler`): a `TrainingSampler` (each pass `steps` batches drawn
+    afresh when `steps` > 0; length-bucketed when lengths differ). Pass a
+    `torch.utils.data.DistributedSampler` as `sampler` to shard across processes. Otherwise batches
+    come in order, cut to at most `BATCH_BASES` padded bases (`inference_batch_size`).
     For a GPU: `pin_memory` puts batches in page-locked memory (asynchronous copies), `workers` > 0
     cuts and pads them in that many forked processes (the order, drawn in this process, is the
-    same). Workers are started afresh each pass: persistent ones would draw one seed fewer per pass
+    same). A training batch of a `dnanet.data.signal.SignalSet` is cut at random shifts (jitter).
+    Workers are started afresh each pass: persistent ones would draw one seed fewer per pass
     from the order generator, so a resumed run would see other batches than an uninterrupted one.
     """
     rows = np.arange(len(sequences)) if indices is None else np.asarray(indices, dtype=np.int64)
 
+    training = shuffle or sampler is not None
+
     def collate(positions: list[int]) -> dict[str, torch.Tensor]:
-        chosen = rows[positions]
-        codes, lengths = sequences.codes(chosen)
+        codes, lengths, targets = sequences.batch(rows[positions], jitter=training)
         return {
             "codes": torch.from_numpy(codes),
             "lengths": torch.from_numpy(lengths),
-            "targets": torch.from_numpy(np.ascontiguousarray(sequences.targets[chosen])),
+            "targets": torch.from_numpy(targets),
         }
 
     generator = torch.Generator().manual_seed(seed)

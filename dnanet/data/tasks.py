@@ -9,12 +9,21 @@ Per kind: labels; targets; outputs (``activate``); loss.
 - regression: one number per label column; float32 ``(N, T)``; values ``(N, T)`` in the data's
   units; mean squared error on standardised targets.
 
-Regression targets are standardised with the training split's mean and standard deviation
-(stored in model.json), so one learning rate suits any unit; outputs are put back in the units.
+- counts (signal): one log(1 + reads) per window and coverage track (`dnanet.data.signal`);
+  float32 ``(N, T)``; the predicted log(1 + reads) ``(N, T)``; standardised mean squared error,
+  as regression.
+- profile (signal): flat rows ``(N, T + T*W)`` of log(1 + total reads) per track and the reads at
+  each of the W output bases; the predicted log totals and per-base probabilities; BPNet's
+  multinomial + lambda x log-counts loss, or Poisson (`dnanet.data.signal_task`).
+
+Regression and counts targets are standardised with the training split's mean and standard
+deviation (stored in model.json), so one learning rate suits any unit; outputs are put back in the
+units.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,10 +31,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dnanet.data import signal_task
 from dnanet.errors import DnanetError
 
-KINDS = ("binary", "multiclass", "multilabel", "regression")
+KINDS = ("binary", "multiclass", "multilabel", "regression", "counts", "profile")
 CLASSIFICATION = ("binary", "multiclass")
+REGRESSION = ("regression", "counts")  # one standardised number per output, mean squared error
+SIGNAL = ("counts", "profile")  # targets made from coverage tracks (--signal), not labels
 
 
 @dataclass(frozen=True)
@@ -38,22 +50,46 @@ class Task:
         default_factory=list
     )  # regression: per-target mean of the training split
     std: list[float] = field(default_factory=list)  # regression: per-target standard deviation
+    width: int = 0  # profile: output bases per track
+    profile_loss: str = "multinomial"  # profile: multinomial (+ lambda x log counts) or poisson
+    counts_weight: float = 0.0  # profile: lambda; 0 until set from the training windows
+    prior: list[float] = field(default_factory=list)  # profile: the training windows' mean row
 
     @property
     def n_outputs(self) -> int:
-        return len(self.names)
+        """Outputs per record: one per name, or for a profile task T totals + T x W bases."""
+        return len(self.names) * (1 + self.width) if self.kind == "profile" else len(self.names)
 
     @property
     def is_classification(self) -> bool:
         return self.kind in CLASSIFICATION
 
+    @property
+    def is_regression(self) -> bool:
+        return self.kind in REGRESSION
+
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "names": self.names, "mean": self.mean, "std": self.std}
+        data = {"kind": self.kind, "names": self.names, "mean": self.mean, "std": self.std}
+        if self.kind == "profile":
+            data.update(
+                width=self.width,
+                profile_loss=self.profile_loss,
+                counts_weight=self.counts_weight,
+                prior=[round(value, 7) for value in self.prior],
+            )
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Task":
         return cls(
-            data["kind"], list(data["names"]), list(data.get("mean", [])), list(data.get("std", []))
+            data["kind"],
+            list(data["names"]),
+            list(data.get("mean", [])),
+            list(data.get("std", [])),
+            int(data.get("width", 0)),
+            data.get("profile_loss", "multinomial"),
+            float(data.get("counts_weight", 0.0)),
+            [float(value) for value in data.get("prior", [])],
         )
 
     def encode(self, labels: list[tuple[str, ...]], where: Callable[[int], str]) -> np.ndarray:
@@ -82,16 +118,22 @@ class Task:
             return F.cross_entropy(logits, targets, weight=class_weights)
         if self.kind == "multilabel":
             return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=class_weights)
+        if self.kind == "profile":
+            return self._profile_losses(logits, targets, activated=False).mean()
         return F.mse_loss(logits, self._standardise(targets))
 
-    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+    def activate(self, logits: torch.Tensor, reverse_strand: bool = False) -> torch.Tensor:
         """Raw model outputs ``(B, C)`` -> probabilities or values in the data's units
-        ``(B, C)``."""
+        ``(B, C)``. `reverse_strand`: the outputs are a window's reverse complement's, put back in
+        the window's orientation (a profile is flipped; nothing else depends on the strand)."""
         logits = logits.float()
         if self.is_classification:
             return torch.softmax(logits, dim=-1)
         if self.kind == "multilabel":
             return torch.sigmoid(logits)
+        if self.kind == "profile":
+            outputs = signal_task.activate_profile(logits, len(self.names), self.width)
+            return self.flip(outputs) if reverse_strand else outputs
         return logits * torch.tensor(self.std, device=logits.device) + torch.tensor(
             self.mean, device=logits.device
         )
@@ -108,26 +150,47 @@ class Task:
             return F.binary_cross_entropy(
                 outputs.clamp(1e-7, 1 - 1e-7), targets, reduction="none"
             ).mean(1)
+        if self.kind == "profile":
+            return self._profile_losses(outputs, targets, activated=True)
         return F.mse_loss(
             self._standardise(outputs), self._standardise(targets), reduction="none"
         ).mean(1)
 
-    def with_statistics(self, targets: np.ndarray) -> "Task":
-        """A regression task standardised by these (training) targets ``(N, T)``; others
-        unchanged."""
-        if self.kind != "regression":
+    def flip(self, flat: torch.Tensor) -> torch.Tensor:
+        """Outputs or targets ``(B, C)`` of windows as their reverse complements see them: a
+        profile reversed along the sequence; other kinds do not depend on the strand."""
+        if self.kind != "profile":
+            return flat
+        return signal_task.flip_profiles(flat, len(self.names), self.width)
+
+    def with_statistics(self, targets) -> "Task":
+        """A regression or counts task standardised by these (training) targets ``(N, T)``; a
+        profile task with its prior (mean log counts, average profile) and, when unset, lambda
+        from them (`dnanet.data.signal_task`); others unchanged. Profile targets may be a
+        memory-mapped block: they are read in chunks."""
+        if self.kind == "profile":
+            tracks = len(self.names)
+            prior = signal_task.profile_prior(targets, tracks, self.width)
+            weight = self.counts_weight or signal_task.default_counts_weight(
+                _column_block(targets, tracks)
+            )
+            return dataclasses.replace(self, counts_weight=weight, prior=prior.tolist())
+        if not self.is_regression:
             return self
         std = np.where(targets.std(0) > 0, targets.std(0), 1.0)
-        return Task(self.kind, self.names, targets.mean(0).tolist(), std.tolist())
+        return dataclasses.replace(self, mean=targets.mean(0).tolist(), std=std.tolist())
 
     def prediction_header(self) -> list[str]:
-        """Columns of a predictions TSV after ``id``."""
-        if self.kind == "regression":
+        """Columns of a predictions TSV after ``id`` (a counts or profile task: the predicted
+        total reads per track)."""
+        if self.is_regression or self.kind == "profile":
             return [f"pred_{name}" for name in self.names]
         return ["predicted", *[f"prob_{name}" for name in self.names]]
 
     def prediction_cells(self, outputs: np.ndarray) -> list[str]:
         """One record's outputs ``(C,)`` -> the cells under `prediction_header`."""
+        if self.kind in SIGNAL:
+            return [f"{value:.6g}" for value in np.expm1(outputs[: len(self.names)])]
         if self.kind == "regression":
             return [f"{value:.6g}" for value in outputs]
         if self.kind == "multilabel":
@@ -136,12 +199,33 @@ class Task:
             predicted = self.names[int(outputs.argmax())]
         return [predicted, *[f"{p:.6f}" for p in outputs]]
 
+    def _profile_losses(
+        self, outputs: torch.Tensor, targets: torch.Tensor, activated: bool
+    ) -> torch.Tensor:
+        return signal_task.profile_record_losses(
+            outputs,
+            targets,
+            len(self.names),
+            self.width,
+            self.profile_loss,
+            self.counts_weight,
+            activated,
+        )
+
     def _standardise(self, values: torch.Tensor) -> torch.Tensor:
         mean, std = (
             torch.tensor(self.mean, device=values.device),
             torch.tensor(self.std, device=values.device),
         )
         return (values - mean) / std
+
+
+def _column_block(targets, columns: int, chunk: int = 65_536) -> np.ndarray:
+    """The first `columns` columns of every row ``(N, columns)``, read in chunks."""
+    return np.concatenate(
+        [np.asarray(targets[i : i + chunk])[:, :columns] for i in range(0, len(targets), chunk)]
+        or [np.zeros((0, columns), dtype=np.float32)]
+    )
 
 
 def infer_task(labels: list[tuple[str, ...]], columns: list[str], kind: str = "auto") -> Task:
@@ -154,6 +238,11 @@ def infer_task(labels: list[tuple[str, ...]], columns: list[str], kind: str = "a
     """
     if kind not in ("auto", *KINDS):
         raise DnanetError(f"unknown task '{kind}'; valid tasks: auto, {', '.join(KINDS)}")
+    if kind in SIGNAL:
+        raise DnanetError(
+            f"a {kind} task is trained on coverage: give the tracks with --signal NAME=track.bw "
+            "(with BED intervals and --genome)"
+        )
     if kind == "auto":
         kind = _guess_kind(labels, columns)
     if kind == "regression":

@@ -68,8 +68,17 @@ def predict_batch(
             )
         outputs = activate(logits.cpu())
         if reverse is not None:
-            outputs = (outputs + activate(reverse.cpu())) / 2
+            outputs = (outputs + _activate_reverse(activate, reverse.cpu())) / 2
     return outputs
+
+
+def _activate_reverse(activate: Activation, logits: torch.Tensor) -> torch.Tensor:
+    """The reverse strand's outputs in the forward strand's orientation: `Task.activate` flips a
+    profile (``reverse_strand``); any other activation is strand-free."""
+    task = getattr(activate, "__self__", None)
+    if isinstance(task, Task):
+        return activate(logits, reverse_strand=True)
+    return activate(logits)
 
 
 def predict(

@@ -16,6 +16,7 @@ from torch import nn
 from dnanet.errors import DnanetError
 from dnanet.models.cnn import CNN
 from dnanet.models.lstm import LSTM
+from dnanet.models.profile import ProfileModel
 from dnanet.models.ternary_mlp import TernaryMLP
 from dnanet.models.transformer import Transformer
 
@@ -27,6 +28,7 @@ MODELS: dict[str, type[nn.Module]] = {
 }
 
 ENCODER_ARGUMENTS = ("encoder", "k", "stride")
+PROFILE_KERNEL = 75  # bases of the profile head's convolution (BPNet's final 75-wide layer)
 
 
 def model_arguments(name: str) -> dict[str, tuple[type, Any]]:
@@ -57,3 +59,13 @@ def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Modu
     included)."""
     check_model_name(name)
     return MODELS[name](n_outputs=n_outputs, **arguments)
+
+
+def build_task_model(name: str, task, arguments: dict[str, Any]) -> nn.Module:
+    """The model for a task (`dnanet.data.tasks.Task`): the registered family with one output per
+    task output, or for a profile task that family as the trunk of a `ProfileModel` (counts and
+    profile heads, `PROFILE_KERNEL` wide)."""
+    if task.kind != "profile":
+        return build_model(name, task.n_outputs, arguments)
+    trunk = build_model(name, len(task.names), arguments)
+    return ProfileModel(trunk, len(task.names), task.width, PROFILE_KERNEL)

@@ -15,6 +15,8 @@ Order of checks (each failure is one `DnanetError` naming the file and the key o
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import stat
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from dnanet.errors import DnanetError
-from dnanet.models import build_model
+from dnanet.models import build_task_model
 from dnanet.runs.schema import RunDescription, read_description
 from dnanet.data.tasks import Task
 
@@ -99,7 +101,7 @@ def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
     weights = read_checked_tensors(
         weights_path, expected, lambda name: _outputs_note(name, per_output, description)
     )
-    model = build_model(description.model_name, description.task.n_outputs, description.arguments)
+    model = build_task_model(description.model_name, description.task, description.arguments)
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:  # unreachable after the header check; kept one line all the same
@@ -111,16 +113,16 @@ def _planned_tensors(description: RunDescription) -> tuple[dict[str, torch.Tenso
     """The model's state dict as ``meta`` tensors (names, shapes, dtypes; no memory), and the
     names of the tensors whose shape follows the number of outputs."""
 
-    def planned(outputs: int) -> nn.Module:
+    def planned(task) -> nn.Module:
         try:
             with torch.device("meta"):
-                return build_model(description.model_name, outputs, description.arguments)
+                return build_task_model(description.model_name, task, description.arguments)
         except (ValueError, TypeError, KeyError, RuntimeError) as error:
             raise DnanetError(
                 f"{description.path}: 'model.arguments': {str(error).splitlines()[0]}"
             ) from None
 
-    model = planned(description.task.n_outputs)
+    model = planned(description.task)
     state = model.state_dict()
     own = sum(
         b.numel() * b.element_size() for name, b in model.named_buffers() if name not in state
@@ -130,7 +132,8 @@ def _planned_tensors(description: RunDescription) -> tuple[dict[str, torch.Tenso
             f"{description.path}: 'model.arguments' make a {description.model_name} that needs "
             f"{own / 2**20:,.0f} MiB of fixed buffers (at most {NON_PERSISTENT_LIMIT >> 20} MiB)"
         )
-    other = planned(description.task.n_outputs + 1).state_dict()
+    task = description.task
+    other = planned(dataclasses.replace(task, names=[*task.names, "another"])).state_dict()
     return state, {name for name, tensor in state.items() if tensor.shape != other[name].shape}
 
 

@@ -37,7 +37,8 @@ from dnanet.config.values import coerce_value
 from dnanet.errors import DnanetError
 from dnanet.files.json_files import parse_json, read_regular_file
 from dnanet.models import ENCODER_ARGUMENTS, MODELS, check_model_name, model_arguments
-from dnanet.data.tasks import KINDS, Task
+from dnanet.data.signal_task import PROFILE_LOSSES
+from dnanet.data.tasks import KINDS, REGRESSION, Task
 
 RUN_FORMAT = "dnanet-run"
 RUN_FORMAT_VERSION = 2
@@ -78,6 +79,8 @@ _NAME_COUNTS = {
     "multiclass": (2, math.inf),
     "multilabel": (1, math.inf),
     "regression": (1, math.inf),
+    "counts": (1, math.inf),
+    "profile": (1, math.inf),
 }
 
 
@@ -150,7 +153,7 @@ def check_description(data: dict[str, Any], path: Path) -> RunDescription:
         arguments,
         task,
         data["reverse_complement_average"],
-        _trained_window(data.get("inputs", []), path),
+        _signal_window(data, path) or _trained_window(data.get("inputs", []), path),
         data,
     )
 
@@ -239,7 +242,7 @@ def _check_task(task: dict[str, Any], path: Path) -> Task:
     statistics = {}
     for key in ("mean", "std"):
         values = task.get(key, [])
-        wanted = len(names) if kind == "regression" else 0
+        wanted = len(names) if kind in REGRESSION else 0
         if (
             not isinstance(values, list)
             or len(values) != wanted
@@ -251,7 +254,41 @@ def _check_task(task: dict[str, Any], path: Path) -> Task:
                 f"got {values!r}"
             )
         statistics[key] = [float(v) for v in values]
-    return Task(kind, list(names), statistics["mean"], statistics["std"])
+    return Task(kind, list(names), statistics["mean"], statistics["std"], **_profile(task, path))
+
+
+def _profile(task: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A profile task's output width, loss and lambda (none for other kinds)."""
+    if task.get("kind") != "profile":
+        return {}
+    width, loss, weight = task.get("width"), task.get("profile_loss"), task.get("counts_weight")
+    if not _is_int(width) or not 1 <= width <= 1_000_000:
+        raise DnanetError(f"{path}: 'task.width' must be a whole number >= 1, got {width!r}")
+    if loss not in PROFILE_LOSSES:
+        raise DnanetError(
+            f"{path}: 'task.profile_loss' must be one of {', '.join(PROFILE_LOSSES)}, got {loss!r}"
+        )
+    if not _is_number(weight) or weight < 0:
+        raise DnanetError(f"{path}: 'task.counts_weight' must be a number >= 0, got {weight!r}")
+    prior = task.get("prior", [])
+    if not isinstance(prior, list) or not all(_is_number(value) for value in prior):
+        raise DnanetError(f"{path}: 'task.prior' must be a list of numbers")
+    return {
+        "width": width,
+        "profile_loss": loss,
+        "counts_weight": float(weight),
+        "prior": [float(value) for value in prior],
+    }
+
+
+def _signal_window(data: dict[str, Any], path: Path) -> int | None:
+    """A signal run's input width (its windows were read wider, by the jitter), else None."""
+    if "signal" not in data:
+        return None
+    width = _mapping(data, "signal", path).get("input_width")
+    if not _is_int(width) or width < 1:
+        raise DnanetError(f"{path}: 'signal.input_width' must be a whole number >= 1, got {width!r}")
+    return width
 
 
 def _trained_window(inputs: Any, path: Path) -> int | None:

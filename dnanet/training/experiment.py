@@ -27,12 +27,13 @@ from dnanet.config.run_config import Config, TrainConfig
 from dnanet.data.leakage import leakage
 from dnanet.data.loaders import code_batches, make_loader
 from dnanet.data.sets import SequenceSet
+from dnanet.data.signal import training_targets
 from dnanet.data.splits import Split, make_split
 from dnanet.data.strand import strand_test
 from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import predict
-from dnanet.models import build_model
+from dnanet.models import build_task_model
 from dnanet.runs.save import save_model, write_json
 from dnanet.runtime.distributed import Processes, per_process_batch
 from dnanet.runtime.precision import precision_for
@@ -132,11 +133,12 @@ def train_model(
     prepared = prepare_split(config, sequences, task, parts, where)
     split = prepared.split
     train_idx, val_idx, test_idx = split.train, split.validation, split.test
-    task = task.with_statistics(sequences.targets[train_idx])
+    train_targets = training_targets(sequences.targets, train_idx)  # a profile's: read lazily
+    task = task.with_statistics(train_targets)
     torch.manual_seed(config.seed)
     arguments = model_arguments_of(config)
     try:
-        model = build_model(config.model["name"], task.n_outputs, arguments).to(device)
+        model = build_task_model(config.model["name"], task, arguments).to(device)
     except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
         raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
@@ -153,7 +155,9 @@ def train_model(
             **loading,
         )
         trained = DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None
+            model,
+            device_ids=[device] if device.type == "cuda" else None,
+            find_unused_parameters=task.kind == "profile",  # the trunk's own head serves embed only
         )
     else:
         train_loader = make_loader(
@@ -169,8 +173,8 @@ def train_model(
     inference_batch = max(batch_size, INFERENCE_BATCH)
     val_loader = make_loader(sequences, inference_batch, val_idx, **loading)
     weights = (
-        balancing_weights(task, sequences.targets[train_idx])
-        if config.train.class_weights
+        balancing_weights(task, train_targets)
+        if config.train.class_weights and task.kind != "profile"
         else None
     )
     if monitor is not None:
@@ -192,7 +196,7 @@ def train_model(
 
     learning = check_learning(
         task,
-        sequences.targets[train_idx],
+        train_targets,
         torch.from_numpy(outputs_of(val_idx)),
         torch.from_numpy(sequences.targets[val_idx]),
     )
@@ -221,6 +225,7 @@ def train_model(
         "inputs": inputs,
         "split": split.describe(),
         "duplicates": prepared.duplicates,
+        **({"signal": sequences.provenance} if getattr(sequences, "provenance", None) else {}),
         "best_epoch": int(np.argmin([h["val_loss"] for h in history])) + 1,
         "learned": learning.learned,
         "learning": learning.to_dict(),

@@ -52,6 +52,8 @@ def prior_outputs(task: Task, train_targets: np.ndarray, n: int) -> torch.Tensor
     if task.is_classification:
         counts = np.bincount(train_targets, minlength=task.n_outputs) + 0.5
         row = counts / counts.sum()
+    elif task.kind == "profile":  # mean log counts and average profile (`Task.with_statistics`)
+        row = np.asarray(task.prior, dtype=np.float64)
     else:
         row = np.asarray(train_targets, dtype=np.float64).mean(0)
     return torch.tensor(row, dtype=torch.float32).expand(n, task.n_outputs).clone()
@@ -74,6 +76,9 @@ def collapsed_answer(task: Task, outputs: torch.Tensor) -> str | None:
             labels = [name for name, on in zip(task.names, predicted[0].tolist()) if on]
             return f"the label set '{';'.join(labels) or '(none)'}'"
         return None
+    if task.kind == "profile":
+        totals = outputs[:, : len(task.names)]
+        return "the same total counts" if bool((totals.std(0) < 1e-3).all()) else None
     spread = (outputs / torch.tensor(task.std)).std(0)  # in training standard deviations
     return "the same value" if bool((spread < 1e-3).all()) else None
 
@@ -97,6 +102,8 @@ def check_learning(
     if not (improvement >= MIN_IMPROVEMENT and z >= MIN_Z):
         baseline = {
             "regression": "always predicting the training mean",
+            "counts": "always predicting the training windows' mean log counts",
+            "profile": "predicting the training windows' mean counts and average profile",
             "multilabel": "predicting each label's training frequency",
         }.get(task.kind, "predicting the training class frequencies")
         reasons.append(

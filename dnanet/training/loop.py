@@ -176,13 +176,13 @@ def _train_epoch(
     model.train()
     losses = []
     for batch in train_loader:
-        codes = batch["codes"]
+        codes, targets = batch["codes"], batch["targets"]
         if config.reverse_complement:
-            codes = _random_strand(codes, batch["lengths"], flips)
+            codes, targets = _random_strand(codes, targets, batch["lengths"], flips, task)
         with precision.autocast():
             loss = task.loss(
                 model(codes.to(device, non_blocking=True)),
-                batch["targets"].to(device, non_blocking=True),
+                targets.to(device, non_blocking=True),
                 weights,
             )
         optimizer.zero_grad(set_to_none=True)
@@ -218,11 +218,19 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
 
 
 def _random_strand(
-    codes: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
-    """Replace a random half of the sequences (B, L) by their reverse complements."""
+    codes: torch.Tensor,
+    targets: torch.Tensor,
+    lengths: torch.Tensor,
+    generator: torch.Generator,
+    task: Task,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace a random half of the sequences (B, L) by their reverse complements, and their
+    targets by what the other strand sees (a profile reversed: `Task.flip`)."""
     flip = torch.rand(len(codes), generator=generator) < 0.5
-    return torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
+    codes = torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
+    if task.kind == "profile":
+        targets = torch.where(flip[:, None], task.flip(targets), targets)
+    return codes, targets
 
 
 def _validate(

@@ -7,7 +7,7 @@ class's one-vs-rest ``auroc``, ``auprc``, ``f1``, ``precision``, ``recall`` and 
 Multilabel tasks: the same keys, each label scored on its own (threshold 0.5), macro-averaged;
 ``accuracy`` is the mean per-label accuracy and ``exact_match`` the share of records with every
 label right. Regression: ``pearson``, ``spearman``, ``mse`` and ``n``, averaged over targets,
-with ``per_target`` values.
+with ``per_target`` values. Counts and profile tasks: `dnanet.training.signal_metrics`.
 
 A class (or label) with no records in the evaluated set has ``n: 0``: its AUROC, AUPRC, recall,
 F1 (and for a label MCC) are undefined (``None``), and it is left out of *every* macro average
@@ -20,13 +20,16 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
-from dnanet.data.tasks import Task
+from dnanet.data.tasks import SIGNAL, Task
+from dnanet.training.signal_metrics import signal_metrics
 
 HEADLINE = {
     "binary": ("accuracy", "auroc"),
     "multiclass": ("accuracy", "auroc"),
     "multilabel": ("accuracy", "auroc"),
     "regression": ("pearson", "mse"),
+    "counts": ("pearson", "mse"),
+    "profile": ("pearson", "jsd"),
 }
 """The metrics recorded per epoch in history.csv (as val_<name>) for each task kind."""
 
@@ -37,6 +40,8 @@ def task_metrics(task: Task, targets: np.ndarray, outputs: np.ndarray) -> dict:
         return classification_metrics(targets, outputs, task.names)
     if task.kind == "multilabel":
         return multilabel_metrics(targets, outputs, task.names)
+    if task.kind in SIGNAL:
+        return signal_metrics(task, targets, outputs)
     return regression_metrics(targets, outputs, task.names)
 
 

@@ -72,11 +72,12 @@ def run_invocation(
     cfg,
     cache: Path,
     genome,
+    signal=None,
 ) -> dict:
     """How a run was started, saved with its checkpoint so that `--resume OUT` needs nothing else:
     the inputs (absolute paths, with their classes; --val and --test files apart), label-table
-    options, task, full config, the store folder, the genome settings, and each input's SHA-256
-    (`records.provenance`)."""
+    options, task, full config, the store folder, the genome and signal settings, and each
+    input's SHA-256 (`records.provenance`)."""
 
     def arguments(part: str) -> list[str]:
         return [
@@ -97,6 +98,7 @@ def run_invocation(
         "provenance": records.provenance,
         "val": arguments("validation"),
         "test": arguments("test"),
+        "signal": signal.to_dict() if signal is not None else None,
     }
 
 

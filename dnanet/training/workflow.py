@@ -28,7 +28,7 @@ import torch
 
 from dnanet.config.run_config import Config, config_from_dict, load_config
 from dnanet.data.labelled import CACHE, TrainingInputs
-from dnanet.data.tasks import infer_task
+from dnanet.data.signal import SignalSettings, signal_settings
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind, claimed
 from dnanet.inputs.sources import GenomeSettings
@@ -122,6 +122,11 @@ def train_run(
     genome: Path | str | None = None,
     window: int | None = None,
     background_ratio: int = 1,
+    signal: Sequence[str] = (),
+    target_width: int | None = None,
+    jitter: int = 0,
+    profile_loss: str = "multinomial",
+    counts_weight: float = 0.0,
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
@@ -129,6 +134,11 @@ def train_run(
     write_report: ReportWriter | None = None,
 ) -> TrainOutcome:
     """Train a new run into the folder `out`; the keywords are `dnanet train`'s options.
+
+    `signal` (NAME=track.bw, one task output per track) trains on coverage instead of labels
+    (`dnanet.data.signal`): `task` counts (default) or profile, over `target_width` bases
+    (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`, 0:
+    ChromBPNet's median counts / 10).
 
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;
     none: the bundled CTCF example. `config`: a YAML config (default: the shipped config of
@@ -171,6 +181,7 @@ def train_run(
             window=window,
             background_ratio=background_ratio,
             seed=settings.seed,
+            signal=signal_settings(signal, task, target_width, jitter, profile_loss, counts_weight),
         ),
         overwrite,
     )
@@ -214,6 +225,7 @@ def resume_run(
                 genome.get("background_ratio", 1),
                 settings.seed,
             ),
+            SignalSettings.from_dict(invocation["signal"]) if invocation.get("signal") else None,
         ),
         resumed=invocation,
     )
@@ -239,10 +251,8 @@ def run_plan(
     claim = claimed(plan.out, plan.overwrite, folder=True, reporter=reporter)
     with claim if main else nullcontext() as output:  # before the long work: fails at once
         speaker = reporter if main else Reporter()  # rank 0 speaks for all
-        records, parts = _read_inputs(plan, processes, speaker)
+        records, parts, the_task, sequences = _read_inputs(plan, processes, speaker)
         _prepare_checkpoint(plan, records, processes)
-        the_task = infer_task(records.label_values, plan.data.label_names, plan.data.task)
-        sequences = records.with_targets(records.targets(the_task.encode))
         speaker.note(
             f"{len(sequences):,} sequences read"
             + (f"; resuming from {plan.checkpoint.folder}" if plan.resumed else "")
@@ -259,16 +269,17 @@ def run_plan(
 
 
 def _read_inputs(plan: RunPlan, processes, reporter: Reporter):
-    """The records and their parts (`read_training_inputs`): rank 0 builds the store first, then
-    the other processes open it. A resumed run checks its inputs are those it started on."""
+    """The records, their parts, the task and the set it trains on
+    (`dnanet.data.labelled.TrainingInputs.read_set`): rank 0 builds the stores first, then the
+    other processes open them. A resumed run checks its inputs are those it started on."""
     for rank_reads in (processes.is_main, not processes.is_main):
         if rank_reads:
-            records, parts = plan.data.read(reporter)
+            records, parts, task, sequences = plan.data.read_set(reporter)
         if processes.distributed:
             torch.distributed.barrier()
     if plan.resumed is not None:
         check_unchanged(plan.resumed["provenance"], records.provenance)
-    return records, parts
+    return records, parts, task, sequences
 
 
 def _prepare_checkpoint(plan: RunPlan, records, processes) -> None:
@@ -291,6 +302,7 @@ def _prepare_checkpoint(plan: RunPlan, records, processes) -> None:
         plan.config,
         plan.data.cache,
         plan.data.genome,
+        plan.data.signal,
     )
 
 
