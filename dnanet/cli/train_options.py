@@ -169,3 +169,13 @@ CountsWeightOption = typer.Option(
     help="Lambda, the weight of the log-counts error in the multinomial profile loss (0: "
     "ChromBPNet's choice, the median reads of the training windows / 10).",
 )
+
+ExcludeOption = typer.Option(
+    None,
+    "--exclude",
+    metavar="BLACKLIST.bed",
+    show_default=False,
+    help="A BED of regions (e.g. the ENCODE blacklist) that no window may overlap: intervals whose "
+    "window does are left out (counted, printed and kept in model.json) and generated backgrounds "
+    "avoid them. For labels and --signal alike.",
+)

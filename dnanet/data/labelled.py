@@ -173,11 +173,13 @@ class TrainingInputs:
     @classmethod
     def from_options(
         cls, out: Path, *, inputs, val, test, labels, id_column, label_column, task, cache, genome,
-        window, background_ratio, seed: int, signal: SignalSettings | None = None
+        window, background_ratio, seed: int, signal: SignalSettings | None = None,
+        exclude: Path | None = None
     ) -> "TrainingInputs":  # fmt: skip
         """From `dnanet train`'s (or `dnanet tune`'s) option values for the run folder `out`: the
         store in `cache`, else beside `out`; backgrounds generated from `seed`. With `signal`
-        (coverage targets), intervals are read ``2 x jitter`` bases wider than `window`."""
+        (coverage targets), intervals are read ``2 x jitter`` bases wider than `window`; with
+        `exclude` (a blacklist BED) no window overlaps its regions."""
         if signal is not None and window is None:
             raise DnanetError(
                 "--signal needs --window: every window must have one width (e.g. --window 1000)"
@@ -192,7 +194,13 @@ class TrainingInputs:
             list(label_column),
             task,
             Path(cache) if cache is not None else out.parent / CACHE,
-            GenomeSettings(genome and Path(genome), read_width, background_ratio, seed),
+            GenomeSettings(
+                genome and Path(genome),
+                read_width,
+                background_ratio,
+                seed,
+                exclude=Path(exclude) if exclude is not None else None,
+            ),
             signal,
         )
 

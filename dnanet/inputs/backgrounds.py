@@ -43,7 +43,7 @@ from dnanet.inputs.background_windows import (
     pop_spare,
 )
 from dnanet.inputs.bed import read_intervals, record_id
-from dnanet.inputs.digest import digest
+from dnanet.inputs.digest import digest, file_sha256
 from dnanet.inputs.encode import BYTE_TO_CODE
 from dnanet.inputs.interval_source import Window, read_window
 from dnanet.inputs.read import FastaRecord
@@ -81,6 +81,7 @@ class BackgroundSource:
             settings.seed,
         )
         self.window, self.genome_path = settings.width, settings.genome
+        self.exclude = getattr(settings, "exclude", None)  # --exclude: regions never drawn
         self.stream = [self.seed, BACKGROUND_KINDS.index(kind)]  # the generator's seed
         self.stats: dict[str, int] = {}
 
@@ -242,6 +243,8 @@ class BackgroundSource:
                 excluded.add(window.chrom, window.start, window.end)
             for interval in read_intervals(item.path):
                 excluded.add(interval.chrom, interval.start, interval.end)
+        for interval in read_intervals(self.exclude) if self.exclude is not None else ():
+            excluded.add(interval.chrom, interval.start, interval.end)
         self.stats["positives"] = len(positives)
         excluded.freeze()
         return positives, excluded
@@ -291,6 +294,7 @@ class BackgroundSource:
                 "seed": self.seed,
                 "version": 1,
                 "positives": [[item.label, self.key_of(item)] for item in self.positives],
+                **({"exclude": file_sha256(self.exclude)} if self.exclude is not None else {}),
             }
         )
 

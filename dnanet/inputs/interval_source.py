@@ -5,8 +5,10 @@ around the summit or centre, or the interval itself), reverse-complemented on th
 named ``chrom:start-end(strand)``. An interval whose window runs off its chromosome's end is
 skipped and counted (the count and the first such line are kept in provenance and printed); a
 chromosome missing from the genome is an error naming the BED line, with a hint when the BED and
-the genome name chromosomes differently. Inputs of this kind come from
-`dnanet.inputs.sources.resolve_inputs`, which gives it to a `dnanet.inputs.sources.LabelledInput`.
+the genome name chromosomes differently. With ``--exclude BED`` (a blacklist), a window that
+overlaps a listed region is left out and counted (provenance ``skipped.excluded``). Inputs of this
+kind come from `dnanet.inputs.sources.resolve_inputs`, which gives it to a
+`dnanet.inputs.sources.LabelledInput`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Iterator, NamedTuple
 
 from dnanet.errors import DnanetError
 from dnanet.inputs.bed import Interval, read_intervals, record_id, reverse_complement, window_of
+from dnanet.inputs.coverage import read_excluded
 from dnanet.inputs.digest import digest, file_sha256
 from dnanet.inputs.genome import open_genome
 from dnanet.inputs.read import FastaRecord, check_input_file
@@ -37,10 +40,18 @@ class IntervalSource:
 
     kind = "intervals"
 
-    def __init__(self, path: Path, genome: Path, window: int | None, trained: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        genome: Path,
+        window: int | None,
+        trained: bool = False,
+        exclude: Path | None = None,
+    ):
         self.path, self.genome_path, self.window = Path(path), Path(genome), window
         self.trained = trained  # the window is the run's training window, not --window
-        self.skipped, self.first_skipped, self.intervals = 0, "", 0
+        self.exclude = Path(exclude) if exclude is not None else None  # --exclude: a blacklist
+        self.skipped, self.first_skipped, self.intervals, self.excluded = 0, "", 0, 0
 
     @property
     def genome(self):
@@ -54,7 +65,8 @@ class IntervalSource:
         """Each interval's window, in file order; those running off a chromosome end are counted
         (`skipped`, `first_skipped`), not yielded. A chromosome the genome lacks is an error."""
         sizes = self.genome.sizes
-        self.skipped, self.first_skipped, self.intervals = 0, "", 0
+        self.skipped, self.first_skipped, self.intervals, self.excluded = 0, "", 0, 0
+        blacklist = read_excluded(self.exclude) if self.exclude is not None else None
         for interval in read_intervals(self.path):
             self.intervals += 1
             size = sizes.get(interval.chrom)
@@ -71,6 +83,9 @@ class IntervalSource:
                     f"line {interval.line}, {interval.chrom}:{start}-{end} on a {size:,}-base "
                     "chromosome"
                 )
+                continue
+            if blacklist is not None and blacklist.overlaps(interval.chrom, start, end):
+                self.excluded += 1
                 continue
             yield Window(interval.chrom, start, end, interval.strand, interval)
         if self.skipped and self.skipped == self.intervals:
@@ -107,6 +122,11 @@ class IntervalSource:
             if self.trained
             else []
         )
+        if self.excluded:
+            notes.append(
+                f"{self.path}: {self.excluded:,} of {self.intervals:,} intervals left out: their "
+                f"window overlaps a region of --exclude {self.exclude}"
+            )
         if self.skipped:
             notes.append(
                 f"{self.path}: {self.skipped:,} of {self.intervals:,} intervals skipped: "
@@ -120,7 +140,8 @@ class IntervalSource:
             "genome": self.genome.fingerprint(),
             "window": self.window,
             "intervals": self.intervals,
-            "skipped": {"off_chromosome_end": self.skipped},
+            "skipped": {"off_chromosome_end": self.skipped, "excluded": self.excluded},
+            "exclude": _exclude_fingerprint(self.exclude),
             "notes": self.notes(),
         }
 
@@ -131,8 +152,14 @@ class IntervalSource:
                 "bed": file_sha256(check_input_file(self.path)),
                 "genome": self.genome.fingerprint(),
                 "window": self.window,
+                **({"exclude": file_sha256(self.exclude)} if self.exclude is not None else {}),
             }
         )
+
+
+def _exclude_fingerprint(path: Path | None) -> dict | None:
+    """The --exclude file's path and SHA-256, for provenance (None without one)."""
+    return None if path is None else {"path": str(path.resolve()), "sha256": file_sha256(path)}
 
 
 def read_window(genome, window: Window) -> bytes:

@@ -209,6 +209,7 @@ class GenomeSettings:
     background_ratio: int = 1
     seed: int = 0
     trained_window: int | None = None
+    exclude: Path | None = None  # --exclude: a BED of regions no window may overlap (blacklist)
 
     @property
     def width(self) -> int | None:
@@ -221,6 +222,7 @@ class GenomeSettings:
             "window": self.window,
             "background_ratio": self.background_ratio,
             "seed": self.seed,
+            "exclude": str(self.exclude.resolve()) if self.exclude else None,
         }
 
 
@@ -262,6 +264,7 @@ def resolve_inputs(items: list, settings: GenomeSettings | None) -> list:
                 settings.genome,
                 settings.width,
                 trained=settings.window is None and settings.trained_window is not None,
+                exclude=settings.exclude,
             )
             resolved.append(LabelledInput(item.label, item.path, source))
         else:

@@ -122,6 +122,7 @@ def train_run(
     genome: Path | str | None = None,
     window: int | None = None,
     background_ratio: int = 1,
+    exclude: Path | str | None = None,
     signal: Sequence[str] = (),
     target_width: int | None = None,
     jitter: int = 0,
@@ -135,6 +136,7 @@ def train_run(
 ) -> TrainOutcome:
     """Train a new run into the folder `out`; the keywords are `dnanet train`'s options.
 
+    `exclude`: a BED of regions (a blacklist) that no window read from the genome may overlap.
     `signal` (NAME=track.bw, one task output per track) trains on coverage instead of labels
     (`dnanet.data.signal`): `task` counts (default) or profile, over `target_width` bases
     (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`, 0:
@@ -181,6 +183,7 @@ def train_run(
             window=window,
             background_ratio=background_ratio,
             seed=settings.seed,
+            exclude=exclude,
             signal=signal_settings(signal, task, target_width, jitter, profile_loss, counts_weight),
         ),
         overwrite,
@@ -224,6 +227,7 @@ def resume_run(
                 genome.get("window"),
                 genome.get("background_ratio", 1),
                 settings.seed,
+                exclude=Path(genome["exclude"]) if genome.get("exclude") else None,
             ),
             SignalSettings.from_dict(invocation["signal"]) if invocation.get("signal") else None,
         ),
