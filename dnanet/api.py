@@ -48,7 +48,8 @@ METRICS_LIMIT = 1 << 20  # metrics.json is a few kB; anything far larger is not 
 TRAIN_OPTIONS = (
     "labels", "id_column", "label_column", "task", "model", "epochs", "seed", "batch_size", "lr",
     "precision", "split", "val_chroms", "test_chroms", "val", "test", "keep_duplicates",
-    "overwrite", "cache", "genome", "window", "background_ratio", "device", "threads", "monitor",
+    "overwrite", "cache", "genome", "window", "background_ratio", "exclude", "signal", "control",
+    "target_width", "jitter", "profile_loss", "counts_weight", "device", "threads", "monitor",
 )  # fmt: skip
 
 
@@ -259,7 +260,9 @@ def train(
     are the command's options by name: ``model``, ``epochs``, ``seed``, ``batch_size``, ``lr``,
     ``precision``, ``labels``, ``id_column``, ``label_column``, ``task``, ``split``,
     ``val_chroms``, ``test_chroms``, ``val``, ``test``, ``keep_duplicates``, ``overwrite``,
-    ``cache``, ``genome``, ``window``, ``background_ratio``, ``device``, ``threads``."""
+    ``cache``, ``genome``, ``window``, ``background_ratio``, ``exclude``, ``device``,
+    ``threads``; for signal models ``signal``, ``control`` (lists of ``NAME=track.bw``),
+    ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``."""
 
     if out is None:
         raise DnanetError("out is required: the run folder to create")
@@ -269,7 +272,7 @@ def train(
             f"dnanet.train: unknown option {', '.join(unknown)}; the options are "
             + ", ".join(TRAIN_OPTIONS)
         )
-    for name in ("label_column", "val", "test"):  # one value where the CLI repeats an option
+    for name in ("label_column", "val", "test", "signal", "control"):  # one value: a list of it
         if isinstance(overrides.get(name), (str, Path)):
             overrides[name] = [overrides[name]]
     notes: list[str] = []

@@ -179,3 +179,14 @@ ExcludeOption = typer.Option(
     "window does are left out (counted, printed and kept in model.json) and generated backgrounds "
     "avoid them. For labels and --signal alike.",
 )
+
+ControlOption = typer.Option(
+    None,
+    "--control",
+    metavar="NAME=CONTROL.bw",
+    show_default=False,
+    help="The control experiment of --signal track NAME (ChIP input, IgG): an input of the model, "
+    "as in BPNet (its log reads added to the counts and, per base, to the profile through learned "
+    "weights). Training and metrics.json use it; predict, variants and attribute leave it out, "
+    "so they give the sequence's own contribution, the control's removed.",
+)

@@ -128,7 +128,8 @@ def make_loader(
     pin_memory: bool = False,
     workers: int = 0,
 ) -> DataLoader:
-    """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}`` of
+    """Batches ``{"codes": uint8 (B, L_max), "lengths": int64 (B,), "targets": (B,) or (B, T)}``
+    (and ``control`` for a `dnanet.data.signal.SignalSet` with control tracks) of
     the sequences at `indices` (default: all), which the data set's positions 0, 1, ... stand for.
 
     Training (`shuffle`, or a `sampler`): a `TrainingSampler` (each pass `steps` batches drawn
@@ -146,12 +147,8 @@ def make_loader(
     training = shuffle or sampler is not None
 
     def collate(positions: list[int]) -> dict[str, torch.Tensor]:
-        codes, lengths, targets = sequences.batch(rows[positions], jitter=training)
-        return {
-            "codes": torch.from_numpy(codes),
-            "lengths": torch.from_numpy(lengths),
-            "targets": torch.from_numpy(targets),
-        }
+        batch = sequences.batch(rows[positions], jitter=training)
+        return {name: torch.from_numpy(values) for name, values in batch.items()}
 
     generator = torch.Generator().manual_seed(seed)
     if shuffle and sampler is None:
@@ -185,10 +182,11 @@ def make_loader(
 def code_batches(
     sequences: SequenceSet, batch_size: int, indices: np.ndarray | None = None, **loading
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``) of each in-order `make_loader` batch
-    of the sequences at `indices` (default: all): what `dnanet.inference.predict.predict` reads.
-    `loading`: `make_loader`'s ``pin_memory`` and ``workers``."""
+    """(codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``, and a signal set's control input when
+    it has control tracks) of each in-order `make_loader` batch of the sequences at `indices`
+    (default: all): what `dnanet.inference.predict.predict` reads. `loading`: `make_loader`'s
+    ``pin_memory`` and ``workers``."""
     return (
-        (batch["codes"], batch["lengths"])
+        (batch["codes"], batch["lengths"], *([batch["control"]] if "control" in batch else []))
         for batch in make_loader(sequences, batch_size, indices, **loading)
     )

@@ -48,12 +48,17 @@ class SequenceSet:
         lengths = self.offsets[indices + 1] - starts
         return pad_flat_codes(self.flat, lengths, starts), lengths
 
-    def batch(self, indices: np.ndarray, jitter: bool = False):
-        """(padded codes ``(B, L_max)``, lengths ``(B,)``, targets) of the given sequences, for a
-        loader. `jitter`: a training batch (`dnanet.data.signal.SignalSet` cuts its windows at
-        random shifts; here it changes nothing)."""
+    def batch(self, indices: np.ndarray, jitter: bool = False) -> dict[str, np.ndarray]:
+        """A loader's batch of the given sequences: ``codes`` (padded, ``(B, L_max)``),
+        ``lengths`` ``(B,)`` and ``targets``. `jitter`: a training batch
+        (`dnanet.data.signal.SignalSet` cuts its windows at random shifts; here it changes
+        nothing)."""
         codes, lengths = self.codes(indices)
-        return codes, lengths, np.ascontiguousarray(self.targets[indices])
+        return {
+            "codes": codes,
+            "lengths": lengths,
+            "targets": np.ascontiguousarray(self.targets[indices]),
+        }
 
     def subset(self, indices: np.ndarray) -> "SequenceSet":
         """A new set holding the given sequences, in the given order."""

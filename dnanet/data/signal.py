@@ -55,6 +55,7 @@ class SignalSettings:
 
     tracks: tuple[Track, ...]
     kind: str = "counts"
+    controls: tuple[Track, ...] = ()  # --control: inputs of the model (BPNet), read like the tracks
     target_width: int | None = None
     jitter: int = 0
     profile_loss: str = "multinomial"
@@ -91,27 +92,33 @@ class SignalSettings:
     def task(self, window: int) -> Task:
         """The task these settings train, for input windows of `window` bases."""
         names = [track.name for track in self.tracks]
+        controls = [track.name for track in self.controls]
         if self.kind == "counts":
-            return Task("counts", names)
+            return Task("counts", names, controls=controls)
         return Task(
             "profile",
             names,
             width=self.width(window),
             profile_loss=self.profile_loss,
             counts_weight=self.counts_weight,
+            controls=controls,
         )
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        data["tracks"] = [
-            {"name": t.name, "path": str(Path(t.path).resolve())} for t in self.tracks
-        ]
+        for key in ("tracks", "controls"):
+            data[key] = [
+                {"name": t.name, "path": str(Path(t.path).resolve())} for t in getattr(self, key)
+            ]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "SignalSettings":
-        tracks = tuple(Track(entry["name"], Path(entry["path"])) for entry in data["tracks"])
-        return cls(**{**data, "tracks": tracks})
+        tracks = {
+            key: tuple(Track(entry["name"], Path(entry["path"])) for entry in data.get(key, []))
+            for key in ("tracks", "controls")
+        }
+        return cls(**{**data, **tracks})
 
 
 class SignalTargets:
@@ -121,9 +128,17 @@ class SignalTargets:
     layout (`dnanet.data.tasks`): counts ``(B, T)`` log(1 + reads); profile ``(B, T + T*W)``.
     Without shifts, the centre (shift `jitter`)."""
 
-    def __init__(self, stored: np.ndarray, kind: str, width: int, jitter: int):
+    def __init__(
+        self,
+        stored: np.ndarray,
+        kind: str,
+        width: int,
+        jitter: int,
+        control: np.ndarray | None = None,
+    ):
         self.stored, self.kind, self.width, self.jitter = stored, kind, width, jitter
         self.tracks = stored.shape[1]
+        self.control = control  # the control tracks, stored alike ``(N, C, ...)``, or None
 
     def __len__(self) -> int:
         return len(self.stored)
@@ -141,9 +156,24 @@ class SignalTargets:
 
     def rows(self, indices: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         """Rows ``(B, K)`` of windows `indices` cut at `shifts` (0 .. 2 x jitter) ``(B,)``."""
+        return self._cut(self.stored, indices, shifts)
+
+    def control_rows(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+        """The model's control input for windows `indices` at `shifts` (default: the centre):
+        counts, log(1 + control reads) ``(B, C)``; profile, log(1 + control reads) per output
+        base ``(B, C, W)``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        shifts = np.full(len(indices), self.jitter) if shifts is None else shifts
+        rows = self._cut(self.control, indices, shifts)
+        if self.kind == "counts":
+            return rows
+        channels = self.control.shape[1]
+        return np.log1p(rows[:, channels:].reshape(len(rows), channels, self.width))
+
+    def _cut(self, stored: np.ndarray, indices: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         order = np.argsort(indices, kind="stable")  # memory-mapped reads in file order
-        block = np.empty((len(indices), *self.stored.shape[1:]), dtype=self.stored.dtype)
-        block[order] = self.stored[indices[order]]
+        block = np.empty((len(indices), *stored.shape[1:]), dtype=stored.dtype)
+        block[order] = stored[indices[order]]
         if self.kind == "counts":
             reads = block[np.arange(len(indices)), :, shifts]  # (B, T)
             return np.log1p(np.maximum(reads, 0)).astype(np.float32)
@@ -180,16 +210,21 @@ class SignalSet(SequenceSet):
         lengths = np.full(len(indices), self.input_width, dtype=np.int64)
         return pad_flat_codes(self.flat, lengths, self.offsets[indices] + shifts), lengths
 
-    def batch(self, indices: np.ndarray, jitter: bool = False):
-        """(codes, lengths, targets) of a batch; with `jitter` at random shifts drawn from a seed
-        made of the batch's indices (the same batch of a resumed run gets the same shifts; loader
-        workers need no shared state)."""
-        if not jitter or not self.jitter:
-            return super().batch(indices)
-        rng = np.random.default_rng([len(indices), *np.asarray(indices[:8], dtype=np.int64)])
-        shifts = rng.integers(0, 2 * self.jitter + 1, len(indices))
+    def batch(self, indices: np.ndarray, jitter: bool = False) -> dict[str, np.ndarray]:
+        """A batch as `dnanet.data.sets.SequenceSet.batch`, with the control input (``control``)
+        when there are control tracks; with `jitter` cut at random shifts drawn from a seed made of
+        the batch's indices (the same batch of a resumed run gets the same shifts; loader workers
+        need no shared state)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        shifts = np.full(len(indices), self.jitter)
+        if jitter and self.jitter:
+            rng = np.random.default_rng([len(indices), *indices[:8]])
+            shifts = rng.integers(0, 2 * self.jitter + 1, len(indices))
         codes, lengths = self.codes(indices, shifts)
-        return codes, lengths, self.targets.rows(np.asarray(indices, dtype=np.int64), shifts)
+        batch = {"codes": codes, "lengths": lengths, "targets": self.targets.rows(indices, shifts)}
+        if self.targets.control is not None:
+            batch["control"] = self.targets.control_rows(indices, shifts).astype(np.float32)
+        return batch
 
     def subset(self, indices: np.ndarray) -> SequenceSet:
         """The given windows' centres as a plain `SequenceSet` (in memory)."""
@@ -208,7 +243,7 @@ def signal_set(
     `genome`: the `dnanet.inputs.genome.Genome` the windows were cut from."""
     width = settings.width(window)
     span = width + 2 * settings.jitter
-    coverage = Coverage(list(settings.tracks), genome.sizes, genome.path)
+    coverage = Coverage([*settings.tracks, *settings.controls], genome.sizes, genome.path)
     try:
         key = _store_key(records.ids, coverage, settings, window)
         folder = Path(store) / f"signal-{key}"
@@ -217,18 +252,21 @@ def signal_set(
         stored = np.load(folder / "targets.npy", mmap_mode="r")
     finally:
         coverage.close()
+    tracks = len(settings.tracks)
+    control = stored[:, tracks:] if settings.controls else None
     manifest = json.loads((folder / "manifest.json").read_text())
     if manifest.get("nan_bases"):
         reporter.note(
             f"{manifest['nan_bases']:,} bases without data (NaN) in the tracks were read as 0 reads"
         )
-    targets = SignalTargets(stored, settings.kind, width, settings.jitter)
+    targets = SignalTargets(stored[:, :tracks], settings.kind, width, settings.jitter, control)
     sequences = SignalSet(records.ids, records.flat, records.offsets, targets, settings.jitter)
     sequences.provenance = {
         "input_width": window,
         "target_width": width,
         "jitter": settings.jitter,
-        "tracks": manifest["tracks"],
+        "tracks": manifest["tracks"][:tracks],
+        "controls": manifest["tracks"][tracks:],
         "nan_bases": manifest["nan_bases"],
         "store": folder.name,
     }
@@ -254,7 +292,7 @@ def _build(folder, records, coverage, settings, window, width, span, reporter) -
     temporary = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
-    tracks = len(settings.tracks)
+    tracks = len(settings.tracks) + len(settings.controls)
     columns = span if settings.kind == "profile" else 2 * settings.jitter + 1
     dtype = settings.dtype if settings.kind == "profile" else "float32"
     stored = np.lib.format.open_memmap(
@@ -325,11 +363,14 @@ def signal_settings(
     jitter: int = 0,
     profile_loss: str = "multinomial",
     counts_weight: float = 0.0,
+    control: list[str] | tuple[str, ...] = (),
 ) -> SignalSettings | None:
     """`dnanet train`'s signal options -> settings (None without ``--signal``). ``--task auto``
     with tracks trains counts; a labelled task with tracks, or a signal task without them, is
     refused."""
     if not signal:
+        if control:
+            raise DnanetError("--control tracks go with the --signal tracks they control")
         if task in SIGNAL:
             raise DnanetError(
                 f"--task {task} is trained on coverage: give the tracks with --signal NAME=track.bw"
@@ -340,9 +381,19 @@ def signal_settings(
             f"--signal tracks make counts or profile targets, not {task}: use --task counts "
             "(reads per window) or --task profile (reads per base), or drop --signal"
         )
+    tracks = tuple(parse_tracks(list(signal), "--signal"))
+    controls = tuple(parse_tracks(list(control), "--control"))
+    names = [track.name for track in tracks]
+    for track in controls:
+        if track.name not in names:
+            raise DnanetError(
+                f"--control {track.name}={track.path}: no --signal track is named "
+                f"'{track.name}' (tracks: {', '.join(names)}); name each control after its track"
+            )
     return SignalSettings(
-        tuple(parse_tracks(list(signal), "--signal")),
+        tracks,
         "counts" if task == "auto" else task,
+        controls,
         target_width,
         jitter,
         profile_loss,

@@ -54,6 +54,7 @@ class Task:
     profile_loss: str = "multinomial"  # profile: multinomial (+ lambda x log counts) or poisson
     counts_weight: float = 0.0  # profile: lambda; 0 until set from the training windows
     prior: list[float] = field(default_factory=list)  # profile: the training windows' mean row
+    controls: list[str] = field(default_factory=list)  # signal: control tracks (model inputs)
 
     @property
     def n_outputs(self) -> int:
@@ -70,6 +71,8 @@ class Task:
 
     def to_dict(self) -> dict:
         data = {"kind": self.kind, "names": self.names, "mean": self.mean, "std": self.std}
+        if self.controls:
+            data["controls"] = self.controls
         if self.kind == "profile":
             data.update(
                 width=self.width,
@@ -90,6 +93,7 @@ class Task:
             data.get("profile_loss", "multinomial"),
             float(data.get("counts_weight", 0.0)),
             [float(value) for value in data.get("prior", [])],
+            list(data.get("controls", [])),
         )
 
     def encode(self, labels: list[tuple[str, ...]], where: Callable[[int], str]) -> np.ndarray:

@@ -47,6 +47,7 @@ def predict_batch(
     *,
     activate: Activation,
     precision: Precision | None = None,
+    control: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor:
     """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
 
@@ -54,17 +55,25 @@ def predict_batch(
     values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
     the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
     of the forward pass (default: the ``auto`` choice for the model's device,
-    `dnanet.runtime.precision`).
+    `dnanet.runtime.precision`). `control`: a signal model's control input
+    (`dnanet.models.profile`; None: the control's contribution removed), reversed along the bases
+    for the reverse strand.
     """
     device = next(model.parameters()).device
     precision = precision or precision_for(device)
     codes = torch.as_tensor(codes).to(device, non_blocking=True)
     lengths = torch.as_tensor(lengths).to(device, non_blocking=True)
+    extra, flipped = [], []
+    if control is not None:
+        control = torch.as_tensor(control).to(device, non_blocking=True)
+        extra, flipped = [control], [control.flip(-1) if control.dim() == 3 else control]
     with evaluation_mode(model):
         with precision.autocast():
-            logits = model(codes)  # (B, C), 16-bit under autocast
+            logits = model(codes, *extra)  # (B, C), 16-bit under autocast
             reverse = (
-                model(reverse_complement(codes, lengths)) if reverse_complement_average else None
+                model(reverse_complement(codes, lengths), *flipped)
+                if reverse_complement_average
+                else None
             )
         outputs = activate(logits.cpu())
         if reverse is not None:
@@ -89,18 +98,19 @@ def predict(
     activate: Activation,
     precision: Precision | None = None,
 ) -> np.ndarray:
-    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, in order (`precision`: see
-    `predict_batch`)."""
+    """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, or (codes, lengths, control)
+    for a signal model with controls, in order (`precision`: see `predict_batch`)."""
     parts = [
         predict_batch(
             model,
-            codes,
-            lengths,
+            batch[0],
+            batch[1],
             reverse_complement_average,
             activate=activate,
             precision=precision,
+            control=batch[2] if len(batch) > 2 else None,
         ).numpy()
-        for codes, lengths in batches
+        for batch in batches
     ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 

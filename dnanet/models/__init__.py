@@ -63,9 +63,10 @@ def build_model(name: str, n_outputs: int, arguments: dict[str, Any]) -> nn.Modu
 
 def build_task_model(name: str, task, arguments: dict[str, Any]) -> nn.Module:
     """The model for a task (`dnanet.data.tasks.Task`): the registered family with one output per
-    task output, or for a profile task that family as the trunk of a `ProfileModel` (counts and
-    profile heads, `PROFILE_KERNEL` wide)."""
-    if task.kind != "profile":
+    task output, or for a profile task (or a signal task with control tracks) that family as the
+    trunk of a `ProfileModel` (counts and profile heads, `PROFILE_KERNEL` wide; control inputs)."""
+    if task.kind != "profile" and not task.controls:
         return build_model(name, task.n_outputs, arguments)
     trunk = build_model(name, len(task.names), arguments)
-    return ProfileModel(trunk, len(task.names), task.width, PROFILE_KERNEL)
+    width = task.width if task.kind == "profile" else 0
+    return ProfileModel(trunk, len(task.names), width, PROFILE_KERNEL, len(task.controls))

@@ -254,7 +254,17 @@ def _check_task(task: dict[str, Any], path: Path) -> Task:
                 f"got {values!r}"
             )
         statistics[key] = [float(v) for v in values]
-    return Task(kind, list(names), statistics["mean"], statistics["std"], **_profile(task, path))
+    controls = task.get("controls", [])
+    if not isinstance(controls, list) or not all(name in names for name in controls):
+        raise DnanetError(f"{path}: 'task.controls' must list names from 'task.names'")
+    return Task(
+        kind,
+        list(names),
+        statistics["mean"],
+        statistics["std"],
+        **_profile(task, path),
+        controls=list(controls),
+    )
 
 
 def _profile(task: dict[str, Any], path: Path) -> dict[str, Any]:

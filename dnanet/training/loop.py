@@ -176,12 +176,15 @@ def _train_epoch(
     model.train()
     losses = []
     for batch in train_loader:
-        codes, targets = batch["codes"], batch["targets"]
+        codes, targets, control = batch["codes"], batch["targets"], batch.get("control")
         if config.reverse_complement:
-            codes, targets = _random_strand(codes, targets, batch["lengths"], flips, task)
+            codes, targets, control = _random_strand(
+                codes, targets, control, batch["lengths"], flips, task
+            )
+        inputs = [codes] if control is None else [codes, control]
         with precision.autocast():
             loss = task.loss(
-                model(codes.to(device, non_blocking=True)),
+                model(*(part.to(device, non_blocking=True) for part in inputs)),
                 targets.to(device, non_blocking=True),
                 weights,
             )
@@ -220,17 +223,20 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
 def _random_strand(
     codes: torch.Tensor,
     targets: torch.Tensor,
+    control: torch.Tensor | None,
     lengths: torch.Tensor,
     generator: torch.Generator,
     task: Task,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Replace a random half of the sequences (B, L) by their reverse complements, and their
-    targets by what the other strand sees (a profile reversed: `Task.flip`)."""
+    targets and control input by what the other strand sees (profiles reversed: `Task.flip`)."""
     flip = torch.rand(len(codes), generator=generator) < 0.5
     codes = torch.where(flip[:, None], reverse_complement(codes, lengths), codes)
     if task.kind == "profile":
         targets = torch.where(flip[:, None], task.flip(targets), targets)
-    return codes, targets
+        if control is not None:  # (B, C, W): log control reads per output base
+            control = torch.where(flip[:, None, None], control.flip(-1), control)
+    return codes, targets, control
 
 
 def _validate(
@@ -246,6 +252,7 @@ def _validate(
                 rc_average,
                 activate=task.activate,
                 precision=precision,
+                control=batch.get("control"),
             )
         )
         targets.append(batch["targets"])

@@ -124,6 +124,7 @@ def train_run(
     background_ratio: int = 1,
     exclude: Path | str | None = None,
     signal: Sequence[str] = (),
+    control: Sequence[str] = (),
     target_width: int | None = None,
     jitter: int = 0,
     profile_loss: str = "multinomial",
@@ -140,7 +141,8 @@ def train_run(
     `signal` (NAME=track.bw, one task output per track) trains on coverage instead of labels
     (`dnanet.data.signal`): `task` counts (default) or profile, over `target_width` bases
     (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`, 0:
-    ChromBPNet's median counts / 10).
+    ChromBPNet's median counts / 10). `control` (NAME=control.bw, NAME a signal track): the
+    experiment's control, an input of the model (`dnanet.models.profile`).
 
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;
     none: the bundled CTCF example. `config`: a YAML config (default: the shipped config of
@@ -184,7 +186,9 @@ def train_run(
             background_ratio=background_ratio,
             seed=settings.seed,
             exclude=exclude,
-            signal=signal_settings(signal, task, target_width, jitter, profile_loss, counts_weight),
+            signal=signal_settings(
+                signal, task, target_width, jitter, profile_loss, counts_weight, control
+            ),
         ),
         overwrite,
     )

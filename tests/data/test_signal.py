@@ -88,7 +88,8 @@ def test_a_jittered_batch_cuts_sequence_and_targets_at_the_same_shift(genome_wit
     folder, sequence = genome_with_spikes
     _, _, _, sequences = read(folder)
     index = np.array([0, 0, 0, 0, 0, 0, 2, 2])
-    codes, lengths, targets = sequences.batch(index, jitter=True)
+    batch = sequences.batch(index, jitter=True)
+    codes, lengths, targets = batch["codes"], batch["lengths"], batch["targets"]
     assert (lengths == 40).all()
     for row, window in enumerate(index):
         summit = SPIKES[window]
