@@ -64,6 +64,13 @@ class ProfileModel(nn.Module):
         self.profile = nn.Conv1d(channels, tracks, profile_kernel, padding="same")
         self.counts = nn.Linear(channels, tracks)
 
+    def start_counts_at(self, log_totals: list[float]) -> None:
+        """Start the counts head at the training windows' mean log(1 + reads) per track ``(T,)``
+        (its bias), so the first steps learn differences between windows instead of the scale."""
+        if self.width:
+            with torch.no_grad():
+                self.counts.bias.copy_(torch.tensor(log_totals, dtype=self.counts.bias.dtype))
+
     @property
     def input(self) -> nn.Module:
         """The trunk's input layer (one-hot or k-mer features), which attributions hook."""

@@ -38,9 +38,10 @@ from dnanet.runs.save import save_model, write_json
 from dnanet.runtime.distributed import Processes, per_process_batch
 from dnanet.runtime.precision import precision_for
 from dnanet.training.checkpoint import Checkpoint
-from dnanet.training.learning_check import check_learning
-from dnanet.training.loop import TrainingMonitor, balancing_weights, fit
+from dnanet.training.learning_check import check_learning, check_losses, collapsed_answer
+from dnanet.training.loop import TrainingMonitor, balancing_weights, fit, score_profiles
 from dnanet.training.metrics import task_metrics
+from dnanet.training.signal_metrics import ProfileScores
 from dnanet.version import __version__
 
 STRAND_SAMPLE = 50_000  # most training records the strand test reads
@@ -138,7 +139,10 @@ def train_model(
     torch.manual_seed(config.seed)
     arguments = model_arguments_of(config)
     try:
-        model = build_task_model(config.model["name"], task, arguments).to(device)
+        model = build_task_model(config.model["name"], task, arguments)
+        if task.kind == "profile":
+            model.start_counts_at(task.prior[: len(task.names)])
+        model = model.to(device)
     except ValueError as error:  # an argument combination the model rejects, e.g. d_model vs heads
         raise DnanetError(f"model settings: {error}") from None
     batch_size, seed = config.train.batch_size, config.seed
@@ -194,17 +198,31 @@ def train_model(
             precision=precision,
         )
 
-    learning = check_learning(
-        task,
-        train_targets,
-        torch.from_numpy(outputs_of(val_idx)),
-        torch.from_numpy(sequences.targets[val_idx]),
-    )
+    def profile_scores(indices: np.ndarray) -> ProfileScores:
+        loader = make_loader(sequences, inference_batch, indices, **loading)
+        return score_profiles(model, loader, rc_average, task, precision)
+
+    if task.kind == "profile":  # scored a batch at a time: held-out profiles never all in memory
+        scores = profile_scores(val_idx)
+        same = collapsed_answer(task, torch.from_numpy(scores["predicted"]))
+        learning = check_losses(task, scores["loss"], scores["prior_loss"], same)
+    else:
+        learning = check_learning(
+            task,
+            train_targets,
+            torch.from_numpy(outputs_of(val_idx)),
+            torch.from_numpy(sequences.targets[val_idx]),
+        )
     test_metrics: dict = {}
     test_targets = test_outputs = None
-    if score_test:
+    if score_test and task.kind == "profile":
+        scores = profile_scores(test_idx)
+        test_metrics = scores.metrics()  # the report draws the first windows' whole rows:
+        test_targets, test_outputs = scores["sample_targets"], scores["sample_outputs"]
+    elif score_test:
         test_targets, test_outputs = sequences.targets[test_idx], outputs_of(test_idx)
         test_metrics = task_metrics(task, test_targets, test_outputs)
+    if score_test:
         test_metrics.update(
             learned=learning.learned,
             learning=learning.to_dict(),

@@ -91,13 +91,20 @@ def check_learning(
     prior_loss = task.record_losses(
         prior_outputs(task, train_targets, len(val_targets)), val_targets
     ).numpy()
+    return check_losses(task, model_loss, prior_loss, collapsed_answer(task, val_outputs))
+
+
+def check_losses(
+    task: Task, model_loss: np.ndarray, prior_loss: np.ndarray, same: str | None
+) -> LearningCheck:
+    """The verdict from each validation record's loss ``(N,)`` under the model and the prior, and
+    the one answer the model gives every record (`collapsed_answer`; None: its answers vary)."""
     gain = prior_loss - model_loss
     mean_prior, mean_gain = float(prior_loss.mean()), float(gain.mean())
     standard_error = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else math.inf
     z = mean_gain / standard_error if standard_error > 0 else (1e6 if mean_gain > 0 else 0.0)
     z = min(z, 1e6)  # finite, for JSON
     improvement = mean_gain / mean_prior if mean_prior > 0 else 0.0
-    same = collapsed_answer(task, val_outputs)
     reasons = []
     if not (improvement >= MIN_IMPROVEMENT and z >= MIN_Z):
         baseline = {

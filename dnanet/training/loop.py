@@ -24,6 +24,7 @@ from dnanet.inputs.encode import reverse_complement
 from dnanet.runtime.precision import Precision, precision_for
 from dnanet.training.checkpoint import Checkpoint, FitProgress
 from dnanet.training.metrics import HEADLINE, task_metrics
+from dnanet.training.signal_metrics import ProfileScores
 
 
 class TrainingMonitor:
@@ -239,9 +240,36 @@ def _random_strand(
     return codes, targets, control
 
 
+def score_profiles(
+    model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision: Precision
+) -> ProfileScores:
+    """A profile task's windows of `loader` scored a batch at a time: its outputs never all in
+    memory (`dnanet.training.signal_metrics.ProfileScores`)."""
+    scores = ProfileScores(task)
+    for batch in loader:
+        outputs = predict_batch(
+            model,
+            batch["codes"],
+            batch["lengths"],
+            rc_average,
+            activate=task.activate,
+            precision=precision,
+            control=batch.get("control"),
+        )
+        scores.add(outputs, batch["targets"])
+    return scores
+
+
 def _validate(
     model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision: Precision
 ) -> dict:
+    if task.kind == "profile":
+        scores = score_profiles(model, loader, rc_average, task, precision)
+        metrics = scores.metrics()
+        return {
+            "val_loss": float(scores["loss"].mean()),
+            **{f"val_{key}": metrics[key] for key in HEADLINE[task.kind]},
+        }
     outputs, targets = [], []
     for batch in loader:
         outputs.append(
