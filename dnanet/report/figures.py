@@ -1,7 +1,10 @@
 """The figures of a prediction report (`dnanet.report.page`): which PNGs predictions against truth
-get (ROC, precision-recall, confusion, calibration; regression: predicted vs true), drawn with
-`dnanet.report.plots`, each with the title and caption the page shows under it. Apart from the
-page so that what a figure says sits next to the code that draws it."""
+get (ROC, precision-recall, confusion, calibration; regression: predicted vs true; signal runs:
+predicted vs observed log(1 + reads) and, for profiles, example windows' reads per base), drawn
+with `dnanet.report.plots` and `dnanet.report.signal_plots`, each with the title and caption the
+page shows under it. Apart from the page so that what a figure says sits next to the code that
+draws it; the names of the signal metrics, shared by the page's table and the history figure, are
+here too (`SIGNAL_METRICS`)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,42 @@ from pathlib import Path
 
 import numpy as np
 
-from dnanet.data.tasks import Task
-from dnanet.report import plots
+from dnanet.data.signal_task import split_flat
+from dnanet.data.tasks import SIGNAL, Task
+from dnanet.report import plots, signal_plots
+
+LOG_READS = "log(1 + reads)"
+
+
+@dataclass(frozen=True)
+class SignalMetric:
+    """A signal metric of metrics.json (`dnanet.training.signal_metrics`): its `key`, the key of
+    its `baseline` (None: a constant prediction has no correlation to compare), its `label` in
+    words, and whether `higher` is better."""
+
+    key: str
+    baseline: str | None
+    label: str
+    higher: bool
+
+
+SIGNAL_METRICS = (
+    SignalMetric("pearson", None, f"Pearson r of {LOG_READS} per window", True),
+    SignalMetric("spearman", None, f"Spearman rho of {LOG_READS} per window", True),
+    SignalMetric("mse", "baseline_mse", f"mean squared error of {LOG_READS}", False),
+    SignalMetric("jsd", "baseline_jsd", "Jensen-Shannon distance of profiles (median)", False),
+    SignalMetric(
+        "profile_pearson",
+        "baseline_profile_pearson",
+        "Pearson r of profiles (median)",
+        True,
+    ),
+)
+HISTORY_LABELS = {
+    "counts": {"pearson": f"Pearson r, {LOG_READS}", "mse": f"MSE, {LOG_READS}"},
+    "profile": {"pearson": f"Pearson r, {LOG_READS}", "jsd": "median JSD of profiles"},
+}
+"""The y-axis labels of the history figure's validation metrics (`plots.plot_history`), by kind."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +79,10 @@ def prediction_figures(
 ) -> list[Figure]:
     """Draw the figures of predictions `outputs` (``activate``d, ``(N, C)``) against `targets`
     into `folder`: regression, predicted vs true; otherwise ROC, precision-recall, confusion
-    matrix and calibration. `subject` names the records in titles (e.g. 'test split')."""
+    matrix and calibration; signal tasks, `signal_figures`. `subject` names the records in titles
+    (e.g. 'test split')."""
+    if task.kind in SIGNAL:
+        return signal_figures(task, targets, outputs, folder, subject)
     if task.kind == "regression":
         plots.plot_predicted_vs_true(
             targets,
@@ -123,3 +163,71 @@ def prediction_figures(
             "per bin.",
         ),
     ]
+
+
+def signal_figures(
+    task: Task, targets: np.ndarray, outputs: np.ndarray, folder: Path, subject: str
+) -> list[Figure]:
+    """Draw a counts or profile run's figures into `folder` from its flat `targets` and activated
+    `outputs` (counts ``(N, T)``; profile ``(N, T + T*W)``, see `dnanet.data.signal_task`):
+    predicted vs observed log(1 + reads) per track, and for a profile task the reads per base of
+    example windows (`signal_plots.example_windows`)."""
+    tracks = len(task.names)
+    baseline = list(task.mean if task.kind == "counts" else task.prior[:tracks]) or None
+    plots.plot_predicted_vs_true(
+        targets[:, :tracks],
+        outputs[:, :tracks],
+        task.names,
+        folder / "log_counts.png",
+        f"Predicted vs observed {LOG_READS} per window, {subject}",
+        quantity=LOG_READS,
+        baseline=baseline,
+    )
+    figures = [
+        Figure(
+            "log_counts.png",
+            "Predicted vs observed reads per window",
+            f"Each window's predicted against observed {LOG_READS} over the target width, one "
+            "panel per track, Pearson r and mean squared error in its title; dotted: a perfect "
+            "prediction; dashed: the baseline, the training windows' mean, predicted for every "
+            "window.",
+        )
+    ]
+    if task.kind == "profile":
+        figures.append(_profile_figure(task, targets, outputs, folder, subject))
+    return figures
+
+
+def _profile_figure(
+    task: Task, targets: np.ndarray, outputs: np.ndarray, folder: Path, subject: str
+) -> Figure:
+    """The example windows' reads per base, observed and predicted (expm1(predicted log total) x
+    predicted probability; a log total below 0, which no window has, as 0 reads), drawn to
+    profile_examples.png."""
+    tracks = len(task.names)
+    _, observed = split_flat(targets, tracks, task.width)
+    totals, probabilities = split_flat(outputs, tracks, task.width)
+    chosen = signal_plots.example_windows(observed.sum((1, 2)))
+    rows = [row for row, _ in chosen]
+    predicted = np.expm1(np.maximum(totals[rows], 0))[:, :, None] * probabilities[rows]
+    signal_plots.plot_profile_examples(
+        observed[rows],
+        predicted,
+        task.names,
+        [f"window {row + 1}, {why}" for row, why in chosen],
+        folder / "profile_examples.png",
+        f"Reads per base of example windows, {subject}",
+    )
+    drawn = (
+        f" (the first {signal_plots.MAX_PROFILE_TRACKS} tracks)"
+        if tracks > signal_plots.MAX_PROFILE_TRACKS
+        else ""
+    )
+    return Figure(
+        "profile_examples.png",
+        "Example windows",
+        f"Reads per base over the target width of the {signal_plots.MOST_READS} windows with the "
+        f"most reads and {signal_plots.TYPICAL} near the median (window: its row in the "
+        f"split), one column per track{drawn}: grey, observed; line, predicted (the predicted "
+        "total x the predicted profile).",
+    )

@@ -1,13 +1,25 @@
-"""The HTML text of a report page (`dnanet.report.page`): the style, the metrics tables, the figures
-linked by relative paths, and the run's description (inputs, split, strand, duplicates,
-settings, versions) as tables. Pure text from dicts: no files are written here."""
+"""The HTML text of a report page (`dnanet.report.page`): the style, the metrics tables (a signal
+run's beside their baselines), the figures linked by relative paths, and the run's description
+(inputs, coverage tracks, split, strand, duplicates, settings, versions) as tables. Pure text
+from dicts: no files are written here."""
 
 from __future__ import annotations
 
 import html
 import json
 
-from dnanet.report.figures import Figure
+from dnanet.data.tasks import SIGNAL
+from dnanet.report.figures import SIGNAL_METRICS, Figure
+
+BASELINES = (
+    "Baselines: what a model that knows only the training windows predicts: their mean "
+    "log(1 + reads) for every window (baseline_mse)"
+)
+PROFILE_BASELINES = ", their average profile (baseline_jsd, baseline_profile_pearson)"
+NO_BASELINE = (
+    ". A constant prediction has no correlation, so the Pearson and Spearman r of "
+    "log(1 + reads) have none: above 0 is already better than it."
+)
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
@@ -21,6 +33,8 @@ STYLE = (
     ".warning{background:#fff4e0;border-left:4px solid #e69500;padding:.5em 1em}"
     "code{font-size:.95em}"
 )
+
+_PER_ROW = {"class": "per_class", "target": "per_target", "track": "per_track"}  # row: metrics key
 
 
 def page_html(
@@ -49,7 +63,11 @@ def page_html(
         parts.append(
             f"<p class='warning'>The model did not learn: {_text(learning.get('message', ''))}</p>"
         )
-    parts += [f"<h2>Metrics: {_text(scored)}</h2>", _metrics_tables(metrics), "<h2>Figures</h2>"]
+    parts += [
+        f"<h2>Metrics: {_text(scored)}</h2>",
+        _metrics_tables(metrics, signal=task["kind"] in SIGNAL),
+        "<h2>Figures</h2>",
+    ]
     for figure in figures:
         link = _text(prefix + figure.file)
         parts.append(
@@ -63,6 +81,7 @@ def page_html(
         "<h2>Run</h2>",
         "<h3>Training inputs</h3>",
         _records_table(description.get("inputs", [])),
+        *_coverage_parts(description.get("signal")),
         "<h3>Split</h3>",
         _flat_table(description.get("split", {})),
         "<h3>Strand</h3>",
@@ -83,20 +102,26 @@ def page_html(
     )
 
 
-def _metrics_tables(metrics: dict) -> str:
-    """The overall numbers, then one row per class, label or target."""
-    overall = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+def _metrics_tables(metrics: dict, signal: bool = False) -> str:
+    """The overall numbers (a signal run's metrics first, each beside its baseline), then one row
+    per class, label, target or track."""
+    shown = {key for metric in SIGNAL_METRICS for key in (metric.key, metric.baseline) if key}
+    table = _signal_table(metrics) if signal else ""
+    overall = {
+        key: value
+        for key, value in metrics.items()
+        if not isinstance(value, (dict, list)) and not (signal and key in shown)
+    }
     rows = "".join(
         f"<tr><th>{_text(key)}</th>{_cell(value)}</tr>" for key, value in overall.items()
     )
-    table = f"<table>{rows}</table>"
-    each = metrics.get("per_class") or metrics.get("per_target") or {}
+    table += f"<table>{rows}</table>"
+    row_name, each = next(
+        ((name, metrics[key]) for name, key in _PER_ROW.items() if metrics.get(key)), ("", {})
+    )
     if each:
-        columns = list(dict.fromkeys(key for values in each.values() for key in values))
-        head = "".join(
-            f"<th>{_text(key)}</th>"
-            for key in ["class" if "per_class" in metrics else "target", *columns]
-        )
+        columns = _paired(list(dict.fromkeys(key for values in each.values() for key in values)))
+        head = "".join(f"<th>{_text(key)}</th>" for key in [row_name, *columns])
         body = "".join(
             f"<tr><th>{_text(name)}</th>"
             + "".join(_cell(values.get(key)) for key in columns)
@@ -105,6 +130,65 @@ def _metrics_tables(metrics: dict) -> str:
         )
         table += f"<table><tr>{head}</tr>{body}</table>"
     return table
+
+
+def _signal_table(metrics: dict) -> str:
+    """A counts or profile run's metrics (`dnanet.training.signal_metrics`), averaged over
+    tracks: one row each with its metrics.json key, the model's value, its baseline's and whether
+    the model beats it; then what the baselines are."""
+    rows = []
+    for metric in SIGNAL_METRICS:
+        if metric.key not in metrics:
+            continue
+        value = metrics[metric.key]
+        baseline = metrics.get(metric.baseline) if metric.baseline else None
+        rows.append(
+            f"<tr><th>{_text(metric.label)}</th><td><code>{_text(metric.key)}</code></td>"
+            f"{_cell(value)}{_cell(baseline)}"
+            f"<td>{_beats(value, baseline, metric.higher)}</td></tr>"
+        )
+    head = (
+        "<tr><th>metric (mean over tracks)</th><th>key</th><th>model</th><th>baseline</th>"
+        "<th>beats the baseline</th></tr>"
+    )
+    baselines = BASELINES + (PROFILE_BASELINES if "baseline_jsd" in metrics else "") + NO_BASELINE
+    return f"<table>{head}{''.join(rows)}</table><p>{_text(baselines)}</p>"
+
+
+def _beats(value, baseline, higher: bool) -> str:
+    """'yes' or 'no' when the model's value and its baseline's are both known, else '–'."""
+    if value is None or baseline is None:
+        return "–"
+    return "yes" if (value > baseline if higher else value < baseline) else "no"
+
+
+def _paired(columns: list[str]) -> list[str]:
+    """Per-row columns with each signal metric's baseline right after it (the rest kept in
+    order)."""
+    ordered = []
+    for column in columns:
+        if column in ordered:
+            continue
+        ordered.append(column)
+        baseline = next(
+            (metric.baseline for metric in SIGNAL_METRICS if metric.key == column), None
+        )
+        if baseline in columns:
+            ordered.append(baseline)
+    return ordered
+
+
+def _coverage_parts(signal: dict | None) -> list[str]:
+    """A signal run's coverage tracks (name, path, SHA-256) and its windows (input and target
+    width, jitter, bases without coverage): a heading and two tables; none for other runs."""
+    if not signal:
+        return []
+    settings = {key: value for key, value in signal.items() if key != "tracks"}
+    return [
+        "<h3>Coverage tracks</h3>",
+        _records_table(signal.get("tracks", [])),
+        _flat_table(settings),
+    ]
 
 
 def _records_table(inputs: list[dict]) -> str:

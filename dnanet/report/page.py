@@ -18,7 +18,7 @@ import numpy as np
 from dnanet.data.tasks import Task
 from dnanet.files.outputs import write_atomically
 from dnanet.report import plots
-from dnanet.report.figures import Figure, prediction_figures
+from dnanet.report.figures import HISTORY_LABELS, Figure, prediction_figures
 from dnanet.report.html import page_html
 
 RUN_FIGURES = "report"  # RUN/report/: the PNGs of RUN/report.html
@@ -33,23 +33,13 @@ def write_run_report(
     outputs: np.ndarray,
 ) -> Path:
     """RUN/report.html and RUN/report/*.png for a finished run: the per-epoch `history`
-    (`dnanet.training.loop.fit`'s records) and the test split's `targets` and `outputs` (``(N,
-    C)``), scored in `metrics` (metrics.json). Returns the page's path."""
+    (`dnanet.training.loop.fit`'s records) and the test split's `targets` and activated `outputs`
+    (``(N, C)``; a profile run's flat rows ``(N, T + T*W)``, `dnanet.data.signal_task`), scored in
+    `metrics` (metrics.json). Returns the page's path."""
     task = Task.from_dict(description["task"])
     page = run / "report.html"
     with write_atomically(run / RUN_FIGURES, overwrite=True, folder=True) as folder:
-        plots.plot_history(history, description["best_epoch"], folder / "history.png")
-        figures = [
-            Figure(
-                "history.png",
-                "Training history",
-                "Training and validation loss per epoch, then the validation metrics recorded "
-                "each epoch; "
-                f"dashed: the kept epoch ({description['best_epoch']}, lowest validation loss), "
-                "the model "
-                "saved and scored.",
-            )
-        ]
+        figures = [_history_figure(history, description, folder)]
         if len(targets):  # a run may have no test split (data.test_fraction 0)
             figures += prediction_figures(
                 task, targets, outputs, folder, f"test split (n {len(targets):,})"
@@ -98,3 +88,31 @@ def write_evaluation_report(
         )
         (folder / "report.html").write_text(body, encoding="utf-8")
     return out / "report.html"
+
+
+def _history_figure(history: list[dict], description: dict, folder: Path) -> Figure:
+    """history.png: the losses per epoch beside the baseline's (the validation loss of the
+    training split's prior, when model.json's ``learning`` records it) and the validation metrics
+    recorded, labelled in words for signal runs."""
+    best = description["best_epoch"]
+    baseline = (description.get("learning") or {}).get("prior_loss")
+    plots.plot_history(
+        history,
+        best,
+        folder / "history.png",
+        metric_labels=HISTORY_LABELS.get(description["task"]["kind"]),
+        baseline_loss=baseline,
+    )
+    dotted = (
+        "; dotted: the baseline, the validation loss of predicting what the training split "
+        "holds on average (class shares, mean, or mean counts and average profile)"
+        if baseline is not None
+        else ""
+    )
+    return Figure(
+        "history.png",
+        "Training history",
+        "Training and validation loss per epoch, then the validation metrics recorded each "
+        f"epoch; dashed: the kept epoch ({best}, lowest validation loss), the model saved and "
+        f"scored{dotted}.",
+    )

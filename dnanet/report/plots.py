@@ -1,6 +1,6 @@
 """The figures of a report (`dnanet.report.page`), drawn offline to PNG with matplotlib (Agg) from
 scikit-learn's curves: training history, ROC, precision-recall, confusion matrices, calibration
-and predicted vs true.
+and predicted vs true (signal profiles of example windows: `dnanet.report.signal_plots`).
 
 Curve figures take one-vs-rest columns: `truth` bool ``(N, K)`` and `scores` ``(N, K)`` (the
 probabilities of the K classes or labels drawn, `names` ``K``). A column whose records are all
@@ -22,7 +22,8 @@ CALIBRATION_BINS = 10
 MAX_LABELLED_CELLS = 400  # a confusion matrix with more cells is drawn without numbers (unreadable)
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot, drawing offline (Agg): no display is needed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,10 +32,11 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
+    """`figure` laid out, written to `path` as PNG (120 dpi) and closed (its memory freed)."""
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    _pyplot().close(figure)
+    pyplot().close(figure)
 
 
 def _legend(axes, count: int) -> None:
@@ -47,16 +49,27 @@ def _legend(axes, count: int) -> None:
         axes.legend(fontsize="small", loc="best")
 
 
-def _colours(count: int) -> list:
-    cmap = _pyplot().get_cmap("tab10" if count <= 10 else "tab20")
+def colours(count: int) -> list:
+    """`count` distinct colours (tab10, or tab20 past 10; repeating past 20)."""
+    cmap = pyplot().get_cmap("tab10" if count <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(count)]
 
 
-def plot_history(history: list[dict], best_epoch: int, path: Path) -> None:
+def plot_history(
+    history: list[dict],
+    best_epoch: int,
+    path: Path,
+    metric_labels: dict[str, str] | None = None,
+    baseline_loss: float | None = None,
+) -> None:
     """Training and validation loss per epoch, then one panel per validation metric recorded
-    (``val_*`` keys of `dnanet.training.loop.fit`'s records, e.g. val_accuracy and val_auroc), with
-    the kept epoch (lowest validation loss) marked by a dashed line."""
-    plt = _pyplot()
+    (the ``val_*`` keys of `dnanet.training.loop.fit`'s records present, e.g. val_accuracy and
+    val_auroc, or val_pearson and val_jsd), with the kept epoch (lowest validation loss) marked by
+    a dashed line. `metric_labels`: a y-axis label per metric name (the key without ``val_``;
+    default the name); `baseline_loss`: the validation loss of predicting the training split's
+    prior (`dnanet.training.learning_check`), dotted on the loss panel."""
+    plt = pyplot()
+    labels = metric_labels or {}
     epochs = [record["epoch"] for record in history]
     metric_keys = [key for key in history[0] if key.startswith("val_") and key != "val_loss"]
     figure, panels = plt.subplots(
@@ -65,11 +78,16 @@ def plot_history(history: list[dict], best_epoch: int, path: Path) -> None:
     loss = panels[0, 0]
     loss.plot(epochs, [r["train_loss"] for r in history], marker="o", ms=3, label="training")
     loss.plot(epochs, [r["val_loss"] for r in history], marker="o", ms=3, label="validation")
+    if baseline_loss is not None:
+        loss.axhline(
+            baseline_loss, color="black", linestyle=":", linewidth=1, label="baseline (prior)"
+        )
     loss.set_ylabel("loss")
     for axes, key in zip(panels[0, 1:], metric_keys):
         values = [np.nan if r[key] is None or r[key] == "" else float(r[key]) for r in history]
         axes.plot(epochs, values, marker="o", ms=3, color="tab:green")
-        axes.set_ylabel(key.removeprefix("val_") + " (validation)")
+        name = key.removeprefix("val_")
+        axes.set_ylabel("validation " + labels.get(name, name))
     for axes in panels[0]:
         axes.axvline(
             best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}"
@@ -80,7 +98,7 @@ def plot_history(history: list[dict], best_epoch: int, path: Path) -> None:
     figure.suptitle(
         f"Training history (kept epoch {best_epoch}, lowest validation loss)", fontsize="medium"
     )
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _drawable(truth: np.ndarray, need_negatives: bool = True) -> str | None:
@@ -98,9 +116,9 @@ def plot_roc(
 ) -> None:
     """ROC curve per column (scikit-learn `roc_curve`), with its AUROC in the legend and the
     chance diagonal."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.4 if len(names) > 8 else 5.2, 4.8))
-    for i, (name, colour) in enumerate(zip(names, _colours(len(names)))):
+    for i, (name, colour) in enumerate(zip(names, colours(len(names)))):
         reason = _drawable(truth[:, i])
         if reason:
             axes.plot([], [], color=colour, label=f"{name}: {reason}")
@@ -116,7 +134,7 @@ def plot_roc(
         title=title,
     )
     _legend(axes, len(names) + 1)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_precision_recall(
@@ -124,9 +142,9 @@ def plot_precision_recall(
 ) -> None:
     """Precision-recall curve per column (scikit-learn `precision_recall_curve`), with its
     average precision (AUPRC) and, dotted, the share of positives (a random model's precision)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.4 if len(names) > 8 else 5.2, 4.8))
-    for i, (name, colour) in enumerate(zip(names, _colours(len(names)))):
+    for i, (name, colour) in enumerate(zip(names, colours(len(names)))):
         reason = _drawable(truth[:, i], need_negatives=False)
         if reason:
             axes.plot([], [], color=colour, label=f"{name}: {reason}")
@@ -139,7 +157,7 @@ def plot_precision_recall(
         axes.axhline(truth[:, i].mean(), color=colour, linestyle=":", linewidth=0.8)
     axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision", title=title)
     _legend(axes, len(names))
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_calibration(
@@ -149,7 +167,7 @@ def plot_calibration(
     equal-width bins of predicted probability): the observed share of positives against the mean
     predicted probability; a calibrated model lies on the diagonal. Below, how many records fall
     in each bin."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, (axes, counts) = plt.subplots(
         2,
         1,
@@ -158,7 +176,7 @@ def plot_calibration(
         sharex=True,
     )
     edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
-    for i, (name, colour) in enumerate(zip(names, _colours(len(names)))):
+    for i, (name, colour) in enumerate(zip(names, colours(len(names)))):
         reason = _drawable(truth[:, i])
         if reason:
             axes.plot([], [], color=colour, label=f"{name}: {reason}")
@@ -172,7 +190,7 @@ def plot_calibration(
     axes.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="observed share of positives", title=title)
     counts.set(xlabel="predicted probability", ylabel="records")
     _legend(axes, len(names) + 1)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_confusion(
@@ -181,7 +199,7 @@ def plot_confusion(
     """Confusion matrix of true class (rows) against predicted class (columns), counts of
     records (scikit-learn `confusion_matrix`); numbers are written in the cells unless there are
     more than `MAX_LABELLED_CELLS`."""
-    plt = _pyplot()
+    plt = pyplot()
     matrix = skm.confusion_matrix(labels, predicted, labels=list(range(len(names))))
     side = min(4.0 + 0.45 * len(names), 16.0)
     figure, axes = plt.subplots(figsize=(side + 1.0, side))
@@ -196,7 +214,7 @@ def plot_confusion(
     )
     figure.colorbar(display.im_, ax=axes, shrink=0.8, label="records")
     axes.set(xlabel="predicted class", ylabel="true class", title=title)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_label_confusions(
@@ -204,7 +222,7 @@ def plot_label_confusions(
 ) -> None:
     """Multilabel: one 2 x 2 confusion matrix per label (scikit-learn
     `multilabel_confusion_matrix`; threshold 0.5), true (rows) against predicted (columns)."""
-    plt = _pyplot()
+    plt = pyplot()
     matrices = skm.multilabel_confusion_matrix(truth, predicted)
     columns = min(4, len(names))
     rows = math.ceil(len(names) / columns)
@@ -218,33 +236,56 @@ def plot_label_confusions(
     for axes in list(panels.flat)[len(names) :]:
         axes.set_visible(False)
     figure.suptitle(title, fontsize="medium")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_predicted_vs_true(
-    targets: np.ndarray, values: np.ndarray, names: list[str], path: Path, title: str
+    targets: np.ndarray,
+    values: np.ndarray,
+    names: list[str],
+    path: Path,
+    title: str,
+    quantity: str = "",
+    baseline: list[float] | None = None,
 ) -> None:
-    """Regression: one scatter panel per target ``(N, T)``, predicted against true value in the
-    data's units, with the identity line and the Pearson r and MSE in the panel title."""
-    plt = _pyplot()
+    """Regression (and signal counts): one scatter panel per target ``(N, T)``, predicted against
+    true value, with the identity line and the Pearson r and MSE in the panel title. `quantity`
+    names what the values are on the axes, then 'observed' against 'predicted' (e.g. 'log(1 +
+    reads)'; default: 'true' against 'predicted' in the data's units);
+    `baseline` ``(T,)``: a constant prediction (the training mean), dashed, that the points must
+    beat."""
+    plt = pyplot()
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
-    figure, panels = plt.subplots(rows, columns, figsize=(4.4 * columns, 4.2 * rows), squeeze=False)
+    size = (max(4.4 * columns, 6.0), 4.2 * rows)  # one panel: room for the figure's title
+    figure, panels = plt.subplots(rows, columns, figsize=size, squeeze=False)
     alpha = float(np.clip(300 / max(len(targets), 1), 0.05, 0.8))
+    observed, predicted = ("true ", "predicted ")
+    if quantity:
+        observed, predicted = f"observed {quantity}, ", f"predicted {quantity}, "
     for i, (axes, name) in enumerate(zip(panels.flat, names)):
         truth, guess = targets[:, i].astype(np.float64), values[:, i].astype(np.float64)
         axes.scatter(truth, guess, s=6, alpha=alpha, linewidths=0, rasterized=True)
         low, high = np.nanmin([truth.min(), guess.min()]), np.nanmax([truth.max(), guess.max()])
         axes.plot([low, high], [low, high], color="grey", linestyle=":", linewidth=1)
+        if baseline is not None:
+            axes.axhline(
+                baseline[i],
+                color="tab:red",
+                linestyle="--",
+                linewidth=1,
+                label=f"baseline: training mean {baseline[i]:.3g}",
+            )
+            axes.legend(fontsize="small", loc="upper left")
         varied = len(truth) > 1 and truth.std() > 0 and guess.std() > 0
         r = f"r {np.corrcoef(truth, guess)[0, 1]:.3f}" if varied else "r undefined"
         axes.set(
-            xlabel=f"true {name}",
-            ylabel=f"predicted {name}",
+            xlabel=observed + name,
+            ylabel=predicted + name,
             title=f"{name}: {r}, MSE {np.mean((truth - guess) ** 2):.4g}, n {len(truth)}",
         )
         axes.title.set_fontsize("medium")
     for axes in list(panels.flat)[len(names) :]:
         axes.set_visible(False)
     figure.suptitle(title, fontsize="medium")
-    _save(figure, path)
+    save_figure(figure, path)
