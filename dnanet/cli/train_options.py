@@ -167,7 +167,8 @@ CountsWeightOption = typer.Option(
     0.0,
     "--counts-weight",
     help="Lambda, the weight of the log-counts error in the multinomial profile loss (0: "
-    "ChromBPNet's choice, the median reads of the training windows / 10).",
+    "bpnet-lite's choice, the mean reads of the training windows; ChromBPNet uses the median / "
+    "10).",
 )
 
 ExcludeOption = typer.Option(

@@ -382,7 +382,7 @@ def signal_settings(
             "(reads per window) or --task profile (reads per base), or drop --signal"
         )
     tracks = tuple(parse_tracks(list(signal), "--signal"))
-    controls = tuple(parse_tracks(list(control), "--control"))
+    controls = tuple(parse_tracks(list(control or ()), "--control"))
     names = [track.name for track in tracks]
     for track in controls:
         if track.name not in names:

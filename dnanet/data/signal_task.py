@@ -13,8 +13,11 @@ Losses (``profile_loss``):
 - ``multinomial`` (default; bpnet-lite's and ChromBPNet's): the multinomial negative log
   likelihood of the observed per-base counts under the softmax of the profile logits (the shape),
   plus ``counts_weight`` x the squared error of log(1 + total counts) (the amount). The weight
-  lambda defaults to ChromBPNet's choice, the median total count of the training windows / 10,
-  which brings the two terms to a similar size (`default_counts_weight`).
+  lambda defaults to bpnet-lite's choice (its ``bpnet fit`` command, ``count_loss_weight``): the
+  mean total reads of the training windows, which brings the two terms to a similar size, as the
+  multinomial term grows with the reads (`default_counts_weight`). ChromBPNet takes the median
+  total reads / 10 (``find_chrombpnet_hyperparams.py``); the BPNet paper's basepairmodels half the
+  mean; give any of them with ``--counts-weight``.
 - ``poisson``: the Poisson negative log likelihood of the observed per-base counts under the rate
   exp(log counts) x softmax(profile) (gReLU's Poisson-multinomial family, one term).
 """
@@ -87,12 +90,12 @@ def flip_profiles(flat: torch.Tensor, tracks: int, width: int) -> torch.Tensor:
 
 
 def default_counts_weight(train_totals: np.ndarray) -> float:
-    """ChromBPNet's lambda: the median over training windows of their total counts (summed over
-    tracks) / 10, at least 1. `train_totals`: observed log(1 + total) ``(N, T)``."""
+    """bpnet-lite's lambda: the mean over training windows of their total reads per track, at
+    least 1. `train_totals`: observed log(1 + total) ``(N, T)``."""
     if len(train_totals) == 0:
         return 1.0
-    totals = np.expm1(np.asarray(train_totals, dtype=np.float64)).sum(1)
-    return float(max(np.median(totals) / 10, 1.0))
+    totals = np.expm1(np.asarray(train_totals, dtype=np.float64))
+    return float(max(totals.mean(), 1.0))
 
 
 def profile_prior(train_targets, tracks: int, width: int, chunk: int = 4096) -> np.ndarray:

@@ -141,7 +141,7 @@ def train_run(
     `signal` (NAME=track.bw, one task output per track) trains on coverage instead of labels
     (`dnanet.data.signal`): `task` counts (default) or profile, over `target_width` bases
     (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`, 0:
-    ChromBPNet's median counts / 10). `control` (NAME=control.bw, NAME a signal track): the
+    bpnet-lite's mean reads per training window). `control` (NAME=control.bw, NAME a signal track): the
     experiment's control, an input of the model (`dnanet.models.profile`).
 
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;

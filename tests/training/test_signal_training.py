@@ -71,7 +71,7 @@ def test_a_profile_run_keeps_its_tracks_widths_and_metrics(profile_run, example)
     assert 0 <= metrics["jsd"] <= 1
     history = (run.folder / "history.csv").read_text().splitlines()[0]
     assert "val_pearson" in history and "val_jsd" in history
-    assert record["task"]["counts_weight"] >= 1  # lambda from the data (median reads / 10)
+    assert record["task"]["counts_weight"] >= 1  # lambda from the data (mean reads)
 
 
 def test_the_control_is_an_input_and_prediction_leaves_it_out(profile_run):
