@@ -68,6 +68,7 @@ class CNN(SequenceModel):
             for c, w in zip(in_channels, widths)
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)
+        self.feature_channels = channels  # C of `features`, known without running (meta device)
         self.pooling = MaskedPooling(channels, position_bins)
         self.dense = dense_readout(self.pooling.out_features, hidden)
         self.embedding_dim = hidden

@@ -74,6 +74,7 @@ class LSTM(SequenceModel):
             bidirectional=True,
             dropout=dropout if layers > 1 else 0.0,
         )
+        self.feature_channels = 2 * lstm_size  # C of `features` (both directions)
         self.pooling = MaskedPooling(2 * lstm_size, position_bins)
         self.dense = dense_readout(self.pooling.out_features, hidden)
         self.embedding_dim = hidden

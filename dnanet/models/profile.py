@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dnanet.errors import DnanetError
 from dnanet.models.layers import SequenceModel
 
 
@@ -59,8 +60,9 @@ class ProfileModel(nn.Module):
         totals = self.counts(pooled)  # (N, T)
         length = codes.shape[1]
         if length < self.width:
-            raise ValueError(
-                f"the input is {length} bases, shorter than the profile's {self.width}-base output"
+            raise DnanetError(
+                f"a sequence of {length} bases is shorter than the profile's {self.width}-base "
+                "output: give windows of the run's input width (BED intervals with --genome)"
             )
         bases = F.interpolate(x, size=length, mode="nearest")  # (N, C, L)
         logits = self.profile(bases)  # (N, T, L)
@@ -70,7 +72,11 @@ class ProfileModel(nn.Module):
 
 
 def _feature_channels(trunk: nn.Module) -> int:
-    """The channel count C of the trunk's ``features`` output, measured on a short input."""
+    """The channel count C of the trunk's ``features`` output: the family's ``feature_channels``
+    (a model planned on the ``meta`` device, as `dnanet.runs.load` checks a run, cannot run
+    ``features``: its padding checks read values), else measured on a short input."""
+    if getattr(trunk, "feature_channels", None):
+        return int(trunk.feature_channels)
     was_training = trunk.training
     trunk.eval()
     with torch.no_grad():

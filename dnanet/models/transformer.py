@@ -116,6 +116,7 @@ class Transformer(SequenceModel):
             dense_readout((1 + position_bins) * d_model, d_model) if position_bins else None
         )
         self.embedding_dim = d_model
+        self.feature_channels = d_model  # C of `features`, known without running (meta device)
         self.head = linear_head(d_model, n_outputs, dropout)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
