@@ -5,6 +5,7 @@
     run = dnanet.train(["bound=bound.fa", "background=background.fa"], out="runs/ctcf", epochs=20)
     table = run.predict("unknown.fa")                   # a pandas DataFrame, as `dnanet predict`
     table = run.predict(["ACGT...", "TTGA..."])         # or sequences held in memory
+    ids, reads = run.profiles("peaks.bed", genome="hg38.fa")  # a profile run: reads per base
     ids, vectors = run.embed({"enh1": "ACGT...", "enh2": "GGCA..."})
     metrics = run.evaluate(["bound=more_bound.fa", "background=more_bg.fa"])
     run = dnanet.load_run("runs/ctcf")                  # checked as the CLI checks it
@@ -34,6 +35,7 @@ from dnanet.examples import heldout_inputs
 from dnanet.files.json_files import parse_json, read_regular_file
 from dnanet.inference.embed_files import embed_arrays
 from dnanet.inference.predictions import predictions_frame
+from dnanet.inference.profiles import profile_arrays
 from dnanet.inputs.sources import GenomeSettings, resolve_inputs, sequences_input
 from dnanet.interpret.attribution_workflow import attribute_arrays
 from dnanet.interpret.variant_job import variants_frame
@@ -102,10 +104,27 @@ class Run:
     ) -> pd.DataFrame:
         """One row per record, in input order: ``id`` and the prediction columns, the same columns,
         order and values as the TSV `dnanet predict` writes (each class's probability and the
-        predicted class; or the regression targets in the data's units)."""
+        predicted class; the regression targets in the data's units; or a signal run's predicted
+        total reads per track, ``pred_<track>``)."""
         items, settings, kept = self._call(sequences, genome, window, reporter)
         items = resolve_inputs(items, settings)
         return predictions_frame(self.loaded, items, batch_size=batch_size, reporter=kept)
+
+    def profiles(
+        self,
+        sequences,
+        *,
+        genome: str | Path | None = None,
+        window: int | None = None,
+        batch_size: int = 256,
+        reporter: Reporter | None = None,
+    ) -> tuple[list[str], dict[str, np.ndarray]]:
+        """A profile run's predicted reads per base, as `dnanet predict --profiles` writes them:
+        (ids, {track: float32 ``(N, W)``}), expm1(predicted log total) x the probability of each
+        of the W output bases; records must be the run's input width (BED with `genome`)."""
+        items, settings, kept = self._call(sequences, genome, window, reporter)
+        items = resolve_inputs(items, settings)
+        return profile_arrays(self.loaded, items, batch_size=batch_size, reporter=kept)
 
     def embed(
         self,
@@ -171,11 +190,14 @@ class Run:
         background_ratio: int = 1,
         seed: int = 0,
         batch_size: int = 256,
+        signal: dict[str, str | Path] | None = None,
         reporter: Reporter | None = None,
     ) -> dict:
         """The metrics of the run on labelled `inputs` (what `dnanet evaluate` takes: paths or
         ``CLASS=PATH``, a `labels` table, BED with `genome`; None: the bundled held-out example),
-        with metrics.json's keys."""
+        with metrics.json's keys. A signal run is scored on BED `inputs` against the coverage of
+        its tracks: those it was trained on (checked unchanged), or `signal` {track name: bigWig
+        path} given anew."""
 
         columns = [label_column] if isinstance(label_column, str) else list(label_column)
         outcome = evaluate_run(
@@ -191,6 +213,7 @@ class Run:
             seed=seed,
             batch_size=batch_size,
             reporter=_Kept(self.notes, reporter),
+            signal=[f"{name}={path}" for name, path in (signal or {}).items()],
         )
         return outcome.metrics
 

@@ -64,6 +64,14 @@ def evaluate(
     window: Optional[int] = RunWindowOption,
     background_ratio: int = BackgroundRatioOption,
     seed: int = BackgroundSeedOption,
+    signal: Optional[List[str]] = typer.Option(
+        None,
+        "--signal",
+        metavar="NAME=TRACK.bw",
+        show_default=False,
+        help="A signal run: score against this bigWig for its track NAME (repeat per track) "
+        "instead of the file the run was trained on (model.json; refused if missing or changed).",
+    ),
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
@@ -73,6 +81,12 @@ def evaluate(
     Spearman, MSE.
 
       dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --out metrics.json
+
+    A signal run (trained with --signal) is scored on BED intervals with --genome against the
+    coverage of its tracks: log-count Pearson, Spearman and MSE beside the MSE of the training
+    mean, and for a profile run the profile JSD and Pearson beside the mean profile's, per track:
+
+      dnanet evaluate runs/chip more_peaks.narrowPeak --genome hg38.fa --out metrics.json
     """
     from dnanet.cli.display import metrics_table
     from dnanet.examples import heldout_inputs
@@ -96,6 +110,7 @@ def evaluate(
         device=device,
         threads=threads,
         reporter=ConsoleReporter(),
+        signal=signal or [],
     )
     out_console.print(metrics_table(evaluated.metrics, f"{run} on {evaluated.count} sequences"))
     if evaluated.report is not None:

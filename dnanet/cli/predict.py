@@ -45,7 +45,15 @@ def predict(
         "-o",
         help="TSV to write ('-' for standard output); or a track along the "
         "genome, X.bw (bigWig) or X.bedGraph: one value per --step bases (with several outputs, "
-        "one file per class / label / target: X.<name>.bw).",
+        "one file per class / label / target / signal track: X.<name>.bw).",
+    ),
+    profiles: Optional[Path] = typer.Option(
+        None,
+        "--profiles",
+        help="Profile runs (--task profile): also write NAME.npz of the predicted reads per "
+        "base, expm1(log total) x probability: 'ids' (N,) and one float32 (N, W) array per "
+        "track, W the run's output width (records must be the run's input width).",
+        show_default=False,
     ),
     overwrite: bool = OverwriteOption,
     batch_size: int = typer.Option(
@@ -68,11 +76,12 @@ def predict(
         "CHROM:START-END (1-based, inclusive, e.g. chr1:1-2000000); repeat for "
         "several. Default: the BED files given, else every chromosome.",
     ),
-    step: int = typer.Option(
-        50,
+    step: Optional[int] = typer.Option(
+        None,
         min=1,
         help="Track: bases between windows; each value covers the step-wide bin "
-        "around its window's centre.",
+        "around its window's centre. Default: 50; a signal run's track tiles by its output width.",
+        show_default=False,
     ),
     shard: Optional[str] = shard_option(
         "Only shard 1 has the header row, so the shards' TSVs laid end to end in "
@@ -85,7 +94,8 @@ def predict(
     """Predict every record: a TSV with one row per record, in input order.
 
     Columns: id, predicted, prob_<class>... (classification; multilabel: predicted lists the
-    labels with probability >= 0.5, separated by ';'), or id, pred_<target>... (regression).
+    labels with probability >= 0.5, separated by ';'), id, pred_<target>... (regression), or id,
+    pred_<track>... (a signal run: the predicted total reads per track over the output width).
     Files are streamed, so memory does not grow with their size. Under torchrun the processes
     split the records and rank 0 writes the one TSV.
 
@@ -99,6 +109,16 @@ def predict(
     bigWig keeps its zoom levels, about 13 bytes per value, in memory until the file is closed):
 
       dnanet predict runs/peaks --genome hg38.fa --region chr1:1-2000000 --step 50 --out track.bw
+
+    A signal run (trained with --signal) predicts coverage: its TSV has the predicted total reads
+    per track; --profiles NAME.npz adds a profile run's reads per base. Its track (one file per
+    track, X.<track>.bw, or X.bw for one) tiles the regions by the run's output width, each tile
+    predicted from the input window centred on it: a profile run writes the predicted reads per
+    base, a counts run the predicted reads in each target-width tile (their sum, not per base):
+
+      dnanet predict runs/chip peaks.narrowPeak --genome hg38.fa --out p.tsv --profiles p.npz
+
+      dnanet predict runs/chip --genome hg38.fa --region chr1:1-2000000 --out predicted.bw
     """
     from dnanet.examples import heldout_inputs
     from dnanet.files.outputs import check_output_kind
@@ -112,8 +132,11 @@ def predict(
     options = dict(window=window, batch_size=batch_size, overwrite=overwrite, device=device)
     options.update(genome=genome, threads=threads, reporter=ConsoleReporter(quiet))
     if track_format(out) is not None:
-        if given_shard is not None or distributed.launched_processes() > 1:
-            raise DnanetError(f"{out}: a track is written by one process; drop --shard / torchrun")
+        if given_shard is not None or distributed.launched_processes() > 1 or profiles:
+            raise DnanetError(
+                f"{out}: a track is written by one process, without --profiles (a TSV's option); "
+                "drop --shard / torchrun / --profiles"
+            )
         written = write_tracks(
             run, out, regions=region or [], beds=fasta or [], step=step, **options
         )
@@ -123,7 +146,13 @@ def predict(
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     err.quiet = distributed.launched_rank() != 0  # rank 0 speaks for all
     predicted = write_prediction_table(
-        run, fasta or [], out, default=heldout_inputs, shard=given_shard, **options
+        run,
+        fasta or [],
+        out,
+        default=heldout_inputs,
+        shard=given_shard,
+        profiles=profiles,
+        **options,
     )
     if predicted.summary() is not None:
         err.print(predicted.summary())

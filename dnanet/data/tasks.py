@@ -69,6 +69,11 @@ class Task:
     def is_regression(self) -> bool:
         return self.kind in REGRESSION
 
+    @property
+    def is_signal(self) -> bool:
+        """Trained on coverage tracks (counts or profile): its outputs are predicted reads."""
+        return self.kind in SIGNAL
+
     def to_dict(self) -> dict:
         data = {"kind": self.kind, "names": self.names, "mean": self.mean, "std": self.std}
         if self.controls:

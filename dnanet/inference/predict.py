@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnanet.data.streaming import iter_batches
+from dnanet.data.streaming import Batch, iter_batches
 from dnanet.data.tasks import Task
 from dnanet.inputs.encode import reverse_complement
 from dnanet.runtime.precision import Precision, precision_for
@@ -126,12 +126,15 @@ def write_predictions(
     *,
     records: range | None = None,
     header: bool = True,
+    observe: Callable[[Batch, np.ndarray], None] | None = None,
 ) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
     (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
     number of records. `records`: only these record numbers (a `dnanet.data.streaming.Shard`'s
     block).
-    `progress` is called with the number of records written so far after each batch."""
+    `progress` is called with the number of records written so far after each batch; `observe`
+    with each batch (`dnanet.data.streaming.Batch`) and its outputs float32 ``(B, C)`` before its
+    rows are written (what else is made of the outputs: a profile run's per-base reads)."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     if header:
         writer.writerow(["id", *task.prediction_header()])
@@ -140,6 +143,8 @@ def write_predictions(
         outputs = predict_batch(
             model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate
         )
+        if observe is not None:
+            observe(batch, outputs.numpy())
         writer.writerows(
             [record_id, *task.prediction_cells(row)]
             for record_id, row in zip(batch.ids, outputs.numpy())

@@ -23,6 +23,7 @@ from typing import Callable, Iterator, TextIO
 import pandas as pd
 
 from dnanet.data.streaming import count_records
+from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind
 from dnanet.inference import predict
 from dnanet.inference.jobs import (
@@ -33,6 +34,7 @@ from dnanet.inference.jobs import (
     notes_since,
     work_device,
 )
+from dnanet.inference.profiles import check_profile_run, check_profiles_path, profile_file
 from dnanet.inputs.sources import (
     GenomeSettings,
     LabelledInput,
@@ -61,15 +63,20 @@ class PredictionOutcome:
     shard: Shard | None
     processes: int
     notes: list[str]
+    profiles: str | None = None  # the .npz of a profile run's per-base reads (--profiles)
 
     def summary(self) -> str | None:
-        """The closing line of `dnanet predict` (None when the table went to standard output)."""
+        """The closing line of `dnanet predict` (None when the table went to standard output and
+        no profiles were written)."""
+        profiles = f"; per-base reads in {self.profiles}" if self.profiles else ""
         if self.out == STANDARD_OUTPUT:
-            return None
+            return (
+                f"per-base reads of {self.count} records in {self.profiles}" if profiles else None
+            )
         if self.processes > 1:
             return f"{self.count} predictions written to {self.out} by {self.processes} processes"
         where = f"shard {self.shard}: " if self.shard is not None else ""
-        return f"{where}{self.count} predictions written to {self.out}"
+        return f"{where}{self.count} predictions written to {self.out}{profiles}"
 
 
 def predictions_frame(
@@ -116,37 +123,66 @@ def write_prediction_table(
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
+    profiles: Path | None = None,
 ) -> PredictionOutcome:
     """`dnanet predict RUN INPUTS --out OUT`: one row per record of `inputs` (FASTA paths, BED
     paths read from `genome` at `window` (default: the run's training window), or `LabelledInput`s
     with their sources; none: `default()`'s (class, path) pairs, the reporter told so) into `out`
     (``-``: standard output). `shard`: only that block of the records; under torchrun the processes
     split them. `run`: a run folder (loaded after `out` is claimed, on `device` with `threads`) or
-    a loaded `Run`. Every process calls this; rank 0 alone tells `reporter`."""
+    a loaded `Run`. Every process calls this; rank 0 alone tells `reporter`. `profiles`: an .npz
+    of a profile run's predicted reads per base (`dnanet.inference.profiles`), beside the table,
+    by one process."""
     reporter = reporter if reporter is not None else Reporter()
     if str(out) != STANDARD_OUTPUT:
         check_output_kind(Path(out), folder=False)
+    if profiles is not None:
+        check_profiles_path(Path(profiles))
     processes, torch_device = distributed.start(work_device(run, device, threads))
     speaker = reporter if processes.is_main else Reporter()  # rank 0 speaks for all
     start = len(speaker.notes)
     try:
-        with claimed_by(
-            processes.is_main and str(out) != STANDARD_OUTPUT, out, overwrite, speaker
-        ) as output:
+        with (
+            claimed_by(
+                processes.is_main and str(out) != STANDARD_OUTPUT, out, overwrite, speaker
+            ) as output,
+            claimed_by(
+                processes.is_main and profiles is not None, profiles, overwrite, speaker
+            ) as profile_output,
+        ):
             loaded = loaded_run(run, torch_device)
             note_not_learned(loaded, speaker)
+            if profiles is not None:
+                _check_profiles(loaded, processes)
             items = _prediction_inputs(inputs, default, genome, window, loaded, speaker)
             part = shard or processes.shard
-            records = part.records(sum(count_records(items))) if part.count > 1 else None
-            write = partial(_write_rows, loaded, items, batch_size, records, part.first)
-            count = _write_table(write, out, output, processes, speaker)
+            total = sum(count_records(items)) if part.count > 1 or profiles is not None else 0
+            records = part.records(total) if part.count > 1 else None
+            size = len(records) if records is not None else total
+            with profile_file(profile_output, loaded, size) as observe:
+                write = partial(
+                    _write_rows, loaded, items, batch_size, records, part.first, observe=observe
+                )
+                count = _write_table(write, out, output, processes, speaker)
     finally:
         distributed.stop()
     for note in input_notes(items):
         speaker.note(note)
     return PredictionOutcome(
-        str(out), count, shard, processes.world_size, notes_since(speaker, start)
+        str(out),
+        count,
+        shard,
+        processes.world_size,
+        notes_since(speaker, start),
+        str(profiles) if profiles is not None else None,
     )
+
+
+def _check_profiles(run: Run, processes) -> None:
+    """--profiles: a profile run, predicted by one process."""
+    check_profile_run(run)
+    if processes.world_size > 1:
+        raise DnanetError("--profiles is written by one process: drop torchrun (--shard works)")
 
 
 def _prediction_inputs(
@@ -173,9 +209,12 @@ def _write_rows(
     header: bool,
     handle: TextIO,
     progress: Callable[[int], None] | None = None,
+    *,
+    observe=None,
 ) -> int:
     """The rows of `records` (None: all) into `handle`, through
-    `dnanet.inference.predict.write_predictions` (looked up when called); returns their number."""
+    `dnanet.inference.predict.write_predictions` (looked up when called; `observe`: its hook on
+    each batch's outputs); returns their number."""
     return predict.write_predictions(
         handle,
         run.model,
@@ -186,6 +225,7 @@ def _write_rows(
         progress,
         records=records,
         header=header,
+        observe=observe,
     )
 
 

@@ -40,6 +40,7 @@ from dnanet.inference.jobs import (
     work_device,
 )
 from dnanet.inference.predict import predict_batch
+from dnanet.inference.signal_tracks import signal_entries, signal_tiling
 from dnanet.inputs.genome import open_genome
 from dnanet.progress import Reporter
 
@@ -47,6 +48,7 @@ TRACK_FORMATS = {".bw": "bigwig", ".bigwig": "bigwig", ".bedgraph": "bedgraph"}
 MAX_UNKNOWN = 0.5  # windows with a larger share of N / IUPAC codes get no value
 CHUNK_BYTES = 8 << 20  # most windows (uint8 codes) cut from a region at a time
 CHUNK_SPAN = 1 << 20  # most genome bases read at a time
+DEFAULT_STEP = 50  # bases between windows of a labelled run's track
 
 
 class Region(NamedTuple):
@@ -254,13 +256,17 @@ class TrackOutcome:
     window: int
     step: int
     notes: list[str]
+    kind: str = ""  # the run's task: a counts or profile run's values are predicted reads
 
     def summary(self) -> str:
         """The closing line of `dnanet predict ... --out X.bw`."""
         counts = self.counts
+        values = {
+            "profile": f"predicted reads per base of {counts['values']:,} tiles",
+            "counts": f"{counts['values']:,} values, the predicted reads in each tile",
+        }.get(self.kind, f"{counts['values']:,} values in bins")
         return (
-            f"{', '.join(str(path) for path in self.files)}: {counts['values']:,} values "
-            f"in bins of {self.step} bases over "
+            f"{', '.join(str(path) for path in self.files)}: {values} of {self.step} bases over "
             f"{self.bases:,} bases of {self.regions:,} region{'s' if self.regions > 1 else ''} "
             f"(window {self.window}); no value in "
             f"{counts['unknown']:,} bins (window more than half N) and "
@@ -277,7 +283,7 @@ def write_tracks(
     window: int | None = None,
     regions: Sequence[str] = (),
     beds: Sequence[Path] = (),
-    step: int = 50,
+    step: int | None = None,
     batch_size: int = 256,
     overwrite: bool = False,
     device: str = "auto",
@@ -286,9 +292,11 @@ def write_tracks(
 ) -> TrackOutcome:
     """Slide the run's model along `regions` (``CHROM`` or ``CHROM:START-END``) and the intervals
     of the `beds` (none of either: every chromosome) of `genome`, reading `window` bases (default:
-    the run's training window) every `step` bases, into `out` (.bw or .bedGraph; one file per
-    output for a task of several, `output_files`). `run`: a run folder (loaded on `device` with
-    `threads`) or a loaded `Run`. `reporter` hears the progress in bases."""
+    the run's training window) every `step` bases (default `DEFAULT_STEP`), into `out` (.bw or
+    .bedGraph; one file per output for a task of several, `output_files`). A signal run's track
+    is its predicted coverage, one file per track, tiled by its output width
+    (`dnanet.inference.signal_tracks`). `run`: a run folder (loaded on `device` with `threads`) or
+    a loaded `Run`. `reporter` hears the progress in bases."""
     reporter = reporter if reporter is not None else Reporter()
     start = len(reporter.notes)
     check_output_kind(out, folder=False)
@@ -299,7 +307,11 @@ def write_tracks(
             f"{out}: a track needs --genome FILE, the genome to slide the model along"
         )
     the_genome = open_genome(genome)
-    width = window_width(loaded, window)
+    signal = loaded.task.is_signal
+    if signal:
+        width, step = signal_tiling(loaded, window, step)
+    else:
+        width, step = window_width(loaded, window), step or DEFAULT_STEP
     covered = track_regions(the_genome.sizes, list(regions), list(beds))
     files = output_files(out, loaded.task.kind, loaded.task.names)
     counts: dict[str, int] = {}
@@ -309,10 +321,13 @@ def write_tracks(
             stack.enter_context(claimed(path, overwrite, reporter=reporter)) for path, _, _ in files
         ]
         predict = window_predictor(loaded, width, batch_size)
+
+        def values(progress):
+            chunks = track_values(predict, the_genome, covered, width, step, counts, progress)
+            return signal_entries(loaded.task, chunks) if signal else chunks
+
         _write_files(
-            lambda progress: track_values(
-                predict, the_genome, covered, width, step, counts, progress
-            ),
+            values,
             outputs,
             files,
             track_format(out),
@@ -328,6 +343,7 @@ def write_tracks(
         width,
         step,
         notes_since(reporter, start),
+        loaded.task.kind,
     )
 
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dnanet.errors import DnanetError
 from dnanet.models.layers import SequenceModel
 
 
@@ -98,8 +99,9 @@ class ProfileModel(nn.Module):
         totals = self.counts(pooled)  # (N, T)
         length = codes.shape[1]
         if length < self.width:
-            raise ValueError(
-                f"the input is {length} bases, shorter than the profile's {self.width}-base output"
+            raise DnanetError(
+                f"a sequence of {length} bases is shorter than the profile's {self.width}-base "
+                "output: give windows of the run's input width (BED intervals with --genome)"
             )
         bases = F.interpolate(x, size=length, mode="nearest")  # (N, C, L)
         logits = self.profile(bases)  # (N, T, L)

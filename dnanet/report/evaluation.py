@@ -27,6 +27,7 @@ from dnanet.inference.predict import predict
 from dnanet.inputs.sources import GenomeSettings
 from dnanet.progress import Reporter
 from dnanet.report.page import write_evaluation_report
+from dnanet.report.signal_evaluation import all_targets, check_signal_options, signal_windows
 from dnanet.runs.load import Run
 from dnanet.runs.save import write_json
 from dnanet.training.metrics import task_metrics
@@ -64,6 +65,7 @@ def evaluate_run(
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
+    signal: Sequence[str] = (),
 ) -> EvaluationOutcome:
     """Score `run` on labelled `inputs` (CLASS=PATH strings, or `LabelledInput`s with their
     sources; with `labels`, a table of `id_column` and `label_columns` for FASTA files' ids; none:
@@ -71,13 +73,17 @@ def evaluate_run(
     `window` (default: the run's training window), generated backgrounds at `background_ratio` per
     positive from `seed`. `out`: the metrics written as JSON; `report`: a folder with report.html
     and its figures (both refused if they exist, unless `overwrite`, before any work). `run`: a run
-    folder (loaded after `out` is claimed, on `device` with `threads`) or a loaded `Run`."""
+    folder (loaded after `out` is claimed, on `device` with `threads`) or a loaded `Run`.
+    A signal run (counts or profile) is scored on BED `inputs` against the coverage of its tracks
+    (`dnanet.report.signal_evaluation`: those model.json records, checked unchanged, or `signal`'s
+    NAME=PATH given anew)."""
     reporter = reporter if reporter is not None else Reporter()
     start = len(reporter.notes)
     if report is not None and report.exists() and not overwrite:
         raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
     with _claimed(out, overwrite, reporter) as output:
         loaded = loaded_run(run, work_device(run, device, threads))
+        check_signal_options(loaded, inputs, genome, window, signal)
         settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
         records = read_labelled_inputs(
             inputs,
@@ -88,8 +94,8 @@ def evaluate_run(
             genome=settings,
             reporter=reporter,
         )
-        sequences = records.with_targets(records.targets(loaded.task.encode))
-        outputs, metrics = _scored(loaded, sequences, batch_size)
+        with _with_targets(loaded, records, genome, signal, reporter) as sequences:
+            targets, outputs, metrics = _scored(loaded, sequences, batch_size)
         if output is not None:
             with output.writing() as temporary:
                 write_json(temporary, metrics)
@@ -102,27 +108,39 @@ def evaluate_run(
                 loaded.record,
                 metrics,
                 records.provenance,
-                sequences.targets,
+                targets,
                 outputs,
                 overwrite=overwrite,
             )
-    return EvaluationOutcome(metrics, len(sequences), page, notes_since(reporter, start))
+    return EvaluationOutcome(metrics, len(targets), page, notes_since(reporter, start))
 
 
-def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, dict]:
-    """The run's outputs ``(N, C)`` for the labelled `sequences` (`dnanet.data.sets`, with
-    targets) and their metrics (`dnanet.training.metrics.task_metrics`; ``learned`` added when
-    the run records it)."""
+@contextlib.contextmanager
+def _with_targets(run: Run, records, genome: Path | None, signal: Sequence[str], reporter):
+    """The records with their targets for the block: encoded labels, or a signal run's coverage
+    (`dnanet.report.signal_evaluation.signal_windows`)."""
+    if not run.task.is_signal:
+        yield records.with_targets(records.targets(run.task.encode))
+        return
+    with signal_windows(run, records, genome, signal, reporter) as sequences:
+        yield sequences
+
+
+def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The targets ``(N, K)`` of `sequences` (`dnanet.data.sets`, with targets), the run's outputs
+    ``(N, C)`` for them and their metrics (`dnanet.training.metrics.task_metrics`; ``learned``
+    added when the run records it)."""
     outputs = predict(
         run.model,
         code_batches(sequences, batch_size),
         run.reverse_complement_average,
         activate=run.task.activate,
     )
-    metrics = task_metrics(run.task, sequences.targets, outputs)
+    targets = all_targets(sequences) if run.task.is_signal else sequences.targets
+    metrics = task_metrics(run.task, targets, outputs)
     if "learned" in run.record:
         metrics["learned"] = run.record["learned"]
-    return outputs, metrics
+    return targets, outputs, metrics
 
 
 @contextlib.contextmanager
