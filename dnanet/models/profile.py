@@ -6,8 +6,12 @@ trunk's per-position features once:
 - the profile head brings them back to base resolution (nearest-neighbour upsampling of the
   pooled positions), runs one wide convolution (``profile_kernel`` bases, BPNet's 75 by
   default) to one logit per base and track, and keeps the central ``width`` bases: ``(N, T, W)``;
-- the counts head averages the features over the valid positions (BPNet's global average pooling)
-  and maps them to log(1 + total reads) per track ``(N, T)``.
+- the counts head pools the features over the valid positions, their mean (BPNet's global
+  average pooling) and their maximum (how strong the best site is, which a short-range trunk's
+  mean dilutes), and maps them through a LeakyReLU layer to log(1 + total reads) per track
+  ``(N, T)``: reads grow with a site's strength on a log scale, which a single linear map of the
+  features does not follow (measured on the synthetic coverage of `dnanet.synthetic.coverage`,
+  CNN, 8 epochs: Pearson with the true rates 0.51 with the mean and a linear map).
 
 ``forward(codes (N, L)) -> (N, T + T*W)``: the flat layout of `dnanet.data.signal_task`. The
 trunk's own head and dense readout still serve ``embed`` (`dnanet embed`, motifs), so embeddings
@@ -63,6 +67,7 @@ class ProfileModel(nn.Module):
             raise ValueError("profile: the output width and profile_kernel must be at least 1")
         channels = _feature_channels(trunk)
         self.profile = nn.Conv1d(channels, tracks, profile_kernel, padding="same")
+        self.counts_hidden = nn.Sequential(nn.Linear(2 * channels, channels), nn.LeakyReLU(0.01))
         self.counts = nn.Linear(channels, tracks)
 
     def start_counts_at(self, log_totals: list[float]) -> None:
@@ -95,8 +100,9 @@ class ProfileModel(nn.Module):
             return totals
         x, mask = self.trunk.features(codes)  # (N, C, W'), (N, W')
         weights = mask.to(x.dtype).unsqueeze(1)  # (N, 1, W')
-        pooled = (x * weights).sum(-1) / weights.sum(-1).clamp(min=1)  # (N, C)
-        totals = self.counts(pooled)  # (N, T)
+        mean = (x * weights).sum(-1) / weights.sum(-1).clamp(min=1)  # (N, C)
+        peak = x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(-1)  # (N, C)
+        totals = self.counts(self.counts_hidden(torch.cat([mean, peak], dim=1)))  # (N, T)
         length = codes.shape[1]
         if length < self.width:
             raise DnanetError(

@@ -99,6 +99,15 @@ def _checked_track(run: Run, name: str, entry: dict | None) -> Track:
     return Track(name, path)
 
 
+def _controls(run: Run) -> tuple[Track, ...]:
+    """The run's control tracks (model inputs), each checked like a track: the model is scored
+    with its control, as training scored it."""
+    recorded = {
+        entry.get("name"): entry for entry in (run.record.get("signal") or {}).get("controls", [])
+    }
+    return tuple(_checked_track(run, name, recorded.get(name)) for name in run.task.controls)
+
+
 def target_width(run: Run) -> int:
     """The bases the run's targets cover: a profile's output width, a counts run's target
     width (model.json ``signal.target_width``; the input width when not recorded)."""
@@ -114,7 +123,13 @@ def signal_windows(
     """For the block: the `records` (read from `genome` at the run's input width) as a
     `dnanet.data.signal.SignalSet` whose targets are the coverage of the run's tracks
     (`run_tracks`), from a store in a temporary folder removed at the end."""
-    settings = SignalSettings(run_tracks(run, given), run.task.kind, target_width(run), jitter=0)
+    settings = SignalSettings(
+        run_tracks(run, given),
+        run.task.kind,
+        controls=_controls(run),
+        target_width=target_width(run),
+        jitter=0,
+    )
     with tempfile.TemporaryDirectory(prefix="dnanet-evaluate-") as store:
         yield signal_set(records, settings, open_genome(genome), run.window, Path(store), reporter)
 

@@ -140,9 +140,9 @@ def train_run(
     `exclude`: a BED of regions (a blacklist) that no window read from the genome may overlap.
     `signal` (NAME=track.bw, one task output per track) trains on coverage instead of labels
     (`dnanet.data.signal`): `task` counts (default) or profile, over `target_width` bases
-    (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`, 0:
-    bpnet-lite's mean reads per training window). `control` (NAME=control.bw, NAME a signal track): the
-    experiment's control, an input of the model (`dnanet.models.profile`).
+    (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`,
+    0: bpnet-lite's mean reads per training window). `control` (NAME=control.bw, NAME a signal
+    track): the experiment's control, an input of the model (`dnanet.models.profile`).
 
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;
     none: the bundled CTCF example. `config`: a YAML config (default: the shipped config of
