@@ -133,12 +133,14 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 SignalOption = typer.Option(
     None,
     "--signal",
+    "--track",
     metavar="NAME=TRACK.bw",
     show_default=False,
     help="Train on coverage instead of labels: a bigWig track (repeat: one task output per track) "
     "read over each window of the BED inputs (--genome and --window needed; backgrounds: "
     "gc-matched or flank, which get their real coverage). --task counts (default): log(1 + reads) "
-    "over --target-width; --task profile: the reads at each base as well (BPNet-style).",
+    "over --target-width; --task profile: the reads at each base as well (BPNet-style). Under "
+    "torchrun write --track (torchrun takes --signal for its own --signals-to-handle).",
 )
 
 TargetWidthOption = typer.Option(

@@ -26,6 +26,15 @@ from dnanet.cli.genome import (
     WindowOption,
 )
 from dnanet.cli.report import ConsoleReporter, print_note
+from dnanet.cli.train_options import (
+    ControlOption,
+    CountsWeightOption,
+    ExcludeOption,
+    JitterOption,
+    ProfileLossOption,
+    SignalOption,
+    TargetWidthOption,
+)
 from dnanet.errors import DnanetError
 
 
@@ -137,13 +146,21 @@ def tune(
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = WindowOption,
     background_ratio: int = BackgroundRatioOption,
+    exclude: Optional[Path] = ExcludeOption,
+    signal: List[str] = SignalOption,
+    control: List[str] = ControlOption,
+    target_width: Optional[int] = TargetWidthOption,
+    jitter: int = JitterOption,
+    profile_loss: str = ProfileLossOption,
+    counts_weight: float = CountsWeightOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
     """Search hyperparameters of a model family on labelled FASTA files (Optuna: TPE sampler, median
     pruner).
 
-    Inputs, labels and split options are those of `dnanet train`. The split is made once, from
+    Inputs, labels, split and signal (--signal coverage) options are those of `dnanet train`. The
+    split is made once, from
     the base config's seed; each trial trains the base config with the trial's values on the
     training part and is scored by its lowest validation loss; the test part is never scored
     (train the best config and evaluate it once). The first trial is the base config as it is,

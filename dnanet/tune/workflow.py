@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial
 
 from dnanet.config.run_config import load_config
 from dnanet.data.labelled import TrainingInputs
-from dnanet.data.tasks import infer_task
+from dnanet.data.signal import signal_settings
 from dnanet.errors import DnanetError
 from dnanet.progress import Reporter
 from dnanet.runtime.threads import use_threads
@@ -42,9 +42,7 @@ INTERRUPTED = (
 def load_tune_data(inputs: TrainingInputs, reporter: Reporter | None = None) -> TuneData:
     """Read the inputs exactly as `dnanet train` does (the same store, task and targets). The
     reading's notes go to `reporter` (None: dropped, as in the --jobs processes)."""
-    records, parts = inputs.read(reporter)
-    task = infer_task(records.label_values, inputs.label_names, inputs.task)
-    sequences = records.with_targets(records.targets(task.encode))
+    records, parts, task, sequences = inputs.read_set(reporter)
     return TuneData(sequences, task, records.provenance, parts, records.where)
 
 
@@ -120,6 +118,13 @@ def run_search(
     genome: Path | str | None = None,
     window: int | None = None,
     background_ratio: int = 1,
+    exclude: Path | str | None = None,
+    signal: Sequence[str] = (),
+    control: Sequence[str] = (),
+    target_width: int | None = None,
+    jitter: int = 0,
+    profile_loss: str = "multinomial",
+    counts_weight: float = 0.0,
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
@@ -169,6 +174,10 @@ def run_search(
         window=window,
         background_ratio=background_ratio,
         seed=base.seed,
+        exclude=exclude,
+        signal=signal_settings(
+            signal, task, target_width, jitter, profile_loss, counts_weight, control
+        ),
     )
     return _search_and_write(search, reading, out, jobs, reporter, first_note)
 

@@ -136,3 +136,63 @@ def test_signal_settings_survive_the_checkpoint(example):
         signal_settings(
             [f"chip={coverage.signal}"], "counts", control=[f"input={coverage.control}"]
         )
+
+
+def test_an_interrupted_signal_run_resumes_to_the_uninterrupted_weights(example):
+    from safetensors.torch import load_file
+
+    from dnanet.training.workflow import TrainingStopped, resume_run
+    from tests.training.test_workflow import StopAfter
+
+    _, _, coverage = example
+    options = dict(task="profile", target_width=60, jitter=4, epochs=2, threads=1)
+    options["control"] = [f"chip={coverage.control}"]
+    straight = train(example, "straight", **options)
+    with pytest.raises(TrainingStopped):
+        train(example, "stopped", monitor=StopAfter(1), **options)
+    resumed = resume_run(straight.out.parent / "stopped", threads=1)
+    first, second = (
+        load_file(straight.out / "model.safetensors"),
+        load_file(resumed.out / "model.safetensors"),
+    )
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert resumed.metrics == straight.metrics
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_torchrun_trains_a_profile_run_with_a_control(example):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder, genome, coverage = example
+    out = folder / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dnanet",
+        "train", f"peaks={genome.peaks}", "bg=gc-matched", "--genome", str(genome.genome),
+        "--window", "100", "--track", f"chip={coverage.signal}", "--control",
+        f"chip={coverage.control}", "--task", "profile", "--target-width", "60", "--split",
+        "chromosome", "--val-chroms", "chr3", "--test-chroms", "chr2", "--epochs", "1",
+        "--cache", str(folder / "cache"), "--out", str(out), "--threads", "1", "--quiet",
+    ]  # fmt: skip
+    repository = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repository)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 processes" in done.stderr and done.stderr.count("run written to") == 1
+    assert load_run(out).task.kind == "profile"
+
+
+def test_tune_searches_a_signal_task(example):
+    from dnanet.tune.workflow import run_search
+
+    folder, genome, coverage = example
+    outcome = run_search(
+        [f"peaks={genome.peaks}", "bg=gc-matched"], folder / "tune", model="cnn", trials=1,
+        epochs=1, genome=genome.genome, window=100, signal=[f"chip={coverage.signal}"],
+        task="counts", split="chromosome", val_chroms="chr3", test_chroms="chr2",
+        cache=folder / "cache", threads=1,
+    )  # fmt: skip
+    assert outcome.best is not None
+    assert "val_pearson" in (folder / "tune" / "trials.tsv").read_text()
