@@ -229,10 +229,13 @@ class Task:
         return (values - mean) / std
 
 
-def _column_block(targets, columns: int, chunk: int = 65_536) -> np.ndarray:
+def _column_block(targets, columns: int, chunk: int = 4096) -> np.ndarray:
     """The first `columns` columns of every row ``(N, columns)``, read in chunks."""
     return np.concatenate(
-        [np.asarray(targets[i : i + chunk])[:, :columns] for i in range(0, len(targets), chunk)]
+        [
+            np.asarray(targets[i : i + chunk])[:, :columns].copy()
+            for i in range(0, len(targets), chunk)
+        ]
         or [np.zeros((0, columns), dtype=np.float32)]
     )
 

@@ -35,7 +35,7 @@ from dnanet.inputs.encode import sequences_to_codes
 from dnanet.inputs.genome import open_genome
 from dnanet.runs.load import load_run
 from dnanet.synthetic.coverage import expected_counts, noise_ceiling, write_synthetic_coverage
-from dnanet.synthetic.genome import write_synthetic_genome
+from dnanet.synthetic.genome import CHROMOSOMES, write_synthetic_genome
 from dnanet.training.workflow import train_run
 
 VARIANT_BASES = 6  # bases at the site's centre replaced by their complements
@@ -75,7 +75,11 @@ def check_signal_truth(
 ) -> TruthScores:
     """Write the data into `folder`, train `model` there and score it (module docstring)."""
     folder = Path(folder)
-    genome = write_synthetic_genome(folder / "data", peaks=peaks, seed=seed)
+    scale = max(1.0, peaks / 400)  # the example genome holds 400 peaks 1.5 kb apart at most
+    chromosomes = tuple((name, int(size * scale)) for name, size in CHROMOSOMES)
+    genome = write_synthetic_genome(
+        folder / "data", peaks=peaks, seed=seed, chromosomes=chromosomes
+    )
     coverage = write_synthetic_coverage(genome, folder / "data", seed=seed)
     out = folder / f"run-{model}"
     train_run(
