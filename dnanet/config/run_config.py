@@ -96,13 +96,17 @@ class Config:
 _SECTIONS = {"encoder": EncoderConfig, "data": DataConfig, "train": TrainConfig}
 
 
-def shipped_config_path(model_name: str) -> Path:
-    """The path of the shipped config for a registered model (configs/<name>.yaml)."""
+def shipped_config_path(model_name: str, signal: bool = False) -> Path:
+    """The path of the shipped config for a registered model (configs/<name>.yaml; with
+    `signal`, configs/signal/<name>.yaml where the family has one, for --signal runs)."""
     check_model_name(model_name)
+    name = f"signal/{model_name}.yaml" if signal else f"{model_name}.yaml"
     source_tree = Path(__file__).resolve().parents[2] / "configs"  # a checkout or editable install
-    if (source_tree / f"{model_name}.yaml").exists():
-        return source_tree / f"{model_name}.yaml"
-    return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
+    if (source_tree / name).exists():
+        return source_tree / name
+    package = "dnanet.configs.signal" if signal else "dnanet.configs"
+    installed = Path(str(resources.files(package) / f"{model_name}.yaml"))  # an installed wheel
+    return installed if installed.exists() or not signal else shipped_config_path(model_name)
 
 
 def load_config(

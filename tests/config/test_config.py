@@ -115,3 +115,27 @@ def test_split_settings_read_lists_or_comma_separated_names_and_allow_a_zero_fra
         0.0,
     )
     assert data.keep_duplicates is True and Config().data.val_chroms == ("chr10",)
+
+
+@pytest.mark.parametrize("name", ["cnn", "lstm", "transformer"])
+def test_each_family_has_a_signal_config_that_differs_only_where_it_says(name):
+    """configs/signal/<model>.yaml: what --signal runs start from; the same keys as the family's
+    config, different only in the values its comments mark 'signal:'."""
+    import yaml
+
+    signal = yaml.safe_load((CONFIGS / "signal" / f"{name}.yaml").read_text())
+    family = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    changed = {
+        (section, key)
+        for section in family
+        if isinstance(family[section], dict)
+        for key in family[section]
+        if family[section][key] != signal[section][key]
+    }
+    marked = {("train", "reverse_complement")} | (
+        {("model", "position_bins")} if family["model"].get("position_bins") else set()
+    )
+    assert changed == marked
+    assert signal["train"]["reverse_complement"] is True
+    assert shipped_config_path(name, signal=True) == CONFIGS / "signal" / f"{name}.yaml"
+    load_config(shipped_config_path(name, signal=True))  # valid
