@@ -17,6 +17,8 @@ MLP) has no profile head: it is refused here.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -42,6 +44,11 @@ class ProfileModel(nn.Module):
         self.counts = nn.Linear(channels, tracks)
         self.embedding_dim = getattr(trunk, "embedding_dim", channels)
         self.has_positions = True
+
+    @property
+    def input(self) -> nn.Module:
+        """The trunk's input layer (one-hot or k-mer features), which attributions hook."""
+        return self.trunk.input
 
     def features(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The trunk's per-position features ``(N, C, W')`` and mask ``(N, W')``."""
@@ -70,10 +77,14 @@ class ProfileModel(nn.Module):
 
 
 def _feature_channels(trunk: nn.Module) -> int:
-    """The channel count C of the trunk's ``features`` output, measured on a short input."""
+    """The channel count C of the trunk's ``features`` output, measured on a short input. A trunk
+    built on the ``meta`` device (`dnanet.runs.load` plans a run's tensors so) is measured on an
+    uninitialised CPU copy: meta tensors have shapes but no values to branch on."""
+    if any(parameter.is_meta for parameter in trunk.parameters()):
+        trunk = copy.deepcopy(trunk).to_empty(device="cpu")
     was_training = trunk.training
     trunk.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.device("cpu"):
         x, _ = trunk.features(torch.zeros(1, 64, dtype=torch.uint8))
     trunk.train(was_training)
     return int(x.shape[1])
