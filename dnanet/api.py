@@ -156,14 +156,16 @@ class Run:
         *,
         method: str = "saliency",
         target: str | None = None,
+        profile: bool = False,
         region: str | tuple[int, int] | None = None,
         batch_size: int = 128,
         genome: str | Path | None = None,
         window: int | None = None,
         reporter: Reporter | None = None,
     ):
-        """Per-base attributions toward output `target` (default: a binary run's positive class),
-        as `dnanet attribute` writes them: a `dnanet.interpret.attribution_workflow.
+        """Per-base attributions toward output `target` (default: a binary run's positive class, or
+        a single regression target or track; `profile`: a profile run's predicted profile instead
+        of its counts), as `dnanet attribute` writes them: a `dnanet.interpret.attribution_workflow.
         RecordAttributions` with ``ids``, ``attributions`` and one-hot ``sequences``, float32
         ``(N, 4, L)`` (shorter records padded with zero columns), and for ISM the ``deltas``."""
         items, settings, kept = self._call(sequences, genome, window, reporter)
@@ -172,6 +174,7 @@ class Run:
             items,
             method=method,
             target=target,
+            profile=profile,
             region=region,
             batch_size=batch_size,
             settings=settings,
@@ -229,7 +232,8 @@ class Run:
     ) -> pd.DataFrame:
         """The effect of each variant on the run's outputs, one row per variant in input order:
         the columns `dnanet variants` writes (chrom, pos, id, ref, alt, status, note, then ref,
-        alt and diff per output). A VCF with its `genome`, or a FASTA of ref/alt `pairs`."""
+        alt and diff per output; a signal run: ref, alt, lfc, and jsd for a profile run, per
+        track). A VCF with its `genome`, or a FASTA of ref/alt `pairs`."""
         return variants_frame(
             self.loaded,
             vcf=Path(vcf) if vcf is not None else None,

@@ -59,9 +59,16 @@ def attribute(
     target: Optional[str] = typer.Option(
         None,
         help="The output explained: a class (log-odds log(p/(1-p)) of its "
-        "probability) or a regression target (its value). Default: a binary run's "
-        "first (positive) class or a single regression target; other runs must "
-        "name one.",
+        "probability), a regression target (its value) or a signal run's track (its "
+        "predicted log(1 + reads)). Default: a binary run's first (positive) class, or "
+        "a single regression target or track; other runs must name one.",
+    ),
+    profile: bool = typer.Option(
+        False,
+        "--profile",
+        help="Profile runs: explain the --target track's predicted profile instead of its "
+        "counts, as ChromBPNet does: the sum over the output bases of (profile logit - "
+        "their mean) x softmax(profile logits), the softmax held constant.",
     ),
     region: Optional[str] = typer.Option(
         None,
@@ -99,11 +106,13 @@ def attribute(
     """Write per-base attributions of every record toward one output of the run.
 
     The output is what `dnanet predict` reports for --target, as log-odds (classification,
-    multilabel) or value (regression). When the run averages both strands (model.json
-    reverse_complement_average), the attributions explain that strand-averaged output: mutants are
-    predicted on both strands, and gradients flow through both back to the forward bases. Runs in
-    float32 on every device. Under torchrun the processes split the records and rank 0 writes the
-    one file. The files load into TF-MoDISco (modisco-lite) as they are:
+    multilabel), value (regression) or predicted log(1 + reads) (a signal run's track; with
+    --profile, a profile run's predicted profile, weighted as ChromBPNet weighs it). When the run
+    averages both strands (model.json reverse_complement_average), the attributions explain that
+    strand-averaged output: mutants are predicted on both strands, and gradients flow through both
+    back to the forward bases. Runs in float32 on every device. Under torchrun the processes split
+    the records and rank 0 writes the one file. The files load into TF-MoDISco (modisco-lite) as
+    they are:
 
       dnanet attribute runs/ctcf bound.fa --method ism --out attr.npz --plot attr.png
 
@@ -126,6 +135,7 @@ def attribute(
             out,
             method=method,
             target=target,
+            profile=profile,
             region=region,
             plot=plot,
             records=records,
@@ -139,15 +149,5 @@ def attribute(
         )
     finally:
         distributed.stop()
-    if not processes.is_main:
-        return
-    where = f"shard {given_shard}: " if given_shard is not None else ""
-    by = f" by {processes.world_size} processes" if processes.distributed else ""
-    err.print(
-        f"{where}{done.records:,} records: {method} attributions toward {done.target} "
-        f"({done.output.replace('_', '-')}{', both strands averaged' if done.strands == 2 else ''})"
-        f" written to {out}{by}, one-hot sequences to {done.sequences_out}"
-        + (f"; logos in {plot}" if done.logos else ""),
-        highlight=False,
-        soft_wrap=True,
-    )
+    if processes.is_main:
+        err.print(done.summary_line(given_shard), highlight=False, soft_wrap=True)

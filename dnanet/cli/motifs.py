@@ -30,13 +30,16 @@ from dnanet.cli.report import ConsoleReporter
 @user_errors
 def motifs(
     run: Path = typer.Argument(
-        ..., help="A run folder made by `dnanet train` (a classification task)."
+        ...,
+        help="A run folder made by `dnanet train` (a classification task, or a signal "
+        "run: --signal counts or profile).",
     ),
     inputs: List[str] = typer.Argument(
         None,
         help="FASTA files, one per class (the training files or new ones); the "
-        "class is the file name or CLASS=PATH and must be one of the run's classes. "
-        "Default: the bundled CTCF example." + GENOME_INPUTS_HELP,
+        "class is the file name or CLASS=PATH and must be one of the run's classes (a "
+        "signal run searches every sequence, whatever its class). Default: the bundled CTCF "
+        "example." + GENOME_INPUTS_HELP,
         show_default=False,
     ),
     out: Path = typer.Option(
@@ -65,7 +68,8 @@ def motifs(
     background: str = typer.Option(
         "other",
         help="Background for seqlet thresholds and enrichment: other (the "
-        "other classes' sequences) or shuffled (dinucleotide shuffles of the class).",
+        "other classes' sequences) or shuffled (dinucleotide shuffles of the class). A "
+        "signal run always takes shuffled.",
         autocompletion=choices.MOTIF_BACKGROUNDS,
     ),
     class_name: Optional[List[str]] = typer.Option(
@@ -124,6 +128,11 @@ def motifs(
     get RNA letters (logos, consensus, ALPHABET= ACGU). One line per class says how many sequences
     had a seqlet, how many candidate PWMs were found and why motifs were dropped (classes.tsv). A
     model-free baseline (k-mers enriched in the class's whole sequences) runs beside it.
+
+    A signal run (trained with --signal) has tracks instead of classes: each track's motifs explain
+    its predicted log(1 + reads), searched in all the input sequences (e.g. its peaks, with
+    --genome) against their dinucleotide shuffles; faithfulness is the drop in predicted log(1 +
+    reads) when the sites are shuffled; --class names tracks.
 
       dnanet motifs runs/ctcf bound=bound.fa background=background.fa --out runs/ctcf/motifs
     """

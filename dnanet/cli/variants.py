@@ -65,8 +65,9 @@ def variants(
         None,
         "--plot",
         help="Folder to draw PNGs into: for each of the --plot-top "
-        "variants of largest |diff| of --target, the ISM map of the reference window "
-        "around the variant (every base at every position) and the attribution "
+        "variants of largest |diff| (signal runs: |lfc|) of --target, the ISM map of "
+        "the reference window around the variant (every base at every position) and the "
+        "attribution "
         "logos of the reference and alternative windows.",
     ),
     plot_top: int = typer.Option(5, "--plot-top", min=1, help="Variants drawn with --plot."),
@@ -76,7 +77,7 @@ def variants(
     target: Optional[str] = typer.Option(
         None,
         help="With --plot: the output that ranks and explains the variants "
-        "(default: a binary run's first class or a single regression target).",
+        "(default: a binary run's first class, or a single regression target or track).",
     ),
     shard: Optional[str] = shard_option(
         "The rows (one per ALT allele or pair, in input order) are split; only "
@@ -93,12 +94,16 @@ def variants(
 
     Columns: chrom, pos (1-based, as in the VCF), id, ref, alt, status, note, then per output NAME
     (class, label or regression target): ref_NAME, alt_NAME, diff_NAME (alt - ref) and, for
-    classification, log_odds_diff_NAME (logit of alt's probability - logit of ref's).
-    Strand-averaged when the run averages strands. REF is checked against the genome; a variant that
-    is not scored keeps its row with empty cells and a status (malformed, unknown_chromosome,
-    symbolic_allele, ref_mismatch, allele_too_long, off_chromosome_end) and a note naming the VCF
-    line; the counts are printed at the end. The input is streamed, so memory does not grow with its
-    length. Under torchrun the processes split the rows and rank 0 writes the one TSV.
+    classification, log_odds_diff_NAME (logit of alt's probability - logit of ref's). A signal run
+    (--signal) has per track NAME: ref_NAME and alt_NAME (predicted reads, as predict reports them),
+    lfc_NAME (log2 fold change of the counts, log2((1 + alt) / (1 + ref))) and, for a profile run,
+    jsd_NAME (Jensen-Shannon distance, base 2, between the ref and alt predicted profiles: 0 same
+    shape, 1 disjoint). Strand-averaged when the run averages strands. REF is checked against the
+    genome; a variant that is not scored keeps its row with empty cells and a status (malformed,
+    unknown_chromosome, symbolic_allele, ref_mismatch, allele_too_long, off_chromosome_end) and a
+    note naming the VCF line; the counts are printed at the end. The input is streamed, so memory
+    does not grow with its length. Under torchrun the processes split the rows and rank 0 writes the
+    one TSV.
 
     --pairs FILE.fa: records NAME|ref and NAME|alt, one after the other. Row: chrom empty, id NAME,
     pos the 1-based position in the ref sequence where the two first differ, ref / alt the differing

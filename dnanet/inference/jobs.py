@@ -43,13 +43,19 @@ def loaded_run(run: RunOrFolder, device: torch.device) -> Run:
 
 def window_width(run: Run, window: int | None) -> int:
     """The bases the model reads at each place: `window` (``--window``), else the window the run
-    was trained with; a run trained on FASTA records has none, and then `window` is needed."""
+    was trained with; a run trained on FASTA records has none, and then `window` is needed. A
+    profile run's window must hold its profile's output bases."""
     width = window or run.window
     if width is None:
         raise DnanetError(
             f"{run.folder}: its training inputs record no window width (they were not BED "
             "intervals read with --window); give --window N, the length of the sequences it was "
             "trained on"
+        )
+    if run.task.kind == "profile" and width < run.task.width:
+        raise DnanetError(
+            f"--window {width}: {run.folder} predicts a {run.task.width}-base profile, so it "
+            f"reads at least {run.task.width} bases; give --window {run.task.width} or more"
         )
     return width
 

@@ -6,9 +6,18 @@ implementation behind `dnanet attribute` and the per-base scores of `dnanet moti
 - `target_output` (`dnanet attribute`): what `dnanet predict` reports for the target, on the
   scale where effects add. Classification (binary, multiclass) and multilabel: the target's
   log-odds ``log(p / (1 - p))``, p its probability; regression: the predicted value in the
-  data's units. When the run averages strands, p (or the value) is the mean over the forward and
-  the reverse-complement strand, exactly as predict reports it, so attributions explain the
-  strand-averaged output (gradients flow through both strands back to the forward bases).
+  data's units; a signal run (counts, profile): the counts head's predicted log(1 + reads) of the
+  target track (the first T outputs). When the run averages strands, p (or the value) is the mean
+  over the forward and the reverse-complement strand, exactly as predict reports it, so
+  attributions explain the strand-averaged output (gradients flow through both strands back to
+  the forward bases).
+- `profile_output` (`dnanet attribute --profile`, profile runs): the shape of the target track's
+  predicted profile as ChromBPNet explains it, ``sum_w (z_w - mean(z)) * softmax(z)_w`` over the
+  W output bases of its profile logits z, the softmax detached (a constant weight in the
+  gradient: each base's logit counts as much as the base's predicted share of the reads; the
+  centring makes it blind to a shift of all logits, which the softmax ignores too). bpnet-lite's
+  ``ProfileWrapper`` keeps the softmax's gradient; ChromBPNet's original stops it, as here. The
+  sum is over positions, so the reverse strand's profile needs no flipping before the mean.
 - `centred_logit` (`dnanet motifs`): the class logit minus the mean logit, forward strand only
   (for two classes exactly half the log-odds, so its seqlets are those of the log-odds).
 
@@ -44,7 +53,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet.data.loaders import BATCH_BASES
-from dnanet.data.tasks import Task
+from dnanet.data.signal_task import split_flat
+from dnanet.data.tasks import SIGNAL, Task
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
 from dnanet.inputs.encode import reverse_complement, reverse_complement_one_hot
@@ -53,14 +63,43 @@ METHODS = ("ism", "saliency", "grad_x_input")
 Objective = Callable[[list[torch.Tensor]], torch.Tensor]
 
 
+OUTPUT_NAMES = ("log_odds", "value", "log_counts", "profile")  # what an objective explains
+
+
+def output_name(task: Task, profile: bool = False) -> str:
+    """The name of what `explained_output` explains (``OUTPUT_NAMES``): log-odds (classification,
+    multilabel), value (regression), log counts (a signal run) or the profile (``--profile``)."""
+    if profile:
+        return "profile"
+    if task.kind in SIGNAL:
+        return "log_counts"
+    return "value" if task.kind == "regression" else "log_odds"
+
+
+def explained_output(task: Task, target: int, profile: bool = False) -> Objective:
+    """The objective of `dnanet attribute`: `profile_output` with `profile` (a profile run only),
+    else `target_output`."""
+    if not profile:
+        return target_output(task, target)
+    if task.kind != "profile":
+        raise DnanetError(
+            f"--profile explains the predicted profile of a profile run; this run is {task.kind} "
+            "(leave --profile out to explain its output)"
+        )
+    return profile_output(task, target)
+
+
 def target_output(task: Task, target: int) -> Objective:
     """The objective of `dnanet attribute` (module docstring): per-strand logits ``[(B, C)]`` ->
-    the target's strand-averaged log-odds, or regression value, ``(B,)``."""
+    the target's strand-averaged log-odds, regression value or, for a signal run, predicted
+    log(1 + reads) of track `target` ``(B,)``."""
 
     def objective(strand_logits: list[torch.Tensor]) -> torch.Tensor:
         logits = torch.stack([z.float() for z in strand_logits])  # (S, B, C)
-        if task.kind == "regression":
+        if task.is_regression:  # regression and counts: standardised outputs
             return (logits[..., target] * task.std[target] + task.mean[target]).mean(0)
+        if task.kind == "profile":  # the counts head's log(1 + reads), not standardised
+            return logits[..., target].mean(0)
         if task.kind == "multilabel":
             log_p, log_q = F.logsigmoid(logits[..., target]), F.logsigmoid(-logits[..., target])
         else:
@@ -75,6 +114,23 @@ def target_output(task: Task, target: int) -> Objective:
     return objective
 
 
+def profile_output(task: Task, target: int) -> Objective:
+    """The objective of `dnanet attribute --profile` (module docstring): per-strand flat logits
+    ``[(B, T + T*W)]`` -> ChromBPNet's softmax-weighted, mean-centred profile logits of track
+    `target`, summed over the W bases and averaged over the strands ``(B,)``."""
+    tracks, width = len(task.names), task.width
+
+    def objective(strand_logits: list[torch.Tensor]) -> torch.Tensor:
+        values = []
+        for flat in strand_logits:
+            logits = split_flat(flat.float(), tracks, width)[1][:, target]  # (B, W)
+            centred = logits - logits.mean(-1, keepdim=True)
+            values.append((centred * torch.softmax(logits, -1).detach()).sum(-1))
+        return torch.stack(values).mean(0)
+
+    return objective
+
+
 def centred_logit(target: int) -> Objective:
     """The objective of `dnanet motifs`: class `target`'s logit minus the mean logit ``(B,)``."""
     return lambda strand_logits: torch.stack(
@@ -84,19 +140,16 @@ def centred_logit(target: int) -> Objective:
 
 def resolve_target(task: Task, name: str | None) -> int:
     """The output `--target NAME` names; without a name: a binary task's positive (first) class,
-    as `dnanet evaluate` takes it, or a single regression target. Other tasks need a name."""
-    kinds = (
-        "targets"
-        if task.kind == "regression"
-        else "classes"
-        if task.is_classification
-        else "labels"
+    as `dnanet evaluate` takes it, or a single regression target or track. Other tasks need a
+    name."""
+    kinds = {"regression": "targets", "counts": "tracks", "profile": "tracks"}.get(
+        task.kind, "classes" if task.is_classification else "labels"
     )
     if name is None:
-        if task.kind == "binary" or task.n_outputs == 1:
+        if task.kind == "binary" or len(task.names) == 1:
             return 0
         raise DnanetError(
-            f"--target is needed: this {task.kind} run has {task.n_outputs} {kinds}: "
+            f"--target is needed: this {task.kind} run has {len(task.names)} {kinds}: "
             f"{', '.join(task.names)}"
         )
     if name not in task.names:

@@ -9,8 +9,9 @@
 - ``reference``: the output of each unchanged record float32 ``(N,)`` (so a mutant's output is
   reference + delta)
 - ``ids``, ``lengths``: record ids (unicode) and lengths int64 ``(N,)``, in input order
-- ``method``, ``target``, ``output``: strings: the method, the target's name, ``log_odds`` or
-  ``value``
+- ``method``, ``target``, ``output``: strings: the method, the target's name (class, label,
+  regression target or track), what is explained: ``log_odds``, ``value``, ``log_counts`` (a
+  signal run's predicted log(1 + reads)) or ``profile`` (``--profile``)
 - ``strands``, ``region``: int64: 2 when both strands were averaged, else 1; ``[start, end)``
   attributed
 
@@ -117,6 +118,20 @@ def check_region(layout: Layout, region: tuple[int, int] | None) -> None:
         raise DnanetError(
             f"--region {region[0]}:{region[1]}: {layout.place(shortest)} has only "
             f"{layout.lengths[shortest]:,} bases; every record must reach the region's end"
+        )
+
+
+def check_profile_width(layout: Layout, width: int) -> None:
+    """Refuse records shorter than a profile run's `width` output bases (0: no profile), naming
+    the shortest: the profile head reads at least that many."""
+    if not width or not len(layout.lengths):
+        return
+    shortest = int(np.argmin(layout.lengths))
+    if layout.lengths[shortest] < width:
+        raise DnanetError(
+            f"{layout.place(shortest)} has only {layout.lengths[shortest]:,} bases; this profile "
+            f"run predicts {width} bases, so every record must be at least {width} long (BED "
+            "intervals: read them with a --window that long)"
         )
 
 

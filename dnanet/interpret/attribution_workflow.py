@@ -40,6 +40,7 @@ from dnanet.interpret.attribution_files import (
     ATTRIBUTIONS_KEY,
     Layout,
     check_disk,
+    check_profile_width,
     check_region,
     read_layout,
     sequences_path,
@@ -66,8 +67,10 @@ class RecordAttributions:
       ``arr_0``), `sequences` the one-hot records float32 ``(N, 4, L)`` (``NAME.ohe.npz``);
     - `reference`: the explained output of each unchanged record float32 ``(N,)``; `deltas`:
       ISM's output(mutant) - output(record) ``(N, 4, L)`` (None for other methods);
-    - `method`, `target` (the output's name), `output` (``log_odds`` or ``value``), `strands`
-      (2: both strands averaged), `region` (the ``[start, end)`` attributed);
+    - `method`, `target` (the output's name: a class, label, regression target or track),
+      `output` (what is explained, `dnanet.interpret.attribution.OUTPUT_NAMES`: ``log_odds``,
+      ``value``, ``log_counts`` or ``profile``), `strands` (2: both strands averaged), `region`
+      (the ``[start, end)`` attributed);
     - `notes`: what was told to the reporter (the not-learned warning, skipped intervals)."""
 
     ids: list[str]
@@ -100,6 +103,19 @@ class AttributionFile:
     logos: Optional[Path]
     processes: int
     notes: list[str]
+
+    def summary_line(self, shard: Optional[Shard] = None) -> str:
+        """The line `dnanet attribute` closes with: what was attributed toward what, and where
+        it was written (`shard`: the --shard this file holds)."""
+        where = f"shard {shard}: " if shard is not None else ""
+        by = f" by {self.processes} processes" if self.processes > 1 else ""
+        strands = ", both strands averaged" if self.strands == 2 else ""
+        return (
+            f"{where}{self.records:,} records: {self.method} attributions toward {self.target} "
+            f"({self.output.replace('_', '-')}{strands}) written to {self.out}{by}, one-hot "
+            f"sequences to {self.sequences_out}"
+            + (f"; logos in {self.logos}" if self.logos else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -155,21 +171,24 @@ def attribute_arrays(
     *,
     method: str = "saliency",
     target: Optional[str] = None,
+    profile: bool = False,
     region=None,
     batch_size: int = 128,
     settings: Optional[GenomeSettings] = None,
     reporter: Optional[Reporter] = None,
 ) -> RecordAttributions:
     """Attributions of every record of `items` toward output `target` of `run` (default: a binary
-    run's positive class or a single regression target), as `dnanet attribute` writes them
-    (`RecordAttributions`; `method`: ism, saliency or grad_x_input; `region`: ``"START:END"`` or
-    a pair, only those columns attributed). `items`: resolved inputs (`LabelledInput`s with a
+    run's positive class, or a single regression target or track), as `dnanet attribute` writes
+    them (`RecordAttributions`; `method`: ism, saliency or grad_x_input; a signal run's output is
+    the track's predicted log counts, or with `profile` its predicted profile
+    (`dnanet.interpret.attribution.profile_output`); `region`: ``"START:END"`` or a pair, only
+    those columns attributed). `items`: resolved inputs (`LabelledInput`s with a
     source) or FASTA paths (none: the bundled held-out example); `settings` reads BED inputs.
     Memory holds the arrays, about 4 x 4 x N x L x (2, 3 for ISM) bytes."""
     reporter = reporter or Reporter()
     first_note = len(reporter.notes)
     span = parse_region(region)
-    setting = _prepared(run, items, method, target, span, settings, reporter)
+    setting = _prepared(run, items, method, (target, profile), span, settings, reporter)
     layout = setting.layout
     job = _job(run, setting, method, span, batch_size, range(len(layout.ids)), reporter)
     arrays = job.fill(None, reporter)
@@ -198,6 +217,7 @@ def attribute_to_file(
     *,
     method: str = "saliency",
     target: Optional[str] = None,
+    profile: bool = False,
     region=None,
     plot: Optional[Path] = None,
     records=None,
@@ -214,7 +234,7 @@ def attribute_to_file(
     as a list or "ID,ID"; default: the first few). `run`: a loaded `Run`, or a run folder loaded on
     `device` once the outputs are claimed. `shard`: only that block of the records, padded to the
     longest of all. Under torchrun (`processes`) the processes split the records and rank 0 writes
-    the one file."""
+    the one file. `target` and `profile` choose the output as for `attribute_arrays`."""
     out, plot = Path(out), Path(plot) if plot is not None else None
     processes = processes or Processes()
     reporter = (reporter or Reporter()) if processes.is_main else Reporter()  # rank 0 speaks
@@ -227,7 +247,7 @@ def attribute_to_file(
             if path is not None and processes.is_main
         }  # refused at once if it exists (without overwrite) or another process writes it
         loaded = run if isinstance(run, Run) else load_run(run, device)
-        setting = _prepared(loaded, inputs, method, target, span, settings, reporter)
+        setting = _prepared(loaded, inputs, method, (target, profile), span, settings, reporter)
         layout = setting.layout
         rows = (shard or processes.shard).records(len(layout.ids))
         drawn = plotted_records(records, layout, span, rows) if plot is not None else []
@@ -238,7 +258,8 @@ def attribute_to_file(
         if processes.distributed:
             job.in_parts(claimed_outputs, out, processes, metadata)
         else:
-            title = f"{loaded.folder.name}: {method} toward {setting.target}"
+            output = setting.output.replace("_", " ")
+            title = f"{loaded.folder.name}: {method} toward {setting.target} ({output})"
             job.write(claimed_outputs, out, metadata, plot, drawn, title)
     for note in setting.notes:
         reporter.note(note)
@@ -260,16 +281,19 @@ def _prepared(
     run: Run,
     inputs: list,
     method: str,
-    target: Optional[str],
+    output: tuple[Optional[str], bool],
     span: Optional[tuple[int, int]],
     settings: Optional[GenomeSettings],
     reporter: Reporter,
 ) -> _Setting:
-    """Check the method and target against the run, warn if it did not learn, resolve the inputs
-    and read their layout (every record checked, the region against the shortest)."""
+    """Check the method and the output (`output`: the target's name or None, and whether the
+    profile is explained) against the run, warn if it did not learn, resolve the inputs and read
+    their layout (every record checked, the region against the shortest)."""
     task: Task = run.task
+    target, profile = output
     attribution.check_method(run.model, method)
     target_index = attribution.resolve_target(task, target)
+    objective = attribution.explained_output(task, target_index, profile)
     warning = not_learned(run.record, str(run.folder))
     if warning:
         reporter.note(warning + NOT_MEANINGFUL, "warning")
@@ -277,12 +301,13 @@ def _prepared(
     layout = read_layout(items)
     notes = input_notes(items)  # of the full reading (a shard's stops at its last record)
     check_region(layout, span)
+    check_profile_width(layout, task.width if task.kind == "profile" else 0)
     return _Setting(
         items,
         layout,
-        attribution.target_output(task, target_index),
+        objective,
         task.names[target_index],
-        "value" if task.kind == "regression" else "log_odds",
+        attribution.output_name(task, profile),
         2 if run.reverse_complement_average else 1,
         notes,
     )

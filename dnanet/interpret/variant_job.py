@@ -34,7 +34,7 @@ from dnanet.inference.jobs import (
 from dnanet.inputs.genome import open_genome
 from dnanet.inputs.read import check_input_file
 from dnanet.interpret import variants as variant_rows
-from dnanet.interpret.attribution import resolve_target, target_output
+from dnanet.interpret.attribution import output_name, resolve_target, target_output
 from dnanet.interpret.variant_pairs import prepare_pair, read_pairs
 from dnanet.interpret.variant_plots import TopVariants, draw_variant, file_name
 from dnanet.interpret.variants import BASE_COLUMNS, Variant, prepare, read_vcf, window_scorer
@@ -48,8 +48,8 @@ from dnanet.runtime.shards import Shard
 class VariantOutcome:
     """What `score_variants` wrote: rows per status (`counts`, of every process under torchrun)
     into `out`, scored with `window` bases (None: pairs scored as they are), for `shard` (None: all
-    rows) by `processes` processes; with --plot, the `drawn` top variants by |diff| of
-    `target_name` in `plot`; the notes told (the model did not learn)."""
+    rows) by `processes` processes; with --plot, the `drawn` top variants by |`ranked_by`| (the
+    column, e.g. diff_bound or lfc_chip) in `plot`; the notes told (the model did not learn)."""
 
     out: Path
     counts: dict[str, int]
@@ -58,7 +58,7 @@ class VariantOutcome:
     processes: int
     plot: Path | None
     drawn: int
-    target_name: str | None
+    ranked_by: str | None
     notes: list[str]
 
     def summary_lines(self) -> list[str]:
@@ -79,8 +79,7 @@ class VariantOutcome:
         ]
         if self.plot is not None:
             lines.append(
-                f"ISM maps of the top {self.drawn} variants (by |diff_{self.target_name}|) in "
-                f"{self.plot}/"
+                f"ISM maps of the top {self.drawn} variants (by |{self.ranked_by}|) in {self.plot}/"
             )
         return lines
 
@@ -114,9 +113,9 @@ class VariantInput:
     def width(self, run: Run) -> int | None:
         """The window: --window, else the run's; a VCF needs one, pairs without one are scored
         as they are (None)."""
-        if self.vcf is not None:
+        if self.vcf is not None or (self.window or run.window) is not None:
             return window_width(run, self.window)
-        return self.window or run.window
+        return None
 
     def variants(self, width: int | None) -> Iterator[Variant]:
         """The variants in input order, prepared for `width` (windows cut, or a status); a VCF's
@@ -192,7 +191,8 @@ def score_variants(
     """`dnanet variants RUN (--vcf VCF --genome G | --pairs FASTA) --out OUT`: one row per ALT
     allele or pair, in input order, into `out` (written atomically). `shard`: only that block of
     the rows; under torchrun the processes split them. `plot`: a folder of ISM maps of the
-    `plot_top` variants of largest |diff| of `target` (default: `resolve_target`'s), `plot_flank`
+    `plot_top` variants of largest |diff| (a signal run: |lfc|) of `target` (default:
+    `resolve_target`'s), `plot_flank`
     bases each side. `run`: a run folder (loaded after `out` is claimed, on `device` with
     `threads`) or a loaded `Run`. Every process calls this; rank 0 alone tells `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
@@ -224,7 +224,7 @@ def score_variants(
         processes.world_size,
         plot,
         len(top.heap) if top is not None else 0,
-        top.target_name if top is not None else None,
+        f"{top.effect_name}_{top.target_name}" if top is not None else None,
         notes_since(speaker, start),
     )
 
@@ -256,8 +256,16 @@ def _chosen(source: VariantInput, width: int | None, rows: range | None) -> Iter
 
 
 def _top(run: Run, target: str | None, count: int) -> TopVariants:
-    index = resolve_target(run.task, target)
-    return TopVariants(count, index, run.task.names[index])
+    """What --plot keeps: the `count` variants of largest effect on `target`'s output."""
+    task = run.task
+    index = resolve_target(task, target)
+    return TopVariants(
+        count,
+        index,
+        task.names[index],
+        partial(variant_rows.headline_effect, task, target=index),
+        variant_rows.ranking_effect(task),
+    )
 
 
 def _effects(
@@ -318,9 +326,20 @@ def _draw(folder: Path, top: TopVariants, run: Run, flank: int, reporter: Report
     task = run.task
     objective = target_output(task, top.target)
     strands = 2 if run.reverse_complement_average else 1
-    output = f"{'value' if task.kind == 'regression' else 'log-odds'} of {task.names[top.target]}"
+    explained = output_name(task).replace("_", " ").replace("log odds", "log-odds")
+    output = f"{explained} of {task.names[top.target]}"
     with reporter.counter("drawing ISM maps", None, "variants") as progress:
-        for rank, (variant, diff) in enumerate(top.ranked(), 1):
+        for rank, (variant, effect) in enumerate(top.ranked(), 1):
             with write_atomically(folder / file_name(rank, variant)) as temporary:
-                draw_variant(temporary, run.model, objective, strands, variant, diff, output, flank)
+                draw_variant(
+                    temporary,
+                    run.model,
+                    objective,
+                    strands,
+                    variant,
+                    effect,
+                    output,
+                    flank,
+                    top.effect_name,
+                )
             progress(rank)

@@ -1,12 +1,15 @@
 """`dnanet variants --plot DIR`: an in-silico mutagenesis map around each of the top variants.
 
-While the effects are written, `TopVariants` keeps the `count` scored variants of largest |diff|
-of one output (their windows only: memory does not grow with the input). For each, `draw_variant`
+While the effects are written, `TopVariants` keeps the `count` scored variants of largest |effect|
+of one output (their windows only: memory does not grow with the input): the diff (alt - ref), or
+for a signal run the log2 fold change of a track's predicted counts
+(`dnanet.interpret.variants.headline_effect`). For each, `draw_variant`
 writes one PNG with three panels over the variant's allele and `flank` bases each side:
 
 1. the ISM map of the reference window: a heatmap (rows A C G T, one column per position) of how
    much the explained output (`dnanet.interpret.attribution.target_output`: log-odds of the class,
-   or the value, strand-averaged when the run averages strands) changes when that base is put at
+   the value, or a signal track's predicted log(1 + reads), strand-averaged when the run averages
+   strands) changes when that base is put at
    that position (mutant - reference; 0 at the reference base, marked with a dot);
 2. and 3. the attribution logos of the reference and the alternative window (centred ISM times the
    one-hot sequence, `dnanet.interpret.attribution` and
@@ -20,6 +23,7 @@ from __future__ import annotations
 import heapq
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,15 +32,25 @@ from dnanet.interpret.variants import Variant
 
 
 class TopVariants:
-    """The `count` scored variants of largest |alt - ref| of output `target`, first seen first on
-    ties."""
+    """The `count` scored variants of largest |effect| of output `target`, first seen first on
+    ties; ``effect(ref, alt)`` of a variant's outputs ``(C,)`` (default: alt - ref of `target`),
+    named `effect_name` (the TSV column's prefix)."""
 
-    def __init__(self, count: int, target: int, target_name: str = ""):
+    def __init__(
+        self,
+        count: int,
+        target: int,
+        target_name: str = "",
+        effect: Callable[[np.ndarray, np.ndarray], float] | None = None,
+        effect_name: str = "diff",
+    ):
         self.count, self.target, self.target_name, self.seen = count, target, target_name, 0
+        self.effect = effect or (lambda ref, alt: float(alt[target] - ref[target]))
+        self.effect_name = effect_name
         self.heap: list[tuple[float, int, Variant, float]] = []
 
     def add(self, variant: Variant, ref: np.ndarray, alt: np.ndarray) -> None:
-        diff = float(alt[self.target] - ref[self.target])
+        diff = self.effect(ref, alt)
         item = (abs(diff), -self.seen, variant, diff)
         self.seen += 1
         if len(self.heap) < self.count:
@@ -45,7 +59,7 @@ class TopVariants:
             heapq.heapreplace(self.heap, item)
 
     def ranked(self) -> list[tuple[Variant, float]]:
-        """(variant, diff) from the largest |diff| down."""
+        """(variant, effect) from the largest |effect| down."""
         return [
             (variant, diff)
             for _, _, variant, diff in sorted(self.heap, key=lambda item: item[:2], reverse=True)
@@ -108,8 +122,10 @@ def draw_variant(
     diff: float,
     output: str,
     flank: int = 20,
+    effect_name: str = "diff",
 ) -> None:
-    """The three panels (module docstring) of one variant, saved as a PNG to `path`."""
+    """The three panels (module docstring) of one variant, saved as a PNG to `path`; the title
+    gives its effect `diff` named `effect_name`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,7 +190,7 @@ def draw_variant(
         if variant.chrom
         else f"pair {variant.id}, position {variant.pos}: {variant.ref}>{variant.alt}"
     )
-    figure.suptitle(f"{where}  diff {diff:+.4g}", fontsize=10)
+    figure.suptitle(f"{where}  {effect_name} {diff:+.4g}", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, format="png")
     plt.close(figure)

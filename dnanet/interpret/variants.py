@@ -24,9 +24,20 @@ a `note`:
 
 Scoring is streamed in chunks (memory does not grow with the VCF) through
 `dnanet.inference.predict.predict_batch`, strand-averaged when the run averages strands. Per output
-NAME: ``ref_NAME``, ``alt_NAME``, ``diff_NAME`` (alt - ref) and, for classification and multilabel
-tasks, ``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped to
-[1e-6, 1 - 1e-6]).
+NAME (`effect_header`):
+
+- classification and multilabel: ``ref_NAME``, ``alt_NAME`` (probabilities), ``diff_NAME``
+  (alt - ref) and ``log_odds_diff_NAME`` (logit(alt) - logit(ref), from the probabilities clipped
+  to [1e-6, 1 - 1e-6]);
+- regression: ``ref_NAME``, ``alt_NAME``, ``diff_NAME``;
+- a signal run (counts, profile), per track NAME: ``ref_NAME``, ``alt_NAME`` (predicted total
+  reads over the target width, as `dnanet predict` reports them), ``lfc_NAME``: the log2 fold
+  change of the predicted counts, log2((1 + alt reads) / (1 + ref reads)) = (alt - ref log(1 +
+  reads)) / ln 2; and for a profile run ``jsd_NAME``: the Jensen-Shannon distance (base 2, 0 to
+  1; `scipy.spatial.distance.jensenshannon`) between the predicted profiles of the reference and
+  the alternative window: how much the variant moves where the reads fall, whatever their number.
+  Both profiles cover the central target width of their window; an indel shifts the alternative
+  window's right flank (see above), so its profile is compared base for base as it stands.
 """
 
 from __future__ import annotations
@@ -40,7 +51,9 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+from scipy.spatial.distance import jensenshannon
 
+from dnanet.data.tasks import SIGNAL
 from dnanet.errors import DnanetError
 
 STATUSES = (
@@ -229,13 +242,47 @@ def _fail(variant: Variant, status: str, note: str) -> Variant:
 
 
 def effect_header(task) -> list[str]:
-    """The TSV's columns: `BASE_COLUMNS`, then per output ref_, alt_, diff_ (and log_odds_diff_)."""
+    """The TSV's columns: `BASE_COLUMNS`, then per output ref_, alt_ and the effects (module
+    docstring): diff_ (and log_odds_diff_), or for a signal run's track lfc_ (and jsd_)."""
     columns = list(BASE_COLUMNS)
     for name in task.names:
-        columns += [f"ref_{name}", f"alt_{name}", f"diff_{name}"]
-        if task.kind != "regression":
-            columns.append(f"log_odds_diff_{name}")
+        columns += [f"ref_{name}", f"alt_{name}"]
+        if task.kind in SIGNAL:
+            columns += [f"lfc_{name}"] + ([f"jsd_{name}"] if task.kind == "profile" else [])
+        else:
+            columns.append(f"diff_{name}")
+            if task.kind != "regression":
+                columns.append(f"log_odds_diff_{name}")
     return columns
+
+
+def ranking_effect(task) -> str:
+    """The effect whose size ranks the variants drawn by --plot: ``lfc`` for a signal run (the
+    counts), else ``diff``."""
+    return "lfc" if task.kind in SIGNAL else "diff"
+
+
+def headline_effect(task, ref: np.ndarray, alt: np.ndarray, target: int) -> float:
+    """The `ranking_effect` of output `target` from a variant's outputs ``(C,)``: alt - ref, or
+    a signal run's log2 fold change of the predicted counts."""
+    diff = float(alt[target]) - float(ref[target])
+    return diff / np.log(2) if task.kind in SIGNAL else diff
+
+
+def log2_fold_changes(task, ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """A signal run's ``lfc`` per track ``(T,)``: log2((1 + alt reads) / (1 + ref reads)), from
+    the outputs ``(C,)`` whose first T values are the predicted log(1 + reads)."""
+    tracks = len(task.names)
+    return (alt[:tracks].astype(np.float64) - ref[:tracks].astype(np.float64)) / np.log(2)
+
+
+def profile_distances(task, ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """A profile run's ``jsd`` per track ``(T,)``: the Jensen-Shannon distance (base 2) between
+    the predicted profiles ``(T, W)`` held in the activated outputs ``(C,)`` of the two windows."""
+    tracks, width = len(task.names), task.width
+    profiles = np.stack([ref, alt])[:, tracks:].astype(np.float64).reshape(2, tracks, width)
+    distances = jensenshannon(profiles[0], profiles[1], base=2, axis=1)
+    return np.nan_to_num(distances, nan=0.0)  # rounding can leave identical profiles a tiny < 0
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -245,12 +292,28 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def effect_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
     """One variant's cells after `BASE_COLUMNS`, from its ref and alt outputs ``(C,)``."""
+    if task.kind in SIGNAL:
+        return _signal_cells(task, ref, alt)
     cells = []
     log_odds = _logit(alt) - _logit(ref) if task.kind != "regression" else None
     for i in range(len(task.names)):
         cells += [f"{ref[i]:.6g}", f"{alt[i]:.6g}", f"{alt[i] - ref[i]:.6g}"]
         if log_odds is not None:
             cells.append(f"{log_odds[i]:.6g}")
+    return cells
+
+
+def _signal_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
+    """A signal run's cells per track: predicted reads of ref and alt, lfc (and jsd)."""
+    tracks = len(task.names)
+    reads = np.expm1(np.stack([ref[:tracks], alt[:tracks]]).astype(np.float64))  # (2, T)
+    lfc = log2_fold_changes(task, ref, alt)
+    jsd = profile_distances(task, ref, alt) if task.kind == "profile" else None
+    cells = []
+    for i in range(tracks):
+        cells += [f"{reads[0, i]:.6g}", f"{reads[1, i]:.6g}", f"{lfc[i]:.6g}"]
+        if jsd is not None:
+            cells.append(f"{jsd[i]:.6g}")
     return cells
 
 

@@ -128,7 +128,7 @@ def _feature_channels(trunk: nn.Module) -> int:
         return int(trunk.feature_channels)
     was_training = trunk.training
     trunk.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.device("cpu"):
         x, _ = trunk.features(torch.zeros(1, 64, dtype=torch.uint8))
     trunk.train(was_training)
     return int(x.shape[1])

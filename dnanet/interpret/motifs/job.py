@@ -3,6 +3,12 @@ inputs -> the motifs of each class (`pipeline.discover`), the model-free baselin
 (`baseline.discover_baseline`) and every output file (`write.write_all`), written into one folder
 atomically (`dnanet.files.outputs`).
 
+A signal run (counts or profile, `dnanet train --signal`) has tracks, not classes: each track
+plays a class whose members are all the input sequences (their labels are not used; `motif_pool`)
+against their dinucleotide shuffles (the background is always ``shuffled``), the scores explain
+the track's predicted log(1 + reads) (`scores.motif_objective`) and faithfulness is the drop in
+it when a motif's sites are shuffled (`SIGNAL_NOTE`).
+
 What it has to tell goes to a `dnanet.progress.Reporter` as it runs, in this order: what reading
 the inputs found (the bundled example used, skipped intervals), a run that did not learn
 (warning), the strands the motifs come from (a forward-only model), a JASPAR database for an RNA
@@ -19,9 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from dnanet.data.labelled import read_labelled_inputs
 from dnanet.data.sets import SequenceSet
-from dnanet.data.tasks import Task
+from dnanet.data.store import LabelledRecords
+from dnanet.data.tasks import SIGNAL, Task
 from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
 from dnanet.files.outputs import Output, claimed
@@ -36,7 +45,7 @@ from dnanet.interpret.motifs.compare import (
 )
 from dnanet.interpret.motifs.kernels import COMPILING_NOTE, compiled
 from dnanet.interpret.motifs.pipeline import BACKGROUNDS, MotifOptions, discover, with_background
-from dnanet.interpret.motifs.scores import AGGREGATIONS, METHODS
+from dnanet.interpret.motifs.scores import AGGREGATIONS, METHODS, motif_objective
 from dnanet.interpret.motifs.select import ClassReport, FoundMotif
 from dnanet.interpret.motifs.write import TSV_COLUMNS, motif_rows, write_all
 from dnanet.progress import Reporter
@@ -45,6 +54,11 @@ from dnanet.runtime.device import prepare_device
 
 NO_ATTENTION_NOTE = (
     "this model has no attention layers: gradient x input attributions were used instead"
+)
+SIGNAL_NOTE = (
+    "signal run: each track's motifs explain its predicted log(1 + reads), found in every input "
+    "sequence against their dinucleotide shuffles (background: shuffled); faithfulness is the drop "
+    "in predicted log(1 + reads) when a motif's sites are shuffled"
 )
 
 
@@ -122,12 +136,13 @@ def find_motifs(
     threads: int | None = None,
     reporter: Reporter | None = None,
 ) -> MotifsOutcome:
-    """The motifs that drive a classification run's predictions, named, written into the folder
-    `out` (claimed first: an existing one only with `overwrite`). `run`: a run folder (loaded on
-    `device` with `threads`) or a loaded `Run`. `inputs`: ``CLASS=PATH`` strings, paths or
-    `dnanet.inputs.sources.LabelledInput`s (None or empty: the bundled CTCF example); BED inputs
-    and generated backgrounds use `genome`, `window`, `background_ratio` and `seed`. The other
-    options are `dnanet motifs`'s (its --help); a bad one is a `DnanetError` naming the option."""
+    """The motifs that drive a classification or signal run's predictions (module docstring), named,
+    written into the folder `out` (claimed first: an existing one only with `overwrite`). `run`: a
+    run folder (loaded on `device` with `threads`) or a loaded `Run`. `inputs`: ``CLASS=PATH``
+    strings, paths or `dnanet.inputs.sources.LabelledInput`s (None or empty: the bundled CTCF
+    example); BED inputs and generated backgrounds use `genome`, `window`, `background_ratio` and
+    `seed`. The other options are `dnanet motifs`'s (its --help); a bad one is a `DnanetError`
+    naming the option."""
     reporter = reporter if reporter is not None else Reporter()
     told_before = len(reporter.notes)
     check_choices(method, aggregation, background)
@@ -143,16 +158,16 @@ def find_motifs(
     )
     with claimed(Path(out), overwrite, folder=True, reporter=reporter) as output:
         loaded = run if isinstance(run, Run) else load_run(run, prepare_device(threads, device))
-        task = classification_task(loaded, classes)
+        task = motif_task(loaded, classes)
         known = known_motifs(motif_db, no_compare)
         settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
         records = read_labelled_inputs(
             inputs, None, "id", ["label"], training_inputs, genome=settings, reporter=reporter
         )
-        pool = SequenceSet(
-            list(records.ids), records.flat, records.offsets, records.targets(task.encode)
-        )
+        pool = motif_pool(records, task)
         options = replace(options, both_strands=loaded.reverse_complement_average)
+        if task.kind in SIGNAL:
+            options = replace(options, background="shuffled")
         letters = input_letters_of(inputs)
         outcome = search_and_write(
             output, loaded, task, pool, options, known, letters, no_baseline, reporter
@@ -176,6 +191,9 @@ def search_and_write(
     search (`search_motifs`), then every file written into the claimed folder `output`, whose
     summary.html notes hold the settings. The outcome's `files` and `notes` are left empty."""
     warning, told = tell_before_search(run, known, letters, no_baseline, reporter)
+    if task.kind in SIGNAL:
+        reporter.note(SIGNAL_NOTE, "info")
+        told.append(SIGNAL_NOTE)
     started = time.monotonic()
     search = search_motifs(run, task, pool, options, known, no_baseline, reporter)
     if options.method == "attention" and not search.method.startswith("attention"):
@@ -239,10 +257,18 @@ def search_motifs(
     reporter: Reporter,
 ) -> Search:
     """The model's motifs (`pipeline.discover`) and, unless `no_baseline`, the baseline's, in
-    `pool` (targets index `task`'s classes; shuffles are added for the shuffled background)."""
+    `pool` (targets index `task`'s classes or tracks; shuffles are added for the shuffled
+    background)."""
     pool = with_background(pool, options)
     found, reports, label = discover(
-        run.model, task.names, pool, options, task.activate, known, reporter
+        run.model,
+        task.names,
+        pool,
+        options,
+        task.activate,
+        known,
+        reporter,
+        motif_objective(task),
     )
     baseline, baseline_reports = (
         (None, []) if no_baseline else discover_baseline(task.names, pool, options, known, reporter)
@@ -261,20 +287,48 @@ def check_choices(method: str, aggregation: str, background: str) -> None:
             raise DnanetError(f"{option} {value}: valid values: {', '.join(choices)}")
 
 
-def classification_task(run: Run, classes: Sequence[str]) -> Task:
-    """The run's task, which must be a classification whose classes include every one asked for
-    (`classes`: --class)."""
+def motif_task(run: Run, classes: Sequence[str]) -> Task:
+    """The run's task, which must be a classification or a signal run whose classes (tracks)
+    include every one asked for (`classes`: --class)."""
     task = run.task
-    if not task.is_classification:
+    if not task.is_classification and task.kind not in SIGNAL:
         raise DnanetError(
-            f"{run.folder}: motifs need a classification run; this one is {task.kind}"
+            f"{run.folder}: motifs need a classification or signal (--signal) run; this one is "
+            f"{task.kind}"
         )
+    kinds = "tracks" if task.kind in SIGNAL else "classes"
     for name in classes:
         if name not in task.names:
             raise DnanetError(
-                f"--class {name}: not one of the run's classes: {', '.join(task.names)}"
+                f"--class {name}: not one of the run's {kinds}: {', '.join(task.names)}"
             )
     return task
+
+
+def motif_pool(records: LabelledRecords, task: Task) -> SequenceSet:
+    """The sequences searched, each with the class it belongs to: a classification's labels; for
+    a signal run every record once per track (the track's index), so each track's class holds
+    them all (memory: the codes times the tracks)."""
+    if task.kind not in SIGNAL:
+        return SequenceSet(
+            list(records.ids), records.flat, records.offsets, records.targets(task.encode)
+        )
+    lengths = np.diff(records.offsets)
+    if task.kind == "profile" and len(lengths) and lengths.min() < task.width:
+        shortest = int(np.argmin(lengths))
+        raise DnanetError(
+            f"{records.where(shortest)}: {lengths[shortest]:,} bases; this profile run predicts "
+            f"{task.width} bases, so every sequence must be at least {task.width} long"
+        )
+    tracks, size = len(task.names), len(records.flat)
+    return SequenceSet(
+        list(records.ids) * tracks,
+        np.tile(records.flat, tracks),
+        np.concatenate(
+            [records.offsets[:1]] + [records.offsets[1:] + size * t for t in range(tracks)]
+        ),
+        np.repeat(np.arange(tracks, dtype=np.int64), len(records.ids)),
+    )
 
 
 def known_motifs(motif_db: str | Path | None, no_compare: bool) -> MotifDatabase | None:

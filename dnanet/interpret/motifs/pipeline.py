@@ -129,8 +129,10 @@ def score_pool(
     target: int,
     options: MotifOptions,
     tick: Callable[[int], None],
+    objective_of: scores.ObjectiveOf | None = None,
 ) -> np.ndarray:
-    """Flat float32 scores aligned with ``pool.flat`` (zero outside `indices`)."""
+    """Flat float32 scores aligned with ``pool.flat`` (zero outside `indices`), toward output
+    `target` as `objective_of` defines it (`scores.score_batch`)."""
     device = next(model.parameters()).device
     flat_scores = np.zeros(len(pool.flat), dtype=np.float32)
     lengths = pool.lengths
@@ -139,7 +141,7 @@ def score_pool(
         batch = order[start : start + options.batch_size]
         codes = torch.from_numpy(pool.codes(batch)[0]).to(device)
         values = scores.score_batch(
-            model, codes, method, target, options.aggregation, options.width
+            model, codes, method, target, options.aggregation, options.width, objective_of
         )
         values = values.detach().cpu().numpy()
         for row, i in enumerate(batch):
@@ -197,11 +199,14 @@ def discover(
     activate,
     known: compare.MotifDatabase | dict[str, np.ndarray] | None = None,
     reporter: Reporter | None = None,
+    objective_of: scores.ObjectiveOf | None = None,
 ) -> tuple[list[FoundMotif], list[ClassReport], str]:
     """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
-    significant first, a report per class, and the scoring method used. `known`: motifs to
-    compare with (None: no comparison). With ``options.both_strands`` False (a model trained on the
-    forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
+    significant first, a report per class, and the scoring method used. `known`: motifs to compare
+    with (None: no comparison). `objective_of`: what each class's scores explain
+    (`scores.motif_objective`; default: the centred class logit); faithfulness measures the drop of
+    the same output, as `activate` gives it. With ``options.both_strands`` False (a model trained on
+    the forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
     already are (the model is read on the strand it was given). Progress (scoring, clustering,
     TomTom, faithfulness) goes to `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
@@ -216,7 +221,14 @@ def discover(
     found: list[FoundMotif] = []
     for group in sets:
         found += group_motifs(
-            model, pool, group, (method, label), options, by_class[group.name], reporter
+            model,
+            pool,
+            group,
+            (method, label),
+            options,
+            by_class[group.name],
+            reporter,
+            objective_of,
         )
     found = finish(found, reports, options.max_q, "M", known, reporter, options.both_strands)
     measuring = (  # no bar when there is nothing to measure
@@ -251,9 +263,11 @@ def group_motifs(
     options: MotifOptions,
     report: ClassReport,
     reporter: Reporter,
+    objective_of: scores.ObjectiveOf | None = None,
 ) -> list[FoundMotif]:
     """One class's motifs before the q cut: its members and background scored (`method`: the
-    resolved method and its label), seqlets clustered into PWMs, each tested (`select`)."""
+    resolved method and its label; toward `objective_of`'s output), seqlets clustered into PWMs,
+    each tested (`select`)."""
     resolved, label = method
     total = len(group.members) + len(group.background)
     with reporter.counter(f"{group.name}: scoring ({label})", total, "sequences") as update:
@@ -265,6 +279,7 @@ def group_motifs(
             group.target,
             options,
             _tally(update),
+            objective_of,
         )
     with reporter.counter(f"{group.name}: clustering seqlets", None, "candidate PWMs") as update:
         candidates = class_motifs(
