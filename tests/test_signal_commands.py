@@ -311,17 +311,12 @@ def test_evaluate_scores_a_counts_run(signal_runs, runner, tmp_path):
 # embed, motifs and the Python API
 
 
-def test_embed_runs_on_a_signal_run_and_motifs_says_it_cannot(signal_runs, runner, tmp_path):
+def test_embed_runs_on_a_signal_run(signal_runs, runner, tmp_path):
     inputs = [signal_runs.few, "--genome", signal_runs.genome]
     embedded = invoke(runner, "embed", signal_runs.profile, *inputs, "--out", tmp_path / "e.tsv")
     assert embedded.exit_code == 0, embedded.output
     vectors = pd.read_csv(tmp_path / "e.tsv", sep="\t")
     assert vectors.shape == (40, 1 + 16)  # the trunk's embedding (hidden 16)
-    motifs = invoke(runner, "motifs", signal_runs.profile, *inputs, "--out", tmp_path / "m")
-    assert motifs.exit_code == 1 and "motifs need a classification run; this one is profile" in (
-        said(motifs)
-    )
-    assert "Traceback" not in motifs.output
 
 
 def test_the_api_gives_the_commands_predictions_profiles_and_metrics(signal_runs, runner, tmp_path):

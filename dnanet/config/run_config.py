@@ -100,13 +100,17 @@ def shipped_config_path(model_name: str, signal: bool = False) -> Path:
     """The path of the shipped config for a registered model (configs/<name>.yaml; with
     `signal`, configs/signal/<name>.yaml where the family has one, for --signal runs)."""
     check_model_name(model_name)
-    name = f"signal/{model_name}.yaml" if signal else f"{model_name}.yaml"
     source_tree = Path(__file__).resolve().parents[2] / "configs"  # a checkout or editable install
-    if (source_tree / name).exists():
-        return source_tree / name
-    package = "dnanet.configs.signal" if signal else "dnanet.configs"
-    installed = Path(str(resources.files(package) / f"{model_name}.yaml"))  # an installed wheel
-    return installed if installed.exists() or not signal else shipped_config_path(model_name)
+    if signal:
+        if (source_tree / "signal" / f"{model_name}.yaml").exists():
+            return source_tree / "signal" / f"{model_name}.yaml"
+        if not source_tree.is_dir():  # an installed wheel
+            installed = resources.files("dnanet.configs.signal") / f"{model_name}.yaml"
+            if installed.is_file():
+                return Path(str(installed))
+    if (source_tree / f"{model_name}.yaml").exists():
+        return source_tree / f"{model_name}.yaml"
+    return Path(str(resources.files("dnanet.configs") / f"{model_name}.yaml"))  # an installed wheel
 
 
 def load_config(
