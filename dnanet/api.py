@@ -51,7 +51,8 @@ TRAIN_OPTIONS = (
     "labels", "id_column", "label_column", "task", "model", "epochs", "seed", "batch_size", "lr",
     "precision", "split", "val_chroms", "test_chroms", "val", "test", "keep_duplicates",
     "overwrite", "cache", "genome", "window", "background_ratio", "exclude", "signal", "control",
-    "target_width", "jitter", "profile_loss", "counts_weight", "device", "threads", "monitor",
+    "target_width", "jitter", "profile_loss", "counts_weight", "signal_dtype", "device", "threads",
+    "monitor",
 )  # fmt: skip
 
 
@@ -289,7 +290,7 @@ def train(
     ``val_chroms``, ``test_chroms``, ``val``, ``test``, ``keep_duplicates``, ``overwrite``,
     ``cache``, ``genome``, ``window``, ``background_ratio``, ``exclude``, ``device``,
     ``threads``; for signal models ``signal``, ``control`` (lists of ``NAME=track.bw``),
-    ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``."""
+    ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``, ``signal_dtype``."""
 
     if out is None:
         raise DnanetError("out is required: the run folder to create")

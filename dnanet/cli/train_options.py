@@ -193,3 +193,11 @@ ControlOption = typer.Option(
     "weights). Training and metrics.json use it; predict, variants and attribute leave it out, "
     "so they give the sequence's own contribution, the control's removed.",
 )
+
+SignalDtypeOption = typer.Option(
+    "float32",
+    "--signal-dtype",
+    help="How a profile run stores reads per base in its target store: float32, or float16 (half "
+    "the disk and page cache; whole reads are exact up to 2,048 per base, then rounded to 3 "
+    "significant digits).",
+)

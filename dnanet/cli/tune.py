@@ -32,6 +32,7 @@ from dnanet.cli.train_options import (
     ExcludeOption,
     JitterOption,
     ProfileLossOption,
+    SignalDtypeOption,
     SignalOption,
     TargetWidthOption,
 )
@@ -153,6 +154,7 @@ def tune(
     jitter: int = JitterOption,
     profile_loss: str = ProfileLossOption,
     counts_weight: float = CountsWeightOption,
+    signal_dtype: str = SignalDtypeOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):

@@ -76,7 +76,7 @@ class SignalSettings:
                 f"--profile-loss {self.profile_loss}: one of {', '.join(PROFILE_LOSSES)}"
             )
         if self.dtype not in DTYPES:
-            raise DnanetError(f"signal dtype {self.dtype}: one of {', '.join(DTYPES)}")
+            raise DnanetError(f"--signal-dtype {self.dtype}: one of {', '.join(DTYPES)}")
 
     def width(self, window: int) -> int:
         """The target width for an input `window`, checked: at most the window, and centred on it
@@ -364,6 +364,7 @@ def signal_settings(
     profile_loss: str = "multinomial",
     counts_weight: float = 0.0,
     control: list[str] | tuple[str, ...] = (),
+    dtype: str = "float32",
 ) -> SignalSettings | None:
     """`dnanet train`'s signal options -> settings (None without ``--signal``). ``--task auto``
     with tracks trains counts; a labelled task with tracks, or a signal task without them, is
@@ -398,6 +399,7 @@ def signal_settings(
         jitter,
         profile_loss,
         counts_weight,
+        dtype,
     )
 
 

@@ -129,6 +129,7 @@ def train_run(
     jitter: int = 0,
     profile_loss: str = "multinomial",
     counts_weight: float = 0.0,
+    signal_dtype: str = "float32",
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
@@ -143,6 +144,7 @@ def train_run(
     (default: the window), with `jitter`, the `profile_loss` and its lambda (`counts_weight`,
     0: bpnet-lite's mean reads per training window). `control` (NAME=control.bw, NAME a signal
     track): the experiment's control, an input of the model (`dnanet.models.profile`).
+    `signal_dtype`: float32, or float16 for a profile store half the size.
 
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;
     none: the bundled CTCF example. `config`: a YAML config (default: the shipped config of
@@ -189,7 +191,14 @@ def train_run(
             seed=settings.seed,
             exclude=exclude,
             signal=signal_settings(
-                signal, task, target_width, jitter, profile_loss, counts_weight, control
+                signal,
+                task,
+                target_width,
+                jitter,
+                profile_loss,
+                counts_weight,
+                control,
+                signal_dtype,
             ),
         ),
         overwrite,

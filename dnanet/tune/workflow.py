@@ -125,6 +125,7 @@ def run_search(
     jitter: int = 0,
     profile_loss: str = "multinomial",
     counts_weight: float = 0.0,
+    signal_dtype: str = "float32",
     device: str = "auto",
     threads: int | None = None,
     reporter: Reporter | None = None,
@@ -178,7 +179,7 @@ def run_search(
         seed=base.seed,
         exclude=exclude,
         signal=signal_settings(
-            signal, task, target_width, jitter, profile_loss, counts_weight, control
+            signal, task, target_width, jitter, profile_loss, counts_weight, control, signal_dtype
         ),
     )
     return _search_and_write(search, reading, out, jobs, reporter, first_note)

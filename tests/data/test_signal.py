@@ -47,8 +47,10 @@ def genome_with_spikes(tmp_path):
     return tmp_path, sequence
 
 
-def read(folder: Path, task="profile", window=40, target_width=20, jitter=5) -> tuple:
-    settings = signal_settings([f"chip={folder / 'chip.bw'}"], task, target_width, jitter)
+def read(folder: Path, task="profile", window=40, target_width=20, jitter=5, dtype="float32"):
+    settings = signal_settings(
+        [f"chip={folder / 'chip.bw'}"], task, target_width, jitter, dtype=dtype
+    )
     inputs = TrainingInputs.from_options(
         folder / "run",
         inputs=[f"peaks={folder / 'peaks.bed'}"],
@@ -183,3 +185,12 @@ def test_a_profile_task_flips_profiles_and_scores_the_truth_best():
     assert task.record_losses(right, counts) < task.record_losses(wrong, counts)
     outputs = task.activate(torch.tensor([[1.0, 0, 0, 0, 0]]), reverse_strand=True)
     assert torch.allclose(outputs[0, 1:], torch.full((4,), 0.25))
+
+
+def test_a_float16_store_is_half_the_size_with_the_same_whole_reads(genome_with_spikes):
+    folder, _ = genome_with_spikes
+    _, _, _, wide = read(folder)
+    _, _, _, half = read(folder, dtype="float16")
+    assert half.targets.stored.dtype == np.float16 and wide.targets.stored.dtype == np.float32
+    assert half.targets.stored.nbytes * 2 == wide.targets.stored.nbytes
+    assert np.array_equal(half.targets[np.arange(3)], wide.targets[np.arange(3)])
