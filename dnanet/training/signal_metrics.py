@@ -104,8 +104,8 @@ class ProfileScores:
         shape = (len(targets), tracks, task.width)
         prior = self.prior.expand(len(targets), -1)
         values = {
-            "observed": targets[:, :tracks].numpy(),
-            "predicted": outputs[:, :tracks].numpy(),
+            "observed": targets[:, :tracks].numpy().copy(),  # a view would keep the batch
+            "predicted": outputs[:, :tracks].numpy().copy(),
             "loss": task.record_losses(outputs, targets).numpy(),
             "prior_loss": task.record_losses(prior, targets).numpy(),
             **window_profile_scores(
@@ -116,8 +116,8 @@ class ProfileScores:
         }
         kept = sum(len(part) for part in self.parts.get("sample_targets", []))
         if kept < SAMPLE:
-            values["sample_targets"] = targets[: SAMPLE - kept].numpy()
-            values["sample_outputs"] = outputs[: SAMPLE - kept].numpy()
+            values["sample_targets"] = targets[: SAMPLE - kept].numpy().copy()
+            values["sample_outputs"] = outputs[: SAMPLE - kept].numpy().copy()
         for key, value in values.items():
             self.parts.setdefault(key, []).append(value)
 
