@@ -140,7 +140,10 @@ class IntervalSource:
             "genome": self.genome.fingerprint(),
             "window": self.window,
             "intervals": self.intervals,
-            "skipped": {"off_chromosome_end": self.skipped, "excluded": self.excluded},
+            "skipped": {
+                "off_chromosome_end": self.skipped,
+                **({"excluded": self.excluded} if self.exclude is not None else {}),
+            },
             "exclude": _exclude_fingerprint(self.exclude),
             "notes": self.notes(),
         }
