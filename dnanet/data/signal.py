@@ -18,6 +18,9 @@ in ``STORE/signal-<key>/targets.npy`` (a .npy file, memory-mapped: 10^6 windows 
 tracks never need RAM), named by the SHA-256 of the windows (their ids), the tracks' contents and
 these settings, and written under a temporary name then renamed, like the sequence store.
 A window on the ``-`` strand is read reverse-complemented, so its profile is stored reversed.
+Control tracks (``--control``) are read alike and stored after the tracks in the same block
+``(N, T + C, ...)``; a batch gives them to the model as its ``control`` input
+(`dnanet.models.profile`), cut at the batch's shifts.
 """
 
 from __future__ import annotations

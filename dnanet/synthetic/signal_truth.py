@@ -34,7 +34,12 @@ from dnanet.inputs.bed import read_intervals, window_of
 from dnanet.inputs.encode import sequences_to_codes
 from dnanet.inputs.genome import open_genome
 from dnanet.runs.load import load_run
-from dnanet.synthetic.coverage import expected_counts, noise_ceiling, write_synthetic_coverage
+from dnanet.synthetic.coverage import (
+    expected_counts,
+    noise_ceiling,
+    observed_counts,
+    write_synthetic_coverage,
+)
 from dnanet.synthetic.genome import CHROMOSOMES, write_synthetic_genome
 from dnanet.training.workflow import train_run
 
@@ -105,11 +110,9 @@ def check_signal_truth(
     reference = open_genome(genome.genome)
     sequences = [reference.fetch(chrom, start, end) for chrom, start, end in windows]
     totals, profiles = _predict(run, sequences)
-    expected = np.log1p(
-        [expected_counts(coverage, c, *_centre(s, e, target_width)) for c, s, e in windows]
-    )
-    targets = [(c, *_centre(s, e, target_width)) for c, s, e in windows]
-    observed = np.log1p(_observed(coverage, targets))
+    targets = [(c, *_centre(s, e, target_width)) for c, s, e in windows]  # the counted bases
+    expected = np.log1p([expected_counts(coverage, *target) for target in targets])
+    observed = np.log1p(observed_counts(coverage, targets))
     sites = _sites_in(coverage.sites, windows)
     offsets, lfc, control = _site_checks(run, sequences, windows, sites, profiles, target_width)
     history = pd.read_csv(out / "history.csv")
@@ -147,21 +150,6 @@ def _test_windows(peaks: Path, genome: Path, width: int) -> list[tuple[str, int,
 def _centre(start: int, end: int, width: int) -> tuple[int, int]:
     left = start + (end - start - width) // 2
     return left, left + width
-
-
-def _observed(coverage, targets) -> np.ndarray:
-    import pyBigWig
-
-    track = pyBigWig.open(str(coverage.signal))
-    try:
-        return np.array(
-            [
-                np.nansum(track.values(chrom, start, end, numpy=True))
-                for chrom, start, end in targets
-            ]
-        )
-    finally:
-        track.close()
 
 
 def _predict(run, sequences: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

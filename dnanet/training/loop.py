@@ -246,6 +246,13 @@ def score_profiles(
     """A profile task's windows of `loader` scored a batch at a time: its outputs never all in
     memory (`dnanet.training.signal_metrics.ProfileScores`)."""
     scores = ProfileScores(task)
+    for outputs, targets in _outputs(model, loader, rc_average, task, precision):
+        scores.add(outputs, targets)
+    return scores
+
+
+def _outputs(model: nn.Module, loader: DataLoader, rc_average: bool, task: Task, precision):
+    """(activated outputs ``(B, C)``, targets) of each batch of `loader`, in order."""
     for batch in loader:
         outputs = predict_batch(
             model,
@@ -256,8 +263,7 @@ def score_profiles(
             precision=precision,
             control=batch.get("control"),
         )
-        scores.add(outputs, batch["targets"])
-    return scores
+        yield outputs, batch["targets"]
 
 
 def _validate(
@@ -270,20 +276,7 @@ def _validate(
             "val_loss": float(scores["loss"].mean()),
             **{f"val_{key}": metrics[key] for key in HEADLINE[task.kind]},
         }
-    outputs, targets = [], []
-    for batch in loader:
-        outputs.append(
-            predict_batch(
-                model,
-                batch["codes"],
-                batch["lengths"],
-                rc_average,
-                activate=task.activate,
-                precision=precision,
-                control=batch.get("control"),
-            )
-        )
-        targets.append(batch["targets"])
+    outputs, targets = zip(*_outputs(model, loader, rc_average, task, precision))
     outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
     scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())
     return {
