@@ -8,6 +8,9 @@
     ids, reads = run.profiles("peaks.bed", genome="hg38.fa")  # a profile run: reads per base
     ids, vectors = run.embed({"enh1": "ACGT...", "enh2": "GGCA..."})
     metrics = run.evaluate(["bound=more_bound.fa", "background=more_bg.fa"])
+    run = dnanet.train(["peaks=peaks.bed", "bg=gc-matched"], out="runs/chip", genome="hg38.fa",
+                       window=1000, signal=["chip=chip.bw"], task="profile")   # coverage
+    ids, reads = run.profiles("peaks.bed", genome="hg38.fa")  # {track: (N, W) reads per base}
     run = dnanet.load_run("runs/ctcf")                  # checked as the CLI checks it
 
 Nothing here prints or exits: errors are `dnanet.DnanetError` with the messages the command line
