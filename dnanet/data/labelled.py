@@ -184,6 +184,8 @@ class TrainingInputs:
             raise DnanetError(
                 "--signal needs --window: every window must have one width (e.g. --window 1000)"
             )
+        if signal is not None:
+            signal.width(window)  # a target width that does not fit fails before any reading
         read_width = window + 2 * signal.jitter if signal is not None else window
         return cls(
             list(inputs or []),

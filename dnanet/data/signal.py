@@ -344,7 +344,12 @@ def _windows(records, window: int, settings: SignalSettings) -> Iterator[tuple[s
     for index in range(len(records)):
         record_id = records.ids[index]
         place = parse_record_id(record_id)
-        if place is None or "/shuffle" in record_id:
+        if "/shuffle" in record_id:
+            raise DnanetError(
+                f"{records.where(index)}: record '{record_id}' is a shuffled sequence, which has "
+                "no coverage: give --signal runs gc-matched or flank backgrounds (genome windows)"
+            )
+        if place is None:
             raise DnanetError(
                 f"{records.where(index)}: record '{record_id}' is not a genome window "
                 "(chrom:start-end(strand)); --signal targets need BED intervals with --genome "

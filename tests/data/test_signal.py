@@ -154,7 +154,7 @@ def test_shuffled_backgrounds_have_no_coverage(genome_with_spikes):
         cache=folder / "cache", genome=folder / "genome.fa", window=40, background_ratio=1,
         seed=0, signal=settings,
     )  # fmt: skip
-    with pytest.raises(DnanetError, match="not a genome window"):
+    with pytest.raises(DnanetError, match="shuffled sequence, which has no coverage"):
         inputs.read_set(Reporter())
 
 
