@@ -118,16 +118,18 @@ def load_config(
     model: str | None = None,
     seed: int | None = None,
     data: dict[str, Any] | None = None,
+    signal: bool = False,
     **train_overrides: Any,
 ) -> Config:
     """Load a config file (default: the shipped config of `model`, else of the CNN) and apply
     command-line overrides: ``model`` swaps in that model's shipped model section, ``seed``, the
     ``data`` keys in `data` (e.g. ``{"split": "chromosome"}``) and the ``train`` keys given (e.g.
     ``epochs=5``) replace those values when not None. An override's error names its flag, the
-    key with dashes (``batch_size``: ``--batch-size 0``), not the config file."""
+    key with dashes (``batch_size``: ``--batch-size 0``), not the config file. `signal`: a
+    --signal run, whose default is configs/signal/<model>.yaml (`shipped_config_path`)."""
     if model is not None:
         check_model_name(model, f"--model {model}")
-    source = Path(path) if path is not None else shipped_config_path(model or "cnn")
+    source = Path(path) if path is not None else shipped_config_path(model or "cnn", signal)
     values = _read_yaml(source)
     if model is not None and model != _mapping(values.get("model"), "model", source).get(
         "name", "cnn"

@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from dnanet.config.run_config import Config, config_from_dict, load_config, shipped_config_path
+from dnanet.config.run_config import Config, config_from_dict, load_config
 from dnanet.data.labelled import CACHE, TrainingInputs
 from dnanet.data.signal import SignalSettings, signal_settings
 from dnanet.errors import DnanetError
@@ -162,9 +162,7 @@ def train_run(
         "keep_duplicates": True if keep_duplicates else None,
     }
     train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "precision": precision}
-    if config is None and signal:  # configs/signal/<model>.yaml
-        config = shipped_config_path(model or "cnn", signal=True)
-    settings = load_config(config, model, seed=seed, data=data, **train)
+    settings = load_config(config, model, seed=seed, data=data, signal=bool(signal), **train)
     checkpoint = Checkpoint(checkpoint_folder(out))
     if checkpoint.exists() and not overwrite:
         raise DnanetError(

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import optuna
 from optuna.trial import FrozenTrial
 
-from dnanet.config.run_config import load_config, shipped_config_path
+from dnanet.config.run_config import load_config
 from dnanet.data.labelled import TrainingInputs
 from dnanet.data.signal import signal_settings
 from dnanet.errors import DnanetError
@@ -143,9 +143,7 @@ def run_search(
         "test_chroms": test_chroms,
         "keep_duplicates": True if keep_duplicates else None,
     }
-    if config is None and signal:  # configs/signal/<model>.yaml
-        config = shipped_config_path(model or "cnn", signal=True)
-    base = load_config(config, model, data=data, epochs=epochs)
+    base = load_config(config, model, data=data, signal=bool(signal), epochs=epochs)
     search_space = load_space(space, base)
     if out.exists() and not out.is_dir():
         raise DnanetError(f"{out}: exists and is not a folder")
