@@ -91,6 +91,19 @@ def jaspar_motifs(
     return motifs
 
 
+def jaspar_families(
+    release: str = JASPAR_RELEASE, collection: str = JASPAR_COLLECTION, taxon: str = JASPAR_TAXON
+) -> dict[str, str]:
+    """{"MA0139.2": "More than 3 adjacent zinc fingers"}: each matrix's JASPAR family (a dimer's
+    families joined with "::", as its name is, e.g. MAF::NFE2 "Maf-related::Jun-related")."""
+    from pyjaspar import jaspardb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = jaspardb(release=release).fetch_motifs(collection=collection, tax_group=[taxon])
+    return {motif.matrix_id: "::".join(motif.tf_family or []) for motif in found}
+
+
 def read_motif_file(path: Path) -> MotifDatabase:
     """A MEME-format motif file (memelite's reader) -> its motifs and letters (``ALPHABET=``
     ``ACGU`` or ``RNA``: RNA); one-line errors naming the file and, for a bad matrix, the line."""
