@@ -8,6 +8,7 @@ from dnanet.cli import (  # noqa: F401  (modules register their commands on the 
     bottleneck,  # noqa: F401
     core,
     crn,  # noqa: F401
+    design,  # noqa: F401  (dnanet marginalize, dnanet design)
     embed,
     genome,
     motifs,
