@@ -163,15 +163,20 @@ class Run:
         profile: bool = False,
         region: str | tuple[int, int] | None = None,
         batch_size: int = 128,
+        references: int = 20,
+        seed: int = 0,
         genome: str | Path | None = None,
         window: int | None = None,
         reporter: Reporter | None = None,
     ):
-        """Per-base attributions toward output `target` (default: a binary run's positive class, or
-        a single regression target or track; `profile`: a profile run's predicted profile instead
-        of its counts), as `dnanet attribute` writes them: a `dnanet.interpret.attribution_workflow.
-        RecordAttributions` with ``ids``, ``attributions`` and one-hot ``sequences``, float32
-        ``(N, 4, L)`` (shorter records padded with zero columns), and for ISM the ``deltas``."""
+        """Per-base attributions by `method` (`dnanet.interpret.attribution.METHODS`) toward
+        output `target` (default: a binary run's positive class, or a single regression target or
+        track; `profile`: a profile run's predicted profile instead of its counts), as `dnanet
+        attribute` writes them: a `dnanet.interpret.attribution_workflow.RecordAttributions` with
+        ``ids``, ``attributions`` and one-hot ``sequences``, float32 ``(N, 4, L)`` (shorter
+        records padded with zero columns), for ISM the ``deltas``, and for deepliftshap and
+        integrated_gradients (against `references` dinucleotide shuffles seeded by `seed`) the
+        per-record ``baseline`` and ``summation_error``."""
         items, settings, kept = self._call(sequences, genome, window, reporter)
         return attribute_arrays(
             self.loaded,
@@ -181,6 +186,8 @@ class Run:
             profile=profile,
             region=region,
             batch_size=batch_size,
+            references=references,
+            seed=seed,
             settings=settings,
             reporter=kept,
         )

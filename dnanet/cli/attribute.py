@@ -49,11 +49,13 @@ def attribute(
     overwrite: bool = OverwriteOption,
     method: str = typer.Option(
         "saliency",
-        help="ism: exact in-silico mutagenesis (every other base at every "
-        "position predicted; 3 passes per base, 6 with strand averaging: slow, limit it with "
-        "--region), arr_0 = the deltas centred over A C G T at each position; saliency: the "
-        "gradient of the output w.r.t. the one-hot input, centred over A C G T; grad_x_input: "
-        "saliency at each record's own base, 0 at the others.",
+        help="ism: exact in-silico mutagenesis (3 passes per base, 6 with strand averaging; "
+        "limit it with --region), arr_0 = the deltas centred over A C G T; saliency: the gradient "
+        "w.r.t. the one-hot input, centred over A C G T; grad_x_input: saliency at each record's "
+        "own base, 0 at the others; deepliftshap: DeepLIFT/SHAP hypothetical contributions "
+        "(tangermeme) against --references dinucleotide shuffles of each record, with a "
+        "summation check per record; integrated_gradients: the gradient integrated from each "
+        "shuffle to the record, averaged over the shuffles.",
         autocompletion=choices.ATTRIBUTION_METHODS,
     ),
     target: Optional[str] = typer.Option(
@@ -91,6 +93,17 @@ def attribute(
         help="Sequences per forward pass: records (saliency, grad_x_input) "
         "or mutated copies (ism); at most 65,536 padded bases. Values do not depend on it.",
     ),
+    references: int = typer.Option(
+        20,
+        min=1,
+        help="deepliftshap, integrated_gradients: dinucleotide shuffles of each record used as "
+        "references (cost grows with it).",
+    ),
+    seed: int = typer.Option(
+        0,
+        help="deepliftshap, integrated_gradients: seed of the shuffles (shuffle k of every record "
+        "is drawn with seed + k, so shards and batch sizes give the same references).",
+    ),
     genome: Optional[Path] = GenomeOption,
     window: Optional[int] = RunWindowOption,
     shard: Optional[str] = shard_option(
@@ -110,9 +123,17 @@ def attribute(
     --profile, a profile run's predicted profile, weighted as ChromBPNet weighs it). When the run
     averages both strands (model.json reverse_complement_average), the attributions explain that
     strand-averaged output: mutants are predicted on both strands, and gradients flow through both
-    back to the forward bases. Runs in float32 on every device. Under torchrun the processes split
-    the records and rank 0 writes the one file. The files load into TF-MoDISco (modisco-lite) as
-    they are:
+    back to the forward bases. Runs in float32 on every device.
+
+    deepliftshap and integrated_gradients add per record the references' mean output (baseline)
+    and the summation check's error (summation_error: the contributions' sum minus the output's
+    difference from the baseline) to NAME.npz, and print one line that counts and names the
+    records whose error passes 1% of their difference (at least 0.01). DeepLIFT's exact rules
+    cover ReLU, GELU, LeakyReLU and max pooling; layers without one (attention and layer norms,
+    the LSTM, the explained output) take integrated gradients over that layer alone.
+
+    Under torchrun the processes split the records and rank 0 writes the one file. The files load
+    into TF-MoDISco (modisco-lite) as they are:
 
       dnanet attribute runs/ctcf bound.fa --method ism --out attr.npz --plot attr.png
 
@@ -140,6 +161,8 @@ def attribute(
             plot=plot,
             records=records,
             batch_size=batch_size,
+            references=references,
+            seed=seed,
             shard=given_shard,
             settings=GenomeSettings(genome, window),
             overwrite=overwrite,

@@ -37,6 +37,12 @@ TF-MoDISco expects (it multiplies them by the one-hot sequence to get the actual
 - ``grad_x_input``: the centred gradient times the one-hot input: the reference base's
   saliency, zero at the other bases (already multiplied by the sequence: for TF-MoDISco prefer
   ``saliency`` or ``ism``, whose other bases carry the hypothetical scores it compares).
+- ``deepliftshap``: DeepLIFT/SHAP hypothetical contributions against ``references``
+  dinucleotide shuffles of each sequence (seeded), through tangermeme; ``integrated_gradients``:
+  the gradient integrated from each shuffle to the sequence (`dnanet.interpret.deeplift`, which
+  says which layers have exact rules). Both come with a per-record summation check: the
+  contributions of the record's own bases sum to its output minus its references' mean output.
+  They are not centred (the hypothetical values are what TF-MoDISco reads).
 
 Attribution runs in float32 on every device (ISM differences of close outputs need it; predict
 uses mixed precision on CUDA). Values are 0 past a sequence's end and outside ``region``.
@@ -58,8 +64,9 @@ from dnanet.data.tasks import SIGNAL, Task
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
 from dnanet.inputs.encode import reverse_complement, reverse_complement_one_hot
+from dnanet.interpret.deeplift import REFERENCE_METHODS, explain
 
-METHODS = ("ism", "saliency", "grad_x_input")
+METHODS = ("ism", "saliency", "grad_x_input") + REFERENCE_METHODS
 Objective = Callable[[list[torch.Tensor]], torch.Tensor]
 
 
@@ -277,12 +284,16 @@ def mutagenesis(
 @dataclass
 class Attributions:
     """One batch's attributions: ``values`` float32 ``(B, 4, L)`` (hypothetical, see the module
-    docstring), the objective of each sequence ``reference`` ``(B,)``, and for ISM the raw
-    ``deltas`` ``(B, 4, L)`` (None otherwise)."""
+    docstring), the objective of each sequence ``reference`` ``(B,)``, for ISM the raw
+    ``deltas`` ``(B, 4, L)``, and for the reference methods (deepliftshap, integrated_gradients)
+    the mean output of each sequence's shuffled references ``baseline`` ``(B,)`` and the
+    ``summation_error`` ``(B,)`` (None otherwise)."""
 
     values: torch.Tensor
     reference: torch.Tensor
     deltas: torch.Tensor | None = None
+    baseline: torch.Tensor | None = None
+    summation_error: torch.Tensor | None = None
 
 
 def attribute(
@@ -294,9 +305,12 @@ def attribute(
     strands: int = 1,
     region: tuple[int, int] | None = None,
     batch_size: int = 128,
+    references: int = 20,
+    seed: int = 0,
 ) -> Attributions:
     """Attributions of codes ``(B, L)`` (lengths ``(B,)``) by `method` toward `objective`; 0 past
-    each sequence's end and outside `region` (0-based, half-open)."""
+    each sequence's end and outside `region` (0-based, half-open). `references` and `seed`: the
+    shuffled references of deepliftshap and integrated_gradients (`reference_attributions`)."""
     lengths = lengths.to(codes.device)
     start, end = region or (0, codes.shape[1])
     positions = torch.arange(codes.shape[1], device=codes.device)
@@ -309,6 +323,42 @@ def attribute(
         )
         return Attributions(centre(deltas) * inside, reference, deltas)
     check_method(model, method)
+    if method in REFERENCE_METHODS:
+        found = reference_attributions(
+            model, codes, lengths, method, objective, strands, references, seed, batch_size
+        )
+        found.values = found.values * inside
+        return found
     gradient, x, reference = input_gradient(model, codes, lengths, objective, strands)
     values = centre(gradient) * inside
     return Attributions(values * x if method == "grad_x_input" else values, reference)
+
+
+def reference_attributions(
+    model: nn.Module,
+    codes: torch.Tensor,
+    lengths: torch.Tensor,
+    method: str,
+    objective: Objective,
+    strands: int,
+    references: int,
+    seed: int,
+    batch_size: int,
+) -> Attributions:
+    """deepliftshap or integrated_gradients of codes ``(B, L)``: each group of records of one
+    length explained on its own bases (`dnanet.interpret.deeplift.explain` takes no padding),
+    then padded back with zero columns."""
+    values = torch.zeros(codes.shape[0], 4, codes.shape[1], device=codes.device)
+    output, baseline, error = (torch.zeros(codes.shape[0], device=codes.device) for _ in "obe")
+    for length in torch.unique(lengths).tolist():
+        rows = torch.nonzero(lengths == length).squeeze(1)
+        found = explain(
+            model, codes[rows, :length], method, objective, strands, references, seed, batch_size
+        )
+        values[rows, :, :length] = found.values
+        output[rows], baseline[rows], error[rows] = (
+            found.output,
+            found.baseline,
+            found.summation_error,
+        )
+    return Attributions(values, output, baseline=baseline, summation_error=error)

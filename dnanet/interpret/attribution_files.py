@@ -8,6 +8,10 @@
   reference base
 - ``reference``: the output of each unchanged record float32 ``(N,)`` (so a mutant's output is
   reference + delta)
+- ``baseline``, ``summation_error``: deepliftshap and integrated_gradients only, float32
+  ``(N,)``: the mean output of each record's shuffled references, and the summation check's
+  error: the sum of the record's contributions (``arr_0`` times its one-hot) minus (reference -
+  baseline)
 - ``ids``, ``lengths``: record ids (unicode) and lengths int64 ``(N,)``, in input order
 - ``method``, ``target``, ``output``: strings: the method, the target's name (class, label,
   regression target or track), what is explained: ``log_odds``, ``value``, ``log_counts`` (a
@@ -21,10 +25,11 @@ Records shorter than the longest, L, are padded with zero columns. Then
     modisco motifs -s NAME.ohe.npz -a NAME.npz -n 2000 -w L
 
 Sharded (`--shard K/N`): each shard's file holds its block of the records, padded to the L of the
-whole input, so the per-record arrays (``arr_0``, ``deltas``, ``reference``, ``ids``, ``lengths``
-and the one-hot ``arr_0``) of the shards concatenate along axis 0, in shard order, into the
-unsharded file's; the other members are equal. Under torchrun each process fills its block in a
-part folder and rank 0 streams the parts into the one file (`merge_parts`).
+whole input, so the per-record arrays (``arr_0``, ``deltas``, ``reference``, ``baseline``,
+``summation_error``, ``ids``, ``lengths`` and the one-hot ``arr_0``) of the shards concatenate
+along axis 0, in shard order, into the unsharded file's; the other members are equal. Under
+torchrun each process fills its block in a part folder and rank 0 streams the parts into the one
+file (`merge_parts`).
 
 Arrays are filled in .npy files memory-mapped in a temporary folder beside the output and packed
 into the archives at the end, so memory holds one batch whatever N x L; the disk needs about
@@ -59,6 +64,7 @@ from dnanet.inputs.sources import input_name, input_records
 from dnanet.interpret.attribution import Attributions, Objective, attribute
 
 ATTRIBUTIONS_KEY = "arr_0"  # modisco's CLI reads arr_0 of each .npz
+CHECK_KEYS = ("baseline", "summation_error")  # the summation check's (N,) arrays
 
 
 def sequences_path(out: Path) -> Path:
@@ -159,7 +165,11 @@ class AttributionArrays:
     (`folder` None: plain arrays in memory, for `dnanet.interpret.attribution_workflow.
     attribute_arrays`; those are never flushed or saved)."""
 
-    def __init__(self, folder: Path | None, n: int, length: int, deltas: bool):
+    def __init__(
+        self, folder: Path | None, n: int, length: int, deltas: bool, checked: bool = False
+    ):
+        """`deltas`: ISM's deltas are kept; `checked`: the summation check's per-record
+        ``baseline`` and ``summation_error`` are (deepliftshap, integrated_gradients)."""
         self.folder = folder
         names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if deltas else [])
         self.arrays = {
@@ -170,7 +180,16 @@ class AttributionArrays:
             )
             for name in names
         }
-        self.reference = np.zeros(n, dtype=np.float32)
+        self.scalars = {
+            name: np.zeros(n, dtype=np.float32)
+            for name in ["reference"] + (list(CHECK_KEYS) if checked else [])
+        }
+        self.reference = self.scalars["reference"]
+
+    @property
+    def names(self) -> list[str]:
+        """The per-record arrays of the file: the (N, 4, L) ones, then the (N,) ones."""
+        return list(self.arrays) + list(self.scalars)
 
     def add(self, start: int, one_hot: np.ndarray, result: Attributions) -> None:
         """Rows ``start..start+B`` from one batch: one-hot ``(B, 4, L_batch)`` and its
@@ -181,6 +200,9 @@ class AttributionArrays:
         if result.deltas is not None:
             self.arrays["deltas"][rows, :, :width] = result.deltas.detach().cpu().numpy()
         self.reference[rows] = result.reference.detach().cpu().numpy()
+        for name in CHECK_KEYS:
+            if name in self.scalars:
+                self.scalars[name][rows] = getattr(result, name).detach().cpu().numpy()
 
     def rows(self, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the attributions and one-hot sequences of some records ``(K, 4, L)`` each."""
@@ -189,17 +211,19 @@ class AttributionArrays:
         )
 
     def flush(self) -> None:
-        """Write the arrays (and ``reference.npy``) out to their files in `folder`."""
+        """Write the arrays (and the (N,) ones: ``reference.npy``, ...) out to their files in
+        `folder`."""
         for array in self.arrays.values():
             array.flush()
-        np.save(self.folder / "reference.npy", self.reference)
+        for name, values in self.scalars.items():
+            np.save(self.folder / f"{name}.npy", values)
 
     def save(self, out: Path, sequences_out: Path, metadata: dict[str, np.ndarray]) -> None:
         """Pack the attributions file (arrays + `metadata` + reference) into `out` and the one-hot
         sequences into `sequences_out` (module docstring), copying the .npy files a block at a
         time."""
         self.flush()
-        merge_parts([self.folder], list(self.arrays), out, sequences_out, metadata)
+        merge_parts([self.folder], self.names, out, sequences_out, metadata)
         self.arrays.clear()
 
 
@@ -210,10 +234,10 @@ def merge_parts(
     sequences_out: Path,
     metadata: dict[str, np.ndarray],
 ) -> None:
-    """Pack the .npy files of `AttributionArrays` folders (blocks of records, in order; `names` the
-    arrays each holds, plus ``reference``) into the two archives, each array the folders' blocks
-    laid end to end along axis 0, streamed a block at a time (memory stays flat)."""
-    names = [name for name in names if name != "sequences"] + ["reference"]
+    """Pack the .npy files of `AttributionArrays` folders (blocks of records, in order; `names`:
+    the arrays each holds, `AttributionArrays.names`) into the two archives, each array the
+    folders' blocks laid end to end along axis 0, streamed a block at a time (memory stays flat)."""
+    names = [name for name in names if name != "sequences"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name in names:
             _concatenated(archive, f"{name}.npy", [folder / f"{name}.npy" for folder in folders])
@@ -261,12 +285,15 @@ def attribute_records(
     batch_size: int = 128,
     progress: Callable[[int], None] = lambda done: None,
     records: range | None = None,
+    references: int = 20,
+    seed: int = 0,
 ) -> int:
     """Stream the records of `paths` (in order; only the record numbers in `records`, a shard's
     block, when given) through `dnanet.interpret.attribution.attribute` into `arrays` (row 0 = the
     first record streamed); return the number of records. ISM takes a few records at a time (about
     `batch_size` mutants of each batch per pass); `progress` gets the records done after each
-    batch."""
+    batch. `references`, `seed`: the shuffled references of deepliftshap and
+    integrated_gradients (`dnanet.interpret.deeplift`)."""
     device = next(model.parameters()).device
     width = region[1] - region[0] if region else max(1, arrays.arrays["sequences"].shape[2])
     per_batch = max(1, batch_size // (3 * width)) if method == "ism" else batch_size
@@ -282,6 +309,8 @@ def attribute_records(
             strands,
             region,
             batch_size,
+            references,
+            seed,
         )
         arrays.add(done, one_hot(codes).numpy(), result)
         done += len(batch.ids)

@@ -12,11 +12,13 @@ from typing import Optional
 
 from dnanet.interpret.attribution_files import (
     ATTRIBUTIONS_KEY,
+    CHECK_KEYS,
     AttributionArrays,
     attribute_records,
     merge_parts,
     sequences_path,
 )
+from dnanet.interpret.deeplift import REFERENCE_METHODS, summation_line
 from dnanet.progress import Reporter
 from dnanet.runtime.distributed import Processes, write_in_parts
 
@@ -37,7 +39,11 @@ class AttributionJob:
         longest: int,
         rows: range,
         reporter: Reporter,
+        references: tuple[int, int] = (20, 0),
+        ids: Optional[list[str]] = None,
     ):
+        """`references`: (count, seed) of the shuffled references of deepliftshap and
+        integrated_gradients; `ids`: every record's id (the summation check names records)."""
         self.model, self.inputs, self.method, self.objective = model, inputs, method, objective
         self.strands, self.span, self.batch_size, self.longest, self.rows = (
             strands,
@@ -46,13 +52,17 @@ class AttributionJob:
             longest,
             rows,
         )
-        self.reporter = reporter
+        self.reporter, self.references, self.ids = reporter, references, ids
 
     def fill(self, folder: Optional[Path], reporter: Reporter) -> AttributionArrays:
         """The block's arrays (`dnanet.interpret.attribution_files.AttributionArrays`) filled in
         `folder` (None: in memory); the records done go to `reporter`."""
         arrays = AttributionArrays(
-            folder, len(self.rows), self.longest, deltas=self.method == "ism"
+            folder,
+            len(self.rows),
+            self.longest,
+            deltas=self.method == "ism",
+            checked=self.method in REFERENCE_METHODS,
         )
         what = f"attributing ({self.method})"
         with reporter.counter(what, len(self.rows), "records") as progress:
@@ -67,6 +77,19 @@ class AttributionJob:
                 self.batch_size,
                 progress,
                 records=self.rows,
+                references=self.references[0],
+                seed=self.references[1],
+            )
+        if self.method in REFERENCE_METHODS:
+            scalars = arrays.scalars
+            ids = list(self.ids[self.rows.start : self.rows.stop]) if self.ids else []
+            reporter.note(
+                summation_line(
+                    self.method,
+                    scalars["summation_error"],
+                    scalars["reference"] - scalars["baseline"],
+                    ids or [str(row) for row in self.rows],
+                )
             )
         return arrays
 
@@ -104,6 +127,7 @@ class AttributionJob:
 
         def merge(stems: list[Path]) -> None:
             names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
+            names += ["reference"] + (list(CHECK_KEYS) if self.method in REFERENCE_METHODS else [])
             with (
                 claimed[out].writing() as temporary,
                 claimed[sequences_path(out)].writing() as sequences_temporary,

@@ -47,6 +47,7 @@ from dnanet.interpret.attribution_files import (
 )
 from dnanet.interpret.attribution_job import AttributionJob
 from dnanet.interpret.attribution_plots import MAX_PLOTTED_BASES
+from dnanet.interpret.deeplift import REFERENCE_METHODS
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run, load_run, not_learned
 from dnanet.runtime.distributed import Processes, launched_processes
@@ -67,6 +68,9 @@ class RecordAttributions:
       ``arr_0``), `sequences` the one-hot records float32 ``(N, 4, L)`` (``NAME.ohe.npz``);
     - `reference`: the explained output of each unchanged record float32 ``(N,)``; `deltas`:
       ISM's output(mutant) - output(record) ``(N, 4, L)`` (None for other methods);
+    - `baseline`, `summation_error` (deepliftshap, integrated_gradients; None for the others):
+      the mean output of each record's shuffled references ``(N,)``, and the summation check's
+      error ``(N,)``: its contributions' sum minus (reference - baseline);
     - `method`, `target` (the output's name: a class, label, regression target or track),
       `output` (what is explained, `dnanet.interpret.attribution.OUTPUT_NAMES`: ``log_odds``,
       ``value``, ``log_counts`` or ``profile``), `strands` (2: both strands averaged), `region`
@@ -85,6 +89,8 @@ class RecordAttributions:
     strands: int
     region: tuple[int, int]
     notes: list[str]
+    baseline: Optional[np.ndarray] = None
+    summation_error: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
@@ -174,16 +180,20 @@ def attribute_arrays(
     profile: bool = False,
     region=None,
     batch_size: int = 128,
+    references: int = 20,
+    seed: int = 0,
     settings: Optional[GenomeSettings] = None,
     reporter: Optional[Reporter] = None,
 ) -> RecordAttributions:
     """Attributions of every record of `items` toward output `target` of `run` (default: a binary
     run's positive class, or a single regression target or track), as `dnanet attribute` writes
-    them (`RecordAttributions`; `method`: ism, saliency or grad_x_input; a signal run's output is
-    the track's predicted log counts, or with `profile` its predicted profile
+    them (`RecordAttributions`; `method`: one of `dnanet.interpret.attribution.METHODS`; a signal
+    run's output is the track's predicted log counts, or with `profile` its predicted profile
     (`dnanet.interpret.attribution.profile_output`); `region`: ``"START:END"`` or a pair, only
-    those columns attributed). `items`: resolved inputs (`LabelledInput`s with a
-    source) or FASTA paths (none: the bundled held-out example); `settings` reads BED inputs.
+    those columns attributed; `references`, `seed`: the dinucleotide-shuffled references of
+    deepliftshap and integrated_gradients, whose summation check goes to `reporter`). `items`:
+    resolved inputs (`LabelledInput`s with a source) or FASTA paths (none: the bundled held-out
+    example); `settings` reads BED inputs.
     Memory holds the arrays, about 4 x 4 x N x L x (2, 3 for ISM) bytes."""
     reporter = reporter or Reporter()
     first_note = len(reporter.notes)
@@ -191,6 +201,7 @@ def attribute_arrays(
     setting = _prepared(run, items, method, (target, profile), span, settings, reporter)
     layout = setting.layout
     job = _job(run, setting, method, span, batch_size, range(len(layout.ids)), reporter)
+    job.references = (references, seed)
     arrays = job.fill(None, reporter)
     for note in setting.notes:
         reporter.note(note)
@@ -207,6 +218,8 @@ def attribute_arrays(
         setting.strands,
         span or (0, layout.longest),
         reporter.texts()[first_note:],
+        arrays.scalars.get("baseline"),
+        arrays.scalars.get("summation_error"),
     )
 
 
@@ -222,6 +235,8 @@ def attribute_to_file(
     plot: Optional[Path] = None,
     records=None,
     batch_size: int = 128,
+    references: int = 20,
+    seed: int = 0,
     shard: Optional[Shard] = None,
     settings: Optional[GenomeSettings] = None,
     overwrite: bool = False,
@@ -253,8 +268,11 @@ def attribute_to_file(
         drawn = plotted_records(records, layout, span, rows) if plot is not None else []
         check_disk(out, len(rows), layout.longest, method == "ism")
         job = _job(loaded, setting, method, span, batch_size, rows, reporter)
+        job.references = (references, seed)
         written = range(len(layout.ids)) if processes.distributed else rows  # the file's records
         metadata = _metadata(setting, written, method, span)
+        if method in REFERENCE_METHODS:
+            metadata.update(references=np.array(references), seed=np.array(seed))
         if processes.distributed:
             job.in_parts(claimed_outputs, out, processes, metadata)
         else:
@@ -351,6 +369,7 @@ def _job(
         setting.layout.longest,
         rows,
         reporter,
+        ids=list(setting.layout.ids),
     )
 
 

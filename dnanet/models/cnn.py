@@ -68,6 +68,7 @@ class CNN(SequenceModel):
             for c, w in zip(in_channels, widths)
         )
         self.pool, self.dropout = pool, nn.Dropout(dropout)
+        self.max_pool = nn.MaxPool1d(pool, ceil_mode=True)  # no weights: DeepLIFT's rule applies
         self.feature_channels = channels  # C of `features`, known without running (meta device)
         self.pooling = MaskedPooling(channels, position_bins)
         self.dense = dense_readout(self.pooling.out_features, hidden)
@@ -86,6 +87,6 @@ class CNN(SequenceModel):
         for index, block in enumerate(self.blocks):
             x = zero_padding(block(x), mask)  # padded positions stay zero
             if index < len(self.blocks) - 1:
-                x, mask = masked_max_pool(x, mask, self.pool)
+                x, mask = masked_max_pool(x, mask, self.pool, self.max_pool)
             x = self.dropout(x)
         return x, mask

@@ -47,12 +47,29 @@ class SequenceInput(nn.Module):
         return self.embedding(ids).transpose(1, 2), ids != self.pad_id
 
 
-def masked_mean_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+class GlobalMaxPool(nn.MaxPool1d):
+    """The max of each channel over all positions, ``(N, C, W)`` -> ``(N, C, 1)``: a max pool as
+    wide as its input. A module (not ``amax``) so that DeepLIFT (`dnanet.interpret.deeplift`)
+    applies its max-pooling rule here; it has no weights, so model files are unchanged."""
+
+    def __init__(self):
+        super().__init__(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.kernel_size = self.stride = x.shape[-1]
+        return super().forward(x)
+
+
+def masked_mean_max(
+    x: torch.Tensor, mask: torch.Tensor, global_max: nn.Module | None = None
+) -> torch.Tensor:
     """Pool features ``(N, C, W)`` over valid positions ``mask (N, W)`` -> ``(N, 2C)``: the mean
     and the max of each channel (an all-padding row pools to zeros). A batch without padding
-    skips the masking (bit-identical, 1.4x faster)."""
+    skips the masking (bit-identical, 1.4x faster) and takes the max with `global_max` (a
+    `GlobalMaxPool`) when given."""
     if bool(mask.all()):
-        return torch.cat([x.sum(-1) / x.shape[-1], x.amax(-1)], dim=1)
+        maximum = x.amax(-1) if global_max is None else global_max(x).squeeze(-1)
+        return torch.cat([x.sum(-1) / x.shape[-1], maximum], dim=1)
     weights = mask.unsqueeze(1).to(x.dtype)  # (N, 1, W)
     mean = (x * weights).sum(-1) / weights.sum(-1).clamp(min=1)
     maximum = x.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(-1)
@@ -78,6 +95,49 @@ def masked_bin_max(x: torch.Tensor, mask: torch.Tensor, bins: int) -> torch.Tens
     return torch.where(torch.isfinite(pooled), pooled, torch.zeros_like(pooled)).flatten(1)
 
 
+class BinMaxPool(nn.Module):
+    """`masked_bin_max` of features without padding ``(N, C, W)`` -> ``(N, C * bins)``, as one
+    ``nn.MaxPool1d`` so that DeepLIFT (`dnanet.interpret.deeplift`) applies its exact max-pooling
+    rule: each bin's positions are gathered side by side, a short bin padded with copies of its
+    own last position (a copy never changes a max), and pooled ``size`` at a time. No weights:
+    model files are unchanged."""
+
+    def __init__(self, bins: int):
+        super().__init__()
+        self.bins, self.pool = bins, nn.MaxPool1d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        width = x.shape[-1]
+        if width < self.bins:  # empty bins: the masked path's zeros
+            mask = torch.ones(x.shape[0], width, dtype=torch.bool, device=x.device)
+            return masked_bin_max(x, mask, self.bins)
+        index, size = bin_positions(width, self.bins, x.device)
+        self.pool.kernel_size = self.pool.stride = size
+        return self.pool(x[..., index]).flatten(1)  # (N, C, bins) -> (N, C * bins)
+
+
+def bin_positions(width: int, bins: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """The positions of `bins` equal stretches of `width` (position p in bin p * bins // width,
+    as `masked_bin_max` bins them), bin after bin, each padded to the longest bin, ``size``, by
+    repeating its last position: int64 ``(bins * size,)`` and ``size``."""
+    counts = torch.bincount(torch.arange(width, device=device) * bins // width, minlength=bins)
+    size = int(counts.max())
+    starts = torch.cumsum(counts, 0) - counts  # (bins,)
+    offsets = torch.minimum(torch.arange(size, device=device), (counts - 1).unsqueeze(1))
+    return (starts.unsqueeze(1) + offsets).flatten(), size
+
+
+class Borrowed(nn.Module):
+    """A weightless module that runs a layer its model owns (``self.layer``, not a submodule: the
+    model file keeps one copy of the weights under the owner's name). Subclasses give one-input
+    entry points to layers DeepLIFT has no rule for, so that `dnanet.interpret.deeplift` can
+    apply integrated gradients to them as a whole."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "layer", layer)  # not registered: no weights of its own
+
+
 class MaskedPooling(nn.Module):
     """The readout pooling every family shares: features ``(N, C, W)`` over valid positions
     ``mask (N, W)`` -> ``(N, out_features)``.
@@ -95,27 +155,32 @@ class MaskedPooling(nn.Module):
             raise ValueError(f"position_bins must be at least 0, not {position_bins}")
         self.position_bins = position_bins
         self.out_features = (2 + position_bins) * channels
+        self.global_max, self.bin_max = GlobalMaxPool(), BinMaxPool(position_bins)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pooled = [masked_mean_max(x, mask)]  # (N, 2C)
-        if self.position_bins:
+        pooled = [masked_mean_max(x, mask, self.global_max)]  # (N, 2C)
+        if self.position_bins and bool(mask.all()):
+            pooled.append(self.bin_max(x))  # (N, bins * C)
+        elif self.position_bins:
             pooled.append(masked_bin_max(x, mask, self.position_bins))  # (N, bins * C)
         return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 
 def masked_max_pool(
-    x: torch.Tensor, mask: torch.Tensor, width: int
+    x: torch.Tensor, mask: torch.Tensor, width: int, pool: nn.MaxPool1d | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Max-pool features ``(N, C, W)`` over windows of ``width`` positions, ignoring padding.
 
     Returns features ``(N, C, ceil(W / width))`` and their mask ``(N, ceil(W / width))`` (a
     window is valid if any of its positions is; padded windows are zero). Padding never wins a
     max, so the result does not depend on how much padding the batch added, whatever the signs.
+    `pool`: the model's ``nn.MaxPool1d(width, ceil_mode=True)``, used when there is no padding (a
+    module, so that DeepLIFT applies its max-pooling rule; `dnanet.interpret.deeplift`).
     """
     if width <= 1:
         return x, mask
     if bool(mask.all()):  # no padding: nothing to mask
-        x = F.max_pool1d(x, width, ceil_mode=True)
+        x = F.max_pool1d(x, width, ceil_mode=True) if pool is None else pool(x)
         return x, mask.new_ones(mask.shape[0], x.shape[-1])
     x = F.max_pool1d(x.masked_fill(~mask.unsqueeze(1), float("-inf")), width, ceil_mode=True)
     mask = F.max_pool1d(mask.unsqueeze(1).float(), width, ceil_mode=True).squeeze(1) > 0

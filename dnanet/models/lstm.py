@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dnanet.models.layers import (
+    Borrowed,
     MaskedPooling,
     SequenceInput,
     SequenceModel,
@@ -66,6 +67,7 @@ class LSTM(SequenceModel):
             )
             features = conv_channels
         self.pool, self.dropout = pool, nn.Dropout(dropout)
+        self.max_pool = nn.MaxPool1d(pool, ceil_mode=True)  # no weights: DeepLIFT's rule applies
         self.lstm = nn.LSTM(
             features,
             lstm_size,
@@ -74,6 +76,7 @@ class LSTM(SequenceModel):
             bidirectional=True,
             dropout=dropout if layers > 1 else 0.0,
         )
+        self.states = LstmStates(self.lstm)
         self.feature_channels = 2 * lstm_size  # C of `features` (both directions)
         self.pooling = MaskedPooling(2 * lstm_size, position_bins)
         self.dense = dense_readout(self.pooling.out_features, hidden)
@@ -93,7 +96,7 @@ class LSTM(SequenceModel):
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         if self.conv is not None:
             x = zero_padding(self.conv(x), mask)  # padded positions stay zero
-        x, mask = masked_max_pool(x, mask, self.pool)  # (N, C', W'), (N, W')
+        x, mask = masked_max_pool(x, mask, self.pool, self.max_pool)  # (N, C', W'), (N, W')
         states = self.read(self.dropout(x).transpose(1, 2), mask)  # (N, W', 2 * lstm_size)
         return states.transpose(1, 2), mask
 
@@ -101,8 +104,18 @@ class LSTM(SequenceModel):
         """Run the BiLSTM over features ``(N, W, C)`` with a prefix mask ``(N, W)``: each row is
         read only up to its own length (forward from its start, backward from its end).
         Returns states ``(N, W, 2 * lstm_size)``, zero at padded positions."""
+        if bool(mask.all()):  # no padding: the LSTM reads every row whole
+            return self.states(x)
         lengths, _ = prefix_mask(mask)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         states, _ = self.lstm(packed)
         states, _ = pad_packed_sequence(states, batch_first=True, total_length=x.shape[1])
         return states
+
+
+class LstmStates(Borrowed):
+    """The model's BiLSTM over features without padding ``(N, W, C)`` -> its states ``(N, W,
+    2 * lstm_size)``: one module of one input, so that DeepLIFT can give the recurrence a rule."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)[0]

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet.models.layers import (
+    Borrowed,
     SequenceInput,
     SequenceModel,
     dense_readout,
@@ -110,6 +111,8 @@ class Transformer(SequenceModel):
         )
         for block in self.encoder.layers:
             block.self_attn.dropout = attention_dropout  # residual dropout stays `dropout`
+        self.window_encoder = WindowEncoder(self.encoder)
+        self.max_pool = nn.MaxPool1d(stem_pool, ceil_mode=True)  # DeepLIFT's rule applies
         self.dropout = nn.Dropout(dropout)
         self.position_bins = position_bins
         self.readout = (
@@ -204,7 +207,7 @@ class Transformer(SequenceModel):
         bool ``(N, T)`` (every row has at least one valid token), before positions are added."""
         x, mask = self.input(codes)  # (N, C, W), (N, W)
         x = zero_padding(self.stem(x), mask)  # (N, d, W)
-        x, mask = masked_max_pool(x, mask, self.stem_pool)  # (N, d, T), (N, T)
+        x, mask = masked_max_pool(x, mask, self.stem_pool, self.max_pool)  # (N, d, T), (N, T)
         return self.dropout(x.transpose(1, 2)), prefix_mask(mask)[1]
 
     def encode_windows(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -222,7 +225,8 @@ class Transformer(SequenceModel):
         and mask ``(B, t')``, where ``t' = t + 1`` with a [CLS] token first (``pooling: cls``)."""
         x, mask = self.encoder_input(tokens, mask)  # (B, t', d), (B, t')
         with fastpath_disabled():
-            return self.encoder(x, src_key_padding_mask=~mask), mask
+            self.window_encoder.padding = ~mask
+            return self.window_encoder(x), mask
 
     def encoder_input(
         self, tokens: torch.Tensor, mask: torch.Tensor
@@ -319,3 +323,18 @@ def _check_arguments(
         raise ValueError(
             f"transformer: unknown positions '{positions}'; valid: {', '.join(POSITIONS)}"
         )
+
+
+class WindowEncoder(Borrowed):
+    """The model's encoder over windows ``(B, t, d)`` -> ``(B, t, d)``, their padding ``(B, t)``
+    (True: padded) set as ``.padding`` before the call: one tensor input, so that DeepLIFT can
+    give attention a rule (integrated gradients). Called with more rows than the padding has (the
+    rule's path points, from a pass whose rows are all of one length), the padding is repeated."""
+
+    padding: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padding = self.padding
+        if len(x) != len(padding):
+            padding = padding[:1].expand(len(x), -1)
+        return self.layer(x, src_key_padding_mask=padding)
