@@ -58,6 +58,7 @@ MOTIF_METHODS = RegistryChoice(
     "dnanet.interpret.motifs.scores", "METHODS", extra=("auto",)
 ).complete
 AGGREGATIONS = RegistryChoice("dnanet.interpret.motifs.scores", "AGGREGATIONS").complete
+MOTIF_ENGINES = RegistryChoice("dnanet.interpret.motifs.pipeline", "ENGINES").complete
 MOTIF_BACKGROUNDS = RegistryChoice("dnanet.interpret.motifs.pipeline", "BACKGROUNDS").complete
 LAYERS = RegistryChoice("dnanet.inference.embed", "LAYERS").complete
 POOLS = RegistryChoice("dnanet.inference.embed", "POOLS").complete

@@ -72,6 +72,24 @@ def motifs(
         "signal run always takes shuffled.",
         autocompletion=choices.MOTIF_BACKGROUNDS,
     ),
+    engine: str = typer.Option(
+        "own",
+        help="What turns the model into motifs: own (high-scoring windows of --method's "
+        "per-base scores, clustered into k-mer-seeded PWMs; motifs M1, M2, ...), modisco "
+        "(TF-MoDISco, modisco-lite, on each class's --attribution attributions; motifs D1, D2, "
+        "...) or both (each engine's motifs in the same files and summary.html, motifs.tsv's "
+        "engine column telling them apart). Every engine's PWMs get the same enrichment test, "
+        "TomTom matches and faithfulness.",
+        autocompletion=choices.MOTIF_ENGINES,
+    ),
+    attribution: str = typer.Option(
+        "saliency",
+        help="Attributions the modisco engine clusters (hypothetical, one value per base and "
+        "position, as `dnanet attribute --method` computes them): saliency (centred gradient, "
+        "fast), ism (in-silico mutagenesis: 3L passes per sequence, slow; also for k-mer models) "
+        "or another method of `dnanet attribute`. Ignored by --engine own.",
+        autocompletion=choices.ATTRIBUTION_METHODS,
+    ),
     class_name: Optional[List[str]] = typer.Option(
         None,
         "--class",
@@ -145,6 +163,8 @@ def motifs(
         method=method,
         aggregation=aggregation,
         background=background,
+        engine=engine,
+        attribution=attribution,
         classes=class_name or (),
         max_motifs=max_motifs,
         max_q=max_q,

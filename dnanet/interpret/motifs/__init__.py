@@ -13,6 +13,8 @@ One module per stage, data flowing one way:
   then PWM refinement).
 - `enrich`: scan class vs background sequences with each PWM (memelite FIMO), Fisher's exact
   test, Benjamini-Hochberg q-values; faithfulness (probability drop when sites are shuffled).
+- `modisco`: the second engine (``--engine modisco``): TF-MoDISco (modisco-lite) patterns of each
+  class's hypothetical attributions -> candidate PWMs, in place of `seqlets` and `cluster`.
 - `select`: candidate PWMs -> reported motifs (tested, distinct sites, q cut, ranked, named),
   with a per-class report of seqlets, candidates and dropped motifs (classes.tsv).
 - `baseline`: the model-free baseline: k-mer-seeded PWMs of each class's whole sequences

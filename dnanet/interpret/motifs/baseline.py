@@ -65,6 +65,8 @@ def discover_baseline(
             found += class_baseline(pool, group, options, by_class[group.name])
             update(done)
     kept = finish(found, reports, options.max_q, "B", known, reporter, options.both_strands)
+    for motif in kept:
+        motif.engine = "baseline"
     return kept, reports
 
 

@@ -166,6 +166,9 @@ STOPS = {
     "too_few_seqlets": "too few seqlets left",
     "no_enriched_kmer": "no k-mer enriched over the background left",
     "too_few_sites": "the next PWM matched too few seqlets",
+    # the modisco engine (`modisco`): TF-MoDISco's own search ended
+    "modisco_done": "TF-MoDISco's positive patterns all taken",
+    "modisco_none": "TF-MoDISco found no positive pattern with enough seqlets",
 }
 
 

@@ -35,6 +35,7 @@ from dnanet.errors import DnanetError
 from dnanet.examples import training_inputs
 from dnanet.files.outputs import Output, claimed
 from dnanet.inputs.sources import GenomeSettings, parse_inputs
+from dnanet.interpret import attribution as attributions
 from dnanet.interpret.motifs.alphabet import DNA, RNA, consensus, input_letters
 from dnanet.interpret.motifs.baseline import discover_baseline
 from dnanet.interpret.motifs.compare import (
@@ -44,7 +45,13 @@ from dnanet.interpret.motifs.compare import (
     read_motif_file,
 )
 from dnanet.interpret.motifs.kernels import COMPILING_NOTE, compiled
-from dnanet.interpret.motifs.pipeline import BACKGROUNDS, MotifOptions, discover, with_background
+from dnanet.interpret.motifs.pipeline import (
+    BACKGROUNDS,
+    ENGINES,
+    MotifOptions,
+    discover,
+    with_background,
+)
 from dnanet.interpret.motifs.scores import AGGREGATIONS, METHODS, motif_objective
 from dnanet.interpret.motifs.select import ClassReport, FoundMotif
 from dnanet.interpret.motifs.write import TSV_COLUMNS, motif_rows, write_all
@@ -120,6 +127,8 @@ def find_motifs(
     method: str = "auto",
     aggregation: str = "rollout",
     background: str = "other",
+    engine: str = "own",
+    attribution: str = "saliency",
     classes: Sequence[str] = (),
     max_motifs: int = 8,
     max_q: float = 0.05,
@@ -141,15 +150,19 @@ def find_motifs(
     run folder (loaded on `device` with `threads`) or a loaded `Run`. `inputs`: ``CLASS=PATH``
     strings, paths or `dnanet.inputs.sources.LabelledInput`s (None or empty: the bundled CTCF
     example); BED inputs and generated backgrounds use `genome`, `window`, `background_ratio` and
-    `seed`. The other options are `dnanet motifs`'s (its --help); a bad one is a `DnanetError`
-    naming the option."""
+    `seed`. `engine`: own (seqlets -> k-mer-seeded PWMs), modisco (TF-MoDISco on `attribution`'s
+    hypothetical attributions, a method of `dnanet.interpret.attribution.METHODS`) or both, into
+    the same files (motifs.tsv's ``engine`` column). The other options are `dnanet motifs`'s (its
+    --help); a bad one is a `DnanetError` naming the option."""
     reporter = reporter if reporter is not None else Reporter()
     told_before = len(reporter.notes)
-    check_choices(method, aggregation, background)
+    check_choices(method, aggregation, background, engine, attribution)
     options = MotifOptions(
         method=method,
         aggregation=aggregation,
         background=background,
+        engine=engine,
+        attribution=attribution,
         classes=tuple(classes),
         max_motifs=max_motifs,
         max_q=max_q,
@@ -159,6 +172,7 @@ def find_motifs(
     with claimed(Path(out), overwrite, folder=True, reporter=reporter) as output:
         loaded = run if isinstance(run, Run) else load_run(run, prepare_device(threads, device))
         task = motif_task(loaded, classes)
+        check_attribution(loaded, engine, attribution)
         known = known_motifs(motif_db, no_compare)
         settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
         records = read_labelled_inputs(
@@ -196,7 +210,11 @@ def search_and_write(
         told.append(SIGNAL_NOTE)
     started = time.monotonic()
     search = search_motifs(run, task, pool, options, known, no_baseline, reporter)
-    if options.method == "attention" and not search.method.startswith("attention"):
+    if (
+        options.method == "attention"
+        and options.engine != "modisco"
+        and not search.method.startswith("attention")
+    ):
         reporter.note(NO_ATTENTION_NOTE, "info")
         told.append(NO_ATTENTION_NOTE)
     settings = (
@@ -276,15 +294,33 @@ def search_motifs(
     return Search(found, baseline, reports + baseline_reports, label)
 
 
-def check_choices(method: str, aggregation: str, background: str) -> None:
-    """A method, aggregation or background that does not exist is an error naming the option."""
+def check_choices(
+    method: str,
+    aggregation: str,
+    background: str,
+    engine: str = "own",
+    attribution: str = "saliency",
+) -> None:
+    """A method, aggregation, background, engine or attribution method that does not exist is an
+    error naming the option."""
     for option, value, choices in (
         ("--method", method, ("auto", *METHODS)),
         ("--aggregation", aggregation, AGGREGATIONS),
         ("--background", background, BACKGROUNDS),
+        ("--engine", engine, ENGINES),
+        ("--attribution", attribution, attributions.METHODS),
     ):
         if value not in choices:
             raise DnanetError(f"{option} {value}: valid values: {', '.join(choices)}")
+
+
+def check_attribution(run: Run, engine: str, attribution: str) -> None:
+    """The modisco engine's gradient attributions need a model that reads one-hot bases."""
+    if engine != "own" and attribution != "ism" and not attributions.has_one_hot_input(run.model):
+        raise DnanetError(
+            f"--attribution {attribution} needs a model with one-hot input (this one reads "
+            "k-mers, not bases); use --attribution ism"
+        )
 
 
 def motif_task(run: Run, classes: Sequence[str]) -> Task:

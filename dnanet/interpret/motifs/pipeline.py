@@ -2,7 +2,13 @@
 motifs, one class against the rest at a time, every class scored toward itself (so a binary
 task gets both classes' motifs). Each class's `select.ClassReport` counts seqlets, candidate
 PWMs and dropped motifs. Memory: the sequences' flat codes, one float32 score per base, and one
-batch of model activations."""
+batch of model activations.
+
+Two engines (``ENGINES``, `MotifOptions.engine`) turn the model into candidate PWMs: ``own``
+(per-base scores -> seqlets -> k-mer-seeded PWMs; motifs ``M1``, ``M2``, ...) and ``modisco``
+(hypothetical attributions -> TF-MoDISco's patterns, `modisco`; ``D1``, ``D2``, ...); ``both``
+runs each. Every candidate then takes the same path: enrichment against the class background,
+distinct sites, q-values (over each engine's motifs), TomTom, faithfulness."""
 
 from __future__ import annotations
 
@@ -16,12 +22,14 @@ from torch import nn
 
 from dnanet.data.sets import SequenceSet
 from dnanet.inputs import shuffle
-from dnanet.interpret.motifs import cluster, compare, enrich, scores, seqlets
+from dnanet.interpret import attribution
+from dnanet.interpret.motifs import cluster, compare, enrich, modisco, scores, seqlets
 from dnanet.interpret.motifs.select import ClassReport, FoundMotif, distinct_motifs, finish
 from dnanet.progress import Reporter
 
 __all__ = [
     "BACKGROUNDS",
+    "ENGINES",
     "ClassReport",
     "FoundMotif",
     "MotifOptions",
@@ -30,6 +38,8 @@ __all__ = [
 ]
 
 BACKGROUNDS = ("other", "shuffled")
+ENGINES = ("own", "modisco", "both")
+PREFIXES = {"own": "M", "modisco": "D"}  # motif ids: M1_<class> (own), D1_<class> (modisco)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class MotifOptions:
     both_strands: bool = (
         True  # False for a model trained on the forward strand only: PWMs and sites on + only
     )
+    engine: str = "own"  # own, modisco or both (ENGINES)
+    attribution: str = "saliency"  # the modisco engine's attributions (attribution.METHODS)
 
 
 @dataclass
@@ -201,15 +213,52 @@ def discover(
     reporter: Reporter | None = None,
     objective_of: scores.ObjectiveOf | None = None,
 ) -> tuple[list[FoundMotif], list[ClassReport], str]:
-    """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), most
-    significant first, a report per class, and the scoring method used. `known`: motifs to compare
-    with (None: no comparison). `objective_of`: what each class's scores explain
-    (`scores.motif_objective`; default: the centred class logit); faithfulness measures the drop of
-    the same output, as `activate` gives it. With ``options.both_strands`` False (a model trained on
-    the forward strand only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores
-    already are (the model is read on the strand it was given). Progress (scoring, clustering,
-    TomTom, faithfulness) goes to `reporter`."""
+    """Motifs of each class of `pool` (a `with_background` pool; targets index `names`), each
+    engine's most significant first (``options.engine``: own, modisco, or both: the own engine's
+    then modisco's), a report per class and engine, and the scoring methods used (e.g.
+    ``gradient_x_input + modisco:saliency``). `known`: motifs to compare with (None: no
+    comparison). `objective_of`: what each class's scores explain (`scores.motif_objective`;
+    default: the centred class logit); faithfulness measures the drop of the same output, as
+    `activate` gives it. With ``options.both_strands`` False (a model trained on the forward strand
+    only) seqlets, PWMs, enrichment and sites are all forward-strand: the scores already are (the
+    model is read on the strand it was given). Progress (scoring, clustering, TomTom,
+    faithfulness) goes to `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
+    engines = ("own", "modisco") if options.engine == "both" else (options.engine,)
+    if "modisco" in engines:
+        modisco.start_compiling()
+    found: list[FoundMotif] = []
+    reports: list[ClassReport] = []
+    labels = []
+    for engine in engines:
+        search = own_motifs if engine == "own" else modisco_motifs
+        motifs, engine_reports, label = search(model, names, pool, options, reporter, objective_of)
+        motifs = finish(
+            motifs,
+            engine_reports,
+            options.max_q,
+            PREFIXES[engine],
+            known,
+            reporter,
+            options.both_strands,
+        )
+        for motif in motifs:
+            motif.engine = engine
+        found, reports, labels = found + motifs, reports + engine_reports, labels + [label]
+    measure_faithfulness(model, names, pool, found, options, activate, reporter)
+    return found, reports, " + ".join(labels)
+
+
+def own_motifs(
+    model: nn.Module,
+    names: list[str],
+    pool: SequenceSet,
+    options: MotifOptions,
+    reporter: Reporter,
+    objective_of: scores.ObjectiveOf | None,
+) -> tuple[list[FoundMotif], list[ClassReport], str]:
+    """The own engine's tested motifs of every class before the q cut, the class reports (source
+    ``model``) and the scoring method's label."""
     method = resolve_method(model, options.method)
     label = (
         f"attention:{options.aggregation}*gradient"
@@ -230,7 +279,74 @@ def discover(
             reporter,
             objective_of,
         )
-    found = finish(found, reports, options.max_q, "M", known, reporter, options.both_strands)
+    return found, reports, label
+
+
+def modisco_motifs(
+    model: nn.Module,
+    names: list[str],
+    pool: SequenceSet,
+    options: MotifOptions,
+    reporter: Reporter,
+    objective_of: scores.ObjectiveOf | None,
+) -> tuple[list[FoundMotif], list[ClassReport], str]:
+    """The modisco engine's tested motifs of every class before the q cut (TF-MoDISco's patterns
+    of the class's `options.attribution` attributions, `modisco`), the class reports (source
+    ``modisco``) and the label ``modisco:<attribution>``."""
+    label = f"modisco:{options.attribution}"
+    sets, reports = class_sets(pool, names, options, "modisco")
+    by_class = {report.class_name: report for report in reports}
+    found: list[FoundMotif] = []
+    for group in sets:
+        objective = (objective_of or attribution.centred_logit)(group.target)
+        report = by_class[group.name]
+        what = f"{group.name}: attributions ({options.attribution})"
+        with reporter.counter(what, len(group.members), "sequences") as update:
+            sequences, values = modisco.hypothetical_attributions(
+                model,
+                pool,
+                group.members,
+                options.attribution,
+                objective,
+                options.batch_size,
+                _tally(update),
+            )
+        with reporter.counter(f"{group.name}: TF-MoDISco", None, "patterns") as update:
+            patterns = modisco.find_patterns(sequences, values)
+            update(len(patterns.motifs))
+        candidates = patterns.motifs[: options.max_motifs]
+        report.with_seqlet, report.seqlets = patterns.sequences_with_seqlet, patterns.seqlets
+        report.min_seqlets, report.candidates = patterns.min_seqlets, len(candidates)
+        report.stopped = (
+            "max_motifs"
+            if len(patterns.motifs) > options.max_motifs
+            else ("modisco_done" if candidates else "modisco_none")
+        )
+        found += distinct_motifs(
+            candidates,
+            group.name,
+            label,
+            pool,
+            group.members,
+            group.background,
+            options.site_p,
+            report,
+            options.both_strands,
+        )
+    return found, reports, label
+
+
+def measure_faithfulness(
+    model: nn.Module,
+    names: list[str],
+    pool: SequenceSet,
+    found: list[FoundMotif],
+    options: MotifOptions,
+    activate,
+    reporter: Reporter,
+) -> None:
+    """Each motif's faithfulness (`enrich.faithfulness`: the drop of its class's output, as
+    `activate` gives it, when its sites are shuffled), in place."""
     measuring = (  # no bar when there is nothing to measure
         reporter.counter("faithfulness", len(found), "motifs")
         if found
@@ -252,7 +368,6 @@ def discover(
                 options.seed,
             )
             update(done)
-    return found, reports, label
 
 
 def group_motifs(

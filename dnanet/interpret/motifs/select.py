@@ -63,12 +63,13 @@ class FoundMotif:
     sites: list = field(default_factory=list)
     site_table: pd.DataFrame | None = field(default=None, repr=False)
     id: str = ""
+    engine: str = "own"  # what found it: own or modisco (`pipeline.ENGINES`), or baseline
 
 
 @dataclass
 class ClassReport:
-    """How one class's motifs came about (`source`: model or baseline); columns
-    ``REPORT_COLUMNS``."""
+    """How one class's motifs came about (`source`: model (the own engine), modisco or
+    baseline); columns ``REPORT_COLUMNS``."""
 
     source: str
     class_name: str
@@ -88,7 +89,7 @@ class ClassReport:
         """Why the class has the motifs it has (most useful when it has none)."""
         if self.stopped.startswith("skipped"):
             return self.stopped
-        if self.seqlets == 0:
+        if self.seqlets == 0 and self.source == "model":
             return "no seqlets: no window of the class scored above the background's best windows"
         parts = [f"{self.motifs} motif{'s' * (self.motifs != 1)} kept"]
         if self.same_sites:

@@ -1,6 +1,7 @@
 """summary.html of `dnanet motifs`: the notes (warnings first), then one row per motif with its
 logo beside the logo of its best known motif (logos/, from `logos`) and its top matches with
-their TomTom q-values, the classes' reports, and the baseline's motifs."""
+their TomTom q-values (a section per engine that ran, own then modisco, so ``--engine both``
+puts them one above the other to compare), the classes' reports, and the baseline's motifs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dnanet.interpret.motifs.select import REPORT_COLUMNS, ClassReport, FoundMot
 COLUMNS = [
     "motif",
     "class",
+    "engine",
     "method",
     "consensus",
     "width",
@@ -32,6 +34,7 @@ def motif_cells(m: FoundMotif, letters: str = DNA) -> list:
     return [
         m.id,
         m.class_name,
+        m.engine,
         m.method,
         consensus(m.pwm, letters),
         m.pwm.shape[1],
@@ -43,6 +46,12 @@ def motif_cells(m: FoundMotif, letters: str = DNA) -> list:
         f"{m.with_site_background / m.n_background:.3f}",
         f"{m.faithfulness:.4f}",
     ]
+
+
+ENGINE_SECTIONS = {  # engine: (the source of its class reports, its section's title)
+    "own": ("model", "Motifs from the model's scores (own engine: seqlets, k-mer-seeded PWMs)"),
+    "modisco": ("modisco", "Motifs from the model's attributions (TF-MoDISco engine)"),
+}
 
 
 def _cells(values) -> str:
@@ -101,13 +110,20 @@ def write_summary(
     baseline: list[FoundMotif] | None,
     letters: str = DNA,
 ) -> None:
-    """One HTML page: the notes (warnings first), the model's motifs, the classes' reports, and
-    the baseline's motifs (None: the baseline was skipped)."""
+    """One HTML page: the notes (warnings first), the model's motifs (a section per engine whose
+    class reports are in `reports`), the classes' reports, and the baseline's motifs (None: the
+    baseline was skipped)."""
     text = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    sources = {report.source for report in reports}
+    engines = [e for e, (source, _) in ENGINE_SECTIONS.items() if source in sources] or ["own"]
     sections = [
-        f"<h3>Motifs from the model's scores</h3>{motif_table(motifs, letters)}",
-        f"<h3>Classes: seqlets, candidate PWMs, dropped motifs</h3>{report_table(reports)}",
+        f"<h3>{html.escape(ENGINE_SECTIONS[engine][1])}</h3>"
+        + motif_table([m for m in motifs if m.engine == engine], letters)
+        for engine in engines
     ]
+    sections.append(
+        f"<h3>Classes: seqlets, candidate PWMs, dropped motifs</h3>{report_table(reports)}"
+    )
     if baseline is not None:
         sections.append(
             "<h3>Baseline: discriminative k-mer motifs (no model)</h3>"

@@ -18,6 +18,7 @@ from dnanet.interpret.motifs.summary import motif_cells, write_summary
 TSV_COLUMNS = [
     "motif",
     "class",
+    "engine",
     "method",
     "consensus",
     "width",
