@@ -103,6 +103,7 @@ def test_ctcf_cnn_motif_matches_jaspar_ctcf(runner, trained_run, tmp_path):
         top["class"] == "bound"
         and top["best_match"].upper() == "CTCF"
         and float(top["match_q"]) < 0.05
+        and "More than 3 adjacent zinc fingers" in top["best_match_family"]
     )
     assert float(top["faithfulness"]) > 0.2 and float(top["class_with_site"]) > 0.5 > float(
         top["background_with_site"]
@@ -416,3 +417,20 @@ def test_a_run_that_did_not_learn_is_flagged_and_still_gets_the_baseline(
         and "warning" not in result.output
         and not (tmp_path / "o2" / "baseline.tsv").exists()
     )
+
+
+def test_best_families_names_every_family_tied_with_the_best_match_on_q():
+    """An E-box that TomTom matches to BHLHE41 and USF2 at the same q names both families; a
+    match with a worse q does not count."""
+    from dnanet.interpret.motifs.compare import Match, best_families, jaspar_database
+
+    families = jaspar_database().families
+    assert families["MA0139.2"] == "More than 3 adjacent zinc fingers"
+    assert families["MA0093.4"] == "bHLH-ZIP" and families["MA0636.1"] == "Hairy-related factors"
+    matches = [
+        Match("MA0636.1", "BHLHE41", 1e-9, 6e-7, family=families["MA0636.1"]),
+        Match("MA0526.5", "USF2", 2e-9, 6e-7, family=families["MA0526.5"]),
+        Match("MA0831.3", "TFE3", 5e-9, 1e-6, family="bHLH-ZIP-like (worse q)"),
+    ]
+    assert best_families(matches) == "Hairy-related factors; bHLH-ZIP"
+    assert best_families(matches[1:]) == "bHLH-ZIP" and best_families([]) == ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +33,14 @@ JASPAR_RNA_NOTE = (
 @dataclass
 class MotifDatabase:
     """Known motifs ``{"MA0139.2 CTCF": probabilities (4, W)}`` (rows A C G T/U), where they came
-    from, and their letters (``ACGU`` for an RNA motif file)."""
+    from, their letters (``ACGU`` for an RNA motif file) and, for JASPAR, each matrix's TF family
+    (``{"MA0139.2": "More than 3 adjacent zinc fingers"}``)."""
 
     name: str
     motifs: dict[str, np.ndarray]
     letters: str = "ACGT"
     dna_binding: bool = False  # JASPAR CORE: transcription factors only
+    families: dict[str, str] = field(default_factory=dict)
 
     @property
     def rna(self) -> bool:
@@ -59,6 +61,7 @@ class Match:
     strand: str = "+"
     offset: int = 0
     letters: str = "ACGT"
+    family: str = ""  # JASPAR's TF family of the known motif ("" when the database has none)
 
 
 def jaspar_database(
@@ -69,6 +72,7 @@ def jaspar_database(
         f"{release} {collection} {taxon}",
         jaspar_motifs(release, collection, taxon),
         dna_binding=collection == "CORE",
+        families=jaspar_families(release, collection, taxon),
     )
 
 
@@ -184,6 +188,16 @@ def best_matches(
     ]
 
 
+def best_families(matches: list[Match]) -> str:
+    """The TF families of the best match and of the matches tied with it on q (TomTom cannot tell
+    them apart at that false discovery rate; e.g. an E-box matching BHLHE41 and USF2 at the same
+    q names both "Hairy-related factors" and "bHLH-ZIP"), "; "-joined, in match order."""
+    if not matches:
+        return ""
+    tied = [m.family for m in matches if m.q <= matches[0].q and m.family]
+    return "; ".join(dict.fromkeys(tied))
+
+
 def top_matches(
     queries: list[np.ndarray],
     database: MotifDatabase,
@@ -227,6 +241,7 @@ def top_matches(
                     "-" if reverse else "+",
                     int(offsets[i][best]),
                     database.letters,
+                    database.families.get(identifier, ""),
                 )
             )
         matches.append(found)

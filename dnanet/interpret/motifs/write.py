@@ -11,6 +11,7 @@ import csv
 from pathlib import Path
 
 from dnanet.interpret.motifs.alphabet import DNA, IUPAC, consensus  # noqa: F401 (consensus: the writers' API)
+from dnanet.interpret.motifs.compare import best_families
 from dnanet.interpret.motifs.logos import write_logos
 from dnanet.interpret.motifs.select import REPORT_COLUMNS, ClassReport, FoundMotif
 from dnanet.interpret.motifs.summary import motif_cells, write_summary
@@ -31,6 +32,7 @@ TSV_COLUMNS = [
     "faithfulness",
     "best_match",
     "best_match_id",
+    "best_match_family",
     "match_p",
     "match_q",
     "top_matches",
@@ -81,6 +83,7 @@ def motif_rows(motifs: list[FoundMotif], letters: str = DNA) -> list[list]:
                 *motif_cells(m, letters),
                 match.name if match else "",
                 match.id if match else "",
+                best_families(m.matches),
                 f"{match.p:.3g}" if match else "",
                 f"{match.q:.3g}" if match else "",
                 top_matches_text(m),
