@@ -103,7 +103,7 @@ def marginalize(
       dnanet marginalize runs/ctcf --motif MA0139.2 --second-motif MA0139.2 --spacing 0:20 \
         --out pair
     """
-    from dnanet.interpret.marginalize_workflow import (
+    from dnanet.interpret.grammar.marginalize_workflow import (
         Backgrounds,
         MarginalizeRequest,
         marginalize_to_folder,
@@ -182,7 +182,7 @@ def design(
 
       dnanet design runs/ctcf --target bound --n 20 --length 200 --steps 20 --out designed
     """
-    from dnanet.interpret.design_workflow import DesignRequest, design_to_folder
+    from dnanet.interpret.grammar.design_workflow import DesignRequest, design_to_folder
 
     held = tuple(name.strip() for name in (hold_down or "").split(",") if name.strip())
     request = DesignRequest(

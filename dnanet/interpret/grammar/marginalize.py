@@ -5,8 +5,8 @@ two motifs act together against the gap between them.
 
 - **Marginal effect** (`marginal_effects`): for each background sequence x and each (position,
   strand), effect = output(x with the motif's bases at position) - output(x), for every output of
-  the run (`dnanet.interpret.output_scores`); the table holds the mean, sd and count over the
-  backgrounds.
+  the run (`dnanet.interpret.grammar.output_scores`); the table holds the mean, sd and count over
+  the backgrounds.
 - **Cooperativity** (`spacing_effects`): the first motif at a start, the second `spacing` bases
   after its end (the gap, as tangermeme.space counts it), the pair centred in the shortest
   background unless a start is given. Per background, both = output(both) - output(x), first and
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from dnanet.errors import DnanetError
-from dnanet.interpret.insertions import Motif
-from dnanet.interpret.output_scores import OutputScorer
+from dnanet.interpret.grammar.insertions import Motif
+from dnanet.interpret.grammar.output_scores import OutputScorer
 from dnanet.progress import Reporter
 
 EFFECT_COLUMNS = ["motif", "position", "strand", "output", "mean", "sd", "n"]

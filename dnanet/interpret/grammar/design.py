@@ -1,7 +1,7 @@
 """Sequence design by single-base substitutions (as tangermeme.design's greedy and beam
 substitution, on a dnanet run's outputs): at each step every single substitution of the current
 sequence (each base to each of the three others, 3 x L mutants) is scored in batches
-(`dnanet.interpret.output_scores`) and the best is taken.
+(`dnanet.interpret.grammar.output_scores`) and the best is taken.
 
 **The objective** raised: the target output (log-odds, value or log counts, as `dnanet attribute`
 explains it) minus ``hold_weight`` x the sum, over the held outputs, of how far each has risen above
@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from dnanet.interpret.output_scores import OutputScorer
+from dnanet.interpret.grammar.output_scores import OutputScorer
 from dnanet.progress import Reporter
 
 

@@ -1,6 +1,6 @@
 """`dnanet marginalize` as library calls: check the request (`MarginalizeRequest.checked`, before
 any model is loaded), make the backgrounds, measure the motif's effects
-(`dnanet.interpret.marginalize`) and write them into a claimed folder: ``effects.tsv`` and
+(`dnanet.interpret.grammar.marginalize`) and write them into a claimed folder: ``effects.tsv`` and
 ``effects.png``, and with a second motif ``cooperativity.tsv`` and ``cooperativity.png``."""
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import torch
 
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import claimed
-from dnanet.interpret import marginalize as grammar
-from dnanet.interpret.insertions import (
+from dnanet.interpret.grammar import marginalize as grammar
+from dnanet.interpret.grammar.insertions import (
     Motif,
     random_sequences,
     resolve_motif,
     shuffled_backgrounds,
 )
-from dnanet.interpret.output_scores import OutputScorer
+from dnanet.interpret.grammar.output_scores import OutputScorer
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run, load_run, not_learned
 
@@ -193,7 +193,7 @@ def marginalize_to_folder(
 ) -> Marginalization:
     """`dnanet marginalize`: `marginalize` written into the folder `out` (claimed first, filled in
     a hidden temporary and moved in place whole: nothing is left on an error)."""
-    from dnanet.interpret.marginalize_plots import plot_effects, plot_spacing
+    from dnanet.interpret.grammar.marginalize_plots import plot_effects, plot_spacing
 
     reporter = reporter or Reporter()
     request.checked()  # a bad option fails before the folder is claimed or the model loaded

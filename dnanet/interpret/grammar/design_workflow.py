@@ -1,8 +1,8 @@
 """`dnanet design` as library calls: check the request (`DesignRequest.checked`, before any model
 is loaded; names against the run once it is), take the start sequences (the records of FASTA
-files, or seeded random ones), design each (`dnanet.interpret.design`), name the known motifs the
-design wrote (`dnanet.interpret.design_motifs`) and write everything into a claimed folder:
-``trajectory.tsv``, ``designed.fa``, ``start.fa`` and ``motifs.tsv``."""
+files, or seeded random ones), design each (`dnanet.interpret.grammar.design`), name the known
+motifs the design wrote (`dnanet.interpret.grammar.design_motifs`) and write everything into a
+claimed folder: ``trajectory.tsv``, ``designed.fa``, ``start.fa`` and ``motifs.tsv``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from dnanet.errors import DnanetError
 from dnanet.files.outputs import claimed
 from dnanet.inputs.encode import BASE_LETTERS, sequences_to_codes
 from dnanet.interpret import attribution
-from dnanet.interpret.design import Goal, Trail, design
-from dnanet.interpret.design_motifs import designed_motifs, motif_database
-from dnanet.interpret.insertions import random_sequences, read_sequences
-from dnanet.interpret.output_scores import OutputScorer
+from dnanet.interpret.grammar.design import Goal, Trail, design
+from dnanet.interpret.grammar.design_motifs import designed_motifs, motif_database
+from dnanet.interpret.grammar.insertions import random_sequences, read_sequences
+from dnanet.interpret.grammar.output_scores import OutputScorer
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run, load_run, not_learned
 
@@ -91,7 +91,7 @@ class DesignRequest:
 class Designed:
     """`design_sequences`' result: the `trajectory` (one row per step of each sequence), the ids,
     start and designed codes ``(N, L)`` with their lengths, the `motifs` table
-    (`dnanet.interpret.design_motifs.MOTIF_COLUMNS`), the outputs' scale, the folder written
+    (`dnanet.interpret.grammar.design_motifs.MOTIF_COLUMNS`), the outputs' scale, the folder written
     (None: in memory) and the notes."""
 
     trajectory: pd.DataFrame
