@@ -60,7 +60,7 @@ def as_bytes(codes: np.ndarray) -> list[bytes]:
 def calibration_slope(run, fastas) -> float:
     """The model's log-odds against the Bayes-optimal log-odds on the planted records: the least
     squares slope (a classifier trained with cross-entropy is a shrunk copy of Bayes: 0.41 seen)."""
-    from dnanet.interpret.output_scores import OutputScorer
+    from dnanet.interpret.grammar.output_scores import OutputScorer
     from dnanet.synthetic.planted import jaspar_pwm, site_likelihood_ratios
 
     sequences = [r.sequence for path in fastas for r in read_fasta(path)]
@@ -74,7 +74,7 @@ def test_ctcf_inserted_moves_the_log_odds_as_bayes_implies_and_a_foreign_motif_d
     planted, tmp_path
 ):
     """Measured: CTCF +7.20 log-odds against 0.41 x the Bayes shift 19.3 = 7.95; REST +0.56."""
-    from dnanet.interpret.marginalize_workflow import Backgrounds
+    from dnanet.interpret.grammar.marginalize_workflow import Backgrounds
     from dnanet.runs.load import load_run
     from dnanet.synthetic.planted import jaspar_pwm, site_likelihood_ratios
 
@@ -155,7 +155,7 @@ def test_design_raises_the_target_each_step_and_writes_ctcf_sites(planted, tmp_p
 
 
 def test_held_outputs_cost_only_their_rise():
-    from dnanet.interpret.design import Goal
+    from dnanet.interpret.grammar.design import Goal
 
     goal = Goal(target=0, held=(1,), hold_weight=2.0)
     values = np.array([[3.0, 1.5], [3.0, 0.5], [2.0, 1.0]])
