@@ -469,11 +469,17 @@ def test_attribute_shards_concatenate_to_the_unsharded_files(runner, planted, tm
 @pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch built without torch.distributed"
 )
-def test_torchrun_attribute_writes_one_file_equal_to_a_single_process(runner, planted, tmp_path):
+@pytest.mark.parametrize(
+    "options",
+    [["--method", "ism", "--region", "20:50"], ["--method", "deepliftshap", "--references", "3"]],
+    ids=["ism", "deepliftshap"],
+)
+def test_torchrun_attribute_writes_one_file_equal_to_a_single_process(
+    runner, planted, tmp_path, options
+):
     from tests.inference.test_infer_shards import torchrun
 
     inputs = sharded_inputs(planted, tmp_path)
-    options = ["--method", "ism", "--region", "20:50"]
     result = runner.invoke(
         app,
         [
@@ -500,7 +506,7 @@ def test_torchrun_attribute_writes_one_file_equal_to_a_single_process(runner, pl
     )
     assert done.returncode == 0, done.stdout + done.stderr
     said = " ".join(done.stderr.split())
-    assert said.count("7 records: ism attributions") == 1 and "by 2 processes" in said
+    assert said.count(f"7 records: {options[1]} attributions") == 1 and "by 2 processes" in said
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == [
         "a.npz",
         "a.ohe.npz",
