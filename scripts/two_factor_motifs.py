@@ -7,10 +7,10 @@ and ``background`` (both sets' GC-matched negatives). Every record is cut to its
 (the CTCF peaks' width; shorter E-box records are skipped) so that length tells the classes
 nothing. Each model family is trained with its shipped config and its motifs are found with every
 scoring method that applies to it (``--methods``; the transformer's attention too) and with each
-motif engine (``--engines``). A factor counts as found by a method when one of its class's top
-``--top`` motifs (by enrichment p) has a best JASPAR2024 match (TomTom), or a match tied with the
-best on q (motifs.tsv's best_match_family), in the factor's JASPAR family (CTCF: "More than 3
-adjacent zinc fingers"; USF: "bHLH-ZIP").
+motif engine (``--engines``; modisco once per family, on ``--attribution``). A factor counts as
+found by a method when one of its class's top ``--top`` motifs (by enrichment p) has a best
+JASPAR2024 match (TomTom), or a match tied with the best on q (motifs.tsv's best_match_family), in
+the factor's JASPAR family (CTCF: "More than 3 adjacent zinc fingers"; USF: "bHLH-ZIP").
 
 The data are read in place (chipseq-ebox-236bp is GPL-3.0 and is never copied). Writes a
 Markdown table (``--out``) and prints each row as it finishes.
@@ -151,7 +151,7 @@ def main() -> None:
         accuracy = f"{result.test_metrics['accuracy']:.3f}"
         model = result.model.eval()
         for engine in args.engines:
-            for method in args.methods:
+            for method in args.methods if engine == "own" else args.methods[:1]:
                 if method == "auto" and not has_attention(model) and len(args.methods) > 1:
                     continue  # auto is gradient × input here: the gradient row
                 options = dataclasses.replace(MotifOptions(), method=method)
