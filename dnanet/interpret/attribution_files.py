@@ -160,6 +160,16 @@ def check_disk(out: Path, n: int, length: int, deltas: bool) -> None:
         )
 
 
+def array_names(deltas: bool) -> list[str]:
+    """The (N, 4, L) arrays of a file's records (ISM's `deltas` too)."""
+    return [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if deltas else [])
+
+
+def scalar_names(checked: bool) -> list[str]:
+    """The (N,) arrays of a file's records (the summation check's too, when `checked`)."""
+    return ["reference"] + (list(CHECK_KEYS) if checked else [])
+
+
 class AttributionArrays:
     """The (N, 4, L) arrays, memory-mapped as .npy files in `folder`, filled batch by batch
     (`folder` None: plain arrays in memory, for `dnanet.interpret.attribution_workflow.
@@ -171,7 +181,7 @@ class AttributionArrays:
         """`deltas`: ISM's deltas are kept; `checked`: the summation check's per-record
         ``baseline`` and ``summation_error`` are (deepliftshap, integrated_gradients)."""
         self.folder = folder
-        names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if deltas else [])
+        names = array_names(deltas)
         self.arrays = {
             name: (
                 np.zeros((n, 4, length), np.float32)
@@ -180,10 +190,7 @@ class AttributionArrays:
             )
             for name in names
         }
-        self.scalars = {
-            name: np.zeros(n, dtype=np.float32)
-            for name in ["reference"] + (list(CHECK_KEYS) if checked else [])
-        }
+        self.scalars = {name: np.zeros(n, dtype=np.float32) for name in scalar_names(checked)}
         self.reference = self.scalars["reference"]
 
     @property

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 from dnanet.interpret.attribution_files import (
-    ATTRIBUTIONS_KEY,
-    CHECK_KEYS,
     AttributionArrays,
+    array_names,
     attribute_records,
     merge_parts,
+    scalar_names,
     sequences_path,
 )
 from dnanet.interpret.deeplift import REFERENCE_METHODS, summation_line
@@ -126,8 +126,8 @@ class AttributionJob:
             self.fill(stem, speaker).flush()
 
         def merge(stems: list[Path]) -> None:
-            names = [ATTRIBUTIONS_KEY, "sequences"] + (["deltas"] if self.method == "ism" else [])
-            names += ["reference"] + (list(CHECK_KEYS) if self.method in REFERENCE_METHODS else [])
+            names = array_names(self.method == "ism")
+            names += scalar_names(self.method in REFERENCE_METHODS)
             with (
                 claimed[out].writing() as temporary,
                 claimed[sequences_path(out)].writing() as sequences_temporary,

@@ -200,8 +200,8 @@ def attribute_arrays(
     span = parse_region(region)
     setting = _prepared(run, items, method, (target, profile), span, settings, reporter)
     layout = setting.layout
-    job = _job(run, setting, method, span, batch_size, range(len(layout.ids)), reporter)
-    job.references = (references, seed)
+    rows = range(len(layout.ids))
+    job = _job(run, setting, method, span, batch_size, rows, reporter, (references, seed))
     arrays = job.fill(None, reporter)
     for note in setting.notes:
         reporter.note(note)
@@ -267,8 +267,7 @@ def attribute_to_file(
         rows = (shard or processes.shard).records(len(layout.ids))
         drawn = plotted_records(records, layout, span, rows) if plot is not None else []
         check_disk(out, len(rows), layout.longest, method == "ism")
-        job = _job(loaded, setting, method, span, batch_size, rows, reporter)
-        job.references = (references, seed)
+        job = _job(loaded, setting, method, span, batch_size, rows, reporter, (references, seed))
         written = range(len(layout.ids)) if processes.distributed else rows  # the file's records
         metadata = _metadata(setting, written, method, span)
         if method in REFERENCE_METHODS:
@@ -357,6 +356,7 @@ def _job(
     batch_size: int,
     rows: range,
     reporter: Reporter,
+    references: tuple[int, int],
 ) -> AttributionJob:
     return AttributionJob(
         run.model,
@@ -369,6 +369,7 @@ def _job(
         setting.layout.longest,
         rows,
         reporter,
+        references,
         ids=list(setting.layout.ids),
     )
 
