@@ -21,6 +21,7 @@ from torch import nn
 from dnanet.data.streaming import Batch, iter_batches
 from dnanet.data.tasks import Task
 from dnanet.inputs.encode import reverse_complement
+from dnanet.models.ensemble import Ensemble
 from dnanet.runtime.precision import Precision, precision_for
 
 
@@ -57,8 +58,33 @@ def predict_batch(
     of the forward pass (default: the ``auto`` choice for the model's device,
     `dnanet.runtime.precision`). `control`: a signal model's control input
     (`dnanet.models.profile`; None: the control's contribution removed), reversed along the bases
-    for the reverse strand.
+    for the reverse strand. An ensemble (`dnanet.models.ensemble.Ensemble`) gives the mean of its
+    members' outputs (`predict_members`).
     """
+    return predict_members(
+        model,
+        codes,
+        lengths,
+        reverse_complement_average,
+        activate=activate,
+        precision=precision,
+        control=control,
+    ).mean(0)
+
+
+def predict_members(
+    model: nn.Module,
+    codes: torch.Tensor | np.ndarray,
+    lengths: torch.Tensor | np.ndarray,
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+    control: torch.Tensor | np.ndarray | None = None,
+) -> torch.Tensor:
+    """Each member's outputs float32 ``(K, B, C)`` on the CPU (K = 1 for a single model); the
+    arguments are `predict_batch`'s. An ensemble's members are activated one by one, in the
+    first member's units (`dnanet.models.ensemble`)."""
     device = next(model.parameters()).device
     precision = precision or precision_for(device)
     codes = torch.as_tensor(codes).to(device, non_blocking=True)
@@ -67,18 +93,25 @@ def predict_batch(
     if control is not None:
         control = torch.as_tensor(control).to(device, non_blocking=True)
         extra, flipped = [control], [control.flip(-1) if control.dim() == 3 else control]
+    logits_of = model.member_logits if isinstance(model, Ensemble) else _one_member(model)
     with evaluation_mode(model):
         with precision.autocast():
-            logits = model(codes, *extra)  # (B, C), 16-bit under autocast
+            logits = logits_of(codes, *extra)  # (K, B, C), 16-bit under autocast
             reverse = (
-                model(reverse_complement(codes, lengths), *flipped)
+                logits_of(reverse_complement(codes, lengths), *flipped)
                 if reverse_complement_average
                 else None
             )
-        outputs = activate(logits.cpu())
+        members, batch = logits.shape[:2]
+        outputs = activate(logits.cpu().flatten(0, 1))
         if reverse is not None:
-            outputs = (outputs + _activate_reverse(activate, reverse.cpu())) / 2
-    return outputs
+            outputs = (outputs + _activate_reverse(activate, reverse.cpu().flatten(0, 1))) / 2
+    return outputs.reshape(members, batch, *outputs.shape[1:])
+
+
+def _one_member(model: nn.Module):
+    """A single model as an ensemble of one: logits ``(1, B, C)``."""
+    return lambda codes, *extra: model(codes, *extra).unsqueeze(0)
 
 
 def _activate_reverse(activate: Activation, logits: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch import nn
 
 from dnanet.errors import DnanetError
 from dnanet.models import build_task_model
+from dnanet.runs.ensemble import is_ensemble_folder, load_ensemble
 from dnanet.runs.schema import RunDescription, read_description
 from dnanet.data.tasks import Task
 
@@ -57,6 +58,11 @@ class Run:
     folder: Path
     model: nn.Module
     description: RunDescription
+    members: tuple["Run", ...] = ()  # an ensemble's member runs (`dnanet.runs.ensemble`)
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     @property
     def task(self) -> Task:
@@ -83,7 +89,9 @@ class Run:
 
 def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
     """Check a run folder (model.json + model.safetensors) and rebuild its model; see the module
-    docstring."""
+    docstring. An ensemble folder (`dnanet.runs.ensemble`) gives one `Run` whose model is the
+    `dnanet.models.ensemble.Ensemble` of its members (each checked as a run) and whose
+    ``members`` are the member runs."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DnanetError(
@@ -93,6 +101,8 @@ def load_run(folder: str | Path, device: torch.device | str = "cpu") -> Run:
         )
     if not (folder / "model.json").exists() and not (folder / "model.json").is_symlink():
         raise DnanetError(f"{folder}: not a dnanet run (no model.json)")
+    if is_ensemble_folder(folder):
+        return load_ensemble(folder, device, load_run)
     description = read_description(folder / "model.json")
     weights_path = folder / "model.safetensors"
     if not weights_path.exists() and not weights_path.is_symlink():
