@@ -88,7 +88,7 @@ def evaluate(
 
       dnanet evaluate runs/chip more_peaks.narrowPeak --genome hg38.fa --out metrics.json
     """
-    from dnanet.cli.display import metrics_table
+    from dnanet.cli.display import members_table, metrics_table
     from dnanet.examples import heldout_inputs
     from dnanet.report.evaluation import evaluate_run
 
@@ -113,6 +113,8 @@ def evaluate(
         signal=signal or [],
     )
     out_console.print(metrics_table(evaluated.metrics, f"{run} on {evaluated.count} sequences"))
+    if members_table(evaluated.metrics) is not None:
+        out_console.print(members_table(evaluated.metrics))
     if evaluated.report is not None:
         err.print(f"report: {evaluated.report}", highlight=False, soft_wrap=True)
 

@@ -164,6 +164,33 @@ def metrics_table(metrics: dict, title: str) -> Table:
     return table
 
 
+MEMBER_KEYS = ("accuracy", "auroc", "auprc", "mcc", "f1", "pearson", "spearman", "mse")
+
+
+def members_table(metrics: dict) -> Table | None:
+    """An ensemble's members' overall metrics, one row each (None: not an ensemble's metrics);
+    the caption gives the members' mean standard deviation of an output."""
+    members = metrics.get("members")
+    if not members:
+        return None
+    first = next(iter(members.values()))
+    keys = [key for key in MEMBER_KEYS if isinstance(first.get(key), (int, float))]
+    spread = metrics.get("member_sd")
+    table = Table(
+        title="members, same records",
+        caption=f"members' standard deviation of an output, mean: {spread:.4g}"
+        if spread is not None
+        else None,
+        caption_justify="left",
+    )
+    table.add_column("member")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, values in members.items():
+        table.add_row(name, *[format_value(values.get(key)) for key in keys])
+    return table
+
+
 SIGNAL_COLUMNS = {
     "pearson": "pearson log counts",
     "spearman": "spearman",

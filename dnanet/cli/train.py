@@ -37,6 +37,8 @@ from dnanet.cli.train_options import (
     CountsWeightOption,
     EpochsOption,
     ExcludeOption,
+    FoldOption,
+    FoldsOption,
     JitterOption,
     KeepDuplicatesOption,
     LrOption,
@@ -46,6 +48,7 @@ from dnanet.cli.train_options import (
     PrecisionOption,
     ProfileLossOption,
     QuietOption,
+    RequireAllFoldsOption,
     ResumeOption,
     SeedOption,
     SignalDtypeOption,
@@ -58,6 +61,7 @@ from dnanet.cli.train_options import (
     ValChromsOption,
     ValOption,
 )
+from dnanet.errors import DnanetError
 
 
 @app.command()
@@ -84,6 +88,9 @@ def train(
     val: List[str] = ValOption,
     test: List[str] = TestOption,
     keep_duplicates: bool = KeepDuplicatesOption,
+    folds: Optional[int] = FoldsOption,
+    fold: Optional[int] = FoldOption,
+    require_all_folds: bool = RequireAllFoldsOption,
     overwrite: bool = OverwriteRunOption,
     resume: Optional[Path] = ResumeOption,
     cache: Optional[Path] = CacheOption,
@@ -123,12 +130,14 @@ def train(
       dnanet train peaks=peaks.narrowPeak background=gc-matched --genome hg38.fa --window 1000 \\
         --signal chip=chip.bw --task profile --jitter 64 --split chromosome --out runs/signal
 
+      dnanet train bound.fa background.fa --folds 5 --out runs/ensemble
+
     Generated backgrounds are seeded by the config's seed.
     """
     options = dict(locals())  # train_run's keywords are these options' names
-    from dnanet.cli.display import metrics_table, training_monitor
+    from dnanet.cli.display import members_table, metrics_table, training_monitor
     from dnanet.report import page
-    from dnanet.training.workflow import TrainingStopped, resume_run, train_run
+    from dnanet.training.workflow import TrainingStopped
 
     err.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 speaks for all
     for name in ("resume", "device", "threads", "quiet"):
@@ -141,10 +150,7 @@ def train(
         write_report=page.write_run_report,
     )
     try:
-        if resume is None:
-            outcome = train_run(**options, **run)
-        else:
-            outcome = resume_run(resume, given=options, **run)
+        outcome = _train_or_resume(options, resume, run)
     except TrainingStopped as stopped:
         terminated = isinstance(stopped.__cause__, Terminated)
         err.print(
@@ -156,6 +162,29 @@ def train(
     if not outcome.written:  # a torchrun process other than rank 0
         return
     metrics = outcome.metrics
-    out_console.print(metrics_table(metrics, f"test split ({metrics['n']} sequences)"))
+    if metrics:
+        title = "ensemble, " if "members" in metrics else ""
+        out_console.print(metrics_table(metrics, f"{title}test split ({metrics['n']} sequences)"))
+        if members_table(metrics) is not None:
+            out_console.print(members_table(metrics))
     for kind, text in outcome.summary:
         print_note(text, kind)
+
+
+def _train_or_resume(options: dict, resume: Optional[Path], run: dict):
+    """A new run, an unfinished one continued, or with --folds an ensemble
+    (`dnanet.training.folds`)."""
+    from dnanet.training.folds import is_unfinished_ensemble, resume_folds, train_folds
+    from dnanet.training.workflow import resume_run, train_run
+
+    folds, fold = options.pop("folds"), options.pop("fold")
+    require_all = options.pop("require_all_folds")
+    if resume is not None and is_unfinished_ensemble(resume):
+        return resume_folds(resume, **run)
+    if resume is not None:
+        return resume_run(resume, given=options, **run)
+    if folds is None:
+        if fold is not None or require_all:
+            raise DnanetError("--fold and --require-all-folds go with --folds K")
+        return train_run(**options, **run)
+    return train_folds(folds=folds, fold=fold, require_all=require_all, **options, **run)

@@ -111,6 +111,29 @@ OverwriteRunOption = typer.Option(
     False, help="Replace an existing run folder (and an unfinished run's checkpoint)."
 )
 
+FoldsOption = typer.Option(
+    None,
+    "--folds",
+    help="Train a K-fold ensemble into OUT: members OUT/fold_0 .. fold_{K-1} share the test "
+    "part and each validates on one fold of the rest (chromosome folds with --split "
+    "chromosome, else stratified). OUT/model.json lists the members; every command that takes "
+    "a run takes OUT.",
+    show_default=False,
+)
+FoldOption = typer.Option(
+    None,
+    "--fold",
+    help="With --folds: train member I only (members as separate jobs); the ensemble is written "
+    "when the last member is done.",
+    show_default=False,
+)
+RequireAllFoldsOption = typer.Option(
+    False,
+    "--require-all-folds",
+    help="With --folds: refuse the ensemble when a member did not learn or failed (default: "
+    "name it and leave it out).",
+)
+
 ResumeOption = typer.Option(
     None,
     "--resume",

@@ -48,6 +48,8 @@ class DataConfig:
     hold out about 4% and 9% of the genome. A fixed part (``--val`` / ``--test`` files or a
     ``split`` column of the label table) replaces the drawn one. ``keep_duplicates: false``
     removes held-out records whose sequence is also in training (or, for test, in validation).
+    ``folds`` K >= 2 makes this run member ``fold`` of a K-fold ensemble (`dnanet.data.folds`):
+    the test part is the one above, and the rest is cut into K folds, fold ``fold`` validating.
     """
 
     split: Literal["random", "chromosome"] = "random"
@@ -56,6 +58,8 @@ class DataConfig:
     val_chroms: tuple[str, ...] = ("chr10",)
     test_chroms: tuple[str, ...] = ("chr8", "chr9")
     keep_duplicates: bool = False
+    folds: int = 1
+    fold: int = 0
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,12 @@ def _check_ranges(config: Config, source: _Origin) -> None:
             data.val_fraction + data.test_fraction < 0.9,
             ("data.val_fraction", "data.test_fraction"),
             "data.val_fraction + data.test_fraction must be below 0.9",
+        ),
+        (1 <= data.folds <= 50, ("data.folds",), "data.folds must be between 1 and 50"),
+        (
+            0 <= data.fold < data.folds,
+            ("data.fold", "data.folds"),
+            f"data.fold must be between 0 and data.folds - 1 ({data.folds - 1})",
         ),
         (1 <= encoder.k <= 12, ("encoder.k",), "encoder.k must be between 1 and 12"),
         (encoder.stride >= 1, ("encoder.stride",), "encoder.stride must be at least 1"),

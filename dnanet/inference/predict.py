@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dnanet.data.streaming import Batch, iter_batches
-from dnanet.data.tasks import Task
+from dnanet.data.tasks import SIGNAL, Task
 from dnanet.inputs.encode import reverse_complement
 from dnanet.models.ensemble import Ensemble
 from dnanet.runtime.precision import Precision, precision_for
@@ -132,9 +132,25 @@ def predict(
     precision: Precision | None = None,
 ) -> np.ndarray:
     """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, or (codes, lengths, control)
-    for a signal model with controls, in order (`precision`: see `predict_batch`)."""
+    for a signal model with controls, in order (`precision`: see `predict_batch`; an ensemble:
+    its members' mean)."""
+    return predict_each(
+        model, batches, reverse_complement_average, activate=activate, precision=precision
+    ).mean(0)
+
+
+def predict_each(
+    model: nn.Module,
+    batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    reverse_complement_average: bool = False,
+    *,
+    activate: Activation,
+    precision: Precision | None = None,
+) -> np.ndarray:
+    """Each member's outputs float32 ``(K, N, C)`` (K = 1 for a single model) for all batches;
+    the arguments are `predict`'s."""
     parts = [
-        predict_batch(
+        predict_members(
             model,
             batch[0],
             batch[1],
@@ -145,7 +161,9 @@ def predict(
         ).numpy()
         for batch in batches
     ]
-    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    if not parts:
+        return np.zeros((1, 0, 0), dtype=np.float32)
+    return np.concatenate(parts, axis=1)
 
 
 def write_predictions(
@@ -169,20 +187,37 @@ def write_predictions(
     with each batch (`dnanet.data.streaming.Batch`) and its outputs float32 ``(B, C)`` before its
     rows are written (what else is made of the outputs: a profile run's per-base reads)."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+    spread = isinstance(model, Ensemble)
     if header:
-        writer.writerow(["id", *task.prediction_header()])
+        writer.writerow(["id", *task.prediction_header(), *(spread_header(task) if spread else [])])
     count = 0
     for batch in iter_batches(paths, batch_size, records=records):
-        outputs = predict_batch(
+        members = predict_members(
             model, batch.codes, batch.lengths, reverse_complement_average, activate=task.activate
         )
+        outputs = members.mean(0).numpy()
         if observe is not None:
-            observe(batch, outputs.numpy())
+            observe(batch, outputs)
+        spreads = spread_cells(task, members.numpy()) if spread else [[]] * len(batch.ids)
         writer.writerows(
-            [record_id, *task.prediction_cells(row)]
-            for record_id, row in zip(batch.ids, outputs.numpy())
+            [record_id, *task.prediction_cells(row), *extra]
+            for record_id, row, extra in zip(batch.ids, outputs, spreads)
         )
         count += len(batch.ids)
         if progress is not None:
             progress(count)
     return count
+
+
+def spread_header(task: Task) -> list[str]:
+    """An ensemble's extra prediction columns: ``sd_NAME``, the members' standard deviation of
+    each output (a probability, a value, or a signal run's predicted total reads)."""
+    return [f"sd_{name}" for name in task.names]
+
+
+def spread_cells(task: Task, members: np.ndarray) -> list[list[str]]:
+    """Members' outputs ``(K, B, C)`` -> per record the cells under `spread_header`."""
+    values = members[:, :, : len(task.names)]
+    if task.kind in SIGNAL:
+        values = np.expm1(values)  # predicted reads, as the prediction columns
+    return [[f"{value:.6g}" for value in row] for row in values.std(0)]

@@ -23,7 +23,7 @@ from dnanet.inference.jobs import (
     run_folder,
     work_device,
 )
-from dnanet.inference.predict import predict
+from dnanet.inference.predict import predict_each
 from dnanet.inputs.sources import GenomeSettings
 from dnanet.progress import Reporter
 from dnanet.report.page import write_evaluation_report
@@ -130,16 +130,23 @@ def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, np.ndarra
     """The targets ``(N, K)`` of `sequences` (`dnanet.data.sets`, with targets), the run's outputs
     ``(N, C)`` for them and their metrics (`dnanet.training.metrics.task_metrics`; ``learned``
     added when the run records it)."""
-    outputs = predict(
+    each = predict_each(
         run.model,
         code_batches(sequences, batch_size),
         run.reverse_complement_average,
         activate=run.task.activate,
-    )
+    )  # (K, N, C); K = 1 but for an ensemble
+    outputs = each.mean(0)
     targets = all_targets(sequences) if run.task.is_signal else sequences.targets
     metrics = task_metrics(run.task, targets, outputs)
     if "learned" in run.record:
         metrics["learned"] = run.record["learned"]
+    if run.is_ensemble:  # each member's metrics, and how far the members disagree
+        metrics["member_sd"] = float(each[:, :, : len(run.task.names)].std(0).mean())
+        metrics["members"] = {
+            member.folder.name: task_metrics(member.task, targets, member_outputs)
+            for member, member_outputs in zip(run.members, each)
+        }
     return targets, outputs, metrics
 
 

@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from dnanet.config.run_config import Config, TrainConfig
+from dnanet.data.folds import fold_split
 from dnanet.data.leakage import leakage
 from dnanet.data.loaders import code_batches, make_loader
 from dnanet.data.sets import SequenceSet
@@ -60,6 +61,7 @@ class TrainingResult:
     description: dict
     test_targets: np.ndarray | None = None
     test_outputs: np.ndarray | None = None
+    test_indices: np.ndarray | None = None  # the test records (indices into the read set)
 
 
 def model_arguments_of(config: Config) -> dict:
@@ -92,9 +94,12 @@ def prepare_split(
     ``(N,)`` marks the records of fixed validation and test inputs, `where(i)` names record i's file
     and line), settle ``reverse_complement: auto`` on the training part, then count duplicate
     sequences (on both strands when the run averages them) and, unless
-    ``data.keep_duplicates``, leave held-out records already seen in an earlier part out."""
+    ``data.keep_duplicates``, leave held-out records already seen in an earlier part out. A
+    member of a K-fold ensemble (``data.folds``) validates on its fold (`dnanet.data.folds`)."""
     strata = sequences.targets if task.is_classification else None
     split = make_split(config.data, sequences.ids, config.seed, strata, parts, where)
+    if config.data.folds > 1:  # an ensemble's member: its fold validates
+        split = fold_split(split, config.data, sequences.ids, config.seed, strata)
     train_config, strand = resolve_strand(config.train, sequences, split.train, task, config.seed)
     split, duplicates = leakage(
         sequences, split, bool(train_config.reverse_complement), config.data.keep_duplicates
@@ -254,7 +259,9 @@ def train_model(
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return TrainingResult(model, history, test_metrics, description, test_targets, test_outputs)
+    return TrainingResult(
+        model, history, test_metrics, description, test_targets, test_outputs, test_idx
+    )
 
 
 def run_settings(
@@ -352,7 +359,28 @@ def write_run(folder: Path, result: TrainingResult) -> None:
     (`dnanet.files.outputs.Output.writing`)."""
     save_model(folder, result.model, result.description)
     write_json(folder / "metrics.json", result.test_metrics)
+    if result.test_outputs is not None and result.description["task"]["kind"] != "profile":
+        write_test_outputs(folder, result)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
         writer.writeheader()
         writer.writerows(result.history)
+
+
+TEST_OUTPUTS = "test_outputs.safetensors"
+
+
+def write_test_outputs(folder: Path, result: TrainingResult) -> None:
+    """``test_outputs.safetensors``: the test part's record indices int64 ``(N,)`` (in the order
+    the inputs were read), targets ``(N,)`` or ``(N, C)`` and activated outputs float32 ``(N, C)``,
+    what the test metrics scored; an ensemble (`dnanet.training.folds`) averages its members'."""
+    from safetensors.numpy import save_file
+
+    save_file(
+        {
+            "indices": np.ascontiguousarray(result.test_indices, dtype=np.int64),
+            "targets": np.ascontiguousarray(result.test_targets),
+            "outputs": np.ascontiguousarray(result.test_outputs, dtype=np.float32),
+        },
+        str(folder / TEST_OUTPUTS),
+    )

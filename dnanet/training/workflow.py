@@ -117,6 +117,8 @@ def train_run(
     val: Sequence = (),
     test: Sequence = (),
     keep_duplicates: bool = False,
+    folds: int | None = None,
+    fold: int | None = None,
     overwrite: bool = False,
     cache: Path | str | None = None,
     genome: Path | str | None = None,
@@ -146,6 +148,9 @@ def train_run(
     track): the experiment's control, an input of the model (`dnanet.models.profile`).
     `signal_dtype`: float32, or float16 for a profile store half the size.
 
+    `folds`, `fold`: train member `fold` of a `folds`-fold ensemble (`dnanet.training.folds`
+    trains them all and writes the ensemble).
+
     `inputs` (and `val`, `test`): CLASS=PATH strings or `dnanet.inputs.sources.LabelledInput`s;
     none: the bundled CTCF example. `config`: a YAML config (default: the shipped config of
     `model`), whose seed, data and train keys the other keywords override where given. An
@@ -160,6 +165,8 @@ def train_run(
         "val_chroms": val_chroms,
         "test_chroms": test_chroms,
         "keep_duplicates": True if keep_duplicates else None,
+        "folds": folds,
+        "fold": fold,
     }
     train = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "precision": precision}
     settings = load_config(config, model, seed=seed, data=data, signal=bool(signal), **train)
