@@ -136,19 +136,22 @@ class Run:
         *,
         layer: str = "embedding",
         pool: str | None = None,
+        members: str | None = None,
         batch_size: int = 256,
         genome: str | Path | None = None,
         window: int | None = None,
         reporter: Reporter | None = None,
     ) -> tuple[list[str], np.ndarray]:
         """One vector per record: (ids, float32 array ``(N, D)``), the vectors `dnanet embed`
-        writes for the same `layer` (embedding, trunk, tokens) and `pool`."""
+        writes for the same `layer` (embedding, trunk, tokens) and `pool`; an ensemble's members'
+        side by side (`members` concat, the default) or averaged (mean)."""
         items, settings, kept = self._call(sequences, genome, window, reporter)
         return embed_arrays(
             self.loaded,
             items,
             layer=layer,
             pool=pool,
+            members=members,
             batch_size=batch_size,
             settings=settings,
             reporter=kept,

@@ -67,6 +67,12 @@ def embed(
         "positions, or cls (a transformer trained with pooling: cls).",
         autocompletion=choices.POOLS,
     ),
+    members: Optional[str] = typer.Option(
+        None,
+        help="An ensemble (dnanet train --folds): its members' vectors side by side (concat, "
+        "the default) or their mean (mean).",
+        autocompletion=choices.MEMBERS,
+    ),
     plot: Optional[Path] = typer.Option(
         None,
         help="Also draw a PNG: the first two principal components, coloured "
@@ -114,6 +120,7 @@ def embed(
             out,
             layer=layer,
             pool=pool,
+            members=members,
             plot=plot,
             batch_size=batch_size,
             shard=given_shard,

@@ -30,6 +30,7 @@ from torch import nn
 from dnanet.data.streaming import Batch
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
+from dnanet.models.ensemble import COMBINE, Ensemble
 from dnanet.models.layers import masked_mean_max
 from dnanet.runtime.precision import precision_for
 
@@ -57,6 +58,20 @@ def check_representation(model: nn.Module, layer: str, pool: str | None) -> None
         raise DnanetError(
             "--pool cls needs a transformer trained with 'pooling: cls' (it has a [CLS] token)"
         )
+
+
+def combine_members(model: nn.Module, members: str | None) -> None:
+    """An ensemble's vectors: its members' side by side (``concat``, K x D values) or their mean
+    (``mean``, D values); `members` None keeps the ensemble's own setting (concat)."""
+    if members is None:
+        return
+    if not isinstance(model, Ensemble):
+        raise DnanetError(
+            "--members applies to an ensemble (dnanet train --folds); this run is one model"
+        )
+    if members not in COMBINE:
+        raise DnanetError(f"unknown --members '{members}'; valid: {', '.join(COMBINE)}")
+    model.combine = members
 
 
 def represent(

@@ -29,6 +29,7 @@ from dnanet.files.outputs import check_output_kind, claimed
 from dnanet.inference.embed import (
     check_output_format,
     check_representation,
+    combine_members,
     ids_path,
     iter_embeddings,
     write_embeddings,
@@ -80,6 +81,7 @@ def embed_arrays(
     *,
     layer: str = "embedding",
     pool: Optional[str] = None,
+    members: Optional[str] = None,
     batch_size: int = 256,
     settings: Optional[GenomeSettings] = None,
     reporter: Optional[Reporter] = None,
@@ -88,9 +90,11 @@ def embed_arrays(
     vectors `dnanet embed` writes (`layer`, `pool`: `dnanet.inference.embed`). `items`: resolved
     inputs (`dnanet.inputs.sources.LabelledInput`s with a source), or the command line's input
     strings (empty: the bundled held-out example); `settings` reads BED inputs and backgrounds.
-    The not-learned warning and the inputs' notes go to `reporter`. No records: ``(0, 0)``."""
+    The not-learned warning and the inputs' notes go to `reporter`. No records: ``(0, 0)``.
+    `members`: an ensemble's vectors side by side (concat) or averaged (mean)."""
     reporter = reporter or Reporter()
     check_representation(run.model, layer, pool)
+    combine_members(run.model, members)
     note_if_not_learned(run, reporter)
     resolved = embedding_inputs(items, settings, run, reporter)
     ids, blocks = [], []
@@ -111,6 +115,7 @@ def embed_to_file(
     *,
     layer: str = "embedding",
     pool: Optional[str] = None,
+    members: Optional[str] = None,
     plot: Optional[Path] = None,
     batch_size: int = 256,
     shard: Optional[Shard] = None,
@@ -124,9 +129,9 @@ def embed_to_file(
     (.parquet, .npy with NAME.ids.txt beside it, .tsv: `dnanet.inference.embed.write_embeddings`),
     and with `plot` a PNG of their first two principal components coloured by input. `run`: a loaded
     `Run`, or a run folder loaded on `device` once the outputs are claimed. `shard`: only that
-    block of the records (a TSV header only in the first). Under torchrun (`processes`) the
-    processes split the records and rank 0 writes the one output; other ranks return a count of
-    0."""
+    block of the records (a TSV header only in the first). `members`: as for `embed_arrays`.
+    Under torchrun (`processes`) the processes split the records and rank 0 writes the one
+    output; other ranks return a count of 0."""
     out, plot = Path(out), Path(plot) if plot is not None else None
     processes = processes or Processes()
     reporter = (reporter or Reporter()) if processes.is_main else Reporter()  # rank 0 speaks
@@ -141,6 +146,7 @@ def embed_to_file(
         }  # before the long work; rank 0 writes
         loaded = run if isinstance(run, Run) else load_run(run, device)
         check_representation(loaded.model, layer, pool)  # a refused request is one line
+        combine_members(loaded.model, members)
         note_if_not_learned(loaded, reporter)
         items = embedding_inputs(inputs, settings, loaded, reporter)
         title = f"{loaded.folder.name}: {layer}{f' ({pool})' if pool else ''}"
