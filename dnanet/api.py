@@ -47,6 +47,7 @@ from dnanet.report.evaluation import evaluate_run
 from dnanet.report.page import write_run_report
 from dnanet.runs import load as run_folder
 from dnanet.runtime.device import prepare_device
+from dnanet.training.folds import train_folds
 from dnanet.training.workflow import train_run
 
 METRICS_LIMIT = 1 << 20  # metrics.json is a few kB; anything far larger is not a run's
@@ -55,7 +56,7 @@ TRAIN_OPTIONS = (
     "precision", "split", "val_chroms", "test_chroms", "val", "test", "keep_duplicates",
     "overwrite", "cache", "genome", "window", "background_ratio", "exclude", "signal", "control",
     "target_width", "jitter", "profile_loss", "counts_weight", "signal_dtype", "device", "threads",
-    "monitor",
+    "monitor", "folds", "fold", "require_all",
 )  # fmt: skip
 
 
@@ -303,7 +304,9 @@ def train(
     ``val_chroms``, ``test_chroms``, ``val``, ``test``, ``keep_duplicates``, ``overwrite``,
     ``cache``, ``genome``, ``window``, ``background_ratio``, ``exclude``, ``device``,
     ``threads``; for signal models ``signal``, ``control`` (lists of ``NAME=track.bw``),
-    ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``, ``signal_dtype``."""
+    ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``, ``signal_dtype``; for a
+    K-fold ensemble (`dnanet.training.folds`) ``folds=K`` (and ``require_all``), whose loaded
+    ensemble is returned (``fold=I`` trains one member and returns it)."""
 
     if out is None:
         raise DnanetError("out is required: the run folder to create")
@@ -317,7 +320,8 @@ def train(
         if isinstance(overrides.get(name), (str, Path)):
             overrides[name] = [overrides[name]]
     notes: list[str] = []
-    train_run(
+    trainer = train_folds if overrides.get("folds") else train_run
+    outcome = trainer(
         list(inputs or []),
         Path(out),
         config=config,
@@ -325,6 +329,8 @@ def train(
         write_report=write_run_report,
         **overrides,
     )
+    if overrides.get("folds") and not outcome.complete:  # one member of several trained
+        out = Path(out) / f"fold_{overrides['fold']}"
     run = load_run(out, overrides.get("device", "auto"), overrides.get("threads"))
     run.notes[:0] = [note for note in notes if note not in run.notes]
     return run

@@ -180,7 +180,7 @@ def _train_or_resume(options: dict, resume: Optional[Path], run: dict):
     folds, fold = options.pop("folds"), options.pop("fold")
     require_all = options.pop("require_all_folds")
     if resume is not None and is_unfinished_ensemble(resume):
-        return resume_folds(resume, **run)
+        return resume_folds(resume, given=options, require_all=require_all, **run)
     if resume is not None:
         return resume_run(resume, given=options, **run)
     if folds is None:

@@ -39,6 +39,7 @@ from dnanet.runs.save import write_json
 from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.training.experiment import TEST_OUTPUTS
 from dnanet.training.metrics import task_metrics
+from dnanet.training.resume import given_with_resume
 from dnanet.training.workflow import resume_run, train_run
 
 FOLDS_PLAN = "folds.json"
@@ -86,20 +87,35 @@ def train_folds(
         raise DnanetError(f"--folds {folds}: an ensemble has 2 to 50 members")
     if fold is not None and not 0 <= fold < folds:
         raise DnanetError(f"--fold {fold}: the members are numbered 0 to {folds - 1}")
-    plan = {"folds": folds, "require_all": require_all, "options": _plain(options, inputs)}
+    plan = {"folds": folds, "options": _plain(options, inputs)}
     _start(out, plan, overwrite)
-    return _train_members(out, plan, inputs, options, fold, reporter)
+    return _train_members(out, plan, inputs, options, fold, reporter, require_all)
 
 
-def resume_folds(out: Path | str, reporter: Reporter | None = None, **run: Any) -> EnsembleOutcome:
+def resume_folds(
+    out: Path | str,
+    *,
+    given: dict | None = None,
+    require_all: bool = False,
+    reporter: Reporter | None = None,
+    **run: Any,
+) -> EnsembleOutcome:
     """``dnanet train --resume OUT`` for an ensemble folder: the members and options its
-    folds.json names (`run`: device, threads, monitor, write_report)."""
+    folds.json names (`run`: device, threads, monitor, write_report; `given`: the options the
+    command line got, none of which may be set)."""
     out = Path(out)
+    named = given_with_resume(given or {})
+    if named:
+        raise DnanetError(
+            f"--resume takes the ensemble's inputs and settings from {out / FOLDS_PLAN}; drop "
+            f"{', '.join(named)}"
+        )
     path = out / FOLDS_PLAN
     plan = parse_json(read_regular_file(path, PLAN_LIMIT), path)
     options = dict(plan["options"])
     inputs = options.pop("inputs")
-    return _train_members(out, plan, inputs, {**options, **run}, None, reporter or Reporter())
+    reporter = reporter or Reporter()
+    return _train_members(out, plan, inputs, {**options, **run}, None, reporter, require_all)
 
 
 def _start(out: Path, plan: dict, overwrite: bool) -> None:
@@ -127,7 +143,7 @@ def _start(out: Path, plan: dict, overwrite: bool) -> None:
     write_json(path, plan)
 
 
-def _train_members(out, plan, inputs, options, only, reporter) -> EnsembleOutcome:
+def _train_members(out, plan, inputs, options, only, reporter, require_all) -> EnsembleOutcome:
     folds, written = plan["folds"], True
     members = range(folds) if only is None else [only]
     for fold in members:
@@ -158,7 +174,7 @@ def _train_members(out, plan, inputs, options, only, reporter) -> EnsembleOutcom
             f"{folds - len(missing)} of {folds} members done; the ensemble is written when all are"
         )
         return EnsembleOutcome(out, {}, (("info", text),), complete=False)
-    return _assemble(out, plan, reporter)
+    return _assemble(out, plan["folds"], require_all)
 
 
 def _run_keywords(options: dict) -> dict:
@@ -176,24 +192,24 @@ def _write_failure(folder: Path, message: str) -> None:
     (folder / "failed.txt").write_text(message + "\n", encoding="utf-8")
 
 
-def _assemble(out: Path, plan: dict, reporter: Reporter) -> EnsembleOutcome:
+def _assemble(out: Path, folds: int, require_all: bool) -> EnsembleOutcome:
     """Write model.json, metrics.json and folds.tsv of a finished ensemble."""
     kept, left_out = [], []
-    for fold in range(plan["folds"]):
+    for fold in range(folds):
         folder = member_folder(out, fold)
         reason = _left_out_reason(folder)
         if reason is None:
             kept.append(member_entry(out, folder, fold, _member_facts(folder)))
         else:
             left_out.append({"path": folder.name, "fold": fold, "reason": reason})
-    if left_out and plan["require_all"]:
+    if left_out and require_all:
         named = "; ".join(f"{entry['path']}: {entry['reason']}" for entry in left_out)
         raise DnanetError(
             f"{out}: --require-all-folds, and {len(left_out)} member(s) are not usable: {named}"
         )
     if not kept:
         raise DnanetError(f"{out}: no member is usable: {left_out[0]['reason']}")
-    _write_atomically(out / "model.json", ensemble_record(kept, left_out, folds=plan["folds"]))
+    _write_atomically(out / "model.json", ensemble_record(kept, left_out, folds=folds))
     ensemble = load_run(out)
     metrics = ensemble_metrics(out, ensemble, kept)
     _write_atomically(out / "metrics.json", metrics)
