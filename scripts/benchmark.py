@@ -20,7 +20,11 @@ set.
 
 Run:  python scripts/benchmark.py [--data ../shared/data] [--quick] [--seeds 3]
       [--models cnn,lstm] [--tasks ctcf-101bp,...] [--all-rbp] [--jobs 2] [--threads 1] [--resume]
-      [--tuned [--tuned-trials 20]]
+      [--tuned [--tuned-trials 20]] [--folds 5]
+
+With ``--folds K``, each family also gets an ensemble column (``<family>+ens<K>``,
+scripts/benchmark_folds.py): K members on K folds of the training part, the mean of their
+probabilities scored on the same test set.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from benchmark_data import (
     gc_baseline,
     load_task,
 )
+from benchmark_folds import bayes_lines, ensemble_lines, ensemble_name, folds_of, run_ensemble  # noqa: E402
 from benchmark_tuned import DEFAULT_TRIALS, family_of, run_tuned, tuned_name, tuning_lines  # noqa: E402
 
 import dnanet  # noqa: E402
@@ -110,6 +115,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="add a tuned column per family: dnanet tune's search "
         "per task and seed (validation part only), the best config retrained and scored",
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="add an ensemble column per family (<family>+ens<K>): K members on K folds, the "
+        "mean of their probabilities scored (scripts/benchmark_folds.py)",
     )
     parser.add_argument(
         "--tuned-trials",
@@ -439,6 +451,8 @@ def render(path: Path, tasks: dict[str, TaskSpec], results: list[dict], meta: di
         *timing_table([r for r in results if r["model"] != GC], families),
         "",
         *tuning_lines(results, families),
+        *ensemble_lines(results, families),
+        *bayes_lines(tasks, results, families, values_of),
         "## Run",
         "",
         f"- date: {meta['date']}",
@@ -489,6 +503,11 @@ def run_cell(name: str, model: str, seed: int) -> dict:
     start = time.perf_counter()
     if model == GC:
         cell = run_gc(loaded[name], seed)
+    elif folds_of(model):
+        quick_epochs = QUICK_EPOCHS if _WORKER["quick"] else None
+        cell = run_ensemble(
+            loaded[name], model, seed, quick_epochs, _WORKER["device"], test_batches, summarise
+        )
     elif model != family_of(model):
         cell = run_tuned(
             loaded[name],
@@ -515,7 +534,11 @@ def missing_cells(args: argparse.Namespace, results: list[dict]) -> list[tuple[s
     """The (task, model, seed) cells not in `results`, task by task (with --jobs > 1 the slowest
     families first, so parallel workers finish together)."""
     done = {(r["task"], r["model"], r["seed"]) for r in results}
-    families = [*args.models, *(tuned_name(name) for name in args.models if args.tuned)]
+    families = [
+        *args.models,
+        *(tuned_name(name) for name in args.models if args.tuned),
+        *(ensemble_name(name, args.folds) for name in args.models if args.folds),
+    ]
     models = [GC, *families] if args.jobs == 1 else [GC, *reversed(families)]
     return [
         (name, model, seed)

@@ -39,8 +39,8 @@ def tuned_name(family: str) -> str:
 
 
 def family_of(model: str) -> str:
-    """'cnn+tuned' -> 'cnn'; a default family's name as it is."""
-    return model.removesuffix(TUNED)
+    """'cnn+tuned' (or 'cnn+ens5') -> 'cnn'; a default family's name as it is."""
+    return model.split("+", 1)[0]
 
 
 def search_best_config(
