@@ -16,7 +16,6 @@ Order of checks (each failure is one `DnanetError` naming the file and the key o
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import stat
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
+from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
 from dnanet.models import build_task_model
 from dnanet.runs.ensemble import is_ensemble_folder, load_ensemble
 from dnanet.runs.schema import RunDescription, read_description
-from dnanet.data.tasks import Task
 
 NON_PERSISTENT_LIMIT = (
     256 << 20

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from dnanet.config.values import coerce_value
+from dnanet.data.signal_task import PROFILE_LOSSES
+from dnanet.data.tasks import KINDS, REGRESSION, Task
 from dnanet.errors import DnanetError
 from dnanet.files.json_files import parse_json, read_regular_file
 from dnanet.models import ENCODER_ARGUMENTS, MODELS, check_model_name, model_arguments
-from dnanet.data.signal_task import PROFILE_LOSSES
-from dnanet.data.tasks import KINDS, REGRESSION, Task
 
 RUN_FORMAT = "dnanet-run"
 RUN_FORMAT_VERSION = 2
@@ -297,7 +297,9 @@ def _signal_window(data: dict[str, Any], path: Path) -> int | None:
         return None
     width = _mapping(data, "signal", path).get("input_width")
     if not _is_int(width) or width < 1:
-        raise DnanetError(f"{path}: 'signal.input_width' must be a whole number >= 1, got {width!r}")
+        raise DnanetError(
+            f"{path}: 'signal.input_width' must be a whole number >= 1, got {width!r}"
+        )
     return width
 
 

@@ -208,7 +208,10 @@ def _assemble(out: Path, folds: int, require_all: bool) -> EnsembleOutcome:
             f"{out}: --require-all-folds, and {len(left_out)} member(s) are not usable: {named}"
         )
     if not kept:
-        raise DnanetError(f"{out}: no member is usable: {left_out[0]['reason']}")
+        raise DnanetError(
+            f"{out}: no member is usable ({left_out[0]['path']}: {left_out[0]['reason']}); train "
+            "again with other settings and --overwrite"
+        )
     _write_atomically(out / "model.json", ensemble_record(kept, left_out, folds=folds))
     ensemble = load_run(out)
     metrics = ensemble_metrics(out, ensemble, kept)

@@ -22,13 +22,13 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from dnanet.cli import app
+from dnanet.data.streaming import iter_batches
 from dnanet.errors import DnanetError
 from dnanet.examples import example_path, heldout_inputs
 from dnanet.inference.predict import predict_batch
 from dnanet.models import build_model
 from dnanet.runs.load import load_run
 from dnanet.runs.save import save_model
-from dnanet.data.streaming import iter_batches
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]

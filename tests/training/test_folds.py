@@ -203,3 +203,17 @@ def test_regression_members_are_averaged_in_the_data_units():
     # member 1's logits z1 in member 0's units: z1 * std1 / std0 + (mean1 - mean0) / std0
     expected = (members[0](x) + members[1](x) * scales[1] + shifts[1]) / 2
     assert torch.allclose(ensemble(x), expected, atol=1e-6)
+
+
+def test_a_transformer_ensembles_attention_is_its_members_mean():
+    from dnanet.interpret.motifs.attention import attention_scores
+    from dnanet.interpret.motifs.scores import has_attention
+    from dnanet.models import build_model
+
+    torch.manual_seed(0)
+    members = [build_model("transformer", 2, {"d_model": 16, "heads": 2}) for _ in range(2)]
+    ensemble = Ensemble(members)
+    codes = torch.randint(0, 4, (2, 120), dtype=torch.uint8)
+    assert has_attention(ensemble)
+    expected = (attention_scores(members[0], codes) + attention_scores(members[1], codes)) / 2
+    assert torch.allclose(attention_scores(ensemble, codes), expected, atol=1e-6)

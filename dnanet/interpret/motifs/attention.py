@@ -26,15 +26,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from dnanet.inputs.encode import PAD, spread_windows
+from dnanet.models.ensemble import Ensemble
 
 
 def attention_scores(
     model: nn.Module, codes: torch.Tensor, aggregation: str = "rollout"
 ) -> torch.Tensor:
-    """Codes uint8 ``(B, L)`` -> attention scores float32 ``(B, L)``, zero past each end."""
+    """Codes uint8 ``(B, L)`` -> attention scores float32 ``(B, L)``, zero past each end. An
+    ensemble of transformers (`dnanet.models.ensemble`): the mean of its members' scores."""
     from dnanet.inference.predict import evaluation_mode
     from dnanet.models.token_windows import split_windows
 
+    if isinstance(model, Ensemble):
+        members = [attention_scores(member, codes, aggregation) for member in model.members]
+        return torch.stack(members).mean(0)
     with evaluation_mode(model):
         tokens, mask = model.tokens(codes)  # (B, T, d), (B, T)
         windows, masks, weights = split_windows(

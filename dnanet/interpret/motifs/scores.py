@@ -37,6 +37,7 @@ from dnanet.data.tasks import SIGNAL, Task
 from dnanet.inputs.encode import PAD, UNKNOWN, spread_windows
 from dnanet.interpret import attribution
 from dnanet.interpret.motifs.attention import attention_scores
+from dnanet.models.ensemble import Ensemble
 
 METHODS = ("gradient", "ism", "attention")
 AGGREGATIONS = ("rollout", "cls", "mean")
@@ -115,6 +116,9 @@ def score_batch(
 
 
 def has_attention(model: nn.Module) -> bool:
-    """Whether the model has self-attention layers `attention_scores` can read."""
+    """Whether the model has self-attention layers `attention_scores` can read (an ensemble:
+    every member has)."""
+    if isinstance(model, Ensemble):
+        return all(has_attention(member) for member in model.members)
     encoder = getattr(model, "encoder", None)
     return isinstance(encoder, nn.TransformerEncoder) and hasattr(model, "tokens")
