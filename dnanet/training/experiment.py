@@ -32,6 +32,12 @@ from dnanet.data.splits import Split, make_split
 from dnanet.data.strand import strand_test
 from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
+from dnanet.inference.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    fit_calibration,
+    write_calibration,
+)
 from dnanet.inference.predict import predict
 from dnanet.models import build_task_model
 from dnanet.runs.save import save_model, write_json
@@ -52,7 +58,8 @@ INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size;
 class TrainingResult:
     """A trained model, its per-epoch history, test-split metrics and its model.json description;
     the test split's targets and ``activate``d outputs ``(N, C)`` that the metrics score (for the
-    report's figures, `dnanet.report.page`)."""
+    report's figures, `dnanet.report.page`); the validation part's, and the calibration fitted on
+    them (`dnanet.inference.calibration`: temperature and conformal scores, calibration.json)."""
 
     model: nn.Module
     history: list[dict]
@@ -60,6 +67,9 @@ class TrainingResult:
     description: dict
     test_targets: np.ndarray | None = None
     test_outputs: np.ndarray | None = None
+    validation_targets: np.ndarray | None = None  # a profile run's: None
+    validation_outputs: np.ndarray | None = None
+    calibration: Calibration | None = None  # fitted on the validation part; a profile run: None
 
 
 def model_arguments_of(config: Config) -> dict:
@@ -202,17 +212,20 @@ def train_model(
         loader = make_loader(sequences, inference_batch, indices, **loading)
         return score_profiles(model, loader, rc_average, task, precision)
 
+    validation_outputs = validation_targets = calibration = None  # a profile run keeps none
     if task.kind == "profile":  # scored a batch at a time: held-out profiles never all in memory
         scores = profile_scores(val_idx)
         same = collapsed_answer(task, torch.from_numpy(scores["predicted"]))
         learning = check_losses(task, scores["loss"], scores["prior_loss"], same)
     else:
+        validation_outputs, validation_targets = outputs_of(val_idx), sequences.targets[val_idx]
         learning = check_learning(
             task,
             train_targets,
-            torch.from_numpy(outputs_of(val_idx)),
-            torch.from_numpy(sequences.targets[val_idx]),
+            torch.from_numpy(validation_outputs),
+            torch.from_numpy(validation_targets),
         )
+        calibration = fit_calibration(task, validation_outputs, validation_targets)
     test_metrics: dict = {}
     test_targets = test_outputs = None
     if score_test and task.kind == "profile":
@@ -254,7 +267,17 @@ def train_model(
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return TrainingResult(model, history, test_metrics, description, test_targets, test_outputs)
+    return TrainingResult(
+        model,
+        history,
+        test_metrics,
+        description,
+        test_targets,
+        test_outputs,
+        validation_targets,
+        validation_outputs,
+        calibration,
+    )
 
 
 def run_settings(
@@ -347,11 +370,13 @@ def resolve_strand(
 
 
 def write_run(folder: Path, result: TrainingResult) -> None:
-    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv) into
-    `folder`, a fresh temporary that the caller swaps into place
-    (`dnanet.files.outputs.Output.writing`)."""
+    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv, and
+    calibration.json but for a profile run) into `folder`, a fresh temporary that the caller swaps
+    into place (`dnanet.files.outputs.Output.writing`)."""
     save_model(folder, result.model, result.description)
     write_json(folder / "metrics.json", result.test_metrics)
+    if result.calibration is not None:
+        write_calibration(folder / CALIBRATION_FILE, result.calibration)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
         writer.writeheader()
