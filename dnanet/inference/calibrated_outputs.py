@@ -79,6 +79,23 @@ class CalibratedColumns:
         return cells + [",".join(name for name, kept in zip(self.task.names, sets) if kept)]
 
 
+def calibration_notes(columns) -> list[str]:
+    """What to tell the user about `columns` (`prediction_columns`): the classes, labels or
+    targets with too few calibration records for its alpha (in every set, unbounded)."""
+    if not isinstance(columns, CalibratedColumns) or columns.alpha is None:
+        return []
+    unbounded = columns.calibration.unbounded(columns.alpha)
+    return [_too_few(unbounded, columns.alpha)] if unbounded else []
+
+
+def _too_few(unbounded: list[str], alpha: float) -> str:
+    return (
+        f"too few calibration records for alpha {alpha} in {', '.join(unbounded)}: "
+        "every class is in their sets (or their intervals are unbounded); "
+        f"1/(n+1) <= alpha needs n >= {math.ceil(1 / alpha - 1)}"
+    )
+
+
 def prediction_columns(run: Run, alpha: float | None, calibrated: bool) -> Task | CalibratedColumns:
     """What `write_predictions` writes `run`'s rows by: its task, or with `alpha` (--conformal) or
     `calibrated` its `CalibratedColumns` from the run folder's calibration.json (an error naming
@@ -106,11 +123,7 @@ def coverage_report(
     }
     unbounded = calibration.unbounded(alpha)
     if unbounded:
-        report["note"] = (
-            f"too few calibration records for alpha {alpha} in {', '.join(unbounded)}: "
-            "every class is in their sets (or their intervals are unbounded); "
-            f"1/(n+1) <= alpha needs n >= {math.ceil(1 / alpha - 1)}"
-        )
+        report["note"] = _too_few(unbounded, alpha)
     if task.is_regression:
         return report | _interval_report(task, calibration, outputs, targets, alpha)
     scaled = temperature_scaled(task.kind, outputs, calibration.temperature)

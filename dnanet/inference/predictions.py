@@ -26,7 +26,7 @@ from dnanet.data.streaming import count_records
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind
 from dnanet.inference import predict
-from dnanet.inference.calibrated_outputs import prediction_columns
+from dnanet.inference.calibrated_outputs import calibration_notes, prediction_columns
 from dnanet.inference.calibration import check_alpha
 from dnanet.inference.jobs import (
     RunOrFolder,
@@ -99,6 +99,8 @@ def predictions_frame(
     reporter = reporter if reporter is not None else Reporter()
     text = io.StringIO()
     columns = prediction_columns(run, conformal, calibrated)
+    for note in calibration_notes(columns):
+        reporter.note(note, "warning")
     with reporter.counter("predicting") as progress:
         _write_rows(run, items, batch_size, None, True, text, progress, columns=columns)
     for note in input_notes(items):
@@ -173,6 +175,8 @@ def write_prediction_table(
             loaded = loaded_run(run, torch_device)
             columns = prediction_columns(loaded, conformal, calibrated)
             note_not_learned(loaded, speaker)
+            for note in calibration_notes(columns):
+                speaker.note(note, "warning")
             if profiles is not None:
                 _check_profiles(loaded, processes)
             items = _prediction_inputs(inputs, default, genome, window, loaded, speaker)
