@@ -37,9 +37,10 @@ ConformalOption = typer.Option(
     show_default=False,
     help="Conformal prediction at level ALPHA (e.g. 0.1 for 90%), from the run's "
     "calibration.json (written by train; for older runs by dnanet calibrate): predict adds a "
-    "'set' column (the classes whose true-class coverage is at least 1 - ALPHA, per class) or "
-    "low_/high_ intervals per target, with temperature-scaled probabilities; evaluate reports the "
-    "coverage reached per class and the calibration error before and after temperature scaling.",
+    "'set' column (classes joined by ','; within each class the true class is in the set for at "
+    "least 1 - ALPHA of records) or low_/high_ intervals per target, with temperature-scaled "
+    "probabilities; evaluate reports the coverage reached per class and the calibration error "
+    "before and after temperature scaling.",
 )
 
 

@@ -211,9 +211,17 @@ def calibration_table(report: dict) -> Table:
             "after",
         )
     each = next(report[key] for key in ("per_class", "per_label", "per_target") if key in report)
-    size = next((key for key in next(iter(each.values()), {}) if key.startswith("interval")), None)
+    size = "interval_width" if "interval_units" in report else None
+    if size is not None:
+        caption.insert(0, f"interval widths in {report['interval_units']}")
     table = Table(title=title, caption="\n".join(caption) or None, caption_justify="left")
-    for column in ("", "coverage", size or "mean set size", "n", "calibration n"):
+    for column in (
+        "",
+        "coverage",
+        "interval width" if size else "mean set size",
+        "n",
+        "calibration n",
+    ):
         table.add_column(column, justify="right" if column else "left")
     overall = format_value(report.get("mean_set_size"))
     cells = [format_value(report["coverage"]), overall, str(report["n"])]

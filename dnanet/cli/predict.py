@@ -129,9 +129,9 @@ def predict(
       dnanet predict runs/chip --genome hg38.fa --region chr1:1-2000000 --out predicted.bw
 
     With --conformal ALPHA (from the run's calibration.json), each row also has its prediction
-    set, 'set': the classes (joined by ',') that a record of that class holds with probability at
-    least 1 - ALPHA, and temperature-scaled probabilities; a multilabel run has set_<label> (1, 0
-    or 0,1), a regression or counts run low_<target> and high_<target>:
+    set, 'set' (classes joined by ','; for the records of each class, the set holds the true class
+    at least 1 - ALPHA of the time), and temperature-scaled probabilities; a multilabel run has
+    set_<label> (1, 0 or 0,1), a regression or counts run low_<target> and high_<target>:
 
       dnanet predict runs/ctcf unknown.fa.gz --conformal 0.1 --out predictions.tsv
     """

@@ -178,18 +178,23 @@ def _multilabel_report(task, calibration, sets, covered, targets) -> dict:
 def _interval_report(task, calibration, outputs, targets, alpha) -> dict:
     low, high = conformal_intervals(calibration, outputs, alpha)
     covered = interval_coverage(low, high, np.asarray(targets, dtype=np.float64))
-    width = high - low
-    unit = " (log(1 + reads))" if task.kind == "counts" else ""
+    width = high - low  # the same for every record: twice the target's threshold
     per_target = {
         name: {
             "coverage": _mean(covered[:, j]),
-            f"interval_width{unit}": _round(float(width[0, j])) if len(width) else None,
+            "interval_width": _round(float(width[0, j])) if len(width) else None,
             "n": len(targets),
             "calibration_n": calibration.groups[j][0].n,
         }
         for j, name in enumerate(task.names)
     }
-    return {"coverage": _mean(covered), "n": len(targets), "per_target": per_target}
+    units = "log(1 + reads)" if task.kind == "counts" else "the data's units"
+    return {
+        "coverage": _mean(covered),
+        "interval_units": units,
+        "n": len(targets),
+        "per_target": per_target,
+    }
 
 
 def _mean(values: np.ndarray) -> float | None:

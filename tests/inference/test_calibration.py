@@ -20,6 +20,7 @@ import torch
 from dnanet.data.loaders import code_batches
 from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
+from dnanet.inference.calibrated_outputs import CalibratedColumns, coverage_report
 from dnanet.inference.calibration import (
     CALIBRATION_FILE,
     MAX_SCORES,
@@ -162,6 +163,12 @@ def test_multilabel_sets_cover_each_label_and_status():
         for status, group in enumerate(calibration.groups[j]):
             rows = targets[:, j] == status
             assert_covers(covered[rows, j], group.n, f"{name} status {status}")
+    report = coverage_report(task, calibration, outputs, targets, ALPHA)
+    assert report["per_label"]["a"]["coverage"] == pytest.approx(covered[:, 0].mean(), abs=1e-6)
+    columns = CalibratedColumns(task, calibration, ALPHA)
+    assert columns.prediction_header() == ["predicted", "prob_a", "prob_b", "set_a", "set_b"]
+    sure = columns.prediction_cells(np.array([0.9999, 0.0001], dtype=np.float32))
+    assert sure[0] == "a" and sure[3:] == ["1", "0"]  # present for a, absent for b
 
 
 def test_a_large_part_keeps_20000_scores_and_stays_conservative():
