@@ -74,7 +74,7 @@ class ScoreGroup:
     def threshold(self, alpha: float) -> float:
         """The conformal threshold: the ceil((n + 1)(1 - alpha))-th smallest score, or infinity
         when that rank exceeds n (too few records for this alpha)."""
-        rank = math.ceil((self.n + 1) * (1 - alpha) - 1e-9)  # 1e-9: (n+1)(1-a) whole in decimal
+        rank = max(1, math.ceil((self.n + 1) * (1 - alpha) - 1e-9))  # 1e-9: (n+1)(1-a) whole
         if rank > self.n:
             return math.inf
         kept = len(self.scores)
