@@ -106,14 +106,25 @@ class Run:
         window: int | None = None,
         batch_size: int = 256,
         reporter: Reporter | None = None,
+        conformal: float | None = None,
+        calibrated: bool = False,
     ) -> pd.DataFrame:
         """One row per record, in input order: ``id`` and the prediction columns, the same columns,
         order and values as the TSV `dnanet predict` writes (each class's probability and the
         predicted class; the regression targets in the data's units; or a signal run's predicted
-        total reads per track, ``pred_<track>``)."""
+        total reads per track, ``pred_<track>``). `conformal` ALPHA, `calibrated`: as the
+        command's --conformal and --calibrated (``set`` column, or ``low_``/``high_``, from the
+        run's calibration.json)."""
         items, settings, kept = self._call(sequences, genome, window, reporter)
         items = resolve_inputs(items, settings)
-        return predictions_frame(self.loaded, items, batch_size=batch_size, reporter=kept)
+        return predictions_frame(
+            self.loaded,
+            items,
+            batch_size=batch_size,
+            reporter=kept,
+            conformal=conformal,
+            calibrated=calibrated,
+        )
 
     def profiles(
         self,
@@ -210,12 +221,14 @@ class Run:
         batch_size: int = 256,
         signal: dict[str, str | Path] | None = None,
         reporter: Reporter | None = None,
+        conformal: float | None = None,
     ) -> dict:
         """The metrics of the run on labelled `inputs` (what `dnanet evaluate` takes: paths or
         ``CLASS=PATH``, a `labels` table, BED with `genome`; None: the bundled held-out example),
         with metrics.json's keys. A signal run is scored on BED `inputs` against the coverage of
         its tracks: those it was trained on (checked unchanged), or `signal` {track name: bigWig
-        path} given anew."""
+        path} given anew. `conformal` ALPHA adds ``calibration``: the coverage the run's conformal
+        sets or intervals reach, per class, and the ECE before and after temperature scaling."""
 
         columns = [label_column] if isinstance(label_column, str) else list(label_column)
         outcome = evaluate_run(
@@ -232,6 +245,7 @@ class Run:
             batch_size=batch_size,
             reporter=_Kept(self.notes, reporter),
             signal=[f"{name}={path}" for name, path in (signal or {}).items()],
+            conformal=conformal,
         )
         return outcome.metrics
 

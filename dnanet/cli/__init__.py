@@ -6,6 +6,7 @@
 from dnanet.cli import (  # noqa: F401  (modules register their commands on the app)
     attribute,
     bottleneck,  # noqa: F401
+    calibrate,  # noqa: F401  (dnanet calibrate; --conformal)
     core,
     crn,  # noqa: F401
     design,  # noqa: F401  (dnanet marginalize, dnanet design)

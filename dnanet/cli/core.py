@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from dnanet.cli.calibrate import ConformalOption
 from dnanet.cli.common import (
     INPUTS_HELP,
     DeviceOption,
@@ -72,6 +73,7 @@ def evaluate(
         help="A signal run: score against this bigWig for its track NAME (repeat per track) "
         "instead of the file the run was trained on (model.json; refused if missing or changed).",
     ),
+    conformal: Optional[float] = ConformalOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
 ):
@@ -87,8 +89,14 @@ def evaluate(
     mean, and for a profile run the profile JSD and Pearson beside the mean profile's, per track:
 
       dnanet evaluate runs/chip more_peaks.narrowPeak --genome hg38.fa --out metrics.json
+
+    With --conformal ALPHA, also the coverage the run's conformal prediction sets (or intervals)
+    reach on these records, per class, beside the 1 - ALPHA asked, and the expected calibration
+    error before and after temperature scaling (the metrics' "calibration"):
+
+      dnanet evaluate runs/ctcf bound=more_bound.fa background=more_bg.fa --conformal 0.1
     """
-    from dnanet.cli.display import members_table, metrics_table
+    from dnanet.cli.display import calibration_table, members_table, metrics_table
     from dnanet.examples import heldout_inputs
     from dnanet.report.evaluation import evaluate_run
 
@@ -111,10 +119,13 @@ def evaluate(
         threads=threads,
         reporter=ConsoleReporter(),
         signal=signal or [],
+        conformal=conformal,
     )
     out_console.print(metrics_table(evaluated.metrics, f"{run} on {evaluated.count} sequences"))
     if members_table(evaluated.metrics) is not None:
         out_console.print(members_table(evaluated.metrics))
+    if "calibration" in evaluated.metrics:
+        out_console.print(calibration_table(evaluated.metrics["calibration"]))
     if evaluated.report is not None:
         err.print(f"report: {evaluated.report}", highlight=False, soft_wrap=True)
 

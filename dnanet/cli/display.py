@@ -222,3 +222,43 @@ def format_value(value: float | None) -> str:
     return (
         "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
     )
+
+
+def calibration_table(report: dict) -> Table:
+    """`dnanet evaluate --conformal`'s coverage (`dnanet.inference.calibrated_outputs.
+    coverage_report`): the coverage reached overall and per class, label or target beside the
+    1 - alpha asked; the temperature and the ECE before and after it in the caption."""
+    title = f"conformal coverage (asked: {report['target_coverage']:.4g}, alpha {report['alpha']})"
+    caption = [f"note: {report['note']}"] if "note" in report else []
+    if "temperature" in report:
+        caption.insert(
+            0,
+            f"temperature {report['temperature']:.3g}; expected calibration error "
+            f"{format_value(report['ece_before'])} before, {format_value(report['ece_after'])} "
+            "after",
+        )
+    each = next(report[key] for key in ("per_class", "per_label", "per_target") if key in report)
+    size = "interval_width" if "interval_units" in report else None
+    if size is not None:
+        caption.insert(0, f"interval widths in {report['interval_units']}")
+    table = Table(title=title, caption="\n".join(caption) or None, caption_justify="left")
+    for column in (
+        "",
+        "coverage",
+        "interval width" if size else "mean set size",
+        "n",
+        "calibration n",
+    ):
+        table.add_column(column, justify="right" if column else "left")
+    overall = format_value(report.get("mean_set_size"))
+    cells = [format_value(report["coverage"]), overall, str(report["n"])]
+    table.add_row("all", *cells, str(report["calibration_n"]))
+    for name, values in each.items():
+        calibration_n = values.get("calibration_n")
+        if calibration_n is None:  # multilabel: absent / present
+            calibration_n = f"{values['calibration_n_absent']} / {values['calibration_n_present']}"
+        width = format_value(values.get(size)) if size else ""
+        table.add_row(
+            name, format_value(values["coverage"]), width, str(values["n"]), str(calibration_n)
+        )
+    return table

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
+from dnanet.cli.calibrate import ConformalOption
 from dnanet.cli.common import (
     ConsoleReporter,
     DeviceOption,
@@ -56,6 +57,13 @@ def predict(
         show_default=False,
     ),
     overwrite: bool = OverwriteOption,
+    conformal: Optional[float] = ConformalOption,
+    calibrated: bool = typer.Option(
+        False,
+        "--calibrated",
+        help="Classification: temperature-scaled probabilities from the run's calibration.json "
+        "(the predicted class is unchanged; --conformal implies it).",
+    ),
     batch_size: int = typer.Option(
         256, min=1, help="Sequences per batch (results do not depend on it)."
     ),
@@ -119,6 +127,13 @@ def predict(
       dnanet predict runs/chip peaks.narrowPeak --genome hg38.fa --out p.tsv --profiles p.npz
 
       dnanet predict runs/chip --genome hg38.fa --region chr1:1-2000000 --out predicted.bw
+
+    With --conformal ALPHA (from the run's calibration.json), each row also has its prediction
+    set, 'set' (classes joined by ','; for the records of each class, the set holds the true class
+    at least 1 - ALPHA of the time), and temperature-scaled probabilities; a multilabel run has
+    set_<label> (1, 0 or 0,1), a regression or counts run low_<target> and high_<target>:
+
+      dnanet predict runs/ctcf unknown.fa.gz --conformal 0.1 --out predictions.tsv
     """
     from dnanet.examples import heldout_inputs
     from dnanet.files.outputs import check_output_kind
@@ -137,6 +152,8 @@ def predict(
                 f"{out}: a track is written by one process, without --profiles (a TSV's option); "
                 "drop --shard / torchrun / --profiles"
             )
+        if conformal is not None or calibrated:
+            raise DnanetError(f"{out}: --conformal and --calibrated are a TSV's options")
         written = write_tracks(
             run, out, regions=region or [], beds=fasta or [], step=step, **options
         )
@@ -152,6 +169,8 @@ def predict(
         default=heldout_inputs,
         shard=given_shard,
         profiles=profiles,
+        conformal=conformal,
+        calibrated=calibrated,
         **options,
     )
     if predicted.summary() is not None:

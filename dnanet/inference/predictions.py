@@ -26,6 +26,8 @@ from dnanet.data.streaming import count_records
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind
 from dnanet.inference import predict
+from dnanet.inference.calibrated_outputs import calibration_notes, prediction_columns
+from dnanet.inference.calibration import check_alpha
 from dnanet.inference.jobs import (
     RunOrFolder,
     claimed_by,
@@ -80,18 +82,27 @@ class PredictionOutcome:
 
 
 def predictions_frame(
-    run: Run, items: list, *, batch_size: int = 256, reporter: Reporter | None = None
+    run: Run,
+    items: list,
+    *,
+    batch_size: int = 256,
+    reporter: Reporter | None = None,
+    conformal: float | None = None,
+    calibrated: bool = False,
 ) -> pd.DataFrame:
     """The rows and columns `dnanet predict` writes for `items` (resolved inputs,
     `dnanet.inputs.sources.resolve_inputs`), one row per record in input order: id, then
     predicted and prob_<class>... (classification) or pred_<target>... (regression). Written by
     the command's own writer and read back (`read_prediction_table`), so numbers are the printed
     ones (6 decimals, or 6 significant digits). `reporter` hears the progress and the inputs'
-    notes."""
+    notes. `conformal`, `calibrated`: as `write_prediction_table`'s."""
     reporter = reporter if reporter is not None else Reporter()
     text = io.StringIO()
+    columns = prediction_columns(run, conformal, calibrated)
+    for note in calibration_notes(columns):
+        reporter.note(note, "warning")
     with reporter.counter("predicting") as progress:
-        _write_rows(run, items, batch_size, None, True, text, progress)
+        _write_rows(run, items, batch_size, None, True, text, progress, columns=columns)
     for note in input_notes(items):
         reporter.note(note)
     return read_prediction_table(text.getvalue())
@@ -99,14 +110,19 @@ def predictions_frame(
 
 def read_prediction_table(text: str) -> pd.DataFrame:
     """A predictions TSV's text as a DataFrame: id and predicted as text (an id "1" or "NA", a
-    multilabel prediction of no label "", stay as written), the other columns float64."""
+    multilabel prediction of no label "", stay as written; so do conformal sets, ``set`` and
+    ``set_<label>``), the other columns float64."""
     header = text.partition("\n")[0].split("\t")
     return pd.read_csv(
         io.StringIO(text),
         sep="\t",
-        dtype={column: str if column in TEXT_COLUMNS else "float64" for column in header},
+        dtype={column: str if _is_text(column) else "float64" for column in header},
         keep_default_na=False,
     )
+
+
+def _is_text(column: str) -> bool:
+    return column in TEXT_COLUMNS or column == "set" or column.startswith("set_")
 
 
 def write_prediction_table(
@@ -124,6 +140,8 @@ def write_prediction_table(
     threads: int | None = None,
     reporter: Reporter | None = None,
     profiles: Path | None = None,
+    conformal: float | None = None,
+    calibrated: bool = False,
 ) -> PredictionOutcome:
     """`dnanet predict RUN INPUTS --out OUT`: one row per record of `inputs` (FASTA paths, BED
     paths read from `genome` at `window` (default: the run's training window), or `LabelledInput`s
@@ -132,8 +150,12 @@ def write_prediction_table(
     split them. `run`: a run folder (loaded after `out` is claimed, on `device` with `threads`) or
     a loaded `Run`. Every process calls this; rank 0 alone tells `reporter`. `profiles`: an .npz
     of a profile run's predicted reads per base (`dnanet.inference.profiles`), beside the table,
-    by one process."""
+    by one process. `conformal` ALPHA: conformal prediction sets or intervals at that level and
+    `calibrated`: temperature-scaled probabilities, both from the run folder's calibration.json
+    (`dnanet.inference.calibrated_outputs.CalibratedColumns`; --conformal implies --calibrated)."""
     reporter = reporter if reporter is not None else Reporter()
+    if conformal is not None:
+        check_alpha(conformal)
     if str(out) != STANDARD_OUTPUT:
         check_output_kind(Path(out), folder=False)
     if profiles is not None:
@@ -151,7 +173,10 @@ def write_prediction_table(
             ) as profile_output,
         ):
             loaded = loaded_run(run, torch_device)
+            columns = prediction_columns(loaded, conformal, calibrated)
             note_not_learned(loaded, speaker)
+            for note in calibration_notes(columns):
+                speaker.note(note, "warning")
             if profiles is not None:
                 _check_profiles(loaded, processes)
             items = _prediction_inputs(inputs, default, genome, window, loaded, speaker)
@@ -161,7 +186,14 @@ def write_prediction_table(
             size = len(records) if records is not None else total
             with profile_file(profile_output, loaded, size) as observe:
                 write = partial(
-                    _write_rows, loaded, items, batch_size, records, part.first, observe=observe
+                    _write_rows,
+                    loaded,
+                    items,
+                    batch_size,
+                    records,
+                    part.first,
+                    observe=observe,
+                    columns=columns,
                 )
                 count = _write_table(write, out, output, processes, speaker)
     finally:
@@ -211,14 +243,16 @@ def _write_rows(
     progress: Callable[[int], None] | None = None,
     *,
     observe=None,
+    columns=None,
 ) -> int:
     """The rows of `records` (None: all) into `handle`, through
     `dnanet.inference.predict.write_predictions` (looked up when called; `observe`: its hook on
-    each batch's outputs); returns their number."""
+    each batch's outputs; `columns`: the run's task, or its calibrated columns,
+    `prediction_columns`); returns their number."""
     return predict.write_predictions(
         handle,
         run.model,
-        run.task,
+        columns if columns is not None else run.task,
         items,
         batch_size,
         run.reverse_complement_average,

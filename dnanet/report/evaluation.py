@@ -15,6 +15,8 @@ from dnanet.data.labelled import read_labelled_inputs
 from dnanet.data.loaders import code_batches
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import claimed
+from dnanet.inference.calibrated_outputs import coverage_report
+from dnanet.inference.calibration import check_alpha, read_calibration
 from dnanet.inference.jobs import (
     RunOrFolder,
     loaded_run,
@@ -66,6 +68,7 @@ def evaluate_run(
     threads: int | None = None,
     reporter: Reporter | None = None,
     signal: Sequence[str] = (),
+    conformal: float | None = None,
 ) -> EvaluationOutcome:
     """Score `run` on labelled `inputs` (CLASS=PATH strings, or `LabelledInput`s with their
     sources; with `labels`, a table of `id_column` and `label_columns` for FASTA files' ids; none:
@@ -76,26 +79,40 @@ def evaluate_run(
     folder (loaded after `out` is claimed, on `device` with `threads`) or a loaded `Run`.
     A signal run (counts or profile) is scored on BED `inputs` against the coverage of its tracks
     (`dnanet.report.signal_evaluation`: those model.json records, checked unchanged, or `signal`'s
-    NAME=PATH given anew)."""
+    NAME=PATH given anew). `conformal` ALPHA: metrics["calibration"], the coverage the run's
+    conformal sets or intervals at that level reach on these records and the ECE before and after
+    its temperature (`dnanet.inference.calibrated_outputs.coverage_report`; the run folder's
+    calibration.json, else an error naming `dnanet calibrate`)."""
     reporter = reporter if reporter is not None else Reporter()
     start = len(reporter.notes)
     if report is not None and report.exists() and not overwrite:
         raise DnanetError(f"{report}: already exists; choose another --report or pass --overwrite")
+    if conformal is not None:
+        check_alpha(conformal)
     with _claimed(out, overwrite, reporter) as output:
         loaded = loaded_run(run, work_device(run, device, threads))
-        check_signal_options(loaded, inputs, genome, window, signal)
-        settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
-        records = read_labelled_inputs(
+        calibration = None if conformal is None else read_calibration(loaded.folder, loaded.task)
+        records, targets, each = labelled_outputs(
+            loaded,
             inputs,
-            labels,
-            id_column,
-            list(label_columns),
-            default,
-            genome=settings,
+            labels=labels,
+            id_column=id_column,
+            label_columns=label_columns,
+            default=default,
+            genome=genome,
+            window=window,
+            background_ratio=background_ratio,
+            seed=seed,
+            batch_size=batch_size,
             reporter=reporter,
+            signal=signal,
         )
-        with _with_targets(loaded, records, genome, signal, reporter) as sequences:
-            targets, outputs, metrics = _scored(loaded, sequences, batch_size)
+        outputs = each.mean(0)
+        metrics = _metrics(loaded, targets, outputs, each)
+        if calibration is not None:
+            metrics["calibration"] = coverage_report(
+                loaded.task, calibration, outputs, targets, conformal
+            )
         if output is not None:
             with output.writing() as temporary:
                 write_json(temporary, metrics)
@@ -115,6 +132,41 @@ def evaluate_run(
     return EvaluationOutcome(metrics, len(targets), page, notes_since(reporter, start))
 
 
+def labelled_outputs(
+    loaded: Run,
+    inputs: list,
+    *,
+    labels: Path | None,
+    id_column: str,
+    label_columns: Sequence[str],
+    default: Callable[[], list] | None,
+    genome: Path | None,
+    window: int | None,
+    background_ratio: int,
+    seed: int,
+    batch_size: int,
+    reporter: Reporter,
+    signal: Sequence[str],
+):
+    """(records, targets ``(N, T)``, each member's outputs ``(K, N, C)``; K = 1 but for an
+    ensemble) of the run on labelled `inputs` (read as `evaluate_run` reads them; shared with
+    `dnanet.report.calibrate`)."""
+    check_signal_options(loaded, inputs, genome, window, signal)
+    settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
+    records = read_labelled_inputs(
+        inputs, labels, id_column, list(label_columns), default, genome=settings, reporter=reporter
+    )
+    with _with_targets(loaded, records, genome, signal, reporter) as sequences:
+        each = predict_each(
+            loaded.model,
+            code_batches(sequences, batch_size),
+            loaded.reverse_complement_average,
+            activate=loaded.task.activate,
+        )
+        targets = all_targets(sequences) if loaded.task.is_signal else sequences.targets
+    return records, targets, each
+
+
 @contextlib.contextmanager
 def _with_targets(run: Run, records, genome: Path | None, signal: Sequence[str], reporter):
     """The records with their targets for the block: encoded labels, or a signal run's coverage
@@ -126,18 +178,10 @@ def _with_targets(run: Run, records, genome: Path | None, signal: Sequence[str],
         yield sequences
 
 
-def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The targets ``(N, K)`` of `sequences` (`dnanet.data.sets`, with targets), the run's outputs
-    ``(N, C)`` for them and their metrics (`dnanet.training.metrics.task_metrics`; ``learned``
-    added when the run records it)."""
-    each = predict_each(
-        run.model,
-        code_batches(sequences, batch_size),
-        run.reverse_complement_average,
-        activate=run.task.activate,
-    )  # (K, N, C); K = 1 but for an ensemble
-    outputs = each.mean(0)
-    targets = all_targets(sequences) if run.task.is_signal else sequences.targets
+def _metrics(run: Run, targets: np.ndarray, outputs: np.ndarray, each: np.ndarray) -> dict:
+    """The metrics of the run's `outputs` ``(N, C)`` against `targets`
+    (`dnanet.training.metrics.task_metrics`; ``learned`` added when the run records it); for an
+    ensemble, each member's (`each`: the members' outputs ``(K, N, C)``) and their spread."""
     metrics = task_metrics(run.task, targets, outputs)
     if "learned" in run.record:
         metrics["learned"] = run.record["learned"]
@@ -147,7 +191,7 @@ def _scored(run: Run, sequences, batch_size: int) -> tuple[np.ndarray, np.ndarra
             member.folder.name: task_metrics(member.task, targets, member_outputs)
             for member, member_outputs in zip(run.members, each)
         }
-    return targets, outputs, metrics
+    return metrics
 
 
 @contextlib.contextmanager

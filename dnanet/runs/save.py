@@ -2,9 +2,11 @@
 
 A run folder holds ``model.safetensors`` (weights), ``model.json`` (architecture arguments,
 encoder, class names, full config, versions, input files with SHA-256), ``metrics.json`` (test
-split) and ``history.csv`` (per epoch). It is written into a temporary sibling folder and swapped
-into place at the end (`dnanet.files.outputs`), so a crash or Ctrl-C never leaves a half-written
-run.
+split), ``history.csv`` (per epoch), ``held_out_outputs.safetensors`` (the test and validation
+parts' outputs, `dnanet.training.experiment.write_held_out_outputs`) and ``calibration.json``
+(temperature and conformal scores from the validation part, `dnanet.inference.calibration`;
+neither for a profile run). It is written into a temporary sibling folder and swapped into place
+at the end (`dnanet.files.outputs`), so a crash or Ctrl-C never leaves a half-written run.
 `load_run` (`dnanet.runs.load`) checks a run folder as a whole before its model is built.
 """
 

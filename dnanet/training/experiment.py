@@ -33,6 +33,12 @@ from dnanet.data.splits import Split, make_split
 from dnanet.data.strand import strand_test
 from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
+from dnanet.inference.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    fit_calibration,
+    write_calibration,
+)
 from dnanet.inference.predict import predict
 from dnanet.models import build_task_model
 from dnanet.runs.save import save_model, write_json
@@ -53,7 +59,8 @@ INFERENCE_BATCH = 256  # validation and test batches (at least train.batch_size;
 class TrainingResult:
     """A trained model, its per-epoch history, test-split metrics and its model.json description;
     the test split's targets and ``activate``d outputs ``(N, C)`` that the metrics score (for the
-    report's figures, `dnanet.report.page`)."""
+    report's figures, `dnanet.report.page`); the validation part's, and the calibration fitted on
+    them (`dnanet.inference.calibration`: temperature and conformal scores, calibration.json)."""
 
     model: nn.Module
     history: list[dict]
@@ -62,6 +69,10 @@ class TrainingResult:
     test_targets: np.ndarray | None = None
     test_outputs: np.ndarray | None = None
     test_indices: np.ndarray | None = None  # the test records (indices into the read set)
+    validation_indices: np.ndarray | None = None
+    validation_targets: np.ndarray | None = None  # a profile run's: None
+    validation_outputs: np.ndarray | None = None
+    calibration: Calibration | None = None  # fitted on the validation part; a profile run: None
 
 
 def model_arguments_of(config: Config) -> dict:
@@ -207,17 +218,20 @@ def train_model(
         loader = make_loader(sequences, inference_batch, indices, **loading)
         return score_profiles(model, loader, rc_average, task, precision)
 
+    validation_outputs = validation_targets = calibration = None  # a profile run keeps none
     if task.kind == "profile":  # scored a batch at a time: held-out profiles never all in memory
         scores = profile_scores(val_idx)
         same = collapsed_answer(task, torch.from_numpy(scores["predicted"]))
         learning = check_losses(task, scores["loss"], scores["prior_loss"], same)
     else:
+        validation_outputs, validation_targets = outputs_of(val_idx), sequences.targets[val_idx]
         learning = check_learning(
             task,
             train_targets,
-            torch.from_numpy(outputs_of(val_idx)),
-            torch.from_numpy(sequences.targets[val_idx]),
+            torch.from_numpy(validation_outputs),
+            torch.from_numpy(validation_targets),
         )
+        calibration = fit_calibration(task, validation_outputs, validation_targets)
     test_metrics: dict = {}
     test_targets = test_outputs = None
     if score_test and task.kind == "profile":
@@ -260,7 +274,17 @@ def train_model(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return TrainingResult(
-        model, history, test_metrics, description, test_targets, test_outputs, test_idx
+        model,
+        history,
+        test_metrics,
+        description,
+        test_targets,
+        test_outputs,
+        test_idx,
+        val_idx,
+        validation_targets,
+        validation_outputs,
+        calibration,
     )
 
 
@@ -354,33 +378,40 @@ def resolve_strand(
 
 
 def write_run(folder: Path, result: TrainingResult) -> None:
-    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv) into
-    `folder`, a fresh temporary that the caller swaps into place
-    (`dnanet.files.outputs.Output.writing`)."""
+    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv, and
+    calibration.json but for a profile run) into `folder`, a fresh temporary that the caller swaps
+    into place (`dnanet.files.outputs.Output.writing`)."""
     save_model(folder, result.model, result.description)
     write_json(folder / "metrics.json", result.test_metrics)
+    if result.calibration is not None:
+        write_calibration(folder / CALIBRATION_FILE, result.calibration)
     if result.test_outputs is not None and result.description["task"]["kind"] != "profile":
-        write_test_outputs(folder, result)
+        write_held_out_outputs(folder, result)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
         writer.writeheader()
         writer.writerows(result.history)
 
 
-TEST_OUTPUTS = "test_outputs.safetensors"
+HELD_OUT_OUTPUTS = "held_out_outputs.safetensors"
 
 
-def write_test_outputs(folder: Path, result: TrainingResult) -> None:
-    """``test_outputs.safetensors``: the test part's record indices int64 ``(N,)`` (in the order
-    the inputs were read), targets ``(N,)`` or ``(N, C)`` and activated outputs float32 ``(N, C)``,
-    what the test metrics scored; an ensemble (`dnanet.training.folds`) averages its members'."""
+def write_held_out_outputs(folder: Path, result: TrainingResult) -> None:
+    """``held_out_outputs.safetensors``: per held-out part (``test``, ``validation``) its record
+    indices int64 ``(N,)`` (in the order the inputs were read), targets ``(N,)`` or ``(N, T)`` and
+    activated outputs float32 ``(N, C)``: what the test metrics and the calibration scored. An
+    ensemble (`dnanet.training.folds`) averages its members' test outputs and calibrates on their
+    validation outputs, each scored by the one member that did not train on it."""
     from safetensors.numpy import save_file
 
-    save_file(
-        {
-            "indices": np.ascontiguousarray(result.test_indices, dtype=np.int64),
-            "targets": np.ascontiguousarray(result.test_targets),
-            "outputs": np.ascontiguousarray(result.test_outputs, dtype=np.float32),
-        },
-        str(folder / TEST_OUTPUTS),
-    )
+    arrays = {}
+    for part in ("test", "validation"):
+        outputs = getattr(result, f"{part}_outputs")
+        if outputs is None:
+            continue
+        arrays[f"{part}_indices"] = np.ascontiguousarray(
+            getattr(result, f"{part}_indices"), np.int64
+        )
+        arrays[f"{part}_targets"] = np.ascontiguousarray(getattr(result, f"{part}_targets"))
+        arrays[f"{part}_outputs"] = np.ascontiguousarray(outputs, dtype=np.float32)
+    save_file(arrays, str(folder / HELD_OUT_OUTPUTS))

@@ -32,12 +32,13 @@ import numpy as np
 
 from dnanet.errors import DnanetError
 from dnanet.files.json_files import parse_json, read_regular_file
+from dnanet.inference.calibration import CALIBRATION_FILE, fit_calibration, write_calibration
 from dnanet.progress import Reporter
 from dnanet.runs.ensemble import ensemble_record, member_entry
 from dnanet.runs.load import load_run
 from dnanet.runs.save import write_json
 from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
-from dnanet.training.experiment import TEST_OUTPUTS
+from dnanet.training.experiment import HELD_OUT_OUTPUTS
 from dnanet.training.metrics import task_metrics
 from dnanet.training.resume import given_with_resume
 from dnanet.training.workflow import resume_run, train_run
@@ -216,6 +217,7 @@ def _assemble(out: Path, folds: int, require_all: bool) -> EnsembleOutcome:
     ensemble = load_run(out)
     metrics = ensemble_metrics(out, ensemble, kept)
     _write_atomically(out / "metrics.json", metrics)
+    _calibrate(out, ensemble, kept)
     _write_fold_table(out / "folds.tsv", kept, left_out)
     summary = [("warning", f"{entry['path']} left out: {entry['reason']}") for entry in left_out]
     summary.append(("info", f"ensemble of {len(kept)} members written to {out}"))
@@ -252,7 +254,7 @@ def ensemble_metrics(out: Path, ensemble, kept: list[dict]) -> dict:
     for entry in kept:
         path = out / entry["path"] / "metrics.json"
         members[entry["path"]] = parse_json(read_regular_file(path, PLAN_LIMIT), path)
-    stacked = [_test_outputs(out / entry["path"]) for entry in kept]
+    stacked = [_held_out(out / entry["path"], "test") for entry in kept]
     if any(part is None for part in stacked):
         return {"members": members, "note": "no test outputs (a profile run): use dnanet evaluate"}
     indices, targets, _ = stacked[0]
@@ -269,15 +271,31 @@ def ensemble_metrics(out: Path, ensemble, kept: list[dict]) -> dict:
     return {**metrics, "members": members}
 
 
-def _test_outputs(folder: Path):
-    """(indices, targets, outputs) of a member's test part, or None (a profile run)."""
+def _held_out(folder: Path, part: str):
+    """(indices, targets, outputs) of a member's test or validation part, or None (a profile
+    run)."""
     from safetensors.numpy import load_file
 
-    path = folder / TEST_OUTPUTS
+    path = folder / HELD_OUT_OUTPUTS
     if not path.is_file():
         return None
     arrays = load_file(str(path))
-    return arrays["indices"], arrays["targets"], arrays["outputs"]
+    return arrays[f"{part}_indices"], arrays[f"{part}_targets"], arrays[f"{part}_outputs"]
+
+
+def _calibrate(out: Path, ensemble, kept: list[dict]) -> None:
+    """OUT/calibration.json from the members' validation outputs pooled: each record outside
+    the test part scored by the member that did not train on it (out-of-fold; cross-conformal,
+    about 1 - alpha in practice; `dnanet calibrate OUT held-out inputs` fits it on new data)."""
+    parts = [_held_out(out / entry["path"], "validation") for entry in kept]
+    if any(part is None for part in parts) or ensemble.task.kind == "profile":
+        return
+    targets = np.concatenate([part[1] for part in parts])
+    outputs = np.concatenate([part[2] for part in parts])
+    calibration = fit_calibration(ensemble.task, outputs, targets, source="out-of-fold validation")
+    temporary = out / f".{CALIBRATION_FILE}.partial"
+    write_calibration(temporary, calibration)
+    os.replace(temporary, out / CALIBRATION_FILE)
 
 
 def _write_fold_table(path: Path, kept: list[dict], left_out: list[dict]) -> None:

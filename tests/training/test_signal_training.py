@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dnanet import api
 from dnanet.data.signal import SignalSettings, signal_settings
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import predict_batch
@@ -72,6 +73,7 @@ def test_a_profile_run_keeps_its_tracks_widths_and_metrics(profile_run, example)
     history = (run.folder / "history.csv").read_text().splitlines()[0]
     assert "val_pearson" in history and "val_jsd" in history
     assert record["task"]["counts_weight"] >= 1  # lambda from the data (mean reads)
+    assert not (run.folder / "calibration.json").exists()  # a profile run has no calibration
 
 
 def test_the_control_is_an_input_and_prediction_leaves_it_out(profile_run):
@@ -110,6 +112,11 @@ def test_a_counts_run_is_regression_on_log_reads(example):
     task = outcome.result.description["task"]
     assert task["kind"] == "counts" and len(task["mean"]) == 1
     assert {"pearson", "mse", "baseline_mse"} <= set(outcome.metrics)
+    _, genome, _ = example  # conformal intervals from the validation part, in reads
+    frame = api.load_run(outcome.out).predict(genome.peaks, genome=genome.genome, conformal=0.1)
+    assert list(frame.columns) == ["id", "pred_chip", "low_chip", "high_chip"]
+    assert (0 <= frame["low_chip"]).all() and (frame["low_chip"] <= frame["pred_chip"]).all()
+    assert (frame["pred_chip"] <= frame["high_chip"]).all()
 
 
 def test_a_family_without_positions_has_no_profile_head(example):
