@@ -217,3 +217,20 @@ def test_a_transformer_ensembles_attention_is_its_members_mean():
     assert has_attention(ensemble)
     expected = (attention_scores(members[0], codes) + attention_scores(members[1], codes)) / 2
     assert torch.allclose(attention_scores(ensemble, codes), expected, atol=1e-6)
+
+
+def test_an_ensemble_calibrates_on_out_of_fold_validation_and_covers_new_data(
+    ensemble, runner, tmp_path
+):
+    calibration = json.loads((ensemble / "calibration.json").read_text())
+    assert calibration["source"] == "out-of-fold validation"
+    members = [json.loads((ensemble / f"fold_{k}" / "model.json").read_text()) for k in range(3)]
+    assert calibration["n"] == sum(m["split"]["validation"] for m in members)  # every fold once
+    out = tmp_path / "metrics.json"
+    result = runner.invoke(
+        app, ["evaluate", str(ensemble), "--conformal", "0.2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())["calibration"]
+    # 150 held-out records, never trained on: coverage near 0.8 (binomial sd about 0.03)
+    assert 0.7 <= report["coverage"] <= 0.95, report
