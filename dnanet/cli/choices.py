@@ -62,4 +62,5 @@ MOTIF_ENGINES = RegistryChoice("dnanet.interpret.motifs.pipeline", "ENGINES").co
 MOTIF_BACKGROUNDS = RegistryChoice("dnanet.interpret.motifs.pipeline", "BACKGROUNDS").complete
 LAYERS = RegistryChoice("dnanet.inference.embed", "LAYERS").complete
 POOLS = RegistryChoice("dnanet.inference.embed", "POOLS").complete
+VARIANT_NULLS = RegistryChoice("dnanet.interpret.variant_null", "NULL_KINDS").complete
 OPTIMIZERS = RegistryChoice("dnanet.bottleneck", "OPTIMIZERS").complete

@@ -20,34 +20,6 @@ HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
-@pytest.fixture(scope="module")
-def variant_run(synthetic_genome, tmp_path_factory) -> Path:
-    """The shipped CNN trained on the 400 planted peaks against a GC-matched background
-    (window 200)."""
-    out = tmp_path_factory.mktemp("variant-runs") / "gc"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            f"bound={synthetic_genome.peaks}",
-            "background=gc-matched",
-            "--genome",
-            str(synthetic_genome.genome),
-            "--window",
-            "200",
-            "--out",
-            str(out),
-            "--epochs",
-            "30",
-            "--threads",
-            "1",
-            "--quiet",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def vcf_line(chrom, pos, ref, alt, ident=".") -> str:
     return f"{chrom}\t{pos}\t{ident}\t{ref}\t{alt}\t.\tPASS\t.\n"
 
