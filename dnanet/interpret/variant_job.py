@@ -209,8 +209,9 @@ def variants_frame(
         ):
             variants = partial(source.variants, width)
             _effects(run, variants, batch_size, null, source.genome, True, None, handle, progress)
-        TableFinish(null.drawn)(rows, table)
-        return read_effects_table(table.read_text())
+        if null.drawn:
+            fill_q_values(rows, table)
+        return read_effects_table((table if null.drawn else rows).read_text())
 
 
 def read_effects_table(text: str) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.stats import false_discovery_control, kstest
 
 from dnanet.cli import app
@@ -196,10 +197,12 @@ def mixed_vcf(synthetic_genome, path: Path) -> Path:
         vcf_line(chrom, at + 1, wrong, "T", "mismatch"),
         "chr1\t12\tshort\n",
     ]
-    contigs = "".join(f"##contig=<ID={c},length={n}>\n" for c, n in genome.sizes.items())
-    path.write_text(
-        HEADER.replace("\n#CHROM", "\n" + contigs.rstrip("\n") + "\n#CHROM") + "".join(lines)
+    lines.sort(key=lambda line: (line.split("\t")[0], int(line.split("\t")[1])))  # tabix
+    meta = "".join(f"##contig=<ID={c},length={n}>\n" for c, n in genome.sizes.items()) + (
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">\n'
+        '##INFO=<ID=SOURCE,Number=1,Type=String,Description="source">\n'
     )
+    path.write_text(HEADER.replace("#CHROM", meta + "#CHROM") + "".join(lines))
     return path
 
 
@@ -239,3 +242,99 @@ def test_null_columns_do_not_depend_on_shards_reruns_or_batch_sizes(
     assert "null: 12 snv draws per variant; p-values resolve down to 1/13 = 0.0769" in " ".join(
         result.stderr.split()
     )
+    from dnanet.api import load_run
+
+    frame = load_run(variant_run, threads=1).variants(
+        vcf=vcf, genome=synthetic_genome.genome, null="snv", null_size=12
+    )  # a notebook's DataFrame: the command's cells
+    assert np.allclose(
+        frame["q_bound"], whole["q_bound"].replace("", "nan").astype(float), 1e-6, 0, True
+    )
+
+
+def test_a_vcf_output_is_the_input_with_declared_info_keys_that_htslib_reads(
+    variant_run, synthetic_genome, runner, tmp_path
+):
+    pysam = pytest.importorskip("pysam")
+    vcf = mixed_vcf(synthetic_genome, tmp_path / "v.vcf")
+    options = ["--null", "snv", "--null-size", "12"]
+    run = partial(variants_command, runner, variant_run, vcf, synthetic_genome.genome)
+    run(tmp_path / "e.tsv", *options)
+    result = run(tmp_path / "e.vcf.gz", *options)
+    effects = table(tmp_path / "e.tsv")
+    assert "1 malformed lines left out of the VCF" in " ".join(result.stderr.split())
+    out = tmp_path / "e.vcf.gz"
+    assert out.read_bytes()[:4] == b"\x1f\x8b\x08\x04"  # BGZF: gzip with the extra field
+    with pysam.VariantFile(str(out)) as reader:
+        info = reader.header.info
+        columns = list(effects.columns[7:])
+        assert {f"DNANET_{c}" for c in columns} | {"DNANET_status", "DP", "SOURCE"} == set(info)
+        assert all(info[f"DNANET_{c}"].number == "A" for c in columns + ["status"])
+        assert info["DNANET_p_bound"].type == "Float" and "p-value" in (
+            info["DNANET_p_bound"].description
+        )
+        records = list(reader)
+    scored = effects[effects["status"] != "malformed"]
+    assert [r.id for r in records] == list(dict.fromkeys(scored["id"]))  # one per line, in order
+    for record in records:
+        rows = scored[scored["id"] == record.id]
+        assert list(record.alts) == list(rows["alt"])
+        assert record.info["DNANET_status"] == tuple(rows["status"])
+        for column in columns:
+            values = record.info[f"DNANET_{column}"]  # None: '.', the allele not scored
+            expected = [float(cell) if cell else None for cell in rows[column]]
+            assert [v is None for v in values] == [e is None for e in expected]
+            assert [v for v in values if v is not None] == pytest.approx(
+                [e for e in expected if e is not None], rel=1e-5
+            ), (record.id, column)
+    multi = next(r for r in records if r.id == "multi")
+    assert multi.info["DP"] == 7 and multi.info["SOURCE"] == "x" and len(multi.alts) == 2
+    mismatch = next(r for r in records if r.id == "mismatch")
+    assert mismatch.info["DNANET_status"] == ("ref_mismatch",)
+    assert mismatch.info["DNANET_p_bound"] == (None,)
+    pysam.tabix_index(str(out), preset="vcf", keep_original=True, force=True)
+    with pysam.TabixFile(str(out)) as indexed:
+        assert len(list(indexed.fetch("chr1"))) == sum(r.chrom == "chr1" for r in records)
+    again = tmp_path / "again.vcf"  # the output scored again: its keys replaced, not repeated
+    variants_command(runner, variant_run, out, synthetic_genome.genome, again)
+    text = again.read_text()
+    assert text.count("##INFO=<ID=DNANET_status,") == 1 and "DNANET_p_bound" not in text
+    assert text.startswith("##fileformat=VCFv4.2\n") and text.count("\tDP=7;SOURCE=x;") == 1
+
+
+def test_an_ensemble_adds_the_members_spread_of_the_tested_effect(
+    variant_run, synthetic_genome, tmp_path
+):
+    import dataclasses
+
+    import torch
+
+    from dnanet.interpret.variant_job import score_variants
+    from dnanet.models.ensemble import Ensemble
+    from dnanet.runs.load import load_run
+
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(
+        HEADER + "".join(site_snvs(synthetic_genome)[:4] + far_snvs(synthetic_genome, 4, seed=5))
+    )
+    first, second = load_run(variant_run), load_run(variant_run)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a second member that disagrees a little, as another fold would
+        for weights in second.model.parameters():
+            weights.add_(0.05 * weights.std() * torch.randn_like(weights))
+    ensemble = dataclasses.replace(
+        first, model=Ensemble([first.model, second.model]), members=(first, second)
+    )
+    genome = synthetic_genome.genome
+    outcome = score_variants(ensemble, tmp_path / "ens.tsv", vcf=vcf, genome=genome)
+    for name, member in (("one", first), ("two", second)):
+        score_variants(member, tmp_path / f"{name}.tsv", vcf=vcf, genome=genome)
+    both = table(tmp_path / "ens.tsv")
+    one, two = (table(tmp_path / f"{name}.tsv") for name in ("one", "two"))
+    assert "sd_bound" in both and "sd_bound" not in one
+    assert "ensemble of 2 members: sd_ columns are their spread" in outcome.summary_lines()
+    mean = (one["ref_bound"].astype(float) + two["ref_bound"].astype(float)) / 2
+    assert np.allclose(both["ref_bound"].astype(float), mean, atol=2e-6)
+    effects = np.stack([t["log_odds_diff_bound"].astype(float) for t in (one, two)])
+    spread = both["sd_bound"].astype(float)
+    assert np.allclose(spread, effects.std(0, ddof=1), atol=1e-4) and (spread > 0).all()

@@ -538,7 +538,8 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         ]
     pairs.write_text("".join(records[:5] + [">lonely|alt\nACGT\n"] + records[5:]))
     single = tmp_path / "single.tsv"
-    pairs_command(variant_run, pairs, single)
+    null = ["--null", "shuffle", "--null-size", "5"]  # q-values over both processes' rows
+    pairs_command(variant_run, pairs, single, *null)
     done = torchrun(
         "variants",
         str(variant_run),
@@ -546,6 +547,7 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         str(pairs),
         "--out",
         str(tmp_path / "dist" / "e.tsv"),
+        *null,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -558,3 +560,4 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         for path in (tmp_path / "dist" / "e.tsv", single)
     )
     pd.testing.assert_frame_equal(merged, one, check_exact=False, atol=2e-6)
+    assert (one["q_bound"] != "").sum() == 4  # the scored pairs' q-values, filled
