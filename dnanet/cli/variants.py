@@ -92,12 +92,13 @@ def variants(
         "none",
         "--null",
         help="Control draws that calibrate each variant's effect: shuffle (the variant's own REF "
-        "and ALT between dinucleotide-shuffled flanks of its window), snv (ALT put at other "
-        "positions of the window that hold REF; indels and multi-base variants get shuffle "
-        "draws) or none. Adds per output p_NAME (two-sided empirical p-value of the tested "
-        "effect: log_odds_diff, diff or lfc), q_NAME (Benjamini-Hochberg over the file; empty in "
-        "a --shard) and null_sd_NAME (the draws' spread). Seeded by the variant's windows: "
-        "reruns and shards give the same numbers. Costs --null-size times the scoring.",
+        "and ALT between dinucleotide-shuffled flanks of its window), snv (the same REF>ALT at "
+        "other positions of the window that hold REF, each scored in a window centred on it; "
+        "indels, multi-base variants and --pairs get shuffle draws) or none. Adds per output "
+        "p_NAME (two-sided empirical p-value of the tested effect: log_odds_diff, diff or lfc), "
+        "q_NAME (Benjamini-Hochberg over the file; empty in a --shard) and null_sd_NAME (the "
+        "draws' spread). Seeded by the variant's windows: reruns and shards give the same "
+        "numbers. Costs --null-size + 1 times the scoring.",
         autocompletion=choices.VARIANT_NULLS,
     ),
     null_size: int = typer.Option(
