@@ -41,7 +41,7 @@ from dnanet.inference.predictions import predictions_frame
 from dnanet.inference.profiles import profile_arrays
 from dnanet.inputs.sources import GenomeSettings, resolve_inputs, sequences_input
 from dnanet.interpret.attribution_workflow import attribute_arrays
-from dnanet.interpret.variant_job import variants_frame
+from dnanet.interpret.variant_job import NullChoice, variants_frame
 from dnanet.progress import Reporter
 from dnanet.report.evaluation import evaluate_run
 from dnanet.report.page import write_run_report
@@ -257,12 +257,16 @@ class Run:
         pairs: str | Path | None = None,
         window: int | None = None,
         batch_size: int = 256,
+        null: str = "none",
+        null_size: int = 100,
         reporter: Reporter | None = None,
     ) -> pd.DataFrame:
         """The effect of each variant on the run's outputs, one row per variant in input order:
         the columns `dnanet variants` writes (chrom, pos, id, ref, alt, status, note, then ref,
         alt and diff per output; a signal run: ref, alt, lfc, and jsd for a profile run, per
-        track). A VCF with its `genome`, or a FASTA of ref/alt `pairs`."""
+        track; an ensemble: sd per output; with `null` "shuffle" or "snv": p, q and null_sd per
+        output from `null_size` control draws per variant). A VCF with its `genome`, or a FASTA
+        of ref/alt `pairs`."""
         return variants_frame(
             self.loaded,
             vcf=Path(vcf) if vcf is not None else None,
@@ -270,6 +274,7 @@ class Run:
             pairs=Path(pairs) if pairs is not None else None,
             window=window,
             batch_size=batch_size,
+            null=NullChoice(null, null_size),
             reporter=_Kept(self.notes, reporter),
         )
 

@@ -63,4 +63,5 @@ MOTIF_BACKGROUNDS = RegistryChoice("dnanet.interpret.motifs.pipeline", "BACKGROU
 LAYERS = RegistryChoice("dnanet.inference.embed", "LAYERS").complete
 POOLS = RegistryChoice("dnanet.inference.embed", "POOLS").complete
 MEMBERS = RegistryChoice("dnanet.models.ensemble", "COMBINE").complete
+VARIANT_NULLS = RegistryChoice("dnanet.interpret.variant_null", "NULL_KINDS").complete
 OPTIMIZERS = RegistryChoice("dnanet.bottleneck", "OPTIMIZERS").complete

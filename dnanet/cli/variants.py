@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from dnanet.cli import choices
 from dnanet.cli.common import (
     ConsoleReporter,
     DeviceOption,
@@ -49,7 +50,15 @@ def variants(
         "--genome",
         help="Genome FASTA the VCF refers to (plain or bgzip; indexed on first use).",
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="TSV of effects to write (atomically)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Effects to write (atomically): a TSV, or with a name ending in .vcf.gz (BGZF, "
+        "tabix-indexable when the VCF is sorted), .vcf.bgz or .vcf the --vcf input written back "
+        "with every effect column as an INFO key DNANET_COLUMN (Number=A: one value per ALT; "
+        "DNANET_status per ALT), declared by ##INFO lines; malformed lines are left out.",
+    ),
     overwrite: bool = OverwriteOption,
     window: Optional[int] = typer.Option(
         None,
@@ -78,6 +87,24 @@ def variants(
         None,
         help="With --plot: the output that ranks and explains the variants "
         "(default: a binary run's first class, or a single regression target or track).",
+    ),
+    null: str = typer.Option(
+        "none",
+        "--null",
+        help="Control draws that calibrate each variant's effect: shuffle (the variant's own REF "
+        "and ALT between dinucleotide-shuffled flanks of its window), snv (the same REF>ALT at "
+        "other positions of the window that hold REF, each scored in a window centred on it; "
+        "indels, multi-base variants and --pairs get shuffle draws) or none. Adds per output "
+        "p_NAME (two-sided empirical p-value of the tested effect: log_odds_diff, diff or lfc), "
+        "q_NAME (Benjamini-Hochberg over the file; empty in a --shard) and null_sd_NAME (the "
+        "draws' spread). Seeded by the variant's windows: reruns and shards give the same "
+        "numbers. Costs --null-size + 1 times the scoring.",
+        autocompletion=choices.VARIANT_NULLS,
+    ),
+    null_size: int = typer.Option(
+        100,
+        "--null-size",
+        help="Draws per variant with --null: p-values resolve down to 1/(N + 1) (N=100: 0.0099).",
     ),
     shard: Optional[str] = shard_option(
         "The rows (one per ALT allele or pair, in input order) are split; only "
@@ -111,12 +138,20 @@ def variants(
     (an id without |ref or |alt: malformed); a pair too short for the window around its difference:
     too_short.
 
+    --null shuffle|snv: per output p_NAME, q_NAME, null_sd_NAME from --null-size control draws per
+    variant (see --null); an ensemble run (dnanet train --folds) adds sd_NAME, its members'
+    standard deviation of the tested effect. --out NAME.vcf.gz writes the VCF back with the
+    effects in INFO.
+
       dnanet variants runs/ctcf --vcf variants.vcf.gz --genome hg38.fa --out effects.tsv \\
         --plot effects-plots
 
       dnanet variants runs/ctcf --pairs pairs.fa --out effects.tsv
+
+      dnanet variants runs/ctcf --vcf variants.vcf.gz --genome hg38.fa --null shuffle \\
+        --out effects.vcf.gz
     """
-    from dnanet.interpret.variant_job import score_variants
+    from dnanet.interpret.variant_job import NullChoice, score_variants
     from dnanet.runtime import distributed
 
     given_shard = inference_shard(shard)
@@ -133,6 +168,7 @@ def variants(
         plot_top=plot_top,
         plot_flank=plot_flank,
         target=target,
+        null=NullChoice(null, null_size),
         shard=given_shard,
         overwrite=overwrite,
         device=device,

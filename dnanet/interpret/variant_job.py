@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
@@ -35,9 +36,18 @@ from dnanet.inputs.genome import open_genome
 from dnanet.inputs.read import check_input_file
 from dnanet.interpret import variants as variant_rows
 from dnanet.interpret.attribution import output_name, resolve_target, target_output
+from dnanet.interpret.variant_null import NullTest, check_null, fill_q_values, resolution
 from dnanet.interpret.variant_pairs import prepare_pair, read_pairs
 from dnanet.interpret.variant_plots import TopVariants, draw_variant, file_name
-from dnanet.interpret.variants import BASE_COLUMNS, Variant, prepare, read_vcf, window_scorer
+from dnanet.interpret.variant_vcf import is_vcf_output, write_vcf
+from dnanet.interpret.variants import (
+    BASE_COLUMNS,
+    MemberSpread,
+    Variant,
+    prepare,
+    read_vcf,
+    window_scorer,
+)
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run
 from dnanet.runtime import distributed
@@ -45,11 +55,26 @@ from dnanet.runtime.shards import Shard
 
 
 @dataclass(frozen=True)
+class NullChoice:
+    """--null and --null-size: the kind of control draws (`dnanet.interpret.variant_null`; "none":
+    no p-values) and how many per variant."""
+
+    kind: str = "none"
+    size: int = 100
+
+    @property
+    def drawn(self) -> bool:
+        return self.kind != "none"
+
+
+@dataclass(frozen=True)
 class VariantOutcome:
     """What `score_variants` wrote: rows per status (`counts`, of every process under torchrun)
     into `out`, scored with `window` bases (None: pairs scored as they are), for `shard` (None: all
     rows) by `processes` processes; with --plot, the `drawn` top variants by |`ranked_by`| (the
-    column, e.g. diff_bound or lfc_chip) in `plot`; the notes told (the model did not learn)."""
+    column, e.g. diff_bound or lfc_chip) in `plot`; the notes told (the model did not learn);
+    the `null` drawn, whether its q-values were filled (`q_filled`: not in a shard), an
+    ensemble's `members`, and the VCF lines left out (`vcf_left_out`, malformed, --out .vcf.gz)."""
 
     out: Path
     counts: dict[str, int]
@@ -60,10 +85,14 @@ class VariantOutcome:
     drawn: int
     ranked_by: str | None
     notes: list[str]
+    null: NullChoice = NullChoice()
+    q_filled: bool = False
+    members: int = 1
+    vcf_left_out: int | None = None
 
     def summary_lines(self) -> list[str]:
         """The closing lines of `dnanet variants`: rows written and scored, a line per other status
-        that occurred, and where the plots are."""
+        that occurred, the null's draws and p-value resolution, and where the plots are."""
         total = sum(self.counts.values())
         where = f"shard {self.shard}: " if self.shard is not None else ""
         by = f" by {self.processes} processes" if self.processes > 1 else ""
@@ -77,9 +106,31 @@ class VariantOutcome:
             for status, count in self.counts.items()
             if status != "ok" and count
         ]
+        lines += self._null_lines()
+        if self.vcf_left_out:
+            lines.append(
+                f"note: {self.vcf_left_out:,} malformed lines left out of the VCF (not VCF records)"
+            )
         if self.plot is not None:
             lines.append(
                 f"ISM maps of the top {self.drawn} variants (by |{self.ranked_by}|) in {self.plot}/"
+            )
+        return lines
+
+    def _null_lines(self) -> list[str]:
+        lines = []
+        if self.members > 1:
+            lines.append(f"ensemble of {self.members} members: sd_ columns are their spread")
+        if not self.null.drawn:
+            return lines
+        lines.append(
+            f"null: {self.null.size:,} {self.null.kind} draws per variant; p-values resolve down "
+            f"to 1/{self.null.size + 1:,} = {resolution(self.null.size):.3g}"
+        )
+        if not self.q_filled:
+            lines.append(
+                "note: q_ columns are empty in a shard: Benjamini-Hochberg needs every shard's "
+                "p-values (join the shards, then dnanet.interpret.variant_null.fill_q_values)"
             )
         return lines
 
@@ -139,19 +190,28 @@ def variants_frame(
     pairs: Path | None = None,
     window: int | None = None,
     batch_size: int = 256,
+    null: NullChoice = NullChoice(),
     reporter: Reporter | None = None,
 ) -> pd.DataFrame:
     """The rows and columns `dnanet variants RUN --vcf VCF --genome G` (or ``--pairs FASTA``)
     writes, in input order: written by the command's own writer and read back
-    (`read_effects_table`), so numbers are the printed ones (6 significant digits). `reporter`
-    hears the progress."""
+    (`read_effects_table`), so numbers are the printed ones (6 significant digits); `null`: the
+    --null draws (p, q and null_sd columns). `reporter` hears the progress."""
     reporter = reporter if reporter is not None else Reporter()
+    check_null(null.kind, null.size)
     source = VariantInput(vcf, genome, pairs, window)
     width = source.width(run)
-    text = io.StringIO()
-    with reporter.counter("scoring", None, "variants") as progress:
-        _effects(run, partial(source.variants, width), batch_size, True, None, text, progress)
-    return read_effects_table(text.getvalue())
+    with tempfile.TemporaryDirectory() as folder:
+        rows, table = Path(folder) / "rows.tsv", Path(folder) / "table.tsv"
+        with (
+            open(rows, "w", newline="") as handle,
+            reporter.counter("scoring", None, "variants") as progress,
+        ):
+            variants = partial(source.variants, width)
+            _effects(run, variants, batch_size, null, source.genome, True, None, handle, progress)
+        if null.drawn:
+            fill_q_values(rows, table)
+        return read_effects_table((table if null.drawn else rows).read_text())
 
 
 def read_effects_table(text: str) -> pd.DataFrame:
@@ -182,6 +242,7 @@ def score_variants(
     plot_top: int = 5,
     plot_flank: int = 20,
     target: str | None = None,
+    null: NullChoice = NullChoice(),
     shard: Shard | None = None,
     overwrite: bool = False,
     device: str = "auto",
@@ -189,29 +250,38 @@ def score_variants(
     reporter: Reporter | None = None,
 ) -> VariantOutcome:
     """`dnanet variants RUN (--vcf VCF --genome G | --pairs FASTA) --out OUT`: one row per ALT
-    allele or pair, in input order, into `out` (written atomically). `shard`: only that block of
-    the rows; under torchrun the processes split them. `plot`: a folder of ISM maps of the
-    `plot_top` variants of largest |diff| (a signal run: |lfc|) of `target` (default:
-    `resolve_target`'s), `plot_flank`
-    bases each side. `run`: a run folder (loaded after `out` is claimed, on `device` with
-    `threads`) or a loaded `Run`. Every process calls this; rank 0 alone tells `reporter`."""
+    allele or pair, in input order, into `out` (written atomically; a VCF with the effects in INFO
+    when `out` ends in .vcf, .vcf.gz or .vcf.bgz: `dnanet.interpret.variant_vcf`). `shard`: only
+    that block of the rows; under torchrun the processes split them. `plot`: a folder of ISM maps
+    of the `plot_top` variants of largest |diff| (a signal run: |lfc|) of `target` (default:
+    `resolve_target`'s), `plot_flank` bases each side. `null`: control draws per variant and
+    their p-values (`dnanet.interpret.variant_null`), q-values over the whole table (not in a
+    shard). An ensemble run adds its members' spread (sd_ columns). `run`: a run folder (loaded
+    after `out` is claimed, on `device` with `threads`) or a loaded `Run`. Every process calls
+    this; rank 0 alone tells `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
-    _check_outputs(vcf, pairs, out, plot, target)
+    _check_outputs(vcf, pairs, out, plot, target, shard)
+    check_null(null.kind, null.size)
     source = VariantInput(vcf, genome, pairs, window)
     processes, torch_device = distributed.start(work_device(run, device, threads))
     speaker = reporter if processes.is_main else Reporter()  # rank 0 speaks for all
     start = len(speaker.notes)
+    whole = shard is None or shard.count == 1
+    finish = TableFinish(null.drawn and whole, vcf if is_vcf_output(out) else None, out, source)
     try:
         with claimed_by(processes.is_main, out, overwrite, speaker) as output:
             loaded = loaded_run(run, torch_device)
             note_not_learned(loaded, speaker)
+            finish.names = list(loaded.task.names)
             width = source.width(loaded)
             top = _top(loaded, target, plot_top) if plot is not None else None
             part = shard or processes.shard
             rows = part.records(source.count()) if part.count > 1 else None
             variants = partial(_chosen, source, width, rows)
-            write = partial(_effects, loaded, variants, batch_size, part.first, top)
-            counts = _write_table(write, out, output, processes, speaker)
+            write = partial(
+                _effects, loaded, variants, batch_size, null, source.genome, part.first, top
+            )
+            counts = _write_table(write, out, output, processes, speaker, finish)
             if top is not None:
                 _draw(plot, top, loaded, plot_flank, speaker)
     finally:
@@ -226,14 +296,61 @@ def score_variants(
         len(top.heap) if top is not None else 0,
         f"{top.effect_name}_{top.target_name}" if top is not None else None,
         notes_since(speaker, start),
+        null,
+        finish.fill_q,
+        len(loaded.members) if loaded.is_ensemble else 1,
+        finish.left_out if finish.vcf is not None else None,
     )
 
 
-def _check_outputs(vcf, pairs, out: Path, plot: Path | None, target: str | None) -> None:
+@dataclass
+class TableFinish:
+    """What becomes of the rows once all are written, before they are --out: the q-values filled
+    (`fill_q`: a null over the whole table) and, for a VCF --out, the input `vcf` written back
+    with them (`dnanet.interpret.variant_vcf.write_vcf`; `names`: the run's outputs, set once it
+    is loaded). `left_out`: the VCF lines left out."""
+
+    fill_q: bool
+    vcf: Path | None = None
+    out: Path | None = None
+    source: "VariantInput | None" = None
+    names: list[str] = field(default_factory=list)
+    left_out: int = 0
+
+    @property
+    def needed(self) -> bool:
+        return self.fill_q or self.vcf is not None
+
+    def __call__(self, rows: Path, target: Path) -> None:
+        """Finish the TSV `rows` into `target` (a side file of the claimed output holds the filled
+        table on its way into a VCF)."""
+        table = rows
+        if self.fill_q:
+            table = rows.with_suffix(".filled") if self.vcf is not None else target
+            fill_q_values(rows, table)
+        if self.vcf is not None:
+            sizes = dict(self.source.genome.sizes) if self.source.genome is not None else {}
+            compressed = self.out.name.lower().endswith((".gz", ".bgz"))
+            self.left_out = write_vcf(self.vcf, table, target, self.names, sizes, compressed)
+
+
+def _check_outputs(
+    vcf, pairs, out: Path, plot: Path | None, target: str | None, shard: Shard | None
+) -> None:
     """The options' errors, before any input is read."""
     _check_one_input(vcf, pairs)
     if out.is_dir():
         raise DnanetError(f"{out}: is a directory, expected a file name")
+    if is_vcf_output(out) and pairs is not None:
+        raise DnanetError(
+            f"{out}: a VCF output writes the --vcf input back with the effects; "
+            "--pairs has no VCF to write back (write a .tsv)"
+        )
+    if is_vcf_output(out) and shard is not None and shard.count > 1:
+        raise DnanetError(
+            f"{out}: --shard splits a multi-allelic record's alleles between shards; "
+            "write .tsv shards (or run the VCF output unsharded, or under torchrun)"
+        )
     if plot is not None and plot.exists() and not plot.is_dir():
         raise DnanetError(f"{plot}: --plot names a folder to draw PNGs into, and this is a file")
     if target is not None and plot is None:
@@ -272,6 +389,8 @@ def _effects(
     run: Run,
     variants: Callable[[], Iterator[Variant]],
     batch_size: int,
+    null: NullChoice,
+    genome,
     header: bool,
     top: TopVariants | None,
     handle: TextIO,
@@ -279,44 +398,65 @@ def _effects(
 ) -> dict[str, int]:
     """The rows of ``variants()`` (prepared Variants) into `handle`, through
     `dnanet.interpret.variants.write_effects` (looked up when called), scored `2 * batch_size`
-    windows at a time; `top` sees every scored variant. Returns rows per status."""
+    windows at a time; `top` sees every scored variant; an ensemble's spread and the `null`'s
+    columns (its snv draws read `genome`, None for pairs) follow the effects. Returns rows per
+    status."""
+    score = window_scorer(run.model, run.record, run.task, 2 * batch_size)
+    extras = (MemberSpread(run.task),) if run.is_ensemble else ()
+    if null.drawn:
+        windows = max(4096, 2 * batch_size)
+        extras += (NullTest(run.task, null.kind, null.size, score, genome, windows),)
     return variant_rows.write_effects(
         handle,
         variants(),
-        window_scorer(run.model, run.record, run.task, 2 * batch_size),
+        score,
         run.task,
         batch_size,
         progress,
         header=header,
         on_scored=top.add if top is not None else None,
+        extras=extras,
     )
 
 
-def _write_table(write, out: Path, output, processes, reporter: Reporter) -> dict[str, int]:
+def _write_table(
+    write, out: Path, output, processes, reporter: Reporter, finish: TableFinish
+) -> dict[str, int]:
     """The rows through ``write(handle, progress)``: in parts under torchrun
-    (`dnanet.runtime.distributed.write_tsv_in_parts`), else atomically into the claimed
-    `output`; returns rows per status (all processes')."""
+    (`dnanet.runtime.distributed.write_tsv_in_parts`), else into the claimed `output` (through a
+    side file and `finish` when the table needs a second pass); returns rows per status (all
+    processes')."""
     if not processes.distributed:
         with (
             output.writing() as temporary,
-            open(temporary, "w", newline="") as handle,
             reporter.counter("scoring", None, "variants") as progress,
         ):
-            return write(handle, progress)
+            rows = temporary.with_suffix(".rows") if finish.needed else temporary
+            with open(rows, "w", newline="") as handle:
+                counts = write(handle, progress)
+            if finish.needed:
+                finish(rows, temporary)
+            return counts
 
     def rows(handle: TextIO) -> dict[str, int]:
         what = f"scoring (process 0 of {processes.world_size})"
         with reporter.counter(what, None, "variants") as progress:
             return write(handle, progress)
 
-    return distributed.write_tsv_in_parts(out, processes, rows, partial(_binary_temporary, output))
+    target = partial(_binary_temporary, output, finish)
+    return distributed.write_tsv_in_parts(out, processes, rows, target)
 
 
 @contextlib.contextmanager
-def _binary_temporary(output) -> Iterator:
-    """The claimed output's temporary, open for bytes; renamed into place when the block ends."""
-    with output.writing() as temporary, open(temporary, "wb") as handle:
-        yield handle
+def _binary_temporary(output, finish: TableFinish) -> Iterator:
+    """The claimed output's temporary (or its side file, then `finish`), open for bytes; renamed
+    into place when the block ends."""
+    with output.writing() as temporary:
+        rows = temporary.with_suffix(".rows") if finish.needed else temporary
+        with open(rows, "wb") as handle:
+            yield handle
+        if finish.needed:
+            finish(rows, temporary)
 
 
 def _draw(folder: Path, top: TopVariants, run: Run, flank: int, reporter: Reporter) -> None:

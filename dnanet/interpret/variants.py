@@ -38,6 +38,12 @@ NAME (`effect_header`):
   the alternative window: how much the variant moves where the reads fall, whatever their number.
   Both profiles cover the central target width of their window; an indel shifts the alternative
   window's right flank (see above), so its profile is compared base for base as it stands.
+
+The *tested effect* of each output (`tested_effects`: log_odds_diff for classification and
+multilabel, diff for regression, lfc for a signal run) is the one an ensemble's spread
+(`MemberSpread`: ``sd_NAME``, the members' standard deviation of it) and the null's p-values
+(`dnanet.interpret.variant_null`: ``p_NAME``, ``q_NAME``, ``null_sd_NAME``) are about. Those
+columns (`ExtraColumns`) come after every output's effects, in that order.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
@@ -290,6 +296,59 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def tested_effect_name(task) -> str:
+    """The column prefix of the effect that the null's p-values and an ensemble's spread are
+    about: ``log_odds_diff`` (classification, multilabel), ``diff`` (regression) or ``lfc`` (a
+    signal run's counts)."""
+    if task.kind in SIGNAL:
+        return "lfc"
+    return "diff" if task.kind == "regression" else "log_odds_diff"
+
+
+def tested_effects(task, ref: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """The tested effect of each output float64 ``(..., T)`` from outputs ``(..., C)`` of the
+    reference and the alternative windows (T = ``len(task.names)``): the numbers of the
+    `tested_effect_name` columns, unrounded."""
+    outputs = len(task.names)
+    ref, alt = ref[..., :outputs].astype(np.float64), alt[..., :outputs].astype(np.float64)
+    if task.kind in SIGNAL:
+        return (alt - ref) / np.log(2)
+    return alt - ref if task.kind == "regression" else _logit(alt) - _logit(ref)
+
+
+def format_cell(value: float) -> str:
+    """A table cell: 6 significant digits, empty for NaN (not computed)."""
+    return "" if np.isnan(value) else f"{value:.6g}"
+
+
+class ExtraColumns(Protocol):
+    """Columns after every output's effects: their names, and the cells of a chunk's scored
+    variants from the members' outputs ``(K, n, C)`` of their reference and alternative windows
+    (K = 1 but for an ensemble; their mean over K is what the effect cells show)."""
+
+    def header(self) -> list[str]: ...
+
+    def cells(
+        self, variants: list[Variant], ref: np.ndarray, alt: np.ndarray
+    ) -> list[list[str]]: ...
+
+
+class MemberSpread:
+    """An ensemble's ``sd_NAME`` per output: the standard deviation over its K members (ddof 0,
+    as `predict`'s) of the tested effect (`tested_effects`) each member alone gives the variant:
+    how much the folds disagree about it."""
+
+    def __init__(self, task):
+        self.task = task
+
+    def header(self) -> list[str]:
+        return [f"sd_{name}" for name in self.task.names]
+
+    def cells(self, variants: list[Variant], ref: np.ndarray, alt: np.ndarray) -> list[list[str]]:
+        spread = tested_effects(self.task, ref, alt).std(0)  # (n, T)
+        return [[format_cell(value) for value in row] for row in spread]
+
+
 def effect_cells(task, ref: np.ndarray, alt: np.ndarray) -> list[str]:
     """One variant's cells after `BASE_COLUMNS`, from its ref and alt outputs ``(C,)``."""
     if task.kind in SIGNAL:
@@ -326,13 +385,16 @@ def write_effects(
     progress: Callable[[int], None] | None = None,
     header: bool = True,
     on_scored: Callable[[Variant, np.ndarray, np.ndarray], None] | None = None,
+    extras: tuple[ExtraColumns, ...] = (),
 ) -> dict[str, int]:
     """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
-    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (N, C)`` outputs. The
-    header row only with `header` (a shard after the first has none); `on_scored(variant, ref, alt)`
-    sees each scored variant's outputs ``(C,)``. Returns the count of each status."""
+    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (K, N, C)`` the members'
+    outputs (`window_scorer`; the effects are of their mean). The header row only with `header`
+    (a shard after the first has none); `on_scored(variant, ref, alt)` sees each scored variant's
+    outputs ``(C,)``; `extras` add their columns after the effects. Returns the count of each
+    status."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-    header_row = effect_header(task)
+    header_row = effect_header(task) + [name for extra in extras for name in extra.header()]
     if header:
         writer.writerow(header_row)
     counts = {status: 0 for status in STATUSES}
@@ -343,17 +405,9 @@ def write_effects(
     def flush() -> None:
         nonlocal done
         scored = [v for v in pending if v.status == "ok"]
-        outputs = iter(())
-        if scored:
-            values = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
-            outputs = iter(zip(values[: len(scored)], values[len(scored) :]))
+        rows = iter(_scored_cells(scored, score, task, on_scored, extras) if scored else ())
         for v in pending:
-            cells = empty
-            if v.status == "ok":
-                ref, alt = next(outputs)
-                cells = effect_cells(task, ref, alt)
-                if on_scored is not None:
-                    on_scored(v, ref, alt)
+            cells = next(rows) if v.status == "ok" else empty
             writer.writerow([v.chrom, v.pos, v.id, v.ref, v.alt, v.status, v.note, *cells])
             counts[v.status] += 1
         done += len(pending)
@@ -369,15 +423,33 @@ def write_effects(
     return counts
 
 
+def _scored_cells(
+    scored: list[Variant], score: Callable, task, on_scored, extras: tuple[ExtraColumns, ...]
+) -> list[list[str]]:
+    """The cells after `BASE_COLUMNS` of each of `scored` (status ok), scored in one call."""
+    members = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
+    ref_members, alt_members = members[:, : len(scored)], members[:, len(scored) :]
+    ref, alt = ref_members.mean(0), alt_members.mean(0)  # (n, C): predict_batch's mean
+    rows = [effect_cells(task, r, a) for r, a in zip(ref, alt)]
+    if on_scored is not None:
+        for v, r, a in zip(scored, ref, alt):
+            on_scored(v, r, a)
+    for extra in extras:
+        for row, cells in zip(rows, extra.cells(scored, ref_members, alt_members)):
+            row += cells
+    return rows
+
+
 def window_scorer(
     model, description: dict, task, batch_size: int
 ) -> Callable[[list[bytes]], np.ndarray]:
-    """``score(windows: list[bytes]) -> (N, C)``: the run's outputs (probabilities or values) of
-    each window, through `dnanet.inference.predict.predict_batch` in batches of at most `batch_size`
-    windows (fewer for long ones), strand-averaged when the run averages strands, as
-    `dnanet predict` reports them."""
+    """``score(windows: list[bytes]) -> (K, N, C)``: each member's outputs (probabilities or
+    values) of each window (K = 1 but for an ensemble), through
+    `dnanet.inference.predict.predict_members` in batches of at most `batch_size` windows (fewer
+    for long ones), strand-averaged when the run averages strands; their mean over K is
+    `dnanet.inference.predict.predict_batch`'s, as `dnanet predict` reports them."""
     from dnanet.data.loaders import inference_batch_size
-    from dnanet.inference.predict import predict_batch
+    from dnanet.inference.predict import predict_members
     from dnanet.inputs.encode import sequences_to_codes
 
     def score(windows: list[bytes]) -> np.ndarray:
@@ -385,7 +457,7 @@ def window_scorer(
         rows = inference_batch_size(batch_size, codes.shape[1])
         return np.concatenate(
             [
-                predict_batch(
+                predict_members(
                     model,
                     codes[i : i + rows],
                     lengths[i : i + rows],
@@ -393,7 +465,8 @@ def window_scorer(
                     activate=task.activate,
                 ).numpy()
                 for i in range(0, len(codes), rows)
-            ]
+            ],
+            axis=1,
         )
 
     return score

@@ -20,34 +20,6 @@ HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
-@pytest.fixture(scope="module")
-def variant_run(synthetic_genome, tmp_path_factory) -> Path:
-    """The shipped CNN trained on the 400 planted peaks against a GC-matched background
-    (window 200)."""
-    out = tmp_path_factory.mktemp("variant-runs") / "gc"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            f"bound={synthetic_genome.peaks}",
-            "background=gc-matched",
-            "--genome",
-            str(synthetic_genome.genome),
-            "--window",
-            "200",
-            "--out",
-            str(out),
-            "--epochs",
-            "30",
-            "--threads",
-            "1",
-            "--quiet",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def vcf_line(chrom, pos, ref, alt, ident=".") -> str:
     return f"{chrom}\t{pos}\t{ident}\t{ref}\t{alt}\t.\tPASS\t.\n"
 
@@ -566,7 +538,8 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         ]
     pairs.write_text("".join(records[:5] + [">lonely|alt\nACGT\n"] + records[5:]))
     single = tmp_path / "single.tsv"
-    pairs_command(variant_run, pairs, single)
+    null = ["--null", "shuffle", "--null-size", "5"]  # q-values over both processes' rows
+    pairs_command(variant_run, pairs, single, *null)
     done = torchrun(
         "variants",
         str(variant_run),
@@ -574,6 +547,7 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         str(pairs),
         "--out",
         str(tmp_path / "dist" / "e.tsv"),
+        *null,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -586,3 +560,4 @@ def test_torchrun_variants_writes_one_tsv_equal_to_a_single_process(
         for path in (tmp_path / "dist" / "e.tsv", single)
     )
     pd.testing.assert_frame_equal(merged, one, check_exact=False, atol=2e-6)
+    assert (one["q_bound"] != "").sum() == 4  # the scored pairs' q-values, filled
