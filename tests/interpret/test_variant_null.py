@@ -19,29 +19,13 @@ from dnanet.cli import app
 from dnanet.inputs.genome import open_genome
 from dnanet.interpret.variant_null import shuffle_draws, snv_draws, variant_seed
 from dnanet.interpret.variants import prepare, read_vcf
-from tests.interpret.test_variants import HEADER, far_positions, site_snvs, vcf_line
-
-
-def variants_command(runner, run: Path, vcf: Path, genome: Path, out: Path, *extra: str):
-    result = runner.invoke(
-        app,
-        [
-            "variants",
-            str(run),
-            "--vcf",
-            str(vcf),
-            "--genome",
-            str(genome),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-            "--quiet",
-            *extra,
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return result
+from tests.interpret.test_variants import (
+    HEADER,
+    far_positions,
+    site_snvs,
+    variants_command,
+    vcf_line,
+)
 
 
 def table(path: Path) -> pd.DataFrame:

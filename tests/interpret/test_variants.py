@@ -24,25 +24,19 @@ def vcf_line(chrom, pos, ref, alt, ident=".") -> str:
     return f"{chrom}\t{pos}\t{ident}\t{ref}\t{alt}\t.\tPASS\t.\n"
 
 
-def score(run: Path, genome: Path, vcf: Path, out: Path, *extra: str):
+def variants_command(runner, run: Path, vcf: Path, genome: Path, out: Path, *extra: str):
+    """`dnanet variants RUN --vcf VCF --genome GENOME --out OUT EXTRA...`, which must succeed."""
     result = runner.invoke(
         app,
-        [
-            "variants",
-            str(run),
-            "--vcf",
-            str(vcf),
-            "--genome",
-            str(genome),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-            "--quiet",
-            *extra,
-        ],
-    )
+        ["variants", str(run), "--vcf", str(vcf), "--genome", str(genome), "--out", str(out),
+         "--threads", "1", "--quiet", *extra],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    return result
+
+
+def score(run: Path, genome: Path, vcf: Path, out: Path, *extra: str):
+    result = variants_command(runner, run, vcf, genome, out, *extra)
     return result, pd.read_csv(out, sep="\t", keep_default_na=False, dtype={"pos": str})
 
 
