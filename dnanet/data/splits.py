@@ -182,7 +182,8 @@ def make_split(
         fixed,
         chromosomes,
     )
-    check_parts(split)
+    if getattr(data, "folds", 1) == 1:  # an ensemble member's parts are checked once folded
+        check_parts(split)
     return split
 
 
@@ -270,6 +271,8 @@ def _by_chromosome(
     ):
         if PART_NAMES[part] in fixed:
             continue  # a fixed part replaces the held-out chromosomes
+        if part == VALIDATION and getattr(data, "folds", 1) > 1:
+            continue  # an ensemble member's validation chromosomes are its fold's (data.folds)
         requested = getattr(data, key)
         if not requested:
             raise DnanetError(

@@ -51,7 +51,7 @@ def test_random_folds_share_the_test_part_and_validate_every_other_record_once()
 
 
 def test_chromosome_folds_hold_out_whole_chromosomes_balanced_by_records():
-    sizes = {f"chr{n}": 400 - 15 * n for n in range(1, 13)}
+    sizes = {f"chr{n}": 400 - 15 * n for n in range(1, 10)}  # no chr10, the default val_chroms
     ids = [
         f"{chrom}:{i * 300}-{i * 300 + 200}" for chrom, count in sizes.items() for i in range(count)
     ]
