@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,8 @@ def _start(out: Path, plan: dict, overwrite: bool) -> None:
     """Create `out` with its folds.json, or check that an unfinished `out` was started with the
     same plan (then it continues)."""
     path = out / FOLDS_PLAN
-    if out.exists() and not path.is_file():
+    taken = out.exists() and (not out.is_dir() or any(out.iterdir()))  # an empty folder will do
+    if taken and not path.is_file():
         raise DnanetError(
             f"{out} exists and is not a dnanet ensemble folder; choose another --out"
             if not (out / "model.json").exists()
@@ -137,15 +139,19 @@ def _start(out: Path, plan: dict, overwrite: bool) -> None:
                 f"dnanet train --resume {out}, or pass --overwrite to start afresh"
             )
         return
-    if path.is_file():
-        for old in [*out.glob("fold_*"), out / "model.json", out / "metrics.json"]:
-            _remove(old)
+    if not _main_process():  # under torchrun rank 0 alone writes
+        out.mkdir(parents=True, exist_ok=True)
+        return
+    if path.is_file():  # --overwrite: the old ensemble goes, members and all
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, plan)
 
 
 def _train_members(out, plan, inputs, options, only, reporter, require_all) -> EnsembleOutcome:
-    folds, written = plan["folds"], True
+    """Train the members not yet finished (`only`: that member alone), then, once every member
+    is finished, write the ensemble (`_assemble`)."""
+    folds, written = plan["folds"], _main_process()
     members = range(folds) if only is None else [only]
     for fold in members:
         folder = member_folder(out, fold)
@@ -166,7 +172,7 @@ def _train_members(out, plan, inputs, options, only, reporter, require_all) -> E
             reporter.note(f"{folder}: member failed: {error}", "warning")
             _write_failure(folder, str(error))
             continue
-        written = outcome.written
+        written = written and outcome.written
     if not written:  # a torchrun process other than rank 0
         return EnsembleOutcome(out, {}, written=False)
     missing = [f for f in range(folds) if not _finished(member_folder(out, f))]
@@ -335,13 +341,9 @@ def _write_atomically(path: Path, data: dict) -> None:
     os.replace(temporary, path)
 
 
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
+def _main_process() -> bool:
+    """Whether this process writes: not a torchrun process other than rank 0."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _plain(options: dict, inputs) -> dict:
