@@ -19,10 +19,10 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 import torch
 
@@ -82,10 +82,28 @@ def start(device: torch.device) -> tuple[Processes, torch.device]:
     return processes, device
 
 
+_KEEPING = [0]  # open `kept_group` blocks: stop() leaves the group to the outermost one
+
+
 def stop() -> None:
-    """Leave the process group (no-op when there is none)."""
+    """Leave the process group (no-op when there is none, or inside `kept_group`)."""
+    if _KEEPING[0]:
+        return
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+
+
+@contextmanager
+def kept_group() -> Iterator[None]:
+    """Keep one process group through several runs (an ensemble's members trained one after
+    another): torchrun's store does not take a second default group in the same processes, so
+    the group is left once, at the end of the block."""
+    _KEEPING[0] += 1
+    try:
+        yield
+    finally:
+        _KEEPING[0] -= 1
+        stop()
 
 
 def per_process_batch(batch_size: int, processes: Processes) -> int:

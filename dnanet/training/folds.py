@@ -38,6 +38,7 @@ from dnanet.progress import Reporter
 from dnanet.runs.ensemble import ensemble_record, member_entry
 from dnanet.runs.load import load_run
 from dnanet.runs.save import write_json
+from dnanet.runtime import distributed
 from dnanet.training.checkpoint import Checkpoint, checkpoint_folder
 from dnanet.training.experiment import HELD_OUT_OUTPUTS
 from dnanet.training.metrics import task_metrics
@@ -150,9 +151,27 @@ def _start(out: Path, plan: dict, overwrite: bool) -> None:
 
 def _train_members(out, plan, inputs, options, only, reporter, require_all) -> EnsembleOutcome:
     """Train the members not yet finished (`only`: that member alone), then, once every member
-    is finished, write the ensemble (`_assemble`)."""
-    folds, written = plan["folds"], _main_process()
+    is finished, write the ensemble (`_assemble`). Under torchrun the members share one process
+    group, and rank 0 alone writes."""
+    folds = plan["folds"]
     members = range(folds) if only is None else [only]
+    with distributed.kept_group():
+        written = _train_each(out, members, folds, inputs, options, reporter)
+    if not (written and _main_process()):  # a torchrun process other than rank 0
+        return EnsembleOutcome(out, {}, written=False)
+    missing = [f for f in range(folds) if not _finished(member_folder(out, f))]
+    if missing:
+        text = (
+            f"{folds - len(missing)} of {folds} members done; the ensemble is written when all are"
+        )
+        return EnsembleOutcome(out, {}, (("info", text),), complete=False)
+    return _assemble(out, folds, require_all)
+
+
+def _train_each(out, members, folds, inputs, options, reporter) -> bool:
+    """Train or resume each of `members` not yet finished; False when this process wrote
+    nothing (a torchrun process other than rank 0)."""
+    written = True
     for fold in members:
         folder = member_folder(out, fold)
         if (folder / "model.json").is_file():
@@ -170,18 +189,11 @@ def _train_members(out, plan, inputs, options, only, reporter, require_all) -> E
             if not any((member_folder(out, f) / "model.json").is_file() for f in range(folds)):
                 raise  # nothing trained yet: the inputs or options are wrong for every member
             reporter.note(f"{folder}: member failed: {error}", "warning")
-            _write_failure(folder, str(error))
+            if _main_process():
+                _write_failure(folder, str(error))
             continue
         written = written and outcome.written
-    if not written:  # a torchrun process other than rank 0
-        return EnsembleOutcome(out, {}, written=False)
-    missing = [f for f in range(folds) if not _finished(member_folder(out, f))]
-    if missing:
-        text = (
-            f"{folds - len(missing)} of {folds} members done; the ensemble is written when all are"
-        )
-        return EnsembleOutcome(out, {}, (("info", text),), complete=False)
-    return _assemble(out, plan["folds"], require_all)
+    return written
 
 
 def _run_keywords(options: dict) -> dict:

@@ -149,3 +149,22 @@ def processes_running(argument: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="torch built without torch.distributed"
+)
+def test_torchrun_trains_an_ensembles_members_in_one_process_group(tmp_path):
+    """Members train one after another under one torchrun: a second process group in the same
+    processes would hang on torchrun's store, so the members share one."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m",
+               "dnanet", "train", "--folds", "2", "--epochs", "4", "--out", str(tmp_path / "ens"),
+               "--threads", "1", "--quiet"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.count("ensemble of") + done.stdout.count("ensemble of") == 1
+    record = json.loads((tmp_path / "ens" / "model.json").read_text())
+    assert len(record["members"]) + len(record["left_out"]) == 2
