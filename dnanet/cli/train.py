@@ -162,7 +162,7 @@ def train(
     if not outcome.written:  # a torchrun process other than rank 0
         return
     metrics = outcome.metrics
-    if metrics:
+    if "n" in metrics:  # (an unfinished ensemble, or a profile ensemble's, has no test table)
         title = "ensemble, " if "members" in metrics else ""
         out_console.print(metrics_table(metrics, f"{title}test split ({metrics['n']} sequences)"))
         if members_table(metrics) is not None:
