@@ -18,6 +18,8 @@ are relative and stay inside the ensemble folder, so the folder can be moved as 
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,7 +40,10 @@ def is_ensemble_folder(folder: Path) -> bool:
     """Whether `folder`'s model.json says it is an ensemble (without checking anything else)."""
     path = folder / "model.json"
     try:
-        head = path.read_bytes()[:4096]
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or device: read_description refuses it
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
     except OSError:
         return False
     return f'"format": "{ENSEMBLE_FORMAT}"'.encode() in head
