@@ -49,13 +49,14 @@ def attribute(
     overwrite: bool = OverwriteOption,
     method: str = typer.Option(
         "saliency",
-        help="ism: exact in-silico mutagenesis (3 passes per base, 6 with strand averaging; "
-        "limit it with --region), arr_0 = the deltas centred over A C G T; saliency: the gradient "
-        "w.r.t. the one-hot input, centred over A C G T; grad_x_input: saliency at each record's "
-        "own base, 0 at the others; deepliftshap: DeepLIFT/SHAP hypothetical contributions "
-        "(tangermeme) against --references dinucleotide shuffles of each record, with a "
-        "summation check per record; integrated_gradients: the gradient integrated from each "
-        "shuffle to the record, averaged over the shuffles.",
+        help="ism: exact in-silico mutagenesis (3 mutants per base, twice with strand "
+        "averaging; a one-hot CNN recomputes only each base's receptive field, other models a "
+        "full pass per mutant: limit it with --region), arr_0 = the deltas centred over A C G T; "
+        "saliency: the gradient w.r.t. the one-hot input, centred over A C G T; grad_x_input: "
+        "saliency at each record's own base, 0 at the others; deepliftshap: DeepLIFT/SHAP "
+        "hypothetical contributions (tangermeme) against --references dinucleotide shuffles of "
+        "each record, with a summation check per record; integrated_gradients: the gradient "
+        "integrated from each shuffle to the record, averaged over the shuffles.",
         autocompletion=choices.ATTRIBUTION_METHODS,
     ),
     target: Optional[str] = typer.Option(

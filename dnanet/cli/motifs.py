@@ -54,7 +54,8 @@ def motifs(
         "auto",
         help="Per-base scores: auto (attention for a transformer, else gradient), "
         "attention (weighted toward each class by its gradient x input), gradient (gradient x "
-        "input) or ism (in-silico mutagenesis; 3L passes per sequence, slow). A model without "
+        "input) or ism (in-silico mutagenesis: 3L mutants per sequence; fast for a one-hot CNN, "
+        "which recomputes only each base's receptive field). A model without "
         "attention falls back to gradient.",
         autocompletion=choices.MOTIF_METHODS,
     ),
@@ -86,7 +87,8 @@ def motifs(
         "saliency",
         help="Attributions the modisco engine clusters (hypothetical, one value per base and "
         "position, as `dnanet attribute --method` computes them): saliency (centred gradient, "
-        "fast), ism (in-silico mutagenesis: 3L passes per sequence, slow; also for k-mer models) "
+        "fast), ism (in-silico mutagenesis: 3L mutants per sequence, a full pass each but for a "
+        "one-hot CNN; also for k-mer models) "
         "or another method of `dnanet attribute`. Ignored by --engine own.",
         autocompletion=choices.ATTRIBUTION_METHODS,
     ),

@@ -105,7 +105,7 @@ def predict_members(
         members, batch = logits.shape[:2]
         outputs = activate(logits.cpu().flatten(0, 1))
         if reverse is not None:
-            outputs = (outputs + _activate_reverse(activate, reverse.cpu().flatten(0, 1))) / 2
+            outputs = (outputs + activate_reverse(activate, reverse.cpu().flatten(0, 1))) / 2
     return outputs.reshape(members, batch, *outputs.shape[1:])
 
 
@@ -114,7 +114,7 @@ def _one_member(model: nn.Module):
     return lambda codes, *extra: model(codes, *extra).unsqueeze(0)
 
 
-def _activate_reverse(activate: Activation, logits: torch.Tensor) -> torch.Tensor:
+def activate_reverse(activate: Activation, logits: torch.Tensor) -> torch.Tensor:
     """The reverse strand's outputs in the forward strand's orientation: `Task.activate` flips a
     profile (``reverse_strand``); any other activation is strand-free."""
     task = getattr(activate, "__self__", None)

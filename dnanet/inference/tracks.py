@@ -28,7 +28,6 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from dnanet.data.loaders import inference_batch_size
 from dnanet.errors import DnanetError
 from dnanet.files.outputs import check_output_kind, claimed
 from dnanet.inference.jobs import (
@@ -39,8 +38,8 @@ from dnanet.inference.jobs import (
     window_width,
     work_device,
 )
-from dnanet.inference.predict import predict_batch
 from dnanet.inference.signal_tracks import signal_entries, signal_tiling
+from dnanet.inference.windows import WindowPredictor, window_predictor
 from dnanet.inputs.genome import open_genome
 from dnanet.progress import Reporter
 
@@ -125,7 +124,7 @@ def merged(regions: list[Region], sizes: dict[str, int]) -> list[Region]:
 
 
 def track_values(
-    predict: Callable[[np.ndarray], np.ndarray],
+    predict: WindowPredictor,
     genome,
     regions: list[Region],
     window: int,
@@ -134,8 +133,9 @@ def track_values(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(chrom, bin starts int64 ``(n,)``, bin ends ``(n,)``, outputs float32 ``(n, C)``) chunk by
-    chunk, in region order, for the bins that get a value (module docstring). `predict` maps codes
-    uint8 ``(B, window)`` to outputs ``(B, C)``. `counts` gets ``bins`` (all bins), ``values``,
+    chunk, in region order, for the bins that get a value (module docstring). `predict` maps a
+    stretch's codes uint8 ``(N,)`` and its windows' starts ``(B,)`` to their outputs ``(B, C)``
+    (`dnanet.inference.windows`). `counts` gets ``bins`` (all bins), ``values``,
     ``off_chromosome`` and ``unknown`` (bins without a value, and why) added up; `progress` hears
     the bases of the regions done so far."""
     from dnanet.inputs.encode import BYTE_TO_CODE, UNKNOWN
@@ -167,8 +167,8 @@ def track_values(
                 bins, offsets = bins[called], offsets[called]
                 if len(bins):
                     counts["values"] += len(bins)
-                    windows = np.lib.stride_tricks.sliding_window_view(codes, window)[offsets]
-                    yield region.chrom, bins, np.minimum(bins + step, region.end), predict(windows)
+                    values = predict(codes, offsets)
+                    yield region.chrom, bins, np.minimum(bins + step, region.end), values
             done += chunk_end - chunk_start
             if progress is not None:
                 progress(done)
@@ -354,30 +354,6 @@ def track_regions(sizes: dict[str, int], regions: list[str], beds: list[Path]) -
     for bed in beds:
         found += bed_regions(bed, sizes)
     return merged(found or [Region(chrom, 0, size) for chrom, size in sizes.items()], sizes)
-
-
-def window_predictor(run, width: int, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """``predict(codes uint8 (B, width)) -> outputs float32 (B, C)``: the run's outputs
-    (probabilities or values, strand-averaged when the run averages strands) in batches of at most
-    `batch_size` windows (fewer for long ones, `dnanet.data.loaders.inference_batch_size`)."""
-    rows = inference_batch_size(batch_size, width)
-
-    def predict(codes: np.ndarray) -> np.ndarray:
-        lengths = np.full(len(codes), width, dtype=np.int64)
-        return np.concatenate(
-            [
-                predict_batch(
-                    run.model,
-                    codes[i : i + rows],
-                    lengths[i : i + rows],
-                    run.reverse_complement_average,
-                    activate=run.task.activate,
-                ).numpy()
-                for i in range(0, len(codes), rows)
-            ]
-        )
-
-    return predict
 
 
 def _write_files(values, outputs, files, kind: str, sizes: dict[str, int], title: str, counter):

@@ -52,7 +52,6 @@ Gradient methods need a one-hot model (a k-mer model's input is not per base): u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -65,9 +64,9 @@ from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
 from dnanet.inputs.encode import reverse_complement, reverse_complement_one_hot
 from dnanet.interpret.deeplift import REFERENCE_METHODS, explain
+from dnanet.interpret.mutants import Objective, mutant_outputs
 
 METHODS = ("ism", "saliency", "grad_x_input") + REFERENCE_METHODS
-Objective = Callable[[list[torch.Tensor]], torch.Tensor]
 CPU_PAIRS = 32  # sequence-reference pairs per DeepLIFT pass on a CPU (1.6x faster than 128)
 
 
@@ -262,23 +261,22 @@ def mutagenesis(
     strands: int = 1,
     region: tuple[int, int] | None = None,
     batch_size: int = 128,
+    shared: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact in-silico mutagenesis of codes ``(B, L)``: deltas float32 ``(B, 4, L)``, the objective
     of each `substitutions` mutant minus the sequence's (0 elsewhere), and the sequences'
-    objective ``(B,)``. Mutants are predicted `batch_size` at a time (fewer when they would pass
-    `dnanet.data.loaders.BATCH_BASES` padded bases)."""
+    objective ``(B,)``. A one-hot CNN shares the mutants' computation
+    (`dnanet.interpret.mutants`; `shared=False` turns that off); other models predict them
+    `batch_size` at a time (fewer when they would pass `dnanet.data.loaders.BATCH_BASES` bases)."""
     lengths = lengths.to(codes.device)
     reference = outputs(model, codes, lengths, objective, strands)
     deltas = torch.zeros(codes.shape[0], 4, codes.shape[1], device=codes.device)
     rows, positions, bases = substitutions(codes, lengths, region)
     per_pass = max(1, min(batch_size, BATCH_BASES // max(1, codes.shape[1])))
-    for start in range(0, len(rows), per_pass):
-        row, position, base = (part[start : start + per_pass] for part in (rows, positions, bases))
-        mutants = codes[row].clone()  # (M, L)
-        mutants[torch.arange(len(row), device=codes.device), position] = base.to(codes.dtype)
-        deltas[row, base, position] = (
-            outputs(model, mutants, lengths[row], objective, strands) - reference[row]
-        )
+    found = mutant_outputs(
+        model, codes, lengths, (rows, positions, bases), objective, strands, per_pass, shared
+    )
+    deltas[rows, bases, positions] = found - reference[rows]
     return deltas, reference
 
 

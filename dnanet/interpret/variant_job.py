@@ -39,6 +39,7 @@ from dnanet.interpret.attribution import output_name, resolve_target, target_out
 from dnanet.interpret.variant_null import NullTest, check_null, fill_q_values, resolution
 from dnanet.interpret.variant_pairs import prepare_pair, read_pairs
 from dnanet.interpret.variant_plots import TopVariants, draw_variant, file_name
+from dnanet.interpret.variant_scoring import pair_scorer
 from dnanet.interpret.variant_vcf import is_vcf_output, write_vcf
 from dnanet.interpret.variants import (
     BASE_COLUMNS,
@@ -46,7 +47,6 @@ from dnanet.interpret.variants import (
     Variant,
     prepare,
     read_vcf,
-    window_scorer,
 )
 from dnanet.progress import Reporter
 from dnanet.runs.load import Run
@@ -401,7 +401,7 @@ def _effects(
     windows at a time; `top` sees every scored variant; an ensemble's spread and the `null`'s
     columns (its snv draws read `genome`, None for pairs) follow the effects. Returns rows per
     status."""
-    score = window_scorer(run.model, run.record, run.task, 2 * batch_size)
+    score = pair_scorer(run.model, run.record, run.task, 2 * batch_size)
     extras = (MemberSpread(run.task),) if run.is_ensemble else ()
     if null.drawn:
         windows = max(4096, 2 * batch_size)

@@ -159,7 +159,8 @@ class NullTest:
     """The null's columns (`dnanet.interpret.variants.ExtraColumns`): ``p_NAME``, ``q_NAME``
     (left empty for `fill_q_values`) and ``null_sd_NAME`` per output, from `size` draws of `kind`
     per variant (``snv`` draws read `genome`; None: --pairs, shuffle draws), scored by
-    ``score(windows) -> (K, N, C)`` (`window_scorer`), about `max_windows` windows per call."""
+    ``score(refs, alts)`` (`dnanet.interpret.variant_scoring.pair_scorer`), about `max_windows`
+    windows per call."""
 
     def __init__(
         self, task, kind: str, size: int, score: Callable, genome=None, max_windows: int = 4096
@@ -185,14 +186,17 @@ class NullTest:
 
     def _null_effects(self, variants: list[Variant]) -> list[np.ndarray]:
         """Each variant's draws' tested effects ``(size, T)``."""
-        windows = []
+        all_refs, all_alts = [], []
         for variant in variants:
             seed = variant_seed(variant)
             drawn = snv_draws(variant, self.size, seed, self.genome) if self.kind == "snv" else None
             refs, alts = drawn or shuffle_draws(variant, self.size, seed)
-            windows += refs + alts
-        outputs = self.score(windows).mean(0).reshape(len(variants), 2, self.size, -1)
-        return list(tested_effects(self.task, outputs[:, 0], outputs[:, 1]))
+            all_refs, all_alts = all_refs + refs, all_alts + alts
+        ref, alt = (
+            part.mean(0).reshape(len(variants), self.size, -1)
+            for part in self.score(all_refs, all_alts)
+        )
+        return list(tested_effects(self.task, ref, alt))
 
     def _row(self, effects: np.ndarray, observed: np.ndarray) -> list[str]:
         """p, q (empty) and null_sd of each output from the draws' effects ``(size, T)`` and the

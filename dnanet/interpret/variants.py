@@ -23,7 +23,8 @@ a `note`:
                       difference
 
 Scoring is streamed in chunks (memory does not grow with the VCF) through
-`dnanet.inference.predict.predict_batch`, strand-averaged when the run averages strands. Per output
+`dnanet.interpret.variant_scoring.pair_scorer` (repeated windows once, SNVs of a one-hot CNN as
+mutants of their reference), strand-averaged when the run averages strands. Per output
 NAME (`effect_header`):
 
 - classification and multilabel: ``ref_NAME``, ``alt_NAME`` (probabilities), ``diff_NAME``
@@ -388,8 +389,9 @@ def write_effects(
     extras: tuple[ExtraColumns, ...] = (),
 ) -> dict[str, int]:
     """Write one TSV row per variant (already `prepare`d: windows set, or a status), in input order,
-    scoring `chunk` variants at a time; ``score(windows: list[bytes]) -> (K, N, C)`` the members'
-    outputs (`window_scorer`; the effects are of their mean). The header row only with `header`
+    scoring `chunk` variants at a time; ``score(refs, alts) -> (K, n, C), (K, n, C)`` the
+    members' outputs (`dnanet.interpret.variant_scoring.pair_scorer`; the effects are of their
+    mean). The header row only with `header`
     (a shard after the first has none); `on_scored(variant, ref, alt)` sees each scored variant's
     outputs ``(C,)``; `extras` add their columns after the effects. Returns the count of each
     status."""
@@ -427,8 +429,7 @@ def _scored_cells(
     scored: list[Variant], score: Callable, task, on_scored, extras: tuple[ExtraColumns, ...]
 ) -> list[list[str]]:
     """The cells after `BASE_COLUMNS` of each of `scored` (status ok), scored in one call."""
-    members = score([v.ref_window for v in scored] + [v.alt_window for v in scored])
-    ref_members, alt_members = members[:, : len(scored)], members[:, len(scored) :]
+    ref_members, alt_members = score([v.ref_window for v in scored], [v.alt_window for v in scored])
     ref, alt = ref_members.mean(0), alt_members.mean(0)  # (n, C): predict_batch's mean
     rows = [effect_cells(task, r, a) for r, a in zip(ref, alt)]
     if on_scored is not None:
@@ -438,35 +439,3 @@ def _scored_cells(
         for row, cells in zip(rows, extra.cells(scored, ref_members, alt_members)):
             row += cells
     return rows
-
-
-def window_scorer(
-    model, description: dict, task, batch_size: int
-) -> Callable[[list[bytes]], np.ndarray]:
-    """``score(windows: list[bytes]) -> (K, N, C)``: each member's outputs (probabilities or
-    values) of each window (K = 1 but for an ensemble), through
-    `dnanet.inference.predict.predict_members` in batches of at most `batch_size` windows (fewer
-    for long ones), strand-averaged when the run averages strands; their mean over K is
-    `dnanet.inference.predict.predict_batch`'s, as `dnanet predict` reports them."""
-    from dnanet.data.loaders import inference_batch_size
-    from dnanet.inference.predict import predict_members
-    from dnanet.inputs.encode import sequences_to_codes
-
-    def score(windows: list[bytes]) -> np.ndarray:
-        codes, lengths = sequences_to_codes(windows)
-        rows = inference_batch_size(batch_size, codes.shape[1])
-        return np.concatenate(
-            [
-                predict_members(
-                    model,
-                    codes[i : i + rows],
-                    lengths[i : i + rows],
-                    description["reverse_complement_average"],
-                    activate=task.activate,
-                ).numpy()
-                for i in range(0, len(codes), rows)
-            ],
-            axis=1,
-        )
-
-    return score

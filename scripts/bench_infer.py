@@ -1,0 +1,265 @@
+"""Benchmark: inference throughput per family on one thread, shared computation against today's
+per-window path.
+
+In one run, on this machine, per family (shipped configs/<family>.yaml; weights as initialised,
+batch-norm statistics set as after training; one strand; 200 bp windows unless said):
+
+- ``forward``: the bare forward pass, ``model(codes)`` under no_grad in batches of 256.
+- ``predict``: dnanet's prediction path (`dnanet.inference.predict.predict_batch`).
+- ``track step S``: bases/s of a track over a random stretch at steps 1, 20 and 100
+  (`dnanet.inference.windows.window_predictor`: shared for a one-hot CNN, per window otherwise)
+  against the per-window path (``shared=False``, today's), and the largest difference of the two.
+- ``ISM L bp``: sequences/s of in-silico mutagenesis (`dnanet.interpret.attribution.mutagenesis`,
+  3 L mutants each) at 200 bp and 1 kb, against full passes (``shared=False``).
+- ``variants``: SNVs/s (`dnanet.interpret.variant_scoring.pair_scorer`: reference and alternative
+  window) against predicting both windows in full.
+
+Each row gives the throughput, the ratio to the bare forward pass on the same windows (how many
+times faster than running the model on every window or mutant from scratch) and to today's path,
+the largest absolute difference from today's outputs, and the peak anonymous memory (RssAnon,
+sampled every 5 ms) above the process's before the row. Figures are medians of ``--repeats``
+timed runs in one process; compare ratios, not absolute speeds (the machine is shared). A last
+table gives the shared track's peak memory over a short and a long stretch (flat in its length).
+
+Run:  python scripts/bench_infer.py [--families cnn,lstm,transformer] [--repeats 3]
+      [--track-bases 20000] [--ism-records 2] [--variants 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from dnanet.config.run_config import load_config
+from dnanet.data.tasks import Task
+from dnanet.inference.predict import predict_batch
+from dnanet.inference.windows import sharing_reason, window_predictor
+from dnanet.interpret.attribution import mutagenesis, target_output
+from dnanet.interpret.variant_scoring import pair_scorer
+from dnanet.models import build_model
+from dnanet.training.experiment import model_arguments_of
+
+TASK = Task("binary", ["background", "bound"])
+STEPS = (1, 20, 100)
+
+
+class PeakMemory:
+    """Peak RssAnon (MiB) above the value when entered, sampled every 5 ms in a thread."""
+
+    def __enter__(self) -> PeakMemory:
+        self.start = self.peak = rss_anon()
+        self.running = True
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss_anon())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+        self.mib = (self.peak - self.start) / 1024
+
+
+def rss_anon() -> int:
+    """This process's RssAnon in KiB (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed(work, repeats: int) -> tuple[float, object, float]:
+    """(median seconds, the last result, peak MiB) of `work()` over `repeats` runs after one
+    warm-up (the peak includes the warm-up: the first run allocates what later ones reuse)."""
+    times, result = [], None
+    with PeakMemory() as memory:
+        work()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = work()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times), result, memory.mib
+
+
+def trained_looking(family: str) -> torch.nn.Module:
+    """The shipped config's model in eval mode, batch norms holding non-trivial statistics."""
+    torch.manual_seed(0)
+    model = build_model(family, 2, model_arguments_of(load_config(model=family))).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(0, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def forward_seconds(model, codes: torch.Tensor, repeats: int) -> float:
+    """Median seconds of the bare forward pass over codes ``(N, L)`` in batches of 256."""
+
+    def work():
+        with torch.no_grad():
+            return [model(codes[i : i + 256]) for i in range(0, len(codes), 256)]
+
+    return timed(work, repeats)[0]
+
+
+def row(name, count, unit, seconds, bare, today, difference, memory) -> str:
+    today_cell = f"{today / seconds:.1f}x" if today else "—"
+    diff_cell = f"{difference:.1e}" if difference is not None else "—"
+    return (
+        f"| {name} | {count / seconds:,.0f} {unit}/s | {bare / seconds:.2f}x | {today_cell} "
+        f"| {diff_cell} | {memory:.0f} |"
+    )
+
+
+def family_rows(family: str, args) -> list[str]:
+    model = trained_looking(family)
+    run = SimpleNamespace(model=model, task=TASK, reverse_complement_average=False)
+    rng = np.random.default_rng(0)
+    rows = []
+    width = 200
+    windows = torch.as_tensor(rng.integers(0, 4, (1024, width), dtype=np.uint8))
+    bare = forward_seconds(model, windows, args.repeats)
+    lengths = np.full(256, width)
+    seconds, _, memory = timed(
+        lambda: [
+            predict_batch(model, windows[i : i + 256], lengths, activate=TASK.activate)
+            for i in range(0, 1024, 256)
+        ],
+        args.repeats,
+    )
+    rows.append(row("forward", 1024, "windows", bare, bare, 0, None, 0))
+    rows.append(row("predict", 1024, "windows", seconds, bare, 0, None, memory))
+    stretch = rng.integers(0, 4, args.track_bases + width, dtype=np.uint8)
+    for step in STEPS:
+        starts = np.arange(0, args.track_bases, step)
+        cut = torch.as_tensor(np.lib.stride_tricks.sliding_window_view(stretch, width)[starts])
+        bare = forward_seconds(model, cut, args.repeats)
+        shared = window_predictor(run, width, 256)
+        alone = window_predictor(run, width, 256, shared=False)
+        seconds, found, memory = timed(lambda: shared(stretch, starts), args.repeats)
+        today, expected, _ = timed(lambda: alone(stretch, starts), args.repeats)
+        difference = float(np.abs(found - expected).max())
+        rows.append(
+            row(
+                f"track step {step}",
+                args.track_bases,
+                "bases",
+                seconds,
+                bare,
+                today,
+                difference,
+                memory,
+            )
+        )
+    objective = target_output(TASK, 1)
+    for length in (200, 1000):
+        codes = torch.as_tensor(rng.integers(0, 4, (args.ism_records, length), dtype=np.uint8))
+        lengths = torch.full((args.ism_records,), length)
+        mutants = codes.repeat_interleave(3 * length, 0).clone()
+        positions = torch.arange(length).repeat_interleave(3).repeat(args.ism_records)
+        shifts = torch.tensor([1, 2, 3]).repeat(length * args.ism_records)
+        rows_ = torch.arange(len(mutants))
+        mutants[rows_, positions] = ((mutants[rows_, positions].long() + shifts) % 4).to(
+            torch.uint8
+        )
+        bare = forward_seconds(model, mutants, args.repeats)
+        seconds, found, memory = timed(
+            lambda: mutagenesis(model, codes, lengths, objective)[0], args.repeats
+        )
+        today, expected, _ = timed(
+            lambda: mutagenesis(model, codes, lengths, objective, shared=False)[0], args.repeats
+        )
+        difference = float((found - expected).abs().max())
+        rows.append(
+            row(
+                f"ISM {length} bp",
+                args.ism_records,
+                "seq",
+                seconds,
+                bare,
+                today,
+                difference,
+                memory,
+            )
+        )
+    refs = rng.integers(0, 4, (args.variants, width), dtype=np.uint8)
+    alts = refs.copy()
+    alts[:, width // 2] = (alts[:, width // 2] + 1) % 4
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    ref_bytes = [letters[r].tobytes() for r in refs]
+    alt_bytes = [letters[a].tobytes() for a in alts]
+    bare = forward_seconds(model, torch.as_tensor(np.concatenate([refs, alts])), args.repeats)
+    description = {"reverse_complement_average": False}
+    shared = pair_scorer(model, description, TASK, 512)
+    alone = pair_scorer(model, description, TASK, 512, shared=False)
+    seconds, found, memory = timed(lambda: shared(ref_bytes, alt_bytes), args.repeats)
+    today, expected, _ = timed(lambda: alone(ref_bytes, alt_bytes), args.repeats)
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(found, expected))
+    rows.append(
+        row("variants (SNVs)", args.variants, "variants", seconds, bare, today, difference, memory)
+    )
+    return rows
+
+
+def stretch_memory(args) -> list[str]:
+    """The shared CNN track's peak memory over a short and a 10x longer stretch (step 20)."""
+    model = trained_looking("cnn")
+    run = SimpleNamespace(model=model, task=TASK, reverse_complement_average=False)
+    predict = window_predictor(run, 200, 256)
+    rows = []
+    for bases in (args.track_bases * 10, args.track_bases * 100):
+        stretch = np.random.default_rng(1).integers(0, 4, bases + 200, dtype=np.uint8)
+        starts = np.arange(0, bases, 20)
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            predict(stretch, starts)
+            seconds = time.perf_counter() - start
+        rows.append(f"| {bases:,} | {memory.mib:.0f} | {bases / seconds:,.0f} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--families", default="cnn,lstm,transformer")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--track-bases", type=int, default=20_000)
+    parser.add_argument("--ism-records", type=int, default=2)
+    parser.add_argument("--variants", type=int, default=2_000)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"# bench_infer: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), {os.cpu_count()} cores, medians of {args.repeats}\n"
+    )
+    for family in args.families.split(","):
+        reason = sharing_reason(SimpleNamespace(model=trained_looking(family)))
+        print(f"## {family}: {reason or 'shared computation (one-hot CNN)'}\n")
+        print("| work | throughput | vs bare forward | vs today | max diff | peak MiB |")
+        print("|---|---|---|---|---|---|")
+        for line in family_rows(family, args):
+            print(line, flush=True)
+        print()
+    print("| shared CNN track, step 20: stretch bases | peak MiB | bases/s |\n|---|---|---|")
+    for line in stretch_memory(args):
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
