@@ -22,7 +22,10 @@ timed runs in one process; compare ratios, not absolute speeds (the machine is s
 table gives the shared track's peak memory over a short and a long stretch (flat in its length).
 
 Run:  python scripts/bench_infer.py [--families cnn,lstm,transformer] [--repeats 3]
-      [--track-bases 20000] [--ism-records 2] [--variants 2000]
+      [--track-bases 20000] [--ism-records 2] [--variants 2000] [--device cuda]
+
+On a GPU (``--device cuda``) the forward passes run under mixed precision as dnanet's own do,
+so the differences from today's outputs are those of 16-bit arithmetic, not of the sharing.
 """
 
 from __future__ import annotations
@@ -109,33 +112,67 @@ def trained_looking(family: str) -> torch.nn.Module:
 
 
 def forward_seconds(model, codes: torch.Tensor, repeats: int) -> float:
-    """Median seconds of the bare forward pass over codes ``(N, L)`` in batches of 256."""
+    """Median seconds of the bare forward pass over codes ``(N, L)`` in batches of 256 (on the
+    model's device, waited for)."""
+    device = next(model.parameters()).device
+    codes = codes.to(device)
 
     def work():
         with torch.no_grad():
-            return [model(codes[i : i + 256]) for i in range(0, len(codes), 256)]
+            outputs = [model(codes[i : i + 256]) for i in range(0, len(codes), 256)]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return outputs
 
     return timed(work, repeats)[0]
+
+
+def every_mutant(codes: torch.Tensor) -> torch.Tensor:
+    """Every single-base substitution of codes ``(B, L)`` of A C G T: ``(3 B L, L)``."""
+    records, length = codes.shape
+    mutants = codes.repeat_interleave(3 * length, 0).clone()
+    positions = torch.arange(length).repeat_interleave(3).repeat(records)
+    shifts = torch.tensor([1, 2, 3]).repeat(length * records)
+    rows = torch.arange(len(mutants))
+    mutants[rows, positions] = ((mutants[rows, positions].long() + shifts) % 4).to(torch.uint8)
+    return mutants
+
+
+def rate(value: float) -> str:
+    """A throughput, with three significant digits below 100."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def row(name, count, unit, seconds, bare, today, difference, memory) -> str:
     today_cell = f"{today / seconds:.1f}x" if today else "—"
     diff_cell = f"{difference:.1e}" if difference is not None else "—"
     return (
-        f"| {name} | {count / seconds:,.0f} {unit}/s | {bare / seconds:.2f}x | {today_cell} "
+        f"| {name} | {rate(count / seconds)} {unit}/s | {bare / seconds:.2f}x | {today_cell} "
         f"| {diff_cell} | {memory:.0f} |"
     )
 
 
+def compared(name, count, unit, bare, new, old, shares: bool, repeats: int) -> str:
+    """A row for `new()` against today's `old()` (the same path when the family does not share:
+    timed once, 1.0x by construction)."""
+    seconds, found, memory = timed(new, repeats)
+    if not shares:
+        return row(name, count, unit, seconds, bare, seconds, 0.0, memory)
+    today, expected, _ = timed(old, repeats)
+    difference = max(
+        float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(found, expected)
+    )
+    return row(name, count, unit, seconds, bare, today, difference, memory)
+
+
 def family_rows(family: str, args) -> list[str]:
-    model = trained_looking(family)
+    model = trained_looking(family).to(args.device)
     run = SimpleNamespace(model=model, task=TASK, reverse_complement_average=False)
+    shares = not sharing_reason(run)
     rng = np.random.default_rng(0)
-    rows = []
-    width = 200
-    windows = torch.as_tensor(rng.integers(0, 4, (1024, width), dtype=np.uint8))
+    windows = torch.as_tensor(rng.integers(0, 4, (1024, 200), dtype=np.uint8))
     bare = forward_seconds(model, windows, args.repeats)
-    lengths = np.full(256, width)
+    lengths = np.full(256, 200)
     seconds, _, memory = timed(
         lambda: [
             predict_batch(model, windows[i : i + 256], lengths, activate=TASK.activate)
@@ -143,83 +180,90 @@ def family_rows(family: str, args) -> list[str]:
         ],
         args.repeats,
     )
-    rows.append(row("forward", 1024, "windows", bare, bare, 0, None, 0))
+    rows = [row("forward", 1024, "windows", bare, bare, 0, None, 0)]
     rows.append(row("predict", 1024, "windows", seconds, bare, 0, None, memory))
+    rows += track_rows(run, shares, rng, args)
+    rows += ism_rows(model, shares, rng, args)
+    return rows + [variant_row(model, shares, rng, args)]
+
+
+def track_rows(run, shares: bool, rng, args) -> list[str]:
+    """Tracks over a random stretch at each step: shared (where it applies) against per window."""
+    width, rows = 200, []
     stretch = rng.integers(0, 4, args.track_bases + width, dtype=np.uint8)
     for step in STEPS:
         starts = np.arange(0, args.track_bases, step)
         cut = torch.as_tensor(np.lib.stride_tricks.sliding_window_view(stretch, width)[starts])
-        bare = forward_seconds(model, cut, args.repeats)
+        bare = forward_seconds(run.model, cut, args.repeats)
         shared = window_predictor(run, width, 256)
         alone = window_predictor(run, width, 256, shared=False)
-        seconds, found, memory = timed(lambda: shared(stretch, starts), args.repeats)
-        today, expected, _ = timed(lambda: alone(stretch, starts), args.repeats)
-        difference = float(np.abs(found - expected).max())
         rows.append(
-            row(
+            compared(
                 f"track step {step}",
                 args.track_bases,
                 "bases",
-                seconds,
                 bare,
-                today,
-                difference,
-                memory,
+                lambda: [shared(stretch, starts)],
+                lambda: [alone(stretch, starts)],
+                shares,
+                args.repeats,
             )
         )
-    objective = target_output(TASK, 1)
+    return rows
+
+
+def ism_rows(model, shares: bool, rng, args) -> list[str]:
+    """In-silico mutagenesis of random records at each length: shared against full passes."""
+    objective, rows = target_output(TASK, 1), []
     for length in (200, 1000):
         codes = torch.as_tensor(rng.integers(0, 4, (args.ism_records, length), dtype=np.uint8))
-        lengths = torch.full((args.ism_records,), length)
-        mutants = codes.repeat_interleave(3 * length, 0).clone()
-        positions = torch.arange(length).repeat_interleave(3).repeat(args.ism_records)
-        shifts = torch.tensor([1, 2, 3]).repeat(length * args.ism_records)
-        rows_ = torch.arange(len(mutants))
-        mutants[rows_, positions] = ((mutants[rows_, positions].long() + shifts) % 4).to(
-            torch.uint8
-        )
-        bare = forward_seconds(model, mutants, args.repeats)
-        seconds, found, memory = timed(
-            lambda: mutagenesis(model, codes, lengths, objective)[0], args.repeats
-        )
-        today, expected, _ = timed(
-            lambda: mutagenesis(model, codes, lengths, objective, shared=False)[0], args.repeats
-        )
-        difference = float((found - expected).abs().max())
+        bare = forward_seconds(model, every_mutant(codes), args.repeats)
+        codes = codes.to(args.device)
+        lengths = torch.full((args.ism_records,), length, device=args.device)
         rows.append(
-            row(
+            compared(
                 f"ISM {length} bp",
                 args.ism_records,
                 "seq",
-                seconds,
                 bare,
-                today,
-                difference,
-                memory,
+                lambda: [mutagenesis(model, codes, lengths, objective)[0].cpu()],
+                lambda: [mutagenesis(model, codes, lengths, objective, shared=False)[0].cpu()],
+                shares,
+                args.repeats,
             )
         )
-    refs = rng.integers(0, 4, (args.variants, width), dtype=np.uint8)
+    return rows
+
+
+def variant_row(model, shares: bool, rng, args) -> str:
+    """SNVs (reference and alternative windows of 200 bp): shared against both in full."""
+    refs = rng.integers(0, 4, (args.variants, 200), dtype=np.uint8)
     alts = refs.copy()
-    alts[:, width // 2] = (alts[:, width // 2] + 1) % 4
+    alts[:, 100] = (alts[:, 100] + 1) % 4
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
-    ref_bytes = [letters[r].tobytes() for r in refs]
-    alt_bytes = [letters[a].tobytes() for a in alts]
+    ref_bytes, alt_bytes = (
+        [letters[r].tobytes() for r in refs],
+        [letters[a].tobytes() for a in alts],
+    )
     bare = forward_seconds(model, torch.as_tensor(np.concatenate([refs, alts])), args.repeats)
     description = {"reverse_complement_average": False}
     shared = pair_scorer(model, description, TASK, 512)
     alone = pair_scorer(model, description, TASK, 512, shared=False)
-    seconds, found, memory = timed(lambda: shared(ref_bytes, alt_bytes), args.repeats)
-    today, expected, _ = timed(lambda: alone(ref_bytes, alt_bytes), args.repeats)
-    difference = max(float(np.abs(a - b).max()) for a, b in zip(found, expected))
-    rows.append(
-        row("variants (SNVs)", args.variants, "variants", seconds, bare, today, difference, memory)
+    return compared(
+        "variants (SNVs)",
+        args.variants,
+        "variants",
+        bare,
+        lambda: shared(ref_bytes, alt_bytes),
+        lambda: alone(ref_bytes, alt_bytes),
+        shares,
+        args.repeats,
     )
-    return rows
 
 
 def stretch_memory(args) -> list[str]:
     """The shared CNN track's peak memory over a short and a 10x longer stretch (step 20)."""
-    model = trained_looking("cnn")
+    model = trained_looking("cnn").to(args.device)
     run = SimpleNamespace(model=model, task=TASK, reverse_complement_average=False)
     predict = window_predictor(run, 200, 256)
     rows = []
@@ -242,11 +286,13 @@ def main() -> None:
     parser.add_argument("--ism-records", type=int, default=2)
     parser.add_argument("--variants", type=int, default=2_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (figures for a GPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
         f"# bench_infer: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{args.threads} thread(s), {os.cpu_count()} cores, medians of {args.repeats}\n"
+        f"{args.threads} thread(s), {os.cpu_count()} cores, device {args.device}, "
+        f"medians of {args.repeats}\n"
     )
     for family in args.families.split(","):
         reason = sharing_reason(SimpleNamespace(model=trained_looking(family)))

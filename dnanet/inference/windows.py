@@ -29,7 +29,7 @@ from dnanet.models.cnn_sharing import phase_period, shares_computation, window_l
 from dnanet.runtime.precision import precision_for
 
 WindowPredictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
-SHARED_WORTH = 0.7  # shared when its passes over the stretch cost < 0.7 of the windows' bases
+SHARED_WORTH = 0.4  # shared when its passes over the stretch cost < 0.4 of the windows' bases
 # (a 200 bp window's own ends cost about 0.2 of a window; measured by scripts/bench_infer.py)
 
 

@@ -66,10 +66,11 @@ def _shared(model, codes, lengths, mutants, objective, strands) -> torch.Tensor:
             records, sources = torch.unique(rows[chosen], return_inverse=True)
             sequences = codes[records, :length]  # (S, length), no padding
             at, base = positions[chosen], bases[chosen]
-            logits = [mutant_logits(model, sequences, sources, at, base)]
+            logits = [mutant_logits(model, sequences, sources, at, base)[0]]
             if strands == 2:
                 full = torch.full((len(records),), length, device=codes.device)
                 reverse = reverse_complement(sequences, full)
-                logits.append(mutant_logits(model, reverse, sources, length - 1 - at, 3 - base))
+                mirrored = mutant_logits(model, reverse, sources, length - 1 - at, 3 - base)
+                logits.append(mirrored[0])
             values[chosen] = objective(logits)
     return values

@@ -22,7 +22,7 @@ import torch
 from dnanet.data.loaders import inference_batch_size
 from dnanet.inference.predict import activate_reverse, evaluation_mode, predict_members
 from dnanet.inputs.encode import reverse_complement, sequences_to_codes
-from dnanet.models.cnn_sharing import ROW_BLOCK, Mutants, shares_computation
+from dnanet.models.cnn_sharing import ROW_BLOCK, mutant_logits, shares_computation
 from dnanet.runtime.precision import precision_for
 
 PairScorer = Callable[[list[bytes], list[bytes]], tuple[np.ndarray, np.ndarray]]
@@ -86,7 +86,7 @@ def _with_snvs(model, task, strands, windows, index, n, predict) -> np.ndarray:
 
 def _mutant_outputs(model, task, strands, codes, lengths, parents, at, bases):
     """Outputs ``(m, C)`` of window ``parents[i]`` with base ``bases[i]`` at ``at[i]``, and of
-    the parent itself ``(m, C)``, grouped by length (`dnanet.models.cnn_sharing.Mutants`), as
+    the parent itself ``(m, C)``, grouped by length (`dnanet.models.cnn_sharing.mutant_logits`), as
     `predict_members` gives them."""
     device = next(model.parameters()).device
     parts = []
@@ -98,14 +98,13 @@ def _mutant_outputs(model, task, strands, codes, lengths, parents, at, bases):
             where = torch.as_tensor(at[chosen]).to(device)
             base = torch.as_tensor(bases[chosen].astype(np.int64)).to(device)
             sources = torch.as_tensor(sources).to(device)
-            forward = Mutants(model, sequences)
-            logits = [forward.logits(sources, where, base), forward.sources()[sources]]
-            outputs = [task.activate(z.float().cpu()) for z in logits]
+            mutants, own = mutant_logits(model, sequences, sources, where, base)
+            outputs = [task.activate(z.float().cpu()) for z in (mutants, own[sources])]
             if strands:
                 full = torch.full((len(records),), length, device=device)
-                reverse = Mutants(model, reverse_complement(sequences, full))
-                mirrored = reverse.logits(sources, length - 1 - where, 3 - base)
-                back = [mirrored, reverse.sources()[sources]]
+                reverse = reverse_complement(sequences, full)
+                mirrored, own = mutant_logits(model, reverse, sources, length - 1 - where, 3 - base)
+                back = [mirrored, own[sources]]
                 outputs = [
                     (own + activate_reverse(task.activate, z.float().cpu())) / 2
                     for own, z in zip(outputs, back)

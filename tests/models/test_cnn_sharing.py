@@ -48,9 +48,10 @@ def test_mutants_equal_full_passes(arguments, length):
     mutants = codes[sources].clone()
     mutants[torch.arange(len(sources)), positions] = bases.to(torch.uint8)
     with torch.no_grad():
-        expected = model(mutants)
-        found = mutant_logits(model, codes, sources, positions, bases)
+        expected, own = model(mutants), model(codes)
+        found, found_own = mutant_logits(model, codes, sources, positions, bases)
     assert torch.allclose(found, expected, atol=1e-5, rtol=0)
+    assert torch.allclose(found_own, own, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("arguments", SHAPES)
