@@ -77,7 +77,14 @@ class TrainingSampler(Sampler[int]):
         order = torch.cat(parts).numpy()
         if self.lengths is not None:
             order = bucket_by_length(order, self.lengths, self.batch_size, self.generator)
-        return iter(order.tolist())
+        return _positions(order)
+
+
+def _positions(order: np.ndarray, chunk: int = 1 << 16) -> Iterator[int]:
+    """The ints of `order` one by one, made `chunk` at a time: a pass over 10^6 records as one
+    list of Python ints would hold ~36 MB for the whole epoch."""
+    for start in range(0, len(order), chunk):
+        yield from order[start : start + chunk].tolist()
 
 
 def bucket_by_length(

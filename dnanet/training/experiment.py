@@ -212,6 +212,7 @@ def train_model(
             rc_average,
             activate=task.activate,
             precision=precision,
+            capacity=len(indices),
         )
 
     def profile_scores(indices: np.ndarray) -> ProfileScores:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from dnanet.config.run_config import TrainConfig
 from dnanet.data.tasks import Task
-from dnanet.inference.predict import predict_batch
+from dnanet.inference.predict import Rows, predict_batch
 from dnanet.inputs.encode import reverse_complement
 from dnanet.runtime.precision import Precision, precision_for
 from dnanet.training.checkpoint import Checkpoint, FitProgress
@@ -276,8 +276,12 @@ def _validate(
             "val_loss": float(scores["loss"].mean()),
             **{f"val_{key}": metrics[key] for key in HEADLINE[task.kind]},
         }
-    outputs, targets = zip(*_outputs(model, loader, rc_average, task, precision))
-    outputs_all, targets_all = torch.cat(outputs), torch.cat(targets)
+    outputs, targets = Rows(len(loader.dataset)), Rows(len(loader.dataset))
+    for batch_outputs, batch_targets in _outputs(model, loader, rc_average, task, precision):
+        outputs.add(batch_outputs.numpy())
+        targets.add(batch_targets.numpy())
+    outputs_all = torch.from_numpy(outputs.result())
+    targets_all = torch.from_numpy(targets.result())
     scores = task_metrics(task, targets_all.numpy(), outputs_all.numpy())
     return {
         "val_loss": task.output_loss(outputs_all, targets_all),
