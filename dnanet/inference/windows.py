@@ -4,7 +4,7 @@
 outputs (probabilities or values, strand-averaged when the run averages strands) for the
 `width`-base windows of one stretch at `starts`. Two ways, with equal results (within 1e-5):
 
-- **shared** (`dnanet.models.cnn_sharing`, a one-hot CNN): the stretch goes through the
+- **shared** (`dnanet.models.sharing`, a one-hot CNN): the stretch goes through the
   convolutions once per pooling phase, and each window's own ends are computed again. A track's
   cost is then about one pass over its regions plus a little per window, whatever the step.
 - **per window** (every other family: an LSTM or a transformer sees the whole window at every
@@ -25,7 +25,7 @@ import torch
 from dnanet.data.loaders import inference_batch_size
 from dnanet.inference.predict import activate_reverse, evaluation_mode, predict_batch
 from dnanet.inputs.encode import COMPLEMENT_CODES
-from dnanet.models.cnn_sharing import phase_period, shares_computation, window_logits
+from dnanet.models.sharing import phase_period, shares_computation, window_logits
 from dnanet.runtime.precision import precision_for
 
 WindowPredictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -87,7 +87,7 @@ def _window_by_window(run, width: int, batch_size: int) -> WindowPredictor:
 
 
 def _shared_predictor(run, width: int) -> WindowPredictor:
-    """`window_predictor`'s shared path: `dnanet.models.cnn_sharing.window_logits` on the
+    """`window_predictor`'s shared path: `dnanet.models.sharing.window_logits` on the
     stretch, and on its reverse complement when the run averages strands."""
     model = run.model
     device = next(model.parameters()).device

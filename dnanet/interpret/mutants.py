@@ -1,7 +1,7 @@
 """The output of many single-base mutants: what in-silico mutagenesis (and a SNV) asks of a model.
 
 `mutant_outputs` predicts each mutant's objective (`dnanet.interpret.attribution.Objective`).
-A one-hot CNN shares the computation (`dnanet.models.cnn_sharing`): only the receptive field of
+A one-hot CNN shares the computation (`dnanet.models.sharing`): only the receptive field of
 each substitution goes through the convolutions again and only the position bins it touches are
 pooled again, so a mutant costs about the same at any sequence length. Every other model (and
 an ensemble) predicts each mutant in full, `per_pass` at a time. Both give the same numbers
@@ -17,7 +17,7 @@ from torch import nn
 
 from dnanet.inference.predict import evaluation_mode
 from dnanet.inputs.encode import reverse_complement
-from dnanet.models.cnn_sharing import mutant_logits, shares_computation
+from dnanet.models.sharing import mutant_logits, shares_computation
 
 Objective = Callable[[list[torch.Tensor]], torch.Tensor]
 

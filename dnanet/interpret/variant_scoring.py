@@ -6,7 +6,7 @@ windows, strand-averaged when the run averages strands, as `dnanet predict` repo
 
 Windows that repeat (the reference window of each allele of one multi-allelic record, or a
 window any two variants share) are predicted once. For a one-hot CNN
-(`dnanet.models.cnn_sharing`), an alternative window that differs from its reference in one base
+(`dnanet.models.sharing`), an alternative window that differs from its reference in one base
 (a SNV, and every draw of the ``snv`` null) is computed from the reference's feature maps: only
 the receptive field of the changed base goes through the convolutions again. Equal to predicting
 both windows in full within float rounding (tested within 1e-5).
@@ -22,7 +22,7 @@ import torch
 from dnanet.data.loaders import inference_batch_size
 from dnanet.inference.predict import activate_reverse, evaluation_mode, predict_members
 from dnanet.inputs.encode import reverse_complement, sequences_to_codes
-from dnanet.models.cnn_sharing import ROW_BLOCK, mutant_logits, shares_computation
+from dnanet.models.sharing import ROW_BLOCK, mutant_logits, shares_computation
 from dnanet.runtime.precision import precision_for
 
 PairScorer = Callable[[list[bytes], list[bytes]], tuple[np.ndarray, np.ndarray]]
@@ -37,7 +37,7 @@ def pair_scorer(model, description: dict, task, batch_size: int, shared: bool = 
     def predict(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         count, rows = len(codes), inference_batch_size(batch_size, codes.shape[1])
         rows = max(ROW_BLOCK, rows // ROW_BLOCK * ROW_BLOCK)
-        missing = -count % ROW_BLOCK  # whole blocks: the same digits in any batch (cnn_sharing)
+        missing = -count % ROW_BLOCK  # whole blocks: the same digits in any batch (models.sharing)
         codes = np.concatenate([codes, np.repeat(codes[-1:], missing, 0)])
         lengths = np.concatenate([lengths, np.repeat(lengths[-1:], missing)])
         parts = [
@@ -86,7 +86,7 @@ def _with_snvs(model, task, strands, windows, index, n, predict) -> np.ndarray:
 
 def _mutant_outputs(model, task, strands, codes, lengths, parents, at, bases):
     """Outputs ``(m, C)`` of window ``parents[i]`` with base ``bases[i]`` at ``at[i]``, and of
-    the parent itself ``(m, C)``, grouped by length (`dnanet.models.cnn_sharing.mutant_logits`), as
+    the parent itself ``(m, C)``, grouped by length (`dnanet.models.sharing.mutant_logits`), as
     `predict_members` gives them."""
     device = next(model.parameters()).device
     parts = []

@@ -1,4 +1,4 @@
-"""Shared CNN computation (dnanet.models.cnn_sharing) gives the model's own outputs: mutants and
+"""Shared CNN computation (dnanet.models.sharing) gives the model's own outputs: mutants and
 track windows against full passes, over the shapes a CNN config can take."""
 
 from __future__ import annotations
@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnanet.models import cnn_sharing
 from dnanet.models.cnn import CNN
-from dnanet.models.cnn_sharing import (
+from dnanet.models.lstm import LSTM
+from dnanet.models.sharing import (
     mutant_logits,
     phase_period,
     shares_computation,
     window_logits,
 )
-from dnanet.models.lstm import LSTM
+from dnanet.models.sharing import windows as shared_windows
 
 SHAPES = [
     {},  # the shipped shape without position bins
@@ -57,7 +57,7 @@ def test_mutants_equal_full_passes(arguments, length):
 @pytest.mark.parametrize("arguments", SHAPES)
 @pytest.mark.parametrize(("width", "step"), [(200, 1), (200, 7), (37, 3), (61, 50)])
 def test_windows_equal_full_passes(arguments, width, step, monkeypatch):
-    monkeypatch.setattr(cnn_sharing, "STRETCH_BASES", 400)  # several sources per phase
+    monkeypatch.setattr(shared_windows, "STRETCH_BASES", 400)  # several sources per phase
     model = trained_looking(arguments)
     stretch = torch.randint(0, 5, (1500,), generator=torch.Generator().manual_seed(width))
     stretch = stretch.to(torch.uint8)
