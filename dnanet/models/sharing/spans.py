@@ -78,7 +78,11 @@ class Items:
         windows = padded.unfold(2, size, 1)  # (S, C, N + 2 margin - size + 1, size), a view
         x = windows[self.sources, :, self.offsets + first + margin]  # (M, C, size)
         ends = torch.nonzero((first < 0) | (first + size > self.width))[:, 0]
-        if len(ends):  # items whose own padding (an end) lies inside their source
+        if len(ends) == len(first):  # every item: one pass over the whole batch
+            positions = first[:, None] + torch.arange(size, device=first.device)
+            invalid = (positions < 0) | (positions >= self.width)
+            x = x.masked_fill(invalid[:, None, :], fill)
+        elif len(ends):  # items whose own padding (an end) lies inside their source
             positions = first[ends, None] + torch.arange(size, device=first.device)
             invalid = (positions < 0) | (positions >= self.width)
             x[ends] = x[ends].masked_fill(invalid[:, None, :], fill)
@@ -90,10 +94,14 @@ class Items:
 @dataclass
 class Span:
     """Computed values ``(M, C, D)`` of each of M items at positions ``starts (M,)`` ``+ 0 ..
-    D`` of one feature map; everything else of the map equals the item's source."""
+    D`` of one feature map; everything else of the map equals the item's source. A `tight`
+    span (an item's end: the same place in every item) is carried through exactly as wide as
+    it must be; any other (a mutant's) as wide as it can be at any position, so that an item's
+    values never depend on the other items of its batch."""
 
     values: torch.Tensor
     starts: torch.Tensor
+    tight: bool = False
 
     @property
     def width(self) -> int:
@@ -196,19 +204,20 @@ def _conv_span(layer, maps, index, items: Items, spans, span: Span) -> Span:
     it (an empty span at an item's end: those that reach past the end), computed from the block
     input (source values with every span put over them)."""
     low = (span.starts - layer.right).clamp(min=0)
-    if span.width:  # one size for any batch, so that an item's values never depend on it
-        size = min(span.width + layer.kernel - 1, items.width)
-    else:  # an item's end: the same for every item
+    if span.tight:
         high = (span.starts + span.width - 1 + layer.left).clamp(max=items.width - 1)
         size = int((high - low + 1).max()) if len(low) else 0
+    else:
+        size = min(span.width + layer.kernel - 1, items.width)
     starts = low.clamp(max=items.width - size)
     conv = layer.block[0]
     if size <= 0:  # an empty span through a 1-wide convolution stays empty
-        return Span(maps.blocks[index].new_zeros(len(starts), conv.out_channels, 0), starts)
+        empty = maps.blocks[index].new_zeros(len(starts), conv.out_channels, 0)
+        return Span(empty, starts, span.tight)
     first, reach = starts - layer.left, size + layer.kernel - 1
     x = items.read(maps.inputs[index], maps.margin, spans, first, reach, 0.0)
     values = layer.block[1:](F.conv1d(x, conv.weight, conv.bias))  # (M, C, size)
-    return Span(values, starts)
+    return Span(values, starts, span.tight)
 
 
 def _changed_span(layer: ConvLayer, maps: SourceMaps, index: int, items: Items, span: Span):
@@ -240,16 +249,19 @@ def _pool_span(pool: int, maps, index, items: Items, spans, span: Span) -> Span:
     whose group touches it, and the last, partial group of an item that ends there."""
     pooled_width = -(-items.width // pool)
     low = span.starts // pool
-    if span.width:  # one size for any batch (`_conv_span`)
+    if not span.tight:
         size = min((span.width - 1) // pool + 2, pooled_width)
-    else:  # an item's end: only a partial last group changes
+    elif span.width:
+        size = int(((span.starts + span.width - 1) // pool - low + 1).max()) if len(low) else 0
+    else:  # an empty end: only a partial last group changes
         partial = (span.starts >= items.width) & (items.width % pool != 0)
         low = torch.where(partial, pooled_width - 1, low)
         high = torch.where(partial, pooled_width - 1, low - 1)
         size = int((high - low + 1).max()) if len(low) else 0
     starts = low.clamp(min=0, max=pooled_width - max(size, 0))
     if size <= 0:
-        return Span(maps.blocks[index].new_zeros(len(starts), span.values.shape[1], 0), starts)
+        empty = maps.blocks[index].new_zeros(len(starts), span.values.shape[1], 0)
+        return Span(empty, starts, span.tight)
     first = starts * pool
     x = items.read(maps.blocks[index], maps.margin, spans, first, size * pool, -INF)
-    return Span(x.view(x.shape[0], x.shape[1], size, pool).amax(-1), starts)
+    return Span(x.view(x.shape[0], x.shape[1], size, pool).amax(-1), starts, span.tight)

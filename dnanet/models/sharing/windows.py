@@ -60,4 +60,5 @@ def _stretches(starts: torch.Tensor, width: int, period: int) -> list[torch.Tens
 
 def _end_span(items: int, device, at: int) -> Span:
     """An empty input span at position `at` of each item: where an item's end cuts its source."""
-    return Span(torch.zeros(items, 4, 0, device=device), torch.full((items,), at, device=device))
+    starts = torch.full((items,), at, device=device)
+    return Span(torch.zeros(items, 4, 0, device=device), starts, tight=True)
