@@ -33,14 +33,22 @@ SHARED_WORTH = 0.4  # shared when its passes over the stretch cost < 0.4 of the 
 # (a 200 bp window's own ends cost about a third of a full pass: at step 100 sharing lost, 0.9x)
 
 
+NOT_SHARED = {  # why a model's windows are computed one by one (`sharing_reason`)
+    "CNN": "a CNN over k-mers reads several bases per position",
+    "LSTM": "an LSTM sees the whole window at every position",
+    "Transformer": "a transformer sees the whole window at every position",
+    "Ensemble": "an ensemble's members are run one by one",
+    "ProfileModel": "a signal model's windows are its output tiles",
+}
+
+
 def sharing_reason(run) -> str:
     """'' when `window_predictor` shares computation between a run's windows, else why not."""
     if shares_computation(run.model):
         return ""
     family = type(run.model).__name__
-    if family == "CNN":
-        return "a CNN over k-mers reads several bases per position: windows computed one by one"
-    return f"a {family} sees the whole window at every position: windows computed one by one"
+    why = NOT_SHARED.get(family, f"a {family} is not a one-hot CNN")
+    return f"{why}: windows computed one by one"
 
 
 def window_predictor(run, width: int, batch_size: int, shared: bool = True) -> WindowPredictor:

@@ -30,3 +30,15 @@ def test_shared_windows_equal_per_window_outputs(trained_run):
         alone = window_predictor(run, width, 256, shared=False)(codes, starts)
         assert shared.shape == alone.shape == (len(starts), len(run.task.names))
         assert np.abs(shared - alone).max() < 1e-5
+
+
+def test_families_that_cannot_share_say_why():
+    from types import SimpleNamespace
+
+    from dnanet.models.cnn import CNN
+    from dnanet.models.lstm import LSTM
+
+    assert sharing_reason(SimpleNamespace(model=CNN(2))) == ""
+    said = sharing_reason(SimpleNamespace(model=LSTM(2)))
+    assert said.startswith("an LSTM sees the whole window") and "one by one" in said
+    assert "k-mers" in sharing_reason(SimpleNamespace(model=CNN(2, encoder="kmer", k=3)))
