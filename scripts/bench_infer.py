@@ -8,7 +8,8 @@ batch-norm statistics set as after training; one strand; 200 bp windows unless s
 - ``predict``: dnanet's prediction path (`dnanet.inference.predict.predict_batch`).
 - ``track step S``: bases/s of a track over a random stretch at steps 1, 20 and 100
   (`dnanet.inference.windows.window_predictor`: shared for a one-hot CNN, per window otherwise)
-  against the per-window path (``shared=False``, today's), and the largest difference of the two.
+  against the per-window path (``shared=False``, today's), and the largest difference of the two
+  (``--track-width`` for longer windows, ``--only-tracks`` for these rows alone).
 - ``ISM L bp``: sequences/s of in-silico mutagenesis (`dnanet.interpret.attribution.mutagenesis`,
   3 L mutants each) at 200 bp and 1 kb, against full passes (``shared=False``).
 - ``variants``: SNVs/s (`dnanet.interpret.variant_scoring.pair_scorer`: reference and alternative
@@ -22,7 +23,8 @@ timed runs in one process; compare ratios, not absolute speeds (the machine is s
 table gives the shared track's peak memory over a short and a long stretch (flat in its length).
 
 Run:  python scripts/bench_infer.py [--families cnn,lstm,transformer] [--repeats 3]
-      [--track-bases 20000] [--ism-records 2] [--variants 2000] [--device cuda]
+      [--track-bases 20000] [--track-width 200] [--only-tracks] [--ism-records 2]
+      [--variants 2000] [--device cuda]
 
 On a GPU (``--device cuda``) the forward passes run under mixed precision as dnanet's own do,
 so the differences from today's outputs are those of 16-bit arithmetic, not of the sharing.
@@ -183,13 +185,15 @@ def family_rows(family: str, args) -> list[str]:
     rows = [row("forward", 1024, "windows", bare, bare, 0, None, 0)]
     rows.append(row("predict", 1024, "windows", seconds, bare, 0, None, memory))
     rows += track_rows(run, shares, rng, args)
+    if args.only_tracks:
+        return rows
     rows += ism_rows(model, shares, rng, args)
     return rows + [variant_row(model, shares, rng, args)]
 
 
 def track_rows(run, shares: bool, rng, args) -> list[str]:
     """Tracks over a random stretch at each step: shared (where it applies) against per window."""
-    width, rows = 200, []
+    width, rows = args.track_width, []
     stretch = rng.integers(0, 4, args.track_bases + width, dtype=np.uint8)
     for step in STEPS:
         starts = np.arange(0, args.track_bases, step)
@@ -283,6 +287,8 @@ def main() -> None:
     parser.add_argument("--families", default="cnn,lstm,transformer")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--track-bases", type=int, default=20_000)
+    parser.add_argument("--track-width", type=int, default=200, help="bases of a track window")
+    parser.add_argument("--only-tracks", action="store_true", help="the track rows alone")
     parser.add_argument("--ism-records", type=int, default=2)
     parser.add_argument("--variants", type=int, default=2_000)
     parser.add_argument("--threads", type=int, default=1)
