@@ -24,7 +24,7 @@ import torch
 
 from dnanet.data.loaders import inference_batch_size
 from dnanet.inference.predict import activate_reverse, evaluation_mode, predict_batch
-from dnanet.inputs.encode import COMPLEMENT_CODES
+from dnanet.inputs.encode import reverse_complement
 from dnanet.models.sharing import phase_period, shares_computation, window_logits
 from dnanet.runtime.precision import precision_for
 
@@ -107,7 +107,8 @@ def _shared_predictor(run, width: int) -> WindowPredictor:
         with evaluation_mode(model), precision.autocast():
             logits = window_logits(model, forward, at, width).float().cpu()
             if run.reverse_complement_average:
-                reverse = COMPLEMENT_CODES.to(device)[forward.flip(0).long()].to(forward.dtype)
+                whole = torch.tensor([len(codes)], device=device)
+                reverse = reverse_complement(forward[None], whole)[0]
                 back = window_logits(model, reverse, len(codes) - width - at, width)
         outputs = run.task.activate(logits)
         if run.reverse_complement_average:

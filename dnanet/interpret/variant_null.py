@@ -191,7 +191,8 @@ class NullTest:
             seed = variant_seed(variant)
             drawn = snv_draws(variant, self.size, seed, self.genome) if self.kind == "snv" else None
             refs, alts = drawn or shuffle_draws(variant, self.size, seed)
-            all_refs, all_alts = all_refs + refs, all_alts + alts
+            all_refs.extend(refs)
+            all_alts.extend(alts)
         ref, alt = (
             part.mean(0).reshape(len(variants), self.size, -1)
             for part in self.score(all_refs, all_alts)
