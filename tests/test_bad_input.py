@@ -112,6 +112,7 @@ def assert_user_error(result, out: Path, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     assert not out.exists(), f"{out} was left behind"
+    assert not (out.parent / ".dnanet-cache").exists(), "the failed run left its store behind"
     leftovers = [p.name for p in out.parent.glob("*") if p.name.endswith(".partial")]
     assert not leftovers, f"temporary files left behind: {leftovers}"
     return message
@@ -125,6 +126,64 @@ def test_train_missing_file(tmp_path, background_fa):
     out = tmp_path / "run"
     assert_user_error(
         invoke("train", missing, background_fa, "--out", out), out, f"{missing}: no such file"
+    )
+
+
+def test_train_symlink_loop_and_broken_link(tmp_path, tiny_run, background_fa):
+    loop, other = tmp_path / "loop.fa", tmp_path / "other.fa"
+    loop.symlink_to(other)
+    other.symlink_to(loop)
+    out = tmp_path / "run"
+    message = f"{loop}: a symbolic link that loops (it leads back to itself)"
+    assert_user_error(invoke("train", loop, background_fa, "--out", out), out, message)
+    assert_user_error(invoke("predict", tiny_run, loop, "--out", out), out, message)
+    broken = tmp_path / "broken.fa"
+    broken.symlink_to(tmp_path / "gone.fa")
+    assert_user_error(
+        invoke("train", broken, background_fa, "--out", out),
+        out,
+        f"{broken}: no such file (a symbolic link to a missing file)",
+    )
+
+
+def test_train_file_the_user_may_not_read(tmp_path, background_fa, bound_fa, monkeypatch):
+    """One line, not Typer's usage box (root reads everything, so the refusal is simulated)."""
+    import dnanet.inputs.read as read
+
+    real_open = read.os.open
+
+    def refusing(path, flags, *args):
+        if Path(path) == bound_fa:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(read.os, "open", refusing)
+    out = tmp_path / "run"
+    assert_user_error(
+        invoke("train", bound_fa, background_fa, "--out", out),
+        out,
+        f"{bound_fa}: permission denied (this user may not read it)",
+    )
+
+
+def test_a_huge_header_is_cut_in_the_message(tmp_path, background_fa):
+    """A 10 MB header once made a 10 MB error line: the id is cut to its start and its length."""
+    bad = tmp_path / "bound.fa"
+    bad.write_text(">" + "x" * 10_000_000 + "\nACGT-ACGT\n")
+    out = tmp_path / "run"
+    message = assert_user_error(
+        invoke("train", bad, background_fa, "--out", out), out, f"{bad} line 2, column 5"
+    )
+    assert len(message) < 500 and "(10,000,002 characters)" in message
+
+
+def test_a_train_that_fails_after_reading_leaves_no_store(tmp_path, background_fa):
+    """The store is built, then the split finds too few records: nothing is left behind."""
+    small = tmp_path / "small.fa"
+    small.write_text(fasta_text(BOUND))
+    out = tmp_path / "run"
+    assert_user_error(
+        invoke("train", small, background_fa, "--out", out), out, "a class has only 3 sequences"
     )
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dnanet.cli.progress import progress_bar
+from dnanet.errors import shorten_words
 from dnanet.progress import Reporter
 
 err = Console(stderr=True)
@@ -19,10 +20,10 @@ _STYLES = {"note": "[yellow]note:[/yellow] ", "warning": "[yellow]warning:[/yell
 
 
 def print_error(kind: str, message: str) -> None:
-    """One line on stderr; the message is printed verbatim (file names may contain [brackets])."""
-    err.print(
-        f"[red]{kind}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True
-    )
+    """One line on stderr; the message is printed verbatim (file names may contain [brackets]),
+    over-long words cut (`dnanet.errors.shorten_words`)."""
+    text = shorten_words(" ".join(message.split()))
+    err.print(f"[red]{kind}:[/red] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def print_note(text: str, kind: str = "note") -> None:

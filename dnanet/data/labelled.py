@@ -24,6 +24,7 @@ from dnanet.inputs.read import check_input_file, read_label_table, table_columns
 from dnanet.inputs.sources import (
     GenomeSettings,
     LabelledInput,
+    check_input,
     check_settings_used,
     parse_inputs,
     provenance_notes,
@@ -115,6 +116,8 @@ def read_training_inputs(
     groups = [resolve_inputs(group, genome) for group in groups]
     items = [item for group in groups for item in group]
     check_settings_used(items, genome)
+    for item in items:  # a missing, looping or unreadable file: one line, before anything else
+        check_input(item)
     part_of_input = np.repeat(
         np.array([TRAIN, VALIDATION, TEST], dtype=np.int8), [len(group) for group in groups]
     )

@@ -36,7 +36,7 @@ import numpy as np
 from dnanet.errors import DnanetError
 from dnanet.inputs.digest import file_sha256
 from dnanet.inputs.encode import BYTE_TO_CODE
-from dnanet.inputs.record_ids import refuse_repeated_ids
+from dnanet.inputs.record_ids import identical_repeats
 from dnanet.inputs.sources import (
     LabelledInput,
     check_input,
@@ -131,14 +131,18 @@ def read_labelled(
     """
     codes, ids = io.BytesIO(), io.BytesIO()
     columns, provenance = _stream(inputs, label_table, codes, ids)
-    _refuse_repeated_ids(np.frombuffer(ids.getbuffer(), dtype=np.uint8), columns, inputs)
-    return _records(
-        np.frombuffer(codes.getbuffer(), dtype=np.uint8),
-        np.frombuffer(ids.getbuffer(), dtype=np.uint8),
-        columns,
-        inputs,
-        provenance,
-    )
+    blobs = {
+        "codes": np.frombuffer(codes.getbuffer(), dtype=np.uint8),
+        "ids": np.frombuffer(ids.getbuffer(), dtype=np.uint8),
+    }
+    dropped = _identical_repeats(blobs, columns, inputs, provenance)
+    if len(dropped):
+        for name in blobs:
+            kept = io.BytesIO()
+            columns[_OFFSETS[name]] = _compact(blobs[name], columns[_OFFSETS[name]], dropped, kept)
+            blobs[name] = np.frombuffer(kept.getbuffer(), dtype=np.uint8)
+        _drop_rows(columns, dropped)
+    return _records(blobs["codes"], blobs["ids"], columns, inputs, provenance)
 
 
 def store_key(inputs: list[LabelledInput], label_table_path: Path | None, settings: dict) -> str:
@@ -210,14 +214,7 @@ def _build(
     try:
         with open(partial / "codes.u8", "wb") as codes, open(partial / "ids.u8", "wb") as ids:
             columns, provenance = _stream(inputs, label_table, codes, ids)
-        written = partial / "ids.u8"
-        _refuse_repeated_ids(
-            np.memmap(written, dtype=np.uint8, mode="r")
-            if written.stat().st_size
-            else np.zeros(0, np.uint8),
-            columns,
-            inputs,
-        )
+        _drop_identical_in_store(partial, columns, inputs, provenance)
         for name in ("offsets", "id_offsets", "labels", "places"):
             np.save(partial / f"{name}.npy", columns[name])
         manifest = {
@@ -286,8 +283,99 @@ def _stream(
     return columns, provenance
 
 
-def _refuse_repeated_ids(ids: np.ndarray, columns: dict, inputs: list[LabelledInput]) -> None:
-    refuse_repeated_ids(ids, columns["id_offsets"], columns["id_hashes"], columns["places"], inputs)
+_OFFSETS = {"codes": "offsets", "ids": "id_offsets"}  # each blob's offsets column
+_ROWS_PER_COPY = 1 << 16  # records copied at a time when copies are dropped
+
+
+def _identical_repeats(
+    blobs: dict[str, np.ndarray], columns: dict, inputs: list[LabelledInput], provenance: list
+) -> np.ndarray:
+    """Positions int64 ``(R,)`` of records that repeat an earlier record of their input exactly
+    (same id, sequence and label), to be dropped (`dnanet.inputs.record_ids.identical_repeats`,
+    which refuses a repeated id whose records differ); each input's provenance counts its copies
+    (``identical_repeats``) and gets a note."""
+    codes, offsets, labels = blobs["codes"], columns["offsets"], columns["labels"]
+
+    def same_record(earlier: int, later: int) -> bool:
+        return labels[earlier] == labels[later] and np.array_equal(
+            codes[offsets[earlier] : offsets[earlier + 1]],
+            codes[offsets[later] : offsets[later + 1]],
+        )
+
+    dropped = identical_repeats(
+        blobs["ids"],
+        columns["id_offsets"],
+        columns["id_hashes"],
+        columns["places"],
+        inputs,
+        same_record,
+    )
+    per_input = np.bincount(columns["places"][dropped, 0], minlength=len(inputs))
+    for source, count in enumerate(per_input.tolist()):
+        if count:
+            first = int(dropped[columns["places"][dropped, 0] == source][0])
+            entry = provenance[source]
+            entry["records"] -= count
+            entry["identical_repeats"] = count
+            entry.setdefault("notes", []).append(
+                f"{inputs[source].path}: {count:,} record{'s repeat' if count > 1 else ' repeats'}"
+                f" an earlier record exactly (same id and sequence; first copy: line "
+                f"{int(columns['places'][first, 1])}, id '{_id_at(blobs['ids'], columns, first)}')"
+                ": each kept once"
+            )
+    return dropped
+
+
+def _id_at(ids: np.ndarray, columns: dict, index: int) -> str:
+    offsets = columns["id_offsets"]
+    return bytes(ids[offsets[index] : offsets[index + 1]]).decode("utf-8")
+
+
+def _drop_identical_in_store(
+    partial: Path, columns: dict, inputs: list[LabelledInput], provenance: list
+) -> None:
+    """`_identical_repeats` on a store being built in `partial`: the kept records' codes and ids
+    are copied into new files, which replace the written ones."""
+    files = {name: partial / f"{name}.u8" for name in _OFFSETS}
+    blobs = {
+        name: np.memmap(path, dtype=np.uint8, mode="r")
+        if path.stat().st_size
+        else np.zeros(0, np.uint8)
+        for name, path in files.items()
+    }
+    dropped = _identical_repeats(blobs, columns, inputs, provenance)
+    if not len(dropped):
+        return
+    for name, path in files.items():
+        kept = path.with_suffix(".kept")
+        with open(kept, "wb") as handle:
+            columns[_OFFSETS[name]] = _compact(
+                blobs[name], columns[_OFFSETS[name]], dropped, handle
+            )
+        del blobs[name]  # unmapped before the file is replaced
+        kept.replace(path)
+    _drop_rows(columns, dropped)
+
+
+def _compact(
+    blob: np.ndarray, offsets: np.ndarray, dropped: np.ndarray, out: BinaryIO
+) -> np.ndarray:
+    """Write `blob`'s records (record i: ``blob[offsets[i]:offsets[i + 1]]``) but the `dropped`
+    ones to `out`, a block of records at a time; return the kept records' offsets int64."""
+    keep = np.ones(len(offsets) - 1, dtype=bool)
+    keep[dropped] = False
+    lengths = np.diff(offsets)
+    for start in range(0, len(keep), _ROWS_PER_COPY):
+        stop = min(start + _ROWS_PER_COPY, len(keep))
+        block = np.asarray(blob[offsets[start] : offsets[stop]])
+        out.write(block[np.repeat(keep[start:stop], lengths[start:stop])].tobytes())
+    return np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
+
+
+def _drop_rows(columns: dict, dropped: np.ndarray) -> None:
+    """Leave the `dropped` records out of the per-record columns (labels, places, id hashes)."""
+    for name in ("labels", "places", "id_hashes"):
+        columns[name] = np.delete(columns[name], dropped, axis=0)
 
 
 def _records(

@@ -21,8 +21,11 @@ times too slow for the data loader's target (see scripts/bench_data.py).
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
+import os
+import stat
 import warnings
 import zlib
 from pathlib import Path
@@ -75,13 +78,30 @@ def class_name_from_path(path: str | Path) -> str:
 
 
 def check_input_file(path: str | Path) -> Path:
-    """Return `path` as a Path if it is a readable, non-empty regular file; else raise."""
+    """Return `path` as a Path if it is a readable, non-empty regular file; else raise one line
+    naming it: missing, a directory, a symbolic link that loops or leads nowhere, a file this user
+    may not read, or empty."""
     path = Path(path)
-    if not path.exists():
-        raise DnanetError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        status = path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DnanetError(
+                f"{path}: a symbolic link that loops (it leads back to itself)"
+            ) from None
+        if error.errno == errno.ENOENT:
+            broken = " (a symbolic link to a missing file)" if path.is_symlink() else ""
+            raise DnanetError(f"{path}: no such file{broken}") from None
+        raise DnanetError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(status.st_mode):
         raise DnanetError(f"{path}: is a directory, expected a file")
-    if path.stat().st_size == 0:
+    try:
+        os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+    except PermissionError:
+        raise DnanetError(f"{path}: permission denied (this user may not read it)") from None
+    except OSError as error:
+        raise DnanetError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if status.st_size == 0:
         raise DnanetError(f"{path}: the file is empty")
     return path
 

@@ -1,9 +1,10 @@
 """Record ids used twice in one input: found from one 64-bit hash per id, confirmed on the ids.
 
 An id names its record in every output (predictions, embeddings, attributions) and is how a
-``--labels`` table finds it, so an id used twice within one input is reported: training refuses
-it (`refuse_repeated_ids`, naming both lines); predict and embed note it (`noting_repeats`: one
-line with a count and the first example) and keep every record's row, in input order.
+``--labels`` table finds it, so an id used twice within one input is reported: training keeps an
+exact copy of a record once and refuses a repeated id whose records differ (`identical_repeats`,
+naming both lines); predict and embed note it (`noting_repeats`: one line with a count and the
+first example) and keep every record's row, in input order.
 
 Repeats are found without a Python string per record (~70 bytes each): each id's 64-bit hash goes
 into an int64 array (8 bytes a record) and `hash_repeats` sorts it once; equal hashes are only
@@ -85,67 +86,83 @@ def _confirmed_note(name: str, members: np.ndarray, records: Iterator[FastaRecor
     )
 
 
-def refuse_repeated_ids(
-    ids: np.ndarray, id_offsets: np.ndarray, hashes: np.ndarray, places: np.ndarray, inputs: list
-) -> None:
-    """Refuse a FASTA input that uses one record id twice, naming both lines.
+def identical_repeats(
+    ids: np.ndarray,
+    id_offsets: np.ndarray,
+    hashes: np.ndarray,
+    places: np.ndarray,
+    inputs: list,
+    same_record: Callable[[int, int], bool],
+) -> np.ndarray:
+    """Records that repeat an earlier record of their FASTA input exactly, to be kept once; a
+    repeated id whose records differ is refused, naming both lines.
+
+    Two of the shared data sets list some records twice, word for word (published CLIP negatives:
+    the same site exported twice): the copy adds nothing, so it is dropped and counted. Records
+    that share an id but differ (`same_record(earlier, later)` is False: another sequence or
+    label) cannot both be named by it in outputs and ``--labels`` tables, so they are an error.
 
     `ids` uint8: the UTF-8 ids back to back, record i's at ``id_offsets[i]:id_offsets[i + 1]``;
     `hashes` int64 ``(N,)``: each id's hash; `places` int64 ``(N, 2)``: (input index, line), input
-    indices ascending. BED intervals and generated backgrounds are not checked: one window read
-    twice (e.g. a narrowPeak peak listed once per summit) is a duplicate sequence, which
-    `dnanet.data.leakage` handles. `inputs`: `dnanet.inputs.sources.LabelledInput`s (those
-    whose source is a FASTA file, or not resolved yet, are checked)."""
+    indices ascending. Returns the dropped records' positions int64 ``(R,)``, ascending. BED
+    intervals and generated backgrounds are not checked: one window read twice (e.g. a narrowPeak
+    peak listed once per summit) is a duplicate sequence, which `dnanet.data.leakage` handles.
+    `inputs`: `dnanet.inputs.sources.LabelledInput`s (those whose source is a FASTA file, or not
+    resolved yet, are checked)."""
     bounds = np.searchsorted(places[:, 0], np.arange(len(inputs) + 1))  # each input's records
 
     def id_bytes(index: int) -> bytes:
         return bytes(ids[id_offsets[index] : id_offsets[index + 1]])
 
+    def _same_id(first: int, start: int, own: np.ndarray, later: int) -> int | None:
+        """The first earlier record of this input with record `later`'s id (None: none; the
+        hashes collided): the first record of equal hash, else a scan of the equal hashes."""
+        if id_bytes(first) == id_bytes(later):
+            return first
+        for earlier in np.flatnonzero(own[: later - start] == own[later - start]):
+            if id_bytes(start + int(earlier)) == id_bytes(later):
+                return start + int(earlier)
+        return None
+
+    dropped: list[int] = []
     for source, item in enumerate(inputs):
         if item.source is not None and item.source.kind != "fasta":
             continue
-        path = item.path
         start, end = int(bounds[source]), int(bounds[source + 1])
         own = hashes[start:end]
-        for later, _ in zip(*hash_repeats(own)):
-            for earlier in np.flatnonzero(own[:later] == own[later]):
-                if id_bytes(start + earlier) == id_bytes(start + later):
-                    lines = (int(places[start + earlier, 1]), int(places[start + later, 1]))
-                    raise DnanetError(
-                        f"{path} lines {lines[0]} and {lines[1]}: record id "
-                        f"'{id_bytes(start + later).decode()}' is used twice; ids name records in "
-                        "every output and in --labels tables, so each must be unique within a file "
-                        f"({_how_to_fix(path, lines)})"
-                    )
+        for later, first in zip(*hash_repeats(own)):
+            later = start + int(later)
+            earlier = _same_id(start + int(first), start, own, later)
+            if earlier is None:  # hashes that merely collide
+                continue
+            if same_record(earlier, later):
+                dropped.append(later)
+                continue
+            lines = (int(places[earlier, 1]), int(places[later, 1]))
+            raise DnanetError(
+                f"{item.path} lines {lines[0]} and {lines[1]}: record id "
+                f"'{id_bytes(later).decode()}' is used twice for different records; "
+                "ids name records in every output and in --labels tables, so each must be unique "
+                f"within a file ({_how_to_fix(item.path, lines)})"
+            )
+    return np.asarray(dropped, dtype=np.int64)
 
 
 def _how_to_fix(path, lines: tuple[int, int]) -> str:
-    """What to do about a repeated id: rename or drop one record. Where the two records are
-    identical (the same record listed twice, common in published CLIP and splice sets), show how to
-    keep one of each; where the two header lines differ after the id (``>Escherichia coli K-12
-    2486131_2486212``: the id is the header's first word), show how to make whole headers the
-    ids."""
-    records: dict[int, list[bytes]] = {}  # header line -> [header, sequence lines...]
-    current = None
+    """What to do about a repeated id: rename or drop one record. Where the two header lines
+    differ after the id (``>Escherichia coli K-12 2486131_2486212``: the id is the header's first
+    word), show how to make whole headers the ids."""
+    headers: dict[int, bytes] = {}
     try:
         with open_binary(path) as handle:
             for number, line in enumerate(handle, start=1):
-                line = line.rstrip(b"\r\n")
-                if line.startswith(b">"):
-                    if number > max(lines):
-                        break
-                    current = records.setdefault(number, []) if number in lines else None
-                if current is not None:
-                    current.append(line.strip() if current else line)
+                if number in lines:
+                    headers[number] = line.rstrip(b"\r\n")
+                if number >= max(lines):
+                    break
     except OSError:
         return "rename or drop one"
-    first, second = (records.get(number) for number in lines)
-    if first and second and first == second:
-        return (
-            "rename or drop one; these two records are identical: to keep the first of each id, "
-            "awk '/^>/{keep=!seen[$1]++} keep' FILE > deduplicated.fa"
-        )
-    if first and second and first[0] != second[0]:
+    if len(headers) == 2 and headers[lines[0]] != headers[lines[1]]:
         return (
             "rename or drop one; the id is the header up to its first space, and these headers "
             "differ after it: to use whole headers as ids, replace their spaces, e.g. "

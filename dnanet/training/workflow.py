@@ -19,10 +19,11 @@ are kept.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import shutil
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -273,7 +274,10 @@ def run_plan(
     processes, torch_device = distributed.start(prepare_device(threads, device, inference=False))
     main = processes.is_main
     claim = claimed(plan.out, plan.overwrite, folder=True, reporter=reporter)
-    with claim if main else nullcontext() as output:  # before the long work: fails at once
+    with (
+        claim if main else nullcontext() as output,  # before the long work: fails at once
+        _cache_removed_on_failure(plan.data.cache, main),
+    ):
         speaker = reporter if main else Reporter()  # rank 0 speaks for all
         records, parts, the_task, sequences = _read_inputs(plan, processes, speaker)
         _prepare_checkpoint(plan, records, processes)
@@ -290,6 +294,23 @@ def run_plan(
             experiment.write_run(folder, result)
         plan.checkpoint.remove()
         return _finish(plan.out, result, write_report, reporter.texts()[first_note:])
+
+
+@contextmanager
+def _cache_removed_on_failure(cache: Path, main: bool) -> Iterator[None]:
+    """Remove the store folder `cache` (``.dnanet-cache`` beside OUT by default) when the run
+    fails and this run made the folder: a failed first run leaves nothing behind. A folder that
+    was there before (other runs' stores) is kept, and so is one an interrupted run may resume
+    from (`TrainingStopped`)."""
+    made_here = main and not cache.exists()
+    try:
+        yield
+    except TrainingStopped:
+        raise
+    except BaseException:
+        if made_here:
+            shutil.rmtree(cache, ignore_errors=True)
+        raise
 
 
 def _read_inputs(plan: RunPlan, processes, reporter: Reporter):

@@ -564,7 +564,7 @@ def test_training_refuses_an_id_used_twice_in_one_file_naming_both_lines(tmp_pat
     path = _with_repeated_ids(tmp_path)
     background = LabelledInput("background", example_path("heldout_background.fa"))
     message = (
-        f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice; "
+        f"^{where(path)} lines 1 and 7: record id 'peak_1' is used twice for different records; "
         r"ids name records in every output and in --labels tables, "
         r"so each must be unique within a file \(rename or drop one\)$"
     )
@@ -587,8 +587,8 @@ def test_ids_repeated_because_headers_share_a_first_word_get_a_fix_that_works(tm
     first word) repeat though the headers differ. The error says so and gives the sed line, and
     the file that line makes reads."""
     source = "".join(
-        f">Escherichia coli K-12 {start}_{start + 81}\n{'ACGT' * 20}A\n"
-        for start in (2486131, 3292866, 2846911)
+        f">Escherichia coli K-12 {start}_{start + 81}\n{'ACGT' * 20}{last}\n"
+        for start, last in ((2486131, "A"), (3292866, "C"), (2846911, "G"))
     )
     path = write(tmp_path / "negative.fa", source)
     with pytest.raises(DnanetError) as error:
@@ -603,27 +603,47 @@ def test_ids_repeated_because_headers_share_a_first_word_get_a_fix_that_works(tm
     assert list(records.ids)[0] == "Escherichia_coli_K-12_2486131_2486212"
 
 
-def test_a_record_listed_twice_gets_a_fix_that_keeps_one_of_each(tmp_path):
-    """Published CLIP negatives list some sites twice, word for word (PUM2: lines 446 and 2036).
-    The error says the records are identical and gives an awk line; its output reads, every id
-    once, and a repeated id with different sequences is not mistaken for a copy."""
-    source = ">site_1\nACGTACGTAC\nGGTT\n>site_2\nTTTTGGGGCC\n>site_1\nACGTACGTAC\nGGTT\n"
+def test_a_record_listed_twice_is_kept_once_and_counted_in_memory_and_in_a_store(tmp_path):
+    """Published CLIP negatives list some sites twice, word for word (PUM2: lines 446 and 2036):
+    the copy is dropped, counted in the input's provenance and noted, in memory and in an on-disk
+    store alike (wrapped differently or in lower case, it is still the same record). A repeated
+    id whose sequence differs is still refused, naming both lines."""
+    source = (
+        ">site_1\nACGTACGTAC\nGGTT\n>site_2\nTTTTGGGGCC\n>site_1\nacgtacgtacggtt\n"
+        ">site_3\nGGGAAA\n>site_2\nTTTTGGGGCC\n"
+    )
     path = write(tmp_path / "negative.fa", source)
-    with pytest.raises(DnanetError) as error:
-        read_labelled([LabelledInput("negative", path)])
-    message = str(error.value)
-    assert "lines 1 and 6: record id 'site_1' is used twice" in message
-    assert "these two records are identical" in message
-    command = message.split("to keep the first of each id, ")[1].removesuffix(")")
-    assert command == "awk '/^>/{keep=!seen[$1]++} keep' FILE > deduplicated.fa"
-    awk = command.split(" FILE")[0].removeprefix("awk '").removesuffix("'")
-    kept = subprocess.run(["awk", awk, str(path)], capture_output=True, text=True, check=True)
-    records = read_labelled([LabelledInput("negative", write(tmp_path / "kept.fa", kept.stdout))])
-    assert list(records.ids) == ["site_1", "site_2"] and list(np.diff(records.offsets)) == [14, 10]
+    inputs = [
+        LabelledInput("negative", path),
+        LabelledInput("other", write(tmp_path / "o.fa", ">x\nAC\n")),
+    ]
+    for records in (
+        read_labelled(inputs),
+        open_or_build_store(tmp_path / "stores", store_key(inputs, None, {}), inputs),
+    ):
+        assert list(records.ids) == ["site_1", "site_2", "site_3", "x"]
+        assert list(np.diff(records.offsets)) == [14, 10, 6, 2]
+        assert [records.where(i) for i in range(4)] == [
+            f"{path} line 1",
+            f"{path} line 4",
+            f"{path} line 8",
+            f"{tmp_path / 'o.fa'} line 1",
+        ]
+        assert [label for (label,) in records.labels] == ["negative"] * 3 + ["other"]
+        entry = records.provenance[0]
+        assert entry["records"] == 3 and entry["identical_repeats"] == 2
+        assert entry["notes"] == [
+            f"{path}: 2 records repeat an earlier record exactly (same id and sequence; first "
+            "copy: line 6, id 'site_1'): each kept once"
+        ]
+        assert "identical_repeats" not in records.provenance[1]
     different = write(tmp_path / "different.fa", source.replace("GGTT\n>site_2", "GGTA\n>site_2"))
     with pytest.raises(DnanetError) as error:
         read_labelled([LabelledInput("negative", different)])
-    assert "identical" not in str(error.value) and "(rename or drop one)" in str(error.value)
+    assert "lines 1 and 6: record id 'site_1' is used twice for different records" in str(
+        error.value
+    )
+    assert str(error.value).endswith("(rename or drop one)")
 
 
 def test_train_cli_stops_at_a_repeated_id_with_one_line(runner, tmp_path):
