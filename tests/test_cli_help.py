@@ -79,6 +79,23 @@ def test_help_lists_the_everyday_commands_first_and_the_research_commands_apart(
     )
 
 
+def test_every_command_summary_is_its_first_whole_sentence_on_one_line():
+    """`dnanet --help` showed a docstring's first paragraph with its line breaks, so a summary
+    stopped mid-sentence ("... Give --vcf with"): each row is now the first sentence, whole."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    result = invoke("--help", env={"COLUMNS": "100"})
+    rows = [line.strip("│ ") for line in result.output.splitlines() if line.startswith("│")]
+    listing = " ".join(" ".join(rows).split())
+    for name in group.list_commands(None):
+        command = group.get_command(None, name)
+        first = " ".join(command.help.split("\n\n")[0].split())
+        assert command.short_help.endswith(".") and first.startswith(command.short_help), name
+        assert f"{name} {command.short_help}" in listing, name
+    assert "Give --vcf with" not in listing
+
+
 def test_completion_can_be_installed_and_completes_commands_and_registry_values(monkeypatch):
     import typer.completion
 

@@ -163,6 +163,13 @@ def record_progress(
 
 RunArgument = typer.Argument(..., help="A run folder made by `dnanet train`.")
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress display.")
+StrictLengthsOption = typer.Option(
+    False,
+    "--strict-lengths",
+    help="Refuse a record shorter or longer than every training record (the lengths model.json "
+    "keeps) instead of warning: the model never saw such lengths, so its outputs there are "
+    "extrapolations.",
+)
 ThreadsOption = typer.Option(
     None, "--threads", help="CPU threads for torch (default: torch's choice)."
 )

@@ -21,6 +21,13 @@ class EverydayFirst(typer.core.TyperGroup):
         order = {name: place for place, name in enumerate(HELP_ORDER)}
         return sorted(super().list_commands(ctx), key=lambda name: order.get(name, len(order)))
 
+    def get_command(self, ctx, name):
+        """The command `name`, its one-line summary in `dnanet --help` set (`summary`)."""
+        command = super().get_command(ctx, name)
+        if command is not None and command.help and not command.short_help:
+            command.short_help = summary(command.help)
+        return command
+
     def resolve_command(self, ctx, args):
         """The command to run; for its --help, its options' choices from the registries are added
         to their help first (only then: reading the registries imports torch)."""
@@ -45,3 +52,12 @@ def reflowed(help_text: str | None) -> str | None:
         paragraph if paragraph[:1].isspace() else " ".join(paragraph.split("\n"))
         for paragraph in paragraphs
     )
+
+
+def summary(help_text: str) -> str:
+    """A command's line in `dnanet --help`: the first sentence of its docstring, on one line.
+    The listing showed the whole first paragraph with the docstring's line breaks, so a summary
+    stopped mid-sentence at the end of a source line ("... Give --vcf with")."""
+    first = " ".join(help_text.strip().split("\n\n")[0].split())
+    end = first.find(". ")
+    return first[: end + 1] if end >= 0 else first

@@ -18,6 +18,7 @@ from dnanet.cli.common import (
     OverwriteOption,
     QuietOption,
     RunArgument,
+    StrictLengthsOption,
     ThreadsOption,
     app,
     err,
@@ -91,6 +92,7 @@ def predict(
         "around its window's centre. Default: 50; a signal run's track tiles by its output width.",
         show_default=False,
     ),
+    strict_lengths: bool = StrictLengthsOption,
     shard: Optional[str] = shard_option(
         "Only shard 1 has the header row, so the shards' TSVs laid end to end in "
         "shard order are the unsharded output: cat p.1.tsv p.2.tsv ... > p.tsv."
@@ -162,16 +164,8 @@ def predict(
     if region:
         raise DnanetError("--region makes a track: name --out X.bw (bigWig) or X.bedGraph")
     err.quiet = distributed.launched_rank() != 0  # rank 0 speaks for all
-    predicted = write_prediction_table(
-        run,
-        fasta or [],
-        out,
-        default=heldout_inputs,
-        shard=given_shard,
-        profiles=profiles,
-        conformal=conformal,
-        calibrated=calibrated,
-        **options,
-    )
+    options.update(conformal=conformal, calibrated=calibrated, strict_lengths=strict_lengths)
+    options.update(default=heldout_inputs, shard=given_shard, profiles=profiles)
+    predicted = write_prediction_table(run, fasta or [], out, **options)
     if predicted.summary() is not None:
         err.print(predicted.summary())

@@ -74,12 +74,22 @@ def variants(
         None,
         "--plot",
         help="Folder to draw PNGs into: for each of the --plot-top "
-        "variants of largest |diff| (signal runs: |lfc|) of --target, the ISM map of "
+        "variants of largest effect (--plot-rank) on --target, the ISM map of "
         "the reference window around the variant (every base at every position) and the "
         "attribution "
         "logos of the reference and alternative windows.",
     ),
     plot_top: int = typer.Option(5, "--plot-top", min=1, help="Variants drawn with --plot."),
+    plot_rank: Optional[str] = typer.Option(
+        None,
+        "--plot-rank",
+        help="The effect whose size ranks the variants --plot draws. Choices: log_odds_diff, "
+        "diff (classification), diff (regression), lfc (signal runs). Default: log_odds_diff "
+        "for classification (a variant that breaks a saturated site, 0.999 to 0.98, is a "
+        "-3 log-odds change but only -0.02 in probability), diff for regression, lfc for signal "
+        "runs.",
+        show_default=False,
+    ),
     plot_flank: int = typer.Option(
         20, "--plot-flank", min=1, help="Bases drawn each side of the variant."
     ),
@@ -166,6 +176,7 @@ def variants(
         batch_size=batch_size,
         plot=plot,
         plot_top=plot_top,
+        plot_rank=plot_rank,
         plot_flank=plot_flank,
         target=target,
         null=NullChoice(null, null_size),

@@ -197,7 +197,9 @@ class Task:
         return ["predicted", *[f"prob_{name}" for name in self.names]]
 
     def prediction_cells(self, outputs: np.ndarray) -> list[str]:
-        """One record's outputs ``(C,)`` -> the cells under `prediction_header`."""
+        """One record's outputs ``(C,)`` -> the cells under `prediction_header`: probabilities
+        with every float32 digit (logit(p) recoverable up to |log-odds| ~ 16), values and reads
+        to 6 significant digits."""
         if self.kind in SIGNAL:
             return [f"{value:.6g}" for value in np.expm1(outputs[: len(self.names)])]
         if self.kind == "regression":
@@ -206,7 +208,10 @@ class Task:
             predicted = ";".join(name for name, p in zip(self.names, outputs) if p >= 0.5)
         else:
             predicted = self.names[int(outputs.argmax())]
-        return [predicted, *[f"{p:.6f}" for p in outputs]]
+        # every digit of the float32 probability (shortest text that reads back as the same
+        # float32): rounded to 6 decimals, a confident 0.9999997 read 1.000000 and its log-odds
+        # were lost
+        return [predicted, *[str(p) for p in np.asarray(outputs, dtype=np.float32)]]
 
     def _profile_losses(
         self, outputs: torch.Tensor, targets: torch.Tensor, activated: bool

@@ -43,14 +43,20 @@ def loaded_run(run: RunOrFolder, device: torch.device) -> Run:
 
 def window_width(run: Run, window: int | None) -> int:
     """The bases the model reads at each place: `window` (``--window``), else the window the run
-    was trained with; a run trained on FASTA records has none, and then `window` is needed. A
-    profile run's window must hold its profile's output bases."""
-    width = window or run.window
+    was trained with, or the one length of all its training records (`Run.input_width`); a run
+    trained on records of several lengths has none, and then `window` is needed. A profile run's
+    window must hold its profile's output bases."""
+    width = window or run.input_width
     if width is None:
+        lengths = run.training_lengths
+        saw = (
+            f"records of {lengths[0]:,} to {lengths[1]:,} bases"
+            if lengths is not None
+            else "records whose lengths this older run did not record"
+        )
         raise DnanetError(
-            f"{run.folder}: its training inputs record no window width (they were not BED "
-            "intervals read with --window); give --window N, the length of the sequences it was "
-            "trained on"
+            f"{run.folder}: it was trained on {saw}, not on windows of one width; give "
+            "--window N, the length the model should read"
         )
     if run.task.kind == "profile" and width < run.task.width:
         raise DnanetError(

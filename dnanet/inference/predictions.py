@@ -36,6 +36,7 @@ from dnanet.inference.jobs import (
     notes_since,
     work_device,
 )
+from dnanet.inference.lengths import LengthWatch
 from dnanet.inference.profiles import check_profile_run, check_profiles_path, profile_file
 from dnanet.inputs.sources import (
     GenomeSettings,
@@ -94,17 +95,24 @@ def predictions_frame(
     `dnanet.inputs.sources.resolve_inputs`), one row per record in input order: id, then
     predicted and prob_<class>... (classification) or pred_<target>... (regression). Written by
     the command's own writer and read back (`read_prediction_table`), so numbers are the printed
-    ones (6 decimals, or 6 significant digits). `reporter` hears the progress and the inputs'
-    notes. `conformal`, `calibrated`: as `write_prediction_table`'s."""
+    ones (probabilities with every float32 digit, values to 6 significant digits). `reporter`
+    hears the progress and the inputs' notes. `conformal`, `calibrated`: as
+    `write_prediction_table`'s."""
     reporter = reporter if reporter is not None else Reporter()
     text = io.StringIO()
     columns = prediction_columns(run, conformal, calibrated)
     for note in calibration_notes(columns):
         reporter.note(note, "warning")
+    watch = LengthWatch.for_run(run)
+    observe = watch.batch_observer(items) if watch is not None else None
     with reporter.counter("predicting") as progress:
-        _write_rows(run, items, batch_size, None, True, text, progress, columns=columns)
+        _write_rows(
+            run, items, batch_size, None, True, text, progress, columns=columns, observe=observe
+        )
     for note in input_notes(items):
         reporter.note(note)
+    if watch is not None and watch.note():
+        reporter.note(watch.note(), "warning")
     return read_prediction_table(text.getvalue())
 
 
@@ -142,6 +150,7 @@ def write_prediction_table(
     profiles: Path | None = None,
     conformal: float | None = None,
     calibrated: bool = False,
+    strict_lengths: bool = False,
 ) -> PredictionOutcome:
     """`dnanet predict RUN INPUTS --out OUT`: one row per record of `inputs` (FASTA paths, BED
     paths read from `genome` at `window` (default: the run's training window), or `LabelledInput`s
@@ -152,7 +161,9 @@ def write_prediction_table(
     of a profile run's predicted reads per base (`dnanet.inference.profiles`), beside the table,
     by one process. `conformal` ALPHA: conformal prediction sets or intervals at that level and
     `calibrated`: temperature-scaled probabilities, both from the run folder's calibration.json
-    (`dnanet.inference.calibrated_outputs.CalibratedColumns`; --conformal implies --calibrated)."""
+    (`dnanet.inference.calibrated_outputs.CalibratedColumns`; --conformal implies --calibrated).
+    Records shorter or longer than every training record get one warning at the end, or with
+    `strict_lengths` the first is refused (`dnanet.inference.lengths`)."""
     reporter = reporter if reporter is not None else Reporter()
     if conformal is not None:
         check_alpha(conformal)
@@ -184,7 +195,10 @@ def write_prediction_table(
             total = sum(count_records(items)) if part.count > 1 or profiles is not None else 0
             records = part.records(total) if part.count > 1 else None
             size = len(records) if records is not None else total
+            watch = LengthWatch.for_run(loaded, strict_lengths)
             with profile_file(profile_output, loaded, size) as observe:
+                if watch is not None:
+                    observe = watch.batch_observer(items, observe)
                 write = partial(
                     _write_rows,
                     loaded,
@@ -200,6 +214,8 @@ def write_prediction_table(
         distributed.stop()
     for note in input_notes(items):
         speaker.note(note)
+    if watch is not None and watch.note():
+        speaker.note(watch.note(), "warning")
     return PredictionOutcome(
         str(out),
         count,

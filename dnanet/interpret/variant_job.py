@@ -242,6 +242,7 @@ def score_variants(
     plot_top: int = 5,
     plot_flank: int = 20,
     target: str | None = None,
+    plot_rank: str | None = None,
     null: NullChoice = NullChoice(),
     shard: Shard | None = None,
     overwrite: bool = False,
@@ -250,15 +251,17 @@ def score_variants(
     reporter: Reporter | None = None,
 ) -> VariantOutcome:
     """`dnanet variants RUN (--vcf VCF --genome G | --pairs FASTA) --out OUT`: one row per ALT
-    allele or pair, in input order, into `out` (written atomically; a VCF with the effects in INFO
-    when `out` ends in .vcf, .vcf.gz or .vcf.bgz: `dnanet.interpret.variant_vcf`). `shard`: only
-    that block of the rows; under torchrun the processes split them. `plot`: a folder of ISM maps
-    of the `plot_top` variants of largest |diff| (a signal run: |lfc|) of `target` (default:
-    `resolve_target`'s), `plot_flank` bases each side. `null`: control draws per variant and
-    their p-values (`dnanet.interpret.variant_null`), q-values over the whole table (not in a
-    shard). An ensemble run adds its members' spread (sd_ columns). `run`: a run folder (loaded
-    after `out` is claimed, on `device` with `threads`) or a loaded `Run`. Every process calls
-    this; rank 0 alone tells `reporter`."""
+    allele or pair, in input order, into `out` (written atomically; a VCF with the effects in
+    INFO when `out` ends in .vcf, .vcf.gz or .vcf.bgz: `dnanet.interpret.variant_vcf`). `shard`:
+    only that block of the rows; under torchrun the processes split them. `plot`: a folder of
+    ISM maps of the `plot_top` variants of largest effect on `target` (default:
+    `resolve_target`'s), ranked by `plot_rank` (default: the tested effect, the log-odds change
+    for classification; `dnanet.interpret.variants.ranking_effect`), `plot_flank` bases each
+    side. `null`: control draws per variant and their p-values
+    (`dnanet.interpret.variant_null`), q-values over the whole table (not in a shard). An
+    ensemble run adds its members' spread (sd_ columns). `run`: a run folder (loaded after `out`
+    is claimed, on `device` with `threads`) or a loaded `Run`. Every process calls this; rank 0
+    alone tells `reporter`."""
     reporter = reporter if reporter is not None else Reporter()
     _check_outputs(vcf, pairs, out, plot, target, shard)
     check_null(null.kind, null.size)
@@ -274,7 +277,7 @@ def score_variants(
             note_not_learned(loaded, speaker)
             finish.names = list(loaded.task.names)
             width = source.width(loaded)
-            top = _top(loaded, target, plot_top) if plot is not None else None
+            top = _top(loaded, target, plot_top, plot_rank) if plot is not None else None
             part = shard or processes.shard
             rows = part.records(source.count()) if part.count > 1 else None
             variants = partial(_chosen, source, width, rows)
@@ -372,16 +375,18 @@ def _chosen(source: VariantInput, width: int | None, rows: range | None) -> Iter
     return variants if rows is None else islice(variants, rows.start, rows.stop)
 
 
-def _top(run: Run, target: str | None, count: int) -> TopVariants:
-    """What --plot keeps: the `count` variants of largest effect on `target`'s output."""
+def _top(run: Run, target: str | None, count: int, rank: str | None = None) -> TopVariants:
+    """What --plot keeps: the `count` variants of largest effect `rank` (default: the tested
+    effect) on `target`'s output."""
     task = run.task
     index = resolve_target(task, target)
+    key = variant_rows.ranking_effect(task, rank)
     return TopVariants(
         count,
         index,
         task.names[index],
-        partial(variant_rows.headline_effect, task, target=index),
-        variant_rows.ranking_effect(task),
+        partial(variant_rows.headline_effect, task, target=index, key=key),
+        key,
     )
 
 

@@ -1,8 +1,10 @@
 """`dnanet variants --plot DIR`: an in-silico mutagenesis map around each of the top variants.
 
 While the effects are written, `TopVariants` keeps the `count` scored variants of largest |effect|
-of one output (their windows only: memory does not grow with the input): the diff (alt - ref), or
-for a signal run the log2 fold change of a track's predicted counts
+of one output (their windows only: memory does not grow with the input): by default the tested
+effect, the change in log-odds for classification (a broken saturated site outranks a nudge near
+0.5), diff (alt - ref) for regression, or for a signal run the log2 fold change of a track's
+predicted counts; ``--plot-rank diff`` ranks a classifier by probability instead
 (`dnanet.interpret.variants.headline_effect`). For each, `draw_variant`
 writes one PNG with three panels over the variant's allele and `flank` bases each side:
 

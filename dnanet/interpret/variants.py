@@ -263,17 +263,37 @@ def effect_header(task) -> list[str]:
     return columns
 
 
-def ranking_effect(task) -> str:
-    """The effect whose size ranks the variants drawn by --plot: ``lfc`` for a signal run (the
-    counts), else ``diff``."""
-    return "lfc" if task.kind in SIGNAL else "diff"
+def ranking_effects(task) -> tuple[str, ...]:
+    """The effects that may rank the variants drawn by --plot (`dnanet variants --plot-rank`):
+    those the task's table has per output."""
+    if task.kind in SIGNAL:
+        return ("lfc",)
+    return ("diff",) if task.kind == "regression" else ("log_odds_diff", "diff")
 
 
-def headline_effect(task, ref: np.ndarray, alt: np.ndarray, target: int) -> float:
-    """The `ranking_effect` of output `target` from a variant's outputs ``(C,)``: alt - ref, or
-    a signal run's log2 fold change of the predicted counts."""
-    diff = float(alt[target]) - float(ref[target])
-    return diff / np.log(2) if task.kind in SIGNAL else diff
+def ranking_effect(task, key: str | None = None) -> str:
+    """The effect whose size ranks the variants drawn by --plot: `key` when given (one of
+    `ranking_effects`), else the tested effect (`tested_effect_name`): the log-odds change for
+    classification, so a variant that breaks a saturated site (probability 0.999 to 0.98: a
+    diff of -0.02, yet -3 log-odds) outranks one that nudges a record near 0.5."""
+    if key is None:
+        return tested_effect_name(task)
+    if key not in ranking_effects(task):
+        raise DnanetError(
+            f"--plot-rank {key}: a {task.kind} run's table has {', '.join(ranking_effects(task))}"
+        )
+    return key
+
+
+def headline_effect(
+    task, ref: np.ndarray, alt: np.ndarray, target: int, key: str | None = None
+) -> float:
+    """The `ranking_effect` (`key`) of output `target` from a variant's outputs ``(C,)``: alt -
+    ref, the change in log-odds, or a signal run's log2 fold change of the predicted counts."""
+    key = ranking_effect(task, key)
+    if key == "diff":
+        return float(alt[target]) - float(ref[target])
+    return float(tested_effects(task, ref, alt)[target])
 
 
 def log2_fold_changes(task, ref: np.ndarray, alt: np.ndarray) -> np.ndarray:

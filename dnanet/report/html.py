@@ -25,7 +25,8 @@ STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
     "color:#222}\n"
     "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}\n"
+    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;overflow-wrap:anywhere}\n"
+    "td ul{margin:0;padding-left:1.1em}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f3f3f3}\n"
     "figure{display:inline-block;vertical-align:top;margin:0 1em 1.5em 0;max-width:100%}\n"
     "figure img{max-width:100%;border:1px solid #ddd}"
@@ -90,7 +91,7 @@ def page_html(
         "<h3>Duplicates</h3>",
         _flat_table(description.get("duplicates", {})),
         "<h3>Settings</h3>",
-        _flat_table(description.get("config", {})),
+        _flat_table(applicable_settings(description.get("config", {}))),
         "<h3>Versions</h3>",
         _flat_table(description.get("versions", {})),
     ]
@@ -191,16 +192,79 @@ def _coverage_parts(signal: dict | None) -> list[str]:
     ]
 
 
+_INPUT_COLUMNS = ("path", "class", "part", "records", "sha256")
+"""The columns of an input's row; whatever else its provenance holds goes into its details."""
+
+
 def _records_table(inputs: list[dict]) -> str:
-    """Input files (provenance records): one row each, a column per key."""
+    """Input files (provenance records): one row each with `_INPUT_COLUMNS` (the SHA-256 cut to
+    12 characters, whole on hover), then its other keys (genome, window, counts, notes) as a
+    list in one wrapping cell, not raw JSON running off the page."""
     if not inputs:
         return "<p>none recorded</p>"
-    columns = list(dict.fromkeys(key for entry in inputs for key in entry))
-    head = "".join(f"<th>{_text(key)}</th>" for key in columns)
-    body = "".join(
-        "<tr>" + "".join(_cell(entry.get(key)) for key in columns) + "</tr>" for entry in inputs
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    columns = [key for key in _INPUT_COLUMNS if any(key in entry for entry in inputs)]
+    details = any(set(entry) - set(_INPUT_COLUMNS) for entry in inputs)
+    head = "".join(f"<th>{_text(key)}</th>" for key in [*columns, *(["details"] * details)])
+    rows = []
+    for entry in inputs:
+        cells = [
+            _digest_cell(entry.get(key)) if key == "sha256" else _cell(entry.get(key))
+            for key in columns
+        ]
+        if details:
+            extra = {key: value for key, value in entry.items() if key not in _INPUT_COLUMNS}
+            cells.append(f"<td>{_details(extra)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _digest_cell(digest) -> str:
+    if not isinstance(digest, str):
+        return _cell(digest)
+    return f"<td><code title='{_text(digest)}'>{_text(digest[:12])}…</code></td>"
+
+
+def _details(values: dict) -> str:
+    """Nested provenance as a list: 'key: value' items, sections as inner lists, notes one per
+    item."""
+    items = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            items.append(f"<li>{_text(key)}:{_details(value)}</li>")
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            items.append(
+                f"<li>{_text(key)}:<ul>"
+                + "".join(f"<li>{_text(v)}</li>" for v in value)
+                + "</ul></li>"
+            )
+        elif value not in (None, [], {}):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            items.append(f"<li>{_text(key)}: {_text(shown)}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else "–"
+
+
+def applicable_settings(config: dict) -> dict:
+    """The run's config less the settings that did not apply to it, for the report: k-mer
+    settings of a one-hot run, the held-out chromosomes of a random split (and the fractions of a
+    chromosome split), the fold of a run that is not an ensemble's member."""
+    shown = {
+        key: dict(value) if isinstance(value, dict) else value for key, value in config.items()
+    }
+    encoder, data, model = shown.get("encoder", {}), shown.get("data", {}), shown.get("model", {})
+    if encoder.get("name") == "onehot":
+        for key in ("k", "stride"):
+            encoder.pop(key, None)
+        model.pop("kmer_dim", None)
+    if data.get("split") == "random":
+        data.pop("val_chroms", None)
+        data.pop("test_chroms", None)
+    elif data.get("split") == "chromosome":
+        data.pop("val_fraction", None)
+        data.pop("test_fraction", None)
+    if data.get("folds", 1) <= 1:
+        data.pop("folds", None)
+        data.pop("fold", None)
+    return shown
 
 
 def _flat_table(data: dict) -> str:

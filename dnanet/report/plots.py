@@ -69,6 +69,8 @@ def plot_history(
     default the name); `baseline_loss`: the validation loss of predicting the training split's
     prior (`dnanet.training.learning_check`), dotted on the loss panel."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     labels = metric_labels or {}
     epochs = [record["epoch"] for record in history]
     metric_keys = [key for key in history[0] if key.startswith("val_") and key != "val_loss"]
@@ -93,7 +95,9 @@ def plot_history(
             best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}"
         )
         axes.set_xlabel("epoch")
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        # whole epochs only, even for a run of one or two (MaxNLocator's integer ticks need
+        # min_n_ticks integers in view, 2 by default, else it labels 0.96, 0.98, ...)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     loss.legend(fontsize="small")
     figure.suptitle(
         f"Training history (kept epoch {best_epoch}, lowest validation loss)", fontsize="medium"

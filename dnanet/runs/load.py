@@ -81,6 +81,16 @@ class Run:
         return self.description.window
 
     @property
+    def input_width(self) -> int | None:
+        """The bases the model reads at each place of a genome (`RunDescription.input_width`)."""
+        return self.description.input_width
+
+    @property
+    def training_lengths(self) -> tuple[int, int] | None:
+        """The shortest and longest training record (None: a run made before they were kept)."""
+        return self.description.training_lengths
+
+    @property
     def record(self) -> dict[str, Any]:
         """The whole model.json as read (checked where a command uses it)."""
         return self.description.record

@@ -15,7 +15,7 @@ checks every key a command relies on, returning a typed `RunDescription`:
   allows (binary: 2); regression ``mean``/``std`` one finite number per name (std > 0);
   ``classes`` equals ``task.names``;
 - ``reverse_complement_average`` and ``learned`` are JSON booleans; ``inputs[].window`` whole
-  numbers >= 1.
+  numbers >= 1; ``training_lengths`` (optional) ``{"min": N, "max": M}``, 1 <= N <= M.
 
 What a description cannot show: names consistently swapped in both ``task.names`` and
 ``classes`` label the outputs wrongly, yet nothing in the folder contradicts them (the weights
@@ -99,6 +99,18 @@ class RunDescription:
     reverse_complement_average: bool
     window: int | None
     record: dict[str, Any] = field(repr=False)
+    training_lengths: tuple[int, int] | None = None  # shortest, longest training record
+
+    @property
+    def input_width(self) -> int | None:
+        """The bases the model reads at each place of a genome: the BED window it was trained
+        at, else the one length of all its training records (None: lengths varied, or an old
+        run that did not record them)."""
+        if self.window is not None:
+            return self.window
+        if self.training_lengths is not None and len(set(self.training_lengths)) == 1:
+            return self.training_lengths[0]
+        return None
 
 
 def read_description(path: Path) -> RunDescription:
@@ -155,6 +167,7 @@ def check_description(data: dict[str, Any], path: Path) -> RunDescription:
         data["reverse_complement_average"],
         _signal_window(data, path) or _trained_window(data.get("inputs", []), path),
         data,
+        _training_lengths(data.get("training_lengths"), path),
     )
 
 
@@ -301,6 +314,22 @@ def _signal_window(data: dict[str, Any], path: Path) -> int | None:
             f"{path}: 'signal.input_width' must be a whole number >= 1, got {width!r}"
         )
     return width
+
+
+def _training_lengths(lengths: Any, path: Path) -> tuple[int, int] | None:
+    """``training_lengths`` {min, max} (absent in runs made before it was recorded)."""
+    if lengths is None:
+        return None
+    if (
+        not isinstance(lengths, dict)
+        or not all(_is_int(lengths.get(key)) and lengths[key] >= 1 for key in ("min", "max"))
+        or lengths["min"] > lengths["max"]
+    ):
+        raise DnanetError(
+            f'{path}: \'training_lengths\' must be {{"min": N, "max": M}} with 1 <= N <= M, '
+            f"got {lengths!r}"
+        )
+    return lengths["min"], lengths["max"]
 
 
 def _trained_window(inputs: Any, path: Path) -> int | None:

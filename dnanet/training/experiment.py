@@ -261,6 +261,7 @@ def train_model(
         "strand": strand,
         "config": config.to_dict(),
         "inputs": inputs,
+        "training_lengths": length_range(sequences.lengths[train_idx]),
         "split": split.describe(),
         "duplicates": prepared.duplicates,
         **({"signal": sequences.provenance} if getattr(sequences, "provenance", None) else {}),
@@ -287,6 +288,13 @@ def train_model(
         validation_outputs,
         calibration,
     )
+
+
+def length_range(lengths: np.ndarray) -> dict[str, int]:
+    """model.json's ``training_lengths``: the shortest and longest training record (bases), so a
+    run trained on records of one length knows its window (tracks, variants) and inference can
+    say when a record is outside what the model saw (`dnanet.inference.lengths`)."""
+    return {"min": int(lengths.min()), "max": int(lengths.max())}
 
 
 def run_settings(

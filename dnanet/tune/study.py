@@ -65,6 +65,7 @@ class Search:
     threads: int | None = None
     timeout: float | None = None
     shared: bool = False  # --storage: other machines may add trials at the same time
+    full_epochs: int | None = None  # the base config's train.epochs when --epochs shortened trials
 
 
 class PruningMonitor(TrainingMonitor):

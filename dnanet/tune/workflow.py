@@ -144,6 +144,7 @@ def run_search(
         "keep_duplicates": True if keep_duplicates else None,
     }
     base = load_config(config, model, data=data, signal=bool(signal), epochs=epochs)
+    full = load_config(config, model, data=data, signal=bool(signal)) if epochs else base
     search_space = load_space(space, base)
     if out.exists() and not out.is_dir():
         raise DnanetError(f"{out}: exists and is not a folder")
@@ -157,6 +158,7 @@ def run_search(
         default_jobs_threads(jobs, threads),
         timeout,
         shared=storage is not None,
+        full_epochs=full.train.epochs if full.train.epochs != base.train.epochs else None,
     )
     if storage is not None:
         storage_of(search)  # a bad URL or an unreachable server fails before the inputs are read
@@ -209,7 +211,9 @@ def _search_and_write(
         except KeyboardInterrupt:
             study = optuna.load_study(study_name=search.study_name, storage=storage_of(search))
             interrupted = True
-        report = write_report(study, search.base, space, out, search.threads)
+        report = write_report(
+            study, search.base, space, out, search.threads, full_epochs=search.full_epochs
+        )
     summary = [("note", note) for note in report["notes"]]
     summary.append(("info", f"written to {out}: {', '.join(report['files'])}"))
     if interrupted:

@@ -43,10 +43,10 @@ def text_rows(path: Path) -> list[list[str]]:
 
 
 def frame_rows(frame: pd.DataFrame) -> list[list[str]]:
-    """The frame's header and cells as `dnanet predict` prints them (probabilities to 6
-    decimals)."""
+    """The frame's header and cells as `dnanet predict` prints them (probabilities with every
+    float32 digit)."""
     cells = [
-        [value if isinstance(value, str) else f"{value:.6f}" for value in row]
+        [value if isinstance(value, str) else str(np.float32(value)) for value in row]
         for row in frame.itertuples(index=False)
     ]
     return [list(frame.columns), *cells]
@@ -133,7 +133,67 @@ def test_notes_carry_repeated_ids_and_a_model_that_did_not_learn(trained_run, tm
         unlearned_copy(trained_run, tmp_path), [fasta], tmp_path / "p.tsv", reporter=reporter
     )
     assert written.count == 3 and len(text_rows(tmp_path / "p.tsv")) == 4  # every row kept
-    warning, repeated = written.notes
+    warning, repeated, lengths = written.notes
     assert reporter.notes[0] == ("warning", warning)
+    assert lengths.startswith("3 of 3 records have lengths the model never saw (12 bases;")
     assert warning.endswith("the model did not learn: validation loss 0.69 is chance")
     assert "'same'" in repeated and str(fasta) in repeated
+
+
+def test_probabilities_keep_every_float32_digit_so_confident_log_odds_survive(
+    trained_run, tmp_path
+):
+    """Rounded to 6 decimals, a confident record read 1.000000 and its log-odds were lost: the
+    printed probability now reads back as the model's float32 output, and logit(p) from it
+    equals the model's log-odds to float32 precision."""
+    from dnanet.data.streaming import iter_batches
+    from dnanet.inference.predict import predict
+
+    run = load_run(trained_run)
+    written = write_prediction_table(run, HELDOUT, tmp_path / "p.tsv", reporter=Reporter())
+    table = pd.read_csv(tmp_path / "p.tsv", sep="\t", dtype={"prob_bound": str})
+    outputs = predict(
+        run.model,
+        ((b.codes, b.lengths) for b in iter_batches(resolved(HELDOUT), 256)),
+        run.reverse_complement_average,
+        activate=run.task.activate,
+    )
+    bound = run.task.names.index("bound")
+    printed = table["prob_bound"].astype(np.float32).to_numpy()
+    assert written.count == len(outputs)
+    np.testing.assert_array_equal(printed, outputs[:, bound])  # every float32 digit
+
+
+def test_records_outside_the_training_lengths_get_a_warning_or_are_refused(
+    trained_run, runner, tmp_path
+):
+    """The bundled run saw only 101-base records: a 30-base and a 1,000-base record (a real
+    held-out record cut, and four of them joined) are counted in one warning that says what the
+    model saw; --strict-lengths refuses the first with one line and writes nothing."""
+    records = [
+        r.split("\n", 1) for r in example_path("heldout_bound.fa").read_text().split(">")[1:6]
+    ]
+    bases = ["".join(sequence.split()) for _, sequence in records]
+    path = tmp_path / "mixed.fa"
+    path.write_text(
+        f">short\n{bases[0][:30]}\n>whole\n{bases[1]}\n>long\n{(''.join(bases[1:5]) * 3)[:1000]}\n"
+    )
+    reporter = Reporter()
+    made = write_prediction_table(trained_run, [path], tmp_path / "p.tsv", reporter=reporter)
+    warning = (
+        "2 of 3 records have lengths the model never saw (30 to 1,000 bases; first: 'short'): "
+        f"{trained_run} was trained on records of 101 bases, so its outputs for them are "
+        "extrapolations (--strict-lengths refuses such records)"
+    )
+    assert made.count == 3 and made.notes == [warning]
+    out = tmp_path / "strict.tsv"
+    result = runner.invoke(
+        app, ["predict", str(trained_run), str(path), "--out", str(out), "--strict-lengths"]
+    )
+    assert result.exit_code == 1 and not out.exists()
+    assert (
+        f"error: {path}: record 'short' has 30 bases; {trained_run} was trained on records of "
+        "101 bases" in " ".join(result.stderr.split())
+    )
+    within = write_prediction_table(trained_run, HELDOUT, tmp_path / "h.tsv", reporter=Reporter())
+    assert within.notes == []

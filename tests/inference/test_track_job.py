@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
 
 import pytest
 
@@ -61,6 +63,26 @@ def test_a_track_needs_a_genome_and_a_window(trained_run, synthetic_genome, tmp_
     out = tmp_path / "t.bedGraph"
     with pytest.raises(DnanetError, match="a track needs --genome FILE"):
         write_tracks(trained_run, out, genome=None, window=101)
-    with pytest.raises(DnanetError, match="record no window width .* give --window N"):
-        write_tracks(trained_run, out, genome=synthetic_genome.genome)  # trained on FASTA
-    assert list(tmp_path.iterdir()) == []
+    varied = tmp_path / "varied"  # trained on FASTA records of several lengths
+    shutil.copytree(trained_run, varied)
+    description = json.loads((varied / "model.json").read_text())
+    description["training_lengths"] = {"min": 90, "max": 101}
+    (varied / "model.json").write_text(json.dumps(description))
+    with pytest.raises(
+        DnanetError, match="trained on records of 90 to 101 bases, .* give --window N"
+    ):
+        write_tracks(varied, out, genome=synthetic_genome.genome)
+    assert not out.exists()
+
+
+def test_a_run_trained_on_records_of_one_length_makes_a_track_without_window(
+    trained_run, synthetic_genome, tmp_path
+):
+    """Every training record of the bundled example has 101 bases: that is the track's window."""
+    assert json.loads((trained_run / "model.json").read_text())["training_lengths"] == {
+        "min": 101,
+        "max": 101,
+    }
+    out = tmp_path / "t.bedGraph"
+    made = write_tracks(trained_run, out, genome=synthetic_genome.genome, regions=["chr1:1-5000"])
+    assert made.window == 101 and out.exists()

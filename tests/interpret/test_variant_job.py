@@ -154,13 +154,30 @@ def test_a_shard_and_plots_of_the_top_variants(trained_run, synthetic_genome, vc
     drawn = score_variants(
         trained_run, tmp_path / "e.tsv", plot=plot, plot_top=2, target="bound", **options
     )
-    top = whole.loc[whole["diff_bound"].abs().sort_values(ascending=False).index[:2]]
+    effect = whole["log_odds_diff_bound"].astype(float)
+    top = whole.loc[effect.abs().sort_values(ascending=False).index[:2]]
     assert drawn.drawn == 2 and len(list(plot.glob("*.png"))) == 2
     assert sorted(p.name[3:].split("_")[2] for p in plot.glob("*.png")) == sorted(top["id"])
     assert (
-        drawn.summary_lines()[-1] == f"ISM maps of the top 2 variants (by |diff_bound|) in {plot}/"
+        drawn.summary_lines()[-1]
+        == f"ISM maps of the top 2 variants (by |log_odds_diff_bound|) in {plot}/"
     )
-    assert np.isfinite(top["diff_bound"]).all()
+    by_diff = score_variants(
+        trained_run,
+        tmp_path / "d.tsv",
+        plot=tmp_path / "by_diff",
+        plot_top=2,
+        target="bound",
+        plot_rank="diff",
+        **options,
+    )
+    assert by_diff.summary_lines()[-1].endswith(
+        "(by |diff_bound|) in " + f"{tmp_path / 'by_diff'}/"
+    )
+    with pytest.raises(
+        DnanetError, match="--plot-rank lfc: a binary run's table has log_odds_diff, diff"
+    ):
+        score_variants(trained_run, tmp_path / "x.tsv", plot=plot, plot_rank="lfc", **options)
 
 
 @pytest.mark.parametrize(

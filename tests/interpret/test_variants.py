@@ -345,7 +345,7 @@ def test_pairs_give_the_vcf_numbers_for_the_same_variants(variant_run, synthetic
         expected[value_columns][snv].to_numpy(float),
         atol=1e-6,
     )
-    top = longer["diff_bound"].abs().sort_values(ascending=False, kind="stable").index[:2]
+    top = longer["log_odds_diff_bound"].abs().sort_values(ascending=False, kind="stable").index[:2]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         f"0{rank}_{longer['id'][i]}.png" for rank, i in enumerate(top, 1)
     ]
@@ -473,18 +473,40 @@ def test_plot_draws_the_ism_map_of_the_top_variants(variant_run, synthetic_genom
     )
     drawn = sorted((tmp_path / "plots").iterdir())
     top = table.reindex(
-        table["diff_bound"].abs().sort_values(ascending=False, kind="stable").index
+        table["log_odds_diff_bound"].abs().sort_values(ascending=False, kind="stable").index
     ).head(3)
     assert [p.name for p in drawn] == [
         f"{rank:02d}_{row.chrom}_{row.pos}_{row.id}_{row.ref}_{row.alt}.png"
         for rank, row in enumerate(top.itertuples(), 1)
     ]
     assert (top["id"] != "far").all() and all(p.stat().st_size > 20_000 for p in drawn)
-    assert "ISM maps of the top 3 variants (by |diff_bound|)" in result.stderr
+    assert "ISM maps of the top 3 variants (by |log_odds_diff_bound|)" in result.stderr
     ranking = TopVariants(2, 0)
     for number, diff in enumerate([0.1, -0.5, 0.3, 0.5, -0.05]):
         ranking.add(number, np.zeros(1), np.array([diff]))
     assert ranking.ranked() == [(1, -0.5), (3, 0.5)]  # |diff| down, the first seen first on ties
+
+
+def test_plot_ranks_a_broken_saturated_site_above_a_nudge_near_one_half():
+    """Probability of 'bound' 0.999 -> 0.98 breaks a saturated site (-3.0 log-odds, -0.019 in
+    probability); 0.50 -> 0.60 nudges an undecided record (+0.41 log-odds, +0.1). The default
+    ranks by log-odds, so the broken site comes first; --plot-rank diff ranks the nudge first."""
+    from functools import partial
+
+    from dnanet.data.tasks import Task
+    from dnanet.interpret.variant_plots import TopVariants
+    from dnanet.interpret.variants import headline_effect, ranking_effect
+
+    task = Task("binary", ["background", "bound"], [], [])
+    saturated = (np.array([0.001, 0.999]), np.array([0.02, 0.98]))
+    undecided = (np.array([0.5, 0.5]), np.array([0.4, 0.6]))
+    for key, first in ((None, "saturated"), ("diff", "undecided")):
+        ranking = TopVariants(1, 1, "bound", partial(headline_effect, task, target=1, key=key))
+        ranking.add("saturated", *saturated)
+        ranking.add("undecided", *undecided)
+        assert ranking.ranked()[0][0] == first
+    assert ranking_effect(task) == "log_odds_diff"
+    assert headline_effect(task, *saturated, target=1) == pytest.approx(-3.0, abs=0.02)
 
 
 def test_shards_laid_end_to_end_are_the_unsharded_output(variant_run, synthetic_genome, tmp_path):

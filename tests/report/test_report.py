@@ -249,6 +249,41 @@ def test_train_writes_the_report_beside_the_run(planted_run):
         f"{metrics['accuracy']:.4g}",
     ):
         assert expected in text, expected
+    inputs = text[text.index("<h3>Training inputs</h3>") : text.index("<h3>Split</h3>")]
+    assert "{" not in inputs and described["inputs"][0]["sha256"][:12] + "…" in inputs
+    settings = text[text.index("<h3>Settings</h3>") : text.index("<h3>Versions</h3>")]
+    assert described["config"]["data"]["split"] == "random"
+    assert "data.val_fraction" in settings and "data.val_chroms" not in settings
+    assert "data.fold<" not in settings and "model.channels" in settings
+
+
+def test_report_inputs_show_nested_provenance_as_lists_and_keep_applicable_settings():
+    from dnanet.report.html import _records_table, applicable_settings
+
+    table = _records_table(
+        [
+            {
+                "path": "peaks.narrowPeak",
+                "class": "bound",
+                "records": 3,
+                "sha256": "ab" * 32,
+                "genome": {"path": "hg38.fa", "fingerprint": "x"},
+                "window": 200,
+                "notes": ["3 intervals skipped", "read as 200-base windows"],
+            }
+        ]
+    )
+    assert "{" not in table and "<li>genome:<ul><li>path: hg38.fa</li>" in table
+    assert "<li>3 intervals skipped</li>" in table and "<li>window: 200</li>" in table
+    config = {
+        "encoder": {"name": "kmer", "k": 6, "stride": 1},
+        "data": {"split": "chromosome", "val_fraction": 0.1, "val_chroms": ["chr10"], "folds": 5},
+        "model": {"name": "cnn", "kmer_dim": 64},
+    }
+    shown = applicable_settings(config)
+    assert shown["encoder"] == config["encoder"] and shown["model"]["kmer_dim"] == 64
+    assert shown["data"] == {"split": "chromosome", "val_chroms": ["chr10"], "folds": 5}
+    assert config["data"]["val_fraction"] == 0.1  # the run's own record is left as it is
 
 
 def test_evaluate_report_on_new_records_and_refuses_an_existing_folder(

@@ -162,6 +162,24 @@ def test_history_figure_labels_the_signal_metrics_and_marks_the_baseline_loss(
     assert "baseline (prior)" in [text.get_text() for text in loss.get_legend().get_texts()]
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 3, 40])
+def test_history_figure_labels_whole_epochs_only(tmp_path, monkeypatch, epochs):
+    """A run of one or two epochs was labelled 0.96, 0.98, ...: every tick is a whole epoch."""
+    saved = {}
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: saved.update(figure=figure))
+    history = [
+        {"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "val_auroc": 0.5 + e / 100}
+        for e in range(1, epochs + 1)
+    ]
+    plots.plot_history(history, epochs, tmp_path / "h.png")
+    for axes in saved["figure"].axes:
+        saved["figure"].canvas.draw()
+        low, high = axes.get_xlim()
+        ticks = [tick for tick in axes.get_xticks() if low <= tick <= high]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+    assert 1 in ticks or epochs > 3
+
+
 def test_a_counts_page_from_synthetic_arrays(tmp_path):
     task, targets, outputs = profile_arrays()
     counts_task = Task("counts", TRACKS, mean=targets[:, :2].mean(0).tolist(), std=[1.0, 1.0])

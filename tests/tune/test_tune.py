@@ -382,3 +382,17 @@ def test_trials_the_model_refuses_fail_with_their_reason_and_no_best_config(
         and table["error"].str.contains("multiple of heads").all()
     )
     assert not (out / "best_config.yaml").exists()
+
+
+def test_a_search_cut_short_by_epochs_writes_the_config_to_train_with(runner, planted, tmp_path):
+    """Trials of at most 1 epoch (--epochs 1) search quickly, but training from the best config
+    as written must not stop at 1: it gets the base config's train.epochs back, and says so."""
+    out = tmp_path / "short"
+    result = tune(runner, planted, out, 1, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert trials_of(out)["epochs"].tolist() == [1]
+    config = load_config(out / "best_config.yaml")
+    base = load_config(planted["folder"] / "base.yaml")
+    assert config.train.epochs == base.train.epochs == 2
+    header = (out / "best_config.yaml").read_text()
+    assert "# train.epochs is 2, the base config's: trials ran at most 1 epoch (--epochs)" in header
