@@ -68,13 +68,15 @@ class Tracker(TrainingMonitor):
     call goes on to `inner` (None: nothing is shown)."""
 
     def __init__(self, sinks: list[Sink], inner: TrainingMonitor | None):
-        self.sinks, self.inner = sinks, inner or TrainingMonitor()
+        self.sinks, self.given = sinks, inner
+        self.inner = inner if inner is not None else TrainingMonitor()
         self.last_epoch = 0
 
     @property
     def monitor(self) -> TrainingMonitor | None:
-        """What training reports to: this tracker, or `inner` alone when nothing is tracked."""
-        return self if self.sinks else self.inner
+        """What training reports to: this tracker, or the monitor given alone (None: none) when
+        nothing is tracked."""
+        return self if self.sinks else self.given
 
     def started(self, settings: dict) -> None:
         self.inner.started(settings)

@@ -14,6 +14,10 @@ import pytest
 
 import dnanet
 from dnanet.cli import app
+from dnanet.examples import training_inputs
+from dnanet.training.loop import TrainingMonitor
+from dnanet.training.tracking import Tracking
+from dnanet.training.workflow import TrainingStopped, resume_run, train_run
 
 QUICK = ["--epochs", "3", "--quiet", "--threads", "1"]
 EPOCH_COLUMNS = ("train_loss", "val_loss", "val_accuracy", "val_auroc", "lr")
@@ -153,3 +157,36 @@ def test_a_missing_tracking_package_is_a_one_line_error(
     assert len(errors) == 1 and result.stderr.strip() == errors[0], result.stderr
     assert f"pip install {package}" in errors[0] and option in errors[0]
     assert "Traceback" not in result.output and not out.exists()
+
+
+class StopAfterFirstEpoch(TrainingMonitor):
+    """Interrupts training (like Ctrl-C) once epoch 1 has been checkpointed."""
+
+    def epoch_done(self, record: dict, best_epoch: int) -> None:
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_goes_on_with_the_curves_it_started(tmp_path):
+    pytest.importorskip("tensorboard")
+    (tmp_path / "tiny.yaml").write_text(
+        "seed: 2\nmodel: {name: cnn, channels: 8, hidden: 8}\ntrain: {epochs: 3, batch_size: 32}\n"
+    )
+    out, tracking = tmp_path / "run", Tracking(tmp_path / "tb")
+    inputs = [f"{label}={path}" for label, path in training_inputs()]
+    with pytest.raises(TrainingStopped):
+        train_run(
+            inputs,
+            out,
+            config=tmp_path / "tiny.yaml",
+            threads=1,
+            monitor=StopAfterFirstEpoch(),
+            tracking=tracking,
+        )
+    assert [event.step for event in tensorboard_events(tmp_path / "tb").Scalars("val_loss")] == [1]
+    resume_run(out, threads=1, tracking=tracking)
+    logged = tensorboard_events(tmp_path / "tb").Scalars("val_loss")
+    assert [event.step for event in logged] == [1, 2, 3]
+    assert [event.value for event in logged] == pytest.approx(
+        [float(row["val_loss"]) for row in history(out)], rel=1e-6
+    )
