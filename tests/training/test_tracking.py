@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import dnanet
 from dnanet.cli import app
@@ -19,6 +22,7 @@ from dnanet.training.loop import TrainingMonitor
 from dnanet.training.tracking import Tracking
 from dnanet.training.workflow import TrainingStopped, resume_run, train_run
 
+REPO = Path(__file__).resolve().parents[2]
 QUICK = ["--epochs", "3", "--quiet", "--threads", "1"]
 EPOCH_COLUMNS = ("train_loss", "val_loss", "val_accuracy", "val_auroc", "lr")
 
@@ -189,4 +193,25 @@ def test_a_resumed_run_goes_on_with_the_curves_it_started(tmp_path):
     assert [event.step for event in logged] == [1, 2, 3]
     assert [event.value for event in logged] == pytest.approx(
         [float(row["val_loss"]) for row in history(out)], rel=1e-6
+    )
+
+
+@pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="torch built without torch.distributed"
+)
+def test_under_torchrun_rank_0_alone_logs(tmp_path):
+    pytest.importorskip("tensorboard")
+    out, logs = tmp_path / "ddp", tmp_path / "tb"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    command += ["-m", "dnanet", "train", "--out", str(out), "--tensorboard", str(logs), *QUICK]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(list(logs.glob("events.out.tfevents.*"))) == 1
+    logged = tensorboard_events(logs).Scalars("train_loss")
+    assert [event.step for event in logged] == [1, 2, 3]
+    assert [event.value for event in logged] == pytest.approx(
+        [float(row["train_loss"]) for row in history(out)], rel=1e-6
     )
