@@ -48,6 +48,7 @@ from dnanet.report.page import write_run_report
 from dnanet.runs import load as run_folder
 from dnanet.runtime.device import prepare_device
 from dnanet.training.folds import train_folds
+from dnanet.training.tracking import Tracking
 from dnanet.training.workflow import train_run
 
 METRICS_LIMIT = 1 << 20  # metrics.json is a few kB; anything far larger is not a run's
@@ -56,7 +57,7 @@ TRAIN_OPTIONS = (
     "precision", "split", "val_chroms", "test_chroms", "val", "test", "keep_duplicates",
     "overwrite", "cache", "genome", "window", "background_ratio", "exclude", "signal", "control",
     "target_width", "jitter", "profile_loss", "counts_weight", "signal_dtype", "device", "threads",
-    "monitor", "folds", "fold", "require_all",
+    "monitor", "folds", "fold", "require_all", "tensorboard", "wandb",
 )  # fmt: skip
 
 
@@ -325,7 +326,9 @@ def train(
     ``threads``; for signal models ``signal``, ``control`` (lists of ``NAME=track.bw``),
     ``target_width``, ``jitter``, ``profile_loss``, ``counts_weight``, ``signal_dtype``; for a
     K-fold ensemble (`dnanet.training.folds`) ``folds=K`` (and ``require_all``), whose loaded
-    ensemble is returned (``fold=I`` trains one member and returns it)."""
+    ensemble is returned (``fold=I`` trains one member and returns it). ``tensorboard=DIR`` and
+    ``wandb=PROJECT`` log the run as the command's --tensorboard and --wandb do
+    (`dnanet.training.tracking`)."""
 
     if out is None:
         raise DnanetError("out is required: the run folder to create")
@@ -339,6 +342,7 @@ def train(
         if isinstance(overrides.get(name), (str, Path)):
             overrides[name] = [overrides[name]]
     notes: list[str] = []
+    tracking = Tracking.of(overrides.pop("tensorboard", None), overrides.pop("wandb", None))
     trainer = train_folds if overrides.get("folds") else train_run
     outcome = trainer(
         list(inputs or []),
@@ -346,6 +350,7 @@ def train(
         config=config,
         reporter=_Kept(notes, reporter),
         write_report=write_run_report,
+        tracking=tracking,
         **overrides,
     )
     if overrides.get("folds") and not outcome.complete:  # one member of several trained

@@ -56,10 +56,12 @@ from dnanet.cli.train_options import (
     SplitOption,
     TargetWidthOption,
     TaskOption,
+    TensorboardOption,
     TestChromsOption,
     TestOption,
     ValChromsOption,
     ValOption,
+    WandbOption,
 )
 from dnanet.errors import DnanetError
 
@@ -107,6 +109,8 @@ def train(
     signal_dtype: str = SignalDtypeOption,
     device: str = DeviceOption,
     threads: Optional[int] = ThreadsOption,
+    tensorboard: Optional[Path] = TensorboardOption,
+    wandb: Optional[str] = WandbOption,
     quiet: bool = QuietOption,
 ):
     """Train a model on labelled FASTA files and write a run folder.
@@ -132,15 +136,18 @@ def train(
 
       dnanet train bound.fa background.fa --folds 5 --out runs/ensemble
 
+      dnanet train bound.fa background.fa --out runs/ctcf --tensorboard tb/ctcf --wandb dna
+
     Generated backgrounds are seeded by the config's seed.
     """
     options = dict(locals())  # train_run's keywords are these options' names
     from dnanet.cli.display import members_table, metrics_table, training_monitor
     from dnanet.report import page
+    from dnanet.training.tracking import Tracking
     from dnanet.training.workflow import TrainingStopped
 
     err.quiet = os.environ.get("RANK", "0") != "0"  # under torchrun rank 0 speaks for all
-    for name in ("resume", "device", "threads", "quiet"):
+    for name in ("resume", "device", "threads", "quiet", "tensorboard", "wandb"):
         del options[name]
     run = dict(
         device=device,
@@ -148,6 +155,7 @@ def train(
         reporter=ConsoleReporter(quiet),
         monitor=training_monitor(err, quiet),
         write_report=page.write_run_report,
+        tracking=Tracking.of(tensorboard, wandb),
     )
     try:
         outcome = _train_or_resume(options, resume, run)

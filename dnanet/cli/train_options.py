@@ -224,3 +224,28 @@ SignalDtypeOption = typer.Option(
     "the disk and page cache; whole reads are exact up to 2,048 per base, then rounded to 3 "
     "significant digits).",
 )
+
+TensorboardOption = typer.Option(
+    None,
+    "--tensorboard",
+    metavar="DIR",
+    show_default=False,
+    help="Log the run to TensorBoard in DIR (this run's own folder; view with tensorboard "
+    "--logdir DIR, or give runs sibling folders, e.g. tb/ctcf and tb/lstm, and open tb): each "
+    "epoch's history.csv numbers (train_loss, val_loss, the validation metrics, lr) at step = "
+    "epoch, then the report's figures, the test metrics (test/...) and the config (text and "
+    "hparams). An ensemble's members log to DIR/fold_I; --resume may give it again (the curves go "
+    "on); under torchrun rank 0 logs. Needs pip install tensorboard.",
+)
+
+WandbOption = typer.Option(
+    None,
+    "--wandb",
+    metavar="PROJECT",
+    show_default=False,
+    help="Log the same to Weights & Biases: a run named after OUT in PROJECT, with the config "
+    "as its config and the test metrics in its summary (an ensemble: one run per member, "
+    "grouped under OUT's name; a resumed run is a new W&B run that goes on at the next epoch). "
+    "Run wandb login first, or set WANDB_MODE=offline to keep the run on disk (in WANDB_DIR) "
+    "for wandb sync. Needs pip install wandb.",
+)

@@ -104,8 +104,8 @@ def resume_folds(
     **run: Any,
 ) -> EnsembleOutcome:
     """``dnanet train --resume OUT`` for an ensemble folder: the members and options its
-    folds.json names (`run`: device, threads, monitor, write_report; `given`: the options the
-    command line got, none of which may be set)."""
+    folds.json names (`run`: device, threads, monitor, write_report, tracking; `given`: the
+    options the command line got, none of which may be set)."""
     out = Path(out)
     named = given_with_resume(given or {})
     if named:
@@ -178,12 +178,13 @@ def _train_each(out, members, folds, inputs, options, reporter) -> bool:
             reporter.note(f"{folder}: finished member kept", "info")
             continue
         reporter.note(f"member {fold + 1} of {folds}: {folder}", "info")
+        member = _member_options(options, out, fold)
         try:
             if Checkpoint(checkpoint_folder(folder)).exists():
-                outcome = resume_run(folder, reporter=reporter, **_run_keywords(options))
+                outcome = resume_run(folder, reporter=reporter, **_run_keywords(member))
             else:
                 outcome = train_run(
-                    inputs, folder, folds=folds, fold=fold, reporter=reporter, **options
+                    inputs, folder, folds=folds, fold=fold, reporter=reporter, **member
                 )
         except DnanetError as error:
             if not any((member_folder(out, f) / "model.json").is_file() for f in range(folds)):
@@ -196,9 +197,18 @@ def _train_each(out, members, folds, inputs, options, reporter) -> bool:
     return written
 
 
+def _member_options(options: dict, out: Path, fold: int) -> dict:
+    """`train_run`'s keywords for member `fold`: its own tracking (TensorBoard in DIR/fold_I, its
+    W&B run in the ensemble's group; `dnanet.training.tracking.Tracking.for_member`)."""
+    tracking = options.get("tracking")
+    if tracking is None:
+        return options
+    return {**options, "tracking": tracking.for_member(out, fold)}
+
+
 def _run_keywords(options: dict) -> dict:
     """The keywords of `resume_run` among `train_run`'s."""
-    keys = ("device", "threads", "monitor", "write_report")
+    keys = ("device", "threads", "monitor", "write_report", "tracking")
     return {key: options[key] for key in keys if key in options}
 
 
@@ -364,4 +374,4 @@ def _plain(options: dict, inputs) -> dict:
     return json.loads(json.dumps({"inputs": inputs, **keep}, default=str))
 
 
-_NOT_SAVED = ("device", "threads", "monitor", "write_report", "reporter")
+_NOT_SAVED = ("device", "threads", "monitor", "write_report", "reporter", "tracking")

@@ -47,6 +47,7 @@ from dnanet.training.resume import (
     run_invocation,
     unfinished_run,
 )
+from dnanet.training.tracking import Tracking, tracked
 
 ReportWriter = Callable[..., Path]  # `dnanet.report.page.write_run_report`'s signature
 
@@ -138,6 +139,7 @@ def train_run(
     reporter: Reporter | None = None,
     monitor: TrainingMonitor | None = None,
     write_report: ReportWriter | None = None,
+    tracking: Tracking | None = None,
 ) -> TrainOutcome:
     """Train a new run into the folder `out`; the keywords are `dnanet train`'s options.
 
@@ -157,7 +159,7 @@ def train_run(
     `model`), whose seed, data and train keys the other keywords override where given. An
     unfinished run of the same name (its checkpoint) is refused unless `overwrite`.
     `write_report`: `dnanet.report.page.write_run_report`, to write OUT/report.html (None: no
-    page)."""
+    page). `tracking`: TensorBoard and W&B logging (`dnanet.training.tracking`; None: none)."""
     if out is None:
         raise DnanetError("--out is required (the run folder to create), or --resume OUT")
     out = Path(out)
@@ -209,7 +211,7 @@ def train_run(
         ),
         overwrite,
     )
-    return run_plan(plan, device, threads, reporter, monitor, write_report)
+    return run_plan(plan, device, threads, reporter, monitor, write_report, tracking)
 
 
 def resume_run(
@@ -221,11 +223,13 @@ def resume_run(
     reporter: Reporter | None = None,
     monitor: TrainingMonitor | None = None,
     write_report: ReportWriter | None = None,
+    tracking: Tracking | None = None,
 ) -> TrainOutcome:
     """Continue the unfinished run `out` from its last finished epoch, with the inputs, labels,
     task, config, store and genome its checkpoint saved; the inputs must be unchanged (SHA-256).
     `given`: the other options of `train_run` as the caller got them (name: value); any that is
-    set is refused, for a resumed run takes them all from its checkpoint."""
+    set is refused, for a resumed run takes them all from its checkpoint. `tracking` may differ
+    from the first start's: the curves go on at the next epoch."""
     out = Path(out)
     checkpoint, invocation = unfinished_run(out, given_with_resume(given or {}))
     settings = config_from_dict(invocation["config"], f"{checkpoint.folder}/state.json")
@@ -254,7 +258,7 @@ def resume_run(
         ),
         resumed=invocation,
     )
-    return run_plan(plan, device, threads, reporter, monitor, write_report)
+    return run_plan(plan, device, threads, reporter, monitor, write_report, tracking)
 
 
 def run_plan(
@@ -264,19 +268,22 @@ def run_plan(
     reporter: Reporter | None = None,
     monitor: TrainingMonitor | None = None,
     write_report: ReportWriter | None = None,
+    tracking: Tracking | None = None,
 ) -> TrainOutcome:
     """Read, train and write one run (`train_run`, `resume_run`). Under torchrun every process
-    calls this: rank 0 claims OUT, builds the store, speaks to `reporter` and `monitor`, and
-    writes; the others open the store it built and train their shards."""
+    calls this: rank 0 claims OUT, builds the store, speaks to `reporter` and `monitor`, logs to
+    `tracking`, and writes; the others open the store it built and train their shards."""
     reporter = reporter if reporter is not None else Reporter()
     first_note = len(reporter.notes)
     check_output_kind(plan.out, folder=True)
     processes, torch_device = distributed.start(prepare_device(threads, device, inference=False))
     main = processes.is_main
     claim = claimed(plan.out, plan.overwrite, folder=True, reporter=reporter)
+    config = plan.config.to_dict()
     with (
         claim if main else nullcontext() as output,  # before the long work: fails at once
         _cache_removed_on_failure(plan.data.cache, main),
+        tracked(tracking if main else None, plan.out.name, config, monitor) as tracker,
     ):
         speaker = reporter if main else Reporter()  # rank 0 speaks for all
         records, parts, the_task, sequences = _read_inputs(plan, processes, speaker)
@@ -287,13 +294,17 @@ def run_plan(
             + (f"; {processes.world_size} processes" if processes.distributed else ""),
             "info",
         )
-        result = _train(plan, sequences, the_task, records, parts, torch_device, monitor, processes)
+        result = _train(
+            plan, sequences, the_task, records, parts, torch_device, tracker.monitor, processes
+        )
         if not main:
             return TrainOutcome(plan.out, result, written=False)
         with output.writing() as folder:
             experiment.write_run(folder, result)
         plan.checkpoint.remove()
-        return _finish(plan.out, result, write_report, reporter.texts()[first_note:])
+        outcome = _finish(plan.out, result, write_report, reporter.texts()[first_note:])
+        tracker.end(outcome.report, result.test_metrics)
+        return outcome
 
 
 @contextmanager
