@@ -95,7 +95,9 @@ class Run:
     def _call(self, sequences, genome, window, reporter):
         """(the input of `sequences`, its genome settings, a reporter whose notes are kept)."""
         settings = GenomeSettings(
-            Path(genome) if genome is not None else None, window, trained_window=self.loaded.window
+            Path(genome) if genome is not None else None,
+            window,
+            trained_window=self.loaded.input_width,
         )
         return [sequences_input(sequences)], settings, _Kept(self.notes, reporter)
 

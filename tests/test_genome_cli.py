@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from dnanet.cli import app
 from dnanet.inputs.bed import parse_record_id
+from dnanet.inputs.genome import open_genome
 
 runner = CliRunner()
 
@@ -241,7 +242,9 @@ def test_evaluate_predict_and_embed_read_bed_intervals(genome_run, synthetic_gen
         "(first: line 11, chr4:149895-150095 on a 150,000-base chromosome)"
         in " ".join(result.stderr.split())
     )
-    predictions = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    predictions = pd.read_csv(tmp_path / "p.tsv", sep="\t", keep_default_na=False)
+    assert list(predictions.columns[:3]) == ["id", "name", "predicted"]
+    assert (predictions["name"] == "p").all()  # the BED's names are kept (narrowPeak: peak names)
     assert (
         len(predictions) == 10
         and [parse_record_id(i)[3] for i in predictions["id"]] == ["+", "-"] * 5
@@ -272,6 +275,10 @@ def test_evaluate_predict_and_embed_read_bed_intervals(genome_run, synthetic_gen
     )
     assert result.exit_code == 0, result.output
     vectors = pd.read_parquet(tmp_path / "e.parquet")
+    assert list(vectors.columns[:6]) == ["id", "class", "chrom", "start", "end", "strand"]
+    assert vectors["class"].value_counts().to_dict() == {"bound": 400, "background": 400}
+    places = [parse_record_id(i) for i in vectors["id"]]
+    assert vectors[["chrom", "start", "end", "strand"]].apply(tuple, axis=1).tolist() == places
     assert (
         len(vectors) == 800
         and vectors["id"].iloc[0].endswith("(.)")
@@ -302,6 +309,27 @@ def test_motifs_from_peaks_name_the_planted_ctcf(genome_run, synthetic_genome, t
     assert result.exit_code == 0, result.output
     found = pd.read_csv(tmp_path / "motifs" / "motifs.tsv", sep="\t")
     assert found["best_match"].iloc[0] == "CTCF" and found["class"].iloc[0] == "bound"
+    sites = pd.read_csv(tmp_path / "motifs" / "sites.tsv", sep="\t")
+    ctcf = sites[sites["motif"] == found["motif"].iloc[0]]
+    assert len(ctcf) >= 100  # each site also on the genome: within a planted CTCF site
+    planted = synthetic_genome.sites
+    inside = [
+        (
+            (planted["chrom"] == chrom)
+            & (planted["start"] - 5 <= start)
+            & (end <= planted["end"] + 5)
+        ).any()
+        for chrom, start, end in ctcf[["chrom", "genome_start", "genome_end"]].itertuples(
+            index=False
+        )
+    ]
+    assert np.mean(inside) > 0.8, np.mean(inside)
+    genome = open_genome(synthetic_genome.genome)
+    for row in ctcf.head(20).itertuples(index=False):  # the genome's bases are the site's
+        window = genome.fetch(*parse_record_id(row.sequence)[:3])
+        assert window[row.start : row.end] == genome.fetch(
+            row.chrom, row.genome_start, row.genome_end
+        )
 
 
 def site_centres(sites: pd.DataFrame, chrom: str, end: int) -> np.ndarray:

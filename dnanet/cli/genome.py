@@ -42,8 +42,8 @@ RunWindowOption = typer.Option(
     "--window",
     min=1,
     help="With BED inputs: read N bases centred on each narrowPeak "
-    "summit or interval centre (default: the window the run was trained with, if it was "
-    "trained on BED intervals with --window; else each interval as it is). Intervals whose "
+    "summit or interval centre (default: the window the run was trained with, or the one "
+    "length of all its training records; else each interval as it is). Intervals whose "
     "window runs off a chromosome end are skipped, counted and printed.",
 )
 BackgroundRatioOption = typer.Option(
@@ -73,7 +73,7 @@ def genome_settings(
     from dnanet.inputs.sources import GenomeSettings
 
     return GenomeSettings(
-        genome, window, background_ratio, seed, run.window if run is not None else None
+        genome, window, background_ratio, seed, run.input_width if run is not None else None
     )
 
 

@@ -75,8 +75,8 @@ def predict(
         min=1,
         help="BED inputs: read N bases centred on each "
         "summit or interval centre; track: the window the model reads at each step. "
-        "Default: the --window the run was trained with (BED inputs without it: "
-        "each interval as it is).",
+        "Default: the --window the run was trained with, or the one length of all its training "
+        "records (records of several lengths: BED intervals as they are).",
     ),
     region: Optional[List[str]] = typer.Option(
         None,

@@ -24,12 +24,14 @@ from dnanet.inputs.sources import check_input, input_count, input_name, input_re
 
 class Batch(NamedTuple):
     """A streamed batch: record ids, padded codes uint8 ``(B, L_max)``, lengths int64 ``(B,)``,
-    and the index of the input file each record came from."""
+    the index of the input file each record came from, and each record's name (a BED interval's
+    column 4; "" for FASTA records)."""
 
     ids: list[str]
     codes: np.ndarray
     lengths: np.ndarray
     sources: list[int]
+    names: list[str] = []
 
 
 MAX_RECORD_BASES = (
@@ -60,6 +62,7 @@ def iter_batches(
     ids: list[str] = []
     sequences: list[bytes] = []
     sources: list[int] = []
+    names: list[str] = []
     longest = 0
     for source, record in _records_in(paths, records):
         path = input_name(paths[source])
@@ -72,17 +75,18 @@ def iter_batches(
                 "makewindows + getfasta, or seqkit sliding)"
             )
         if ids and (len(ids) + 1) * max(longest, len(record.sequence)) > max_bases:
-            yield Batch(ids, *sequences_to_codes(sequences), sources)
-            ids, sequences, sources, longest = [], [], [], 0
+            yield Batch(ids, *sequences_to_codes(sequences), sources, names)
+            ids, sequences, sources, names, longest = [], [], [], [], 0
         ids.append(record.id)
         sequences.append(record.sequence)
         sources.append(source)
+        names.append(record.name)
         longest = max(longest, len(record.sequence))
         if len(ids) == batch_size:
-            yield Batch(ids, *sequences_to_codes(sequences), sources)
-            ids, sequences, sources, longest = [], [], [], 0
+            yield Batch(ids, *sequences_to_codes(sequences), sources, names)
+            ids, sequences, sources, names, longest = [], [], [], [], 0
     if ids:
-        yield Batch(ids, *sequences_to_codes(sequences), sources)
+        yield Batch(ids, *sequences_to_codes(sequences), sources, names)
 
 
 def _records_in(paths: Sequence, records: range | None) -> Iterator[tuple[int, FastaRecord]]:

@@ -30,6 +30,7 @@ from torch import nn
 from dnanet.data.streaming import Batch
 from dnanet.errors import DnanetError
 from dnanet.inference.predict import evaluation_mode
+from dnanet.inputs.bed import parse_record_id
 from dnanet.models.ensemble import COMBINE, Ensemble
 from dnanet.models.layers import masked_mean_max
 from dnanet.runtime.precision import precision_for
@@ -124,13 +125,16 @@ def write_embeddings(
     ids_temporary: Path | None = None,
     on_chunk=None,
     header: bool = True,
+    labels: "RecordColumns | None" = None,
 ) -> int:
     """Stream (ids, vectors ``(B, D)``) chunks into `temporary` in the format of `path`'s suffix
     (.parquet: ``id`` + ``dim_0..`` float32 columns; .npy: an ``(N, D)`` float32 array, with the
     ids one per line in `ids_temporary`; .tsv: ``id`` + ``dim_0..``, the header row only with
     `header`, so that shards concatenate). Memory holds one chunk at a time. `on_chunk(ids,
     vectors)` sees every chunk (progress, plot sampling). Returns N. An empty chunk (no ids,
-    vectors ``(0, D)``) still sets the width: a shard without records gets a file without rows."""
+    vectors ``(0, D)``) still sets the width: a shard without records gets a file without rows.
+    `labels` (.parquet and .tsv): the columns between ``id`` and the vectors, ``class`` and a
+    genome window's ``chrom start end strand`` (`RecordColumns`)."""
     fmt = check_output_format(path)
     if fmt == ".npy":
         writer = _NpyWriter(temporary, ids_temporary)
@@ -139,6 +143,8 @@ def write_embeddings(
     count = 0
     try:
         for ids, vectors in chunks:
+            if labels is not None and fmt != ".npy":
+                writer.labels = labels.columns(ids)
             writer.write(ids, vectors)
             count += len(ids)
             if on_chunk is not None:
@@ -152,9 +158,33 @@ def _columns(width: int) -> list[str]:
     return [f"dim_{i}" for i in range(width)]
 
 
+class RecordColumns:
+    """The columns an embedding table has per record besides its id and vector: ``class`` (the
+    class of the input file the record came from, as `dnanet train` names it) and, where the
+    inputs are genome windows (BED intervals, generated backgrounds), ``chrom start end strand``
+    (0-based, half-open; read from the window's id, `dnanet.inputs.bed.parse_record_id`). Rows
+    that are not genome windows get empty coordinates. `classes()` gives the current chunk's
+    classes (the input of each of its records)."""
+
+    def __init__(self, classes, coordinates: bool):
+        self.classes, self.coordinates = classes, coordinates
+
+    def columns(self, ids: list[str]) -> dict[str, list]:
+        classes = list(self.classes())[: len(ids)]
+        values = {"class": classes + [None] * (len(ids) - len(classes))}
+        if self.coordinates:
+            places = [parse_record_id(record_id) for record_id in ids]
+            for index, name in enumerate(("chrom", "start", "end", "strand")):
+                values[name] = [place[index] if place else None for place in places]
+        return values
+
+
+_LABEL_TYPES = {"class": "string", "chrom": "string", "start": "int64", "end": "int64"}
+
+
 class _ParquetWriter:
     def __init__(self, path: Path):
-        self.path, self.writer = path, None
+        self.path, self.writer, self.labels = path, None, {}
 
     def write(self, ids: list[str], vectors: np.ndarray) -> None:
         import pyarrow as pa
@@ -162,9 +192,11 @@ class _ParquetWriter:
 
         arrays = [
             pa.array(ids, pa.string()),
+            *[pa.array(v, _LABEL_TYPES.get(k, "string")) for k, v in self.labels.items()],
             *[pa.array(vectors[:, i]) for i in range(vectors.shape[1])],
         ]
-        table = pa.Table.from_arrays(arrays, names=["id", *_columns(vectors.shape[1])])
+        names = ["id", *self.labels, *_columns(vectors.shape[1])]
+        table = pa.Table.from_arrays(arrays, names=names)
         if self.writer is None:
             self.writer = pq.ParquetWriter(str(self.path), table.schema)
         self.writer.write_table(table)
@@ -203,13 +235,20 @@ class _NpyWriter:
 class _TsvWriter:
     def __init__(self, path: Path, header: bool = True):
         self.handle, self.header_written = open(path, "w", encoding="utf-8"), not header
+        self.labels: dict[str, list] = {}
 
     def write(self, ids: list[str], vectors: np.ndarray) -> None:
         if not self.header_written:
-            self.handle.write("\t".join(["id", *_columns(vectors.shape[1])]) + "\n")
+            names = ["id", *self.labels, *_columns(vectors.shape[1])]
+            self.handle.write("\t".join(names) + "\n")
             self.header_written = True
+        labels = zip(*self.labels.values()) if self.labels else ([] for _ in ids)
         self.handle.writelines(
-            f"{i}\t" + "\t".join(f"{v:.7g}" for v in row) + "\n" for i, row in zip(ids, vectors)
+            "\t".join([i, *("" if v is None else str(v) for v in cells)])
+            + "\t"
+            + "\t".join(f"{v:.7g}" for v in row)
+            + "\n"
+            for i, cells, row in zip(ids, labels, vectors)
         )
 
     def close(self) -> None:

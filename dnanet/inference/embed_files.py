@@ -27,6 +27,7 @@ from dnanet.errors import DnanetError
 from dnanet.examples import heldout_inputs
 from dnanet.files.outputs import check_output_kind, claimed
 from dnanet.inference.embed import (
+    RecordColumns,
     check_output_format,
     check_representation,
     combine_members,
@@ -150,7 +151,8 @@ def embed_to_file(
         note_if_not_learned(loaded, reporter)
         items = embedding_inputs(inputs, settings, loaded, reporter)
         title = f"{loaded.folder.name}: {layer}{f' ({pool})' if pool else ''}"
-        output = EmbeddingOutput(out, plot, title, claimed_outputs, reporter)
+        genome = any(item.source.kind not in ("fasta", "sequences") for item in items)
+        output = EmbeddingOutput(out, plot, title, claimed_outputs, reporter, genome)
         sample = PlotSample(PLOT_SAMPLE, [item.label for item in items])
         how = (layer, pool, batch_size)
         count = _embed_block(loaded.model, items, how, output, sample, shard, processes)
@@ -181,7 +183,7 @@ def embedding_inputs(
     """Input strings or `LabelledInput`s (none: the bundled held-out example, which `reporter`
     is told of) -> resolved inputs; BED intervals are read at the run's training window unless
     `settings` names one."""
-    settings = replace(settings or GenomeSettings(), trained_window=run.window)
+    settings = replace(settings or GenomeSettings(), trained_window=run.input_width)
     items = resolve_inputs(parse_inputs(inputs, heldout_inputs, reporter), settings)
     check_settings_used(items, settings)
     return items
@@ -243,10 +245,16 @@ class EmbeddingOutput:
     ids file, the plot), on rank 0; progress goes to `reporter`."""
 
     def __init__(
-        self, out: Path, plot: Optional[Path], title: str, claimed: dict, reporter: Reporter
+        self,
+        out: Path,
+        plot: Optional[Path],
+        title: str,
+        claimed: dict,
+        reporter: Reporter,
+        genome: bool = False,
     ):
         self.out, self.plot, self.title, self.reporter = out, plot, title, reporter
-        self.claimed = claimed
+        self.claimed, self.genome = claimed, genome  # genome: coordinate columns
 
     def write(self, chunks: Chunks, sample: "PlotSample", what: str, header: bool = True) -> int:
         """Stream `chunks` into the output (`sample` sees every vector, for the plot); return the
@@ -262,8 +270,17 @@ class EmbeddingOutput:
             ids_temporary = (
                 outputs.enter_context(self.claimed[ids_path(self.out)].writing()) if npy else None
             )
+            labels = RecordColumns(
+                lambda: [sample.groups[source] for source in sample.sources], self.genome
+            )
             count = write_embeddings(
-                self.out, temporary, chunks, ids_temporary, on_chunk=on_chunk, header=header
+                self.out,
+                temporary,
+                chunks,
+                ids_temporary,
+                on_chunk=on_chunk,
+                header=header,
+                labels=labels,
             )
             if self.plot is not None:
                 _draw(sample, self.claimed[self.plot], f"{self.title}, {count:,} records")

@@ -215,6 +215,7 @@ def write_predictions(
     records: range | None = None,
     header: bool = True,
     observe: Callable[[Batch, np.ndarray], None] | None = None,
+    names: bool = False,
 ) -> int:
     """Stream FASTA records through `model` and write one TSV row per record, in input order
     (columns: id, then `task.prediction_header()`; the header row only with `header`); return the
@@ -222,11 +223,20 @@ def write_predictions(
     block).
     `progress` is called with the number of records written so far after each batch; `observe`
     with each batch (`dnanet.data.streaming.Batch`) and its outputs float32 ``(B, C)`` before its
-    rows are written (what else is made of the outputs: a profile run's per-base reads)."""
+    rows are written (what else is made of the outputs: a profile run's per-base reads). `names`:
+    a ``name`` column after ``id``, each record's BED name (a narrowPeak's peak name; the id
+    holds the window's coordinates)."""
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     spread = isinstance(model, Ensemble)
     if header:
-        writer.writerow(["id", *task.prediction_header(), *(spread_header(task) if spread else [])])
+        writer.writerow(
+            [
+                "id",
+                *(["name"] if names else []),
+                *task.prediction_header(),
+                *(spread_header(task) if spread else []),
+            ]
+        )
     count = 0
     for batch in iter_batches(paths, batch_size, records=records):
         members = predict_members(
@@ -236,9 +246,10 @@ def write_predictions(
         if observe is not None:
             observe(batch, outputs)
         spreads = spread_cells(task, members.numpy()) if spread else [[]] * len(batch.ids)
+        named = [[name] for name in batch.names] if names else [[]] * len(batch.ids)
         writer.writerows(
-            [record_id, *task.prediction_cells(row), *extra]
-            for record_id, row, extra in zip(batch.ids, outputs, spreads)
+            [record_id, *name, *task.prediction_cells(row), *extra]
+            for record_id, name, row, extra in zip(batch.ids, named, outputs, spreads)
         )
         count += len(batch.ids)
         if progress is not None:

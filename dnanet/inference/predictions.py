@@ -52,7 +52,11 @@ from dnanet.runtime import distributed
 from dnanet.runtime.shards import Shard
 
 STANDARD_OUTPUT = "-"
-TEXT_COLUMNS = ("id", "predicted")  # read back as text: ids like "1" or "NA" stay as written
+TEXT_COLUMNS = (
+    "id",
+    "name",
+    "predicted",
+)  # read back as text: ids like "1" or "NA" stay as written
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,7 @@ def _prediction_inputs(
         item if isinstance(item, LabelledInput) else LabelledInput(None, Path(item))
         for item in inputs
     ]
-    settings = GenomeSettings(genome, window, trained_window=run.window)
+    settings = GenomeSettings(genome, window, trained_window=run.input_width)
     items = resolve_inputs(items, settings)
     check_settings_used(items, settings)
     return items
@@ -264,7 +268,8 @@ def _write_rows(
     """The rows of `records` (None: all) into `handle`, through
     `dnanet.inference.predict.write_predictions` (looked up when called; `observe`: its hook on
     each batch's outputs; `columns`: the run's task, or its calibrated columns,
-    `prediction_columns`); returns their number."""
+    `prediction_columns`); returns their number. BED inputs add a ``name`` column (each
+    interval's name)."""
     return predict.write_predictions(
         handle,
         run.model,
@@ -276,6 +281,7 @@ def _write_rows(
         records=records,
         header=header,
         observe=observe,
+        names=any(item.source.kind == "intervals" for item in items),
     )
 
 

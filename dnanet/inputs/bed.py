@@ -35,7 +35,8 @@ _ID = re.compile(
 
 class Interval(NamedTuple):
     """One BED line: 0-based half-open ``[start, end)`` on `chrom`, its strand (``+ - .``), the
-    narrowPeak summit offset from `start` (-1: none) and its 1-based line number in the file."""
+    narrowPeak summit offset from `start` (-1: none), its 1-based line number in the file and its
+    name (column 4)."""
 
     chrom: str
     start: int
@@ -43,6 +44,7 @@ class Interval(NamedTuple):
     strand: str
     summit: int
     line: int
+    name: str = ""  # column 4 (a narrowPeak's peak name); "" when absent or "."
 
 
 def is_interval_file(path: str | Path) -> bool:
@@ -121,7 +123,8 @@ def _interval(path: Path, number: int, fields: list[str]) -> Interval:
             raise DnanetError(
                 f"{where}: summit offset {summit} lies outside the {end - start}-base interval"
             )
-    return Interval(chrom, start, end, strand, summit, number)
+    name = fields[3].strip() if len(fields) >= 4 else ""
+    return Interval(chrom, start, end, strand, summit, number, "" if name == "." else name)
 
 
 def _whole(where: str, name: str, text: str) -> int:
@@ -158,6 +161,21 @@ def parse_record_id(text: str) -> tuple[str, int, int, str] | None:
     if match is None:
         return None
     return match["chrom"], int(match["start"]), int(match["end"]), match["strand"]
+
+
+def genome_span(record_id: str, start: int, end: int, strand: str) -> tuple | None:
+    """Where ``[start, end)`` of a record read from a genome window lies on the genome:
+    (chrom, start, end, strand), 0-based half-open, from the window's id (`parse_record_id`). A
+    window read from the ``-`` strand was reverse-complemented, so its offsets count from the
+    window's end and the strand flips. None for a record that is not a genome window."""
+    place = parse_record_id(record_id)
+    if place is None:
+        return None
+    chrom, window_start, window_end, window_strand = place
+    if window_strand == "-":
+        flipped = {"+": "-", "-": "+"}.get(strand, strand)
+        return chrom, window_end - end, window_end - start, flipped
+    return chrom, window_start + start, window_start + end, strand
 
 
 def reverse_complement(sequence: bytes) -> bytes:

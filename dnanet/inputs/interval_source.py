@@ -98,7 +98,10 @@ class IntervalSource:
         genome = self.genome
         for window in self.windows():
             yield FastaRecord(
-                record_id(*window[:4]), read_window(genome, window), window.interval.line
+                record_id(*window[:4]),
+                read_window(genome, window),
+                window.interval.line,
+                window.interval.name,
             )
 
     def count(self) -> int:

@@ -56,6 +56,7 @@ class FastaRecord(NamedTuple):
     id: str
     sequence: bytes  # letters as in the file, whitespace removed, validated against ALLOWED
     line: int  # 1-based line number of the '>' header
+    name: str = ""  # a record read from a BED interval: the interval's name (column 4)
 
 
 CLASS_NAME_SUFFIXES = (".gz", ".txt", *FASTA_SUFFIXES)

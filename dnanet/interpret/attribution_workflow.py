@@ -342,7 +342,7 @@ def _attribution_inputs(
         item if isinstance(item, LabelledInput) else LabelledInput(None, Path(item))
         for item in inputs
     ]
-    settings = replace(settings or GenomeSettings(), trained_window=run.window)
+    settings = replace(settings or GenomeSettings(), trained_window=run.input_width)
     resolved = resolve_inputs(items, settings)
     check_settings_used(resolved, settings)
     return resolved

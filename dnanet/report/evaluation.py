@@ -152,7 +152,7 @@ def labelled_outputs(
     ensemble) of the run on labelled `inputs` (read as `evaluate_run` reads them; shared with
     `dnanet.report.calibrate`)."""
     check_signal_options(loaded, inputs, genome, window, signal)
-    settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
+    settings = GenomeSettings(genome, window, background_ratio, seed, loaded.input_width)
     records = read_labelled_inputs(
         inputs, labels, id_column, list(label_columns), default, genome=settings, reporter=reporter
     )

@@ -8,6 +8,7 @@ import pytest
 from dnanet.errors import DnanetError
 from dnanet.inputs.bed import (
     Interval,
+    genome_span,
     is_interval_file,
     parse_record_id,
     read_intervals,
@@ -26,8 +27,8 @@ def test_bed3_bed6_and_narrowpeak_lines_are_read_with_strand_and_summit(tmp_path
     )
     assert list(read_intervals(bed)) == [
         Interval("chrA", 10, 50, ".", -1, 5),
-        Interval("chrA", 100, 200, "-", -1, 6),
-        Interval("chrB", 5, 25, ".", 7, 7),
+        Interval("chrA", 100, 200, "-", -1, 6, "n"),
+        Interval("chrB", 5, 25, ".", 7, 7, "peak"),
     ]
     spaces = write(tmp_path / "spaces.bed", "chrA 1 5\n")
     assert list(read_intervals(spaces)) == [Interval("chrA", 1, 5, ".", -1, 1)]
@@ -75,3 +76,26 @@ def test_windows_centre_on_the_summit_or_the_interval_and_ids_round_trip():
     assert parse_record_id("chrUn_KI270742v1:5-9(.)/shuffle2") == ("chrUn_KI270742v1", 5, 9, ".")
     assert parse_record_id("HLA-A*01:01:01:01") is None and parse_record_id("seq1") is None
     assert reverse_complement(b"AACGTn") == b"nACGTT"
+
+
+def test_a_site_in_a_window_maps_to_the_genome_on_either_strand(tmp_path):
+    """Motif sites are offsets within a record; for a record read from a genome window they are
+    also given on the genome. A '-' window was reverse-complemented: offsets count from its end
+    and the strand flips; the genome's bases there are the site's."""
+    from dnanet.inputs.genome import open_genome
+    from dnanet.inputs.interval_source import Window, read_window
+
+    bases = "ACGTTGCAAGGCTTACCGATGGATCCATAGGCTAGCTTACGATCGGATCCGAT" * 4
+    fasta = write(tmp_path / "g.fa", f">chr1\n{bases}\n")
+    genome = open_genome(fasta)
+    for strand in "+-.":
+        window = Window("chr1", 20, 120, strand, Interval("chr1", 20, 120, strand, -1, 1))
+        sequence = read_window(genome, window)
+        chrom, start, end, site_strand = genome_span(record_id(*window[:4]), 10, 22, "+")
+        assert chrom == "chr1" and end - start == 12
+        on_genome = genome.fetch("chr1", start, end)
+        expected = reverse_complement(on_genome) if strand == "-" else on_genome
+        assert sequence[10:22] == expected
+        assert site_strand == ("-" if strand == "-" else "+")
+    assert genome_span("chr1:20-120(-)", 10, 22, "+") == ("chr1", 98, 110, "-")
+    assert genome_span("not_a_window", 10, 22, "+") is None

@@ -46,6 +46,39 @@ def test_planted_motif_on_either_strand_is_recovered_as_one_pwm():
     assert "TTGACCTAGCA" in best or "TGCTAGGTCAA" in best
 
 
+def test_a_long_motif_found_in_pieces_is_one_candidate_not_eight(monkeypatch):
+    """Seqlets holding CTCF sites drawn from JASPAR's matrix (19 bases, either strand) leave
+    seqlets the first PWM misses; their k-mers once seeded one piece of CTCF after another, and
+    the 8 candidates were 8 copies of it. Pieces now join the motif found first, so the planted
+    second motif (GATA) gets a candidate of its own."""
+    from dnanet.interpret.motifs.compare import jaspar_motifs
+
+    known = jaspar_motifs()
+    ctcf = next(pwm for name, pwm in known.items() if name.endswith(" CTCF"))
+    rng = np.random.default_rng(3)
+    regions, null = random_codes(rng, 600, 40), random_codes(rng, 600, 40)
+    for row in range(600):
+        if row % 3 == 2:
+            site = sequences_to_codes([b"AGATAAGA"])[0][0]
+        else:
+            site = np.array([rng.choice(4, p=column / column.sum()) for column in ctcf.T])
+        site = site if rng.random() < 0.5 else cluster.reverse_complement_codes(site)
+        start = rng.integers(0, 40 - len(site))
+        regions[row, start : start + len(site)] = site
+
+    def copies(found) -> int:
+        return sum(cluster.same_motif(m.pwm, [ctcf], True) is not None for m in found)
+
+    found = cluster.find_pwms(regions, null, max_motifs=8, min_seqlets=10)
+    assert copies(found) == 1 and any(
+        "GATAA" in consensus(m.pwm) or "TTATC" in consensus(m.pwm) for m in found
+    )
+    monkeypatch.setattr(cluster, "SAME_MOTIF_P", 0.0)  # as before: every piece a candidate
+    before = cluster.find_pwms(regions, null, max_motifs=8, min_seqlets=10)
+    monkeypatch.undo()
+    assert copies(before) > 1
+
+
 @pytest.mark.parametrize("encoder", ["onehot", "kmer"])
 def test_attention_scores_shape_masking_and_windows(encoder):
     torch.manual_seed(0)

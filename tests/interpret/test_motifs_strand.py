@@ -185,7 +185,8 @@ def test_rna_model_gets_forward_motifs_in_rna_letters_and_user_database(
         "PUM2 RBP_PUM2 q="
     )
     sites = read_tsv(out / "sites.tsv")
-    assert len(sites) > 250 and {s["strand"] for s in sites} == {"+"}
+    top_sites = [s for s in sites if s["motif"] == top["motif"]]  # half the 300 planted, or more
+    assert len(top_sites) > 150 and {s["strand"] for s in sites} == {"+"}
     meme = (out / "motifs.meme").read_text()
     assert (
         "ALPHABET= ACGU" in meme

@@ -142,6 +142,17 @@ def test_score_variants_writes_the_commands_tsv_and_returns_its_counts(
     assert scored.notes == [] and (scored.drawn, scored.plot) == (0, None)
 
 
+def test_a_run_trained_on_one_length_scores_a_vcf_without_window(
+    trained_run, synthetic_genome, vcf, tmp_path
+):
+    """Every training record had 101 bases: that is the window, as --window 101 gives it."""
+    options = dict(vcf=vcf, genome=synthetic_genome.genome)
+    given = score_variants(trained_run, tmp_path / "given.tsv", window=int(WINDOW), **options)
+    scored = score_variants(trained_run, tmp_path / "e.tsv", **options)
+    assert scored.window == given.window == 101
+    assert (tmp_path / "e.tsv").read_text() == (tmp_path / "given.tsv").read_text()
+
+
 def test_a_shard_and_plots_of_the_top_variants(trained_run, synthetic_genome, vcf, tmp_path):
     options = dict(vcf=vcf, genome=synthetic_genome.genome, window=int(WINDOW))
     whole = variants_frame(load_run(trained_run), **options)

@@ -7,7 +7,8 @@ presence is most enriched in the seqlets over the background's best windows seed
 its occurrences, oriented to the seed's strand and extended by flanks, give a first PWM; the
 PWM then re-scans every remaining seqlet on both strands and is rebuilt from the hits a few
 times (so degenerate sites join), and low-information flanks are trimmed. Its seqlets are
-removed and the next motif is sought.
+removed and the next motif is sought; a PWM that is another piece of a motif already found
+(`same_motif`, TomTom) joins that motif instead of taking a candidate's place.
 
 With ``both_strands=False`` (RNA, promoters: data whose strand carries meaning) a k-mer and its
 reverse complement are different seeds and PWMs scan the forward strand only, so a motif reads
@@ -202,9 +203,10 @@ def search_pwms(
     null_ids = (
         kmer_ids_array(null_regions, k) if len(null_regions) else np.zeros((0, 1), dtype=np.int64)
     )
-    remaining, motifs = np.arange(len(regions)), []
+    remaining, motifs, rounds = np.arange(len(regions)), [], 0
     while True:
-        if len(motifs) >= max_motifs:
+        rounds += 1
+        if len(motifs) >= max_motifs or rounds > MAX_ROUNDS_PER_MOTIF * max_motifs:
             return PwmSearch(motifs, "max_motifs", min_seqlets)
         if len(remaining) < min_seqlets:
             return PwmSearch(motifs, "too_few_seqlets", min_seqlets)
@@ -217,8 +219,39 @@ def search_pwms(
         if len(members) < min_seqlets:
             return PwmSearch(motifs, "too_few_sites", min_seqlets)
         first, last = trim(pwm, minimum_bits, min(k, pwm.shape[1]))
-        motifs.append(Motif(pwm[:, first:last], len(members), kmer_name(seed, k)))
+        found = Motif(pwm[:, first:last], len(members), kmer_name(seed, k))
+        copy_of = same_motif(found.pwm, [motif.pwm for motif in motifs], both_strands)
+        if copy_of is None:
+            motifs.append(found)
+        else:  # another piece of a motif already found: its seqlets join it, no candidate spent
+            motifs[copy_of].seqlets += found.seqlets
         remaining = np.delete(remaining, members)
+
+
+SAME_MOTIF_P = 1e-3
+"""TomTom p-value below which a new PWM is the same motif as one found before. A long motif
+(CTCF, 19 bases) leaves seqlets its PWM did not take, and their best k-mer seeds another piece of
+it: the search once returned 8 copies of CTCF as its 8 candidates. On JASPAR's CTCF, any 10-base
+piece of it (either strand) scores p < 1e-5 against the whole; SP1 and GATA1 against CTCF score
+p > 0.1."""
+MAX_ROUNDS_PER_MOTIF = 4  # rounds (merged copies included) a search may take per motif asked
+
+
+def same_motif(pwm: np.ndarray, found: list[np.ndarray], both_strands: bool) -> int | None:
+    """The index of the motif of `found` (PWMs ``(4, W)``) that `pwm` matches (TomTom,
+    memelite: p < `SAME_MOTIF_P`, on either strand when `both_strands`), or None."""
+    if not found:
+        return None
+    import warnings
+
+    from memelite import tomtom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p_values = tomtom([pwm], found, n_jobs=1, reverse_complement=both_strands)[0]
+    row = np.nan_to_num(np.asarray(p_values, dtype=np.float64)[0], nan=1.0)
+    best = int(row.argmin())
+    return best if row[best] < SAME_MOTIF_P else None
 
 
 def find_pwms(regions: np.ndarray, null_regions: np.ndarray, **settings) -> list[Motif]:

@@ -174,7 +174,7 @@ def find_motifs(
         task = motif_task(loaded, classes)
         check_attribution(loaded, engine, attribution)
         known = known_motifs(motif_db, no_compare)
-        settings = GenomeSettings(genome, window, background_ratio, seed, loaded.window)
+        settings = GenomeSettings(genome, window, background_ratio, seed, loaded.input_width)
         records = read_labelled_inputs(
             inputs, None, "id", ["label"], training_inputs, genome=settings, reporter=reporter
         )

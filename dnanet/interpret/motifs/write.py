@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from dnanet.inputs.bed import genome_span
 from dnanet.interpret.motifs.alphabet import DNA, IUPAC, consensus  # noqa: F401 (consensus: the writers' API)
 from dnanet.interpret.motifs.compare import best_families
 from dnanet.interpret.motifs.logos import write_logos
@@ -100,14 +101,30 @@ def write_tsv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def write_tables(folder: Path, motifs: list[FoundMotif], letters: str = DNA) -> None:
-    """motifs.tsv (columns ``TSV_COLUMNS``) and sites.tsv (motif, sequence id, start, end, strand,
-    score)."""
+    """motifs.tsv (columns ``TSV_COLUMNS``) and sites.tsv (motif, sequence id, start, end, strand
+    within the sequence, score; and where sequences are genome windows, read from BED intervals,
+    the site on the genome: chrom, genome_start, genome_end, genome_strand, 0-based half-open,
+    `dnanet.inputs.bed.genome_span`)."""
     write_tsv(folder / "motifs.tsv", TSV_COLUMNS, motif_rows(motifs, letters))
+    places = {
+        site[:4]: genome_span(*site[:4]) for m in motifs for site in m.sites
+    }  # (sequence, start, end, strand) -> its genome place, or None
+    genome = any(place is not None for place in places.values())
+    extra = ["chrom", "genome_start", "genome_end", "genome_strand"] if genome else []
     with open(folder / "sites.tsv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["motif", "sequence", "start", "end", "strand", "score"])
+        writer.writerow(["motif", "sequence", "start", "end", "strand", "score", *extra])
         for m in motifs:
-            writer.writerows([m.id, s, b, e, st, f"{sc:.3f}"] for s, b, e, st, sc in m.sites)
+            writer.writerows(
+                [m.id, s, b, e, st, f"{sc:.3f}", *_place(places[s, b, e, st], genome)]
+                for s, b, e, st, sc in m.sites
+            )
+
+
+def _place(place: tuple | None, genome: bool) -> list:
+    if not genome:
+        return []
+    return list(place) if place is not None else ["", "", "", ""]
 
 
 def write_all(
