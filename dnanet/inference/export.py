@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -99,7 +101,7 @@ def export_run(
     out = Path(out)
     graph = PredictOutputs(run.model, run.task, run.reverse_complement_average).eval()
     example = torch.from_numpy(np.random.default_rng(0).integers(0, 4, (2, length), np.uint8))
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _refused(run):
         warnings.simplefilter("ignore")  # the tracer's notes on constants are what is wanted
         torch.onnx.export(
             graph,
@@ -135,6 +137,19 @@ def _describe(path: Path, run: Run, length: int, names: list[str]) -> None:
         },
     )
     onnx.save(model, str(path))
+
+
+@contextmanager
+def _refused(run: Run) -> Iterator[None]:
+    """An exporter's failure as one line naming the run's family (a model this module does not
+    know how to export: a new family, or a torch whose exporter changed)."""
+    try:
+        yield
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise DnanetError(
+            f"{run.folder}: its {run.model_name} model could not be exported to ONNX with torch "
+            f"{torch.__version__} ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+        ) from None
 
 
 def run_length(run: Run) -> int:
