@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from dnanet.cli import choices
 from dnanet.cli.common import (
     RunArgument,
     ThreadsOption,
@@ -49,7 +50,9 @@ def check_run(run: Path = RunArgument, threads: Optional[int] = ThreadsOption):
 def export(
     run: Path = RunArgument,
     out: Path = typer.Option(..., "--out", "-o", help="The file to write (e.g. model.onnx)."),
-    fmt: str = typer.Option("onnx", "--format", help="The model format. Choices: onnx."),
+    fmt: str = typer.Option(
+        "onnx", "--format", help="The model format.", autocompletion=choices.EXPORT_FORMATS
+    ),
     length: Optional[int] = typer.Option(
         None,
         "--length",
@@ -65,7 +68,7 @@ def export(
     (batch, outputs), the probabilities (or values, or a signal run's log(1 + reads) and profile
     probabilities), averaged over both strands where the run averages them, and over an
     ensemble's members. Every model family exports; the batch is dynamic, the length fixed.
-    Needs the onnx package: pip install 'dnanet[export]'. See docs/run-folder.md.
+    Needs the onnx package: pip install 'dnanet\\[export]'. See docs/run-folder.md.
 
       dnanet export runs/ctcf --format onnx --out ctcf.onnx
     """
