@@ -10,6 +10,7 @@ import typer
 
 from dnanet.cli import choices
 from dnanet.cli.common import (
+    OverwriteOption,
     RunArgument,
     ThreadsOption,
     app,
@@ -61,6 +62,7 @@ def export(
         help="Bases per record the exported model reads (default: the run's BED window or signal "
         "input width, or the one length of its training records).",
     ),
+    overwrite: bool = OverwriteOption,
 ):
     """Write a run as an ONNX model whose outputs are what dnanet predict computes.
 
@@ -74,5 +76,5 @@ def export(
     """
     from dnanet.inference.export import export_run
 
-    exported = export_run(run, out, fmt, length)
+    exported = export_run(run, out, fmt, length, overwrite)
     err.print(exported.summary(), highlight=False, soft_wrap=True)

@@ -33,6 +33,7 @@ from torch import nn
 
 from dnanet.data.tasks import Task
 from dnanet.errors import DnanetError
+from dnanet.files.outputs import claimed
 from dnanet.inference.predict import activate_reverse
 from dnanet.inputs.encode import T
 from dnanet.models.ensemble import Ensemble
@@ -40,7 +41,7 @@ from dnanet.runs.load import Run, load_run
 
 FORMATS = ("onnx",)
 OPSET = 17
-MAX_LENGTH = 1_000_000  # bases: a traced graph grows with nothing but this, a typo's guard
+MAX_LENGTH = 1_000_000  # bases: far above any run's window, a guard against a typo
 INSTALL = "pip install 'dnanet[export]'"
 
 
@@ -84,10 +85,15 @@ class Exported:
 
 
 def export_run(
-    folder: str | Path, out: str | Path, fmt: str = "onnx", length: int | None = None
+    folder: str | Path,
+    out: str | Path,
+    fmt: str = "onnx",
+    length: int | None = None,
+    overwrite: bool = False,
 ) -> Exported:
     """Write run `folder` as an ONNX model at `out` reading records of `length` bases (default:
-    `run_length`); see the module docstring."""
+    `run_length`); see the module docstring. `out` is claimed first (an existing file only with
+    `overwrite`) and written whole or not at all (`dnanet.files.outputs`)."""
     if fmt not in FORMATS:
         raise DnanetError(
             f"--format {fmt}: not an export format; valid formats: {', '.join(FORMATS)}"
@@ -98,7 +104,16 @@ def export_run(
     length = run_length(run) if length is None else length
     if not 1 <= length <= MAX_LENGTH:
         raise DnanetError(f"--length {length}: give 1 to {MAX_LENGTH:,} bases")
-    out = Path(out)
+    names = output_names(run.task)
+    with claimed(Path(out), overwrite) as output, output.writing() as temporary:
+        _trace(run, length, temporary)
+        _describe(temporary, run, length, names)
+    return Exported(Path(out), length, names)
+
+
+def _trace(run: Run, length: int, path: Path) -> None:
+    """The run's `PredictOutputs` traced on 2 random records of `length` bases, written as ONNX
+    at `path` (batch axis dynamic)."""
     graph = PredictOutputs(run.model, run.task, run.reverse_complement_average).eval()
     example = torch.from_numpy(np.random.default_rng(0).integers(0, 4, (2, length), np.uint8))
     with warnings.catch_warnings(), torch.no_grad(), _refused(run):
@@ -106,16 +121,13 @@ def export_run(
         torch.onnx.export(
             graph,
             (example,),
-            str(out),
+            str(path),
             dynamo=False,
             input_names=["codes"],
             output_names=["outputs"],
             dynamic_axes={"codes": {0: "batch"}, "outputs": {0: "batch"}},
             opset_version=OPSET,
         )
-    names = output_names(run.task)
-    _describe(out, run, length, names)
-    return Exported(out, length, names)
 
 
 def _describe(path: Path, run: Run, length: int, names: list[str]) -> None:

@@ -88,3 +88,15 @@ def test_export_without_onnx_tells_how_to_install_it(family_runs, tmp_path, monk
     )
     assert result.exit_code == 1
     assert "pip install 'dnanet[export]'" in " ".join(result.output.split())
+
+
+def test_an_existing_file_is_replaced_only_with_overwrite(family_runs, tmp_path):
+    out = tmp_path / "model.onnx"
+    out.write_text("an older file")
+    command = ["export", str(family_runs["cnn"]), "--out", str(out), "--length", "101"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1 and "pass --overwrite" in " ".join(result.output.split())
+    assert out.read_text() == "an older file"
+    assert runner.invoke(app, [*command, "--overwrite"]).exit_code == 0
+    assert onnx.load(str(out)).graph.input[0].name == "codes"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]  # no temporaries
