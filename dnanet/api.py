@@ -12,6 +12,8 @@
                        window=1000, signal=["chip=chip.bw"], task="profile")   # coverage
     ids, reads = run.profiles("peaks.bed", genome="hg38.fa")  # {track: (N, W) reads per base}
     run = dnanet.load_run("runs/ctcf")                  # checked as the CLI checks it
+    run.check().passed                                  # check-run: saved answers still computed
+    run.export_onnx("ctcf.onnx", length=101)            # ONNX, outputs as predict's
 
 Nothing here prints or exits: errors are `dnanet.DnanetError` with the messages the command line
 prints, and what the command line would say as a note is kept in ``run.notes`` (and in the
@@ -37,8 +39,10 @@ from dnanet.errors import DnanetError
 from dnanet.examples import heldout_inputs
 from dnanet.files.json_files import parse_json, read_regular_file
 from dnanet.inference.embed_files import embed_arrays
+from dnanet.inference.export import export_run
 from dnanet.inference.predictions import predictions_frame
 from dnanet.inference.profiles import profile_arrays
+from dnanet.inference.run_check import check_run
 from dnanet.inputs.sources import GenomeSettings, resolve_inputs, sequences_input
 from dnanet.interpret.attribution_workflow import attribute_arrays
 from dnanet.interpret.variant_job import NullChoice, variants_frame
@@ -251,6 +255,17 @@ class Run:
             conformal=conformal,
         )
         return outcome.metrics
+
+    def check(self):
+        """`dnanet check-run`: the run's check records (check.safetensors) predicted again and
+        compared with the answers saved at training, a `dnanet.inference.run_check.RunCheck`
+        (``passed``, ``lines()``, ``failure()``); a run without check records is a DnanetError."""
+        return check_run(self.path)
+
+    def export_onnx(self, out: str | Path, length: int | None = None) -> Path:
+        """`dnanet export --format onnx`: write the run as an ONNX model whose outputs are
+        `predict`'s, for records of `length` bases (default: the run's); returns the file."""
+        return export_run(self.path, out, "onnx", length).path
 
     def variants(
         self,

@@ -18,6 +18,7 @@ METRIC_KEYS = {"accuracy", "auroc", "auprc", "mcc", "f1", "n", "per_class"}
 def test_run_folder_holds_weights_description_metrics_and_history(trained_run):
     assert sorted(p.name for p in trained_run.iterdir()) == [
         "calibration.json",
+        "check.safetensors",
         "held_out_outputs.safetensors",
         "history.csv",
         "metrics.json",

@@ -140,6 +140,7 @@ def test_completion_can_be_installed_and_completes_commands_and_registry_values(
         ("embed", "--pool", ("dnanet.inference.embed", "POOLS"), ()),
         ("embed", "--layer", ("dnanet.inference.embed", "LAYERS"), ()),
         ("bottleneck", "--optimizer", ("dnanet.bottleneck", "OPTIMIZERS"), ()),
+        ("export", "--format", ("dnanet.inference.export", "FORMATS"), ()),
     ],
 )
 def test_option_help_lists_every_value_of_its_registry(command, option, registry, extra):

@@ -14,6 +14,7 @@ from dnanet.cli import (  # noqa: F401  (modules register their commands on the 
     genome,
     motifs,
     predict,
+    runfolder,  # noqa: F401  (dnanet check-run, dnanet export)
     train,  # noqa: F401  (train first: the everyday commands' order in --help)
     tune,  # noqa: F401  (dnanet tune: hyperparameter search)
     variants,

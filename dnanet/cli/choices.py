@@ -65,3 +65,4 @@ POOLS = RegistryChoice("dnanet.inference.embed", "POOLS").complete
 MEMBERS = RegistryChoice("dnanet.models.ensemble", "COMBINE").complete
 VARIANT_NULLS = RegistryChoice("dnanet.interpret.variant_null", "NULL_KINDS").complete
 OPTIMIZERS = RegistryChoice("dnanet.bottleneck", "OPTIMIZERS").complete
+EXPORT_FORMATS = RegistryChoice("dnanet.inference.export", "FORMATS").complete

@@ -33,7 +33,7 @@ PROFILE_LOSSES = ("multinomial", "poisson")
 
 def split_flat(flat: torch.Tensor, tracks: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat rows ``(B, T + T*W)`` -> (per-track totals ``(B, T)``, profiles ``(B, T, W)``)."""
-    return flat[:, :tracks], flat[:, tracks:].reshape(len(flat), tracks, width)
+    return flat[:, :tracks], flat[:, tracks:].reshape(flat.shape[0], tracks, width)  # traceable
 
 
 def join_flat(totals: torch.Tensor, profiles: torch.Tensor) -> torch.Tensor:

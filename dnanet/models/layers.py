@@ -11,6 +11,7 @@ padding its batch added (predictions are batch-size invariant).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -119,12 +120,15 @@ class BinMaxPool(nn.Module):
 def bin_positions(width: int, bins: int, device: torch.device) -> tuple[torch.Tensor, int]:
     """The positions of `bins` equal stretches of `width` (position p in bin p * bins // width,
     as `masked_bin_max` bins them), bin after bin, each padded to the longest bin, ``size``, by
-    repeating its last position: int64 ``(bins * size,)`` and ``size``."""
-    counts = torch.bincount(torch.arange(width, device=device) * bins // width, minlength=bins)
+    repeating its last position: int64 ``(bins * size,)`` and ``size``. Computed in numpy from
+    the two sizes alone, so that a traced model (ONNX export, `dnanet.inference.export`) holds
+    the positions as a constant instead of ops ONNX lacks (bincount)."""
+    width = int(width)  # a traced size is a tensor
+    counts = np.bincount(np.arange(width) * bins // width, minlength=bins)
     size = int(counts.max())
-    starts = torch.cumsum(counts, 0) - counts  # (bins,)
-    offsets = torch.minimum(torch.arange(size, device=device), (counts - 1).unsqueeze(1))
-    return (starts.unsqueeze(1) + offsets).flatten(), size
+    starts = np.cumsum(counts) - counts  # (bins,)
+    offsets = np.minimum(np.arange(size), (counts - 1)[:, None])
+    return torch.as_tensor((starts[:, None] + offsets).ravel(), device=device), size
 
 
 class Borrowed(nn.Module):

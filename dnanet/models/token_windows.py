@@ -33,11 +33,11 @@ def split_windows(
     step = size - overlap
     n = math.ceil((length - overlap) / step)
     extra = (n - 1) * step + size - length
-    windows = (
-        F.pad(tokens, (0, 0, 0, extra)).unfold(1, size, step).transpose(2, 3)
-    )  # (N, n, size, d)
-    masks = F.pad(mask, (0, extra)).unfold(1, size, step)  # (N, n, size)
     starts = torch.arange(n, device=tokens.device) * step  # (n,)
+    # each window's token positions (n, size), gathered (not unfold: an ONNX export needs sizes)
+    positions = starts.unsqueeze(1) + torch.arange(size, device=tokens.device)
+    windows = F.pad(tokens, (0, 0, 0, extra))[:, positions]  # (N, n, size, d)
+    masks = F.pad(mask, (0, extra))[:, positions]  # (N, n, size)
     lengths = mask.sum(1, keepdim=True)  # (N, 1)
     new = (starts == 0) | (starts + overlap < lengths)  # (N, n)
     return windows, masks, masks.sum(-1) * new

@@ -138,7 +138,7 @@ class Transformer(SequenceModel):
             windows.flatten(0, 1)[keep, :used], masks.flatten(0, 1)[keep, :used]
         )
         rows = keep.nonzero().squeeze(1)
-        per_window = encoded.new_zeros(len(keep), encoded.shape[1]).index_copy(
+        per_window = encoded.new_zeros(keep.shape[0], encoded.shape[1]).index_copy(
             0, rows, encoded
         )  # (N * n, d)
         weights = weights.to(encoded.dtype).unsqueeze(-1)  # (N, n, 1)
@@ -159,7 +159,7 @@ class Transformer(SequenceModel):
             if self.pooling == "cls"
             else masked_window_mean(outputs, masks.flatten(0, 1)[filled])
         )
-        per_window = summary.new_zeros(len(filled), summary.shape[1])
+        per_window = summary.new_zeros(filled.shape[0], summary.shape[1])
         per_window[filled] = summary  # (N * n, d)
         weights = weights.to(summary.dtype).unsqueeze(-1)  # (N, n, 1)
         pooled = (per_window.view(*weights.shape[:2], -1) * weights).sum(1) / weights.sum(
@@ -236,7 +236,7 @@ class Transformer(SequenceModel):
         with ``pooling: cls``)."""
         x = tokens + self.positions[: tokens.shape[1]]  # (B, t, d)
         if self.pooling == "cls":
-            x = torch.cat([self.cls.expand(len(x), 1, -1), x], dim=1)  # (B, 1 + t, d)
+            x = torch.cat([self.cls.expand(x.shape[0], 1, -1), x], dim=1)  # (B, 1 + t, d)
             mask = F.pad(mask, (1, 0), value=True)
         return x, mask
 

@@ -5,9 +5,12 @@ encoder, class names, full config, versions, input files with SHA-256), ``metric
 split), ``history.csv`` (per epoch), ``held_out_outputs.safetensors`` (the test and validation
 parts' outputs, `dnanet.training.experiment.write_held_out_outputs`) and ``calibration.json``
 (temperature and conformal scores from the validation part, `dnanet.inference.calibration`;
-neither for a profile run). It is written into a temporary sibling folder and swapped into place
-at the end (`dnanet.files.outputs`), so a crash or Ctrl-C never leaves a half-written run.
-`load_run` (`dnanet.runs.load`) checks a run folder as a whole before its model is built.
+neither for a profile run), ``check.safetensors`` (a few records and the model's answers for
+them, `dnanet.runs.check_file`, read by ``dnanet check-run``). docs/run-folder.md specifies
+every file for tools without dnanet. It is written into a temporary sibling folder and swapped
+into place at the end (`dnanet.files.outputs`), so a crash or Ctrl-C never leaves a
+half-written run. `load_run` (`dnanet.runs.load`) checks a run folder as a whole before its
+model is built.
 """
 
 from __future__ import annotations

@@ -47,6 +47,11 @@ OLDEST_FORMAT = {
     "lstm": 2,
 }  # format 2 changed their dense readouts (models.layers.dense_readout)
 JSON_LIMIT = 1 << 20  # bytes; a model.json is a few kB
+JSON_SCHEMA_FILE = Path(__file__).with_name("model.schema.json")
+"""The same rules as a JSON Schema (draft 2020-12) for tools without dnanet (docs/run-folder.md); a
+few it cannot state are checked here only: ``classes`` equal to ``task.names``, one ``mean`` and
+``std`` per name, ``controls`` among the names, ``encoder`` agreeing with the arguments, ``stride``
+at most ``k``, a whole number written as 8.0."""
 
 # Inclusive bounds of model arguments: far above any run a GPU trains, far below a size that
 # would allocate gigabytes from a typo or a tampered file.

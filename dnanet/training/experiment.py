@@ -41,9 +41,11 @@ from dnanet.inference.calibration import (
 )
 from dnanet.inference.predict import predict
 from dnanet.models import build_task_model
+from dnanet.runs.check_file import CheckRecords, write_check_file
 from dnanet.runs.save import save_model, write_json
 from dnanet.runtime.distributed import Processes, per_process_batch
 from dnanet.runtime.precision import precision_for
+from dnanet.training.check_records import check_records
 from dnanet.training.checkpoint import Checkpoint
 from dnanet.training.learning_check import check_learning, check_losses, collapsed_answer
 from dnanet.training.loop import TrainingMonitor, balancing_weights, fit, score_profiles
@@ -73,6 +75,7 @@ class TrainingResult:
     validation_targets: np.ndarray | None = None  # a profile run's: None
     validation_outputs: np.ndarray | None = None
     calibration: Calibration | None = None  # fitted on the validation part; a profile run: None
+    check: CheckRecords | None = None  # check.safetensors (`dnanet.training.check_records`)
 
 
 def model_arguments_of(config: Config) -> dict:
@@ -287,6 +290,15 @@ def train_model(
         validation_targets,
         validation_outputs,
         calibration,
+        check_records(
+            model,
+            config.model["name"],
+            arguments,
+            task,
+            sequences,
+            {"test": test_idx, "train": train_idx},
+            rc_average,
+        ),
     )
 
 
@@ -387,15 +399,17 @@ def resolve_strand(
 
 
 def write_run(folder: Path, result: TrainingResult) -> None:
-    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv, and
-    calibration.json but for a profile run) into `folder`, a fresh temporary that the caller swaps
-    into place (`dnanet.files.outputs.Output.writing`)."""
+    """Write the run's files (model.safetensors, model.json, metrics.json, history.csv,
+    check.safetensors, and calibration.json but for a profile run) into `folder`, a fresh
+    temporary that the caller swaps into place (`dnanet.files.outputs.Output.writing`)."""
     save_model(folder, result.model, result.description)
     write_json(folder / "metrics.json", result.test_metrics)
     if result.calibration is not None:
         write_calibration(folder / CALIBRATION_FILE, result.calibration)
     if result.test_outputs is not None and result.description["task"]["kind"] != "profile":
         write_held_out_outputs(folder, result)
+    if result.check is not None:
+        write_check_file(folder, result.check)
     with open(folder / "history.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(result.history[0]))
         writer.writeheader()
