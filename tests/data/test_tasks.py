@@ -79,9 +79,13 @@ def test_regression_outputs_are_in_the_data_units():
 def test_prediction_cells_per_kind():
     assert Task("multilabel", ["a", "b"]).prediction_cells(np.array([0.7, 0.2])) == [
         "a",
-        "0.700000",
-        "0.200000",
+        "0.7",
+        "0.2",
     ]
+    confident = np.array([0.9999997, 1.2e-9], dtype=np.float32)  # 6 decimals read 1.000000
+    cells = Task("multilabel", ["a", "b"]).prediction_cells(confident)[1:]
+    assert cells == ["0.9999997", "1.2e-09"]
+    assert np.array(cells, dtype=np.float32).tolist() == confident.tolist()
     assert Task("multiclass", ["a", "b", "c"]).prediction_cells(np.array([0.1, 0.2, 0.7]))[0] == "c"
     assert Task("regression", ["y", "z"]).prediction_header() == ["pred_y", "pred_z"]
 

@@ -39,9 +39,11 @@ def test_formats_agree_and_keep_input_order(runner, trained_run, tmp_path):
     tsv = pd.read_csv(embed(runner, trained_run, tmp_path / "e.tsv"), sep="\t")
     assert parquet["id"].tolist() == ids == tsv["id"].tolist() == EXPECTED_IDS
     assert vectors.dtype == np.float32 and vectors.shape == (150, 128)
-    assert list(parquet.columns) == ["id", *[f"dim_{i}" for i in range(128)]]
-    np.testing.assert_array_equal(parquet.iloc[:, 1:].to_numpy(), vectors)
-    np.testing.assert_allclose(tsv.iloc[:, 1:].to_numpy(), vectors, rtol=1e-6, atol=1e-6)
+    assert list(parquet.columns) == ["id", "class", *[f"dim_{i}" for i in range(128)]]
+    classes = ["bound"] * 75 + ["background"] * 75  # each record's input file's class
+    assert parquet["class"].tolist() == tsv["class"].tolist() == classes
+    np.testing.assert_array_equal(parquet.iloc[:, 2:].to_numpy(), vectors)
+    np.testing.assert_allclose(tsv.iloc[:, 2:].to_numpy(), vectors, rtol=1e-6, atol=1e-6)
 
 
 def test_vectors_are_deterministic_and_batch_size_invariant(runner, trained_run, tmp_path):

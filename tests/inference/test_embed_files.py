@@ -87,7 +87,8 @@ def test_embed_to_file_writes_what_embed_arrays_returns_with_a_plot(run, tmp_pat
     assert (done.count, done.width, done.ids_file, done.plot) == (150, 128, None, plot)
     assert done.processes == 1 and done.notes == []
     assert table["id"].tolist() == ids
-    np.testing.assert_array_equal(table.iloc[:, 1:].to_numpy(), vectors)
+    np.testing.assert_array_equal(table.iloc[:, 2:].to_numpy(), vectors)
+    assert table["class"].value_counts().to_dict() == {"bound": 75, "background": 75}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -99,7 +100,7 @@ def test_embed_to_file_refuses_an_existing_output_before_any_work(trained_run, t
     assert out.read_text() == "mine\n" and sorted(tmp_path.iterdir()) == [out]
     done = embed_to_file(trained_run, HELDOUT, out, overwrite=True, batch_size=7)
     rows = out.read_text().splitlines()
-    assert done.count == 150 and len(rows) == 151 and rows[0].startswith("id\tdim_0\t")
+    assert done.count == 150 and len(rows) == 151 and rows[0].startswith("id\tclass\tdim_0\t")
 
 
 def test_the_help_names_the_plot_sample_the_library_draws():

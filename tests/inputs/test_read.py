@@ -73,10 +73,10 @@ def test_records_stream_in_file_order_with_ids_and_header_line_numbers(tmp_path)
     records = read_fasta(path)
     assert not isinstance(records, list)  # a generator: files are streamed, not loaded
     first = next(records)
-    assert first == ("ctcf_00006", CTCF_00006.encode(), 1)
+    assert first == ("ctcf_00006", CTCF_00006.encode(), 1, "")
     assert [tuple(r) for r in records] == [
-        ("ctcf_00010", CTCF_00010.encode(), 3),
-        ("ctcf_00000", CTCF_00000.encode(), 5),
+        ("ctcf_00010", CTCF_00010.encode(), 3, ""),
+        ("ctcf_00000", CTCF_00000.encode(), 5, ""),
     ]
 
 

@@ -185,8 +185,8 @@ def test_rna_model_gets_forward_motifs_in_rna_letters_and_user_database(
         "PUM2 RBP_PUM2 q="
     )
     sites = read_tsv(out / "sites.tsv")
-    top_sites = [s for s in sites if s["motif"] == top["motif"]]  # half the 300 planted, or more
-    assert len(top_sites) > 150 and {s["strand"] for s in sites} == {"+"}
+    # every motif is PUM (above), so its sites together hold half the 300 planted, or more
+    assert len(sites) > 150 and {s["strand"] for s in sites} == {"+"}
     meme = (out / "motifs.meme").read_text()
     assert (
         "ALPHABET= ACGU" in meme
