@@ -3,10 +3,12 @@ page order, in one fresh folder per page, with `dnanet` and `python` the ones of
 environment and the checkout on PYTHONPATH. A block that fails fails its page's test, naming the
 block and showing its command and the end of its output.
 
-So a tutorial may only use what dnanet ships (`dnanet example`, `dnanet example-genome`, files it
-writes itself) and must stay quick. A ```bash block in a tutorial is always run; show a command
-that should not run (an installation, a cluster job) in a ```console block instead.
-(docs/tutorials/python-api.md has no bash block: tests/test_api_tutorial.py runs its Python.)
+The pages run side by side, one per CPU core (each command on one torch thread), so together
+they take about as long as the slowest page, or half their sum on 2 cores. A tutorial may only
+use what dnanet ships (`dnanet example`, `dnanet example-genome`, files it writes itself) and must
+stay quick. A ```bash block in a tutorial is always run; show a command that should not run (an
+installation, a cluster job) in a ```console block instead. (docs/tutorials/python-api.md has no
+bash block: tests/test_api_tutorial.py runs its Python.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,9 +62,10 @@ def test_the_tutorials_have_commands():
     }
 
 
-def run_blocks(name: str, blocks: list[str], folder: Path) -> None:
+def run_blocks(name: str, blocks: list[str], folder: Path) -> str | None:
     """Run `blocks` one after another in `folder` (bash -euo pipefail: any failing command fails
-    its block); the first that fails fails the test with its command and output."""
+    its block). None when all pass; else what failed: the block's number, its command, the end of
+    its output."""
     environment = tutorial_environment()
     for number, block in enumerate(blocks, start=1):
         try:
@@ -74,13 +78,27 @@ def run_blocks(name: str, blocks: list[str], folder: Path) -> None:
                 timeout=BLOCK_SECONDS,
             )
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{name}, block {number} ran over {BLOCK_SECONDS} s:\n{block}")
+            return f"{name}, block {number} ran over {BLOCK_SECONDS} s:\n{block}"
         if result.returncode != 0:
-            pytest.fail(
+            return (
                 f"{name}, block {number} failed (exit code {result.returncode}):\n{block}\n"
                 f"--- stderr (end) ---\n{result.stderr[-OUTPUT_SHOWN:]}\n"
                 f"--- stdout (end) ---\n{result.stdout[-OUTPUT_SHOWN:]}"
             )
+    return None
+
+
+@pytest.fixture(scope="module")
+def tutorial_failures(tmp_path_factory) -> dict[str, str | None]:
+    """Every tutorial run once, each in its own fresh folder, as many at a time as there are CPU
+    cores (each command uses one torch thread): page name -> what failed, or None."""
+    pages = pages_with_commands()
+    folders = [tmp_path_factory.mktemp(page.stem) for page in pages]
+    with ThreadPoolExecutor(max_workers=min(len(pages), os.cpu_count() or 1)) as pool:
+        failures = pool.map(
+            lambda job: run_blocks(job[0].name, bash_blocks(job[0]), job[1]), zip(pages, folders)
+        )
+        return {page.name: failure for page, failure in zip(pages, failures)}
 
 
 def test_a_failing_command_fails_with_the_command_and_its_error_shown(tmp_path: Path):
@@ -88,9 +106,8 @@ def test_a_failing_command_fails_with_the_command_and_its_error_shown(tmp_path: 
         "dnanet --version > version.txt",
         "cat version.txt\ndnanet predict no-such-run --out p.tsv\necho after",
     ]
-    with pytest.raises(pytest.fail.Exception) as failure:
-        run_blocks("page.md", blocks, tmp_path)
-    message = str(failure.value)
+    message = run_blocks("page.md", blocks, tmp_path)
+    assert message is not None
     assert "page.md, block 2 failed (exit code 1)" in message
     assert "dnanet predict no-such-run" in message and "no-such-run" in message.split("stderr")[1]
     assert (tmp_path / "version.txt").read_text().startswith("dnanet ")
@@ -98,8 +115,10 @@ def test_a_failing_command_fails_with_the_command_and_its_error_shown(tmp_path: 
 
 
 @pytest.mark.parametrize("page", pages_with_commands(), ids=lambda page: page.stem)
-def test_every_command_of_the_tutorial_runs(page: Path, tmp_path: Path):
+def test_every_command_of_the_tutorial_runs(page: Path, tutorial_failures):
     assert (Path(sys.executable).parent / "dnanet").is_file(), (
         f"no dnanet console script beside {sys.executable}"
     )
-    run_blocks(page.name, bash_blocks(page), tmp_path)
+    failure = tutorial_failures[page.name]
+    if failure:
+        pytest.fail(failure, pytrace=False)
