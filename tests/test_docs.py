@@ -153,3 +153,10 @@ def test_the_readme_quick_start_is_the_getting_started_page_s():
 
     page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
     assert quick_start(README.read_text(encoding="utf-8")) == quick_start(page)
+
+
+def test_the_readme_has_a_line_for_every_command():
+    root = typer.main.get_command(app)
+    context = root.context_class(root, info_name="dnanet")
+    listed = set(re.findall(r"^\| `dnanet ([\w-]+)` \|", README.read_text(), flags=re.M))
+    assert listed == set(root.list_commands(context))
