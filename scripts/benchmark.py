@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--models",
         default=",".join(SEQUENCE_FAMILIES),
         help="comma-separated families (default: cnn,lstm,transformer; ternary_mlp is the reaction-"
-        "network model, compared in the README's reaction-network section)",
+        "network model, compared in docs/guide/crn.md)",
     )
     parser.add_argument(
         "--tasks", default=",".join(default_task_names()), help="comma-separated tasks"

@@ -1,6 +1,6 @@
 """Fault injection: signals, kills, full disks, unwritable and odd --out paths, concurrent writers.
 
-The promise under test (`dnanet.files.outputs`, README "What dnanet guarantees"): an output is
+The promise under test (`dnanet.files.outputs`, docs/guide/guarantees.md): an output is
 either the old one or the complete new one, never half-written; nothing hidden is left behind after
 an error, Ctrl-C or SIGTERM, and what a kill -9 leaves is cleaned up by the next run on that output.
 """

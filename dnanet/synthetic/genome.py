@@ -2,7 +2,7 @@
 narrowPeak.
 
 The known truth the genome workflow is checked against (`dnanet example-genome`, the tests,
-the README's walk-through): chromosomes of random DNA in 20 kb isochores of differing GC content
+docs/tutorials/genome.md): chromosomes of random DNA in 20 kb isochores of differing GC content
 (36-54%), soft-masked (lower-case) stretches, runs of N (2 kb at each chromosome's start, like a
 telomere, and an assembly gap in chr2), and `peaks` sites of a JASPAR motif (CTCF by default,
 sampled from its PWM, random strand). Peaks favour GC-rich isochores, as real ChIP-seq peaks do,

@@ -1,5 +1,6 @@
-"""The README's Python example runs as written, in a fresh folder, and means what it says: the
-DataFrame `Run.predict` returns holds the TSV `dnanet predict` writes, cell for cell."""
+"""The Python API tutorial (docs/tutorials/python-api.md) runs as written, in a fresh folder, and
+means what it says: the DataFrame `Run.predict` returns holds the TSV `dnanet predict` writes,
+cell for cell."""
 
 from __future__ import annotations
 
@@ -10,27 +11,27 @@ import pandas as pd
 
 from dnanet.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "python-api.md"
 
 
 def python_example() -> str:
-    """The first ```python block under the README's '## Python API' heading."""
-    section = README.read_text(encoding="utf-8").split("\n## Python API", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert blocks, "no python block under '## Python API'"
-    return blocks[0]
+    """The page's ```python blocks, one after another, as one notebook runs its cells."""
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks, f"no python block in {PAGE.name}"
+    return "\n".join(blocks)
 
 
-def test_the_readme_python_example_runs(tmp_path, monkeypatch, runner):
+def test_the_python_api_tutorial_runs(tmp_path, monkeypatch, runner):
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
-    exec(compile(python_example(), "README.md (Python API)", "exec"), scope)
+    exec(compile(python_example(), "docs/tutorials/python-api.md", "exec"), scope)
 
     run, table = scope["run"], scope["table"]
     assert (tmp_path / "runs" / "notebook" / "model.json").is_file()
     assert scope["metrics"]["auroc"] > 0.8  # CTCF bound vs background: the model learned
     assert scope["vectors"].shape[0] == len(scope["ids"]) == 2
     assert len(table) == 75 and set(table["predicted"]) <= {"bound", "background"}
+    assert scope["same_run"].description == run.description
 
     result = runner.invoke(
         app, ["predict", str(run.path), "--out", str(tmp_path / "cli.tsv"), "--quiet"]
