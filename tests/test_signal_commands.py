@@ -97,7 +97,8 @@ def test_a_profile_runs_tsv_and_profiles_give_the_reads_per_track_and_base(
     assert result.exit_code == 0, result.output
     assert "40 predictions written" in said(result) and "per-base reads in" in said(result)
     predicted = pd.read_csv(table, sep="\t")
-    assert list(predicted.columns) == ["id", "pred_chip", "pred_ctl"] and len(predicted) == 40
+    assert list(predicted.columns) == ["id", "name", "pred_chip", "pred_ctl"]
+    assert len(predicted) == 40
     starts_ends = predicted["id"].str.extract(r":(\d+)-(\d+)\(").astype(int)
     assert (starts_ends[1] - starts_ends[0] == WINDOW).all()  # read at the run's input width
     with np.load(profiles) as archive:
@@ -161,7 +162,8 @@ def test_a_counts_runs_tsv_predicts_the_reads_of_the_target_width(signal_runs, r
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     predicted = pd.read_csv(table, sep="\t")
-    assert list(predicted.columns) == ["id", "pred_chip"] and (predicted["pred_chip"] > 0).all()
+    assert list(predicted.columns) == ["id", "name", "pred_chip"]
+    assert (predicted["pred_chip"] > 0).all()
     observed = centre_reads(signal_runs.data / "signal.bw", list(predicted["id"]))
     assert 0.1 < predicted["pred_chip"].median() / np.median(observed) < 10  # the reads' scale
 

@@ -70,36 +70,10 @@ class Rows:
         return None if self.array is None else self.array[: self.count]
 
 
-def predict_batch(
-    model: nn.Module,
-    codes: torch.Tensor | np.ndarray,
-    lengths: torch.Tensor | np.ndarray,
-    reverse_complement_average: bool = False,
-    *,
-    activate: Activation,
-    precision: Precision | None = None,
-    control: torch.Tensor | np.ndarray | None = None,
-) -> torch.Tensor:
-    """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``.
-
-    `activate` turns logits into outputs (`dnanet.data.tasks.Task.activate`: probabilities or
-    values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
-    the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
-    of the forward pass (default: the ``auto`` choice for the model's device,
-    `dnanet.runtime.precision`). `control`: a signal model's control input
-    (`dnanet.models.profile`; None: the control's contribution removed), reversed along the bases
-    for the reverse strand. An ensemble (`dnanet.models.ensemble.Ensemble`) gives the mean of its
-    members' outputs (`predict_members`).
-    """
-    return predict_members(
-        model,
-        codes,
-        lengths,
-        reverse_complement_average,
-        activate=activate,
-        precision=precision,
-        control=control,
-    ).mean(0)
+def predict_batch(model: nn.Module, codes, lengths, *args, **options) -> torch.Tensor:
+    """Outputs float32 ``(B, C)`` on the CPU for codes ``(B, L)``, lengths ``(B,)``: the mean of
+    `predict_members`' members (one for a single model), with its arguments."""
+    return predict_members(model, codes, lengths, *args, **options).mean(0)
 
 
 def predict_members(
@@ -112,9 +86,18 @@ def predict_members(
     precision: Precision | None = None,
     control: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Each member's outputs float32 ``(K, B, C)`` on the CPU (K = 1 for a single model); the
-    arguments are `predict_batch`'s. An ensemble's members are activated one by one, in the
-    first member's units (`dnanet.models.ensemble`)."""
+    """Each member's outputs float32 ``(K, B, C)`` on the CPU for codes ``(B, L)``, lengths
+    ``(B,)`` (K = 1 for a single model; an ensemble's members, `dnanet.models.ensemble`, are
+    activated one by one, in the first member's units).
+
+    `activate` turns logits into outputs (`dnanet.data.tasks.Task.activate`: probabilities or
+    values; it works in float32 whatever the logits' dtype). With `reverse_complement_average`,
+    the mean of the forward and reverse-complement strands' outputs. `precision`: the arithmetic
+    of the forward pass (default: the ``auto`` choice for the model's device,
+    `dnanet.runtime.precision`). `control`: a signal model's control input
+    (`dnanet.models.profile`; None: the control's contribution removed), reversed along the bases
+    for the reverse strand.
+    """
     device = next(model.parameters()).device
     precision = precision or precision_for(device)
     codes = torch.as_tensor(codes).to(device, non_blocking=True)
@@ -163,7 +146,7 @@ def predict(
     capacity: int = 0,
 ) -> np.ndarray:
     """Outputs float32 ``(N, C)`` for all (codes, lengths) batches, or (codes, lengths, control)
-    for a signal model with controls, in order (`precision`: see `predict_batch`; an ensemble:
+    for a signal model with controls, in order (`precision`: see `predict_members`; an ensemble:
     its members' mean; `capacity`: N when known, see `Rows`)."""
     return predict_each(
         model,

@@ -114,7 +114,8 @@ def test_a_counts_run_is_regression_on_log_reads(example):
     assert {"pearson", "mse", "baseline_mse"} <= set(outcome.metrics)
     _, genome, _ = example  # conformal intervals from the validation part, in reads
     frame = api.load_run(outcome.out).predict(genome.peaks, genome=genome.genome, conformal=0.1)
-    assert list(frame.columns) == ["id", "pred_chip", "low_chip", "high_chip"]
+    assert list(frame.columns) == ["id", "name", "pred_chip", "low_chip", "high_chip"]
+    assert frame["name"].str.startswith("peak").all()  # the narrowPeak's names, kept
     assert (0 <= frame["low_chip"]).all() and (frame["low_chip"] <= frame["pred_chip"]).all()
     assert (frame["pred_chip"] <= frame["high_chip"]).all()
 
