@@ -14,6 +14,7 @@ from dnanet.cli.common import (
     OverwriteOption,
     QuietOption,
     RunArgument,
+    StrictLengthsOption,
     ThreadsOption,
     app,
     err,
@@ -92,6 +93,7 @@ def embed(
     background_ratio: int = BackgroundRatioOption,
     seed: int = BackgroundSeedOption,
     device: str = DeviceOption,
+    strict_lengths: bool = StrictLengthsOption,
     threads: Optional[int] = ThreadsOption,
     quiet: bool = QuietOption,
 ):
@@ -129,6 +131,7 @@ def embed(
             device=torch_device,
             processes=processes,
             reporter=ConsoleReporter(quiet),
+            strict_lengths=strict_lengths,
         )
     finally:
         distributed.stop()

@@ -35,6 +35,7 @@ from dnanet.inference.embed import (
     iter_embeddings,
     write_embeddings,
 )
+from dnanet.inference.lengths import LengthWatch
 from dnanet.inputs.sources import (
     GenomeSettings,
     check_settings_used,
@@ -98,14 +99,19 @@ def embed_arrays(
     combine_members(run.model, members)
     note_if_not_learned(run, reporter)
     resolved = embedding_inputs(items, settings, run, reporter)
+    watch = LengthWatch.for_run(run)
+    watched = _tracker(None, watch, resolved) if watch is not None else None
     ids, blocks = [], []
     with reporter.counter("embedding", None, "records") as update:
-        for chunk_ids, vectors in embedding_chunks(run.model, resolved, layer, pool, batch_size):
+        chunks = embedding_chunks(run.model, resolved, layer, pool, batch_size, on_batch=watched)
+        for chunk_ids, vectors in chunks:
             ids.extend(chunk_ids)
             blocks.append(vectors)
             update(len(ids))
     for note in input_notes(resolved):
         reporter.note(note)
+    if watch is not None and watch.note():
+        reporter.note(watch.note(), "warning")
     return ids, np.concatenate(blocks) if blocks else np.zeros((0, 0), np.float32)
 
 
@@ -125,6 +131,7 @@ def embed_to_file(
     device: torch.device | str = "cpu",
     processes: Optional[Processes] = None,
     reporter: Optional[Reporter] = None,
+    strict_lengths: bool = False,
 ) -> EmbeddedFile:
     """`dnanet embed`: the vectors of `inputs` (as for `embed_arrays`) streamed into `out`
     (.parquet, .npy with NAME.ids.txt beside it, .tsv: `dnanet.inference.embed.write_embeddings`),
@@ -132,7 +139,9 @@ def embed_to_file(
     `Run`, or a run folder loaded on `device` once the outputs are claimed. `shard`: only that
     block of the records (a TSV header only in the first). `members`: as for `embed_arrays`.
     Under torchrun (`processes`) the processes split the records and rank 0 writes the one
-    output; other ranks return a count of 0."""
+    output; other ranks return a count of 0. Records shorter or longer than every training record
+    get one warning (`strict_lengths`: the first is refused; `dnanet.inference.lengths`; one
+    process: under torchrun each rank's records are not counted)."""
     out, plot = Path(out), Path(plot) if plot is not None else None
     processes = processes or Processes()
     reporter = (reporter or Reporter()) if processes.is_main else Reporter()  # rank 0 speaks
@@ -155,9 +164,12 @@ def embed_to_file(
         output = EmbeddingOutput(out, plot, title, claimed_outputs, reporter, genome)
         sample = PlotSample(PLOT_SAMPLE, [item.label for item in items])
         how = (layer, pool, batch_size)
-        count = _embed_block(loaded.model, items, how, output, sample, shard, processes)
+        watch = LengthWatch.for_run(loaded, strict_lengths)
+        count = _embed_block(loaded.model, items, how, output, sample, shard, processes, watch)
     for note in input_notes(items):
         reporter.note(note)
+    if watch is not None and watch.note():
+        reporter.note(watch.note(), "warning")
     return EmbeddedFile(
         out,
         count,
@@ -207,6 +219,19 @@ def embedding_chunks(
     return iter_embeddings(model, batches, layer, pool)
 
 
+def _tracker(sample: Optional["PlotSample"], watch: Optional[LengthWatch], items: list) -> Callable:
+    """What each batch is shown to before it is embedded: the plot's sample (its inputs) and the
+    training-lengths watch (either may be None)."""
+
+    def track(batch) -> None:
+        if sample is not None:
+            sample.track(batch.sources)
+        if watch is not None:
+            watch.observe(batch.ids, batch.lengths, [str(items[s].path) for s in batch.sources])
+
+    return track
+
+
 def _seen(batches, on_batch: Callable):
     for batch in batches:
         on_batch(batch)
@@ -221,6 +246,7 @@ def _embed_block(
     sample: "PlotSample",
     shard: Optional[Shard],
     processes: Processes,
+    watch: Optional[LengthWatch] = None,
 ) -> int:
     """Embed this process's block of the records (`shard`, else its rank's share) into `output`
     (under torchrun, into a part that rank 0 merges); `how`: (layer, pool, batch size). Returns
@@ -232,7 +258,7 @@ def _embed_block(
     if records is not None and not records:  # more shards than records: the first gives the width
         chunks = _width_only(embedding_chunks(model, items, layer, pool, 1, range(1)))
     else:
-        track = None if processes.distributed else (lambda batch: sample.track(batch.sources))
+        track = None if processes.distributed else _tracker(sample, watch, items)
         chunks = embedding_chunks(model, items, layer, pool, batch_size, records, track)
     if processes.distributed:
         return _embed_in_parts(chunks, output, sample, counts, processes)

@@ -107,3 +107,26 @@ def test_the_help_names_the_plot_sample_the_library_draws():
     from dnanet.cli.embed import PLOT_SAMPLE as shown
 
     assert shown == PLOT_SAMPLE
+
+
+def test_embed_warns_of_lengths_the_model_never_saw_or_refuses_them(run, runner, tmp_path):
+    """The bundled run saw 101-base records only: embedding a 40-base one says so (file and API),
+    and --strict-lengths refuses it with one line, writing nothing."""
+    record = next(read_fasta(example_path("heldout_bound.fa")))
+    fasta = tmp_path / "short.fa"
+    fasta.write_text(f">cut\n{record.sequence[:40].decode()}\n>whole\n{record.sequence.decode()}\n")
+    done = embed_to_file(run, [f"bound={fasta}"], tmp_path / "e.tsv")
+    warning = (
+        "1 of 2 records have lengths the model never saw (40 bases; first: 'cut'): "
+        f"{run.folder} was trained on records of 101 bases"
+    )
+    assert done.count == 2 and any(note.startswith(warning) for note in done.notes)
+    reporter = Reporter()
+    embed_arrays(run, [f"bound={fasta}"], reporter=reporter)
+    assert any(text.startswith(warning) for text in reporter.texts("warning"))
+    out = tmp_path / "strict.parquet"
+    result = runner.invoke(
+        app, ["embed", str(run.folder), f"bound={fasta}", "--out", str(out), "--strict-lengths"]
+    )
+    assert result.exit_code == 1 and not out.exists()
+    assert f"{fasta}: record 'cut' has 40 bases" in " ".join(result.stderr.split())
