@@ -318,7 +318,9 @@ def test_embed_runs_on_a_signal_run(signal_runs, runner, tmp_path):
     embedded = invoke(runner, "embed", signal_runs.profile, *inputs, "--out", tmp_path / "e.tsv")
     assert embedded.exit_code == 0, embedded.output
     vectors = pd.read_csv(tmp_path / "e.tsv", sep="\t")
-    assert vectors.shape == (40, 1 + 16)  # the trunk's embedding (hidden 16)
+    labels = ["id", "class", "chrom", "start", "end", "strand"]  # genome windows: coordinates
+    assert list(vectors.columns[:6]) == labels and vectors["class"].nunique() == 1
+    assert vectors.shape == (40, 6 + 16)  # the trunk's embedding (hidden 16)
 
 
 def test_the_api_gives_the_commands_predictions_profiles_and_metrics(signal_runs, runner, tmp_path):

@@ -323,7 +323,8 @@ def test_attribute_on_a_bed_gives_the_arrays_of_the_same_sequences_as_fasta(
 ):
     """BED6 intervals (both strands) read from a genome: ids chrom:start-end(strand), the '-' strand
     reverse-complemented, the same arrays as the same sequences given as FASTA; an interval running
-    off its chromosome is skipped and said."""
+    off its chromosome is skipped and said. The run was trained on 100-base records, so an 80-base
+    interval is read as the 100 bases centred on it."""
     from dnanet.inputs.genome import open_genome
 
     genome = open_genome(synthetic_genome.genome)
@@ -338,6 +339,7 @@ def test_attribute_on_a_bed_gives_the_arrays_of_the_same_sequences_as_fasta(
         )
         + f"chr2\t{size - 50}\t{size + 50}\toff\t0\t+\n"
     )
+    intervals[-1] = ("chr2", 19_990, 20_090, "-")  # the window read: the run's 100 bases
     fasta = tmp_path / "same.fa"
     with open(fasta, "wb") as handle:
         for chrom, start, end, strand in intervals:
@@ -367,12 +369,13 @@ def test_attribute_on_a_bed_gives_the_arrays_of_the_same_sequences_as_fasta(
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "1 of 7 intervals skipped" in said and "6 records: ism attributions" in said
+    assert "intervals read as 100-base windows around their summits or centres" in said
     from_bed = np.load(tmp_path / "bed.npz"), np.load(tmp_path / "bed.ohe.npz")["arr_0"]
     from_fasta = attribute(
         runner, planted, tmp_path / "fa.npz", "--method", "ism", "--region", "30:70", fasta=fasta
     )
     assert list(from_bed[0]["ids"]) == [f"{c}:{s}-{e}({strand})" for c, s, e, strand in intervals]
-    assert list(from_bed[0]["lengths"]) == [100] * 5 + [80] and from_bed[1].shape == (6, 4, 100)
+    assert list(from_bed[0]["lengths"]) == [100] * 6 and from_bed[1].shape == (6, 4, 100)
     np.testing.assert_array_equal(from_bed[1], from_fasta[1])
     for key in ("arr_0", "deltas", "reference"):
         np.testing.assert_allclose(from_bed[0][key], from_fasta[0][key], atol=1e-6)
