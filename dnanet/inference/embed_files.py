@@ -227,7 +227,7 @@ def _tracker(sample: Optional["PlotSample"], watch: Optional[LengthWatch], items
         if sample is not None:
             sample.track(batch.sources)
         if watch is not None:
-            watch.observe(batch.ids, batch.lengths, [str(items[s].path) for s in batch.sources])
+            watch.observe_batch(batch, items)
 
     return track
 

@@ -71,13 +71,18 @@ class LengthWatch:
         self.first = self.first or str(ids[index])
         self.outside += int(outside.sum())
 
+    def observe_batch(self, batch, items: Sequence) -> None:
+        """Count one `dnanet.data.streaming.Batch` of `items` (resolved inputs: the files named
+        in the message)."""
+        self.observe(batch.ids, batch.lengths, [str(items[s].path) for s in batch.sources])
+
     def batch_observer(self, items: Sequence, then: Callable | None = None) -> Callable:
         """An ``observe(batch, outputs)`` hook (`dnanet.inference.predict.write_predictions`) that
         counts each `dnanet.data.streaming.Batch` of `items` (resolved inputs), then calls
         `then`."""
 
         def observe(batch, outputs) -> None:
-            self.observe(batch.ids, batch.lengths, [str(items[s].path) for s in batch.sources])
+            self.observe_batch(batch, items)
             if then is not None:
                 then(batch, outputs)
 

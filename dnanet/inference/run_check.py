@@ -90,19 +90,26 @@ def check_run(folder: str | Path) -> RunCheck:
     return RunCheck(Path(folder), members, current_versions())
 
 
+def check_answers(
+    model, codes: torch.Tensor, lengths: torch.Tensor, reverse_complement_average: bool, activate
+) -> tuple[np.ndarray, np.ndarray]:
+    """A CPU model's answers for check records, codes uint8 ``(N, L)`` and lengths ``(N,)``: its
+    logits and `predict`'s outputs, both float32 ``(N, C)``, in the CPU's float32. Training saves
+    them (`dnanet.training.check_records`) and check-run computes them again, by this one path."""
+    with torch.no_grad():
+        logits = model(codes).float().numpy()
+    outputs = predict_batch(
+        model, codes, lengths, reverse_complement_average, activate=activate, precision=Precision()
+    ).numpy()
+    return logits, outputs
+
+
 def _check_member(run: Run) -> MemberCheck:
     saved = read_check_file(run.folder)
     codes, lengths = torch.from_numpy(saved.codes), torch.from_numpy(saved.lengths)
-    with torch.no_grad():
-        logits = run.model(codes).float().numpy()
-    outputs = predict_batch(
-        run.model,
-        codes,
-        lengths,
-        run.reverse_complement_average,
-        activate=run.task.activate,
-        precision=Precision(),
-    ).numpy()
+    logits, outputs = check_answers(
+        run.model, codes, lengths, run.reverse_complement_average, run.task.activate
+    )
     if logits.shape != saved.logits.shape:
         raise DnanetError(
             f"{run.folder}: check.safetensors holds {saved.logits.shape[1]} outputs per record; "

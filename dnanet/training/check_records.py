@@ -10,10 +10,9 @@ from torch import nn
 
 from dnanet.data.sets import SequenceSet
 from dnanet.data.tasks import Task
-from dnanet.inference.predict import predict_batch
+from dnanet.inference.run_check import check_answers
 from dnanet.models import build_task_model
 from dnanet.runs.check_file import CHECK_RECORDS, CheckRecords, current_versions
-from dnanet.runtime.precision import Precision
 
 
 def check_records(
@@ -37,12 +36,7 @@ def check_records(
     cpu = build_task_model(model_name, task, arguments)
     cpu.load_state_dict({name: value.cpu() for name, value in model.state_dict().items()})
     cpu.eval()
-    with torch.no_grad():
-        logits = cpu(codes).float().numpy()
-    fp32 = Precision()  # the CPU's float32, as check-run computes them again
-    outputs = predict_batch(
-        cpu, codes, lengths, reverse_complement_average, activate=task.activate, precision=fp32
-    ).numpy()
+    logits, outputs = check_answers(cpu, codes, lengths, reverse_complement_average, task.activate)
     return CheckRecords(
         [str(sequences.ids[i]) for i in indices],
         codes.numpy(),
